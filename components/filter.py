@@ -1,0 +1,24 @@
+"""Component: the K-means filter of synthetic rows, with the PCA plot of real vs synthetic rows."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Model, Output
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def kmeans_filter(train: Input[Dataset], preprocessor: Input[Model], candidates: Input[Dataset],
+                  kept: Output[Dataset], pca_plot: Output[HTML], d_max: float = -1.0,
+                  d_max_quantile: float = 0.95, seed: int = 0):
+    import tempfile
+    from pathlib import Path
+
+    from shopfloor.fault_detection import filter_step
+    from shopfloor.plots import png_html
+
+    png = Path(tempfile.mkdtemp()) / "pca_real_vs_synthetic.png"
+    info = filter_step(train.path, preprocessor.path, candidates.path, kept=kept.path, plot=str(png),
+                       d_max=None if d_max < 0 else d_max, d_max_quantile=d_max_quantile, seed=seed)
+    kept.metadata.update(info)
+    Path(pca_plot.path).write_text(png_html("Real and synthetic rows (PCA)", [png], f"<p>{info}</p>"))
+    kept.metadata["plot_png"] = str(png)

@@ -1,0 +1,21 @@
+"""Component: tune a WGAN with Optuna on the minority rows and sample candidate rows."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessor: Input[Model],
+               synthesizer: Output[Model], candidates: Output[Dataset], n_trials: int = 10,
+               timeout: float = 75.0, optuna_storage: str = "", study_name: str = "wgan",
+               candidate_factor: float = 3.0, seed: int = 0):
+    from shopfloor.fault_detection import synthesize_step
+
+    info = synthesize_step(train.path, valid.path, preprocessor.path, synthesizer_dir=synthesizer.path,
+                           candidates=candidates.path, n_trials=n_trials, timeout=timeout,
+                           storage=optuna_storage or None, study_name=study_name,
+                           candidate_factor=candidate_factor, seed=seed)
+    synthesizer.metadata.update(info)
+    candidates.metadata["rows"] = info["candidates"]

@@ -1,0 +1,1 @@
+"""KFP pipelines (one module per DAG) and the helpers that compile, run and schedule them."""

@@ -1,0 +1,36 @@
+"""Compile pipelines to KFP IR YAML, with every task's container image set to the Shopfloor image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from kfp import compiler
+
+from components import IMAGE
+from pipelines.registry import get
+
+COMPILED_DIR = Path(__file__).parent / "compiled"
+
+
+def compile_pipeline(name: str, out: str | Path | None = None, image: str | None = None) -> Path:
+    """Write pipeline ``name`` as IR YAML (default ``pipelines/compiled/NAME.yaml``) and return the path.
+
+    Components are declared with the default image; ``image`` replaces it in every executor, so one
+    compiled file can point at the image a cluster's registry actually holds.
+    """
+    out = Path(out) if out else COMPILED_DIR / f"{name}.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(get(name), str(out))
+    if image and image != IMAGE:
+        spec = yaml.safe_load(out.read_text())
+        for executor in spec["deploymentSpec"]["executors"].values():
+            executor["container"]["image"] = image
+        out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def images(path: str | Path) -> set[str]:
+    """The container images a compiled pipeline names."""
+    spec = yaml.safe_load(Path(path).read_text())
+    return {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}

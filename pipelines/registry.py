@@ -1,0 +1,15 @@
+"""The pipelines Shopfloor ships, by the name the command line uses."""
+
+from collections.abc import Callable
+
+from pipelines.fault_detection import fault_detection
+
+PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection}
+
+
+def get(name: str) -> Callable:
+    """The pipeline function called ``name``; ``KeyError`` lists the known names."""
+    try:
+        return PIPELINES[name]
+    except KeyError:
+        raise KeyError(f"unknown pipeline {name!r}; known: {sorted(PIPELINES)}") from None

@@ -1,0 +1,1 @@
+"""Classifiers for imbalanced fault data and the metrics that matter for them."""

@@ -1,0 +1,117 @@
+"""Simulators for the embedded default: data shaped like a factory's, with known ground truth.
+
+Gearbox assembly line (after Dahdal et al., the Bonfiglioli EVO pre-test use case)
+---------------------------------------------------------------------------------
+Each row is one assembled gearbox described by 66 process features from two stations:
+
+* WS1, differential assembly: 4 press-fits (bearings, pinion shaft) and 5 screwed joints;
+* WS2, gearbox assembly: 5 press-fits (bearings, seals, housing pins) and 5 screwed joints.
+
+Press-fit ``k`` reports its peak insertion force [kN], end force [kN], insertion work [J] and stroke
+[mm]; screwed joint ``k`` reports its final tightening torque [Nm], rotation angle [deg] and torque
+gradient [Nm/deg]. That gives 4*4 + 5*3 + 5*4 + 5*3 = 66 features.
+
+Generative process, per unit:
+
+1. Shared latent factors make features correlate as on a real line: a part-lot factor (interference
+   of the bearing seats, drives every press-fit force), a lubrication factor per station (lowers
+   friction: forces down, screw angles up) and a temperature drift across the shift.
+2. Press-fit: ``peak = F_k * (1 + 0.06 lot + 0.03 temp) * (1 - 0.04 lube) * (1 + 0.02 e)``;
+   ``end = peak * U(0.78, 0.84)``; ``stroke = S_k + 0.05 e``; ``work = 0.55 * (peak + end)/2 * stroke``.
+3. Screw: torque controlled to its target ``T_k`` (sd 1.2 %); ``angle = A_k (1 + 0.08 lube) (1 + 0.03 e)``;
+   ``gradient = torque / angle``.
+4. A fraction ``fault_rate`` (default 7 %) of units is faulty, each by one root cause that moves only
+   a few features:
+   - *oversize seat* at WS1 press-fit 2 (bearing b): peak and end force +18 %, work up;
+   - *missing shim* at WS2 press-fit 3: stroke +0.6 mm, end force -20 %;
+   - *thread damage* at WS2 screw 4 (flange): torque reached late, angle +35 %, gradient down;
+   - *cross-threaded* at WS1 screw 1: angle -20 %, so the gradient rises by a quarter.
+   Fault severity varies (a few faulty units look almost normal), so the classes overlap.
+5. A fraction ``mislabel_rate`` (default 1.5 %) of labels is flipped, as end-of-line test verdicts are
+   sometimes wrong; the paper filters synthetic rows because of such units.
+
+Columns are the 66 features plus ``faulty`` (0/1, the possibly wrong label). With
+``include_truth=True`` the true label and root cause are added as ``true_faulty`` and ``root_cause``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+WS1_PRESS = {"bearing_a": (32.0, 18.0), "bearing_b": (28.0, 16.0), "pinion": (45.0, 22.0), "ring_gear": (60.0, 12.0)}
+WS1_SCREWS = {"ring_gear_1": (85.0, 42.0), "ring_gear_2": (85.0, 42.0), "ring_gear_3": (85.0, 42.0),
+              "cover_1": (25.0, 65.0), "cover_2": (25.0, 65.0)}
+WS2_PRESS = {"input_bearing": (30.0, 20.0), "output_bearing": (38.0, 24.0), "shim_stack": (15.0, 3.5),
+             "seal": (6.0, 9.0), "dowel_pin": (12.0, 14.0)}
+WS2_SCREWS = {"housing_1": (48.0, 55.0), "housing_2": (48.0, 55.0), "housing_3": (48.0, 55.0),
+              "flange": (110.0, 38.0), "drain_plug": (30.0, 70.0)}
+
+ROOT_CAUSES = ("oversize_seat", "missing_shim", "thread_damage", "cross_threaded")
+
+
+def gearbox_feature_names() -> list[str]:
+    """The 66 feature names, station by station."""
+    names: list[str] = []
+    for station, presses, screws in (("ws1", WS1_PRESS, WS1_SCREWS), ("ws2", WS2_PRESS, WS2_SCREWS)):
+        for part in presses:
+            names += [f"{station}_press_{part}_peak_kN", f"{station}_press_{part}_end_kN",
+                      f"{station}_press_{part}_work_J", f"{station}_press_{part}_stroke_mm"]
+        for joint in screws:
+            names += [f"{station}_screw_{joint}_torque_Nm", f"{station}_screw_{joint}_angle_deg",
+                      f"{station}_screw_{joint}_gradient"]
+    return names
+
+
+def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: float = 0.015,
+                     seed: int = 0, include_truth: bool = False) -> pd.DataFrame:
+    """Simulate ``rows`` gearbox units from the process described in the module docstring."""
+    if rows < 1:
+        raise ValueError("rows must be positive")
+    if not 0.0 < fault_rate < 0.5:
+        raise ValueError("fault_rate must lie in (0, 0.5)")
+    rng = np.random.default_rng(seed)
+    lot = rng.normal(size=rows)
+    temp = np.sin(np.linspace(0.0, 6.0 * np.pi, rows)) + 0.3 * rng.normal(size=rows)
+    lube = {"ws1": rng.normal(size=rows), "ws2": rng.normal(size=rows)}
+
+    faulty = rng.random(rows) < fault_rate
+    cause = np.full(rows, "", dtype=object)
+    cause[faulty] = rng.choice(ROOT_CAUSES, size=int(faulty.sum()))
+    severity = np.where(faulty, rng.gamma(shape=3.0, scale=1.0 / 3.0, size=rows), 0.0)
+
+    cols: dict[str, np.ndarray] = {}
+    for station, presses, screws in (("ws1", WS1_PRESS, WS1_SCREWS), ("ws2", WS2_PRESS, WS2_SCREWS)):
+        for part, (force, stroke0) in presses.items():
+            peak = force * (1 + 0.06 * lot + 0.03 * temp) * (1 - 0.04 * lube[station])
+            peak *= 1 + 0.02 * rng.normal(size=rows)
+            end = peak * rng.uniform(0.78, 0.84, size=rows)
+            stroke = stroke0 + 0.05 * rng.normal(size=rows)
+            if station == "ws1" and part == "bearing_b":
+                hit = severity * (cause == "oversize_seat")
+                peak, end = peak * (1 + 0.18 * hit), end * (1 + 0.18 * hit)
+            if station == "ws2" and part == "shim_stack":
+                hit = severity * (cause == "missing_shim")
+                stroke, end = stroke + 0.6 * hit, end * (1 - 0.20 * hit)
+            work = 0.55 * (peak + end) / 2 * stroke
+            prefix = f"{station}_press_{part}"
+            cols |= {f"{prefix}_peak_kN": peak, f"{prefix}_end_kN": end, f"{prefix}_work_J": work,
+                     f"{prefix}_stroke_mm": stroke}
+        for joint, (target, angle0) in screws.items():
+            torque = target * (1 + 0.012 * rng.normal(size=rows))
+            angle = angle0 * (1 + 0.08 * np.tanh(lube[station])) * (1 + 0.03 * rng.normal(size=rows))
+            if station == "ws2" and joint == "flange":
+                angle = angle * (1 + 0.35 * severity * (cause == "thread_damage"))
+            if station == "ws1" and joint == "ring_gear_1":
+                angle = angle * (1 - 0.20 * severity * (cause == "cross_threaded"))
+            gradient = torque / angle
+            prefix = f"{station}_screw_{joint}"
+            cols |= {f"{prefix}_torque_Nm": torque, f"{prefix}_angle_deg": angle, f"{prefix}_gradient": gradient}
+
+    table = pd.DataFrame(cols)[gearbox_feature_names()].round(4)
+    flip = rng.random(rows) < mislabel_rate
+    table["faulty"] = (faulty ^ flip).astype(int)
+    if include_truth:
+        table["true_faulty"] = faulty.astype(int)
+        table["root_cause"] = cause
+    return table

@@ -1,0 +1,166 @@
+"""The fault-detection workflow as plain functions over files, one per pipeline step.
+
+KFP components are thin wrappers over these (they only map artifacts to paths), and the tests and
+benchmarks call them directly. Frames travel as Parquet, estimators as joblib, synthesizers with
+their own ``save``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from shopfloor.classify.train import augment, evaluate, fit_logreg, full_model
+from shopfloor.data import ingest as ing
+from shopfloor.plots import confusion_matrices, pca_scatter
+from shopfloor.synth.fidelity import fidelity_report
+from shopfloor.synth.filter import kmeans_filter
+from shopfloor.synth.tuning import tune, wgan_factory, wgan_space
+
+MODEL_NAME = "gearbox-fault-classifier"
+EXPERIMENT = "fault-detection"
+SCORE = "test_f2"  # promotion rule of the foundation issue; the candidate is chosen on valid F2
+METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "f2", "g_mean")
+
+
+def _write(frame: pd.DataFrame, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+def _scaled(pre_path: str | Path, frame_path: str | Path) -> pd.DataFrame:
+    return ing.transform(joblib.load(pre_path), pd.read_parquet(frame_path))
+
+
+# ---------------------------------------------------------------- ingest
+def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, preprocessor: str,
+                drop: list[str] | None = None, categorical: list[str] | None = None,
+                test_size: float = 0.2, valid_size: float = 0.2, seed: int = 0) -> dict[str, Any]:
+    """Read and check the table, split it stratified, fit the [-1, 1] preprocessor on train."""
+    table = ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)
+    splits = ing.split(table, test_size=test_size, valid_size=valid_size, seed=seed)
+    for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
+        _write(frame, path)
+    pre = ing.fit_preprocessor(splits.train)
+    joblib.dump(pre, preprocessor)
+    return {"rows": len(table.label), "features": table.features.shape[1],
+            "minority_rows": int(table.label.sum()), "positive_label": table.positive_label,
+            "train_rows": len(splits.train), "valid_rows": len(splits.valid), "test_rows": len(splits.test)}
+
+
+# ---------------------------------------------------------------- synthesize
+def synthesize_step(train: str, valid: str, preprocessor: str, *, synthesizer_dir: str, candidates: str,
+                    n_trials: int, timeout: float, storage: str | None, study_name: str,
+                    candidate_factor: float = 3.0, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Tune a WGAN on the scaled minority training rows (fidelity on the validation faults), then
+    sample ``candidate_factor`` times the rows needed to balance the training set."""
+    tr, va = _scaled(preprocessor, train), _scaled(preprocessor, valid)
+    real = tr[tr[ing.LABEL] == 1].drop(columns=[ing.LABEL])
+    held_out = va[va[ing.LABEL] == 1].drop(columns=[ing.LABEL])
+    out = Path(synthesizer_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = storage or f"sqlite:///{out / 'study.db'}"
+    result = tune(real, held_out, wgan_space, wgan_factory(seed), n_trials=n_trials, timeout=timeout,
+                  storage=storage, study_name=study_name, seed=seed, progress=progress)
+    result.synthesizer.save(out / "synthesizer.pt")
+    needed = int((tr[ing.LABEL] == 0).sum() - (tr[ing.LABEL] == 1).sum())
+    sample = result.synthesizer.sample(max(1, int(np.ceil(candidate_factor * needed))), seed=seed + 1)
+    _write(sample, candidates)
+    report = fidelity_report(held_out, result.synthesizer.sample(4 * len(held_out), seed=seed + 2))
+    info = {"synthesizer": "wgan", "best_loss": result.best_loss, "trials": result.n_trials,
+            "study": study_name, "candidates": len(sample), **{f"fidelity_{k}": v for k, v in report.items()},
+            **{f"param_{k}": v for k, v in result.best_params.items()}}
+    (out / "info.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+# ---------------------------------------------------------------- filter
+def filter_step(train: str, preprocessor: str, candidates: str, *, kept: str, plot: str,
+                d_max: float | None = None, d_max_quantile: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """K-means filter of the candidates against the original training set; PCA plot of the result."""
+    tr = _scaled(preprocessor, train)
+    x, y = ing.xy(tr)
+    cand = pd.read_parquet(candidates)
+    res = kmeans_filter(cand, x, y, d_max=d_max, d_max_quantile=d_max_quantile, seed=seed)
+    _write(res.kept, kept)
+    dropped = cand.drop(index=cand.index[res.kept_index])
+    pca_scatter(x, y, {"kept": res.kept, "dropped": dropped}, Path(plot))
+    return {"candidates": len(cand), "kept": len(res.kept), "needed": res.n_target, "d_max": res.d_max}
+
+
+# ---------------------------------------------------------------- train
+@dataclass
+class Candidate:
+    name: str
+    model: Any
+    valid: dict[str, float]
+    test: dict[str, float]
+
+
+def train_step(train: str, valid: str, test: str, preprocessor: str, synthetic: dict[str, str], *,
+               models_dir: str, report: str, plot: str, seed: int = 0) -> dict[str, Any]:
+    """Fit the baseline and one augmented model per synthetic set; pick the best by validation F2.
+
+    The test split is only evaluated and reported, never used to choose.
+    """
+    pre = joblib.load(preprocessor)
+    tr = ing.transform(pre, pd.read_parquet(train))
+    va, te = pd.read_parquet(valid), pd.read_parquet(test)
+    sets = {"baseline": tr, **{name: augment(tr, pd.read_parquet(path)) for name, path in synthetic.items()}}
+    out = Path(models_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cands = []
+    for name, rows in sets.items():
+        model = full_model(pre, fit_logreg(rows, seed=seed))
+        joblib.dump(model, out / f"{name}.joblib")
+        cands.append(Candidate(name, model, evaluate(model, va), evaluate(model, te)))
+    best = max(cands, key=lambda c: (c.valid["f2"], c.name != "baseline"))
+    confusion_matrices({c.name: c.test for c in cands}, Path(plot))
+    table = {c.name: {"valid": c.valid, "test": c.test, "train_rows": len(sets[c.name])} for c in cands}
+    summary = {"best": best.name, "models": table}
+    Path(report).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFrame:
+    """One row per model, the metrics that matter as columns."""
+    rows = {name: {k: m[split][k] for k in METRICS_SHOWN} for name, m in summary["models"].items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-style Markdown table (KFP's Markdown viewer and terminals both read it)."""
+    head = "| " + " | ".join([frame.index.name or "", *frame.columns]) + " |"
+    rule = "|" + "---|" * (len(frame.columns) + 1)
+    body = ["| " + " | ".join([str(i), *(f"{v:.3f}" for v in row)]) + " |" for i, row in frame.iterrows()]
+    return "\n".join([head, rule, *body])
+
+
+# ---------------------------------------------------------------- register
+def register_step(models_dir: str, report: str, train: str, *, tracking_uri: str, model_name: str = MODEL_NAME,
+                  params: dict[str, Any] | None = None, files: list[str] | None = None) -> dict[str, Any]:
+    """Register the model chosen by validation F2 with its test and validation metrics."""
+    from shopfloor.registry import register_sklearn, use_tracking
+
+    summary = json.loads(Path(report).read_text())
+    best = summary["best"]
+    model = joblib.load(Path(models_dir) / f"{best}.joblib")
+    chosen = summary["models"][best]
+    metrics = {f"{split}_{k}": v for split in ("valid", "test") for k, v in chosen[split].items()}
+    for name, m in summary["models"].items():
+        metrics |= {f"{name}_test_{k}": m["test"][k] for k in METRICS_SHOWN}
+    example = pd.read_parquet(train).drop(columns=[ing.LABEL]).head(5)
+    use_tracking(tracking_uri)
+    reg = register_sklearn(model, example, model_name=model_name, experiment=EXPERIMENT, metrics=metrics,
+                           params={**(params or {}), "chosen_model": best}, score_metric=SCORE,
+                           artifacts=[Path(f) for f in files or [] if Path(f).exists()],
+                           tables={"comparison_test.json": comparison_table(summary).reset_index()},
+                           tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best})
+    return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
+            "chosen": best, SCORE: reg.score, "previous_champion": reg.previous_champion_score}

@@ -1,0 +1,124 @@
+"""MLflow tracking and registry helpers: one run per model, aliases that follow the metric.
+
+A new version takes the ``champion`` alias only when its score is at least the current champion's;
+otherwise it is tagged ``challenger``. Registration is all-or-nothing: if any step after the run
+starts fails, the run is marked failed and any version created for it is deleted, so the registry
+never holds a half-registered model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from shopfloor import config
+from shopfloor.errors import RegistryError
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+# Types inside fitted scikit-learn pipelines that skops (MLflow's safe format) must be told to trust.
+SKOPS_TRUSTED = ["numpy.dtype"]
+
+
+def use_tracking(uri: str | None = None) -> str:
+    """Point MLflow at ``uri`` (default: the embedded SQLite store) and return it."""
+    uri = uri or config.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str) -> str:
+    """Experiment id for ``name``; on a local store its artifacts go under the data directory."""
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    uri = mlflow.get_tracking_uri()
+    location = config.artifact_root() if uri.startswith(("sqlite:", "file:")) or "://" not in uri else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def champion_score(model_name: str, metric: str, alias: str = CHAMPION) -> float | None:
+    """The ``metric`` logged by the run behind ``model_name@alias``, or None without a champion."""
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+    value = client.get_run(version.run_id).data.metrics.get(metric)
+    return None if value is None else float(value)
+
+
+def champion_version(model_name: str, alias: str = CHAMPION):
+    """The ``ModelVersion`` behind ``model_name@alias``; ``RegistryError`` when there is none."""
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        raise RegistryError(f"model {model_name!r} has no version with alias {alias!r}") from exc
+
+
+@dataclass
+class Registration:
+    model_name: str
+    version: int
+    alias: str
+    run_id: str
+    score: float
+    previous_champion_score: float | None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model_name}/{self.version}"
+
+
+def register_sklearn(model: Any, example: pd.DataFrame, *, model_name: str, experiment: str,
+                     metrics: dict[str, float], params: dict[str, Any], score_metric: str,
+                     artifacts: list[Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
+                     tags: dict[str, str] | None = None) -> Registration:
+    """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
+
+    ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
+    go to the newcomer).
+    """
+    if score_metric not in metrics:
+        raise ValueError(f"score_metric {score_metric!r} is not among the metrics")
+    client = MlflowClient()
+    mlflow.set_experiment(experiment_id=ensure_experiment(experiment))
+    previous = champion_score(model_name, score_metric)
+    version = None
+    run = mlflow.start_run(tags=tags)
+    try:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        for path in artifacts or []:
+            mlflow.log_artifact(str(path))
+        for name, table in (tables or {}).items():
+            mlflow.log_table(table, artifact_file=name)
+        signature = infer_signature(example, model.predict(example))
+        info = mlflow.sklearn.log_model(model, name="model", signature=signature,
+                                        input_example=example.head(2), registered_model_name=model_name,
+                                        skops_trusted_types=SKOPS_TRUSTED)
+        version = int(info.registered_model_version)
+        score = float(metrics[score_metric])
+        alias = CHAMPION if previous is None or score >= previous else CHALLENGER
+        client.set_registered_model_alias(model_name, alias, str(version))
+        client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
+    except BaseException:
+        if version is not None:
+            try:
+                client.delete_model_version(model_name, str(version))
+            except MlflowException:
+                log.exception("could not delete half-registered version %s", version)
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run()
+    return Registration(model_name, version, alias, run.info.run_id, score, previous)

@@ -1,0 +1,6 @@
+"""Synthesizers of minority-class rows behind one SDV-style interface, their tuning and filters."""
+
+from shopfloor.synth.base import Synthesizer
+from shopfloor.synth.wgan import WGANConfig, WGANSynthesizer
+
+__all__ = ["Synthesizer", "WGANConfig", "WGANSynthesizer"]

@@ -1,0 +1,164 @@
+"""The ``shopfloor`` command: one front door to data, pipelines, the MLflow UI and later serving.
+
+It lives outside the ``shopfloor`` package because it imports ``pipelines`` (KFP) and ``serving``
+(KServe), and ``shopfloor`` must import neither. Heavy imports happen inside each subcommand so that
+``shopfloor --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shopfloor.errors import ShopfloorError
+
+
+def _list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+# ------------------------------------------------------------------ data
+def cmd_data_simulate(args: argparse.Namespace) -> int:
+    from shopfloor.data.simulate import simulate_gearbox
+
+    table = simulate_gearbox(rows=args.rows, fault_rate=args.fault_rate, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in {".parquet", ".pq"}:
+        table.to_parquet(out, index=False)
+    else:
+        table.to_csv(out, index=False)
+    print(f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
+          f"({table['faulty'].mean():.1%} labelled faulty)")
+    return 0
+
+
+def default_gearbox_data(rows: int = 3000, seed: int = 0) -> Path:
+    """The embedded default: a simulated gearbox table in the data directory (made once per seed)."""
+    from shopfloor import config
+    from shopfloor.data.simulate import simulate_gearbox
+
+    path = config.home() / "data" / f"gearbox_{rows}_{seed}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        simulate_gearbox(rows=rows, seed=seed).to_csv(path, index=False)
+    return path
+
+
+# ------------------------------------------------------------------ run
+def cmd_run_fault_detection(args: argparse.Namespace) -> int:
+    from shopfloor import config
+    from shopfloor.data import ingest as ing
+    from shopfloor.fault_detection import comparison_table, markdown_table
+
+    data = Path(args.data).resolve() if args.data else default_gearbox_data(args.rows, args.seed)
+    label = args.label or "faulty"
+    drop, categorical = _list(args.drop), _list(args.categorical)
+    # Check the table here too, so a bad file fails in a second with a clear message.
+    ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)
+
+    from pipelines.fault_detection import fault_detection
+    from pipelines.local import run_local
+
+    uri = config.tracking_uri()
+    print(f"fault-detection on {data} (label {label!r}); MLflow at {uri}", flush=True)
+    result = run_local(fault_detection, data_path=str(data), tracking_uri=uri, label=label,
+                       drop_columns=drop, categorical=categorical, n_trials=args.trials,
+                       timeout=args.timeout, optuna_storage=config.optuna_storage(),
+                       study_name=args.study or f"wgan-{data.stem}-{args.seed}", seed=args.seed)
+    report = result.pop("report")
+    print("\nTest split, metrics by training set:\n")
+    print(markdown_table(comparison_table(report)))
+    print(f"\nchosen on validation F2: {report['best']}")
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
+          f"(test F2 {result['test_f2']:.3f}; previous champion "
+          f"{'none' if result['previous_champion'] is None else format(result['previous_champion'], '.3f')})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**result, "report": report}, indent=2))
+    return 0
+
+
+# ------------------------------------------------------------------ compile
+def cmd_compile(args: argparse.Namespace) -> int:
+    from pipelines.compile import compile_pipeline
+    from pipelines.registry import PIPELINES
+
+    names = sorted(PIPELINES) if args.all else [args.pipeline]
+    if not names or names == [None]:
+        raise SystemExit("shopfloor compile: name a pipeline or pass --all")
+    for name in names:
+        out = args.out if (args.out and not args.all) else None
+        print(compile_pipeline(name, out=out, image=args.image))
+    return 0
+
+
+# ------------------------------------------------------------------ ui
+def cmd_ui(args: argparse.Namespace) -> int:
+    from shopfloor import config
+
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", config.tracking_uri(),
+           "--default-artifact-root", config.artifact_root(), "--host", "127.0.0.1", "--port", str(args.port)]
+    print(" ".join(cmd), flush=True)
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopfloor", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="simulate data sets").add_subparsers(dest="what", required=True)
+    sim = data.add_parser("simulate", help="write a simulated table").add_subparsers(dest="kind", required=True)
+    gear = sim.add_parser("gearbox", help="gearbox assembly line: 66 features, rare faulty units")
+    gear.add_argument("--rows", type=int, default=3000)
+    gear.add_argument("--fault-rate", type=float, default=0.07)
+    gear.add_argument("--seed", type=int, default=0)
+    gear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    gear.set_defaults(func=cmd_data_simulate)
+
+    run = sub.add_parser("run", help="run a pipeline here with kfp.local")
+    run = run.add_subparsers(dest="pipeline", required=True)
+    fd = run.add_parser("fault-detection", help="synthesize faults, train, register")
+    fd.add_argument("--data", help="CSV or Parquet table (default: the gearbox simulator)")
+    fd.add_argument("--label", help="label column (default: faulty)")
+    fd.add_argument("--drop", help="comma-separated columns to ignore")
+    fd.add_argument("--categorical", help="comma-separated columns to one-hot encode")
+    fd.add_argument("--trials", type=int, default=10, help="Optuna trials for the WGAN")
+    fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
+    fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
+    fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
+    fd.add_argument("--seed", type=int, default=0)
+    fd.add_argument("--json", help="also write the result as JSON to this file")
+    fd.set_defaults(func=cmd_run_fault_detection)
+
+    comp = sub.add_parser("compile", help="compile pipelines to KFP IR YAML for the Kubeflow dashboard")
+    comp.add_argument("pipeline", nargs="?")
+    comp.add_argument("--all", action="store_true", help="every pipeline, into pipelines/compiled/")
+    comp.add_argument("--image", help="container image for every task")
+    comp.add_argument("--out", help="output file (one pipeline only)")
+    comp.set_defaults(func=cmd_compile)
+
+    ui = sub.add_parser("ui", help="the MLflow UI on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TQDM_MININTERVAL", "2")
+    try:
+        return args.func(args)
+    except ShopfloorError as exc:
+        print(f"shopfloor: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"shopfloor: failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
