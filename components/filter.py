@@ -21,4 +21,3 @@ def kmeans_filter(train: Input[Dataset], preprocessor: Input[Model], candidates:
                        d_max=None if d_max < 0 else d_max, d_max_quantile=d_max_quantile, seed=seed)
     kept.metadata.update(info)
     Path(pca_plot.path).write_text(png_html("Real and synthetic rows (PCA)", [png], f"<p>{info}</p>"))
-    kept.metadata["plot_png"] = str(png)

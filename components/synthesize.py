@@ -10,12 +10,12 @@ from components import IMAGE
 def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessor: Input[Model],
                synthesizer: Output[Model], candidates: Output[Dataset], n_trials: int = 10,
                timeout: float = 75.0, optuna_storage: str = "", study_name: str = "wgan",
-               candidate_factor: float = 3.0, seed: int = 0):
+               candidate_factor: float = 3.0, max_epochs: int = 300, seed: int = 0):
     from shopfloor.fault_detection import synthesize_step
 
     info = synthesize_step(train.path, valid.path, preprocessor.path, synthesizer_dir=synthesizer.path,
                            candidates=candidates.path, n_trials=n_trials, timeout=timeout,
                            storage=optuna_storage or None, study_name=study_name,
-                           candidate_factor=candidate_factor, seed=seed)
+                           candidate_factor=candidate_factor, max_epochs=max_epochs, seed=seed)
     synthesizer.metadata.update(info)
     candidates.metadata["rows"] = info["candidates"]

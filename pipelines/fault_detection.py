@@ -14,13 +14,14 @@ from components.train import train
 def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     drop_columns: list = [], categorical: list = [],  # noqa: B006
                     n_trials: int = 10, timeout: float = 75.0, optuna_storage: str = "",
-                    study_name: str = "wgan", d_max_quantile: float = 0.95,
+                    study_name: str = "wgan", max_epochs: int = 300, d_max_quantile: float = 0.95,
                     model_name: str = "gearbox-fault-classifier", seed: int = 0) -> str:
     data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical, seed=seed)
     data.set_display_name("ingest")
     synth = synthesize(train=data.outputs["train"], valid=data.outputs["valid"],
                        preprocessor=data.outputs["preprocessor"], n_trials=n_trials, timeout=timeout,
-                       optuna_storage=optuna_storage, study_name=study_name, seed=seed)
+                       optuna_storage=optuna_storage, study_name=study_name, max_epochs=max_epochs,
+                       seed=seed)
     synth.set_display_name("synthesize: WGAN")
     kept = kmeans_filter(train=data.outputs["train"], preprocessor=data.outputs["preprocessor"],
                          candidates=synth.outputs["candidates"], d_max_quantile=d_max_quantile, seed=seed)

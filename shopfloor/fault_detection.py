@@ -57,7 +57,8 @@ def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, pre
 # ---------------------------------------------------------------- synthesize
 def synthesize_step(train: str, valid: str, preprocessor: str, *, synthesizer_dir: str, candidates: str,
                     n_trials: int, timeout: float, storage: str | None, study_name: str,
-                    candidate_factor: float = 3.0, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+                    candidate_factor: float = 3.0, max_epochs: int = 300, seed: int = 0,
+                    progress: bool = True) -> dict[str, Any]:
     """Tune a WGAN on the scaled minority training rows (fidelity on the validation faults), then
     sample ``candidate_factor`` times the rows needed to balance the training set."""
     tr, va = _scaled(preprocessor, train), _scaled(preprocessor, valid)
@@ -66,8 +67,8 @@ def synthesize_step(train: str, valid: str, preprocessor: str, *, synthesizer_di
     out = Path(synthesizer_dir)
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{out / 'study.db'}"
-    result = tune(real, held_out, wgan_space, wgan_factory(seed), n_trials=n_trials, timeout=timeout,
-                  storage=storage, study_name=study_name, seed=seed, progress=progress)
+    result = tune(real, held_out, wgan_space(max_epochs), wgan_factory(seed, progress), n_trials=n_trials,
+                  timeout=timeout, storage=storage, study_name=study_name, seed=seed, progress=progress)
     result.synthesizer.save(out / "synthesizer.pt")
     needed = int((tr[ing.LABEL] == 0).sum() - (tr[ing.LABEL] == 1).sum())
     sample = result.synthesizer.sample(max(1, int(np.ceil(candidate_factor * needed))), seed=seed + 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 # Types inside fitted scikit-learn pipelines that skops (MLflow's safe format) must be told to trust.
 SKOPS_TRUSTED = ["numpy.dtype"]
+# What a served scikit-learn model needs. Declared, not inferred: MLflow's inference imports the model
+# in a subprocess (seconds per registration) and picks up whatever the caller has loaded.
+SKLEARN_REQUIREMENTS = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
+
+
+def pinned(packages: tuple[str, ...]) -> list[str]:
+    """``name==version`` for each installed package."""
+    return [f"{name}=={metadata.version(name)}" for name in packages]
 
 
 def use_tracking(uri: str | None = None) -> str:
@@ -44,6 +53,8 @@ def ensure_experiment(name: str) -> str:
         return found.experiment_id
     uri = mlflow.get_tracking_uri()
     location = config.artifact_root() if uri.startswith(("sqlite:", "file:")) or "://" not in uri else None
+    if location:
+        location = f"{location}/{name}"
     return mlflow.create_experiment(name, artifact_location=location)
 
 
@@ -106,7 +117,8 @@ def register_sklearn(model: Any, example: pd.DataFrame, *, model_name: str, expe
         signature = infer_signature(example, model.predict(example))
         info = mlflow.sklearn.log_model(model, name="model", signature=signature,
                                         input_example=example.head(2), registered_model_name=model_name,
-                                        skops_trusted_types=SKOPS_TRUSTED)
+                                        skops_trusted_types=SKOPS_TRUSTED,
+                                        pip_requirements=pinned(SKLEARN_REQUIREMENTS))
         version = int(info.registered_model_version)
         score = float(metrics[score_metric])
         alias = CHAMPION if previous is None or score >= previous else CHALLENGER

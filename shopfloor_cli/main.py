@@ -68,7 +68,7 @@ def cmd_run_fault_detection(args: argparse.Namespace) -> int:
     print(f"fault-detection on {data} (label {label!r}); MLflow at {uri}", flush=True)
     result = run_local(fault_detection, data_path=str(data), tracking_uri=uri, label=label,
                        drop_columns=drop, categorical=categorical, n_trials=args.trials,
-                       timeout=args.timeout, optuna_storage=config.optuna_storage(),
+                       timeout=args.timeout, max_epochs=args.max_epochs, optuna_storage=config.optuna_storage(),
                        study_name=args.study or f"wgan-{data.stem}-{args.seed}", seed=args.seed)
     report = result.pop("report")
     print("\nTest split, metrics by training set:\n")
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--categorical", help="comma-separated columns to one-hot encode")
     fd.add_argument("--trials", type=int, default=10, help="Optuna trials for the WGAN")
     fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
+    fd.add_argument("--max-epochs", type=int, default=300, help="cap on WGAN training epochs per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
     fd.add_argument("--seed", type=int, default=0)

@@ -5,7 +5,7 @@
 * Wasserstein distance (WD): 1-D earth mover's distance per column, on columns min-max scaled by the
   real data's range so that columns of different units weigh alike.
 * Jensen-Shannon distance (JS): base-2 JS distance between the columns' histograms (bins over the
-  real range, synthetic values clipped into it).
+  real range, plus an underflow and an overflow bin for synthetic values outside it).
 
 Each is averaged over columns (or pairs). KS-C and CS equal ``sdmetrics``' ``KSComplement`` and
 ``CorrelationSimilarity`` (the tests check it); they are computed here in vectorized numpy because
@@ -64,8 +64,10 @@ def jensen_shannon(real: pd.DataFrame, synth: pd.DataFrame, bins: int = 20) -> f
     """Mean over columns of the base-2 Jensen-Shannon distance between histograms."""
     lo, span = _range(real)
     r = (real.to_numpy(float) - lo) / span
-    s = np.clip((synth[real.columns].to_numpy(float) - lo) / span, 0.0, 1.0)
-    edges = np.linspace(0.0, 1.0, bins + 1)
+    s = (synth[real.columns].to_numpy(float) - lo) / span
+    # ``bins`` bins over the real range plus one below and one above it for synthetic outliers
+    top = np.nextafter(1.0, np.inf)
+    edges = np.r_[-np.inf, np.linspace(0.0, 1.0, bins + 1)[:-1], top, np.inf]
     out = []
     for j in range(r.shape[1]):
         p, _ = np.histogram(r[:, j], bins=edges)

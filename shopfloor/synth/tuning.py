@@ -22,18 +22,29 @@ SearchSpace = Callable[[optuna.Trial], dict[str, Any]]
 Factory = Callable[[dict[str, Any]], Synthesizer]
 
 
-def wgan_space(trial: optuna.Trial) -> dict[str, Any]:
-    """The paper's WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
-    return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
-            "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
-            "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
-            "epochs": trial.suggest_int("epochs", 50, 400, step=25),
-            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-            "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True)}
+def wgan_space(max_epochs: int = 300) -> SearchSpace:
+    """The paper's WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training.
+
+    ``max_epochs`` caps training time per trial (epochs are searched on a log scale up to it).
+    """
+    if max_epochs < 1:
+        raise ValueError("max_epochs must be positive")
+
+    def space(trial: optuna.Trial) -> dict[str, Any]:
+        return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
+                "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
+                "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
+                "epochs": trial.suggest_int("epochs", max(1, max_epochs // 8), max_epochs, log=True),
+                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+                "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
+                "penalty": trial.suggest_categorical("penalty", ["clip", "gp"])}
+
+    return space
 
 
-def wgan_factory(seed: int) -> Factory:
-    return lambda params: WGANSynthesizer(seed=seed, progress=False, **params)
+def wgan_factory(seed: int, progress: bool = False) -> Factory:
+    """Unfitted WGANs with the trial's settings; ``progress`` shows a bar per training run."""
+    return lambda params: WGANSynthesizer(seed=seed, progress=progress, **params)
 
 
 @dataclass

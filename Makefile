@@ -1,0 +1,49 @@
+# Shopfloor: two commands on a fresh clone. `make demo` installs and runs the fault-detection
+# pipeline on the simulated gearbox line; `make test` runs ruff and pytest. The Dockerfile calls
+# `make install` too, so the image installs exactly what CI tests.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, pinned, so that no other package can pull a multi-GB CUDA build.
+# TORCH_INDEX is empty here (pip finds the CPU wheel on this machine); the Dockerfile sets it to
+# PyTorch's CPU index.
+TORCH_INDEX ?=
+TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+
+.PHONY: install demo test lint ui image compile benchmarks clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_ARGS) torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/shopfloor run fault-detection
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest
+
+compile: install
+	$(BIN)/shopfloor compile --all
+
+ui: install
+	$(BIN)/shopfloor ui
+
+benchmarks: install
+	$(BIN)/python benchmarks/fault_detection_e2e.py
+	$(BIN)/python benchmarks/ai4i_augmentation.py
+
+# Needs a Docker engine (none on the development machines); see README.
+image:
+	docker build -t $${SHOPFLOOR_IMAGE:-localhost:32000/shopfloor-python:0.1.0} .
+
+clean:
+	rm -rf $(VENV) .shopfloor .pytest_cache .ruff_cache

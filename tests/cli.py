@@ -1,0 +1,14 @@
+"""Run the ``shopfloor`` command as a user would: a subprocess with its own environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def shopfloor(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    return subprocess.run([sys.executable, "-m", "shopfloor_cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)

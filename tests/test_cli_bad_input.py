@@ -1,0 +1,48 @@
+"""Bad input ends ``shopfloor run`` with a message naming the problem, exit code 2, nothing registered."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli import shopfloor
+from mlflow import MlflowClient
+
+from shopfloor.data.simulate import simulate_gearbox
+
+
+def _write(tmp_path, table, name="bad.csv"):
+    path = tmp_path / name
+    table.to_csv(path, index=False)
+    return path
+
+
+def _nothing_registered(home):
+    db = home / "mlflow.db"
+    if db.exists():
+        assert MlflowClient(f"sqlite:///{db}").search_registered_models() == []
+
+
+BASE = simulate_gearbox(rows=300, seed=0)
+CASES = {
+    "missing file": (None, "faulty", "file not found"),
+    "absent label": (BASE, "broken", "broken: label column not found"),
+    "one class": (BASE.assign(faulty=0), "faulty", "exactly two classes, found 1"),
+    "three classes": (BASE.assign(faulty=np.resize([0, 1, 2], len(BASE))), "faulty", "exactly two classes, found 3"),
+    "non-numeric": (BASE.assign(ws1_press_pinion_peak_kN="high"), "faulty",
+                    "ws1_press_pinion_peak_kN: feature column is not numeric"),
+    "all NaN": (BASE.assign(ws2_screw_flange_angle_deg=np.nan), "faulty",
+                "ws2_screw_flange_angle_deg: feature column has only missing values"),
+    "few faults": (pd.concat([BASE[BASE.faulty == 0], BASE[BASE.faulty == 1].head(9)]), "faulty",
+                   "only 9 minority rows"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_named_and_nothing_is_registered(case, tmp_path):
+    table, label, message = CASES[case]
+    data = tmp_path / "absent.csv" if table is None else _write(tmp_path, table)
+    home = tmp_path / "home"
+    result = shopfloor("run", "fault-detection", "--data", str(data), "--label", label, home=home, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    _nothing_registered(home)

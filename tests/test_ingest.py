@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopfloor.data import ingest as ing
+from shopfloor.errors import DataError
+
+
+def _table(n=200, minority=20, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
+    frame["y"] = ["ok"] * (n - minority) + ["fault"] * minority
+    return frame
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda t: t.drop(columns=["y"]), "y"),
+    (lambda t: t.assign(y="ok"), "y"),
+    (lambda t: t.assign(y=np.resize(["a", "b", "c"], len(t))), "y"),
+    (lambda t: t.assign(b=["x"] * len(t)), "b"),
+    (lambda t: t.assign(c=np.nan), "c"),
+    (lambda t: t.assign(y=["ok"] * (len(t) - 9) + ["fault"] * 9), "y"),
+    (lambda t: t.assign(d=np.r_[np.inf, np.zeros(len(t) - 1)]), "d"),
+])
+def test_bad_tables_raise_naming_the_column(mutate, field):
+    with pytest.raises(DataError) as err:
+        ing.prepare(mutate(_table()), "y")
+    assert err.value.field == field
+    assert field in str(err.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(DataError, match="file not found") as err:
+        ing.read_table(tmp_path / "nope.csv")
+    assert err.value.field == "data"
+
+
+def test_minority_becomes_one_and_drop_onehot_work():
+    table = _table().assign(kind=np.resize(["L", "M", "H"], 200), uid=range(200))
+    data = ing.prepare(table, "y", drop=["uid"], categorical=["kind"])
+    assert data.positive_label == "fault" and data.label.sum() == 20
+    assert {"kind_L", "kind_M", "kind_H"} <= set(data.features.columns) and "uid" not in data.features
+
+
+def test_split_is_stratified_and_scaler_maps_train_to_unit_box():
+    data = ing.prepare(_table(n=500, minority=50), "y")
+    sp = ing.split(data, test_size=0.2, valid_size=0.2, seed=0)
+    assert (len(sp.train), len(sp.valid), len(sp.test)) == (300, 100, 100)
+    assert [s[ing.LABEL].sum() for s in (sp.train, sp.valid, sp.test)] == [30, 10, 10]
+    scaled = ing.transform(ing.fit_preprocessor(sp.train), sp.train).drop(columns=[ing.LABEL])
+    assert np.allclose(scaled.min(), -1.0) and np.allclose(scaled.max(), 1.0)

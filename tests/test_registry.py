@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+from shopfloor.registry import champion_score, register_sklearn, use_tracking
+
+
+@pytest.fixture
+def model_and_rows():
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(60, 3)), columns=["f1", "f2", "f3"])
+    y = (x["f1"] > 0).astype(int)
+    return LogisticRegression().fit(x, y), x
+
+
+def _register(model, rows, f2, **kw):
+    return register_sklearn(model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": f2},
+                            params={"p": 1}, score_metric="test_f2", **kw)
+
+
+def test_champion_moves_only_when_not_worse(home, model_and_rows):
+    use_tracking()
+    model, rows = model_and_rows
+    first = _register(model, rows, 0.70)
+    assert (first.version, first.alias, first.previous_champion_score) == (1, "champion", None)
+    worse = _register(model, rows, 0.60)
+    assert (worse.version, worse.alias) == (2, "challenger")
+    tie = _register(model, rows, 0.70)
+    assert (tie.version, tie.alias) == (3, "champion")
+    client = MlflowClient()
+    assert int(client.get_model_version_by_alias("m", "champion").version) == 3
+    assert int(client.get_model_version_by_alias("m", "challenger").version) == 2
+    assert champion_score("m", "test_f2") == pytest.approx(0.70)
+    signature = client.get_model_version("m", "3")
+    assert signature.run_id == tie.run_id
+    assert str(home) in MlflowClient().get_run(tie.run_id).info.artifact_uri  # artifacts in the data dir
+
+
+def test_a_failure_mid_registration_leaves_no_version(home, model_and_rows, tmp_path):
+    use_tracking()
+    model, rows = model_and_rows
+    _register(model, rows, 0.9)
+
+    class Exploding(LogisticRegression):
+        def predict(self, x):  # signature inference calls predict after params and metrics are logged
+            raise RuntimeError("boom")
+
+    broken = Exploding().fit(rows, (rows["f1"] > 0).astype(int))
+    with pytest.raises(RuntimeError, match="boom"):
+        _register(broken, rows, 0.95)
+    client = MlflowClient()
+    assert [int(v.version) for v in client.search_model_versions("name='m'")] == [1]
+    assert int(client.get_model_version_by_alias("m", "champion").version) == 1
+    runs = client.search_runs([client.get_experiment_by_name("e").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
