@@ -1,4 +1,4 @@
-"""Component: the K-means filter of synthetic rows, with the PCA plot of real vs synthetic rows."""
+"""Component: filter synthetic rows (K-means, likelihood or both), with the PCA plot of real vs synthetic."""
 
 from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Model, Output
@@ -7,9 +7,9 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def kmeans_filter(train: Input[Dataset], preprocessor: Input[Model], candidates: Input[Dataset],
-                  kept: Output[Dataset], pca_plot: Output[HTML], d_max: float = -1.0,
-                  d_max_quantile: float = 0.95, seed: int = 0):
+def filter_rows(train: Input[Dataset], preprocessor: Input[Model], candidates: Input[Dataset],
+                kept: Output[Dataset], pca_plot: Output[HTML], method: str = "kmeans", d_max: float = -1.0,
+                d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05, seed: int = 0):
     import tempfile
     from pathlib import Path
 
@@ -17,7 +17,9 @@ def kmeans_filter(train: Input[Dataset], preprocessor: Input[Model], candidates:
     from shopfloor.plots import png_html
 
     png = Path(tempfile.mkdtemp()) / "pca_real_vs_synthetic.png"
-    info = filter_step(train.path, preprocessor.path, candidates.path, kept=kept.path, plot=str(png),
-                       d_max=None if d_max < 0 else d_max, d_max_quantile=d_max_quantile, seed=seed)
+    info = filter_step(train.path, preprocessor.path, candidates.path, kept=kept.path, plot=str(png), method=method,
+                       d_max=None if d_max < 0 else d_max, d_max_quantile=d_max_quantile,
+                       likelihood_quantile=likelihood_quantile, seed=seed)
     kept.metadata.update(info)
-    Path(pca_plot.path).write_text(png_html("Real and synthetic rows (PCA)", [png], f"<p>{info}</p>"))
+    body = "<p>skipped: this synthesizer was not selected</p>" if info.get("skipped") else f"<p>{info}</p>"
+    Path(pca_plot.path).write_text(png_html("Real and synthetic rows (PCA)", [png] if png.exists() else [], body))

@@ -8,9 +8,9 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], preprocessor: Input[Model],
-          synthetic: Input[Dataset], models: Output[Model], report: Output[Dataset], metrics: Output[Metrics],
-          confusion: Output[ClassificationMetrics], table: Output[Markdown], plots: Output[HTML],
-          synthesizer_name: str = "wgan", seed: int = 0):
+          wgan: Input[Dataset], ctgan: Input[Dataset], flow: Input[Dataset], models: Output[Model],
+          report: Output[Dataset], metrics: Output[Metrics], confusion: Output[ClassificationMetrics],
+          table: Output[Markdown], plots: Output[HTML], seed: int = 0):
     import os
     from pathlib import Path
 
@@ -19,7 +19,8 @@ def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], pr
 
     os.makedirs(models.path, exist_ok=True)
     png = Path(models.path) / "confusion_matrices.png"
-    summary = train_step(train.path, valid.path, test.path, preprocessor.path, {synthesizer_name: synthetic.path},
+    synthetic = {"wgan": wgan.path, "ctgan": ctgan.path, "flow": flow.path}
+    summary = train_step(train.path, valid.path, test.path, preprocessor.path, synthetic,
                          models_dir=models.path, report=report.path, plot=str(png), seed=seed)
     best = summary["models"][summary["best"]]
     for split in ("valid", "test"):

@@ -16,17 +16,26 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from shopfloor.classify.train import augment, evaluate, fit_logreg, full_model
+from shopfloor.classify.train import augment, evaluate, fit_logreg, full_model, smote
 from shopfloor.data import ingest as ing
 from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.synth.fidelity import fidelity_report
-from shopfloor.synth.filter import kmeans_filter
-from shopfloor.synth.tuning import tune, wgan_factory, wgan_space
+from shopfloor.synth.filter import kmeans_filter, likelihood_filter
+from shopfloor.synth.tuning import SYNTHESIZERS, factory_for, space_for, tune
 
 MODEL_NAME = "gearbox-fault-classifier"
 EXPERIMENT = "fault-detection"
 SCORE = "test_f2"  # promotion rule of the foundation issue; the candidate is chosen on valid F2
 METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "f2", "g_mean")
+SELECTIONS = (*SYNTHESIZERS, "all")
+FILTERS = ("kmeans", "likelihood", "both")
+
+
+def selected(name: str, selection: str) -> bool:
+    """Whether synthesizer ``name`` runs when the user asked for ``selection`` (a name or "all")."""
+    if selection not in SELECTIONS:
+        raise ValueError(f"synthesizer must be one of {list(SELECTIONS)}, got {selection!r}")
+    return selection in (name, "all")
 
 
 def _write(frame: pd.DataFrame, path: str | Path) -> None:
@@ -56,43 +65,71 @@ def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, pre
 
 # ---------------------------------------------------------------- synthesize
 def synthesize_step(train: str, valid: str, preprocessor: str, *, synthesizer_dir: str, candidates: str,
-                    n_trials: int, timeout: float, storage: str | None, study_name: str,
-                    candidate_factor: float = 3.0, max_epochs: int = 300, seed: int = 0,
-                    progress: bool = True) -> dict[str, Any]:
-    """Tune a WGAN on the scaled minority training rows (fidelity on the validation faults), then
-    sample ``candidate_factor`` times the rows needed to balance the training set."""
+                    n_trials: int, timeout: float, storage: str | None, study_name: str, synthesizer: str = "wgan",
+                    selection: str | None = None, candidate_factor: float = 3.0, max_epochs: int = 300,
+                    seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Tune ``synthesizer`` on the scaled minority training rows (fidelity on the validation faults),
+    then sample ``candidate_factor`` times the rows needed to balance the training set.
+
+    When ``selection`` (the user's choice: a name or "all") does not include ``synthesizer`` the step
+    writes an empty candidate table and returns ``{"skipped": True}``: the DAG keeps one branch per
+    synthesizer and runs only the chosen ones.
+    """
     tr, va = _scaled(preprocessor, train), _scaled(preprocessor, valid)
-    real = tr[tr[ing.LABEL] == 1].drop(columns=[ing.LABEL])
-    held_out = va[va[ing.LABEL] == 1].drop(columns=[ing.LABEL])
     out = Path(synthesizer_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if selection is not None and not selected(synthesizer, selection):
+        _write(tr.drop(columns=[ing.LABEL]).head(0), candidates)
+        info = {"synthesizer": synthesizer, "skipped": True}
+        (out / "info.json").write_text(json.dumps(info))
+        return info
+    real = tr[tr[ing.LABEL] == 1].drop(columns=[ing.LABEL])
+    held_out = va[va[ing.LABEL] == 1].drop(columns=[ing.LABEL])
     storage = storage or f"sqlite:///{out / 'study.db'}"
-    result = tune(real, held_out, wgan_space(max_epochs), wgan_factory(seed, progress), n_trials=n_trials,
-                  timeout=timeout, storage=storage, study_name=study_name, seed=seed, progress=progress)
+    result = tune(real, held_out, space_for(synthesizer, max_epochs), factory_for(synthesizer, seed, progress),
+                  n_trials=n_trials, timeout=timeout, storage=storage, study_name=f"{study_name}-{synthesizer}",
+                  seed=seed, progress=progress)
     result.synthesizer.save(out / "synthesizer.pt")
     needed = int((tr[ing.LABEL] == 0).sum() - (tr[ing.LABEL] == 1).sum())
     sample = result.synthesizer.sample(max(1, int(np.ceil(candidate_factor * needed))), seed=seed + 1)
     _write(sample, candidates)
     report = fidelity_report(held_out, result.synthesizer.sample(4 * len(held_out), seed=seed + 2))
-    info = {"synthesizer": "wgan", "best_loss": result.best_loss, "trials": result.n_trials,
-            "study": study_name, "candidates": len(sample), **{f"fidelity_{k}": v for k, v in report.items()},
+    info = {"synthesizer": synthesizer, "skipped": False, "best_loss": result.best_loss,
+            "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
+            "candidates": len(sample), **{f"fidelity_{k}": v for k, v in report.items()},
             **{f"param_{k}": v for k, v in result.best_params.items()}}
-    (out / "info.json").write_text(json.dumps(info, indent=2))
+    (out / "info.json").write_text(json.dumps(info, indent=2, default=str))
     return info
 
 
 # ---------------------------------------------------------------- filter
-def filter_step(train: str, preprocessor: str, candidates: str, *, kept: str, plot: str,
-                d_max: float | None = None, d_max_quantile: float = 0.95, seed: int = 0) -> dict[str, Any]:
-    """K-means filter of the candidates against the original training set; PCA plot of the result."""
+def filter_step(train: str, preprocessor: str, candidates: str, *, kept: str, plot: str, method: str = "kmeans",
+                d_max: float | None = None, d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05,
+                seed: int = 0) -> dict[str, Any]:
+    """Filter the candidates (``kmeans``, ``likelihood`` or ``both``: likelihood first, then K-means
+    picks the N nearest of the survivors); PCA plot of kept vs dropped rows. Empty in, empty out."""
+    if method not in FILTERS:
+        raise ValueError(f"filter must be one of {list(FILTERS)}, got {method!r}")
     tr = _scaled(preprocessor, train)
     x, y = ing.xy(tr)
     cand = pd.read_parquet(candidates)
-    res = kmeans_filter(cand, x, y, d_max=d_max, d_max_quantile=d_max_quantile, seed=seed)
-    _write(res.kept, kept)
-    dropped = cand.drop(index=cand.index[res.kept_index])
-    pca_scatter(x, y, {"kept": res.kept, "dropped": dropped}, Path(plot))
-    return {"candidates": len(cand), "kept": len(res.kept), "needed": res.n_target, "d_max": res.d_max}
+    if cand.empty:
+        _write(cand, kept)
+        return {"candidates": 0, "kept": 0, "skipped": True}
+    info: dict[str, Any] = {"candidates": len(cand), "method": method}
+    index = np.arange(len(cand))
+    if method in ("likelihood", "both"):
+        lik = likelihood_filter(cand, x[y == 1], quantile=likelihood_quantile, seed=seed)
+        index = lik.kept_index
+        info |= {"after_likelihood": len(index), "log_density_threshold": lik.threshold}
+    if method in ("kmeans", "both"):
+        res = kmeans_filter(cand.iloc[index], x, y, d_max=d_max, d_max_quantile=d_max_quantile, seed=seed)
+        index = index[res.kept_index]
+        info |= {"needed": res.n_target, "d_max": res.d_max}
+    survivors = cand.iloc[index].reset_index(drop=True)
+    _write(survivors, kept)
+    pca_scatter(x, y, {"kept": survivors, "dropped": cand.drop(index=cand.index[index])}, Path(plot))
+    return {**info, "kept": len(survivors)}
 
 
 # ---------------------------------------------------------------- train
@@ -106,19 +143,23 @@ class Candidate:
 
 def train_step(train: str, valid: str, test: str, preprocessor: str, synthetic: dict[str, str], *,
                models_dir: str, report: str, plot: str, seed: int = 0) -> dict[str, Any]:
-    """Fit the baseline and one augmented model per synthetic set; pick the best by validation F2.
+    """Fit the reference models (baseline, class-weighted baseline, SMOTE) and one augmented model per
+    non-empty synthetic set; pick the best by validation F2.
 
     The test split is only evaluated and reported, never used to choose.
     """
     pre = joblib.load(preprocessor)
     tr = ing.transform(pre, pd.read_parquet(train))
     va, te = pd.read_parquet(valid), pd.read_parquet(test)
-    sets = {"baseline": tr, **{name: augment(tr, pd.read_parquet(path)) for name, path in synthetic.items()}}
+    augmented = {name: pd.read_parquet(path) for name, path in synthetic.items()}
+    sets = {"baseline": tr, "class_weighted": tr, "smote": smote(tr, seed),
+            **{name: augment(tr, rows) for name, rows in augmented.items() if len(rows)}}
     out = Path(models_dir)
     out.mkdir(parents=True, exist_ok=True)
     cands = []
     for name, rows in sets.items():
-        model = full_model(pre, fit_logreg(rows, seed=seed))
+        weight = "balanced" if name == "class_weighted" else None
+        model = full_model(pre, fit_logreg(rows, seed=seed, class_weight=weight))
         joblib.dump(model, out / f"{name}.joblib")
         cands.append(Candidate(name, model, evaluate(model, va), evaluate(model, te)))
     best = max(cands, key=lambda c: (c.valid["f2"], c.name != "baseline"))
@@ -145,10 +186,27 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------- register
 def register_step(models_dir: str, report: str, train: str, *, tracking_uri: str, model_name: str = MODEL_NAME,
-                  params: dict[str, Any] | None = None, files: list[str] | None = None) -> dict[str, Any]:
-    """Register the model chosen by validation F2 with its test and validation metrics."""
+                  synthesizers: dict[str, str] | None = None, plots: dict[str, str] | None = None,
+                  files: list[str] | None = None) -> dict[str, Any]:
+    """Register the model chosen by validation F2 with its metrics, the fidelity table of the
+    synthesizers that ran, each synthesizer, its PCA plot and the confusion matrices."""
     from shopfloor.registry import register_sklearn, use_tracking
 
+    artifacts = {Path(f).name: Path(f) for f in files or [] if Path(f).exists()}
+    artifacts["comparison.json"] = Path(report)
+    params: dict[str, Any] = {}
+    fidelity = {}
+    for name, folder in (synthesizers or {}).items():
+        info = json.loads((Path(folder) / "info.json").read_text())
+        if info.get("skipped"):
+            continue
+        fidelity[name] = {k.removeprefix("fidelity_"): v for k, v in info.items() if k.startswith("fidelity_")}
+        params |= {f"{name}.{k.removeprefix('param_')}": v for k, v in info.items() if k.startswith("param_")}
+        params |= {f"{name}.trials": info["trials"], f"{name}.pruned": info["pruned"]}
+        artifacts[f"synthesizers/{name}/synthesizer.pt"] = Path(folder) / "synthesizer.pt"
+        artifacts[f"synthesizers/{name}/info.json"] = Path(folder) / "info.json"
+        if plots and name in plots:
+            artifacts[f"plots/pca_{name}.html"] = Path(plots[name])
     summary = json.loads(Path(report).read_text())
     best = summary["best"]
     model = joblib.load(Path(models_dir) / f"{best}.joblib")
@@ -158,10 +216,15 @@ def register_step(models_dir: str, report: str, train: str, *, tracking_uri: str
         metrics |= {f"{name}_test_{k}": m["test"][k] for k in METRICS_SHOWN}
     example = pd.read_parquet(train).drop(columns=[ing.LABEL]).head(5)
     use_tracking(tracking_uri)
+    for name, scores in fidelity.items():
+        metrics |= {f"{name}_fidelity_{k}": v for k, v in scores.items()}
+    tables = {"comparison_test.json": comparison_table(summary).reset_index()}
+    if fidelity:
+        tables["fidelity.json"] = pd.DataFrame.from_dict(fidelity, orient="index").rename_axis("synthesizer")\
+            .reset_index()
     reg = register_sklearn(model, example, model_name=model_name, experiment=EXPERIMENT, metrics=metrics,
-                           params={**(params or {}), "chosen_model": best}, score_metric=SCORE,
-                           artifacts=[Path(f) for f in files or [] if Path(f).exists()],
-                           tables={"comparison_test.json": comparison_table(summary).reset_index()},
+                           params={**params, "chosen_model": best}, score_metric=SCORE, artifacts=artifacts,
+                           tables=tables,
                            tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best})
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
             "chosen": best, SCORE: reg.score, "previous_champion": reg.previous_champion_score}

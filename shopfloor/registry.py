@@ -9,6 +9,8 @@ never holds a half-registered model.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -93,12 +95,12 @@ class Registration:
 
 def register_sklearn(model: Any, example: pd.DataFrame, *, model_name: str, experiment: str,
                      metrics: dict[str, float], params: dict[str, Any], score_metric: str,
-                     artifacts: list[Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
+                     artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
                      tags: dict[str, str] | None = None) -> Registration:
     """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
-    go to the newcomer).
+    go to the newcomer). ``artifacts`` maps artifact names (``dir/file``) to local files.
     """
     if score_metric not in metrics:
         raise ValueError(f"score_metric {score_metric!r} is not among the metrics")
@@ -110,8 +112,13 @@ def register_sklearn(model: Any, example: pd.DataFrame, *, model_name: str, expe
     try:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        for path in artifacts or []:
-            mlflow.log_artifact(str(path))
+        if artifacts:
+            with tempfile.TemporaryDirectory() as staging:
+                for name, path in artifacts.items():
+                    target = Path(staging) / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
+                mlflow.log_artifacts(staging)
         for name, table in (tables or {}).items():
             mlflow.log_table(table, artifact_file=name)
         signature = infer_signature(example, model.predict(example))

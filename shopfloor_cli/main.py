@@ -67,9 +67,10 @@ def cmd_run_fault_detection(args: argparse.Namespace) -> int:
     uri = config.tracking_uri()
     print(f"fault-detection on {data} (label {label!r}); MLflow at {uri}", flush=True)
     result = run_local(fault_detection, data_path=str(data), tracking_uri=uri, label=label,
-                       drop_columns=drop, categorical=categorical, n_trials=args.trials,
+                       drop_columns=drop, categorical=categorical, synthesizer=args.synthesizer,
+                       filter_method=args.filter, n_trials=args.trials,
                        timeout=args.timeout, max_epochs=args.max_epochs, optuna_storage=config.optuna_storage(),
-                       study_name=args.study or f"wgan-{data.stem}-{args.seed}", seed=args.seed)
+                       study_name=args.study or f"{data.stem}-{args.seed}", seed=args.seed)
     report = result.pop("report")
     print("\nTest split, metrics by training set:\n")
     print(markdown_table(comparison_table(report)))
@@ -126,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--label", help="label column (default: faulty)")
     fd.add_argument("--drop", help="comma-separated columns to ignore")
     fd.add_argument("--categorical", help="comma-separated columns to one-hot encode")
-    fd.add_argument("--trials", type=int, default=10, help="Optuna trials for the WGAN")
+    fd.add_argument("--synthesizer", default="wgan", choices=["wgan", "ctgan", "flow", "all"],
+                    help="which synthesizer(s) to tune; 'all' runs the three as parallel branches")
+    fd.add_argument("--filter", default="kmeans", choices=["kmeans", "likelihood", "both"],
+                    help="how synthetic rows are filtered before training")
+    fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
     fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
     fd.add_argument("--max-epochs", type=int, default=300, help="cap on WGAN training epochs per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")

@@ -16,9 +16,14 @@ def test_every_pipeline_compiles_and_loads_back(tmp_path):
         assert all("pip install" not in c for c in commands)  # the image already holds everything
 
 
-def test_fault_detection_dag_order(tmp_path):
+def test_fault_detection_has_three_parallel_synthesizer_branches(tmp_path):
     spec = yaml.safe_load(compile_pipeline("fault-detection", out=tmp_path / "fd.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"ingest", "synthesize", "kmeans-filter", "train", "register"}
-    assert set(tasks["register"]["dependentTasks"]) == {"ingest", "kmeans-filter", "synthesize", "train"}
-    assert tasks["synthesize"]["dependentTasks"] == ["ingest"]
+    names = {t["taskInfo"]["name"]: key for key, t in tasks.items()}
+    for branch in ("wgan", "ctgan", "flow"):
+        synth, filt = names[f"synthesize: {branch}"], names[f"filter: {branch}"]
+        assert tasks[synth]["dependentTasks"] == ["ingest"]  # branches depend on ingest only: parallel
+        assert set(tasks[filt]["dependentTasks"]) == {"ingest", synth}
+        assert filt in tasks[names["train: logistic regression"]]["dependentTasks"]
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["synthesizer"]["defaultValue"] == "wgan" and params["filter_method"]["defaultValue"] == "kmeans"

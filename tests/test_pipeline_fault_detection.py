@@ -13,14 +13,18 @@ pytestmark = pytest.mark.slow
 def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     home = tmp_path / "home"
     runs = []
-    for seed in (0, 1):
+    for seed, synthesizer, filt in ((0, "all", "both"), (1, "wgan", "kmeans")):
         out = tmp_path / f"result{seed}.json"
-        result = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--trials", "2", "--timeout", "60",
-                           "--max-epochs", "30", "--seed", str(seed), "--json", str(out), home=home)
+        result = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--synthesizer", synthesizer,
+                           "--filter", filt, "--trials", "2", "--timeout", "60", "--max-epochs", "12",
+                           "--seed", str(seed), "--json", str(out), home=home)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "| baseline |" in result.stdout and "| wgan |" in result.stdout
         assert "registered: gearbox-fault-classifier version" in result.stdout
         runs.append(json.loads(out.read_text()))
+    # with "all", the three branches each trained a classifier, beside the three references
+    assert set(runs[0]["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan", "ctgan", "flow"}
+    assert set(runs[1]["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan"}
 
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     versions = sorted(int(v.version) for v in client.search_model_versions("name='gearbox-fault-classifier'"))
@@ -45,6 +49,12 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
 
     rows = pd.read_csv(gearbox_csv).drop(columns=["faulty"]).head(20)
     assert set(model.predict(rows)) <= {0, 1}
-    artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
-    assert {"confusion_matrices.png", "pca_plot", "synthesizer.pt", "comparison_test.json"} <= artifacts
+    first = client.get_model_version("gearbox-fault-classifier", "1").run_id
+    artifacts = {a.path for a in client.list_artifacts(first)}
+    assert {"confusion_matrices.png", "comparison.json", "comparison_test.json", "fidelity.json", "plots",
+            "synthesizers"} <= artifacts
+    assert {a.path for a in client.list_artifacts(first, "synthesizers")} == {
+        "synthesizers/wgan", "synthesizers/ctgan", "synthesizers/flow"}
+    metrics = client.get_run(first).data.metrics
+    assert all(0 <= metrics[f"{s}_fidelity_ks_complement"] <= 1 for s in ("wgan", "ctgan", "flow"))
     mlflow.set_tracking_uri(None)

@@ -27,6 +27,16 @@ def augment(train_scaled: pd.DataFrame, synthetic_scaled: pd.DataFrame) -> pd.Da
     return pd.concat([train_scaled, synth], ignore_index=True)
 
 
+def smote(train_scaled: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The training set balanced by SMOTE (imbalanced-learn), the classic interpolation reference."""
+    from imblearn.over_sampling import SMOTE
+
+    x, y = xy(train_scaled)
+    k = max(1, min(5, int(y.sum()) - 1))
+    xs, ys = SMOTE(k_neighbors=k, random_state=seed).fit_resample(x, y)
+    return xs.assign(**{LABEL: ys})
+
+
 def full_model(preprocessor: Pipeline, classifier: LogisticRegression) -> Pipeline:
     """One estimator from raw features to classes: the preprocessor kept with the model."""
     return Pipeline([("preprocess", preprocessor), ("classifier", classifier)])

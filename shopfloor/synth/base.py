@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,8 @@ class Synthesizer(abc.ABC):
     """Learns the distribution of a numeric table and samples new rows with the same columns."""
 
     columns: list[str]
+    #: Called with the epoch index after each training epoch (tuning uses it to report and prune).
+    callback: "Callable[[int], None] | None" = None
 
     @abc.abstractmethod
     def fit(self, table: pd.DataFrame) -> "Synthesizer":
@@ -26,7 +29,15 @@ class Synthesizer(abc.ABC):
 
     def save(self, path: str | Path) -> None:
         """Write the fitted synthesizer to one file."""
-        torch.save(self, Path(path))
+        callback, self.callback = self.callback, None  # closures over a study do not pickle
+        try:
+            torch.save(self, Path(path))
+        finally:
+            self.callback = callback
+
+    def _end_epoch(self, epoch: int) -> None:
+        if self.callback is not None:
+            self.callback(epoch)
 
     @classmethod
     def load(cls, path: str | Path) -> "Synthesizer":

@@ -1,4 +1,6 @@
-"""The K-means filter of Dahdal et al. (Fig. 2, steps 4-5): keep synthetic rows that look faulty.
+"""Filters of synthetic minority rows: the K-means filter of Dahdal et al. and a likelihood filter.
+
+K-means (Fig. 2, steps 4-5): keep synthetic rows that look faulty.
 
 Real training sets hold mislabeled units, and a GAN fitted on them reproduces the mistakes. The
 filter fits 2-means on the original training set, takes the centroid of the cluster that holds the
@@ -49,3 +51,51 @@ def kmeans_filter(candidates: pd.DataFrame, features: pd.DataFrame, labels: np.n
     order = np.argsort(dist, kind="stable")
     order = order[dist[order] <= d_max][:max(n_target, 0)]
     return FilterResult(candidates.iloc[order].reset_index(drop=True), order, dist, centroid, float(d_max), n_target)
+
+
+@dataclass
+class LikelihoodResult:
+    kept: pd.DataFrame
+    kept_index: np.ndarray  # positions of the kept rows among the candidates
+    log_density: np.ndarray  # of every candidate under the flow fitted on the real minority rows
+    threshold: float
+
+
+def likelihood_filter(candidates: pd.DataFrame, real_minority: pd.DataFrame, *, quantile: float = 0.05,
+                      seed: int = 0, epochs: int = 150, folds: int = 3) -> LikelihoodResult:
+    """Drop candidates whose log-density, under flows fitted on the real minority rows, falls below
+    the ``quantile`` of the real rows' own log-densities.
+
+    Where the K-means filter asks "is this row near the faulty cluster?", this asks "is this row as
+    plausible as the real faults are?", which also catches rows with implausible feature combinations.
+    A flow fitted on a few dozen rows rates those very rows far above any new one, so the densities
+    are cross-fitted: with ``folds`` folds, each flow scores the real rows it did not see and all
+    candidates; the threshold comes from those out-of-fold scores, and a candidate's score is the
+    mean over the folds' flows, so real rows and candidates are judged alike. Densities live in the
+    leading whitened principal components of the real faults (at most one per five rows): a few dozen
+    rows cannot pin down a density in 66 dimensions.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import KFold
+
+    from shopfloor.synth.flow import FlowSynthesizer
+
+    if not 0.0 <= quantile < 1.0:
+        raise ValueError("quantile must lie in [0, 1)")
+    folds = max(2, min(folds, len(real_minority)))
+    n_comp = int(min(real_minority.shape[1], max(2, len(real_minority) // 5)))
+    pca = PCA(n_components=n_comp, whiten=True, random_state=seed).fit(real_minority.to_numpy(float))
+    names = [f"pc{i}" for i in range(n_comp)]
+    real = pd.DataFrame(pca.transform(real_minority.to_numpy(float)), columns=names)
+    cand = pd.DataFrame(pca.transform(candidates[real_minority.columns].to_numpy(float)), columns=names)
+    out_of_fold = np.empty(len(real))
+    density = np.zeros(len(cand))
+    for fit_idx, held_idx in KFold(folds, shuffle=True, random_state=seed).split(real):
+        part = real.iloc[fit_idx]
+        flow = FlowSynthesizer(seed=seed, progress=False, epochs=epochs, n_blocks=4, hidden_units=32,
+                               weight_decay=1e-3, batch_size=min(32, len(part))).fit(part)
+        out_of_fold[held_idx] = flow.log_prob(real.iloc[held_idx])
+        density += flow.log_prob(cand) / folds
+    threshold = float(np.quantile(out_of_fold, quantile))
+    index = np.flatnonzero(density >= threshold)
+    return LikelihoodResult(candidates.iloc[index].reset_index(drop=True), index, density, threshold)

@@ -90,7 +90,7 @@ class WGANSynthesizer(Synthesizer):
         batch = min(cfg.batch_size, len(data))
         steps = max(1, len(data) // batch)
         self.history = []
-        for _ in tqdm(range(cfg.epochs), desc="WGAN", unit="epoch", disable=not self.progress, leave=False):
+        for epoch in tqdm(range(cfg.epochs), desc="WGAN", unit="epoch", disable=not self.progress, leave=False):
             order = torch.randperm(len(data), generator=rng)
             for step in range(steps):
                 real = data[order[step * batch:(step + 1) * batch]]
@@ -111,6 +111,7 @@ class WGANSynthesizer(Synthesizer):
                 loss_g.backward()
                 opt_g.step()
             self.history.append({"critic_loss": loss_c.item(), "generator_loss": loss_g.item()})
+            self._end_epoch(epoch)
         self.generator.eval()
         return self
 

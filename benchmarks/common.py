@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks: JSON output, the AI4I table, the fault-detection steps in-process."""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopfloor import fault_detection as fd
+
+RESULTS = Path(__file__).parent / "results"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+AI4I = SHARED / "ai4i2020" / "ai4i2020.csv"
+AI4I_LABEL = "Machine failure"
+AI4I_DROP = ["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]
+AI4I_CATEGORICAL = ["Type"]
+
+
+def save(name: str, figures: dict[str, Any]) -> Path:
+    """Print the figures and write them, with the machine they were measured on, to results/NAME.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "machine": {"python": platform.python_version(), "processor": platform.machine(),
+                           "cpus": __import__("os").cpu_count()}, **figures}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=float))
+    print(json.dumps(payload, indent=2, default=float))
+    return path
+
+
+def run_steps(data: Path, label: str, seed: int, *, n_trials: int, timeout: float, max_epochs: int = 300,
+              drop: list[str] | None = None, categorical: list[str] | None = None) -> dict[str, Any]:
+    """ingest -> synthesize -> filter -> train on one split seed, in this process; returns the train summary."""
+    with tempfile.TemporaryDirectory() as tmp:
+        p = {k: str(Path(tmp) / k) for k in ("train", "valid", "test", "pre", "synth", "cand", "kept", "models",
+                                              "report", "pca.png", "cm.png")}
+        fd.ingest_step(str(data), label, train=p["train"], valid=p["valid"], test=p["test"], preprocessor=p["pre"],
+                       drop=drop, categorical=categorical, seed=seed)
+        info = fd.synthesize_step(p["train"], p["valid"], p["pre"], synthesizer_dir=p["synth"], candidates=p["cand"],
+                                  n_trials=n_trials, timeout=timeout, storage=None, study_name=f"bench-{seed}",
+                                  max_epochs=max_epochs, seed=seed, progress=False)
+        filt = fd.filter_step(p["train"], p["pre"], p["cand"], kept=p["kept"], plot=p["pca.png"], seed=seed)
+        summary = fd.train_step(p["train"], p["valid"], p["test"], p["pre"], {"wgan": p["kept"]},
+                                models_dir=p["models"], report=p["report"], plot=p["cm.png"], seed=seed)
+    return {**summary, "synthesizer": info, "filter": filt}
+
+
+def mean_sd(values: list[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
