@@ -35,18 +35,18 @@ def main() -> None:
         print(f"split {seed}: " + ", ".join(f"{m} F2 {s['test']['f2']:.3f}" for m, s in summary["models"].items()),
               flush=True)
     table = {model: {k: mean_sd([s["models"][model]["test"][k] for s in per_split]) for k in METRICS}
-             for model in per_split[0]["models"]}
+             for model in ("baseline", "wgan")}
     gain = table["wgan"]["f2"]["mean"] - table["baseline"]["f2"]["mean"]
     save("ai4i_augmentation", {
         "command": f"benchmarks/ai4i_augmentation.py --splits {args.splits} --trials {args.trials} "
                    f"--timeout {args.timeout}",
         "data": "AI4I 2020, 10,000 rows, 339 failures", "splits": args.splits, "test_metrics": table,
         "f2_gain_wgan_over_baseline": gain,
-        "fidelity_ks_complement": mean_sd([s["synthesizer"]["fidelity_ks_complement"] for s in per_split]),
-        "fidelity_correlation_similarity": mean_sd([s["synthesizer"]["fidelity_correlation_similarity"]
+        "fidelity_ks_complement": mean_sd([s["synthesizers"]["wgan"]["fidelity_ks_complement"] for s in per_split]),
+        "fidelity_correlation_similarity": mean_sd([s["synthesizers"]["wgan"]["fidelity_correlation_similarity"]
                                                     for s in per_split]),
-        "kept_synthetic_rows": mean_sd([s["filter"]["kept"] for s in per_split]),
-        "needed_synthetic_rows": mean_sd([s["filter"]["needed"] for s in per_split]),
+        "kept_synthetic_rows": mean_sd([s["filters"]["wgan"]["kept"] for s in per_split]),
+        "needed_synthetic_rows": mean_sd([s["filters"]["wgan"]["needed"] for s in per_split]),
         "wall_seconds": round(time.perf_counter() - start, 1)})
 
 

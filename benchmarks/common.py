@@ -34,20 +34,32 @@ def save(name: str, figures: dict[str, Any]) -> Path:
 
 
 def run_steps(data: Path, label: str, seed: int, *, n_trials: int, timeout: float, max_epochs: int = 300,
-              drop: list[str] | None = None, categorical: list[str] | None = None) -> dict[str, Any]:
-    """ingest -> synthesize -> filter -> train on one split seed, in this process; returns the train summary."""
+              drop: list[str] | None = None, categorical: list[str] | None = None,
+              synthesizers: tuple[str, ...] = ("wgan",), filter_method: str = "kmeans",
+              keep: Path | None = None) -> dict[str, Any]:
+    """ingest -> synthesize -> filter (per synthesizer) -> train on one split seed, in this process.
+
+    Returns the train summary plus each synthesizer's tuning info and filter info. With ``keep``, the
+    working files (fitted synthesizers included) stay in that folder.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        p = {k: str(Path(tmp) / k) for k in ("train", "valid", "test", "pre", "synth", "cand", "kept", "models",
-                                              "report", "pca.png", "cm.png")}
+        root = Path(keep or tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        p = {k: str(root / k) for k in ("train", "valid", "test", "pre", "models", "report", "cm.png")}
         fd.ingest_step(str(data), label, train=p["train"], valid=p["valid"], test=p["test"], preprocessor=p["pre"],
                        drop=drop, categorical=categorical, seed=seed)
-        info = fd.synthesize_step(p["train"], p["valid"], p["pre"], synthesizer_dir=p["synth"], candidates=p["cand"],
-                                  n_trials=n_trials, timeout=timeout, storage=None, study_name=f"bench-{seed}",
-                                  max_epochs=max_epochs, seed=seed, progress=False)
-        filt = fd.filter_step(p["train"], p["pre"], p["cand"], kept=p["kept"], plot=p["pca.png"], seed=seed)
-        summary = fd.train_step(p["train"], p["valid"], p["test"], p["pre"], {"wgan": p["kept"]},
-                                models_dir=p["models"], report=p["report"], plot=p["cm.png"], seed=seed)
-    return {**summary, "synthesizer": info, "filter": filt}
+        infos, filters, kept = {}, {}, {}
+        for name in synthesizers:
+            infos[name] = fd.synthesize_step(p["train"], p["valid"], p["pre"], synthesizer_dir=str(root / name),
+                                             candidates=str(root / f"{name}.cand"), n_trials=n_trials,
+                                             timeout=timeout, storage=None, study_name=f"bench-{seed}",
+                                             synthesizer=name, max_epochs=max_epochs, seed=seed, progress=False)
+            kept[name] = str(root / f"{name}.kept")
+            filters[name] = fd.filter_step(p["train"], p["pre"], str(root / f"{name}.cand"), kept=kept[name],
+                                           plot=str(root / f"{name}.pca.png"), method=filter_method, seed=seed)
+        summary = fd.train_step(p["train"], p["valid"], p["test"], p["pre"], kept, models_dir=p["models"],
+                                report=p["report"], plot=p["cm.png"], seed=seed)
+    return {**summary, "synthesizers": infos, "filters": filters}
 
 
 def mean_sd(values: list[float]) -> dict[str, float]:

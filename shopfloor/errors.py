@@ -8,10 +8,14 @@ class ShopfloorError(Exception):
 
 
 class DataError(ShopfloorError, ValueError):
-    """Input data that cannot be used; ``field`` names the file, column or parameter at fault."""
+    """Input data that cannot be used; ``field`` names the file, column or parameter at fault.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``reason`` is a short, fixed code (for metrics labels); the message carries the details.
+    """
+
+    def __init__(self, field: str, message: str, reason: str = "invalid") -> None:
         self.field = field
+        self.reason = reason
         super().__init__(f"{field}: {message}")
 
 

@@ -97,6 +97,41 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    from serving.server import serve
+    from shopfloor import config
+
+    print(f"serving models:/{args.model}@{args.alias} on http://{args.host}:{args.port} "
+          f"(MLflow {config.tracking_uri()})", flush=True)
+    serve(args.model, alias=args.alias, port=args.port, workers=args.workers, host=args.host,
+          max_batch=args.max_batch, poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri())
+    return 0
+
+
+# ------------------------------------------------------------------ loadtest
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from loadtest.run import local_server, run_locust
+
+    out = Path(args.out)
+    if args.serve_local:
+        server = local_server(args.model, log=out / "server.log")
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        server = contextlib.nullcontext(args.host)
+    with server as host:
+        print(f"locust: {args.users} users x {args.rate:g} req/s, {args.duration}, {args.protocol}, against {host}",
+              flush=True)
+        result = run_locust(host, out, users=args.users, rate=args.rate, duration=args.duration,
+                            protocol=args.protocol, model=args.model, p95_ms=args.p95_ms,
+                            max_error_rate=args.max_error_rate)
+    print(result.summary())
+    print(f"reports: {out / 'report.html'}, {out / 'locust_stats.csv'}")
+    return 0 if result.passed else 3
+
+
 # ------------------------------------------------------------------ ui
 def cmd_ui(args: argparse.Namespace) -> int:
     from shopfloor import config
@@ -146,6 +181,29 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--image", help="container image for every task")
     comp.add_argument("--out", help="output file (one pipeline only)")
     comp.set_defaults(func=cmd_compile)
+
+    srv = sub.add_parser("serve", help="serve a registered model with KServe (v1 and v2 REST)")
+    srv.add_argument("--model", default="gearbox-fault-classifier")
+    srv.add_argument("--alias", default="champion")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--max-batch", type=int, default=4096, help="largest accepted batch, in rows")
+    srv.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the alias (0: never)")
+    srv.set_defaults(func=cmd_serve)
+
+    lt = sub.add_parser("loadtest", help="Locust headless against a model server, with an SLA check")
+    lt.add_argument("--host", default="http://127.0.0.1:8080")
+    lt.add_argument("--serve-local", action="store_true", help="start a local server on the champion for the run")
+    lt.add_argument("--model", default="gearbox-fault-classifier")
+    lt.add_argument("--users", type=int, default=20)
+    lt.add_argument("--rate", type=float, default=10.0, help="requests per second per user")
+    lt.add_argument("--duration", default="60s")
+    lt.add_argument("--protocol", choices=["v1", "v2", "both"], default="both")
+    lt.add_argument("--p95-ms", type=float, default=56.0)
+    lt.add_argument("--max-error-rate", type=float, default=0.0)
+    lt.add_argument("--out", default="loadtest-results")
+    lt.set_defaults(func=cmd_loadtest)
 
     ui = sub.add_parser("ui", help="the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)

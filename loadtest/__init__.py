@@ -1,0 +1,1 @@
+"""Locust load tests of the model server and the SLA check of their results."""

@@ -1,0 +1,75 @@
+"""Prometheus metrics of the model server, in the default registry that KServe serves on /metrics.
+
+Request latency is measured by a small ASGI middleware around the whole app (parsing included),
+and 4xx answers that never reached the model (malformed JSON, schema errors) are counted there as
+``malformed_request``; rejections by the row checks are counted with their own reason.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY = Histogram("shopfloor_request_latency_seconds", "Inference request latency, end to end in the server",
+                    ["protocol"], buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+ROWS = Counter("shopfloor_rows_scored_total", "Rows scored", ["model"])
+PREDICTIONS = Counter("shopfloor_predictions_total", "Predictions by class", ["model", "predicted_class"])
+REJECTED = Counter("shopfloor_rejected_requests_total", "Requests answered 4xx, by reason", ["reason"])
+MODEL_INFO = Gauge("shopfloor_model_version_info", "The model version being served (value 1)",
+                   ["model", "alias", "version"])
+RELOADS = Counter("shopfloor_model_reloads_total", "Switches to a new model version", ["model"])
+
+_REJECT_COUNTED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("reject_counted", default=None)
+
+
+def reject(reason: str) -> None:
+    """Count a rejection made by the row checks (so the middleware does not count it again)."""
+    REJECTED.labels(reason).inc()
+    flag = _REJECT_COUNTED.get()
+    if flag is not None:
+        flag["counted"] = True
+
+
+def set_version(model: str, alias: str, version: str, previous: str | None = None) -> None:
+    if previous is not None:
+        MODEL_INFO.remove(model, alias, previous)
+    MODEL_INFO.labels(model, alias, version).set(1)
+
+
+def _protocol(path: str) -> str | None:
+    if path.startswith("/v1/") and path.endswith((":predict", ":explain")):
+        return "v1"
+    if path.startswith("/v2/") and path.endswith("/infer"):
+        return "v2"
+    return None
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware (it runs in the request's task, so the endpoint can flag its rejections)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        protocol = _protocol(scope.get("path", "")) if scope["type"] == "http" else None
+        if protocol is None:
+            return await self.app(scope, receive, send)
+        flag = {"counted": False}
+        token = _REJECT_COUNTED.set(flag)
+        status = {"code": 500}
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            LATENCY.labels(protocol).observe(time.perf_counter() - start)
+            if 400 <= status["code"] < 500 and not flag["counted"]:
+                REJECTED.labels("malformed_request").inc()
+            _REJECT_COUNTED.reset(token)

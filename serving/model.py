@@ -1,0 +1,109 @@
+"""``RegistryModel``: a kserve.Model that serves ``models:/NAME@ALIAS`` and follows the alias.
+
+A background thread asks the registry every ``poll_seconds`` which version the alias names; when it
+changes, the new version is loaded beside the old one and swapped in with one assignment. Each
+request takes one reference to the current scorer, so it is answered wholly by one version and no
+request fails or waits during a switch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from kserve import InferRequest, InferResponse, Model
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferOutput
+
+from serving import metrics
+from shopfloor.errors import DataError
+from shopfloor.inference import DEFAULT_MAX_BATCH, Scorer, Tensor, load_scorer, rows_from_v1, rows_from_v2
+from shopfloor.registry import champion_version, use_tracking
+
+log = logging.getLogger(__name__)
+VERSION_HEADER = "x-model-version"
+
+
+class RegistryModel(Model):
+    def __init__(self, name: str, alias: str = "champion", tracking_uri: str | None = None,
+                 max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0) -> None:
+        super().__init__(name, return_response_headers=True)
+        self.alias = alias
+        self.tracking_uri = tracking_uri
+        self.max_batch = max_batch
+        self.poll_seconds = poll_seconds
+        self.scorer: Scorer | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # ------------------------------------------------------------ loading
+    def load(self) -> bool:
+        use_tracking(self.tracking_uri)
+        self.scorer = load_scorer(self.name, self.alias)
+        metrics.set_version(self.name, self.alias, self.scorer.version)
+        self.ready = True
+        if self.poll_seconds > 0 and self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="alias-watcher", daemon=True)
+            self._watcher.start()
+        return self.ready
+
+    def refresh(self) -> bool:
+        """Load the alias's version if it moved; True when a switch happened."""
+        current = self.scorer
+        version = str(champion_version(self.name, self.alias).version)
+        if current is not None and version == current.version:
+            return False
+        fresh = load_scorer(self.name, self.alias)
+        self.scorer = fresh  # the switch: one reference assignment
+        metrics.set_version(self.name, self.alias, fresh.version, None if current is None else current.version)
+        metrics.RELOADS.labels(self.name).inc()
+        log.info("%s@%s now serves version %s", self.name, self.alias, fresh.version)
+        return True
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # the registry may be briefly unreachable: keep serving the current version
+                log.exception("alias check failed; still serving version %s", self.scorer and self.scorer.version)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------ metadata
+    def get_input_types(self) -> list[dict]:
+        return [{"name": f, "datatype": "FP64", "shape": [-1]} for f in self.scorer.features]
+
+    def get_output_types(self) -> list[dict]:
+        return [{"name": "class", "datatype": "INT64", "shape": [-1]},
+                {"name": "fault_probability", "datatype": "FP64", "shape": [-1]}]
+
+    # ------------------------------------------------------------ inference
+    def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None,
+                response_headers: dict[str, str] | None = None) -> dict | InferResponse:
+        scorer = self.scorer  # one version for the whole request
+        v2 = isinstance(payload, InferRequest)
+        try:
+            if v2:
+                tensors = [Tensor(i.name, list(i.shape), i.datatype, i.data) for i in payload.inputs]
+                rows = rows_from_v2(tensors, scorer.features, self.max_batch)
+            else:
+                rows = rows_from_v1(payload, scorer.features, self.max_batch)
+        except DataError as exc:
+            metrics.reject(exc.reason)
+            raise InvalidInput(str(exc)) from None
+        classes, probs = scorer.score(rows)
+        metrics.ROWS.labels(self.name).inc(len(rows))
+        positives = int(classes.sum())
+        metrics.PREDICTIONS.labels(self.name, "1").inc(positives)
+        metrics.PREDICTIONS.labels(self.name, "0").inc(len(rows) - positives)
+        if response_headers is not None:
+            response_headers[VERSION_HEADER] = scorer.version
+        if v2:
+            outputs = [InferOutput("class", [len(rows)], "INT64", data=classes.tolist()),
+                       InferOutput("fault_probability", [len(rows)], "FP64", data=probs.tolist())]
+            return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
+                                 model_version=scorer.version)
+        return {"predictions": [{"class": int(c), "fault_probability": float(p)} for c, p in zip(classes, probs,
+                                                                                                    strict=True)],
+                "model_version": scorer.version}

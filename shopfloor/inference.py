@@ -1,0 +1,151 @@
+"""Scoring registered models row by row: request checks and the loaded model, with no server code.
+
+The KServe model server (``serving/``) turns requests into calls here. Every check raises
+``DataError`` naming the field (``instances[3].ws1_press_pinion_peak_kN``, ``inputs[0].datatype``...),
+which the server answers with HTTP 400, so a bad row costs the client a clear message and the
+server nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.errors import DataError
+
+FLOAT_TYPES = {"FP32": np.float32, "FP64": np.float64}
+DEFAULT_MAX_BATCH = 4096
+
+
+@dataclass
+class Scorer:
+    """A registered classifier ready to score: its version, feature names and fitted estimator."""
+
+    name: str
+    version: str
+    features: list[str]
+    estimator: Any  # scikit-learn style: predict_proba on a DataFrame with ``features`` columns
+
+    def score(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classes (0/1) and fault probabilities of a (n, features) array."""
+        proba = self.estimator.predict_proba(pd.DataFrame(rows, columns=self.features))[:, 1]
+        return (proba >= 0.5).astype(np.int64), proba.astype(np.float64)
+
+
+def load_scorer(model_name: str, alias: str) -> Scorer:
+    """Load ``models:/NAME@ALIAS`` from the current MLflow registry."""
+    import mlflow
+
+    from shopfloor.registry import champion_version
+
+    version = champion_version(model_name, alias)
+    uri = f"models:/{model_name}/{version.version}"
+    info = mlflow.models.get_model_info(uri)
+    if info.signature is None:
+        raise DataError("signature", f"{uri} has no signature; register it with one that names the features")
+    features = info.signature.inputs.input_names()
+    return Scorer(model_name, str(version.version), features, mlflow.sklearn.load_model(uri))
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise DataError(field, f"not a number: {value!r}"[:120], "non_numeric")
+    if not math.isfinite(value):
+        raise DataError(field, "NaN and infinite values are not accepted", "non_finite")
+    return float(value)
+
+
+def _check_batch(n: int, field: str, max_batch: int) -> None:
+    if n == 0:
+        raise DataError(field, "empty batch", "empty_batch")
+    if n > max_batch:
+        raise DataError(field, f"batch of {n} rows exceeds the limit of {max_batch}", "batch_too_large")
+
+
+def rows_from_v1(payload: Any, features: Sequence[str], max_batch: int = DEFAULT_MAX_BATCH) -> np.ndarray:
+    """``{"instances": [...]}`` with rows as lists in feature order or as ``{feature: value}`` objects."""
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
+    instances = payload["instances"]
+    if not isinstance(instances, list):
+        raise DataError("instances", "must be a list of rows", "malformed")
+    _check_batch(len(instances), "instances", max_batch)
+    index = {name: j for j, name in enumerate(features)}
+    out = np.empty((len(instances), len(features)))
+    for i, row in enumerate(instances):
+        where = f"instances[{i}]"
+        if isinstance(row, dict):
+            unknown = [k for k in row if k not in index]
+            if unknown:
+                raise DataError(where, f"unknown feature {unknown[0]!r}"[:160], "unknown_feature")
+            missing = [f for f in features if f not in row]
+            if missing:
+                raise DataError(where, f"missing {len(missing)} features, first {missing[0]!r}", "missing_feature")
+            for name, value in row.items():
+                out[i, index[name]] = _number(value, f"{where}.{name}")
+        elif isinstance(row, list):
+            if len(row) != len(features):
+                raise DataError(where, f"expected {len(features)} values, got {len(row)}", "wrong_feature_count")
+            out[i] = [_number(v, f"{where}[{j}]") for j, v in enumerate(row)]
+        else:
+            raise DataError(where, "a row is a list of values or an object of feature: value", "malformed")
+    return out
+
+
+@dataclass
+class Tensor:
+    """One Open Inference Protocol input: what the server hands over from its request object."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    data: Any
+
+
+def rows_from_v2(inputs: Sequence[Tensor], features: Sequence[str], max_batch: int = DEFAULT_MAX_BATCH) -> np.ndarray:
+    """Open Inference Protocol inputs: one FP32/FP64 tensor of shape [n, features], or one tensor of
+    shape [n] per feature, named as the features."""
+    if not inputs:
+        raise DataError("inputs", "no input tensor", "malformed")
+    arrays = {}
+    for k, tensor in enumerate(inputs):
+        where = f"inputs[{k}]"
+        if tensor.datatype not in FLOAT_TYPES:
+            raise DataError(f"{where}.datatype", f"{tensor.datatype!r} is not supported; send FP32 or FP64",
+                            "bad_datatype")
+        try:
+            array = np.asarray(tensor.data, dtype=FLOAT_TYPES[tensor.datatype]).astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{where}.data", f"not numeric: {exc}"[:160], "non_numeric") from exc
+        expected = int(np.prod(tensor.shape)) if tensor.shape else 0
+        if array.size != expected:
+            raise DataError(f"{where}.shape", f"shape {tensor.shape} holds {expected} values, data has {array.size}",
+                            "bad_shape")
+        if not np.all(np.isfinite(array)):
+            raise DataError(f"{where}.data", "NaN and infinite values are not accepted", "non_finite")
+        arrays[tensor.name] = array.reshape(tensor.shape)
+    if len(inputs) == 1 and len(inputs[0].shape) == 2:
+        rows = arrays[inputs[0].name]
+        if rows.shape[1] != len(features):
+            raise DataError("inputs[0].shape", f"expected [n, {len(features)}], got {list(rows.shape)}",
+                            "wrong_feature_count")
+        _check_batch(rows.shape[0], "inputs[0]", max_batch)
+        return rows
+    unknown = [n for n in arrays if n not in features]
+    if unknown:
+        raise DataError("inputs", f"unknown feature {unknown[0]!r}; send one [n, {len(features)}] tensor or "
+                                  "one [n] tensor per feature", "unknown_feature")
+    missing = [f for f in features if f not in arrays]
+    if missing:
+        raise DataError("inputs", f"missing {len(missing)} features, first {missing[0]!r}", "missing_feature")
+    lengths = {a.size for a in arrays.values()}
+    if len(lengths) != 1 or any(a.ndim != 1 for a in arrays.values()):
+        raise DataError("inputs", "per-feature tensors must all have shape [n] with the same n", "bad_shape")
+    _check_batch(lengths.pop(), "inputs", max_batch)
+    return np.column_stack([arrays[f] for f in features])
