@@ -1,4 +1,5 @@
-"""Fault detection DAG: ingest -> {WGAN, CTGAN, flow} branches (tune, sample, filter) -> train -> register.
+"""Fault detection DAG: ingest -> {WGAN, CTGAN, flow} branches (tune, sample, filter) -> train -> register
+-> deploy.
 
 The three synthesizer branches always exist in the DAG and run in parallel; a branch whose
 synthesizer was not selected (``synthesizer`` = wgan | ctgan | flow | all) finishes at once with an
@@ -7,6 +8,7 @@ empty output, so the same compiled pipeline serves every choice.
 
 from kfp import dsl
 
+from components.deploy import deploy
 from components.filter import filter_rows
 from components.ingest import ingest
 from components.register import register
@@ -24,7 +26,8 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     n_trials: int = 10, timeout: float = 75.0, optuna_storage: str = "",
                     study_name: str = "fd", max_epochs: int = 300, d_max_quantile: float = 0.95,
                     likelihood_quantile: float = 0.05, model_name: str = "gearbox-fault-classifier",
-                    seed: int = 0) -> str:
+                    deploy_target: str = "none", serve_port: int = 8080, namespace: str = "kubeflow-user",
+                    image: str = "", seed: int = 0) -> str:
     data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical, seed=seed)
     data.set_display_name("ingest")
     tasks = [data]
@@ -50,6 +53,9 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                    pca_ctgan=kept["ctgan"].outputs["pca_plot"], pca_flow=kept["flow"].outputs["pca_plot"],
                    tracking_uri=tracking_uri, model_name=model_name)
     reg.set_display_name("register: MLflow")
-    for task in (*tasks, fit, reg):
+    serve = deploy(registration=reg.output, target=deploy_target, port=serve_port, namespace=namespace, image=image,
+                   tracking_uri=tracking_uri)
+    serve.set_display_name("deploy: KServe")
+    for task in (*tasks, fit, reg, serve):
         task.set_caching_options(False)
     return reg.output

@@ -9,13 +9,13 @@ server nothing.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shopfloor.errors import DataError
 
@@ -30,11 +30,18 @@ class Scorer:
     name: str
     version: str
     features: list[str]
-    estimator: Any  # scikit-learn style: predict_proba on a DataFrame with ``features`` columns
+    estimator: Any  # scikit-learn style, with predict_proba
+
+    def __post_init__(self) -> None:
+        # Rows arrive checked and in feature order, so the estimator can take plain arrays: pandas
+        # in and out of each step cost about 8 ms of the 9 ms a one-row request took.
+        if hasattr(self.estimator, "set_output"):
+            self.estimator.set_output(transform="default")
+        warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
     def score(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Classes (0/1) and fault probabilities of a (n, features) array."""
-        proba = self.estimator.predict_proba(pd.DataFrame(rows, columns=self.features))[:, 1]
+        """Classes (0/1) and fault probabilities of a (n, features) array in ``features`` order."""
+        proba = self.estimator.predict_proba(rows)[:, 1]
         return (proba >= 0.5).astype(np.int64), proba.astype(np.float64)
 
 

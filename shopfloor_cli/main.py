@@ -68,7 +68,8 @@ def cmd_run_fault_detection(args: argparse.Namespace) -> int:
     print(f"fault-detection on {data} (label {label!r}); MLflow at {uri}", flush=True)
     result = run_local(fault_detection, data_path=str(data), tracking_uri=uri, label=label,
                        drop_columns=drop, categorical=categorical, synthesizer=args.synthesizer,
-                       filter_method=args.filter, n_trials=args.trials,
+                       filter_method=args.filter, deploy_target=args.deploy, serve_port=args.port,
+                       n_trials=args.trials,
                        timeout=args.timeout, max_epochs=args.max_epochs, optuna_storage=config.optuna_storage(),
                        study_name=args.study or f"{data.stem}-{args.seed}", seed=args.seed)
     report = result.pop("report")
@@ -106,6 +107,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"(MLflow {config.tracking_uri()})", flush=True)
     serve(args.model, alias=args.alias, port=args.port, workers=args.workers, host=args.host,
           max_batch=args.max_batch, poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri())
+    return 0
+
+
+# ------------------------------------------------------------------ deploy
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import yaml
+
+    from serving.inference_service import inference_service, schema_errors, to_manifest
+
+    kwargs = dict(namespace=args.namespace, alias=args.alias, image=args.image or None,
+                  tracking_uri=args.tracking_uri, scale_target=args.scale_target)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    manifest = to_manifest(inference_service(args.model, **kwargs))
+    errors = schema_errors(manifest)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(yaml.safe_dump(manifest, sort_keys=False), end="")
+        return 0
+    from serving.deploy import deploy_cluster
+
+    print(deploy_cluster(args.model, **{k: v for k, v in kwargs.items() if k != "alias"}, alias=args.alias))
     return 0
 
 
@@ -167,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--filter", default="kmeans", choices=["kmeans", "likelihood", "both"],
                     help="how synthetic rows are filtered before training")
     fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
+    fd.add_argument("--deploy", default="none", choices=["none", "local", "cluster"],
+                    help="serve the new champion: a local model server on --port, or a KServe InferenceService")
+    fd.add_argument("--port", type=int, default=8080, help="port of the local model server (--deploy local)")
     fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
     fd.add_argument("--max-epochs", type=int, default=300, help="cap on WGAN training epochs per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
@@ -191,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--max-batch", type=int, default=4096, help="largest accepted batch, in rows")
     srv.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the alias (0: never)")
     srv.set_defaults(func=cmd_serve)
+
+    dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")
+    dep.add_argument("--model", default="gearbox-fault-classifier")
+    dep.add_argument("--alias", default="champion")
+    dep.add_argument("--namespace", default="kubeflow-user")
+    dep.add_argument("--image", help="container image (default: the Shopfloor image)")
+    dep.add_argument("--tracking-uri", default="http://mlflow.shopfloor.svc.cluster.local:5000")
+    dep.add_argument("--scale-target", type=int, help="requests/s per replica that triggers scaling out")
+    dep.add_argument("--dry-run", action="store_true", help="print the manifest instead of applying it")
+    dep.set_defaults(func=cmd_deploy)
 
     lt = sub.add_parser("loadtest", help="Locust headless against a model server, with an SLA check")
     lt.add_argument("--host", default="http://127.0.0.1:8080")

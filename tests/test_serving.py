@@ -220,3 +220,12 @@ def test_version_addressed_requests(served):
     assert call(f"{served['url']}/v2/models/{MODEL}/ready?model_version={served_version}").status == 200
     missing = call(f"{served['url']}/v2/models/{MODEL}/versions/999/infer", body)
     assert missing.status == 404 and "'999' is not served here" in missing.body["error"]
+
+
+def test_short_locust_run_meets_its_sla(served, tmp_path):
+    from loadtest.run import run_locust
+
+    result = run_locust(served["url"], tmp_path, users=4, rate=10, duration="6s", protocol="both")
+    assert result.requests > 100, result.summary()
+    assert result.passed, result.summary()
+    assert (tmp_path / "report.html").stat().st_size > 1000

@@ -1,0 +1,22 @@
+from loadtest.sla import check
+
+HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,"
+          "Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"
+          "99.99%,100%\n")
+
+
+def _stats(tmp_path, p95, failures):
+    path = tmp_path / "s.csv"
+    path.write_text(HEADER + f",Aggregated,1000,{failures},4,5,1,90,100,199.5,0,4,5,5,6,8,{p95},20,30,50,80,90\n")
+    return path
+
+
+def test_sla_pass_and_fail(tmp_path):
+    ok = check(_stats(tmp_path, 12, 0))
+    assert ok.passed and ok.p95_ms == 12 and ok.rps == 199.5
+    assert not check(_stats(tmp_path, 60, 0)).passed  # p95 over 56 ms
+    slow_ok = check(_stats(tmp_path, 60, 0), p95_ms=100)
+    assert slow_ok.passed
+    failing = check(_stats(tmp_path, 12, 1))
+    assert not failing.passed and failing.error_rate == 0.001
+    assert "FAIL" in failing.summary()
