@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install demo test lint ui image compile benchmarks clean
+.PHONY: install demo test lint ui image compile benchmarks loadtest clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,12 @@ ui: install
 benchmarks: install
 	$(BIN)/python benchmarks/fault_detection_e2e.py
 	$(BIN)/python benchmarks/ai4i_augmentation.py
+	$(BIN)/python benchmarks/synthesizers.py
+	$(BIN)/python benchmarks/serving.py
+
+# A local server on the champion, the paper's Locust profile (20 users x 10 req/s, 60 s), then stop.
+loadtest: install
+	$(BIN)/shopfloor loadtest --serve-local --users 20 --rate 10 --duration 60s
 
 # Needs a Docker engine (none on the development machines); see README.
 image:

@@ -25,7 +25,7 @@ from components import IMAGE
 
 API_VERSION = "serving.kserve.io/v1beta1"
 RESOURCES = {"cpu": "500m", "memory": "512Mi"}
-DEFAULT_SCALE_TARGET = 100  # requests/s per 0.5-CPU replica: ~70 % of the measured single-process ceiling
+DEFAULT_SCALE_TARGET = 70  # requests/s per 0.5-CPU replica: the capacity plan of benchmarks/serving.py
 
 
 def inference_service(model_name: str, *, namespace: str = "kubeflow-user", alias: str = "champion",

@@ -20,8 +20,15 @@ from shopfloor.errors import DataError
 from shopfloor.inference import DEFAULT_MAX_BATCH, Scorer, Tensor, load_scorer, rows_from_v1, rows_from_v2
 from shopfloor.registry import champion_version, use_tracking
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("kserve")  # configured by KServe in every worker process
 VERSION_HEADER = "x-model-version"
+SERVED: dict[str, "RegistryModel"] = {}  # the models loaded in this process, for the middlewares
+
+
+def served_version() -> str | None:
+    """The version this process serves (one model per server)."""
+    model = next(iter(SERVED.values()), None)
+    return model.scorer.version if model is not None and model.scorer is not None else None
 
 
 class RegistryModel(Model):
@@ -40,6 +47,7 @@ class RegistryModel(Model):
     def load(self) -> bool:
         use_tracking(self.tracking_uri)
         self.scorer = load_scorer(self.name, self.alias)
+        SERVED[self.name] = self
         metrics.set_version(self.name, self.alias, self.scorer.version)
         self.ready = True
         if self.poll_seconds > 0 and self._watcher is None:
@@ -69,6 +77,32 @@ class RegistryModel(Model):
 
     def stop(self) -> None:
         self._stop.set()
+
+    # ------------------------------------------------------------ workers
+    # With --workers N, KServe pickles the registered models into spawned processes. Each worker
+    # reloads the model from the registry and watches the alias itself.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for transient in ("_stop", "_watcher", "scorer", "_http_client_instance", "_grpc_client_stub"):
+            state.pop(transient, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._stop, self._watcher, self.scorer = threading.Event(), None, None
+        self._http_client_instance = self._grpc_client_stub = None
+        if state.get("ready"):
+            # Load in the background: the parent pings each new worker within 5 s, and loading
+            # MLflow and the model takes longer. Until loaded, the model answers "not ready".
+            self.ready = False
+            threading.Thread(target=self._load_logged, name="model-load", daemon=True).start()
+
+    def _load_logged(self) -> None:
+        try:
+            self.load()
+            log.info("worker loaded %s version %s", self.name, self.scorer.version)
+        except Exception:
+            log.exception("worker could not load %s@%s", self.name, self.alias)
 
     # ------------------------------------------------------------ metadata
     def get_input_types(self) -> list[dict]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from shopfloor.classify.train import fit_logreg, full_model
+from shopfloor.classify.train import train_reference
 from shopfloor.data import ingest as ing
 from shopfloor.data.simulate import simulate_gearbox
 from shopfloor.registry import register_sklearn, use_tracking
@@ -24,10 +24,7 @@ def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: s
     """Train a logistic regression on simulated gearbox rows and register it with the given test F2."""
     os.environ["SHOPFLOOR_HOME"] = str(home)
     use_tracking(f"sqlite:///{home / 'mlflow.db'}")
-    table = ing.prepare(simulate_gearbox(rows=800, seed=seed), "faulty")
-    splits = ing.split(table, seed=seed)
-    pre = ing.fit_preprocessor(splits.train)
-    model = full_model(pre, fit_logreg(ing.transform(pre, splits.train), class_weight=class_weight))
+    model, splits = train_reference(simulate_gearbox(rows=800, seed=seed), "faulty", seed, class_weight)
     example = splits.train.drop(columns=[ing.LABEL]).head(5)
     reg = register_sklearn(model, example, model_name=MODEL, experiment="serving-tests", metrics={"test_f2": f2},
                            params={}, score_metric="test_f2")

@@ -229,3 +229,13 @@ def test_short_locust_run_meets_its_sla(served, tmp_path):
     assert result.requests > 100, result.summary()
     assert result.passed, result.summary()
     assert (tmp_path / "report.html").stat().st_size > 1000
+
+
+def test_linear_fast_path_matches_scikit_learn(served):
+    from shopfloor.inference import linear_fast_path
+
+    fast = linear_fast_path(served["model"])
+    assert fast is not None
+    rows = served["rows"].astype(float).values
+    assert np.allclose(fast(rows), served["model"].predict_proba(served["rows"]), atol=1e-12)
+    assert linear_fast_path(object()) is None

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from shopfloor.classify.metrics import classification_report
+from shopfloor.data import ingest as ing
 from shopfloor.data.ingest import LABEL, xy
 
 
@@ -46,3 +47,12 @@ def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict[str, float]:
     """Metrics of a raw-feature model on a raw split."""
     x, y = xy(frame)
     return classification_report(y, np.asarray(model.predict(x)))
+
+
+def train_reference(table: pd.DataFrame, label: str, seed: int = 0, class_weight: str | None = None
+                    ) -> tuple[Pipeline, ing.Splits]:
+    """A logistic regression on the table's training split, preprocessor included, without synthesis:
+    the quick model that serving tests and benchmarks register."""
+    splits = ing.split(ing.prepare(table, label), seed=seed)
+    pre = ing.fit_preprocessor(splits.train)
+    return full_model(pre, fit_logreg(ing.transform(pre, splits.train), seed=seed, class_weight=class_weight)), splits

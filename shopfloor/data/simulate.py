@@ -115,3 +115,57 @@ def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: 
         table["true_faulty"] = faulty.astype(int)
         table["root_cause"] = cause
     return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Run-to-failure vibration (the health-index pipeline's embedded default)
+# --------------------------------------------------------------------------------------------------
+def wear_curve(n_steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Hidden wear in [0, 1] with three phases: running-in (fast, saturating), steady (slow, linear)
+    and accelerating (exponential) until failure at 1, with unit-to-unit variation of each phase."""
+    t = np.linspace(0.0, 1.0, n_steps)
+    run_in = rng.uniform(0.08, 0.15) * (1.0 - np.exp(-t / rng.uniform(0.03, 0.08)))
+    steady = rng.uniform(0.15, 0.30) * t
+    knee = rng.uniform(0.6, 0.8)
+    accel = np.where(t > knee, np.expm1(rng.uniform(3.0, 5.0) * (t - knee)), 0.0)
+    wear = run_in + steady + accel
+    return wear / wear[-1]
+
+
+def simulate_run_to_failure(units: int = 8, min_life: int = 120, max_life: int = 260, n_bands: int = 16,
+                            fs: float = 10240.0, window: int = 1024, seed: int = 0) -> pd.DataFrame:
+    """Vibration of degrading bearings, one 0.1 s window per time step, as log mel-band energies.
+
+    Per unit: a lifetime in [min_life, max_life] steps and a hidden wear curve (``wear_curve``).
+    Each window holds the shaft rotation harmonics (speed varies +-3 % between steps), a structural
+    resonance near 2.8 kHz excited by impacts whose amplitude grows with wear, broadband noise that
+    grows with wear, and sensor noise. Columns: ``unit``, ``time``, ``band_00``..``band_NN`` (log mel
+    energies, see ``shopfloor.health.features``) and ``wear`` (the hidden ground truth).
+    """
+    from shopfloor.health.features import log_mel_energies
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(window) / fs
+    frames = []
+    for unit in range(1, units + 1):
+        life = int(rng.integers(min_life, max_life + 1))
+        wear = wear_curve(life, rng)
+        speed = 25.0 * (1.0 + 0.03 * rng.standard_normal(life))  # rev/s
+        resonance = 2800.0 * (1.0 + 0.02 * rng.standard_normal())
+        signals = np.empty((life, window))
+        for k in range(life):
+            shaft = sum(np.sin(2 * np.pi * h * speed[k] * t + rng.uniform(0, 2 * np.pi)) / h for h in (1, 2, 3))
+            impacts = np.zeros(window)
+            period = max(1, int(fs / (7.2 * speed[k])))  # outer-race defect frequency ~ 7.2 x shaft
+            impacts[rng.integers(0, period)::period] = 1.0
+            ring = np.exp(-t[:200] * 900.0) * np.sin(2 * np.pi * resonance * t[:200])
+            defect = np.convolve(impacts, ring)[:window] * 4.0 * wear[k] ** 1.5
+            noise = (0.05 + 0.4 * wear[k]) * rng.standard_normal(window)
+            signals[k] = shaft + defect + noise + 0.02 * rng.standard_normal(window)
+        bands = log_mel_energies(signals, fs, n_bands)
+        frame = pd.DataFrame(bands, columns=[f"band_{b:02d}" for b in range(n_bands)])
+        frame.insert(0, "time", np.arange(life))
+        frame.insert(0, "unit", unit)
+        frame["wear"] = wear
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,145 @@
+"""DeepSAD (Ruff et al., ICLR 2020) with the diversity regularizer of Frusque et al. ("2DS").
+
+The encoder is a bias-free MLP: with biases the network can map every input onto the centre ``c``
+and the hypersphere collapses. ``c`` is the mean embedding of the training rows after a first
+forward pass, with components near zero pushed to +-eps (a zero component is trivially matched by
+zero weights). Loss (Eq. 1), for embeddings ``y_i = phi(x_i) - c``:
+
+    mu/n_u * sum_unlabelled ||y_i||^2  +  eta/n_l * sum_labelled (||y_i||^2)^{l_i}  +  weight decay
+
+with ``l_i = +1`` for rows known healthy (pulled in) and ``-1`` for rows known failed (pushed out
+through the inverse distance). The diversity term (Eqs. 2-3), on the batch Gram matrix
+``C = Y^T Y / n``, is ``-ln det(C) + tr(C)``: it is smallest at ``C = I`` and keeps the embedding full
+rank, so its dimensions carry different information for the fusion step. It is computed with
+``slogdet`` on ``C + jitter I``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+HEALTHY, UNLABELLED, FAILED = 1, 0, -1
+
+
+def diversity_loss(embeddings: torch.Tensor, jitter: float = 1e-4) -> torch.Tensor:
+    """``-ln det(C) + tr(C)`` with ``C = Y^T Y / n`` (Eq. 2), stable through slogdet and a jitter."""
+    n, dim = embeddings.shape
+    gram = embeddings.T @ embeddings / n + jitter * torch.eye(dim, dtype=embeddings.dtype)
+    sign, logdet = torch.linalg.slogdet(gram)
+    return -logdet + torch.trace(gram)
+
+
+def deepsad_loss(embeddings: torch.Tensor, labels: torch.Tensor, mu: float = 1.0, eta: float = 1.0,
+                 eps: float = 1e-6) -> torch.Tensor:
+    """Eq. 1 without the weight decay (that is the optimizer's): unlabelled rows pulled to the centre
+    with weight ``mu``; labelled rows pulled in (healthy) or pushed out by the inverse distance (failed)."""
+    dist = (embeddings ** 2).sum(dim=1)
+    unlabelled = labels == UNLABELLED
+    loss = torch.zeros((), dtype=embeddings.dtype)
+    if unlabelled.any():
+        loss = loss + mu * dist[unlabelled].mean()
+    labelled = ~unlabelled
+    if labelled.any():
+        power = labels[labelled].to(embeddings.dtype)
+        loss = loss + eta * ((dist[labelled] + eps) ** power).mean()
+    return loss
+
+
+def _encoder(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = n_in
+    for units in hidden:
+        layers += [nn.Linear(width, units, bias=False), nn.LeakyReLU(0.1)]
+        width = units
+    layers.append(nn.Linear(width, n_out, bias=False))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class DeepSADConfig:
+    hidden: tuple[int, ...] = (64, 32)
+    embedding_dim: int = 8
+    epochs: int = 60
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    mu: float = 1.0
+    eta: float = 1.0
+    diversity: float = 0.0  # lambda; > 0 gives 2DS
+    pretrain_epochs: int = 0  # autoencoder pretraining of the encoder
+    center_eps: float = 0.1
+
+
+class DeepSAD:
+    """scikit-learn style: ``fit(X, labels)``, ``transform(X)`` (embedding minus centre), ``score(X)``
+    (squared distance to the centre, DeepSAD's own anomaly score)."""
+
+    def __init__(self, config: DeepSADConfig | None = None, seed: int = 0, progress: bool = False, **overrides):
+        self.config = config or DeepSADConfig()
+        for key, value in overrides.items():
+            if not hasattr(self.config, key):
+                raise TypeError(f"unknown DeepSAD setting {key!r}")
+            setattr(self.config, key, value)
+        self.seed = seed
+        self.progress = progress
+        self.history: list[float] = []
+
+    def fit(self, x: np.ndarray, labels: np.ndarray | None = None) -> "DeepSAD":
+        cfg = self.config
+        torch.manual_seed(self.seed)
+        data = torch.tensor(np.asarray(x, dtype=np.float32))
+        lab = torch.tensor(np.zeros(len(data), int) if labels is None else np.asarray(labels, int))
+        self.encoder = _encoder(data.shape[1], cfg.hidden, cfg.embedding_dim)
+        if cfg.pretrain_epochs:
+            self._pretrain(data)
+        with torch.no_grad():
+            center = self.encoder(data).mean(dim=0)
+        small = center.abs() < cfg.center_eps
+        center[small] = torch.where(center[small] < 0, -cfg.center_eps, cfg.center_eps)
+        self.center = center
+        opt = torch.optim.Adam(self.encoder.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        rng = torch.Generator().manual_seed(self.seed)
+        batch = min(cfg.batch_size, len(data))
+        self.history = []
+        for _ in tqdm(range(cfg.epochs), desc="DeepSAD", unit="epoch", disable=not self.progress, leave=False):
+            order = torch.randperm(len(data), generator=rng)
+            total = 0.0
+            for start in range(0, len(data) - batch + 1, batch):
+                idx = order[start:start + batch]
+                emb = self.encoder(data[idx]) - self.center
+                loss = deepsad_loss(emb, lab[idx], cfg.mu, cfg.eta)
+                if cfg.diversity > 0:
+                    loss = loss + cfg.diversity * diversity_loss(emb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            self.history.append(total)
+        self.encoder.eval()
+        return self
+
+    def _pretrain(self, data: torch.Tensor) -> None:
+        cfg = self.config
+        decoder = _encoder(cfg.embedding_dim, tuple(reversed(cfg.hidden)), data.shape[1])
+        params = list(self.encoder.parameters()) + list(decoder.parameters())
+        opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        for _ in range(cfg.pretrain_epochs):
+            loss = ((decoder(self.encoder(data)) - data) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    @torch.no_grad()
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """The 2DS/DeepSAD embedding ``phi(x) - c`` of each row."""
+        data = torch.tensor(np.asarray(x, dtype=np.float32))
+        return (self.encoder(data) - self.center).numpy().astype(np.float64)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Squared distance to the centre: DeepSAD's anomaly score, the "DeepSAD" baseline HI."""
+        return (self.transform(x) ** 2).sum(axis=1)
