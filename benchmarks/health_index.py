@@ -86,7 +86,10 @@ def fold(units: dict[int, np.ndarray], train_ids, test_ids, seed: int) -> tuple[
         else:
             start = time.perf_counter()
             embedded = [model.embed(u) for u in train]
-            online = RealTimeAPAIC(T_D, T_F, delta_t=20, beta=model.beta)
+            from shopfloor.health.apaic import APAIC
+
+            base = APAIC(T_D, T_F, beta=model.beta).fit(embedded)
+            online = RealTimeAPAIC(T_D, T_F, delta_t=20, beta=model.beta, base=base)
             his["ra2ds"] = [online.run(embedded, model.embed(u)) for u in test]
             times["ra2ds_score"] = time.perf_counter() - start
     return his, times

@@ -3,8 +3,9 @@
 from collections.abc import Callable
 
 from pipelines.fault_detection import fault_detection
+from pipelines.health_index import health_index
 
-PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection}
+PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection, "health-index": health_index}
 
 
 def get(name: str) -> Callable:

@@ -109,8 +109,7 @@ class RegistryModel(Model):
         return [{"name": f, "datatype": "FP64", "shape": [-1]} for f in self.scorer.features]
 
     def get_output_types(self) -> list[dict]:
-        return [{"name": "class", "datatype": "INT64", "shape": [-1]},
-                {"name": "fault_probability", "datatype": "FP64", "shape": [-1]}]
+        return [{"name": name, "datatype": dtype, "shape": [-1]} for name, dtype in self.scorer.outputs.items()]
 
     # ------------------------------------------------------------ inference
     def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None,
@@ -126,18 +125,19 @@ class RegistryModel(Model):
         except DataError as exc:
             metrics.reject(exc.reason)
             raise InvalidInput(str(exc)) from None
-        classes, probs = scorer.score(rows)
+        results = scorer.score(rows)
         metrics.ROWS.labels(self.name).inc(len(rows))
-        positives = int(classes.sum())
-        metrics.PREDICTIONS.labels(self.name, "1").inc(positives)
-        metrics.PREDICTIONS.labels(self.name, "0").inc(len(rows) - positives)
+        if "class" in results:
+            positives = int(results["class"].sum())
+            metrics.PREDICTIONS.labels(self.name, "1").inc(positives)
+            metrics.PREDICTIONS.labels(self.name, "0").inc(len(rows) - positives)
         if response_headers is not None:
             response_headers[VERSION_HEADER] = scorer.version
         if v2:
-            outputs = [InferOutput("class", [len(rows)], "INT64", data=classes.tolist()),
-                       InferOutput("fault_probability", [len(rows)], "FP64", data=probs.tolist())]
+            outputs = [InferOutput(name, [len(rows)], scorer.outputs[name], data=values.tolist())
+                       for name, values in results.items()]
             return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
                                  model_version=scorer.version)
-        return {"predictions": [{"class": int(c), "fault_probability": float(p)} for c, p in zip(classes, probs,
-                                                                                                    strict=True)],
+        columns = {name: values.tolist() for name, values in results.items()}
+        return {"predictions": [{name: columns[name][i] for name in columns} for i in range(len(rows))],
                 "model_version": scorer.version}

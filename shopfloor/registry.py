@@ -93,11 +93,40 @@ class Registration:
         return f"models:/{self.model_name}/{self.version}"
 
 
-def register_sklearn(model: Any, example: pd.DataFrame, *, model_name: str, experiment: str,
-                     metrics: dict[str, float], params: dict[str, Any], score_metric: str,
-                     artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
-                     tags: dict[str, str] | None = None) -> Registration:
-    """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
+def register_sklearn(model: Any, example: pd.DataFrame, **kwargs: Any) -> Registration:
+    """``register_model`` for a scikit-learn estimator (MLflow's sklearn flavor, skops format)."""
+    signature = infer_signature(example, model.predict(example))
+
+    def log(model_name: str):
+        return mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example.head(2),
+                                        registered_model_name=model_name, skops_trusted_types=SKOPS_TRUSTED,
+                                        pip_requirements=pinned(SKLEARN_REQUIREMENTS))
+
+    return register_model(log, **kwargs)
+
+
+def register_pyfunc(python_model: Any, example: pd.DataFrame, output: str, **kwargs: Any) -> Registration:
+    """``register_model`` for an MLflow ``PythonModel`` whose code lives in the ``shopfloor`` package
+    (shipped with the model through ``code_paths``, so the model loads wherever MLflow runs)."""
+    import shopfloor
+
+    prediction = pd.DataFrame({output: python_model.predict(None, example)})
+    signature = infer_signature(example, prediction)
+
+    def log(model_name: str):
+        return mlflow.pyfunc.log_model(name="model", python_model=python_model, signature=signature,
+                                       input_example=example.head(2), registered_model_name=model_name,
+                                       code_paths=[str(Path(shopfloor.__file__).parent)],
+                                       pip_requirements=pinned((*SKLEARN_REQUIREMENTS, "torch")))
+
+    return register_model(log, **kwargs)
+
+
+def register_model(log_model: Any, *, model_name: str, experiment: str, metrics: dict[str, float],
+                   params: dict[str, Any], score_metric: str, artifacts: dict[str, Path] | None = None,
+                   tables: dict[str, pd.DataFrame] | None = None, tags: dict[str, str] | None = None) -> Registration:
+    """Log a model (``log_model(model_name)`` does it inside the run) with its params, metrics and files in
+    one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
     go to the newcomer). ``artifacts`` maps artifact names (``dir/file``) to local files.
@@ -121,11 +150,7 @@ def register_sklearn(model: Any, example: pd.DataFrame, *, model_name: str, expe
                 mlflow.log_artifacts(staging)
         for name, table in (tables or {}).items():
             mlflow.log_table(table, artifact_file=name)
-        signature = infer_signature(example, model.predict(example))
-        info = mlflow.sklearn.log_model(model, name="model", signature=signature,
-                                        input_example=example.head(2), registered_model_name=model_name,
-                                        skops_trusted_types=SKOPS_TRUSTED,
-                                        pip_requirements=pinned(SKLEARN_REQUIREMENTS))
+        info = log_model(model_name)
         version = int(info.registered_model_version)
         score = float(metrics[score_metric])
         alias = CHAMPION if previous is None or score >= previous else CHALLENGER

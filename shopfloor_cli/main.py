@@ -84,6 +84,41 @@ def cmd_run_fault_detection(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_health_index(args: argparse.Namespace) -> int:
+    from shopfloor import config
+    from shopfloor.data.ingest import read_table
+    from shopfloor.health.data import load_trajectories
+
+    if args.data:
+        data, unit, time, truth = Path(args.data).resolve(), args.unit, args.time, args.truth or ""
+    else:
+        from shopfloor.data.simulate import simulate_run_to_failure
+
+        data = config.home() / "data" / f"run_to_failure_{args.seed}.csv"
+        if not data.exists():
+            data.parent.mkdir(parents=True, exist_ok=True)
+            simulate_run_to_failure(units=args.units, seed=args.seed).to_csv(data, index=False)
+        unit, time, truth = "unit", "time", "wear"
+    drop = _list(args.drop)
+    load_trajectories(read_table(data), unit, time, args.t_d, args.t_f, exclude=[truth, *drop] if truth else drop)
+
+    from pipelines.health_index import health_index
+    from pipelines.local import run_local
+
+    uri = config.tracking_uri()
+    print(f"health-index on {data} (unit {unit!r}, time {time!r}); MLflow at {uri}", flush=True)
+    result = run_local(health_index, data_path=str(data), tracking_uri=uri, unit=unit, time=time, truth=truth,
+                       drop_columns=drop, t_d=args.t_d, t_f=args.t_f, diversity=args.diversity, epochs=args.epochs,
+                       deploy_target=args.deploy, serve_port=args.port, seed=args.seed)
+    print("\nHealth-index metrics:")
+    for key, value in sorted(result["metrics"].items()):
+        print(f"  {key:28s} {value:.3f}")
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 # ------------------------------------------------------------------ compile
 def cmd_compile(args: argparse.Namespace) -> int:
     from pipelines.compile import compile_pipeline
@@ -202,6 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--seed", type=int, default=0)
     fd.add_argument("--json", help="also write the result as JSON to this file")
     fd.set_defaults(func=cmd_run_fault_detection)
+
+    hi = run.add_parser("health-index", help="2DS + APAIC health index from run-to-failure trajectories")
+    hi.add_argument("--data", help="CSV or Parquet, one row per unit and time step (default: the simulator)")
+    hi.add_argument("--unit", default="unit")
+    hi.add_argument("--time", default="time")
+    hi.add_argument("--truth", help="a ground-truth column to compare with (kept out of the features)")
+    hi.add_argument("--drop", help="comma-separated columns that are not features")
+    hi.add_argument("--t-d", type=int, default=30, help="first steps of each unit taken as healthy")
+    hi.add_argument("--t-f", type=int, default=30, help="last steps of each unit taken as failed")
+    hi.add_argument("--diversity", type=float, default=1.0, help="lambda of the diversity loss (0: plain DeepSAD)")
+    hi.add_argument("--epochs", type=int, default=60)
+    hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
+    hi.add_argument("--deploy", default="none", choices=["none", "local", "cluster"])
+    hi.add_argument("--port", type=int, default=8081)
+    hi.add_argument("--seed", type=int, default=0)
+    hi.add_argument("--json", help="also write the result as JSON to this file")
+    hi.set_defaults(func=cmd_run_health_index)
 
     comp = sub.add_parser("compile", help="compile pipelines to KFP IR YAML for the Kubeflow dashboard")
     comp.add_argument("pipeline", nargs="?")

@@ -50,11 +50,11 @@ def test_2ds_embedding_has_higher_rank_than_deepsad():
 
 
 def test_pava_projection_is_non_decreasing_and_respects_bounds():
-    h = np.array([0.3, -0.2, 0.1, 0.5, 0.4, 0.9, 0.7, 1.2])
+    h = np.array([0.3, -0.2, 0.1, 0.5, 0.4, 0.9, 0.7, 0.6])
     z = project_ideal(h, t_d=2, t_f=2)
     assert np.all(np.diff(z) >= -1e-12)
-    assert z[-1] >= 1.0 - 1e-12
-    running = project_ideal(h, t_d=2, t_f=None)
+    assert np.all(z[:2] <= 1e-12) and np.all(z[-2:] >= 1.0 - 1e-12)  # clipped ends (PAVA keeps them here)
+    running = project_ideal(h, t_d=2, t_f=None)  # E_I^Test: no failure bound, so the end is not lifted
     assert np.all(np.diff(running) >= -1e-12) and running[-1] < 1.0
 
 
@@ -71,7 +71,8 @@ def test_apaic_recovers_a_known_ideal_hi():
     for y, hi in zip(trajectories, truth, strict=True):
         est = fusion.transform(y)
         assert np.corrcoef(est, hi)[0, 1] > 0.95
-        assert abs(est[:20].mean()) < 0.1 and abs(est[-20:].mean() - 1.0) < 0.1
+        # in (or next to) the ideal set: <= 0 while healthy, >= 1 at the end
+        assert est[:20].mean() < 0.05 and est[-20:].mean() > 0.95
 
 
 def test_metrics_on_hand_made_trajectories():

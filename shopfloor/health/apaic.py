@@ -20,7 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.isotonic import isotonic_regression
-from sklearn.linear_model import Ridge
+
+# scikit-learn's PAVA without its per-call parameter validation (half the cost of a call, and APAIC
+# calls it once per unit per iteration); the inputs here are always 1-D float arrays.
+_pava = getattr(isotonic_regression, "__wrapped__", isotonic_regression)
 
 
 def project_ideal(h: np.ndarray, t_d: int, t_f: int | None) -> np.ndarray:
@@ -30,36 +33,49 @@ def project_ideal(h: np.ndarray, t_d: int, t_f: int | None) -> np.ndarray:
     z[:t_d] = np.minimum(z[:t_d], 0.0)
     if t_f:
         z[len(z) - t_f:] = np.maximum(z[len(z) - t_f:], 1.0)
-    return isotonic_regression(z, increasing=True)
+    return _pava(z, increasing=True)
 
 
 class APAIC:
     """Fit fusion weights on run-to-failure trajectories; ``transform`` gives the HI of any rows."""
 
-    def __init__(self, t_d: int, t_f: int, beta: float = 0.05, max_iter: int = 200, tol: float = 1e-6) -> None:
+    def __init__(self, t_d: int, t_f: int, beta: float = 0.05, max_iter: int = 500, tol: float = 1e-6) -> None:
         if t_d < 1 or t_f < 1:
             raise ValueError("t_d and t_f must be positive")
         self.t_d, self.t_f, self.beta, self.max_iter, self.tol = t_d, t_f, beta, max_iter, tol
 
-    def fit(self, trajectories: Sequence[np.ndarray], running: Sequence[np.ndarray] = ()) -> "APAIC":
+    def fit(self, trajectories: Sequence[np.ndarray], running: Sequence[np.ndarray] = (),
+            init: Sequence[np.ndarray] | None = None) -> "APAIC":
         """``trajectories``: (T_k, F) feature arrays of run-to-failure units, in time order; ``running``:
-        units still in service (projected onto ``E_I^Test``), as in Eq. 9."""
+        units still in service (projected onto ``E_I^Test``), as in Eq. 9. ``init``: ideal HIs of the
+        run-to-failure units to start from (a warm start, e.g. the previous fit's ``ideal_``)."""
         units = [np.asarray(y, dtype=float) for y in trajectories]
         live = [np.asarray(y, dtype=float) for y in running]
         for k, y in enumerate(units):
             if len(y) < self.t_d + self.t_f:
                 raise ValueError(f"trajectory {k} has {len(y)} steps, fewer than t_d + t_f = {self.t_d + self.t_f}")
         stacked = np.vstack(units + live)
+        bounds = np.cumsum([0] + [len(y) for y in units + live])
+        # Ridge with an unpenalized intercept, as scikit-learn's Ridge: the design matrix never changes,
+        # so its regularized normal equations are solved once and each iteration is a product.
+        self.x_mean_ = stacked.mean(axis=0)
+        centred = stacked - self.x_mean_
+        solve = np.linalg.solve(centred.T @ centred + self.beta * np.eye(stacked.shape[1]), centred.T)
         # Alg. 1 starts from w = 1: the sum of the features, shifted so that each unit starts at 0.
-        z = [self._project(y.sum(axis=1) - y[0].sum(), final=True) for y in units]
+        if init is not None:
+            z = [np.asarray(v, dtype=float) for v in init]
+        else:
+            z = [self._project(y.sum(axis=1) - y[0].sum(), final=True) for y in units]
         z += [self._project(y.sum(axis=1) - y[0].sum(), final=False) for y in live]
-        self.model = Ridge(alpha=self.beta)
         self.n_iter_ = 0
+        n_final = len(units)
         for iteration in range(1, self.max_iter + 1):
             self.n_iter_ = iteration
-            self.model.fit(stacked, np.concatenate(z))
-            new = [self._project(self.model.predict(y), final=True) for y in units]
-            new += [self._project(self.model.predict(y), final=False) for y in live]
+            target = np.concatenate(z)
+            self.coef_ = solve @ (target - target.mean())
+            self.intercept_ = float(target.mean() - self.x_mean_ @ self.coef_)
+            h = stacked @ self.coef_ + self.intercept_
+            new = [self._project(h[bounds[k]:bounds[k + 1]], final=k < n_final) for k in range(len(bounds) - 1)]
             change = sum(float(np.sum((a - b) ** 2)) for a, b in zip(new, z, strict=True))
             z = new
             if change < self.tol * max(1.0, sum(float(np.sum(v ** 2)) for v in z)):
@@ -72,7 +88,7 @@ class APAIC:
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         """The fused HI of each row (``Y w + b``)."""
-        return self.model.predict(np.asarray(y, dtype=float))
+        return np.asarray(y, dtype=float) @ self.coef_ + self.intercept_
 
 
 class RealTimeAPAIC:
@@ -80,16 +96,19 @@ class RealTimeAPAIC:
     the unit's history so far (its ideal set without the failure bound), and score new steps with the
     latest fusion."""
 
-    def __init__(self, t_d: int, t_f: int, delta_t: int = 10, beta: float = 0.05) -> None:
-        self.t_d, self.t_f, self.delta_t, self.beta = t_d, t_f, delta_t, beta
+    def __init__(self, t_d: int, t_f: int, delta_t: int = 10, beta: float = 0.05, base: APAIC | None = None) -> None:
+        """``base``: an APAIC already fitted on the same training trajectories (fitted here if None)."""
+        self.t_d, self.t_f, self.delta_t, self.beta, self.base = t_d, t_f, delta_t, beta, base
 
     def run(self, trajectories: Sequence[np.ndarray], unit: np.ndarray) -> np.ndarray:
         """The HI of ``unit`` step by step, as it would have been computed online."""
         unit = np.asarray(unit, dtype=float)
         hi = np.empty(len(unit))
-        fusion = APAIC(self.t_d, self.t_f, self.beta).fit(trajectories)
+        base = self.base if self.base is not None else APAIC(self.t_d, self.t_f, self.beta).fit(trajectories)
+        fusion = base
         for start in range(0, len(unit), self.delta_t):
-            if start >= self.t_d + 1:
-                fusion = APAIC(self.t_d, self.t_f, self.beta).fit(trajectories, running=[unit[:start]])
+            if start >= self.t_d + 1:  # warm start: the training units' ideal HIs barely move between refits
+                fusion = APAIC(self.t_d, self.t_f, self.beta).fit(trajectories, running=[unit[:start]],
+                                                                  init=base.ideal_[:len(trajectories)])
             hi[start:start + self.delta_t] = fusion.transform(unit[start:start + self.delta_t])
         return hi

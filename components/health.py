@@ -1,0 +1,63 @@
+"""Components of the health-index pipeline: ingest trajectories, train 2DS + APAIC, evaluate, register."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def health_ingest(data_path: str, unit: str, time: str, train: Output[Dataset], test: Output[Dataset], t_d: int = 30,
+                  t_f: int = 30, truth: str = "", drop_columns: list = [], test_fraction: float = 0.25,  # noqa: B006
+                  seed: int = 0):
+    from shopfloor.health_index import ingest_step
+
+    info = ingest_step(data_path, unit, time, train=train.path, test=test.path, t_d=t_d, t_f=t_f, truth=truth,
+                       drop=drop_columns, test_fraction=test_fraction, seed=seed)
+    train.metadata.update({k: v for k, v in info.items() if k != "features"})
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def health_train(train: Input[Dataset], test: Input[Dataset], unit: str, time: str, model: Output[Model],
+                 his: Output[Dataset], t_d: int = 30, t_f: int = 30, truth: str = "", diversity: float = 1.0,
+                 epochs: int = 60, embedding_dim: int = 8, beta: float = 0.05, seed: int = 0):
+    from shopfloor.health_index import train_step
+
+    info = train_step(train.path, test.path, unit, time, model_path=model.path, his_path=his.path, t_d=t_d, t_f=t_f,
+                      truth=truth, diversity=diversity, epochs=epochs, embedding_dim=embedding_dim, beta=beta,
+                      seed=seed)
+    model.metadata.update(info)
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def health_evaluate(his: Input[Dataset], unit: str, time: str, metrics: Output[Metrics], plot: Output[HTML],
+                    report: Output[Dataset], truth: str = ""):
+    import tempfile
+    from pathlib import Path
+
+    from shopfloor.health_index import evaluate_step, write_json
+    from shopfloor.plots import png_html
+
+    png = Path(tempfile.mkdtemp()) / "hi_trajectories.png"
+    values = evaluate_step(his.path, unit, time, plot=str(png), truth=truth)
+    for key, value in values.items():
+        metrics.log_metric(key, round(value, 4))
+    write_json(report.path, {"metrics": values, "plot": png.read_bytes().hex()})
+    Path(plot.path).write_text(png_html("Health index per unit (paper Fig. 5)", [png]))
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def health_register(model: Input[Model], his: Input[Dataset], report: Input[Dataset], tracking_uri: str,
+                    model_name: str = "health-index") -> str:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from shopfloor.health_index import register_step
+
+    payload = json.loads(Path(report.path).read_text())
+    png = Path(tempfile.mkdtemp()) / "hi_trajectories.png"
+    png.write_bytes(bytes.fromhex(payload["plot"]))
+    params = {k: v for k, v in model.metadata.items() if isinstance(v, (int, float, str))}
+    return json.dumps(register_step(model.path, his.path, payload["metrics"], tracking_uri=tracking_uri,
+                                    model_name=model_name, plot=str(png), params=params))
