@@ -136,7 +136,6 @@ def register_model(log_model: Any, *, model_name: str, experiment: str, metrics:
     client = MlflowClient()
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment))
     previous = champion_score(model_name, score_metric)
-    version = None
     run = mlflow.start_run(tags=tags)
     try:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -157,11 +156,12 @@ def register_model(log_model: Any, *, model_name: str, experiment: str, metrics:
         client.set_registered_model_alias(model_name, alias, str(version))
         client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
     except BaseException:
-        if version is not None:
-            try:
-                client.delete_model_version(model_name, str(version))
-            except MlflowException:
-                log.exception("could not delete half-registered version %s", version)
+        # Every version this run created goes, including one registered by a log step that failed later.
+        try:
+            for made in client.search_model_versions(f"run_id='{run.info.run_id}'"):
+                client.delete_model_version(made.name, str(made.version))
+        except MlflowException:
+            log.exception("could not delete the versions of failed run %s", run.info.run_id)
         mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run()

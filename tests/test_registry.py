@@ -1,10 +1,11 @@
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from shopfloor.registry import champion_score, register_sklearn, use_tracking
+from shopfloor.registry import SKOPS_TRUSTED, champion_score, register_model, register_sklearn, use_tracking
 
 
 @pytest.fixture
@@ -43,13 +44,15 @@ def test_a_failure_mid_registration_leaves_no_version(home, model_and_rows, tmp_
     model, rows = model_and_rows
     _register(model, rows, 0.9)
 
-    class Exploding(LogisticRegression):
-        def predict(self, x):  # signature inference calls predict after params and metrics are logged
-            raise RuntimeError("boom")
+    def log_then_fail(model_name):  # the model version exists when the failure comes
+        mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
+                                 skops_trusted_types=SKOPS_TRUSTED, pip_requirements=["scikit-learn"])
+        raise RuntimeError("boom")
 
-    broken = Exploding().fit(rows, (rows["f1"] > 0).astype(int))
+    assert len(MlflowClient().search_model_versions("name='m'")) == 1
     with pytest.raises(RuntimeError, match="boom"):
-        _register(broken, rows, 0.95)
+        register_model(log_then_fail, model_name="m", experiment="e", metrics={"test_f2": 0.95}, params={"p": 1},
+                       score_metric="test_f2")
     client = MlflowClient()
     assert [int(v.version) for v in client.search_model_versions("name='m'")] == [1]
     assert int(client.get_model_version_by_alias("m", "champion").version) == 1
