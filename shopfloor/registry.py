@@ -41,10 +41,13 @@ def pinned(packages: tuple[str, ...]) -> list[str]:
 
 
 def use_tracking(uri: str | None = None) -> str:
-    """Point MLflow at ``uri`` (default: the embedded SQLite store) and return it."""
+    """Point MLflow at ``uri`` (default: the embedded SQLite store) and return it.
+
+    The registry follows the tracking URI; no global registry URI is set, because MLflow lets a global
+    one override even the tracking URI a client is created with.
+    """
     uri = uri or config.tracking_uri()
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     return uri
 
 

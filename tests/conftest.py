@@ -12,6 +12,13 @@ from shopfloor.data.simulate import simulate_gearbox
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
+@pytest.fixture(autouse=True)
+def _reset_mlflow_uri():
+    """No test inherits another's MLflow store through MLflow's process-wide tracking URI."""
+    yield
+    mlflow.set_tracking_uri(None)
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """A fresh project data directory and SQLite MLflow store, torn down with the test."""

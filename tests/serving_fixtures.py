@@ -22,13 +22,20 @@ MODEL = "gearbox-fault-classifier"
 
 def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: str | None = None):
     """Train a logistic regression on simulated gearbox rows and register it with the given test F2."""
-    os.environ["SHOPFLOOR_HOME"] = str(home)
-    use_tracking(f"sqlite:///{home / 'mlflow.db'}")
-    model, splits = train_reference(simulate_gearbox(rows=800, seed=seed), "faulty", seed, class_weight)
-    example = splits.train.drop(columns=[ing.LABEL]).head(5)
-    reg = register_sklearn(model, example, model_name=MODEL, experiment="serving-tests", metrics={"test_f2": f2},
-                           params={}, score_metric="test_f2")
-    mlflow.set_tracking_uri(None)
+    saved = os.environ.get("SHOPFLOOR_HOME")
+    os.environ["SHOPFLOOR_HOME"] = str(home)  # artifacts go under this test's home
+    try:
+        use_tracking(f"sqlite:///{home / 'mlflow.db'}")
+        model, splits = train_reference(simulate_gearbox(rows=800, seed=seed), "faulty", seed, class_weight)
+        example = splits.train.drop(columns=[ing.LABEL]).head(5)
+        reg = register_sklearn(model, example, model_name=MODEL, experiment="serving-tests",
+                               metrics={"test_f2": f2}, params={}, score_metric="test_f2")
+    finally:
+        mlflow.set_tracking_uri(None)
+        if saved is None:
+            os.environ.pop("SHOPFLOOR_HOME", None)
+        else:
+            os.environ["SHOPFLOOR_HOME"] = saved
     return reg, model, splits.test.drop(columns=[ing.LABEL])
 
 
