@@ -42,6 +42,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/ai4i_augmentation.py
 	$(BIN)/python benchmarks/synthesizers.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/health_index.py
 
 # A local server on the champion, the paper's Locust profile (20 users x 10 req/s, 60 s), then stop.
 loadtest: install
