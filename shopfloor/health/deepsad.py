@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from shopfloor.settings import with_overrides
+
 HEALTHY, UNLABELLED, FAILED = 1, 0, -1
 
 
@@ -80,11 +82,7 @@ class DeepSAD:
     (squared distance to the centre, DeepSAD's own anomaly score)."""
 
     def __init__(self, config: DeepSADConfig | None = None, seed: int = 0, progress: bool = False, **overrides):
-        self.config = config or DeepSADConfig()
-        for key, value in overrides.items():
-            if not hasattr(self.config, key):
-                raise TypeError(f"unknown DeepSAD setting {key!r}")
-            setattr(self.config, key, value)
+        self.config = with_overrides(config, DeepSADConfig, overrides)
         self.seed = seed
         self.progress = progress
         self.history: list[float] = []

@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from shopfloor.errors import DataError
+from shopfloor.settings import with_overrides
 from shopfloor.synth.base import Synthesizer, check_numeric_table, restore_dtypes
 
 
@@ -103,11 +104,7 @@ class FlowSynthesizer(Synthesizer):
     """Maximum-likelihood RealNVP on standardized columns; ``log_prob`` gives exact densities."""
 
     def __init__(self, config: FlowConfig | None = None, seed: int = 0, progress: bool = True, **overrides) -> None:
-        self.config = config or FlowConfig()
-        for key, value in overrides.items():
-            if not hasattr(self.config, key):
-                raise TypeError(f"unknown flow setting {key!r}")
-            setattr(self.config, key, value)
+        self.config = with_overrides(config, FlowConfig, overrides)
         self.seed = seed
         self.progress = progress
         self.columns: list[str] = []

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from shopfloor.settings import with_overrides
 from shopfloor.synth.base import Synthesizer, check_numeric_table, restore_dtypes
 
 
@@ -53,11 +54,7 @@ class WGANSynthesizer(Synthesizer):
     """WGAN on a numeric table; columns are min-max scaled to [-1, 1] internally."""
 
     def __init__(self, config: WGANConfig | None = None, seed: int = 0, progress: bool = True, **overrides) -> None:
-        self.config = config or WGANConfig()
-        for key, value in overrides.items():
-            if not hasattr(self.config, key):
-                raise TypeError(f"unknown WGAN setting {key!r}")
-            setattr(self.config, key, value)
+        self.config = with_overrides(config, WGANConfig, overrides)
         if self.config.penalty not in {"gp", "clip"}:
             raise ValueError("penalty must be 'gp' or 'clip'")
         self.seed = seed
