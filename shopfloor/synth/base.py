@@ -35,6 +35,12 @@ class Synthesizer(abc.ABC):
         finally:
             self.callback = callback
 
+    def _sampling_rng(self, seed: int | None) -> torch.Generator:
+        """The noise generator of one ``sample`` call: seeded by ``seed``, else by the fit seed."""
+        if not self.columns:
+            raise RuntimeError("fit the synthesizer before sampling")
+        return torch.Generator().manual_seed(self.seed if seed is None else seed)
+
     def _end_epoch(self, epoch: int) -> None:
         if self.callback is not None:
             self.callback(epoch)

@@ -149,9 +149,7 @@ class FlowSynthesizer(Synthesizer):
 
     @torch.no_grad()
     def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
-        if not self.columns:
-            raise RuntimeError("fit the synthesizer before sampling")
-        rng = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        rng = self._sampling_rng(seed)
         z = torch.randn(num_rows, len(self.columns), generator=rng)
         x = self.flow.inverse(z).double().numpy() * self._std + self._mean
         return restore_dtypes(pd.DataFrame(x, columns=self.columns), self._dtypes)

@@ -114,9 +114,7 @@ class WGANSynthesizer(Synthesizer):
 
     @torch.no_grad()
     def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
-        if not self.columns:
-            raise RuntimeError("fit the synthesizer before sampling")
-        rng = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        rng = self._sampling_rng(seed)
         z = torch.randn(num_rows, self.config.noise_dim, generator=rng)
         rows = self._unscale(self.generator(z).numpy().astype(np.float64))
         return restore_dtypes(pd.DataFrame(rows, columns=self.columns), self._dtypes)
