@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import tempfile
 import time
@@ -26,7 +27,7 @@ def save(name: str, figures: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                "machine": {"python": platform.python_version(), "processor": platform.machine(),
-                           "cpus": __import__("os").cpu_count()}, **figures}
+                           "cpus": os.cpu_count()}, **figures}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=float))
     print(json.dumps(payload, indent=2, default=float))

@@ -31,33 +31,28 @@ def health_train(train: Input[Dataset], test: Input[Dataset], unit: str, time: s
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def health_evaluate(his: Input[Dataset], unit: str, time: str, metrics: Output[Metrics], plot: Output[HTML],
-                    report: Output[Dataset], truth: str = ""):
-    import tempfile
+                    plot_png: Output[Dataset], report: Output[Dataset], truth: str = ""):
     from pathlib import Path
 
     from shopfloor.health_index import evaluate_step, write_json
     from shopfloor.plots import png_html
 
-    png = Path(tempfile.mkdtemp()) / "hi_trajectories.png"
-    values = evaluate_step(his.path, unit, time, plot=str(png), truth=truth)
+    values = evaluate_step(his.path, unit, time, plot=plot_png.path, truth=truth)
     for key, value in values.items():
         metrics.log_metric(key, round(value, 4))
-    write_json(report.path, {"metrics": values, "plot": png.read_bytes().hex()})
-    Path(plot.path).write_text(png_html("Health index per unit (paper Fig. 5)", [png]))
+    write_json(report.path, {"metrics": values})
+    Path(plot.path).write_text(png_html("Health index per unit (paper Fig. 5)", [Path(plot_png.path)]))
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def health_register(model: Input[Model], his: Input[Dataset], report: Input[Dataset], tracking_uri: str,
-                    model_name: str = "health-index") -> str:
+def health_register(model: Input[Model], his: Input[Dataset], report: Input[Dataset], plot_png: Input[Dataset],
+                    tracking_uri: str, model_name: str = "health-index") -> str:
     import json
-    import tempfile
     from pathlib import Path
 
     from shopfloor.health_index import register_step
 
-    payload = json.loads(Path(report.path).read_text())
-    png = Path(tempfile.mkdtemp()) / "hi_trajectories.png"
-    png.write_bytes(bytes.fromhex(payload["plot"]))
+    metrics = json.loads(Path(report.path).read_text())["metrics"]
     params = {k: v for k, v in model.metadata.items() if isinstance(v, (int, float, str))}
-    return json.dumps(register_step(model.path, his.path, payload["metrics"], tracking_uri=tracking_uri,
-                                    model_name=model_name, plot=str(png), params=params))
+    return json.dumps(register_step(model.path, his.path, metrics, tracking_uri=tracking_uri,
+                                    model_name=model_name, plot=plot_png.path, params=params))

@@ -23,7 +23,7 @@ def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: st
     ev = health_evaluate(his=fit.outputs["his"], unit=unit, time=time, truth=truth)
     ev.set_display_name("evaluate: HI metrics")
     reg = health_register(model=fit.outputs["model"], his=fit.outputs["his"], report=ev.outputs["report"],
-                          tracking_uri=tracking_uri, model_name=model_name)
+                          plot_png=ev.outputs["plot_png"], tracking_uri=tracking_uri, model_name=model_name)
     reg.set_display_name("register: MLflow")
     serve = deploy(registration=reg.output, target=deploy_target, port=serve_port, namespace=namespace, image=image,
                    tracking_uri=tracking_uri)

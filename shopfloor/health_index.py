@@ -103,7 +103,7 @@ def _plot(his: pd.DataFrame, unit: str, time: str, truth: str, path: Path) -> No
         ax.axhline(1, color="grey", lw=0.5)
     axes[0].set_ylabel("health index")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # KFP artifact paths have no suffix to infer it from
     plt.close(fig)
 
 

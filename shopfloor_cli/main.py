@@ -165,7 +165,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return 0
     from serving.deploy import deploy_cluster
 
-    print(deploy_cluster(args.model, **{k: v for k, v in kwargs.items() if k != "alias"}, alias=args.alias))
+    print(deploy_cluster(args.model, **kwargs))
     return 0
 
 

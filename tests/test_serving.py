@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 import sys
 import threading
@@ -21,17 +21,11 @@ MAX_BATCH = 50
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("serving-home")
-    saved = {k: os.environ.get(k) for k in ("SHOPFLOOR_HOME", "MLFLOW_TRACKING_URI")}
     reg, model, rows = register_gearbox_model(home, f2=0.5)
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
     with local_server(MODEL, extra=["--max-batch", str(MAX_BATCH), "--poll-seconds", "0.5"], env=env,
                       log=home / "server.log") as url:
         yield {"url": url, "home": home, "model": model, "rows": rows, "env": env}
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def v1(served, body):
@@ -138,7 +132,7 @@ def test_nan_and_inf_in_v2_tensors_are_rejected(served):
     for bad in (float("nan"), float("inf")):
         body = {"inputs": [{"name": "features", "shape": [1, 66], "datatype": "FP64", "data": [bad, *data[1:]]}]}
         # Python's json writes NaN/Infinity tokens; the server must answer 4xx whichever layer rejects them
-        answer = call(f"{served['url']}/v2/models/{MODEL}/infer", raw=__import__("json").dumps(body).encode())
+        answer = call(f"{served['url']}/v2/models/{MODEL}/infer", raw=json.dumps(body).encode())
         assert 400 <= answer.status < 500
 
 

@@ -3,7 +3,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from shopfloor.synth.tuning import tune, wgan_factory, wgan_space
+from shopfloor.synth.tuning import factory_for, tune, wgan_space
 from shopfloor.synth.wgan import WGANSynthesizer
 
 
@@ -15,7 +15,7 @@ def _rows(n, seed):
 
 def test_study_in_sqlite_is_resumed_and_returns_a_fitted_synthesizer(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    kw = dict(space=wgan_space(max_epochs=8), factory=wgan_factory(0), timeout=None, storage=storage,
+    kw = dict(space=wgan_space(max_epochs=8), factory=factory_for("wgan", 0), timeout=None, storage=storage,
               study_name="s", progress=False)
     first = tune(_rows(40, 0), _rows(20, 1), n_trials=2, **kw)
     assert first.n_trials == 2 and isinstance(first.synthesizer, WGANSynthesizer)

@@ -103,10 +103,6 @@ def _known(name: str) -> str:
     return name
 
 
-def wgan_factory(seed: int, progress: bool = False) -> Factory:
-    return factory_for("wgan", seed, progress)
-
-
 @dataclass
 class TuningResult:
     best_params: dict[str, Any]
