@@ -1,4 +1,4 @@
-"""Component: baseline and augmented logistic regressions, evaluated on validation and test splits."""
+"""Component: baseline and augmented classifiers (logistic regression or ResNet) on validation and test."""
 
 from kfp import dsl
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Markdown, Metrics, Model, Output
@@ -10,7 +10,7 @@ from components import IMAGE
 def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], preprocessor: Input[Model],
           wgan: Input[Dataset], ctgan: Input[Dataset], flow: Input[Dataset], models: Output[Model],
           report: Output[Dataset], metrics: Output[Metrics], confusion: Output[ClassificationMetrics],
-          table: Output[Markdown], plots: Output[HTML], seed: int = 0):
+          table: Output[Markdown], plots: Output[HTML], classifier: str = "logreg", seed: int = 0):
     import os
     from pathlib import Path
 
@@ -21,7 +21,8 @@ def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], pr
     png = Path(models.path) / "confusion_matrices.png"
     synthetic = {"wgan": wgan.path, "ctgan": ctgan.path, "flow": flow.path}
     summary = train_step(train.path, valid.path, test.path, preprocessor.path, synthetic,
-                         models_dir=models.path, report=report.path, plot=str(png), seed=seed)
+                         models_dir=models.path, report=report.path, plot=str(png), classifier=classifier,
+                         seed=seed)
     best = summary["models"][summary["best"]]
     for split in ("valid", "test"):
         for key in ("f1", "f2", "recall", "g_mean", "precision", "accuracy"):

@@ -22,7 +22,7 @@ BRANCHES = ("wgan", "ctgan", "flow")
               description="Balance rare faults with tuned synthetic rows, train and register a classifier.")
 def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     drop_columns: list = [], categorical: list = [],  # noqa: B006
-                    synthesizer: str = "wgan", filter_method: str = "kmeans",
+                    synthesizer: str = "wgan", filter_method: str = "kmeans", classifier: str = "logreg",
                     n_trials: int = 10, timeout: float = 75.0, optuna_storage: str = "",
                     study_name: str = "fd", max_epochs: int = 300, d_max_quantile: float = 0.95,
                     likelihood_quantile: float = 0.05, model_name: str = "gearbox-fault-classifier",
@@ -45,8 +45,9 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
         tasks += [synths[name], kept[name]]
     fit = train(train=data.outputs["train"], valid=data.outputs["valid"], test=data.outputs["test"],
                 preprocessor=data.outputs["preprocessor"], wgan=kept["wgan"].outputs["kept"],
-                ctgan=kept["ctgan"].outputs["kept"], flow=kept["flow"].outputs["kept"], seed=seed)
-    fit.set_display_name("train: logistic regression")
+                ctgan=kept["ctgan"].outputs["kept"], flow=kept["flow"].outputs["kept"], classifier=classifier,
+                seed=seed)
+    fit.set_display_name("train: classifiers")
     reg = register(models=fit.outputs["models"], report=fit.outputs["report"], train=data.outputs["train"],
                    synth_wgan=synths["wgan"].outputs["synthesizer"], synth_ctgan=synths["ctgan"].outputs["synthesizer"],
                    synth_flow=synths["flow"].outputs["synthesizer"], pca_wgan=kept["wgan"].outputs["pca_plot"],

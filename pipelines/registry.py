@@ -4,8 +4,10 @@ from collections.abc import Callable
 
 from pipelines.fault_detection import fault_detection
 from pipelines.health_index import health_index
+from pipelines.retraining import retraining
 
-PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection, "health-index": health_index}
+PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection, "health-index": health_index,
+                                  "retraining": retraining}
 
 
 def get(name: str) -> Callable:

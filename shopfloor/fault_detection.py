@@ -16,7 +16,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from shopfloor.classify.train import augment, evaluate, fit_logreg, full_model, smote
+from shopfloor.classify.train import augment, evaluate, fit_classifier, full_model, smote
 from shopfloor.data import ingest as ing
 from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.synth.fidelity import fidelity_report
@@ -29,6 +29,7 @@ SCORE = "test_f2"  # promotion rule of the foundation issue; the candidate is ch
 METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "f2", "g_mean")
 SELECTIONS = (*SYNTHESIZERS, "all")
 FILTERS = ("kmeans", "likelihood", "both")
+REFERENCE = "reference/train.parquet"  # the training rows logged with each model (raw features + label)
 
 
 def selected(name: str, selection: str) -> bool:
@@ -142,9 +143,10 @@ class Candidate:
 
 
 def train_step(train: str, valid: str, test: str, preprocessor: str, synthetic: dict[str, str], *,
-               models_dir: str, report: str, plot: str, seed: int = 0) -> dict[str, Any]:
-    """Fit the reference models (baseline, class-weighted baseline, SMOTE) and one augmented model per
-    non-empty synthetic set; pick the best by validation F2.
+               models_dir: str, report: str, plot: str, classifier: str = "logreg",
+               seed: int = 0) -> dict[str, Any]:
+    """Fit the ``classifier`` (logreg or resnet) on each set: the references (baseline, class-weighted
+    baseline, SMOTE) and one augmented model per non-empty synthetic set; pick the best by validation F2.
 
     The test split is only evaluated and reported, never used to choose.
     """
@@ -159,13 +161,13 @@ def train_step(train: str, valid: str, test: str, preprocessor: str, synthetic: 
     cands = []
     for name, rows in sets.items():
         weight = "balanced" if name == "class_weighted" else None
-        model = full_model(pre, fit_logreg(rows, seed=seed, class_weight=weight))
+        model = full_model(pre, fit_classifier(rows, classifier, seed=seed, class_weight=weight))
         joblib.dump(model, out / f"{name}.joblib")
         cands.append(Candidate(name, model, evaluate(model, va), evaluate(model, te)))
     best = max(cands, key=lambda c: (c.valid["f2"], c.name != "baseline"))
     confusion_matrices({c.name: c.test for c in cands}, Path(plot))
     table = {c.name: {"valid": c.valid, "test": c.test, "train_rows": len(sets[c.name])} for c in cands}
-    summary = {"best": best.name, "models": table}
+    summary = {"best": best.name, "classifier": classifier, "models": table}
     Path(report).write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -194,6 +196,7 @@ def register_step(models_dir: str, report: str, train: str, *, tracking_uri: str
 
     artifacts = {Path(f).name: Path(f) for f in files or [] if Path(f).exists()}
     artifacts["comparison.json"] = Path(report)
+    artifacts[REFERENCE] = Path(train)  # what drift is measured against when new data arrive
     params: dict[str, Any] = {}
     fidelity = {}
     for name, folder in (synthesizers or {}).items():
@@ -223,8 +226,8 @@ def register_step(models_dir: str, report: str, train: str, *, tracking_uri: str
         tables["fidelity.json"] = pd.DataFrame.from_dict(fidelity, orient="index").rename_axis("synthesizer")\
             .reset_index()
     reg = register_sklearn(model, example, model_name=model_name, experiment=EXPERIMENT, metrics=metrics,
-                           params={**params, "chosen_model": best}, score_metric=SCORE, artifacts=artifacts,
-                           tables=tables,
+                           params={**params, "chosen_model": best, "classifier": summary.get("classifier", "logreg")},
+                           score_metric=SCORE, artifacts=artifacts, tables=tables,
                            tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best})
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
             "chosen": best, SCORE: reg.score, "previous_champion": reg.previous_champion_score}

@@ -96,14 +96,31 @@ class Registration:
         return f"models:/{self.model_name}/{self.version}"
 
 
+def _native(model: Any) -> bool:
+    """Whether every step of ``model`` is scikit-learn's own (skops can store it safely)."""
+    steps = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
+    return all(type(step).__module__.startswith("sklearn") for step in steps)
+
+
 def register_sklearn(model: Any, example: pd.DataFrame, **kwargs: Any) -> Registration:
-    """``register_model`` for a scikit-learn estimator (MLflow's sklearn flavor, skops format)."""
+    """``register_model`` for a scikit-learn estimator (MLflow's sklearn flavor).
+
+    Pure scikit-learn models are stored with skops; a pipeline holding a Shopfloor estimator (the
+    ResNet classifier) is pickled, with the ``shopfloor`` package shipped as code so it loads anywhere.
+    """
+    import shopfloor
+
     signature = infer_signature(example, model.predict(example))
+    if _native(model):
+        storage = {"skops_trusted_types": SKOPS_TRUSTED, "pip_requirements": pinned(SKLEARN_REQUIREMENTS)}
+    else:
+        storage = {"serialization_format": mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+                   "code_paths": [str(Path(shopfloor.__file__).parent)],
+                   "pip_requirements": pinned((*SKLEARN_REQUIREMENTS, "torch", "cloudpickle"))}
 
     def log(model_name: str):
         return mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example.head(2),
-                                        registered_model_name=model_name, skops_trusted_types=SKOPS_TRUSTED,
-                                        pip_requirements=pinned(SKLEARN_REQUIREMENTS))
+                                        registered_model_name=model_name, **storage)
 
     return register_model(log, **kwargs)
 
@@ -127,12 +144,14 @@ def register_pyfunc(python_model: Any, example: pd.DataFrame, output: str, **kwa
 
 def register_model(log_model: Any, *, model_name: str, experiment: str, metrics: dict[str, float],
                    params: dict[str, Any], score_metric: str, artifacts: dict[str, Path] | None = None,
-                   tables: dict[str, pd.DataFrame] | None = None, tags: dict[str, str] | None = None) -> Registration:
+                   tables: dict[str, pd.DataFrame] | None = None, tags: dict[str, str] | None = None,
+                   promote: bool | None = None) -> Registration:
     """Log a model (``log_model(model_name)`` does it inside the run) with its params, metrics and files in
     one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
-    go to the newcomer). ``artifacts`` maps artifact names (``dir/file``) to local files.
+    go to the newcomer) unless ``promote`` decides it (the retraining pipeline compares champion and
+    challenger on the same held-out rows itself). ``artifacts`` maps artifact names (``dir/file``) to local files.
     """
     if score_metric not in metrics:
         raise ValueError(f"score_metric {score_metric!r} is not among the metrics")
@@ -155,7 +174,8 @@ def register_model(log_model: Any, *, model_name: str, experiment: str, metrics:
         info = log_model(model_name)
         version = int(info.registered_model_version)
         score = float(metrics[score_metric])
-        alias = CHAMPION if previous is None or score >= previous else CHALLENGER
+        wins = previous is None or score >= previous if promote is None else promote
+        alias = CHAMPION if wins else CHALLENGER
         client.set_registered_model_alias(model_name, alias, str(version))
         client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
     except BaseException:

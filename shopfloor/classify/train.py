@@ -22,6 +22,22 @@ def fit_logreg(train_scaled: pd.DataFrame, seed: int = 0, class_weight: str | No
     return LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=seed).fit(x, y)
 
 
+CLASSIFIERS = ("logreg", "resnet")
+
+
+def fit_classifier(train_scaled: pd.DataFrame, kind: str = "logreg", seed: int = 0,
+                   class_weight: str | None = None):
+    """A logistic regression or a ResNet classifier (``shopfloor.retrain``) on scaled rows."""
+    if kind == "logreg":
+        return fit_logreg(train_scaled, seed=seed, class_weight=class_weight)
+    if kind != "resnet":
+        raise ValueError(f"classifier must be one of {list(CLASSIFIERS)}, got {kind!r}")
+    from shopfloor.retrain.estimators import ResNetClassifier
+
+    x, y = xy(train_scaled)
+    return ResNetClassifier(class_weight=class_weight, seed=seed).fit(x, y)
+
+
 def augment(train_scaled: pd.DataFrame, synthetic_scaled: pd.DataFrame) -> pd.DataFrame:
     """Original training rows plus synthetic minority rows labelled 1."""
     synth = synthetic_scaled[train_scaled.drop(columns=[LABEL]).columns].assign(**{LABEL: 1})
@@ -38,7 +54,7 @@ def smote(train_scaled: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return xs.assign(**{LABEL: ys})
 
 
-def full_model(preprocessor: Pipeline, classifier: LogisticRegression) -> Pipeline:
+def full_model(preprocessor: Pipeline, classifier) -> Pipeline:
     """One estimator from raw features to classes: the preprocessor kept with the model."""
     return Pipeline([("preprocess", preprocessor), ("classifier", classifier)])
 

@@ -27,7 +27,11 @@ Generative process, per unit:
    - *thread damage* at WS2 screw 4 (flange): torque reached late, angle +35 %, gradient down;
    - *cross-threaded* at WS1 screw 1: angle -20 %, so the gradient rises by a quarter.
    Fault severity varies (a few faulty units look almost normal), so the classes overlap.
-5. A fraction ``mislabel_rate`` (default 1.5 %) of labels is flipped, as end-of-line test verdicts are
+5. ``drift`` (default 0) changes the process as a new supplier would: the WS1 bearing-b seats press in
+   ``7 * drift`` % harder and a new thread-locker turns the WS2 flange screws ``8 * drift`` % further.
+   Both move the very features that the oversize-seat and thread-damage faults move, so a model
+   fitted before the change reads normal units as faulty.
+6. A fraction ``mislabel_rate`` (default 1.5 %) of labels is flipped, as end-of-line test verdicts are
    sometimes wrong; the paper filters synthetic rows because of such units.
 
 Columns are the 66 features plus ``faulty`` (0/1, the possibly wrong label). With
@@ -64,7 +68,7 @@ def gearbox_feature_names() -> list[str]:
 
 
 def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: float = 0.015,
-                     seed: int = 0, include_truth: bool = False) -> pd.DataFrame:
+                     seed: int = 0, include_truth: bool = False, drift: float = 0.0) -> pd.DataFrame:
     """Simulate ``rows`` gearbox units from the process described in the module docstring."""
     if rows < 1:
         raise ValueError("rows must be positive")
@@ -88,6 +92,7 @@ def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: 
             end = peak * rng.uniform(0.78, 0.84, size=rows)
             stroke = stroke0 + 0.05 * rng.normal(size=rows)
             if station == "ws1" and part == "bearing_b":
+                peak = peak * (1 + 0.07 * drift)
                 hit = severity * (cause == "oversize_seat")
                 peak, end = peak * (1 + 0.18 * hit), end * (1 + 0.18 * hit)
             if station == "ws2" and part == "shim_stack":
@@ -101,6 +106,7 @@ def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: 
             torque = target * (1 + 0.012 * rng.normal(size=rows))
             angle = angle0 * (1 + 0.08 * np.tanh(lube[station])) * (1 + 0.03 * rng.normal(size=rows))
             if station == "ws2" and joint == "flange":
+                angle = angle * (1 + 0.08 * drift)
                 angle = angle * (1 + 0.35 * severity * (cause == "thread_damage"))
             if station == "ws1" and joint == "ring_gear_1":
                 angle = angle * (1 - 0.20 * severity * (cause == "cross_threaded"))

@@ -1,0 +1,33 @@
+"""Continuous retraining DAG: check new data and drift -> challenger from the champion -> promote or keep.
+
+The challenger is an EnKF warm start of a ResNet champion or a refit of a scikit-learn one; champion
+and challenger are scored on the same held-out new rows. Servers that follow ``@champion`` reload a
+promoted version by themselves, so no deploy step is needed.
+"""
+
+from kfp import dsl
+
+from components.retrain import check_new_data, promote, retrain_challenger
+
+
+@dsl.pipeline(name="retraining",
+              description="Retrain the champion on new data (EnKF warm start or refit); promote only if not worse.")
+def retraining(data_path: str, tracking_uri: str, label: str = "faulty",
+               model_name: str = "gearbox-fault-classifier", metric: str = "f2", margin: float = 0.0,
+               holdout_size: float = 0.4, ks_threshold: float = 0.1, psi_threshold: float = 0.25,
+               seed: int = 0) -> str:
+    check = check_new_data(data_path=data_path, label=label, tracking_uri=tracking_uri, model_name=model_name,
+                           holdout_size=holdout_size, ks_threshold=ks_threshold, psi_threshold=psi_threshold,
+                           seed=seed)
+    check.set_display_name("check: signature, split, drift")
+    fit = retrain_challenger(adapt=check.outputs["adapt"], tracking_uri=tracking_uri, model_name=model_name,
+                             seed=seed)
+    fit.set_display_name("retrain: challenger from champion")
+    decide = promote(adapt=check.outputs["adapt"], holdout=check.outputs["holdout"],
+                     challenger=fit.outputs["challenger"], drift=check.outputs["drift"],
+                     retrain_info=fit.outputs["Output"], check_info=check.outputs["Output"],
+                     tracking_uri=tracking_uri, model_name=model_name, metric=metric, margin=margin)
+    decide.set_display_name("promote: champion vs challenger")
+    for task in (check, fit, decide):
+        task.set_caching_options(False)
+    return decide.outputs["Output"]
