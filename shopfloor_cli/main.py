@@ -25,16 +25,30 @@ def _list(text: str | None) -> list[str]:
 def cmd_data_simulate(args: argparse.Namespace) -> int:
     from shopfloor.data.simulate import simulate_gearbox
 
-    table = simulate_gearbox(rows=args.rows, fault_rate=args.fault_rate, seed=args.seed)
-    out = Path(args.out)
+    table = simulate_gearbox(rows=args.rows, fault_rate=args.fault_rate, seed=args.seed, drift=args.drift)
+    out = _write_table(table, args.out)
+    print(f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
+          f"({table['faulty'].mean():.1%} labelled faulty, drift {args.drift:g})")
+    return 0
+
+
+def cmd_data_cutting_force(args: argparse.Namespace) -> int:
+    from shopfloor.data.simulate import simulate_cutting_force
+
+    table = simulate_cutting_force(rows=args.rows, material=args.material, noise=args.noise, seed=args.seed)
+    out = _write_table(table, args.out)
+    print(f"wrote {len(table)} rows of specific cutting force for {args.material} to {out}")
+    return 0
+
+
+def _write_table(table, path: str) -> Path:
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() in {".parquet", ".pq"}:
         table.to_parquet(out, index=False)
     else:
         table.to_csv(out, index=False)
-    print(f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
-          f"({table['faulty'].mean():.1%} labelled faulty)")
-    return 0
+    return out
 
 
 def default_gearbox_data(rows: int = 3000, seed: int = 0) -> Path:
@@ -68,7 +82,8 @@ def cmd_run_fault_detection(args: argparse.Namespace) -> int:
     print(f"fault-detection on {data} (label {label!r}); MLflow at {uri}", flush=True)
     result = run_local(fault_detection, data_path=str(data), tracking_uri=uri, label=label,
                        drop_columns=drop, categorical=categorical, synthesizer=args.synthesizer,
-                       filter_method=args.filter, deploy_target=args.deploy, serve_port=args.port,
+                       filter_method=args.filter, classifier=args.classifier, deploy_target=args.deploy,
+                       serve_port=args.port,
                        n_trials=args.trials,
                        timeout=args.timeout, max_epochs=args.max_epochs, optuna_storage=config.optuna_storage(),
                        study_name=args.study or f"{data.stem}-{args.seed}", seed=args.seed)
@@ -116,6 +131,124 @@ def cmd_run_health_index(args: argparse.Namespace) -> int:
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_run_retraining(args: argparse.Namespace) -> int:
+    from shopfloor import config
+    from shopfloor.retraining import check_columns, load_champion
+
+    if args.data:
+        data = Path(args.data).resolve()
+    else:  # the embedded default: a batch from after a supplier change
+        from shopfloor.data.simulate import simulate_gearbox
+
+        data = config.home() / "data" / f"gearbox_drift_{args.drift:g}_{args.seed}.csv"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        simulate_gearbox(rows=1500, seed=100 + args.seed, drift=args.drift).to_csv(data, index=False)
+    # Fail in a second, before any pipeline starts, on no champion, an empty file or other columns.
+    from shopfloor.data.ingest import read_table
+
+    _, _, features = load_champion(args.model)
+    check_columns(read_table(data), features, args.label)
+
+    from pipelines.local import run_local
+    from pipelines.retraining import retraining
+
+    uri = config.tracking_uri()
+    print(f"retraining {args.model}@champion on {data}; MLflow at {uri}", flush=True)
+    result = run_local(retraining, data_path=str(data), tracking_uri=uri, label=args.label, model_name=args.model,
+                       metric=args.metric, margin=args.margin, seed=args.seed)
+    check, retrain = result["check"], result["retrain"]
+    drifted = ", ".join(check["drifted"][:6]) or "none"
+    print(f"\ndrift: {'yes' if check['drift'] else 'no'} (features: {drifted})")
+    print(f"challenger by {retrain['method']} in {retrain['seconds']:.2f} s")
+    print(result["reason"])
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+# ------------------------------------------------------------------ kubeflow
+def _arguments(pairs: list[str] | None) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--param expects NAME=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from pipelines.kubeflow import submit
+
+    result = submit(args.pipeline, args.host, _arguments(args.param), tracking_uri=args.tracking_uri,
+                    image=args.image, experiment=args.experiment, namespace=args.namespace)
+    print(f"run {result['run_id']}: {result['url']}")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    if args.host:
+        from pipelines.kubeflow import schedule
+
+        if not args.cron:
+            raise SystemExit("shopfloor schedule: Kubeflow recurring runs take --cron")
+        job = schedule(args.pipeline, args.host, args.cron, _arguments(args.param), tracking_uri=args.tracking_uri,
+                       image=args.image, experiment=args.experiment, namespace=args.namespace)
+        print(f"recurring run {job['recurring_run_id']} ({job['name']}) on cron {job['cron']!r}")
+        return 0
+    from pipelines import scheduler
+
+    if not (args.data or args.watch):
+        raise SystemExit("shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on)")
+    try:
+        spec = scheduler.Schedule(data=str(Path(args.data or args.watch).resolve()), cron=args.cron,
+                                  interval=args.interval, label=args.label, model_name=args.model,
+                                  watch=str(Path(args.watch).resolve()) if args.watch else None)
+    except ValueError as exc:
+        raise SystemExit(f"shopfloor schedule: {exc}") from None
+    job = scheduler.start(spec)
+    when = f"cron {job.cron!r}" if job.cron else f"every {job.interval:g} s"
+    watch = f", and on drift in {job.watch}" if job.watch else ""
+    print(f"local schedule {job.id} (pid {job.pid}): retraining {when}{watch}; log {scheduler.folder()}")
+    return 0
+
+
+def cmd_schedule_list(args: argparse.Namespace) -> int:
+    if args.host:
+        from pipelines.kubeflow import list_schedules
+
+        rows = list_schedules(args.host, namespace=args.namespace)
+    else:
+        from pipelines import scheduler
+
+        rows = scheduler.list_all()
+    print(json.dumps(rows, indent=2) if args.json else
+          "\n".join(f"{r['id']}  {r.get('cron') or str(r.get('interval')) + ' s'}  "
+                    f"{'running' if r.get('running', True) else 'stopped'}  runs {r.get('runs', '-')}"
+                    for r in rows) or "no schedules")
+    return 0
+
+
+def cmd_schedule_delete(args: argparse.Namespace) -> int:
+    if args.host:
+        from pipelines.kubeflow import delete_schedule
+
+        delete_schedule(args.host, args.id, namespace=args.namespace)
+    else:
+        from pipelines import scheduler
+
+        try:
+            scheduler.delete(args.id)
+        except KeyError as exc:
+            raise SystemExit(f"shopfloor schedule delete: {exc.args[0]}") from None
+    print(f"deleted {args.id}")
     return 0
 
 
@@ -212,8 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     gear.add_argument("--rows", type=int, default=3000)
     gear.add_argument("--fault-rate", type=float, default=0.07)
     gear.add_argument("--seed", type=int, default=0)
+    gear.add_argument("--drift", type=float, default=0.0, help="supplier change: 1 moves the seats 7 %%, screws 8 %%")
     gear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
     gear.set_defaults(func=cmd_data_simulate)
+    cut = sim.add_parser("cutting-force", help="specific cutting force by Kienzle's law (h, rake, speed)")
+    cut.add_argument("--material", default="C35", help="C35, 16MnCr5, 42CrMo4 or GG20")
+    cut.add_argument("--rows", type=int, default=91)
+    cut.add_argument("--noise", type=float, default=0.02, help="relative sd of the measurement noise")
+    cut.add_argument("--seed", type=int, default=0)
+    cut.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    cut.set_defaults(func=cmd_data_cutting_force)
 
     run = sub.add_parser("run", help="run a pipeline here with kfp.local")
     run = run.add_subparsers(dest="pipeline", required=True)
@@ -226,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="which synthesizer(s) to tune; 'all' runs the three as parallel branches")
     fd.add_argument("--filter", default="kmeans", choices=["kmeans", "likelihood", "both"],
                     help="how synthetic rows are filtered before training")
+    fd.add_argument("--classifier", default="logreg", choices=["logreg", "resnet"],
+                    help="logistic regression, or a ResNet that retraining adapts by EnKF")
     fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
     fd.add_argument("--deploy", default="none", choices=["none", "local", "cluster"],
                     help="serve the new champion: a local model server on --port, or a KServe InferenceService")
@@ -254,6 +397,57 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("--seed", type=int, default=0)
     hi.add_argument("--json", help="also write the result as JSON to this file")
     hi.set_defaults(func=cmd_run_health_index)
+
+    rt = run.add_parser("retraining", help="retrain the champion on new data; promote only if not worse")
+    rt.add_argument("--data", help="new labelled rows (default: a simulated gearbox batch after a supplier change)")
+    rt.add_argument("--label", default="faulty")
+    rt.add_argument("--model", default="gearbox-fault-classifier")
+    rt.add_argument("--metric", default="f2", choices=["f2", "f1", "recall", "precision", "g_mean", "accuracy"])
+    rt.add_argument("--margin", type=float, default=0.0, help="how much worse the challenger may be and still win")
+    rt.add_argument("--drift", type=float, default=2.0, help="drift of the simulated batch when --data is not given")
+    rt.add_argument("--seed", type=int, default=0)
+    rt.add_argument("--json", help="also write the result as JSON to this file")
+    rt.set_defaults(func=cmd_run_retraining)
+
+    def kubeflow_options(p: argparse.ArgumentParser, host_required: bool) -> None:
+        p.add_argument("--host", required=host_required, help="Kubeflow Pipelines API, e.g. http://localhost:8080")
+        p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
+
+    def run_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a pipeline parameter (repeatable)")
+        p.add_argument("--image", help="container image for every task (default: the Shopfloor image)")
+        p.add_argument("--tracking-uri", default="http://mlflow.shopfloor.svc.cluster.local:5000",
+                       help="MLflow as the cluster reaches it")
+        p.add_argument("--experiment", default="shopfloor")
+
+    sbm = sub.add_parser("submit", help="upload and run a pipeline on Kubeflow")
+    sbm.add_argument("pipeline", choices=["fault-detection", "health-index", "retraining"])
+    kubeflow_options(sbm, True)
+    run_options(sbm)
+    sbm.set_defaults(func=cmd_submit)
+
+    sch = sub.add_parser("schedule", help="recurring runs: on Kubeflow (--host) or a local scheduler process")
+    sch_sub = sch.add_subparsers(dest="action", required=True)
+    for name in ("retraining",):
+        rec = sch_sub.add_parser(name, help=f"run the {name} pipeline on a cron line (or an interval)")
+        rec.set_defaults(func=cmd_schedule, pipeline=name)
+        when = rec.add_mutually_exclusive_group(required=True)
+        when.add_argument("--cron", help='five fields, e.g. "0 3 * * *" (03:00 daily)')
+        when.add_argument("--interval", type=float, help="seconds between runs (local scheduler only)")
+        kubeflow_options(rec, False)
+        run_options(rec)
+        rec.add_argument("--data", help="local: the table each run retrains on")
+        rec.add_argument("--watch", help="local: also run when this file changes and has drifted")
+        rec.add_argument("--label", default="faulty")
+        rec.add_argument("--model", default="gearbox-fault-classifier")
+    lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")
+    kubeflow_options(lst, False)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_schedule_list)
+    dele = sch_sub.add_parser("delete", help="stop and remove a schedule")
+    dele.add_argument("id")
+    kubeflow_options(dele, False)
+    dele.set_defaults(func=cmd_schedule_delete)
 
     comp = sub.add_parser("compile", help="compile pipelines to KFP IR YAML for the Kubeflow dashboard")
     comp.add_argument("pipeline", nargs="?")

@@ -25,7 +25,7 @@ class ResNet(nn.Module):
         g = torch.Generator().manual_seed(seed)
 
         def uniform(*shape: int, fan_in: int) -> nn.Parameter:
-            bound = 1.0 / math.sqrt(fan_in)
+            bound = 1.0 / math.sqrt(max(fan_in, 1))
             return nn.Parameter((torch.rand(*shape, generator=g) * 2 - 1) * bound)
 
         self.A, self.a = uniform(n_inputs, width, fan_in=n_inputs), uniform(width, fan_in=n_inputs)

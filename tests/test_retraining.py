@@ -1,0 +1,116 @@
+"""The retraining workflow against a real temporary MLflow store: promotion, bad input, the DAG."""
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.dummy import DummyClassifier
+
+from cli import shopfloor
+from retrain_fixtures import drifted_csv, register_champion
+from shopfloor.errors import DataError, RegistryError
+from shopfloor.fault_detection import MODEL_NAME
+from shopfloor.retraining import check_step, promote_step, retrain_step
+
+
+def _check(home, data):
+    paths = {k: str(home / f"{k}.parquet") for k in ("adapt", "holdout")}
+    info = check_step(str(data), "faulty", tracking_uri=f"sqlite:///{home / 'mlflow.db'}", report=str(home / "d.json"),
+                      **paths)
+    return info, paths
+
+
+def test_refit_challenger_is_promoted_and_a_worse_one_is_kept(home, tmp_path):
+    first = register_champion(home, "logreg")
+    info, paths = _check(home, drifted_csv(tmp_path / "new.csv"))
+    assert info["drift"] and "ws1_press_bearing_b_peak_kN" in info["drifted"]
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    made = retrain_step(paths["adapt"], tracking_uri=uri, challenger=str(home / "c.joblib"))
+    assert made["method"] == "refit"
+    better = promote_step(paths["adapt"], paths["holdout"], str(home / "c.joblib"), str(home / "d.json"),
+                          tracking_uri=uri, retrain_info=made)
+    assert better["promoted"] and better["challenger"] > better["champion"]
+    client = MlflowClient()
+    assert int(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == better["version"] == 2
+
+    # A model that never says "faulty" scores F2 = 0: it is registered for the record, the alias stays.
+    rows = pd.read_parquet(paths["adapt"])
+    joblib.dump(DummyClassifier(strategy="constant", constant=0).fit(rows.drop(columns="label"), rows["label"]),
+                home / "dummy.joblib")
+    worse = promote_step(paths["adapt"], paths["holdout"], str(home / "dummy.joblib"), str(home / "d.json"),
+                         tracking_uri=uri)
+    assert not worse["promoted"] and worse["alias"] == "challenger" and "kept the champion" in worse["reason"]
+    assert int(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == 2
+    tags = client.get_run(worse["run_id"]).data.tags
+    assert tags["shopfloor.reason"] == worse["reason"] and first.version == 1
+
+
+def test_margin_lets_a_slightly_worse_challenger_through(home, tmp_path):
+    register_champion(home, "logreg")
+    _, paths = _check(home, drifted_csv(tmp_path / "new.csv"))
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    rows = pd.read_parquet(paths["adapt"])
+    joblib.dump(DummyClassifier(strategy="constant", constant=1).fit(rows.drop(columns="label"), rows["label"]),
+                home / "all-faulty.joblib")  # recall 1: F2 about 0.27, lower than the champion's
+    strict = promote_step(paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"),
+                          tracking_uri=uri)
+    loose = promote_step(paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"),
+                         tracking_uri=uri, margin=1.0)
+    assert not strict["promoted"] and loose["promoted"]
+
+
+@pytest.mark.parametrize("case", ["no_champion", "other_columns", "empty", "missing_label"])
+def test_bad_new_data_is_named_and_the_champion_untouched(case, home, tmp_path):
+    data = drifted_csv(tmp_path / "new.csv", rows=300)
+    if case != "no_champion":
+        register_champion(home, "logreg")
+    table = pd.read_csv(data)
+    if case == "other_columns":
+        table.rename(columns={"ws2_screw_flange_angle_deg": "flange_angle"}).to_csv(data, index=False)
+    elif case == "empty":
+        table.head(0).to_csv(data, index=False)
+    elif case == "missing_label":
+        table.drop(columns="faulty").to_csv(data, index=False)
+    done = shopfloor("run", "retraining", "--data", str(data), home=home)
+    assert done.returncode == 2, done.stderr
+    expected = {"no_champion": "no version with alias 'champion'", "other_columns": "ws2_screw_flange_angle_deg",
+                "empty": "no rows", "missing_label": "faulty"}[case]
+    assert expected in done.stderr
+    if case != "no_champion":
+        versions = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").search_model_versions(f"name='{MODEL_NAME}'")
+        assert [int(v.version) for v in versions] == [1]
+
+
+def test_check_step_errors_name_the_field(home, tmp_path):
+    with pytest.raises(RegistryError):
+        _check(home, drifted_csv(tmp_path / "new.csv", rows=200))
+    register_champion(home, "logreg")
+    data = tmp_path / "extra.csv"
+    pd.read_csv(drifted_csv(tmp_path / "new.csv", rows=200)).assign(operator=1).to_csv(data, index=False)
+    with pytest.raises(DataError) as err:
+        _check(home, data)
+    assert err.value.field == "operator"
+
+
+@pytest.mark.slow
+def test_resnet_loop_through_kfp_local(home, tmp_path):
+    """Champion ResNet -> drifted data -> EnKF challenger -> promoted -> @champion serves it."""
+    register_champion(home, "resnet")
+    done = shopfloor("run", "retraining", "--data", str(drifted_csv(tmp_path / "new.csv")), "--json",
+                     str(tmp_path / "r.json"), home=home)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["retrain"]["method"] == "enkf" and result["check"]["drift"]
+    assert result["promoted"] and result["challenger"] > result["champion"]
+    from shopfloor.inference import load_scorer
+    from shopfloor.registry import use_tracking
+
+    use_tracking(f"sqlite:///{home / 'mlflow.db'}")
+    scorer = load_scorer(MODEL_NAME, "champion")
+    assert scorer.version == str(result["version"])
+    rows = pd.read_csv(tmp_path / "new.csv").drop(columns="faulty").head(4)[scorer.features].to_numpy()
+    out = scorer.score(rows)
+    assert out["class"].shape == (4,) and np.all((out["fault_probability"] >= 0) & (out["fault_probability"] <= 1))
