@@ -108,6 +108,8 @@ def start(schedule: Schedule) -> Schedule:
 def list_all() -> list[dict[str, Any]]:
     out = []
     for path in sorted(folder().glob("*.json")):
+        if "." in path.stem:  # ID.last.json: a run's result, not a record
+            continue
         record = json.loads(path.read_text())
         events = folder() / f"{record['id']}.events.jsonl"
         fired = events.read_text().splitlines() if events.exists() else []
@@ -158,11 +160,12 @@ def fire(schedule: Schedule, reason: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "shopfloor_cli.main", "run", "retraining", "--data", schedule.data,
            "--label", schedule.label, "--model", schedule.model_name, "--json", str(result_file)]
     done = subprocess.run(cmd, capture_output=True, text=True)
-    event = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "reason": reason,
+    event = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "trigger": reason,
              "exit_code": done.returncode, "seconds": round(time.time() - started, 1)}
     if result_file.exists():
         result = json.loads(result_file.read_text())
-        event |= {k: result.get(k) for k in ("version", "alias", "promoted", "reason")}
+        event |= {"version": result.get("version"), "alias": result.get("alias"),
+                  "promoted": result.get("promoted"), "decision": result.get("reason")}
     else:
         event["error"] = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
     with schedule.events.open("a") as out:

@@ -1,0 +1,126 @@
+"""Scheduling: a local schedule fires within the test; the KFP recurring-run request is built by the kfp
+SDK's Client and captured by a loopback HTTP server standing in for the Kubeflow Pipelines API."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from cli import shopfloor
+from pipelines import scheduler
+from pipelines.kubeflow import kfp_cron, schedule
+from retrain_fixtures import drifted_csv, register_champion
+
+
+def test_cron_lines_for_kfp():
+    assert kfp_cron("0 3 * * *") == "0 0 3 * * *"
+    assert kfp_cron("30 0 3 * * *") == "30 0 3 * * *"
+    with pytest.raises(ValueError, match="cron"):
+        kfp_cron("every day")
+
+
+def test_schedule_validation(home):
+    with pytest.raises(ValueError, match="cron"):
+        scheduler.Schedule(data="x.csv", cron="61 3 * * *")
+    with pytest.raises(ValueError, match="exactly one"):
+        scheduler.Schedule(data="x.csv")
+    nightly = scheduler.Schedule(data="x.csv", cron="0 3 * * *")
+    start = time.mktime((2026, 11, 23, 10, 0, 0, 0, 0, -1))
+    assert time.localtime(nightly.next_time(start))[:5] == (2026, 11, 24, 3, 0)
+
+
+@pytest.mark.slow
+def test_local_schedule_fires_and_is_deleted(home, tmp_path):
+    register_champion(home, "logreg")
+    data = drifted_csv(tmp_path / "new.csv", rows=600)
+    done = shopfloor("schedule", "retraining", "--interval", "2", "--data", str(data), home=home)
+    assert done.returncode == 0, done.stderr
+    schedule_id = done.stdout.split()[2]
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (home / "schedules" / f"{schedule_id}.events.jsonl").exists():
+            time.sleep(1)
+        listed = json.loads(shopfloor("schedule", "list", "--json", home=home).stdout)
+        assert [row["id"] for row in listed] == [schedule_id] and listed[0]["running"]
+        event = json.loads((home / "schedules" / f"{schedule_id}.events.jsonl").read_text().splitlines()[0])
+        assert event["trigger"] == "schedule" and event["exit_code"] == 0 and event["version"] == 2
+        assert event["promoted"] and event["alias"] == "champion"
+    finally:
+        gone = shopfloor("schedule", "delete", schedule_id, home=home)
+    assert gone.returncode == 0
+    pid = listed[0]["pid"]
+    for _ in range(50):
+        if not scheduler.alive(pid):
+            break
+        time.sleep(0.2)
+    assert not scheduler.alive(pid)
+    assert json.loads(shopfloor("schedule", "list", "--json", home=home).stdout) == []
+
+
+class KfpApi(BaseHTTPRequestHandler):
+    """Answers the few KFP v2beta1 calls that scheduling makes and keeps every request."""
+
+    requests: list = []
+
+    def _answer(self, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.requests.append(("GET", self.path, None))
+        self._answer({"multi_user": False} if "healthz" in self.path else {})
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        self.requests.append(("POST", self.path, body))
+        if self.path.endswith("/experiments"):
+            self._answer({"experiment_id": "exp-1", "display_name": body.get("display_name")})
+        else:
+            self._answer({**body, "recurring_run_id": "rr-1"})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_recurring_run_request_built_by_the_kfp_sdk():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KfpApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"http://127.0.0.1:{server.server_port}"
+        job = schedule("retraining", host, "0 3 * * *", {"data_path": "/data/new.parquet"},
+                       tracking_uri="http://mlflow:5000", image="registry.local/shopfloor:1")
+    finally:
+        server.shutdown()
+    assert job["recurring_run_id"] == "rr-1" and job["cron"] == "0 0 3 * * *"
+    posted = [body for method, path, body in KfpApi.requests if method == "POST" and "recurringruns" in path]
+    assert len(posted) == 1
+    body = posted[0]
+    assert int(body["max_concurrency"]) == 1 and body["no_catchup"] is True
+    assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
+    assert body["experiment_id"] == "exp-1" and body["mode"] == "ENABLE"
+    assert body["runtime_config"]["parameters"] == {"data_path": "/data/new.parquet",
+                                                    "tracking_uri": "http://mlflow:5000"}
+    images = {e["container"]["image"] for e in body["pipeline_spec"]["deploymentSpec"]["executors"].values()}
+    assert images == {"registry.local/shopfloor:1"}
+
+
+def test_unknown_pipeline_parameter_is_refused():
+    with pytest.raises(ValueError, match="no parameter 'dataset'"):
+        schedule("retraining", "http://127.0.0.1:9", "0 3 * * *", {"dataset": "x"})
+
+
+def test_watched_file_drift_check(home, tmp_path):
+    from shopfloor.data.simulate import simulate_gearbox
+
+    register_champion(home, "logreg")
+    calm, moved = tmp_path / "calm.csv", drifted_csv(tmp_path / "moved.csv", rows=600)
+    simulate_gearbox(rows=600, seed=11).to_csv(calm, index=False)
+    assert scheduler.drift_in(scheduler.Schedule(data=str(calm), interval=60, watch=str(calm))) == []
+    drifted = scheduler.drift_in(scheduler.Schedule(data=str(moved), interval=60, watch=str(moved)))
+    assert "ws1_press_bearing_b_peak_kN" in drifted and "ws2_screw_flange_angle_deg" in drifted
