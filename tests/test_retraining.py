@@ -6,11 +6,11 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from cli import shopfloor
 from mlflow import MlflowClient
+from retrain_fixtures import drifted_csv, register_champion
 from sklearn.dummy import DummyClassifier
 
-from cli import shopfloor
-from retrain_fixtures import drifted_csv, register_champion
 from shopfloor.errors import DataError, RegistryError
 from shopfloor.fault_detection import MODEL_NAME
 from shopfloor.retraining import check_step, promote_step, retrain_step

@@ -7,11 +7,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from cli import shopfloor
+from retrain_fixtures import drifted_csv, register_champion
+
 from pipelines import scheduler
 from pipelines.kubeflow import kfp_cron, schedule
-from retrain_fixtures import drifted_csv, register_champion
 
 
 def test_cron_lines_for_kfp():

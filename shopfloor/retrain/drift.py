@@ -1,6 +1,8 @@
 """Drift between reference data (what the champion was trained on) and new data, feature by feature.
 
-* KS: the two-sample Kolmogorov-Smirnov statistic and its p-value; drift when D exceeds ``ks_threshold``.
+* KS: the two-sample Kolmogorov-Smirnov statistic and its p-value; drift when D exceeds ``ks_threshold``
+  and the p-value is below ``ks_alpha`` / features (a size that matters, and more than sampling noise:
+  the Bonferroni division keeps a false alarm among all features below ``ks_alpha``).
 * PSI: population stability index over deciles of the reference, ``sum (p_new - p_ref) ln(p_new / p_ref)``;
   the usual reading is < 0.1 stable, 0.1-0.25 moderate, > 0.25 drift (``psi_threshold``).
 """
@@ -40,7 +42,7 @@ class DriftReport:
 
 
 def drift_report(reference: pd.DataFrame, new: pd.DataFrame, ks_threshold: float = 0.1,
-                 psi_threshold: float = 0.25) -> DriftReport:
+                 psi_threshold: float = 0.25, ks_alpha: float = 0.01) -> DriftReport:
     """KS and PSI per shared numeric feature; ``new`` must hold every reference column."""
     if new.empty:
         raise DataError("new data", "no rows")
@@ -48,10 +50,12 @@ def drift_report(reference: pd.DataFrame, new: pd.DataFrame, ks_threshold: float
     if missing:
         raise DataError(str(missing[0]), "column of the reference data is missing from the new data")
     rows = {}
+    alpha = ks_alpha / max(1, len(reference.columns))
     for column in reference.columns:
         ref, cur = reference[column].dropna().to_numpy(float), new[column].dropna().to_numpy(float)
         test = ks_2samp(ref, cur)
         value = psi(ref, cur)
         rows[column] = {"ks": float(test.statistic), "ks_pvalue": float(test.pvalue), "psi": value,
-                        "drifted": bool(test.statistic > ks_threshold or value > psi_threshold)}
+                        "drifted": bool((test.statistic > ks_threshold and test.pvalue < alpha)
+                                          or value > psi_threshold)}
     return DriftReport(pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature"))
