@@ -6,7 +6,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def deploy(registration: str, target: str = "none", port: int = 8080, namespace: str = "kubeflow-user",
+def deploy(registration: str, target: str = "none", port: int = 8080, namespace: str = "kubeflow-user-example-com",
            image: str = "", tracking_uri: str = "") -> str:
     import json
 

@@ -26,7 +26,7 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     n_trials: int = 10, timeout: float = 75.0, optuna_storage: str = "",
                     study_name: str = "fd", max_epochs: int = 300, d_max_quantile: float = 0.95,
                     likelihood_quantile: float = 0.05, model_name: str = "gearbox-fault-classifier",
-                    deploy_target: str = "none", serve_port: int = 8080, namespace: str = "kubeflow-user",
+                    deploy_target: str = "none", serve_port: int = 8080, namespace: str = "kubeflow-user-example-com",
                     image: str = "", seed: int = 0) -> str:
     data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical, seed=seed)
     data.set_display_name("ingest")

@@ -12,7 +12,7 @@ def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: st
                  drop_columns: list = [], t_d: int = 30, t_f: int = 30, diversity: float = 1.0,  # noqa: B006
                  epochs: int = 60, embedding_dim: int = 8, beta: float = 0.05, test_fraction: float = 0.25,
                  model_name: str = "health-index", deploy_target: str = "none", serve_port: int = 8081,
-                 namespace: str = "kubeflow-user", image: str = "", seed: int = 0) -> str:
+                 namespace: str = "kubeflow-user-example-com", image: str = "", seed: int = 0) -> str:
     data = health_ingest(data_path=data_path, unit=unit, time=time, t_d=t_d, t_f=t_f, truth=truth,
                          drop_columns=drop_columns, test_fraction=test_fraction, seed=seed)
     data.set_display_name("ingest trajectories")

@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")
     dep.add_argument("--model", default="gearbox-fault-classifier")
     dep.add_argument("--alias", default="champion")
-    dep.add_argument("--namespace", default="kubeflow-user")
+    dep.add_argument("--namespace", default="kubeflow-user-example-com")
     dep.add_argument("--image", help="container image (default: the Shopfloor image)")
     dep.add_argument("--tracking-uri", default="http://mlflow.shopfloor.svc.cluster.local:5000")
     dep.add_argument("--scale-target", type=int, help="requests/s per replica that triggers scaling out")

@@ -24,6 +24,6 @@ def test_fault_detection_has_three_parallel_synthesizer_branches(tmp_path):
         synth, filt = names[f"synthesize: {branch}"], names[f"filter: {branch}"]
         assert tasks[synth]["dependentTasks"] == ["ingest"]  # branches depend on ingest only: parallel
         assert set(tasks[filt]["dependentTasks"]) == {"ingest", synth}
-        assert filt in tasks[names["train: logistic regression"]]["dependentTasks"]
+        assert filt in tasks[names["train: classifiers"]]["dependentTasks"]
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["synthesizer"]["defaultValue"] == "wgan" and params["filter_method"]["defaultValue"] == "kmeans"

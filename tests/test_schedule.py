@@ -82,7 +82,7 @@ class KfpApi(BaseHTTPRequestHandler):
         if self.path.endswith("/experiments"):
             self._answer({"experiment_id": "exp-1", "display_name": body.get("display_name")})
         else:
-            self._answer({**body, "recurring_run_id": "rr-1"})
+            self._answer({**body, "recurring_run_id": "rr-1", "run_id": "run-1"})
 
     def log_message(self, *args):
         pass
@@ -124,3 +124,24 @@ def test_watched_file_drift_check(home, tmp_path):
     assert scheduler.drift_in(scheduler.Schedule(data=str(calm), interval=60, watch=str(calm))) == []
     drifted = scheduler.drift_in(scheduler.Schedule(data=str(moved), interval=60, watch=str(moved)))
     assert "ws1_press_bearing_b_peak_kN" in drifted and "ws2_screw_flange_angle_deg" in drifted
+
+
+def test_submit_uploads_a_run_with_the_mlflow_uri_and_image():
+    from pipelines.kubeflow import submit
+
+    KfpApi.requests.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KfpApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"http://127.0.0.1:{server.server_port}"
+        run = submit("fault-detection", host, {"data_path": "/data/gearbox.csv"}, tracking_uri="http://mlflow:5000",
+                     image="registry.local/shopfloor:2")
+    finally:
+        server.shutdown()
+    assert run["run_id"] == "run-1" and run["url"].endswith("/#/runs/details/run-1")
+    body = next(b for m, p, b in KfpApi.requests if m == "POST" and p.endswith("/runs"))
+    assert body["runtime_config"]["parameters"] == {"data_path": "/data/gearbox.csv",
+                                                    "tracking_uri": "http://mlflow:5000",
+                                                    "image": "registry.local/shopfloor:2"}
+    images = {e["container"]["image"] for e in body["pipeline_spec"]["deploymentSpec"]["executors"].values()}
+    assert images == {"registry.local/shopfloor:2"}

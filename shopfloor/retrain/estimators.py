@@ -148,7 +148,7 @@ class ResNetClassifier(ClassifierMixin, _ResNetEstimator):
         # moving the last block and the output map with a narrower ensemble.
         settings = {"tol": 0.0, "max_iter": self.enkf_iterations, "batch_size": self.enkf_batch, "link": "sigmoid",
                     "balanced": self.class_weight == "balanced" and 0 < float(Y.sum()) < len(Y), "part": "head",
-                    "sigma_c": 1e-3, **enkf}
+                    "sigma_c": 1e-3, "check_every": 10, **enkf}
         return self._retrain(self._scale(X), Y, method, error, self._backprop(Y), settings)
 
     def predict_proba(self, X: Any) -> np.ndarray:

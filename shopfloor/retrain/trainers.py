@@ -93,7 +93,7 @@ class EnKFTrainer:
     batch_size: int = 1  # observations per iteration (the paper: one)
     tol: float = 0.03
     max_iter: int = 20000
-    check_every: int = 10  # how often the ensemble mean's training error is computed
+    check_every: int = 2  # how often the ensemble mean's training error is computed
     link: str = "identity"  # "sigmoid": particles are compared with targets through a sigmoid (classifiers)
     balanced: bool = False  # draw half of each batch from each class (0/1 targets)
     part: str = "all"  # which weights the filter moves: all, head or output (see ResNet.mask)
