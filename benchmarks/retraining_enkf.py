@@ -68,5 +68,6 @@ if __name__ == "__main__":
     for key in ("enkf_paper_gamma_n_batch1", "enkf_bounded_batch1", "enkf_bounded_batch8"):
         f = figures[key]
         print(f"{key}: {f['converged']}/10 converged, {f['seconds_min']:.3f}-{f['seconds_max']:.3f} s "
-              f"(speed-up {f['speedup_vs_backprop_mean']:.1f}x), test RMS {f['test_rms_min']:.3f}-{f['test_rms_max']:.3f}")
+              f"(speed-up {f['speedup_vs_backprop_mean']:.1f}x), "
+              f"test RMS {f['test_rms_min']:.3f}-{f['test_rms_max']:.3f}")
     print(save("retraining_enkf", figures))
