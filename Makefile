@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install demo test lint ui image compile benchmarks loadtest clean
+.PHONY: install demo test lint ui image compile manifests benchmarks loadtest clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,14 @@ benchmarks: install
 	$(BIN)/python benchmarks/synthesizers.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/health_index.py
+	$(BIN)/python benchmarks/retraining_enkf.py
+	$(BIN)/python benchmarks/retraining_loop.py
+
+# Regenerate the InferenceServices of manifests/base from the serving builder and render the overlay
+# (kubectl's kustomize: `apt-get install kubectl` on Debian/Ubuntu, or `microk8s kubectl`).
+manifests: install
+	$(BIN)/python -m serving.inference_service > manifests/base/inferenceservices.yaml
+	kubectl kustomize manifests/overlays/microk8s > /dev/null
 
 # A local server on the champion, the paper's Locust profile (20 users x 10 req/s, 60 s), then stop.
 loadtest: install
