@@ -139,11 +139,11 @@ def drift_in(schedule: Schedule) -> list[str]:
     from shopfloor.data.ingest import read_table
     from shopfloor.errors import ShopfloorError
     from shopfloor.retrain.drift import drift_report
-    from shopfloor.retraining import _reference, load_champion
+    from shopfloor.retraining import load_champion, reference_rows
 
     try:
-        version, _, features = load_champion(schedule.model_name)
-        reference = _reference(version.run_id)
+        version, _, features = load_champion(schedule.model_name, with_model=False)
+        reference = reference_rows(version.run_id)
         if reference is None:
             return []
         return drift_report(reference[features], read_table(schedule.watch)[features]).drifted

@@ -35,8 +35,10 @@ EXPERIMENT = "retraining"
 METRICS = ("f2", "f1", "recall", "precision", "g_mean", "accuracy")
 
 
-def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Any, Any, list[str]]:
-    """(model version, scikit-learn model, feature names) of ``model_name@champion``.
+def load_champion(model_name: str, tracking_uri: str | None = None,
+                  with_model: bool = True) -> tuple[Any, Any, list[str]]:
+    """(model version, scikit-learn model, feature names) of ``model_name@champion``; the model is
+    None when ``with_model`` is False (checks that need only the signature skip the download).
 
     ``RegistryError`` when no champion exists; ``DataError`` when it is not a classifier with a
     signature (a health-index model, say).
@@ -51,7 +53,8 @@ def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Any
     info = mlflow.models.get_model_info(uri)
     if "sklearn" not in info.flavors or info.signature is None:
         raise DataError("model", f"{uri} is not a scikit-learn classifier with a signature; only those retrain")
-    return version, mlflow.sklearn.load_model(uri), info.signature.inputs.input_names()
+    model = mlflow.sklearn.load_model(uri) if with_model else None
+    return version, model, info.signature.inputs.input_names()
 
 
 def check_columns(table: pd.DataFrame, features: list[str], label: str) -> None:
@@ -69,7 +72,7 @@ def check_columns(table: pd.DataFrame, features: list[str], label: str) -> None:
         raise DataError(extra[0], "column is not in the champion's signature (drop it or retrain from scratch)")
 
 
-def _reference(run_id: str) -> pd.DataFrame | None:
+def reference_rows(run_id: str) -> pd.DataFrame | None:
     """The training rows logged with the champion (None for models registered without them)."""
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -84,7 +87,7 @@ def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout:
                model_name: str = MODEL_NAME, holdout_size: float = 0.4, ks_threshold: float = 0.1,
                psi_threshold: float = 0.25, seed: int = 0) -> dict[str, Any]:
     """Check the new table, split it stratified, and report drift per feature (KS, PSI)."""
-    version, _, features = load_champion(model_name, tracking_uri)
+    version, _, features = load_champion(model_name, tracking_uri, with_model=False)
     table = ing.read_table(data)
     check_columns(table, features, label)
     prepared = ing.prepare(table[[*features, label]], label)
@@ -93,7 +96,7 @@ def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout:
     for frame, path in ((train, adapt), (test, holdout)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         frame.reset_index(drop=True).to_parquet(path, index=False)
-    reference = _reference(version.run_id)
+    reference = reference_rows(version.run_id)
     info: dict[str, Any] = {"champion_version": int(version.version), "rows": len(rows), "adapt_rows": len(train),
                             "holdout_rows": len(test)}
     if reference is None:

@@ -144,12 +144,13 @@ def cmd_run_retraining(args: argparse.Namespace) -> int:
         from shopfloor.data.simulate import simulate_gearbox
 
         data = config.home() / "data" / f"gearbox_drift_{args.drift:g}_{args.seed}.csv"
-        data.parent.mkdir(parents=True, exist_ok=True)
-        simulate_gearbox(rows=1500, seed=100 + args.seed, drift=args.drift).to_csv(data, index=False)
+        if not data.exists():
+            data.parent.mkdir(parents=True, exist_ok=True)
+            simulate_gearbox(rows=1500, seed=100 + args.seed, drift=args.drift).to_csv(data, index=False)
     # Fail in a second, before any pipeline starts, on no champion, an empty file or other columns.
     from shopfloor.data.ingest import read_table
 
-    _, _, features = load_champion(args.model)
+    _, _, features = load_champion(args.model, with_model=False)
     check_columns(read_table(data), features, args.label)
 
     from pipelines.local import run_local

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.data import ingest as ing
 from shopfloor.data.simulate import simulate_gearbox
@@ -34,6 +32,3 @@ def drifted_csv(path: Path, drift: float = 2.0, rows: int = 1500, seed: int = 7)
     simulate_gearbox(rows=rows, seed=seed, drift=drift).to_csv(path, index=False)
     return path
 
-
-def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
