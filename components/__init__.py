@@ -1,9 +1,10 @@
 """KFP v2 lightweight components: parse inputs, call ``shopfloor``, write artifacts; nothing more.
 
-Every component runs in the one Shopfloor image (``IMAGE``), which already has ``shopfloor`` and
-``kfp`` installed, so no component installs packages at run time.
+Every component runs in the one Shopfloor image (``shopfloor.constants.IMAGE``), which already has
+``shopfloor`` and ``kfp`` installed, so no component installs packages at run time. The step functions
+they call report their own progress and results (``shopfloor.progress``).
 """
 
-import os
+from shopfloor.constants import IMAGE
 
-IMAGE = os.environ.get("SHOPFLOOR_IMAGE", "localhost:32000/shopfloor-python:0.1.0")
+__all__ = ["IMAGE"]

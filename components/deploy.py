@@ -1,4 +1,4 @@
-"""Component: serve the champion, on this machine (local model server) or on the cluster (KServe)."""
+"""Component: serve the new champion, on this machine (local model server) or on the cluster (KServe)."""
 
 from kfp import dsl
 
@@ -6,21 +6,10 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def deploy(registration: str, target: str = "none", port: int = 8080, namespace: str = "kubeflow-user-example-com",
-           image: str = "", tracking_uri: str = "") -> str:
+def deploy(registration: str, target: str, tracking_uri: str, port: int, namespace: str, image: str = "") -> str:
     import json
 
-    reg = json.loads(registration)
-    if target == "none" or reg["alias"] != "champion":
-        why = "deployment not asked for" if target == "none" else "the new version is a challenger"
-        return json.dumps({"target": target, "action": "none", "reason": why})
-    if target == "local":
-        from serving.deploy import deploy_local
+    from shopfloor.deploy import deploy_step
 
-        return json.dumps(deploy_local(reg["model_name"], str(reg["version"]), port=port))
-    if target == "cluster":
-        from serving.deploy import deploy_cluster
-
-        kwargs = {"image": image} if image else {}
-        return json.dumps(deploy_cluster(reg["model_name"], namespace, tracking_uri=tracking_uri, **kwargs))
-    raise ValueError(f"target must be none, local or cluster, got {target!r}")
+    return json.dumps(deploy_step(json.loads(registration), target=target, port=port, namespace=namespace,
+                                  image=image, tracking_uri=tracking_uri))

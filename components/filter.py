@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def filter_rows(train: Input[Dataset], preprocessor: Input[Model], candidates: Input[Dataset],
+def filter_rows(train: Input[Dataset], preprocessing: Input[Model], candidates: Input[Dataset],
                 kept: Output[Dataset], pca_plot: Output[HTML], method: str = "kmeans", d_max: float = -1.0,
                 d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05, seed: int = 0):
     import tempfile
@@ -16,10 +16,11 @@ def filter_rows(train: Input[Dataset], preprocessor: Input[Model], candidates: I
     from shopfloor.fault_detection import filter_step
     from shopfloor.plots import png_html
 
+    name = candidates.metadata["synthesizer"]
     png = Path(tempfile.mkdtemp()) / "pca_real_vs_synthetic.png"
-    info = filter_step(train.path, preprocessor.path, candidates.path, kept=kept.path, plot=str(png), method=method,
+    info = filter_step(train.path, preprocessing.path, candidates.path, kept=kept.path, plot=str(png), method=method,
                        d_max=None if d_max < 0 else d_max, d_max_quantile=d_max_quantile,
-                       likelihood_quantile=likelihood_quantile, seed=seed)
-    kept.metadata.update(info)
-    body = "<p>skipped: this synthesizer was not selected</p>" if info.get("skipped") else f"<p>{info}</p>"
-    Path(pca_plot.path).write_text(png_html("Real and synthetic rows (PCA)", [png] if png.exists() else [], body))
+                       likelihood_quantile=likelihood_quantile, seed=seed, synthesizer=name)
+    kept.metadata.update({**info, "synthesizer": name})
+    pca_plot.metadata["synthesizer"] = name
+    Path(pca_plot.path).write_text(png_html(f"Real and synthetic rows (PCA): {name}", [png], f"<p>{info}</p>"))

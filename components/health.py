@@ -1,5 +1,7 @@
 """Components of the health-index pipeline: ingest trajectories, train 2DS + APAIC, evaluate, register."""
 
+from typing import NamedTuple
+
 from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
 
@@ -46,13 +48,15 @@ def health_evaluate(his: Input[Dataset], unit: str, time: str, metrics: Output[M
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def health_register(model: Input[Model], his: Input[Dataset], report: Input[Dataset], plot_png: Input[Dataset],
-                    tracking_uri: str, model_name: str = "health-index") -> str:
+                    tracking_uri: str, model_name: str) -> NamedTuple("Registration", registration=str, alias=str):
     import json
+    from collections import namedtuple
     from pathlib import Path
 
     from shopfloor.health_index import register_step
 
     metrics = json.loads(Path(report.path).read_text())["metrics"]
     params = {k: v for k, v in model.metadata.items() if isinstance(v, (int, float, str))}
-    return json.dumps(register_step(model.path, his.path, metrics, tracking_uri=tracking_uri,
-                                    model_name=model_name, plot=plot_png.path, params=params))
+    result = register_step(model.path, his.path, metrics, tracking_uri=tracking_uri, model_name=model_name,
+                           plot=plot_png.path, params=params)
+    return namedtuple("Registration", ["registration", "alias"])(json.dumps(result), result["alias"])

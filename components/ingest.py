@@ -1,4 +1,4 @@
-"""Component: read and check the labelled table, split it, fit the [-1, 1] preprocessor."""
+"""Component: read and check the labelled table, split it, fit the [-1, 1] preprocessing."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Model, Output
@@ -8,12 +8,12 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def ingest(data_path: str, label: str, train: Output[Dataset], valid: Output[Dataset], test: Output[Dataset],
-           preprocessor: Output[Model], drop_columns: list = [], categorical: list = [],  # noqa: B006
+           preprocessing: Output[Model], drop_columns: list = [], categorical: list = [],  # noqa: B006
            test_size: float = 0.2, valid_size: float = 0.2, seed: int = 0):
     from shopfloor.fault_detection import ingest_step
 
     info = ingest_step(data_path, label, train=train.path, valid=valid.path, test=test.path,
-                       preprocessor=preprocessor.path, drop=drop_columns, categorical=categorical,
+                       preprocessing=preprocessing.path, drop=drop_columns, categorical=categorical,
                        test_size=test_size, valid_size=valid_size, seed=seed)
-    for artifact in (train, valid, test, preprocessor):
+    for artifact in (train, valid, test, preprocessing):
         artifact.metadata.update(info)

@@ -1,5 +1,7 @@
 """Component: log the chosen model, its metrics, plots and synthesizers to MLflow and set its alias."""
 
+from typing import NamedTuple
+
 from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Model
 
@@ -7,18 +9,19 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def register(models: Input[Model], report: Input[Dataset], train: Input[Dataset], synth_wgan: Input[Model],
-             synth_ctgan: Input[Model], synth_flow: Input[Model], pca_wgan: Input[HTML], pca_ctgan: Input[HTML],
-             pca_flow: Input[HTML], tracking_uri: str, model_name: str = "gearbox-fault-classifier") -> str:
+def register(models: Input[Model], report: Input[Dataset], train: Input[Dataset], preprocessing: Input[Model],
+             synthesizers: Input[list[Model]], pca_plots: Input[list[HTML]], tracking_uri: str,
+             model_name: str) -> NamedTuple("Registration", registration=str, alias=str):
     import json
+    from collections import namedtuple
     from pathlib import Path
 
     from shopfloor.fault_detection import register_step
 
-    synthesizers = {"wgan": synth_wgan.path, "ctgan": synth_ctgan.path, "flow": synth_flow.path}
-    plots = {"wgan": pca_wgan.path, "ctgan": pca_ctgan.path, "flow": pca_flow.path}
-    result = register_step(models.path, report.path, train.path, tracking_uri=tracking_uri, model_name=model_name,
-                           synthesizers=synthesizers, plots=plots,
+    result = register_step(models.path, report.path, train.path, preprocessing.path, tracking_uri=tracking_uri,
+                           model_name=model_name,
+                           synthesizers={s.metadata["synthesizer"]: s.path for s in synthesizers},
+                           plots={p.metadata["synthesizer"]: p.path for p in pca_plots},
                            files=[str(Path(models.path) / "confusion_matrices.png")])
     result["report"] = json.loads(Path(report.path).read_text())
-    return json.dumps(result)
+    return namedtuple("Registration", ["registration", "alias"])(json.dumps(result), result["alias"])

@@ -7,10 +7,10 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], preprocessor: Input[Model],
-          wgan: Input[Dataset], ctgan: Input[Dataset], flow: Input[Dataset], models: Output[Model],
-          report: Output[Dataset], metrics: Output[Metrics], confusion: Output[ClassificationMetrics],
-          table: Output[Markdown], plots: Output[HTML], classifier: str = "logreg", seed: int = 0):
+def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], preprocessing: Input[Model],
+          synthetic: Input[list[Dataset]], models: Output[Model], report: Output[Dataset], metrics: Output[Metrics],
+          confusion: Output[ClassificationMetrics], table: Output[Markdown], plots: Output[HTML],
+          classifier: str = "logreg", seed: int = 0):
     import os
     from pathlib import Path
 
@@ -19,10 +19,9 @@ def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], pr
 
     os.makedirs(models.path, exist_ok=True)
     png = Path(models.path) / "confusion_matrices.png"
-    synthetic = {"wgan": wgan.path, "ctgan": ctgan.path, "flow": flow.path}
-    summary = train_step(train.path, valid.path, test.path, preprocessor.path, synthetic,
-                         models_dir=models.path, report=report.path, plot=str(png), classifier=classifier,
-                         seed=seed)
+    summary = train_step(train.path, valid.path, test.path, preprocessing.path,
+                         {rows.metadata["synthesizer"]: rows.path for rows in synthetic},
+                         models_dir=models.path, report=report.path, plot=str(png), classifier=classifier, seed=seed)
     best = summary["models"][summary["best"]]
     for split in ("valid", "test"):
         for key in ("f1", "f2", "recall", "g_mean", "precision", "accuracy"):

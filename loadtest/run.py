@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from loadtest.sla import SlaResult, check
+from shopfloor.constants import CHAMPION, FAULT_MODEL
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USERS = {"v1": ["V1User"], "v2": ["V2User"], "both": ["V1User", "V2User"]}
@@ -42,12 +43,12 @@ def wait_ready(url: str, model: str, timeout: float = 120.0, proc: subprocess.Po
 
 
 @contextlib.contextmanager
-def local_server(model: str, alias: str = "champion", workers: int = 1, extra: list[str] | None = None,
+def local_server(model: str, alias: str = CHAMPION, workers: int = 1, extra: list[str] | None = None,
                  env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
     """``shopfloor serve`` on a free 127.0.0.1 port; yields its URL and stops it afterwards."""
     port = free_port()
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "shopfloor_cli.main", "serve", "--model", model, "--alias", alias,
+    cmd = [sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", model, "--alias", alias,
            "--port", str(port), "--workers", str(workers), *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
@@ -65,7 +66,7 @@ def local_server(model: str, alias: str = "champion", workers: int = 1, extra: l
 
 
 def run_locust(host: str, out_dir: Path, *, users: int = 20, rate: float = 10.0, duration: str = "60s",
-               protocol: str = "both", model: str = "gearbox-fault-classifier", p95_ms: float = 56.0,
+               protocol: str = "both", model: str = FAULT_MODEL, p95_ms: float = 56.0,
                max_error_rate: float = 0.0, spawn_rate: float | None = None) -> SlaResult:
     """Locust headless with ``users`` users at ``rate`` requests/s each; returns the SLA verdict."""
     out_dir.mkdir(parents=True, exist_ok=True)

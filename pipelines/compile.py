@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from kfp import compiler
 
-from components import IMAGE
 from pipelines.registry import get
+from shopfloor.constants import IMAGE
 
 COMPILED_DIR = Path(__file__).parent / "compiled"
 

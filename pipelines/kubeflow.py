@@ -13,9 +13,7 @@ from typing import Any
 
 from pipelines.compile import compile_pipeline
 from pipelines.registry import get
-
-EXPERIMENT = "shopfloor"
-CLUSTER_MLFLOW = "http://mlflow.shopfloor.svc.cluster.local:5000"
+from shopfloor.constants import CLUSTER_TRACKING_URI, KFP_EXPERIMENT
 
 
 def kfp_cron(cron: str) -> str:
@@ -50,8 +48,8 @@ def _package(name: str, image: str | None, folder: str) -> str:
     return str(compile_pipeline(name, out=Path(folder) / f"{name}.yaml", image=image))
 
 
-def submit(name: str, host: str, arguments: dict[str, Any], *, tracking_uri: str = CLUSTER_MLFLOW,
-           image: str | None = None, experiment: str = EXPERIMENT, namespace: str | None = None,
+def submit(name: str, host: str, arguments: dict[str, Any], *, tracking_uri: str = CLUSTER_TRACKING_URI,
+           image: str | None = None, experiment: str = KFP_EXPERIMENT, namespace: str | None = None,
            token: str | None = None) -> dict[str, str]:
     """Compile ``name``, upload it as a run in ``experiment`` and return the run id and its URL."""
     params = run_arguments(name, arguments, tracking_uri, image)
@@ -62,8 +60,8 @@ def submit(name: str, host: str, arguments: dict[str, Any], *, tracking_uri: str
     return {"run_id": result.run_id, "url": f"{host.rstrip('/')}/#/runs/details/{result.run_id}"}
 
 
-def schedule(name: str, host: str, cron: str, arguments: dict[str, Any], *, tracking_uri: str = CLUSTER_MLFLOW,
-             image: str | None = None, experiment: str = EXPERIMENT, job_name: str | None = None,
+def schedule(name: str, host: str, cron: str, arguments: dict[str, Any], *, tracking_uri: str = CLUSTER_TRACKING_URI,
+             image: str | None = None, experiment: str = KFP_EXPERIMENT, job_name: str | None = None,
              namespace: str | None = None, token: str | None = None) -> dict[str, str]:
     """A KFP recurring run of ``name`` on ``cron``: one run at a time, no backfill after a pause."""
     params = run_arguments(name, arguments, tracking_uri, image)

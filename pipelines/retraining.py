@@ -8,12 +8,13 @@ promoted version by themselves, so no deploy step is needed.
 from kfp import dsl
 
 from components.retrain import check_new_data, promote, retrain_challenger
+from shopfloor.constants import FAULT_MODEL
 
 
 @dsl.pipeline(name="retraining",
               description="Retrain the champion on new data (EnKF warm start or refit); promote only if not worse.")
 def retraining(data_path: str, tracking_uri: str, label: str = "faulty",
-               model_name: str = "gearbox-fault-classifier", metric: str = "f2", margin: float = 0.0,
+               model_name: str = FAULT_MODEL, metric: str = "f2", margin: float = 0.0,
                holdout_size: float = 0.4, ks_threshold: float = 0.1, psi_threshold: float = 0.25,
                seed: int = 0) -> str:
     check = check_new_data(data_path=data_path, label=label, tracking_uri=tracking_uri, model_name=model_name,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor import config
+from shopfloor.constants import FAULT_MODEL
 
 
 def folder() -> Path:
@@ -37,7 +38,7 @@ class Schedule:
     interval: float | None = None  # seconds between runs (instead of cron)
     watch: str | None = None  # a file whose changes are checked for drift (default: none)
     label: str = "faulty"
-    model_name: str = "gearbox-fault-classifier"
+    model_name: str = FAULT_MODEL
     poll: float = 1.0  # seconds between looks at the clock and the watched file
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     pid: int | None = None
@@ -139,11 +140,12 @@ def drift_in(schedule: Schedule) -> list[str]:
     from shopfloor.data.ingest import read_table
     from shopfloor.errors import ShopfloorError
     from shopfloor.retrain.drift import drift_report
-    from shopfloor.retraining import load_champion, reference_rows
+    from shopfloor.retraining import champion_inputs, reference_rows
 
     try:
-        version, _, features = load_champion(schedule.model_name, with_model=False)
-        reference = reference_rows(version.run_id)
+        contract = champion_inputs(schedule.model_name)
+        features = contract.inputs.names
+        reference = reference_rows(contract.version.run_id)
         if reference is None:
             return []
         return drift_report(reference[features], read_table(schedule.watch)[features]).drifted
@@ -158,7 +160,7 @@ def fire(schedule: Schedule, reason: str) -> dict[str, Any]:
     result_file = folder() / f"{schedule.id}.last.json"
     result_file.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "shopfloor_cli.main", "run", "retraining", "--data", schedule.data,
-           "--label", schedule.label, "--model", schedule.model_name, "--json", str(result_file)]
+           "--label", schedule.label, "--model-name", schedule.model_name, "--json", str(result_file)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     event = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "trigger": reason,
              "exit_code": done.returncode, "seconds": round(time.time() - started, 1)}

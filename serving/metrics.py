@@ -10,12 +10,17 @@ from __future__ import annotations
 import contextvars
 import time
 
+import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY = Histogram("shopfloor_request_latency_seconds", "Inference request latency, end to end in the server",
                     ["protocol"], buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 ROWS = Counter("shopfloor_rows_scored_total", "Rows scored", ["model"])
-PREDICTIONS = Counter("shopfloor_predictions_total", "Predictions by class", ["model", "predicted_class"])
+PREDICTIONS = Counter("shopfloor_predictions_total", "Rows by the value of each whole-number output (e.g. class)",
+                      ["model", "output", "value"])
+UNKNOWN_CATEGORIES = Counter("shopfloor_unknown_categories_total",
+                             "Values of a string column that the model never saw in training (answered all the same)",
+                             ["model", "column"])
 REJECTED = Counter("shopfloor_rejected_requests_total", "Requests answered 4xx, by reason", ["reason"])
 MODEL_INFO = Gauge("shopfloor_model_version_info", "The model version being served (value 1)",
                    ["model", "alias", "version"])
@@ -30,6 +35,16 @@ def reject(reason: str) -> None:
     flag = _REJECT_COUNTED.get()
     if flag is not None:
         flag["counted"] = True
+
+
+def observe(model: str, outputs, results: dict[str, np.ndarray], rows: int) -> None:
+    """Count the rows scored and, for every scalar whole-number output (a class), the rows per value."""
+    ROWS.labels(model).inc(rows)
+    for output in outputs:
+        if output.datatype in ("INT64", "INT32", "BOOL") and not output.shape:
+            values, counts = np.unique(results[output.name], return_counts=True)
+            for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+                PREDICTIONS.labels(model, output.name, str(int(value))).inc(count)
 
 
 def set_version(model: str, alias: str, version: str, previous: str | None = None) -> None:

@@ -15,15 +15,18 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from shopfloor.constants import EXPERIMENTS, HEALTH_MODEL
 from shopfloor.health.data import load_trajectories
 from shopfloor.health.metrics import correlation, hi_report
 from shopfloor.health.model import HealthIndexModel
+from shopfloor.progress import reported
 
-MODEL_NAME = "health-index"
-EXPERIMENT = "health-index"
+EXPERIMENT = EXPERIMENTS["health-index"]
 SCORE = "test_monotonicity"
 
 
+@reported("ingest", summary=lambda i: f"{i['rows']} rows, {i['units']} units ({i['train_units']} fitted, "
+                                      f"{i['test_units']} held out), {len(i['features'])} features")
 def ingest_step(data: str, unit: str, time: str, *, train: str, test: str, t_d: int, t_f: int,
                 truth: str = "", drop: list[str] | None = None, test_fraction: float = 0.25,
                 seed: int = 0) -> dict[str, Any]:
@@ -49,6 +52,8 @@ def _arrays(frame: pd.DataFrame, unit: str, time: str, features: list[str]) -> l
     return [g.sort_values(time)[features].to_numpy(float) for _, g in frame.groupby(unit, sort=True)]
 
 
+@reported("train 2DS + APAIC", summary=lambda i: f"{i['features']} features, APAIC converged in "
+                                                 f"{i['apaic_iterations']} iterations")
 def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, his_path: str, t_d: int, t_f: int,
                truth: str = "", diversity: float = 1.0, epochs: int = 60, embedding_dim: int = 8,
                beta: float = 0.05, seed: int = 0) -> dict[str, Any]:
@@ -66,6 +71,9 @@ def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, 
     return {"features": len(features), "apaic_iterations": model.fusion.n_iter_}
 
 
+@reported("evaluate", summary=lambda m: ", ".join(f"{k} {v:.3f}" for k, v in m.items()
+                                                  if k in ("test_monotonicity", "test_trendability",
+                                                           "test_truth_correlation")))
 def evaluate_step(his_path: str, unit: str, time: str, *, plot: str, truth: str = "") -> dict[str, float]:
     """HI metrics per split (and correlation with the ground truth where known); Fig. 5-style plot."""
     his = pd.read_parquet(his_path)
@@ -107,21 +115,22 @@ def _plot(his: pd.DataFrame, unit: str, time: str, truth: str, path: Path) -> No
     plt.close(fig)
 
 
+@reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}")
 def register_step(model_path: str, his_path: str, metrics: dict[str, float], *, tracking_uri: str,
-                  model_name: str = MODEL_NAME, plot: str | None = None, params: dict[str, Any] | None = None
+                  model_name: str = HEALTH_MODEL, plot: str | None = None, params: dict[str, Any] | None = None
                   ) -> dict[str, Any]:
     """Register scaler, encoder and fusion weights as one MLflow model (input: a feature row; output: the HI)."""
     from shopfloor.health.pyfunc import HealthIndexPyfunc
-    from shopfloor.registry import register_pyfunc, use_tracking
+    from shopfloor.registry import register_model, use_tracking
 
     bundle = joblib.load(model_path)
     example = pd.read_parquet(his_path)[bundle["features"]].head(5)
     use_tracking(tracking_uri)
     score = SCORE if SCORE in metrics else next(iter(metrics))
-    reg = register_pyfunc(HealthIndexPyfunc(bundle["model"], bundle["features"]), example, "health_index",
-                          model_name=model_name, experiment=EXPERIMENT, metrics=metrics, params=params or {},
-                          score_metric=score, artifacts={"hi_trajectories.png": Path(plot)} if plot else None,
-                          tags={"shopfloor.pipeline": "health-index"})
+    reg = register_model(HealthIndexPyfunc(bundle["model"], bundle["features"]), example,
+                         model_name=model_name, experiment=EXPERIMENT, metrics=metrics, params=params or {},
+                         score_metric=score, artifacts={"hi_trajectories.png": Path(plot)} if plot else None,
+                         tags={"shopfloor.pipeline": "health-index"})
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
             score: reg.score, "previous_champion": reg.previous_champion_score, "metrics": metrics}
 

@@ -1,4 +1,5 @@
-"""MLflow tracking and registry helpers: one run per model, aliases that follow the metric.
+"""MLflow tracking and registry helpers: one run per model, in the model contract, aliases that follow
+the metric.
 
 A new version takes the ``champion`` alias only when its score is at least the current champion's;
 otherwise it is tagged ``challenger``. Registration is all-or-nothing: if any step after the run
@@ -20,19 +21,17 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 
 from shopfloor import config
-from shopfloor.errors import RegistryError
+from shopfloor.constants import CHALLENGER, CHAMPION
+from shopfloor.contract import ShopfloorModel, TabularSchema
+from shopfloor.errors import DataError, RegistryError
 
 log = logging.getLogger(__name__)
 
-CHAMPION, CHALLENGER = "champion", "challenger"
-# Types inside fitted scikit-learn pipelines that skops (MLflow's safe format) must be told to trust.
-SKOPS_TRUSTED = ["numpy.dtype"]
-# What a served scikit-learn model needs. Declared, not inferred: MLflow's inference imports the model
-# in a subprocess (seconds per registration) and picks up whatever the caller has loaded.
-SKLEARN_REQUIREMENTS = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
+# What every registered model needs where it is served. Declared, not inferred: MLflow's inference imports
+# the model in a subprocess (seconds per registration) and picks up whatever the caller has loaded.
+REQUIREMENTS = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "torch", "cloudpickle")
 
 
 def pinned(packages: tuple[str, ...]) -> list[str]:
@@ -82,6 +81,39 @@ def champion_version(model_name: str, alias: str = CHAMPION):
         raise RegistryError(f"model {model_name!r} has no version with alias {alias!r}") from exc
 
 
+@dataclass(frozen=True)
+class Contract:
+    """A registered version's contract, read from its ``MLmodel`` file alone (no model download)."""
+
+    version: Any  # mlflow ModelVersion
+    kind: str
+    inputs: TabularSchema
+    details: dict[str, Any]
+
+
+def champion_contract(model_name: str, alias: str = CHAMPION) -> Contract:
+    """The contract of ``model_name@alias``; ``RegistryError`` without one, ``DataError`` for a model that
+    was not registered by Shopfloor's contract."""
+    version = champion_version(model_name, alias)
+    uri = f"models:/{model_name}/{version.version}"
+    info = mlflow.models.get_model_info(uri)
+    meta = (info.metadata or {}).get("shopfloor")
+    if not meta or "inputs" not in meta:
+        raise DataError("model", f"{uri} was not registered with Shopfloor's model contract (no inputs in its "
+                                 "metadata); register it again with this version of Shopfloor")
+    details = {k: v for k, v in meta.items() if k not in ("contract", "kind", "inputs", "outputs")}
+    return Contract(version, meta.get("kind", "model"), TabularSchema.from_dict(meta["inputs"]), details)
+
+
+def load_version(model_name: str, version: str | int) -> ShopfloorModel:
+    """The ``ShopfloorModel`` registered as ``model_name`` version ``version``."""
+    uri = f"models:/{model_name}/{version}"
+    model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    if not isinstance(model, ShopfloorModel):
+        raise DataError("model", f"{uri} is a {type(model).__name__}, not a Shopfloor model; register it again")
+    return model
+
+
 @dataclass
 class Registration:
     model_name: str
@@ -96,58 +128,23 @@ class Registration:
         return f"models:/{self.model_name}/{self.version}"
 
 
-def _native(model: Any) -> bool:
-    """Whether every step of ``model`` is scikit-learn's own (skops can store it safely)."""
-    steps = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
-    return all(type(step).__module__.startswith("sklearn") for step in steps)
-
-
-def register_sklearn(model: Any, example: pd.DataFrame, **kwargs: Any) -> Registration:
-    """``register_model`` for a scikit-learn estimator (MLflow's sklearn flavor).
-
-    Pure scikit-learn models are stored with skops; a pipeline holding a Shopfloor estimator (the
-    ResNet classifier) is pickled, with the ``shopfloor`` package shipped as code so it loads anywhere.
-    """
+def log_contract_model(model: ShopfloorModel, example: pd.DataFrame, model_name: str):
+    """Log ``model`` (an MLflow pyfunc with the ``shopfloor`` package as its code) in the active run and
+    register it as ``model_name``."""
     import shopfloor
 
-    signature = infer_signature(example, model.predict(example))
-    if _native(model):
-        storage = {"skops_trusted_types": SKOPS_TRUSTED, "pip_requirements": pinned(SKLEARN_REQUIREMENTS)}
-    else:
-        storage = {"serialization_format": mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-                   "code_paths": [str(Path(shopfloor.__file__).parent)],
-                   "pip_requirements": pinned((*SKLEARN_REQUIREMENTS, "torch", "cloudpickle"))}
-
-    def log(model_name: str):
-        return mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example.head(2),
-                                        registered_model_name=model_name, **storage)
-
-    return register_model(log, **kwargs)
+    return mlflow.pyfunc.log_model(name="model", python_model=model, signature=model.signature(),
+                                   input_example=example.head(2), registered_model_name=model_name,
+                                   metadata=model.metadata(), code_paths=[str(Path(shopfloor.__file__).parent)],
+                                   pip_requirements=pinned(REQUIREMENTS))
 
 
-def register_pyfunc(python_model: Any, example: pd.DataFrame, output: str, **kwargs: Any) -> Registration:
-    """``register_model`` for an MLflow ``PythonModel`` whose code lives in the ``shopfloor`` package
-    (shipped with the model through ``code_paths``, so the model loads wherever MLflow runs)."""
-    import shopfloor
-
-    prediction = pd.DataFrame({output: python_model.predict(None, example)})
-    signature = infer_signature(example, prediction)
-
-    def log(model_name: str):
-        return mlflow.pyfunc.log_model(name="model", python_model=python_model, signature=signature,
-                                       input_example=example.head(2), registered_model_name=model_name,
-                                       code_paths=[str(Path(shopfloor.__file__).parent)],
-                                       pip_requirements=pinned((*SKLEARN_REQUIREMENTS, "torch")))
-
-    return register_model(log, **kwargs)
-
-
-def register_model(log_model: Any, *, model_name: str, experiment: str, metrics: dict[str, float],
-                   params: dict[str, Any], score_metric: str, artifacts: dict[str, Path] | None = None,
-                   tables: dict[str, pd.DataFrame] | None = None, tags: dict[str, str] | None = None,
-                   promote: bool | None = None) -> Registration:
-    """Log a model (``log_model(model_name)`` does it inside the run) with its params, metrics and files in
-    one run, register it and set its alias.
+def register_model(model: ShopfloorModel, example: pd.DataFrame, *, model_name: str, experiment: str,
+                   metrics: dict[str, float], params: dict[str, Any], score_metric: str,
+                   artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
+                   tags: dict[str, str] | None = None, promote: bool | None = None,
+                   log_model: Any = log_contract_model) -> Registration:
+    """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
     go to the newcomer) unless ``promote`` decides it (the retraining pipeline compares champion and
@@ -171,7 +168,7 @@ def register_model(log_model: Any, *, model_name: str, experiment: str, metrics:
                 mlflow.log_artifacts(staging)
         for name, table in (tables or {}).items():
             mlflow.log_table(table, artifact_file=name)
-        info = log_model(model_name)
+        info = log_model(model, example, model_name)
         version = int(info.registered_model_version)
         score = float(metrics[score_metric])
         wins = previous is None or score >= previous if promote is None else promote

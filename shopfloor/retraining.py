@@ -26,39 +26,45 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from shopfloor.classify.metrics import classification_report
+from shopfloor.classify.model import FaultClassifier
+from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
+from shopfloor.contract import TabularSchema
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
-from shopfloor.fault_detection import MODEL_NAME, REFERENCE
+from shopfloor.fault_detection import REFERENCE
+from shopfloor.progress import reported
+from shopfloor.registry import Contract
 from shopfloor.retrain.drift import drift_report
 
-EXPERIMENT = "retraining"
-METRICS = ("f2", "f1", "recall", "precision", "g_mean", "accuracy")
+EXPERIMENT = EXPERIMENTS["retraining"]
+METRICS = RETRAIN_METRICS
 
 
-def load_champion(model_name: str, tracking_uri: str | None = None,
-                  with_model: bool = True) -> tuple[Any, Any, list[str]]:
-    """(model version, scikit-learn model, feature names) of ``model_name@champion``; the model is
-    None when ``with_model`` is False (checks that need only the signature skip the download).
+def champion_inputs(model_name: str, tracking_uri: str | None = None) -> Contract:
+    """The contract of ``model_name@champion`` (its MLmodel file only): what new data must look like.
 
-    ``RegistryError`` when no champion exists; ``DataError`` when it is not a classifier with a
-    signature (a health-index model, say).
+    ``RegistryError`` when no champion exists; ``DataError`` when it is not a fault classifier (a
+    health-index model, say).
     """
-    import mlflow
-
-    from shopfloor.registry import champion_version, use_tracking
+    from shopfloor.registry import champion_contract, use_tracking
 
     use_tracking(tracking_uri)
-    version = champion_version(model_name)
-    uri = f"models:/{model_name}/{version.version}"
-    info = mlflow.models.get_model_info(uri)
-    if "sklearn" not in info.flavors or info.signature is None:
-        raise DataError("model", f"{uri} is not a scikit-learn classifier with a signature; only those retrain")
-    model = mlflow.sklearn.load_model(uri) if with_model else None
-    return version, model, info.signature.inputs.input_names()
+    contract = champion_contract(model_name)
+    if contract.kind != FaultClassifier.KIND:
+        raise DataError("model", f"{model_name}@champion is a {contract.kind} model; only fault classifiers retrain")
+    return contract
+
+
+def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Contract, FaultClassifier]:
+    """The champion's contract and the registered ``FaultClassifier`` itself."""
+    from shopfloor.registry import load_version
+
+    contract = champion_inputs(model_name, tracking_uri)
+    return contract, load_version(model_name, contract.version.version)
 
 
 def check_columns(table: pd.DataFrame, features: list[str], label: str) -> None:
-    """New data must hold exactly the champion's features and the label."""
+    """New data must hold exactly the champion's raw columns and the label."""
     if table.empty:
         raise DataError("data", "the new data have no rows")
     if label not in table.columns:
@@ -83,22 +89,32 @@ def reference_rows(run_id: str) -> pd.DataFrame | None:
         return None
 
 
+def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str) -> pd.DataFrame:
+    """The new table typed as the champion takes it (string columns as categories), with the 0/1 label."""
+    categorical = [c.name for c in schema.categorical]
+    prepared = ing.prepare(table[[*schema.names, label]], label, categorical=categorical, min_categories=1)
+    return prepared.features[schema.names].assign(**{ing.LABEL: prepared.label.to_numpy()})
+
+
+@reported("check", summary=lambda i: f"{i['rows']} new rows against champion v{i['champion_version']}; drift "
+                                     + ("not measured" if i["drift"] is None else
+                                        f"in {len(i['drifted'])} features" if i["drift"] else "none"))
 def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout: str, report: str,
-               model_name: str = MODEL_NAME, holdout_size: float = 0.4, ks_threshold: float = 0.1,
+               model_name: str = FAULT_MODEL, holdout_size: float = 0.4, ks_threshold: float = 0.1,
                psi_threshold: float = 0.25, seed: int = 0) -> dict[str, Any]:
-    """Check the new table, split it stratified, and report drift per feature (KS, PSI)."""
-    version, _, features = load_champion(model_name, tracking_uri, with_model=False)
+    """Check the new table, split it stratified, and report drift per column (KS or categories, PSI)."""
+    contract = champion_inputs(model_name, tracking_uri)
+    features = contract.inputs.names
     table = ing.read_table(data)
     check_columns(table, features, label)
-    prepared = ing.prepare(table[[*features, label]], label)
-    rows = prepared.features[features].assign(**{ing.LABEL: prepared.label.to_numpy()})
+    rows = labelled_rows(table, contract.inputs, label)
     train, test = train_test_split(rows, test_size=holdout_size, stratify=rows[ing.LABEL], random_state=seed)
     for frame, path in ((train, adapt), (test, holdout)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         frame.reset_index(drop=True).to_parquet(path, index=False)
-    reference = reference_rows(version.run_id)
-    info: dict[str, Any] = {"champion_version": int(version.version), "rows": len(rows), "adapt_rows": len(train),
-                            "holdout_rows": len(test)}
+    reference = reference_rows(contract.version.run_id)
+    info: dict[str, Any] = {"champion_version": int(contract.version.version), "rows": len(rows),
+                            "adapt_rows": len(train), "holdout_rows": len(test)}
     if reference is None:
         info |= {"drift": None, "drifted": []}
         Path(report).write_text(json.dumps(info, indent=2))
@@ -110,50 +126,62 @@ def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout:
     return info
 
 
-def challenger_from(champion: Any, x: pd.DataFrame, y: np.ndarray, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+def challenger_from(champion: FaultClassifier, x: pd.DataFrame, y: np.ndarray, seed: int = 0
+                    ) -> tuple[FaultClassifier, dict[str, Any]]:
     """A challenger adapted to (x, y): EnKF warm start when the final step can ``retrain`` (the ResNet),
-    otherwise a clone of the whole pipeline refitted."""
-    final = champion[-1] if hasattr(champion, "steps") else champion
+    otherwise a clone of the whole pipeline (preprocessing included) refitted. The challenger keeps the
+    champion's columns, threshold and labels."""
+    estimator = champion.estimator
+    final = estimator[-1] if hasattr(estimator, "steps") else estimator
     start = time.perf_counter()
+    schema = champion.inputs
     if hasattr(final, "retrain"):
-        challenger = copy.deepcopy(champion)
-        head = challenger[:-1] if hasattr(challenger, "steps") else None
+        fitted = copy.deepcopy(estimator)
+        head = fitted[:-1] if hasattr(fitted, "steps") else None
         rows = head.transform(x) if head is not None else x
-        result = challenger[-1].retrain(rows, y, method="enkf", seed=seed)
+        result = fitted[-1].retrain(rows, y, method="enkf", seed=seed)
         how = {"method": "enkf", "iterations": result.iterations, "train_error": result.error}
     else:
-        challenger = clone(champion).fit(x, y)
+        fitted = clone(estimator).fit(x, y)
         how = {"method": "refit"}
+        if hasattr(fitted, "steps"):  # the encoder may have met new categories
+            schema = ing.schema_of(fitted[0], x, [c.name for c in schema.columns if c.type == "boolean"])
+    challenger = FaultClassifier(fitted, schema, threshold=champion.threshold, labels=champion.labels)
     return challenger, {**how, "seconds": time.perf_counter() - start}
 
 
-def retrain_step(adapt: str, *, tracking_uri: str, challenger: str, model_name: str = MODEL_NAME,
+@reported("retrain", summary=lambda i: f"challenger by {i['method']} in {i['seconds']:.2f} s "
+                                       f"from champion v{i['champion_version']}")
+def retrain_step(adapt: str, *, tracking_uri: str, challenger: str, model_name: str = FAULT_MODEL,
                  seed: int = 0) -> dict[str, Any]:
     """Build the challenger from the current champion on the adaptation rows and save it (joblib)."""
-    version, champion, features = load_champion(model_name, tracking_uri)
+    contract, champion = load_champion(model_name, tracking_uri)
     rows = pd.read_parquet(adapt)
-    model, info = challenger_from(champion, rows[features], rows[ing.LABEL].to_numpy(), seed=seed)
+    model, info = challenger_from(champion, rows[contract.inputs.names], rows[ing.LABEL].to_numpy(), seed=seed)
     Path(challenger).parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, challenger)
-    return {**info, "champion_version": int(version.version)}
+    return {**info, "champion_version": int(contract.version.version)}
 
 
-def _scores(model: Any, rows: pd.DataFrame, features: list[str]) -> dict[str, float]:
-    return classification_report(rows[ing.LABEL].to_numpy(), np.asarray(model.predict(rows[features])))
+def _scores(model: FaultClassifier, rows: pd.DataFrame) -> dict[str, float]:
+    predicted = model.predict(None, rows[model.inputs.names])["class"].to_numpy()
+    return classification_report(rows[ing.LABEL].to_numpy(), predicted)
 
 
+@reported("promote", summary=lambda r: r["reason"])
 def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, tracking_uri: str,
-                 model_name: str = MODEL_NAME, metric: str = "f2", margin: float = 0.0,
+                 model_name: str = FAULT_MODEL, metric: str = "f2", margin: float = 0.0,
                  retrain_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score both models on the held-out rows, register the challenger, move the alias if it earned it."""
-    from shopfloor.registry import register_sklearn
+    from shopfloor.registry import register_model
 
     if metric not in METRICS:
         raise DataError("metric", f"must be one of {list(METRICS)}, got {metric!r}")
-    version, champion, features = load_champion(model_name, tracking_uri)
+    contract, champion = load_champion(model_name, tracking_uri)
+    version = contract.version
     model = joblib.load(challenger)
     rows = pd.read_parquet(holdout)
-    old, new = _scores(champion, rows, features), _scores(model, rows, features)
+    old, new = _scores(champion, rows), _scores(model, rows)
     promote = new[metric] >= old[metric] - margin
     verdict = "promoted" if promote else "kept the champion"
     reason = (f"{verdict}: challenger {metric} {new[metric]:.3f} vs champion v{version.version} {old[metric]:.3f} "
@@ -162,14 +190,14 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
     retrain_info = retrain_info or {}
     metrics |= {f"retrain_{k}": float(v) for k, v in retrain_info.items() if isinstance(v, int | float)}
     reference = pd.read_parquet(adapt)
-    reg = register_sklearn(model, reference[features].head(5), model_name=model_name, experiment=EXPERIMENT,
-                           metrics=metrics, params={"metric": metric, "margin": margin,
-                                                    "parent_version": version.version,
-                                                    "method": retrain_info.get("method", "")},
-                           score_metric=f"test_{metric}", promote=promote,
-                           artifacts={REFERENCE: Path(adapt), "drift.json": Path(drift)},
-                           tags={"shopfloor.pipeline": "retraining", "shopfloor.decision": verdict,
-                                 "shopfloor.reason": reason})
+    reg = register_model(model, reference[model.inputs.names].head(5), model_name=model_name, experiment=EXPERIMENT,
+                         metrics=metrics, params={"metric": metric, "margin": margin,
+                                                  "parent_version": version.version,
+                                                  "method": retrain_info.get("method", "")},
+                         score_metric=f"test_{metric}", promote=promote,
+                         artifacts={REFERENCE: Path(adapt), "drift.json": Path(drift)},
+                         tags={"shopfloor.pipeline": "retraining", "shopfloor.decision": verdict,
+                               "shopfloor.reason": reason})
     return {"model_name": model_name, "version": reg.version, "alias": reg.alias, "promoted": promote,
             "reason": reason, "metric": metric, "challenger": new[metric], "champion": old[metric],
             "champion_version": int(version.version), "run_id": reg.run_id}

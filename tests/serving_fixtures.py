@@ -1,4 +1,4 @@
-"""A registered model in a temporary MLflow store and a real model server on a free loopback port."""
+"""Registered models in a temporary MLflow store and a real model server on a free loopback port."""
 
 from __future__ import annotations
 
@@ -10,33 +10,58 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 
-from shopfloor.classify.train import train_reference
+from shopfloor.classify.model import FaultClassifier
+from shopfloor.classify.train import reference_classifier
+from shopfloor.constants import FAULT_MODEL
 from shopfloor.data import ingest as ing
 from shopfloor.data.simulate import simulate_gearbox
-from shopfloor.registry import register_sklearn, use_tracking
+from shopfloor.registry import Registration, register_model, use_tracking
 
-MODEL = "gearbox-fault-classifier"
+MODEL = FAULT_MODEL
+VARIANTS = ("A", "B", "C")
 
 
-def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: str | None = None):
-    """Train a logistic regression on simulated gearbox rows and register it with the given test F2."""
+def gearbox_with_variant(rows: int, seed: int) -> pd.DataFrame:
+    """Simulated gearbox rows plus a string column ``variant`` (the product variant), which raises the
+    fault rate of variant C so that the model has a reason to use it."""
+    table = simulate_gearbox(rows=rows, seed=seed)
+    rng = np.random.default_rng(seed)
+    variant = rng.choice(VARIANTS, size=rows)
+    flip = (variant == "C") & (rng.random(rows) < 0.05)
+    return table.assign(variant=variant, faulty=np.where(flip, 1, table["faulty"]))
+
+
+def register_in(home: Path, model: FaultClassifier, example: pd.DataFrame, f2: float, name: str = MODEL,
+                **kwargs) -> Registration:
+    """Register ``model`` in the SQLite store of ``home`` (its artifacts under ``home``)."""
     saved = os.environ.get("SHOPFLOOR_HOME")
-    os.environ["SHOPFLOOR_HOME"] = str(home)  # artifacts go under this test's home
+    os.environ["SHOPFLOOR_HOME"] = str(home)
     try:
         use_tracking(f"sqlite:///{home / 'mlflow.db'}")
-        model, splits = train_reference(simulate_gearbox(rows=800, seed=seed), "faulty", seed, class_weight)
-        example = splits.train.drop(columns=[ing.LABEL]).head(5)
-        reg = register_sklearn(model, example, model_name=MODEL, experiment="serving-tests",
-                               metrics={"test_f2": f2}, params={}, score_metric="test_f2")
+        return register_model(model, example, model_name=name, experiment="serving-tests", metrics={"test_f2": f2},
+                              params={}, score_metric="test_f2", **kwargs)
     finally:
         mlflow.set_tracking_uri(None)
         if saved is None:
             os.environ.pop("SHOPFLOOR_HOME", None)
         else:
             os.environ["SHOPFLOOR_HOME"] = saved
-    return reg, model, splits.test.drop(columns=[ing.LABEL])
+
+
+def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: str | None = None,
+                           variant: bool = False, name: str = MODEL, threshold: float = 0.5):
+    """Train a logistic regression on simulated gearbox rows (with a ``variant`` string column if asked)
+    and register it with the given test F2; returns (registration, model, raw test rows)."""
+    table = gearbox_with_variant(800, seed) if variant else simulate_gearbox(rows=800, seed=seed)
+    model, splits = reference_classifier(table, "faulty", seed, class_weight,
+                                         categorical=["variant"] if variant else None)
+    model.threshold = threshold
+    rows = splits.test.drop(columns=[ing.LABEL])
+    reg = register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name)
+    return reg, model, rows
 
 
 @dataclass
@@ -62,5 +87,16 @@ def call(url: str, body: object | None = None, raw: bytes | None = None, method:
         return Answer(err.code, payload, dict(err.headers))
 
 
-def rows_as_lists(frame: pd.DataFrame) -> list[list[float]]:
-    return frame.astype(float).values.tolist()
+def rows_as_lists(frame: pd.DataFrame) -> list[list]:
+    return [[v if isinstance(v, str) else float(v) for v in row] for row in frame.itertuples(index=False)]
+
+
+def metrics_text(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics") as answer:
+        return answer.read().decode()
+
+
+def metric_value(text: str, series: str) -> float:
+    """The value of one exact series line of a Prometheus text page (0 when absent)."""
+    line = next((line for line in text.splitlines() if line.startswith(series + " ")), None)
+    return 0.0 if line is None else float(line.rsplit(" ", 1)[1])

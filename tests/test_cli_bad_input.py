@@ -33,16 +33,36 @@ CASES = {
                 "ws2_screw_flange_angle_deg: feature column has only missing values"),
     "few faults": (pd.concat([BASE[BASE.faulty == 0], BASE[BASE.faulty == 1].head(9)]), "faulty",
                    "only 9 minority rows"),
+    "absent categorical": (BASE, "faulty", "variant: column named in drop/categorical is not in the table",
+                           "--categorical", "variant"),
+    "one-valued categorical": (BASE.assign(variant="A"), "faulty", "variant: categorical column has 1 distinct",
+                               "--categorical", "variant"),
+    "string column": (BASE.assign(variant="A"), "faulty", "variant: feature column is not numeric"),
+    "unknown synthesizer": (BASE, "faulty", "synthesizer: synthesizer must be 'all' or a comma-separated choice",
+                            "--synthesizer", "wgan,gan"),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_named_and_nothing_is_registered(case, tmp_path):
-    table, label, message = CASES[case]
+    table, label, message, *extra = CASES[case]
     data = tmp_path / "absent.csv" if table is None else _write(tmp_path, table)
     home = tmp_path / "home"
-    result = shopfloor("run", "fault-detection", "--data", str(data), "--label", label, home=home, timeout=120)
+    result = shopfloor("run", "fault-detection", "--data", str(data), "--model-name", "line-1", "--label", label,
+                       *extra, home=home, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     _nothing_registered(home)
+
+
+@pytest.mark.parametrize("pipeline", ["fault-detection", "health-index", "retraining"])
+def test_own_data_needs_a_model_name_and_a_usable_one(pipeline, tmp_path):
+    data = _write(tmp_path, BASE)
+    home = tmp_path / "home"
+    result = shopfloor("run", pipeline, "--data", str(data), home=home, timeout=120)
+    assert result.returncode == 2 and "model-name: name the model of your own data, e.g. --model-name bad-" in \
+        result.stderr, result.stderr
+    result = shopfloor("run", pipeline, "--data", str(data), "--model-name", "bad name", home=home, timeout=120)
+    assert result.returncode == 2 and "model-name: 'bad name' is not a usable model name" in result.stderr
+    assert not home.exists() or not (home / "mlflow.db").exists()

@@ -16,14 +16,24 @@ def test_every_pipeline_compiles_and_loads_back(tmp_path):
         assert all("pip install" not in c for c in commands)  # the image already holds everything
 
 
-def test_fault_detection_has_three_parallel_synthesizer_branches(tmp_path):
+def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
+    """One ParallelFor branch per chosen synthesizer, collected into training and registration; deploy only
+    when asked for and only for a new champion (KFP conditions, no skip flags in the components)."""
     spec = yaml.safe_load(compile_pipeline("fault-detection", out=tmp_path / "fd.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    names = {t["taskInfo"]["name"]: key for key, t in tasks.items()}
-    for branch in ("wgan", "ctgan", "flow"):
-        synth, filt = names[f"synthesize: {branch}"], names[f"filter: {branch}"]
-        assert tasks[synth]["dependentTasks"] == ["ingest"]  # branches depend on ingest only: parallel
-        assert set(tasks[filt]["dependentTasks"]) == {"ingest", synth}
-        assert filt in tasks[names["train: classifiers"]]["dependentTasks"]
+    loop = next(t for t in tasks.values() if "parameterIterator" in t)
+    assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--synthesizers"
+    body = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    assert {t["taskInfo"]["name"] for t in body.values()} == {"synthesize", "filter"}
+    assert body["filter-rows"]["dependentTasks"] == ["synthesize"]
+    train = tasks["train"]["inputs"]["artifacts"]["synthetic"]["taskOutputArtifact"]
+    assert train["producerTask"] == loop["componentRef"]["name"].removeprefix("comp-")
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert params["synthesizer"]["defaultValue"] == "wgan" and params["filter_method"]["defaultValue"] == "kmeans"
+    assert params["synthesizers"]["defaultValue"] == ["wgan"] and params["filter_method"]["defaultValue"] == "kmeans"
+    conditions = [t for t in tasks.values() if "triggerPolicy" in t]
+    assert len(conditions) == 1 and "deploy_target" in conditions[0]["triggerPolicy"]["condition"]
+    inner = spec["components"][conditions[0]["componentRef"]["name"]]["dag"]["tasks"]
+    nested = next(t for t in inner.values() if "triggerPolicy" in t)
+    assert "alias" in nested["triggerPolicy"]["condition"] and "'champion'" in nested["triggerPolicy"]["condition"]
+    synthesize = spec["components"]["comp-synthesize"]["inputDefinitions"]["parameters"]
+    assert "selection" not in synthesize  # branches that run are the chosen ones: no skip flag

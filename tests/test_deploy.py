@@ -1,4 +1,4 @@
-"""deploy: the InferenceService manifest (kserve SDK), its schema check, and the local deployment."""
+"""deploy: the InferenceService manifest, its check against the kserve SDK's models, and the local deployment."""
 
 import os
 import signal
@@ -10,12 +10,12 @@ import yaml
 from serving_fixtures import MODEL, call, register_gearbox_model
 
 from loadtest.run import free_port
-from serving.deploy import deploy_local
-from serving.inference_service import inference_service, schema_errors, to_manifest
+from serving.inference_service import schema_errors
+from shopfloor.deploy import deploy_local, inference_service
 
 
 def test_manifest_has_the_papers_sizing_and_validates():
-    manifest = to_manifest(inference_service(MODEL, image="registry.local/shopfloor:1"))
+    manifest = inference_service(MODEL, image="registry.local/shopfloor:1")
     assert schema_errors(manifest) == []
     predictor = manifest["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 10)
@@ -25,11 +25,11 @@ def test_manifest_has_the_papers_sizing_and_validates():
                                                                                       "memory": "512Mi"}
     assert container["image"] == "registry.local/shopfloor:1"
     assert container["securityContext"]["runAsNonRoot"] is True
-    assert container["args"][:2] == ["shopfloor", "serve"]
+    assert container["args"][:4] == ["shopfloor", "serve", "--model-name", MODEL]
 
 
 def test_schema_check_catches_typos_and_wrong_types():
-    manifest = to_manifest(inference_service(MODEL))
+    manifest = inference_service(MODEL)
     manifest["spec"]["predictor"]["minReplica"] = 1  # typo
     manifest["spec"]["predictor"]["maxReplicas"] = "ten"
     manifest["spec"]["predictor"]["containers"][0]["resources"]["limitz"] = {}
@@ -48,6 +48,17 @@ def test_cli_dry_run_prints_a_valid_manifest():
     assert schema_errors(manifest) == []
 
 
+def test_names_that_mlflow_or_urls_refuse_stop_every_command_at_once(tmp_path):
+    env = {**os.environ, "SHOPFLOOR_HOME": str(tmp_path)}
+    for command in (["deploy", "--dry-run"], ["serve"], ["loadtest"], ["schedule", "retraining", "--interval", "5",
+                                                                        "--data", "x.csv"]):
+        proc = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", *command, "--model-name", "line/3"],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert "model-name: 'line/3' is not a usable model name" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "schedules").exists()
+
+
 def test_deploy_local_starts_then_follows_the_champion(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
@@ -61,6 +72,7 @@ def test_deploy_local_starts_then_follows_the_champion(tmp_path, monkeypatch):
         better, _, _ = register_gearbox_model(home, f2=0.8, seed=2)
         again = deploy_local(MODEL, str(better.version), port=port, log_dir=tmp_path)
         assert again["action"] == "reloaded" and again["version"] == "2" and again["pid"] is None
+        assert again["endpoint"] == f"http://127.0.0.1:{port}/v1/models/{MODEL}:predict"
         assert call(f"http://127.0.0.1:{port}/v2/health/ready").status == 200
     finally:
         os.killpg(started["pid"], signal.SIGTERM)

@@ -36,7 +36,9 @@ def test_deepsad_has_no_bias_and_a_centre_away_from_zero():
     model = DeepSAD(epochs=5, embedding_dim=4, diversity=1.0).fit(x)
     assert all(layer.bias is None for layer in model.encoder if isinstance(layer, torch.nn.Linear))
     assert torch.all(model.center.abs() >= 0.1 - 1e-9)
-    assert model.transform(x).shape == (200, 4) and (model.score(x) >= 0).all()
+    embedding = model.transform(x)  # the embedding minus the centre, so the score is its squared norm
+    assert embedding.shape == (200, 4)
+    assert np.allclose(model.score(x), (embedding ** 2).sum(axis=1), rtol=1e-5)
 
 
 def test_2ds_embedding_has_higher_rank_than_deepsad():

@@ -35,11 +35,36 @@ def test_missing_file_is_named(tmp_path):
     assert err.value.field == "data"
 
 
-def test_minority_becomes_one_and_drop_onehot_work():
-    table = _table().assign(kind=np.resize(["L", "M", "H"], 200), uid=range(200))
-    data = ing.prepare(table, "y", drop=["uid"], categorical=["kind"])
+def test_minority_becomes_one_and_categories_stay_raw_until_the_model():
+    table = _table().assign(kind=np.resize(["L", "M", "H"], 200), uid=range(200), line=np.resize([1, 2], 200))
+    data = ing.prepare(table, "y", drop=["uid"], categorical=["kind", "line"])
     assert data.positive_label == "fault" and data.label.sum() == 20
-    assert {"kind_L", "kind_M", "kind_H"} <= set(data.features.columns) and "uid" not in data.features
+    assert list(data.features.columns) == ["a", "b", "c", "d", "kind", "line"] and data.categorical == ("kind", "line")
+    assert data.features["line"].tolist()[:2] == ["1", "2"]  # categories are strings, as clients send them
+    split = ing.split(data, seed=0)
+    pre = ing.fit_preprocessor(split.train, data.categorical)
+    encoded = ing.transform(pre, split.test)
+    assert {"kind_H", "kind_L", "kind_M", "line_1", "line_2"} <= set(encoded.columns)
+    schema = ing.schema_of(pre, split.train)
+    assert [(c.name, c.type) for c in schema.columns][-2:] == [("kind", "string"), ("line", "string")]
+    assert schema.categorical[0].categories == ("H", "L", "M")
+
+
+@pytest.mark.parametrize("categorical, field, message", [
+    (["colour"], "colour", "not in the table"),
+    (["kind"], "kind", r"1 distinct value\(s\)"),
+])
+def test_bad_categorical_columns_are_named(categorical, field, message):
+    table = _table().assign(kind="L")
+    with pytest.raises(DataError, match=message) as err:
+        ing.prepare(table, "y", categorical=categorical)
+    assert err.value.field == field
+
+
+def test_a_string_column_not_named_categorical_is_refused_with_the_fix():
+    with pytest.raises(DataError, match="name it categorical") as err:
+        ing.prepare(_table().assign(kind=np.resize(["L", "M"], 200)), "y")
+    assert err.value.field == "kind"
 
 
 def test_split_is_stratified_and_scaler_maps_train_to_unit_box():
@@ -48,4 +73,5 @@ def test_split_is_stratified_and_scaler_maps_train_to_unit_box():
     assert (len(sp.train), len(sp.valid), len(sp.test)) == (300, 100, 100)
     assert [s[ing.LABEL].sum() for s in (sp.train, sp.valid, sp.test)] == [30, 10, 10]
     scaled = ing.transform(ing.fit_preprocessor(sp.train), sp.train).drop(columns=[ing.LABEL])
+    assert list(scaled.columns) == list("abcd")
     assert np.allclose(scaled.min(), -1.0) and np.allclose(scaled.max(), 1.0)

@@ -3,58 +3,80 @@
 import json
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from cli import shopfloor
 from mlflow import MlflowClient
 
+from shopfloor.registry import load_version
+
 pytestmark = pytest.mark.slow
+MODEL = "gearbox-line-3"
+
+
+def _run(gearbox_csv, tmp_path, home, seed, synthesizer, filt):
+    out = tmp_path / f"result{seed}.json"
+    result = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, "--synthesizer",
+                       synthesizer, "--filter", filt, "--trials", "2", "--timeout", "60", "--max-epochs", "12",
+                       "--seed", str(seed), "--json", str(out), home=home)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads(out.read_text())
 
 
 def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     home = tmp_path / "home"
-    runs = []
-    for seed, synthesizer, filt in ((0, "all", "both"), (1, "wgan", "kmeans")):
-        out = tmp_path / f"result{seed}.json"
-        result = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--synthesizer", synthesizer,
-                           "--filter", filt, "--trials", "2", "--timeout", "60", "--max-epochs", "12",
-                           "--seed", str(seed), "--json", str(out), home=home)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert "| baseline |" in result.stdout and "| wgan |" in result.stdout
-        assert "registered: gearbox-fault-classifier version" in result.stdout
-        runs.append(json.loads(out.read_text()))
-    # with "all", the three branches each trained a classifier, beside the three references
-    assert set(runs[0]["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan", "ctgan", "flow"}
-    assert set(runs[1]["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan"}
+    first, run = _run(gearbox_csv, tmp_path, home, 0, "all", "both")
 
-    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    versions = sorted(int(v.version) for v in client.search_model_versions("name='gearbox-fault-classifier'"))
-    assert versions == [1, 2]
-    assert runs[0]["alias"] == "champion" and runs[0]["version"] == 1
-    f2 = [client.get_run(client.get_model_version("gearbox-fault-classifier", str(v)).run_id).data.metrics["test_f2"]
-          for v in (1, 2)]
-    assert runs[1]["alias"] == ("champion" if f2[1] >= f2[0] else "challenger")
-    champion = client.get_model_version_by_alias("gearbox-fault-classifier", "champion")
-    assert int(champion.version) == (2 if f2[1] >= f2[0] else 1)
+    # quiet: one line per step, the table and the result; kfp.local's executor logs went to a file
+    lines = first.stdout.splitlines()
+    steps = [line.split()[0] for line in lines if line.startswith("  ") and " s  " in line]
+    assert steps.count("synthesize") == 3 and steps.count("filter") == 3
+    assert {"ingest", "train", "register"} <= set(steps)
+    assert len(lines) < 40, first.stdout
+    assert "KFP Executor" not in first.stdout and "KFP Executor" in open(run["log"]).read()
+    assert "| baseline |" in first.stdout and f"registered: {MODEL} version 1 as @champion" in first.stdout
 
+    # with "all", the three parallel branches each trained a classifier, beside the three references
+    assert set(run["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan", "ctgan", "flow"}
+    assert (run["version"], run["alias"]) == (1, "champion")
     # the chosen model was picked on validation F2, never on test
-    report = runs[1]["report"]
+    report = run["report"]
     assert report["best"] == max(report["models"], key=lambda m: (report["models"][m]["valid"]["f2"], m != "baseline"))
 
-    # one MLflow model, preprocessor included, whose signature names the features
-    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model("models:/gearbox-fault-classifier@champion")
-    inputs = model.metadata.get_input_schema().input_names()
-    assert len(inputs) == 66 and inputs[0] == "ws1_press_bearing_a_peak_kN"
-    import pandas as pd
+    # one MLflow pyfunc in the model contract: preprocessing and threshold inside, raw columns in
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+        registered = load_version(MODEL, 1)
+    finally:
+        mlflow.set_tracking_uri(None)
+    rows = pd.read_csv(gearbox_csv).drop(columns=["faulty"]).head(50)
+    assert pyfunc.metadata.get_input_schema().input_names() == list(rows.columns)
+    proba = registered.estimator.predict_proba(rows)[:, 1]
+    answer = pyfunc.predict(rows)
+    assert np.allclose(answer["fault_probability"], proba, atol=1e-12)
+    assert answer["class"].tolist() == (proba >= registered.threshold).astype(int).tolist()
 
-    rows = pd.read_csv(gearbox_csv).drop(columns=["faulty"]).head(20)
-    assert set(model.predict(rows)) <= {0, 1}
-    first = client.get_model_version("gearbox-fault-classifier", "1").run_id
-    artifacts = {a.path for a in client.list_artifacts(first)}
+    first_run = client.get_model_version(MODEL, "1").run_id
+    artifacts = {a.path for a in client.list_artifacts(first_run)}
     assert {"confusion_matrices.png", "comparison.json", "comparison_test.json", "fidelity.json", "plots",
             "synthesizers"} <= artifacts
-    assert {a.path for a in client.list_artifacts(first, "synthesizers")} == {
+    assert {a.path for a in client.list_artifacts(first_run, "synthesizers")} == {
         "synthesizers/wgan", "synthesizers/ctgan", "synthesizers/flow"}
-    metrics = client.get_run(first).data.metrics
-    assert all(0 <= metrics[f"{s}_fidelity_ks_complement"] <= 1 for s in ("wgan", "ctgan", "flow"))
-    mlflow.set_tracking_uri(None)
+    metrics = client.get_run(first_run).data.metrics
+    for name in ("wgan", "ctgan", "flow"):  # the logged fidelity is the one each branch measured
+        local = mlflow.artifacts.download_artifacts(run_id=first_run, artifact_path=f"synthesizers/{name}/info.json",
+                                                    tracking_uri=uri)
+        info = json.loads(open(local).read())
+        assert metrics[f"{name}_fidelity_ks_complement"] == pytest.approx(info["fidelity_ks_complement"])
+        assert info["trials"] == 2
+
+    # A champion recorded with a perfect test F2 cannot be beaten: the next run registers a challenger.
+    client.log_metric(first_run, "test_f2", 1.0)
+    second, again = _run(gearbox_csv, tmp_path, home, 1, "wgan", "kmeans")
+    assert set(again["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan"}
+    assert (again["version"], again["alias"], again["previous_champion"]) == (2, "challenger", 1.0)
+    assert int(client.get_model_version_by_alias(MODEL, "champion").version) == 1

@@ -26,8 +26,8 @@ def trajectories(tmp_path_factory):
 def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     home = tmp_path / "home"
     out = tmp_path / "hi.json"
-    result = shopfloor("run", "health-index", "--data", str(trajectories), "--truth", "wear", "--t-d", "20",
-                       "--t-f", "20", "--epochs", "15", "--json", str(out), home=home)
+    result = shopfloor("run", "health-index", "--data", str(trajectories), "--model-name", "health-index", "--truth",
+                       "wear", "--t-d", "20", "--t-f", "20", "--epochs", "15", "--json", str(out), home=home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     reg = json.loads(out.read_text())
     assert (reg["model_name"], reg["version"], reg["alias"]) == ("health-index", 1, "champion")
@@ -44,7 +44,7 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     model = mlflow.pyfunc.load_model("models:/health-index@champion")
     mlflow.set_tracking_uri(None)
     rows = pd.read_csv(trajectories).drop(columns=["unit", "time", "wear"]).head(10)
-    expected = np.asarray(model.predict(rows), dtype=float)
+    expected = np.asarray(model.predict(rows)["health_index"], dtype=float)
     assert model.metadata.get_input_schema().input_names() == list(rows.columns)
 
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": uri}
@@ -53,15 +53,18 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
         assert [o["name"] for o in meta["outputs"]] == ["health_index"]
         answer = call(f"{url}/v1/models/health-index:predict", {"instances": rows.to_dict(orient="records")})
         assert answer.status == 200, answer.body
-        assert np.allclose([p["health_index"] for p in answer.body["predictions"]], expected, atol=1e-9)
+        assert [p["health_index"] for p in answer.body["predictions"]] == expected.tolist()
         v2 = call(f"{url}/v2/models/health-index/infer", {"inputs": [
             {"name": "bands", "shape": [10, rows.shape[1]], "datatype": "FP32",
              "data": rows.astype("float32").values.ravel().tolist()}]})
         assert v2.status == 200 and v2.body["outputs"][0]["name"] == "health_index"
+        assert np.array_equal(v2.body["outputs"][0]["data"],
+                              np.asarray(model.predict(rows.astype("float32").astype(float))["health_index"]))
         bad = call(f"{url}/v1/models/health-index:predict", {"instances": [[1.0, 2.0]]})
         assert bad.status == 400 and f"expected {rows.shape[1]} values" in bad.body["error"]
-        nan = call(f"{url}/v1/models/health-index:predict", {"instances": [{**rows.iloc[0].to_dict(), "band_00": "x"}]})
-        assert nan.status == 400 and "band_00: not a number" in nan.body["error"]
+        text = call(f"{url}/v1/models/health-index:predict",
+                    {"instances": [{**rows.iloc[0].to_dict(), "band_00": "x"}]})
+        assert text.status == 400 and "band_00: not a number" in text.body["error"]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -75,8 +78,8 @@ def test_bad_trajectories_stop_the_command_and_register_nothing(tmp_path, trajec
     path = tmp_path / "bad.csv"
     change(pd.read_csv(trajectories)).to_csv(path, index=False)
     home = tmp_path / "home"
-    result = shopfloor("run", "health-index", "--data", str(path), "--truth", "wear", "--t-d", "20", "--t-f", "20",
-                       home=home, timeout=120)
+    result = shopfloor("run", "health-index", "--data", str(path), "--model-name", "rtf", "--truth", "wear", "--t-d",
+                       "20", "--t-f", "20", home=home, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
     db = home / "mlflow.db"

@@ -3,9 +3,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from shopfloor.registry import SKOPS_TRUSTED, champion_score, register_model, register_sklearn, use_tracking
+from shopfloor.classify.model import FaultClassifier
+from shopfloor.contract import Column, TabularSchema
+from shopfloor.registry import champion_contract, champion_score, load_version, register_model, use_tracking
 
 
 @pytest.fixture
@@ -13,12 +18,14 @@ def model_and_rows():
     rng = np.random.default_rng(0)
     x = pd.DataFrame(rng.normal(size=(60, 3)), columns=["f1", "f2", "f3"])
     y = (x["f1"] > 0).astype(int)
-    return LogisticRegression().fit(x, y), x
+    pre = ColumnTransformer([("numeric", StandardScaler(), ["f1", "f2", "f3"])])
+    estimator = Pipeline([("preprocess", pre), ("classifier", LogisticRegression())]).fit(x, y)
+    return FaultClassifier(estimator, TabularSchema(tuple(Column(c) for c in x.columns)), threshold=0.4), x
 
 
 def _register(model, rows, f2, **kw):
-    return register_sklearn(model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": f2},
-                            params={"p": 1}, score_metric="test_f2", **kw)
+    return register_model(model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": f2},
+                          params={"p": 1}, score_metric="test_f2", **kw)
 
 
 def test_champion_moves_only_when_not_worse(home, model_and_rows):
@@ -34,25 +41,36 @@ def test_champion_moves_only_when_not_worse(home, model_and_rows):
     assert int(client.get_model_version_by_alias("m", "champion").version) == 3
     assert int(client.get_model_version_by_alias("m", "challenger").version) == 2
     assert champion_score("m", "test_f2") == pytest.approx(0.70)
-    signature = client.get_model_version("m", "3")
-    assert signature.run_id == tie.run_id
+    assert client.get_model_version("m", "3").run_id == tie.run_id
     assert str(home) in MlflowClient().get_run(tie.run_id).info.artifact_uri  # artifacts in the data dir
 
 
+def test_the_registered_model_is_the_contract_and_loads_back(home, model_and_rows):
+    use_tracking()
+    model, rows = model_and_rows
+    _register(model, rows, 0.5)
+    contract = champion_contract("m")
+    assert (contract.kind, contract.inputs, contract.details["threshold"]) == ("classifier", model.inputs, 0.4)
+    loaded = load_version("m", 1)
+    assert isinstance(loaded, FaultClassifier) and loaded.threshold == 0.4
+    pyfunc = mlflow.pyfunc.load_model("models:/m@champion")
+    assert pyfunc.predict(rows).equals(model.predict(None, rows))
+
+
 def test_a_failure_mid_registration_leaves_no_version(home, model_and_rows, tmp_path):
+    from shopfloor.registry import log_contract_model
+
     use_tracking()
     model, rows = model_and_rows
     _register(model, rows, 0.9)
 
-    def log_then_fail(model_name):  # the model version exists when the failure comes
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
-                                 skops_trusted_types=SKOPS_TRUSTED, pip_requirements=["scikit-learn"])
+    def log_then_fail(model, example, model_name):  # the model version exists when the failure comes
+        log_contract_model(model, example, model_name)
         raise RuntimeError("boom")
 
     assert len(MlflowClient().search_model_versions("name='m'")) == 1
     with pytest.raises(RuntimeError, match="boom"):
-        register_model(log_then_fail, model_name="m", experiment="e", metrics={"test_f2": 0.95}, params={"p": 1},
-                       score_metric="test_f2")
+        _register(model, rows, 0.95, log_model=log_then_fail)
     client = MlflowClient()
     assert [int(v.version) for v in client.search_model_versions("name='m'")] == [1]
     assert int(client.get_model_version_by_alias("m", "champion").version) == 1

@@ -11,8 +11,9 @@ from mlflow import MlflowClient
 from retrain_fixtures import drifted_csv, register_champion
 from sklearn.dummy import DummyClassifier
 
+from shopfloor.classify.model import FaultClassifier
+from shopfloor.constants import FAULT_MODEL as MODEL_NAME
 from shopfloor.errors import DataError, RegistryError
-from shopfloor.fault_detection import MODEL_NAME
 from shopfloor.retraining import check_step, promote_step, retrain_step
 
 
@@ -21,6 +22,16 @@ def _check(home, data):
     info = check_step(str(data), "faulty", tracking_uri=f"sqlite:///{home / 'mlflow.db'}", report=str(home / "d.json"),
                       **paths)
     return info, paths
+
+
+def _constant(paths, answer: int) -> FaultClassifier:
+    """A classifier that always answers ``answer``, in the contract of the registered champion."""
+    from shopfloor.registry import load_version
+
+    rows = pd.read_parquet(paths["adapt"])
+    champion = load_version(MODEL_NAME, 1)
+    dummy = DummyClassifier(strategy="constant", constant=answer).fit(rows.drop(columns="label"), rows["label"])
+    return FaultClassifier(dummy, champion.inputs)
 
 
 def test_refit_challenger_is_promoted_and_a_worse_one_is_kept(home, tmp_path):
@@ -37,9 +48,7 @@ def test_refit_challenger_is_promoted_and_a_worse_one_is_kept(home, tmp_path):
     assert int(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == better["version"] == 2
 
     # A model that never says "faulty" scores F2 = 0: it is registered for the record, the alias stays.
-    rows = pd.read_parquet(paths["adapt"])
-    joblib.dump(DummyClassifier(strategy="constant", constant=0).fit(rows.drop(columns="label"), rows["label"]),
-                home / "dummy.joblib")
+    joblib.dump(_constant(paths, 0), home / "dummy.joblib")
     worse = promote_step(paths["adapt"], paths["holdout"], str(home / "dummy.joblib"), str(home / "d.json"),
                          tracking_uri=uri)
     assert not worse["promoted"] and worse["alias"] == "challenger" and "kept the champion" in worse["reason"]
@@ -52,9 +61,7 @@ def test_margin_lets_a_slightly_worse_challenger_through(home, tmp_path):
     register_champion(home, "logreg")
     _, paths = _check(home, drifted_csv(tmp_path / "new.csv"))
     uri = f"sqlite:///{home / 'mlflow.db'}"
-    rows = pd.read_parquet(paths["adapt"])
-    joblib.dump(DummyClassifier(strategy="constant", constant=1).fit(rows.drop(columns="label"), rows["label"]),
-                home / "all-faulty.joblib")  # recall 1: F2 about 0.27, lower than the champion's
+    joblib.dump(_constant(paths, 1), home / "all-faulty.joblib")  # recall 1: F2 about 0.27, below the champion's
     strict = promote_step(paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"),
                           tracking_uri=uri)
     loose = promote_step(paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"),
@@ -74,7 +81,7 @@ def test_bad_new_data_is_named_and_the_champion_untouched(case, home, tmp_path):
         table.head(0).to_csv(data, index=False)
     elif case == "missing_label":
         table.drop(columns="faulty").to_csv(data, index=False)
-    done = shopfloor("run", "retraining", "--data", str(data), home=home)
+    done = shopfloor("run", "retraining", "--data", str(data), "--model-name", MODEL_NAME, home=home)
     assert done.returncode == 2, done.stderr
     expected = {"no_champion": "no version with alias 'champion'", "other_columns": "ws2_screw_flange_angle_deg",
                 "empty": "no rows", "missing_label": "faulty"}[case]
@@ -99,18 +106,56 @@ def test_check_step_errors_name_the_field(home, tmp_path):
 def test_resnet_loop_through_kfp_local(home, tmp_path):
     """Champion ResNet -> drifted data -> EnKF challenger -> promoted -> @champion serves it."""
     register_champion(home, "resnet")
-    done = shopfloor("run", "retraining", "--data", str(drifted_csv(tmp_path / "new.csv")), "--json",
-                     str(tmp_path / "r.json"), home=home)
+    done = shopfloor("run", "retraining", "--data", str(drifted_csv(tmp_path / "new.csv")), "--model-name", MODEL_NAME,
+                     "--json", str(tmp_path / "r.json"), home=home)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["retrain"]["method"] == "enkf" and result["check"]["drift"]
     assert result["promoted"] and result["challenger"] > result["champion"]
-    from shopfloor.inference import load_scorer
-    from shopfloor.registry import use_tracking
+    import mlflow
+
+    from shopfloor.registry import champion_version, load_version, use_tracking
 
     use_tracking(f"sqlite:///{home / 'mlflow.db'}")
-    scorer = load_scorer(MODEL_NAME, "champion")
-    assert scorer.version == str(result["version"])
-    rows = pd.read_csv(tmp_path / "new.csv").drop(columns="faulty").head(4)[scorer.features].to_numpy()
-    out = scorer.score(rows)
-    assert out["class"].shape == (4,) and np.all((out["fault_probability"] >= 0) & (out["fault_probability"] <= 1))
+    assert str(champion_version(MODEL_NAME).version) == str(result["version"])
+    challenger, champion = load_version(MODEL_NAME, result["version"]), load_version(MODEL_NAME, 1)
+    rows = pd.read_csv(tmp_path / "new.csv").drop(columns="faulty").head(200)
+    assert challenger.inputs == champion.inputs  # the EnKF moved weights only: same columns, same threshold
+    moved = challenger.predict(None, rows)["fault_probability"] - champion.predict(None, rows)["fault_probability"]
+    assert np.abs(moved).max() > 0.01
+    served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion").predict(rows)
+    assert served.equals(challenger.predict(None, rows))
+
+
+def test_retraining_takes_the_raw_table_with_its_string_columns(home, tmp_path):
+    """The champion encodes ``variant`` itself, so new rows arrive as the line writes them, new categories
+    included, and the refitted challenger learns the new category."""
+    from serving_fixtures import gearbox_with_variant, register_gearbox_model
+
+    register_gearbox_model(home, f2=0.5, variant=True)
+    new = gearbox_with_variant(900, seed=8)
+    new.loc[new.index[::5], "variant"] = "D"  # a variant launched after the champion was trained
+    data = tmp_path / "new.csv"
+    new.to_csv(data, index=False)
+    info, paths = _check(home, data)
+    assert info["drift"] is None and info["rows"] == 900  # no reference rows were logged with this champion
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    made = retrain_step(paths["adapt"], tracking_uri=uri, challenger=str(home / "c.joblib"))
+    challenger = joblib.load(home / "c.joblib")
+    assert made["method"] == "refit" and challenger.inputs.names[-1] == "variant"
+    assert challenger.inputs.categorical[0].categories == ("A", "B", "C", "D")
+    result = promote_step(paths["adapt"], paths["holdout"], str(home / "c.joblib"), str(home / "d.json"),
+                          tracking_uri=uri, retrain_info=made)
+    assert result["version"] == 2
+
+
+def test_category_shift_is_drift():
+    from shopfloor.retrain.drift import drift_report
+
+    rng = np.random.default_rng(0)
+    before = pd.DataFrame({"variant": rng.choice(["A", "B"], 800), "x": rng.normal(size=800)})
+    same = pd.DataFrame({"variant": rng.choice(["A", "B"], 800), "x": rng.normal(size=800)})
+    moved = pd.DataFrame({"variant": rng.choice(["A", "B", "C"], 800, p=[0.2, 0.3, 0.5]), "x": rng.normal(size=800)})
+    assert drift_report(before, same).drifted == []
+    report = drift_report(before, moved)
+    assert report.drifted == ["variant"] and report.table.loc["variant", "psi"] > 1.0

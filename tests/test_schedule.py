@@ -35,7 +35,8 @@ def test_schedule_validation(home):
 def test_local_schedule_fires_and_is_deleted(home, tmp_path):
     register_champion(home, "logreg")
     data = drifted_csv(tmp_path / "new.csv", rows=600)
-    done = shopfloor("schedule", "retraining", "--interval", "2", "--data", str(data), home=home)
+    done = shopfloor("schedule", "retraining", "--interval", "2", "--data", str(data), "--model-name",
+                     "gearbox-fault-classifier", home=home)
     assert done.returncode == 0, done.stderr
     schedule_id = done.stdout.split()[2]
     try:

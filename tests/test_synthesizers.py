@@ -1,4 +1,4 @@
-"""The three synthesizers behind one interface: shapes, dtypes, names, seeds, save/load."""
+"""The three synthesizers behind one interface: shapes, dtypes, names, seeds, save/load, settings, history."""
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,43 @@ def test_ctgan_conditional_failure_is_a_clear_error(table):
     labelled = table.assign(faulty=np.r_[np.ones(20, int), np.zeros(80, int)])
     synth = CTGANSynthesizer(seed=0, progress=False, condition_column="faulty", condition_value=1,
                              max_tries_per_batch=1, **FAST[CTGANSynthesizer]).fit(labelled)
-    synth.condition_value = 7
+    synth.config.condition_value = 7
     with pytest.raises(SynthesisError, match="faulty: CTGAN produced no row with value 7"):
         synth.sample(10)
+
+
+def test_settings_and_history_have_one_shape_for_all(fitted):
+    params = fitted.get_parameters()
+    assert params["seed"] == 4 and all(params[k] == v for k, v in FAST[type(fitted)].items())
+    epochs = FAST[type(fitted)]["epochs"]
+    assert [h["epoch"] for h in fitted.history] == list(range(epochs))
+    losses = {k for h in fitted.history for k in h} - {"epoch"}
+    assert losses and all(np.isfinite(h[k]) for h in fitted.history for k in losses)
+
+
+def test_unknown_settings_are_named():
+    for cls in FAST:
+        with pytest.raises(TypeError, match="'epoch'"):
+            cls(epoch=3)
+
+
+def test_the_registry_names_every_synthesizer_with_its_search_space():
+
+    from shopfloor.synth.registry import NAMES, parse_selection, synthesizer_class
+
+    assert NAMES == ("wgan", "ctgan", "flow") and parse_selection("all") == list(NAMES)
+    assert parse_selection("flow, wgan,flow") == ["flow", "wgan"]
+    with pytest.raises(ValueError, match="comma-separated choice"):
+        parse_selection("gan")
+    for name in NAMES:
+        cls = synthesizer_class(name)
+        settings = cls.search_space(_first_trial(), 40)
+        assert 5 <= settings["epochs"] <= 40
+        cls(**settings)  # every searched name is a setting of the class
+
+
+def _first_trial():
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    return study.ask()

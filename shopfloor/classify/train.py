@@ -1,7 +1,7 @@
-"""Train the interpretable logistic-regression classifier on original or augmented rows.
+"""Train the classifiers on original or augmented rows, and evaluate them at their decision threshold.
 
 Training happens in the preprocessor's [-1, 1] space (where synthetic rows live); the returned
-model chains the fitted preprocessor and the classifier, so it takes raw feature rows.
+estimator chains the fitted preprocessor and the classifier, so it takes the user's raw columns.
 """
 
 from __future__ import annotations
@@ -12,29 +12,22 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from shopfloor.classify.metrics import classification_report
+from shopfloor.classify.model import FaultClassifier
+from shopfloor.constants import CLASSIFIERS
 from shopfloor.data import ingest as ing
 from shopfloor.data.ingest import LABEL, xy
-
-
-def fit_logreg(train_scaled: pd.DataFrame, seed: int = 0, class_weight: str | None = None) -> LogisticRegression:
-    """L2 logistic regression on scaled rows (features + ``label``)."""
-    x, y = xy(train_scaled)
-    return LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=seed).fit(x, y)
-
-
-CLASSIFIERS = ("logreg", "resnet")
 
 
 def fit_classifier(train_scaled: pd.DataFrame, kind: str = "logreg", seed: int = 0,
                    class_weight: str | None = None):
     """A logistic regression or a ResNet classifier (``shopfloor.retrain``) on scaled rows."""
+    x, y = xy(train_scaled)
     if kind == "logreg":
-        return fit_logreg(train_scaled, seed=seed, class_weight=class_weight)
+        return LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=seed).fit(x, y)
     if kind != "resnet":
         raise ValueError(f"classifier must be one of {list(CLASSIFIERS)}, got {kind!r}")
     from shopfloor.retrain.estimators import ResNetClassifier
 
-    x, y = xy(train_scaled)
     return ResNetClassifier(class_weight=class_weight, seed=seed).fit(x, y)
 
 
@@ -54,21 +47,26 @@ def smote(train_scaled: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return xs.assign(**{LABEL: ys})
 
 
-def full_model(preprocessor: Pipeline, classifier) -> Pipeline:
-    """One estimator from raw features to classes: the preprocessor kept with the model."""
+def full_model(preprocessor, classifier) -> Pipeline:
+    """One estimator from raw columns to fault probabilities: the preprocessor kept with the model."""
     return Pipeline([("preprocess", preprocessor), ("classifier", classifier)])
 
 
-def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict[str, float]:
-    """Metrics of a raw-feature model on a raw split."""
+def evaluate(model, frame: pd.DataFrame, threshold: float = 0.5) -> dict[str, float]:
+    """Metrics of a raw-column model on a raw split, deciding "faulty" at ``threshold``."""
     x, y = xy(frame)
-    return classification_report(y, np.asarray(model.predict(x)))
+    proba = np.asarray(model.predict_proba(x))[:, 1]
+    return classification_report(y, (proba >= threshold).astype(int))
 
 
-def train_reference(table: pd.DataFrame, label: str, seed: int = 0, class_weight: str | None = None
-                    ) -> tuple[Pipeline, ing.Splits]:
-    """A logistic regression on the table's training split, preprocessor included, without synthesis:
+def reference_classifier(table: pd.DataFrame, label: str, seed: int = 0, class_weight: str | None = None,
+                         categorical: list[str] | None = None) -> tuple[FaultClassifier, ing.Splits]:
+    """A logistic regression on the table's training split, in the model contract, without synthesis:
     the quick model that serving tests and benchmarks register."""
-    splits = ing.split(ing.prepare(table, label), seed=seed)
-    pre = ing.fit_preprocessor(splits.train)
-    return full_model(pre, fit_logreg(ing.transform(pre, splits.train), seed=seed, class_weight=class_weight)), splits
+    data = ing.prepare(table, label, categorical=categorical)
+    splits = ing.split(data, seed=seed)
+    pre = ing.fit_preprocessor(splits.train, data.categorical)
+    estimator = full_model(pre, fit_classifier(ing.transform(pre, splits.train), seed=seed,
+                                               class_weight=class_weight))
+    schema = ing.schema_of(pre, splits.train, data.boolean)
+    return FaultClassifier(estimator, schema, labels=(data.negative_label, data.positive_label)), splits

@@ -1,4 +1,4 @@
-"""Load a labelled table, check it, split it and fit the preprocessor kept with every model.
+"""Load a labelled table, check it, split it and fit the preprocessor kept inside every model.
 
 Checks happen before anything is trained or registered, and each error names the column or file at
 fault, because a factory table with a typo in its label column should cost seconds, not a pipeline run.
@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
+from shopfloor.contract import Column, TabularSchema
 from shopfloor.errors import DataError
 
 LABEL = "label"
@@ -37,21 +40,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class LabelledTable:
-    """Numeric features and a 0/1 label where 1 is the minority (fault) class."""
+    """Raw features and a 0/1 label where 1 is the minority (fault) class.
+
+    Numeric columns are float (booleans as 0/1), string (categorical) columns hold ``str`` or ``None``:
+    the model takes the user's columns as they are and encodes them itself.
+    """
 
     features: pd.DataFrame
     label: pd.Series
     positive_label: str
     negative_label: str
+    categorical: tuple[str, ...] = ()
+    boolean: tuple[str, ...] = ()
 
 
 def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
-            categorical: list[str] | None = None) -> LabelledTable:
-    """Validate ``table`` and encode it: drop and one-hot columns, check features and label.
+            categorical: list[str] | None = None, min_categories: int = 2) -> LabelledTable:
+    """Validate ``table`` and type its columns: drop columns, check features and label.
 
     The minority class becomes 1. Raises ``DataError`` naming the column at fault for: an absent
-    label, a label with missing values or not exactly two classes, absent drop/categorical columns,
-    non-numeric or all-NaN features, and fewer than ``MIN_MINORITY_ROWS`` minority rows.
+    label, a label with missing values or not exactly two classes, absent drop/categorical columns, a
+    categorical column with fewer than ``min_categories`` values, non-numeric (and not categorical) or all-missing
+    features, and fewer than ``MIN_MINORITY_ROWS`` minority rows.
     """
     if table.empty:
         raise DataError("data", "the table has no rows")
@@ -60,6 +70,8 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
     for column in [*(drop or []), *(categorical or [])]:
         if column not in table.columns:
             raise DataError(column, "column named in drop/categorical is not in the table")
+    if label in (categorical or []) or label in (drop or []):
+        raise DataError(label, "the label column cannot also be dropped or categorical")
     y_raw = table[label]
     if y_raw.isna().any():
         raise DataError(label, f"label has {int(y_raw.isna().sum())} missing values")
@@ -75,27 +87,40 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
         raise DataError(label, f"only {n_minority} minority rows ({minority!r}); at least "
                                f"{MIN_MINORITY_ROWS} are needed")
 
-    features = table.drop(columns=[label, *(drop or [])])
-    if categorical:
-        features = pd.get_dummies(features, columns=categorical, dtype=float)
+    features = table.drop(columns=[label, *(drop or [])]).copy()
+    features.columns = [str(c) for c in features.columns]
     if features.shape[1] == 0:
         raise DataError("features", "no feature columns left")
-    non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])
-                   or pd.api.types.is_bool_dtype(features[c])]
+    categorical = [str(c) for c in categorical or []]
+    all_missing = [c for c in features.columns if features[c].isna().all()]
+    if all_missing:
+        raise DataError(all_missing[0], f"feature column has only missing values (all such: {all_missing})")
+    for column in categorical:
+        features[column] = categories(features[column])
+        if features[column].nunique() < min_categories:
+            raise DataError(column, f"categorical column has {features[column].nunique()} distinct value(s): "
+                                    "nothing to learn from it; drop it instead")
+    boolean = [c for c in features.columns if c not in categorical and pd.api.types.is_bool_dtype(features[c])]
+    non_numeric = [c for c in features.columns if c not in categorical and c not in boolean
+                   and not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
-        raise DataError(str(non_numeric[0]), f"feature column is not numeric (all non-numeric: "
-                                             f"{non_numeric}); drop it or one-hot it")
-    all_nan = [c for c in features.columns if features[c].isna().all()]
-    if all_nan:
-        raise DataError(str(all_nan[0]), f"feature column has only missing values (all such: {all_nan})")
-    values = features.to_numpy(dtype=float)
+        raise DataError(non_numeric[0], f"feature column is not numeric (all non-numeric: {non_numeric}); "
+                                        "drop it or name it categorical")
+    numeric = [c for c in features.columns if c not in categorical]
+    values = features[numeric].to_numpy(dtype=float)
     if np.isinf(values).any():
-        bad = [c for c in features.columns if np.isinf(features[c].to_numpy(dtype=float)).any()]
-        raise DataError(str(bad[0]), "feature column holds infinite values")
-    features = features.astype(float)
-    features.columns = [str(c) for c in features.columns]
+        bad = [c for c in numeric if np.isinf(features[c].to_numpy(dtype=float)).any()]
+        raise DataError(bad[0], "feature column holds infinite values")
+    for column in numeric:
+        features[column] = features[column].astype(float)
     y = (y_raw == minority).astype(int).rename(LABEL)
-    return LabelledTable(features, y, str(minority), str(majority))
+    return LabelledTable(features, y, str(minority), str(majority), tuple(categorical), tuple(boolean))
+
+
+def categories(values: pd.Series) -> pd.Series:
+    """A categorical column as ``str`` values, ``None`` where missing (the one form the model and the
+    server share: a client sends "1" for the category that the table held as the number 1)."""
+    return values.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
 
 
 @dataclass(frozen=True)
@@ -119,16 +144,42 @@ def split(data: LabelledTable, test_size: float = 0.2, valid_size: float = 0.2, 
     return Splits(train.reset_index(drop=True), valid.reset_index(drop=True), test.reset_index(drop=True))
 
 
-def fit_preprocessor(train: pd.DataFrame) -> Pipeline:
-    """Median imputation then scaling to [-1, 1] (the WGAN generator ends in tanh), fitted on train."""
-    pre = Pipeline([("impute", SimpleImputer(strategy="median")),
-                    ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))])
+def fit_preprocessor(train: pd.DataFrame, categorical: tuple[str, ...] | list[str] = ()) -> ColumnTransformer:
+    """Numeric columns: median imputation, scaling to [-1, 1] (the WGAN generator ends in tanh). String
+    columns: the most frequent category for a missing one, one-hot (an unknown category becomes an
+    all-zero row, never an error), scaled to [-1, 1] alike. Fitted on train; part of every model."""
+    features = train.drop(columns=[LABEL])
+    numeric = [c for c in features.columns if c not in categorical]
+    blocks = []
+    if numeric:
+        blocks.append(("numeric", Pipeline([("impute", SimpleImputer(strategy="median")),
+                                            ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))]), numeric))
+    if categorical:
+        blocks.append(("categorical", Pipeline([
+            ("impute", SimpleImputer(missing_values=None, strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))]), list(categorical)))
+    pre = ColumnTransformer(blocks, verbose_feature_names_out=False)
     pre.set_output(transform="pandas")
-    pre.fit(train.drop(columns=[LABEL]))
+    pre.fit(features)
     return pre
 
 
-def transform(pre: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
+def schema_of(pre: ColumnTransformer, features: pd.DataFrame, boolean: tuple[str, ...] | list[str] = ()
+              ) -> TabularSchema:
+    """The raw input columns of a model built on ``pre``: types from the table, categories as the fitted
+    encoder learnt them (so the server's "unknown category" is exactly the model's)."""
+    known: dict[str, tuple[str, ...]] = {}
+    for name, transformer, columns in pre.transformers_:
+        if name == "categorical":
+            encoder = transformer.named_steps["encode"]
+            known |= {c: tuple(str(v) for v in cats) for c, cats in zip(columns, encoder.categories_, strict=True)}
+    return TabularSchema(tuple(Column(c, "string", known[c]) if c in known else
+                               Column(c, "boolean" if c in boolean else "double")
+                               for c in features.columns if c != LABEL))
+
+
+def transform(pre: ColumnTransformer, frame: pd.DataFrame) -> pd.DataFrame:
     """Apply the fitted preprocessor to a split, keeping the label column."""
     scaled = pre.transform(frame.drop(columns=[LABEL]))
     return scaled.assign(**{LABEL: frame[LABEL].to_numpy()})
@@ -137,3 +188,29 @@ def transform(pre: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
 def xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Split a frame into features and the 0/1 label array."""
     return frame.drop(columns=[LABEL]), frame[LABEL].to_numpy(dtype=int)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What the ingest step hands on with the splits: the fitted preprocessor, the raw columns the model
+    will take, and the label's own names for (healthy, faulty)."""
+
+    preprocessor: ColumnTransformer
+    schema: TabularSchema
+    labels: tuple[str, str]
+
+    @classmethod
+    def fit(cls, data: LabelledTable, train: pd.DataFrame) -> Preprocessing:
+        pre = fit_preprocessor(train, data.categorical)
+        return cls(pre, schema_of(pre, train, data.boolean), (data.negative_label, data.positive_label))
+
+    def save(self, path: str | Path) -> None:
+        joblib.dump(self, path)
+
+    @staticmethod
+    def load(path: str | Path) -> Preprocessing:
+        return joblib.load(path)
+
+    def scaled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A raw split (features and label) in the model's [-1, 1] space."""
+        return transform(self.preprocessor, frame)

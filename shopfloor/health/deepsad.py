@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from shopfloor.progress import bar
 from shopfloor.settings import with_overrides
 
 HEALTHY, UNLABELLED, FAILED = 1, 0, -1
@@ -104,7 +104,7 @@ class DeepSAD:
         rng = torch.Generator().manual_seed(self.seed)
         batch = min(cfg.batch_size, len(data))
         self.history = []
-        for _ in tqdm(range(cfg.epochs), desc="DeepSAD", unit="epoch", disable=not self.progress, leave=False):
+        for _ in bar(range(cfg.epochs), desc="DeepSAD", unit="epoch", enabled=self.progress):
             order = torch.randperm(len(data), generator=rng)
             total = 0.0
             for start in range(0, len(data) - batch + 1, batch):

@@ -5,6 +5,10 @@
   the Bonferroni division keeps a false alarm among all features below ``ks_alpha``).
 * PSI: population stability index over deciles of the reference, ``sum (p_new - p_ref) ln(p_new / p_ref)``;
   the usual reading is < 0.1 stable, 0.1-0.25 moderate, > 0.25 drift (``psi_threshold``).
+
+String (categorical) columns get the PSI over their categories (a category the reference never had
+is a bin of its own) and, in the KS columns, the total variation distance between the category shares
+with a chi-square test's p-value, read with the same thresholds.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
+from scipy.stats import chi2_contingency, ks_2samp
 
 from shopfloor.errors import DataError
 
@@ -26,6 +30,17 @@ def psi(reference: np.ndarray, new: np.ndarray, bins: int = 10, floor: float = 1
     p = np.maximum(np.histogram(reference, edges)[0] / len(reference), floor)
     q = np.maximum(np.histogram(new, edges)[0] / len(new), floor)
     return float(np.sum((q - p) * np.log(q / p)))
+
+
+def category_shift(reference: pd.Series, new: pd.Series, floor: float = 1e-4) -> tuple[float, float, float]:
+    """(total variation distance, chi-square p-value, PSI) between the category shares of two columns."""
+    ref, cur = reference.dropna().astype(str).value_counts(), new.dropna().astype(str).value_counts()
+    cats = sorted(set(ref.index) | set(cur.index))
+    counts = np.array([[ref.get(c, 0) for c in cats], [cur.get(c, 0) for c in cats]], dtype=float)
+    p, q = counts[0] / counts[0].sum(), counts[1] / counts[1].sum()
+    pvalue = float(chi2_contingency(counts + 0.5)[1]) if len(cats) > 1 else 1.0
+    pf, qf = np.maximum(p, floor), np.maximum(q, floor)
+    return float(0.5 * np.abs(p - q).sum()), pvalue, float(np.sum((qf - pf) * np.log(qf / pf)))
 
 
 @dataclass
@@ -43,7 +58,8 @@ class DriftReport:
 
 def drift_report(reference: pd.DataFrame, new: pd.DataFrame, ks_threshold: float = 0.1,
                  psi_threshold: float = 0.25, ks_alpha: float = 0.01) -> DriftReport:
-    """KS and PSI per shared numeric feature; ``new`` must hold every reference column."""
+    """KS and PSI per numeric column, category shift and PSI per string column; ``new`` must hold every
+    reference column."""
     if new.empty:
         raise DataError("new data", "no rows")
     missing = [c for c in reference.columns if c not in new.columns]
@@ -52,10 +68,12 @@ def drift_report(reference: pd.DataFrame, new: pd.DataFrame, ks_threshold: float
     rows = {}
     alpha = ks_alpha / max(1, len(reference.columns))
     for column in reference.columns:
-        ref, cur = reference[column].dropna().to_numpy(float), new[column].dropna().to_numpy(float)
-        test = ks_2samp(ref, cur)
-        value = psi(ref, cur)
-        rows[column] = {"ks": float(test.statistic), "ks_pvalue": float(test.pvalue), "psi": value,
-                        "drifted": bool((test.statistic > ks_threshold and test.pvalue < alpha)
-                                          or value > psi_threshold)}
+        if pd.api.types.is_numeric_dtype(reference[column]):
+            ref, cur = reference[column].dropna().to_numpy(float), new[column].dropna().to_numpy(float)
+            test = ks_2samp(ref, cur)
+            distance, pvalue, value = float(test.statistic), float(test.pvalue), psi(ref, cur)
+        else:
+            distance, pvalue, value = category_shift(reference[column], new[column])
+        rows[column] = {"ks": distance, "ks_pvalue": pvalue, "psi": value,
+                        "drifted": bool((distance > ks_threshold and pvalue < alpha) or value > psi_threshold)}
     return DriftReport(pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature"))

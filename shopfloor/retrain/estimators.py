@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from shopfloor.retrain.resnet import ResNet
 from shopfloor.retrain.trainers import BackpropTrainer, EnKFTrainer, TrainResult
@@ -21,15 +23,19 @@ from shopfloor.retrain.trainers import BackpropTrainer, EnKFTrainer, TrainResult
 METHODS = ("enkf", "backprop")
 
 
-def _array(X: Any) -> np.ndarray:
-    return np.asarray(X, dtype=np.float64)
-
-
 class _ResNetEstimator(BaseEstimator):
-    """Input standardisation, the network and the two trainers shared by both estimators."""
+    """Input validation and standardisation, the network and the two trainers shared by both estimators.
 
-    def _scale(self, X: Any) -> torch.Tensor:
-        return torch.as_tensor((_array(X) - self.x_mean_) / self.x_scale_, dtype=torch.float32)
+    Inputs are checked as scikit-learn's own estimators check them (``validate_data``: finite, 2-D,
+    dense, the fitted number of features), so they pass ``sklearn.utils.estimator_checks``.
+    """
+
+    def _rows(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "net_")
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def _scale(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
 
     def _fit_scaler(self, X: np.ndarray) -> None:
         self.x_mean_ = X.mean(axis=0)
@@ -41,6 +47,11 @@ class _ResNetEstimator(BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
             raise RuntimeError("retrain needs a fitted estimator (call fit first)")
+
+    def _new_rows(self, X: Any, y: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) for ``retrain``: checked like ``fit``'s, with the fitted number of features."""
+        self._check_fitted()
+        return validate_data(self, X, y, reset=False, dtype=np.float64, **kwargs)
 
     def _retrain(self, X: torch.Tensor, Y: torch.Tensor, method: str, error_fn, backprop: BackpropTrainer,
                  enkf: dict[str, Any]) -> TrainResult:
@@ -59,8 +70,13 @@ class ResNetRegressor(RegressorMixin, _ResNetEstimator):
         self.width, self.layers, self.lr, self.tol = width, layers, lr, tol
         self.max_epochs, self.seed = max_epochs, seed
 
-    def _targets(self, y: Any) -> tuple[torch.Tensor, Any]:
-        y = _array(y).reshape(len(y), -1)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _targets(self, y: np.ndarray) -> tuple[torch.Tensor, Any]:
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         Y = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         mean, scale = torch.as_tensor(self.y_mean_, dtype=torch.float32), torch.as_tensor(self.y_scale_,
                                                                                           dtype=torch.float32)
@@ -73,7 +89,8 @@ class ResNetRegressor(RegressorMixin, _ResNetEstimator):
         return Y, relative_rms
 
     def fit(self, X: Any, y: Any) -> ResNetRegressor:
-        X, y = _array(X), _array(y).reshape(len(y), -1)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        y = y.reshape(len(y), -1)
         self._fit_scaler(X)
         self.y_mean_, self.y_scale_ = y.mean(axis=0), np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
         self.n_outputs_ = y.shape[1]
@@ -85,24 +102,27 @@ class ResNetRegressor(RegressorMixin, _ResNetEstimator):
 
     def retrain(self, X: Any, y: Any, method: str = "enkf", **enkf: Any) -> TrainResult:
         """Adapt the fitted network to new (X, y); ``enkf`` overrides ``EnKFTrainer`` fields."""
-        self._check_fitted()
+        X, y = self._new_rows(X, y, y_numeric=True, multi_output=True)
         Y, error = self._targets(y)
         backprop = BackpropTrainer(lr=self.lr, tol=self.tol, max_epochs=self.max_epochs)
         return self._retrain(self._scale(X), Y, method, error, backprop, {"tol": self.tol, **enkf})
 
     def predict(self, X: Any) -> np.ndarray:
+        X = self._rows(X)
         with torch.no_grad():
             out = self.net_(self._scale(X)).numpy().astype(np.float64) * self.y_scale_ + self.y_mean_
         return out[:, 0] if self.n_outputs_ == 1 else out
 
     def relative_rms(self, X: Any, y: Any) -> float:
         """Eq. 17 on relative residuals of the predictions for (X, y)."""
+        y = np.asarray(y, dtype=np.float64)
         return self._targets(y)[1](torch.as_tensor((self.predict(X).reshape(len(y), -1) - self.y_mean_)
                                                    / self.y_scale_, dtype=torch.float32))
 
 
 class ResNetClassifier(ClassifierMixin, _ResNetEstimator):
-    """Binary classifier: one logit out of the ResNet. ``class_weight="balanced"`` weighs the positive
+    """Binary classifier: one logit out of the ResNet. ``class_weight="balanced"`` (or a ``{class: weight}``
+    dict) weighs the positive
     class by the class ratio in training, and EnKF retraining draws balanced mini-batches."""
 
     def __init__(self, width: int = 32, layers: int = 4, lr: float = 0.01, max_epochs: int = 300,
@@ -111,6 +131,11 @@ class ResNetClassifier(ClassifierMixin, _ResNetEstimator):
         self.width, self.layers, self.lr, self.max_epochs = width, layers, lr, max_epochs
         self.class_weight, self.enkf_iterations, self.enkf_batch, self.seed = class_weight, enkf_iterations, \
             enkf_batch, seed
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def _targets(self, y: Any) -> tuple[torch.Tensor, Any]:
         y = np.asarray(y)
@@ -126,14 +151,25 @@ class ResNetClassifier(ClassifierMixin, _ResNetEstimator):
 
     def _backprop(self, Y: torch.Tensor) -> BackpropTrainer:
         positives = float(Y.sum())
-        weight = (len(Y) - positives) / max(positives, 1.0) if self.class_weight == "balanced" else 1.0
+        if self.class_weight == "balanced":
+            weight = (len(Y) - positives) / max(positives, 1.0)
+        elif isinstance(self.class_weight, dict):  # {class: weight}, as scikit-learn's classifiers take it
+            weight = self.class_weight.get(self.classes_[1], 1.0) / max(self.class_weight.get(self.classes_[0], 1.0),
+                                                                        1e-12)
+        else:
+            weight = 1.0
         return BackpropTrainer(lr=self.lr, tol=0.0, max_epochs=self.max_epochs, loss="bce", pos_weight=weight)
 
     def fit(self, X: Any, y: Any) -> ResNetClassifier:
-        X = _array(X)
-        self.classes_ = np.unique(np.asarray(y))
-        if len(self.classes_) != 2:
-            raise ValueError(f"ResNetClassifier is binary; got classes {list(self.classes_)}")
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
+        if kind != "binary":
+            raise ValueError(f"Only binary classification is supported: y is {kind} ({np.unique(y).size} class"
+                             f"{'es' if np.unique(y).size != 1 else ''})")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"ResNetClassifier needs both classes to train; y has 1 class: {self.classes_[0]!r}")
         self._fit_scaler(X)
         self.net_ = ResNet(X.shape[1], 1, self.width, self.layers, seed=self.seed)
         Y, error = self._targets(y)
@@ -142,7 +178,7 @@ class ResNetClassifier(ClassifierMixin, _ResNetEstimator):
 
     def retrain(self, X: Any, y: Any, method: str = "enkf", **enkf: Any) -> TrainResult:
         """Adapt the fitted network to new (X, y); ``enkf`` overrides ``EnKFTrainer`` fields."""
-        self._check_fitted()
+        X, y = self._new_rows(X, y)
         Y, error = self._targets(y)
         # Measured on the drifted gearbox: moving every weight (thousands, 100 particles) helps less than
         # moving the last block and the output map with a narrower ensemble.
@@ -152,9 +188,11 @@ class ResNetClassifier(ClassifierMixin, _ResNetEstimator):
         return self._retrain(self._scale(X), Y, method, error, self._backprop(Y), settings)
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        X = self._rows(X)
         with torch.no_grad():
             p = torch.sigmoid(self.net_(self._scale(X))).numpy().astype(np.float64)[:, 0]
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from shopfloor.progress import bar
 from shopfloor.retrain.resnet import ResNet
 
 ErrorFn = Callable[[torch.Tensor], float]
@@ -64,8 +64,8 @@ class BackpropTrainer:
         optimiser = torch.optim.Adam(model.parameters(), lr=self.lr)
         weight = torch.tensor(self.pos_weight)
         start, error, epochs = time.perf_counter(), float("inf"), 0
-        bar = tqdm(range(1, self.max_epochs + 1), desc="backprop", disable=not self.progress, leave=False)
-        for epochs in bar:  # noqa: B007 (the count is reported)
+        epochs_bar = bar(range(1, self.max_epochs + 1), desc="backprop", unit="epoch", enabled=self.progress)
+        for epochs in epochs_bar:  # noqa: B007 (the count is reported)
             out = model(X)
             error = error_fn(out)
             if error < self.tol:
@@ -77,7 +77,8 @@ class BackpropTrainer:
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            bar.set_postfix(error=f"{error:.4f}", refresh=False)
+            epochs_bar.set_postfix_str(f"error {error:.4f}")
+        epochs_bar.close()
         return TrainResult("backprop", time.perf_counter() - start, epochs, error, error < self.tol)
 
 
@@ -121,7 +122,7 @@ class EnKFTrainer:
         U = best + noise * model.mask(self.part)
         batches = self._batches(Y, g)
         error, n = error_fn(model(X).detach()), 0
-        bar = tqdm(total=self.max_iter, desc="EnKF", disable=not self.progress, leave=False)
+        steps = bar(total=self.max_iter, desc="EnKF", unit="step", enabled=self.progress)
         with torch.no_grad():
             while error >= self.tol and n < self.max_iter:
                 n += 1
@@ -144,7 +145,7 @@ class EnKFTrainer:
                         model.set_flat(best)
                         break
                     best, error = U.mean(0), current
-                    bar.update(self.check_every)
-                    bar.set_postfix(error=f"{error:.4f}", refresh=False)
-        bar.close()
+                    steps.update(self.check_every)
+                    steps.set_postfix_str(f"error {error:.4f}")
+        steps.close()
         return TrainResult("enkf", time.perf_counter() - start, n, error, error < self.tol)

@@ -16,17 +16,16 @@ the units of the table.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from shopfloor.errors import DataError
-from shopfloor.settings import with_overrides
-from shopfloor.synth.base import Synthesizer, check_numeric_table, restore_dtypes
+from shopfloor.synth.base import Synthesizer, check_numeric_table, epoch_budget, restore_dtypes
 
 
 class AffineCoupling(nn.Module):
@@ -103,12 +102,19 @@ class FlowConfig:
 class FlowSynthesizer(Synthesizer):
     """Maximum-likelihood RealNVP on standardized columns; ``log_prob`` gives exact densities."""
 
-    def __init__(self, config: FlowConfig | None = None, seed: int = 0, progress: bool = True, **overrides) -> None:
-        self.config = with_overrides(config, FlowConfig, overrides)
-        self.seed = seed
-        self.progress = progress
-        self.columns: list[str] = []
-        self.history: list[float] = []
+    Config = FlowConfig
+    label = "flow"
+
+    @staticmethod
+    def search_space(trial, max_epochs: int = 300) -> dict[str, Any]:
+        """Depth and width of the coupling stack, and the Adam settings."""
+        return {"n_blocks": trial.suggest_int("n_blocks", 2, 10),
+                "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
+                "hidden_layers": trial.suggest_int("hidden_layers", 1, 3),
+                "epochs": epoch_budget(trial, max_epochs),
+                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+                "learning_rate": trial.suggest_float("learning_rate", 1e-4, 5e-3, log=True),
+                "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True)}
 
     def _standardize(self, frame: pd.DataFrame) -> torch.Tensor:
         x = frame[self.columns].to_numpy(dtype=np.float64)
@@ -131,8 +137,8 @@ class FlowSynthesizer(Synthesizer):
         opt = torch.optim.Adam(self.flow.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         rng = torch.Generator().manual_seed(self.seed)
         batch = min(cfg.batch_size, len(data))
-        self.history = []
-        for epoch in tqdm(range(cfg.epochs), desc="flow", unit="epoch", disable=not self.progress, leave=False):
+        self._start_history()
+        for epoch in self._epochs(cfg.epochs):
             order = torch.randperm(len(data), generator=rng)
             total = 0.0
             for start in range(0, len(data) - batch + 1, batch):
@@ -142,8 +148,7 @@ class FlowSynthesizer(Synthesizer):
                 nn.utils.clip_grad_norm_(self.flow.parameters(), 10.0)
                 opt.step()
                 total += loss.item()
-            self.history.append(total / max(1, len(data) // batch))
-            self._end_epoch(epoch)
+            self._end_epoch(epoch, nll=total / max(1, len(data) // batch))
         self.flow.eval()
         return self
 
@@ -164,6 +169,3 @@ class FlowSynthesizer(Synthesizer):
             raise DataError(missing[0], "column the flow was fitted on is missing")
         lp = self.flow.log_prob(self._standardize(table)).double().numpy()
         return lp - np.log(self._std).sum()
-
-    def get_parameters(self) -> dict:
-        return {**asdict(self.config), "seed": self.seed}

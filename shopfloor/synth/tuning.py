@@ -1,15 +1,16 @@
 """Optuna tuning of synthesizers: minimize the fidelity loss on held-out real minority rows.
 
-One helper serves every synthesizer: a search space (trial -> settings) and a factory (settings ->
-unfitted synthesizer), both looked up by name in ``SYNTHESIZERS``. Studies live in SQLite, so a run
-can be resumed by name. Synthesizers that train by epochs report the fidelity loss at each quarter
-of training, and the median pruner stops trials that fall behind; trials that crash or give a
-non-finite loss are pruned too, never fatal.
+One helper serves every synthesizer: its search space (trial -> settings, declared on its class) and a
+factory (settings -> unfitted synthesizer), looked up by name in ``shopfloor.synth.registry``. Studies
+live in SQLite, so a run can be resumed by name. Every synthesizer reports the fidelity loss at each
+quarter of its epochs, and the median pruner stops trials that fall behind; trials that crash or give
+a non-finite loss are pruned too, never fatal.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,90 +18,43 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from shopfloor.progress import bar
 from shopfloor.synth.base import Synthesizer
-from shopfloor.synth.ctgan import CTGANSynthesizer
 from shopfloor.synth.fidelity import fidelity_loss
-from shopfloor.synth.flow import FlowSynthesizer
-from shopfloor.synth.wgan import WGANSynthesizer
+from shopfloor.synth.registry import synthesizer_class
 
 SearchSpace = Callable[[optuna.Trial], dict[str, Any]]
 Factory = Callable[[dict[str, Any]], Synthesizer]
 CHECKPOINTS = 4  # fidelity reported after each quarter of the epochs
 
 
-def _epochs(trial: optuna.Trial, max_epochs: int) -> int:
-    if max_epochs < 1:
-        raise ValueError("max_epochs must be positive")
-    return trial.suggest_int("epochs", max(1, max_epochs // 8), max_epochs, log=True)
-
-
-def wgan_space(max_epochs: int = 300) -> SearchSpace:
-    """The paper's WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
-
-    def space(trial: optuna.Trial) -> dict[str, Any]:
-        return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
-                "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
-                "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
-                "epochs": _epochs(trial, max_epochs),
-                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-                "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
-                "penalty": trial.suggest_categorical("penalty", ["clip", "gp"])}
-
-    return space
-
-
-def flow_space(max_epochs: int = 300) -> SearchSpace:
-    """Depth and width of the coupling stack, and the Adam settings."""
-
-    def space(trial: optuna.Trial) -> dict[str, Any]:
-        return {"n_blocks": trial.suggest_int("n_blocks", 2, 10),
-                "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
-                "hidden_layers": trial.suggest_int("hidden_layers", 1, 3),
-                "epochs": _epochs(trial, max_epochs),
-                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-                "learning_rate": trial.suggest_float("learning_rate", 1e-4, 5e-3, log=True),
-                "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True)}
-
-    return space
-
-
-def ctgan_space(max_epochs: int = 300) -> SearchSpace:
-    """CTGAN's own knobs: embedding, network sizes, learning rates, epochs, batch (a multiple of pac)."""
-
-    def space(trial: optuna.Trial) -> dict[str, Any]:
-        g_units = trial.suggest_categorical("generator_units", [64, 128, 256])
-        d_units = trial.suggest_categorical("discriminator_units", [64, 128, 256])
-        g_layers = trial.suggest_int("generator_layers", 1, 3)
-        d_layers = trial.suggest_int("discriminator_layers", 1, 3)
-        return {"epochs": _epochs(trial, max_epochs),
-                "batch_size": trial.suggest_categorical("batch_size", [50, 100, 200, 500]),
-                "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
-                "generator_dim": (g_units,) * g_layers, "discriminator_dim": (d_units,) * d_layers,
-                "generator_lr": trial.suggest_float("generator_lr", 5e-5, 1e-3, log=True),
-                "discriminator_lr": trial.suggest_float("discriminator_lr", 5e-5, 1e-3, log=True)}
-
-    return space
-
-
-SYNTHESIZERS: dict[str, tuple[type[Synthesizer], Callable[[int], SearchSpace]]] = {
-    "wgan": (WGANSynthesizer, wgan_space), "ctgan": (CTGANSynthesizer, ctgan_space),
-    "flow": (FlowSynthesizer, flow_space)}
-
-
 def space_for(name: str, max_epochs: int = 300) -> SearchSpace:
-    return SYNTHESIZERS[_known(name)][1](max_epochs)
+    """The registered synthesizer's own search space, with at most ``max_epochs`` epochs a trial."""
+    cls = synthesizer_class(name)
+    return lambda trial: cls.search_space(trial, max_epochs)
 
 
 def factory_for(name: str, seed: int, progress: bool = False) -> Factory:
     """Unfitted synthesizers ``name`` with a trial's settings; ``progress`` shows a bar per training run."""
-    cls = SYNTHESIZERS[_known(name)][0]
+    cls = synthesizer_class(name)
     return lambda params: cls(seed=seed, progress=progress, **params)
 
 
-def _known(name: str) -> str:
-    if name not in SYNTHESIZERS:
-        raise ValueError(f"synthesizer must be one of {sorted(SYNTHESIZERS)}, got {name!r}")
-    return name
+def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
+    """Optuna's RDB storage at ``url``, safe to open from parallel pipeline branches: SQLite waits for a
+    writer's lock instead of failing at once, and a schema that another process is creating at the same
+    moment is waited for."""
+    import sqlalchemy.exc
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -128,7 +82,7 @@ def _pruning_callback(trial: optuna.Trial, synth: Synthesizer, valid: pd.DataFra
 
 def tune(train: pd.DataFrame, valid: pd.DataFrame, space: SearchSpace, factory: Factory, *,
          n_trials: int, timeout: float | None, storage: str, study_name: str, seed: int = 0,
-         progress: bool = True, sample_factor: int = 4) -> TuningResult:
+         progress: bool = True, sample_factor: int = 4, label: str = "") -> TuningResult:
     """Run (or resume) a study and return the best synthesizer, fitted on ``train``.
 
     Each trial fits on ``train`` and scores ``sample_factor * len(valid)`` sampled rows against
@@ -163,10 +117,16 @@ def tune(train: pd.DataFrame, valid: pd.DataFrame, space: SearchSpace, factory: 
         return loss
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize",
+    study = optuna.create_study(study_name=study_name, storage=open_storage(storage), direction="minimize",
                                 load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, show_progress_bar=progress)
+    with bar(total=n_trials, desc=f"tune {label or study_name}", unit="trial", enabled=progress) as trials:
+        def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            trials.set_postfix_str(f"best loss {min(t.value for t in done):.4f}" if done else "no trial done yet")
+            trials.update()
+
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[advance])
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"study {study_name!r}: no trial completed; see the trials' 'failure' attributes")

@@ -10,16 +10,15 @@ no double backward pass), so Optuna searches both.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from shopfloor.settings import with_overrides
-from shopfloor.synth.base import Synthesizer, check_numeric_table, restore_dtypes
+from shopfloor.synth.base import Synthesizer, check_numeric_table, epoch_budget, restore_dtypes
 
 
 @dataclass
@@ -53,14 +52,24 @@ def _mlp(n_in: int, n_out: int, layers: int, units: int, out_act: nn.Module | No
 class WGANSynthesizer(Synthesizer):
     """WGAN on a numeric table; columns are min-max scaled to [-1, 1] internally."""
 
+    Config = WGANConfig
+    label = "WGAN"
+
     def __init__(self, config: WGANConfig | None = None, seed: int = 0, progress: bool = True, **overrides) -> None:
-        self.config = with_overrides(config, WGANConfig, overrides)
+        super().__init__(config, seed, progress, **overrides)
         if self.config.penalty not in {"gp", "clip"}:
             raise ValueError("penalty must be 'gp' or 'clip'")
-        self.seed = seed
-        self.progress = progress
-        self.columns: list[str] = []
-        self.history: list[dict[str, float]] = []
+
+    @staticmethod
+    def search_space(trial, max_epochs: int = 300) -> dict[str, Any]:
+        """The paper's WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
+        return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
+                "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
+                "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
+                "epochs": epoch_budget(trial, max_epochs),
+                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+                "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
+                "penalty": trial.suggest_categorical("penalty", ["clip", "gp"])}
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         return 2.0 * (x - self._lo) / self._span - 1.0
@@ -86,8 +95,8 @@ class WGANSynthesizer(Synthesizer):
         rng = torch.Generator().manual_seed(self.seed)
         batch = min(cfg.batch_size, len(data))
         steps = max(1, len(data) // batch)
-        self.history = []
-        for epoch in tqdm(range(cfg.epochs), desc="WGAN", unit="epoch", disable=not self.progress, leave=False):
+        self._start_history()
+        for epoch in self._epochs(cfg.epochs):
             order = torch.randperm(len(data), generator=rng)
             for step in range(steps):
                 real = data[order[step * batch:(step + 1) * batch]]
@@ -107,8 +116,7 @@ class WGANSynthesizer(Synthesizer):
                 opt_g.zero_grad()
                 loss_g.backward()
                 opt_g.step()
-            self.history.append({"critic_loss": loss_c.item(), "generator_loss": loss_g.item()})
-            self._end_epoch(epoch)
+            self._end_epoch(epoch, critic_loss=loss_c.item(), generator_loss=loss_g.item())
         self.generator.eval()
         return self
 
@@ -118,10 +126,6 @@ class WGANSynthesizer(Synthesizer):
         z = torch.randn(num_rows, self.config.noise_dim, generator=rng)
         rows = self._unscale(self.generator(z).numpy().astype(np.float64))
         return restore_dtypes(pd.DataFrame(rows, columns=self.columns), self._dtypes)
-
-    def get_parameters(self) -> dict:
-        """Settings in SDV's style, for logging."""
-        return {**asdict(self.config), "seed": self.seed}
 
 
 def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor:

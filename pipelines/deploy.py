@@ -1,0 +1,20 @@
+"""The deploy tail every model pipeline ends with: serve the newly registered version when the run asked
+for it (``deploy_target`` local or cluster) and only when it became the champion; KFP conditions, so the
+deploy task does not run at all otherwise."""
+
+from kfp import dsl
+
+from components.deploy import deploy
+from shopfloor.constants import CHAMPION
+
+
+def deploy_new_champion(registration: dsl.PipelineTask, *, target, port, namespace, image,
+                        tracking_uri) -> list[dsl.PipelineTask]:
+    """Add the conditional deploy task after ``registration`` (a task with ``registration`` and ``alias``
+    outputs); returns the tasks added, for caching options."""
+    with dsl.If(target != "none", name="deploy asked for"):
+        with dsl.If(registration.outputs["alias"] == CHAMPION, name="new champion"):
+            serve = deploy(registration=registration.outputs["registration"], target=target, port=port,
+                           namespace=namespace, image=image, tracking_uri=tracking_uri)
+            serve.set_display_name("deploy: KServe")
+    return [serve]

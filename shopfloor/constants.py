@@ -1,0 +1,62 @@
+"""Names and choices that the command line, components, pipelines and serving all use: said once, here.
+
+This module imports nothing heavy (no torch, MLflow, KFP or KServe), so ``shopfloor --help`` can build
+its choices from it at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from shopfloor.errors import DataError
+
+# ------------------------------------------------------------------ models and pipelines
+#: Default registered-model names, one per pipeline. They name the models trained on the embedded
+#: simulators; a run on the user's own table must name its model (``--model-name``), so two production
+#: lines never share one champion by accident.
+FAULT_MODEL = "gearbox-fault-classifier"
+HEALTH_MODEL = "health-index"
+DEFAULT_MODELS = {"fault-detection": FAULT_MODEL, "health-index": HEALTH_MODEL, "retraining": FAULT_MODEL}
+PIPELINE_NAMES = tuple(DEFAULT_MODELS)
+
+#: MLflow experiments, one per pipeline.
+EXPERIMENTS = {"fault-detection": "fault-detection", "health-index": "health-index", "retraining": "retraining"}
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+# ------------------------------------------------------------------ choices
+CLASSIFIERS = ("logreg", "resnet")
+FILTERS = ("kmeans", "likelihood", "both")
+DEPLOY_TARGETS = ("none", "local", "cluster")
+RETRAIN_METRICS = ("f2", "f1", "recall", "precision", "g_mean", "accuracy")
+PROTOCOLS = ("v1", "v2", "both")
+
+# ------------------------------------------------------------------ cluster
+#: The one container image every component and the model server run in.
+IMAGE = os.environ.get("SHOPFLOOR_IMAGE", "localhost:32000/shopfloor-python:0.1.0")
+#: The Kubeflow profile namespace of a default install, where pipelines run and InferenceServices live.
+NAMESPACE = "kubeflow-user-example-com"
+#: MLflow's tracking server as pods in the cluster reach it (manifests/base/mlflow.yaml).
+CLUSTER_TRACKING_URI = "http://mlflow.shopfloor.svc.cluster.local:5000"
+KFP_EXPERIMENT = "shopfloor"
+
+# ------------------------------------------------------------------ local serving
+SERVE_PORTS = {"fault-detection": 8080, "health-index": 8081, "retraining": 8080}
+DEFAULT_MAX_BATCH = 4096
+
+# ------------------------------------------------------------------ model names
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def check_model_name(name: str, field: str = "model-name") -> str:
+    """``name`` if MLflow, URLs and Prometheus labels all take it; else a ``DataError`` naming ``field``.
+
+    MLflow itself refuses empty names, '/' and ':' and path tricks such as '..'; the model name also
+    becomes part of every inference URL (``/v1/models/NAME:predict``) and of file names, so only
+    letters, digits, '.', '_' and '-' are allowed, starting with a letter or digit, at most 63 long.
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise DataError(field, f"{name!r} is not a usable model name: use letters, digits, '.', '_' and '-', "
+                               "starting with a letter or digit, at most 63 characters")
+    return name

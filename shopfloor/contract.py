@@ -1,0 +1,394 @@
+"""One contract for every model Shopfloor registers: raw columns in, named outputs out.
+
+A registered model is one self-contained MLflow pyfunc model (a ``ShopfloorModel``): its preprocessing
+(imputation, scaling, categorical encoding, thresholds) is inside it, its MLflow signature names the
+user's raw columns with their types, and its outputs are declared once, on its class. The model
+server serves any ``ShopfloorModel`` through this contract alone:
+
+    request --(inputs.parse_v1 / parse_v2)--> Rows --(predict_rows)--> {output name: array}
+
+and MLflow's own ``pyfunc.load_model(...).predict(frame)`` takes the same path
+(``inputs.from_frame`` then ``predict_rows``), so the served answer is the pyfunc's answer by
+construction. Every request check raises ``DataError`` naming the field (``instances[3].Type``,
+``inputs[0].datatype``...), which the server answers with HTTP 400.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, ClassVar
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from shopfloor.constants import DEFAULT_MAX_BATCH
+from shopfloor.errors import DataError
+
+#: Column types a model takes. "double" covers integer columns too (MLflow upcasts them safely).
+COLUMN_TYPES = ("double", "boolean", "string")
+#: Open Inference Protocol datatype of each column type (what the v2 metadata endpoint lists).
+V2_TYPES = {"double": "FP64", "boolean": "BOOL", "string": "BYTES"}
+NUMERIC_V2 = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+MLFLOW_OUTPUT_TYPES = {"FP64": "double", "FP32": "float", "INT64": "long", "INT32": "integer", "BOOL": "boolean",
+                       "BYTES": "string"}
+CONTRACT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One raw input column: ``type`` from ``COLUMN_TYPES``; a string column lists the categories seen in
+    training (others are still answered, and counted by the server as unknown)."""
+
+    name: str
+    type: str = "double"
+    categories: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in COLUMN_TYPES:
+            raise ValueError(f"column {self.name!r}: type must be one of {COLUMN_TYPES}, got {self.type!r}")
+
+    @property
+    def categorical(self) -> bool:
+        return self.type == "string"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One named output; ``shape`` is the shape of one row's value (() for a scalar)."""
+
+    name: str
+    datatype: str  # Open Inference Protocol datatype: FP64, INT64, BOOL, BYTES
+    shape: tuple[int, ...] = ()
+    description: str = ""
+
+
+@dataclass
+class Tensor:
+    """One Open Inference Protocol input: what the server hands over from its request object."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    data: Any
+
+
+@dataclass
+class Rows:
+    """A checked batch of raw rows: numeric and boolean columns as one float matrix (schema order),
+    string columns as one object matrix of ``str`` (``None`` where missing)."""
+
+    numeric: np.ndarray  # (n, numeric columns) float64
+    categorical: np.ndarray  # (n, string columns) object
+    schema: TabularSchema
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame of the raw columns in schema order (what scikit-learn steps take)."""
+        data: dict[str, Any] = {}
+        num, cat = iter(self.numeric.T), iter(self.categorical.T)
+        for column in self.schema.columns:
+            data[column.name] = next(cat) if column.categorical else next(num)
+        return pd.DataFrame(data, index=pd.RangeIndex(len(self)))
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise DataError(field, f"not a number: {value!r}"[:120], "non_numeric")
+    if not math.isfinite(value):
+        raise DataError(field, "NaN and infinite values are not accepted", "non_finite")
+    return float(value)
+
+
+def _flag(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, Real) and value in (0, 1):
+        return float(value)
+    raise DataError(field, f"expected true or false, got {value!r}"[:120], "wrong_type")
+
+
+def _category(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise DataError(field, f"expected a category (a string), got {value!r}"[:120], "wrong_type")
+    return value
+
+
+def check_batch(n: int, field: str, max_batch: int) -> None:
+    if n == 0:
+        raise DataError(field, "empty batch", "empty_batch")
+    if n > max_batch:
+        raise DataError(field, f"batch of {n} rows exceeds the limit of {max_batch}", "batch_too_large")
+
+
+@dataclass(frozen=True)
+class TabularSchema:
+    """The raw columns a model takes, in order, and how requests for them are parsed and checked."""
+
+    columns: tuple[Column, ...]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError("column names must be unique")
+        object.__setattr__(self, "_index", {name: j for j, name in enumerate(names)})
+
+    # ------------------------------------------------------------ description
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def numeric(self) -> list[Column]:
+        return [c for c in self.columns if not c.categorical]
+
+    @property
+    def categorical(self) -> list[Column]:
+        return [c for c in self.columns if c.categorical]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [{"name": c.name, "type": c.type, **({"categories": list(c.categories)} if c.categorical else {})}
+                for c in self.columns]
+
+    @classmethod
+    def from_dict(cls, columns: Sequence[Mapping[str, Any]]) -> TabularSchema:
+        return cls(tuple(Column(c["name"], c["type"], tuple(c.get("categories", ()))) for c in columns))
+
+    def v2_inputs(self) -> list[dict[str, Any]]:
+        """The Open Inference Protocol metadata of the inputs (one [n] tensor per column)."""
+        return [{"name": c.name, "datatype": V2_TYPES[c.type], "shape": [-1]} for c in self.columns]
+
+    def mlflow_schema(self):
+        from mlflow.types import ColSpec, Schema
+
+        return Schema([ColSpec(c.type, c.name) for c in self.columns])
+
+    # ------------------------------------------------------------ parsing
+    def _empty(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.empty((n, len(self.numeric))), np.empty((n, len(self.categorical)), dtype=object)
+
+    def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
+        """``{"instances": [...]}`` with rows as lists in column order or as ``{column: value}`` objects."""
+        if not isinstance(payload, dict) or "instances" not in payload:
+            raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
+        instances = payload["instances"]
+        if not isinstance(instances, list):
+            raise DataError("instances", "must be a list of rows", "malformed")
+        check_batch(len(instances), "instances", max_batch)
+        numeric, categorical = self._empty(len(instances))
+        slots = self._slots()
+        width = len(self.columns)
+        for i, row in enumerate(instances):
+            where = f"instances[{i}]"
+            if isinstance(row, dict):
+                if len(row) != width or any(k not in self._index for k in row):
+                    self._name_problem(row, where)
+                items = ((self._index[name], value, f"{where}.{name}") for name, value in row.items())
+            elif isinstance(row, list):
+                if len(row) != width:
+                    raise DataError(where, f"expected {width} values, got {len(row)}", "wrong_feature_count")
+                items = ((j, value, f"{where}[{j}]") for j, value in enumerate(row))
+            else:
+                raise DataError(where, "a row is a list of values or an object of column: value", "malformed")
+            for j, value, at in items:
+                parse, target, k = slots[j]
+                (numeric if target == 0 else categorical)[i, k] = parse(value, at)
+        return Rows(numeric, categorical, self)
+
+    def _slots(self) -> list[tuple[Any, int, int]]:
+        """For each column: (value parser, 0 numeric / 1 categorical matrix, position in it)."""
+        out, n, c = [], 0, 0
+        for column in self.columns:
+            if column.categorical:
+                out.append((_category, 1, c))
+                c += 1
+            else:
+                out.append((_flag if column.type == "boolean" else _number, 0, n))
+                n += 1
+        return out
+
+    def _name_problem(self, row: dict, where: str) -> None:
+        unknown = [k for k in row if k not in self._index]
+        if unknown:
+            raise DataError(where, f"unknown column {str(unknown[0])!r}"[:160], "unknown_feature")
+        missing = [name for name in self.names if name not in row]
+        raise DataError(where, f"missing {len(missing)} columns, first {missing[0]!r}", "missing_feature")
+
+    def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
+        """Open Inference Protocol inputs: one numeric tensor of shape [n, columns] (models without string
+        columns), or one tensor of shape [n] per column, named as the columns (BYTES for string columns)."""
+        if not inputs:
+            raise DataError("inputs", "no input tensor", "malformed")
+        if len(inputs) == 1 and len(inputs[0].shape or []) == 2:
+            return self._matrix(inputs[0], max_batch)
+        by_name: dict[str, tuple[int, Tensor]] = {}
+        for k, tensor in enumerate(inputs):
+            if tensor.name not in self._index:
+                raise DataError(f"inputs[{k}].name", f"unknown column {tensor.name!r}; send one [n, "
+                                f"{len(self.columns)}] tensor or one [n] tensor per column"[:200], "unknown_feature")
+            by_name[tensor.name] = (k, tensor)
+        missing = [name for name in self.names if name not in by_name]
+        if missing:
+            raise DataError("inputs", f"missing {len(missing)} columns, first {missing[0]!r}", "missing_feature")
+        lengths = set()
+        arrays = []
+        for column in self.columns:
+            k, tensor = by_name[column.name]
+            if len(tensor.shape or []) != 1:
+                raise DataError(f"inputs[{k}].shape", f"a per-column tensor has shape [n], got {tensor.shape}",
+                                "bad_shape")
+            array = self._tensor_values(column, tensor, f"inputs[{k}]")
+            lengths.add(len(array))
+            arrays.append(array)
+        if len(lengths) != 1:
+            raise DataError("inputs", "per-column tensors must all have the same length n", "bad_shape")
+        n = lengths.pop()
+        check_batch(n, "inputs", max_batch)
+        numeric, categorical = self._empty(n)
+        for (_, target, j), array in zip(self._slots(), arrays, strict=True):
+            (numeric if target == 0 else categorical)[:, j] = array
+        return Rows(numeric, categorical, self)
+
+    def _matrix(self, tensor: Tensor, max_batch: int) -> Rows:
+        if self.categorical:
+            names = ", ".join(c.name for c in self.categorical)
+            raise DataError("inputs[0].shape", f"this model takes string columns ({names}): send one [n] tensor "
+                                               "per column, BYTES for the string ones", "bad_shape")
+        values = _numeric_tensor(tensor, "inputs[0]")
+        rows = values.reshape(tensor.shape)
+        if rows.shape[1] != len(self.columns):
+            raise DataError("inputs[0].shape", f"expected [n, {len(self.columns)}], got {list(rows.shape)}",
+                            "wrong_feature_count")
+        check_batch(rows.shape[0], "inputs[0]", max_batch)
+        if any(c.type == "boolean" for c in self.columns):
+            flags = [j for j, c in enumerate(self.columns) if c.type == "boolean"]
+            if not np.isin(rows[:, flags], (0.0, 1.0)).all():
+                raise DataError("inputs[0].data", "boolean columns take 0 or 1", "wrong_type")
+        return Rows(np.ascontiguousarray(rows, dtype=np.float64), np.empty((len(rows), 0), dtype=object), self)
+
+    @staticmethod
+    def _tensor_values(column: Column, tensor: Tensor, where: str) -> np.ndarray:
+        if column.categorical:
+            if tensor.datatype != "BYTES":
+                raise DataError(f"{where}.datatype", f"column {column.name!r} takes categories: send BYTES, not "
+                                                     f"{tensor.datatype!r}", "wrong_type")
+            data = list(tensor.data) if isinstance(tensor.data, list | tuple) else []
+            if len(data) != int(np.prod(tensor.shape)):
+                raise DataError(f"{where}.shape", f"shape {tensor.shape} does not match {len(data)} values",
+                                "bad_shape")
+            return np.array([_category(v.decode() if isinstance(v, bytes) else v, f"{where}.data[{i}]")
+                             for i, v in enumerate(data)], dtype=object)
+        if column.type == "boolean" and tensor.datatype == "BOOL":
+            return np.asarray(tensor.data, dtype=bool).reshape(-1).astype(np.float64)
+        values = _numeric_tensor(tensor, where)
+        if column.type == "boolean" and not np.isin(values, (0.0, 1.0)).all():
+            raise DataError(f"{where}.data", f"column {column.name!r} takes true/false or 0/1", "wrong_type")
+        return values
+
+    def from_frame(self, frame: pd.DataFrame) -> Rows:
+        """Rows from a DataFrame of the raw columns (the pyfunc path; MLflow has checked the types)."""
+        missing = [name for name in self.names if name not in frame.columns]
+        if missing:
+            raise DataError(missing[0], f"column is missing ({len(missing)} missing)", "missing_feature")
+        n = len(frame)
+        # C order, as parsed requests are: the same rows give the same floating-point sums either way
+        numeric = (np.ascontiguousarray(frame[[c.name for c in self.numeric]].to_numpy(dtype=np.float64))
+                   if self.numeric else np.empty((n, 0)))
+        categorical = np.empty((n, len(self.categorical)), dtype=object)
+        for k, column in enumerate(self.categorical):
+            values = frame[column.name]
+            categorical[:, k] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                                 for v in values]
+        return Rows(numeric, categorical, self)
+
+    def unknown_categories(self, rows: Rows) -> dict[str, int]:
+        """How many values of each string column were not seen in training ({} for numeric models)."""
+        out = {}
+        for k, column in enumerate(self.categorical):
+            known = set(column.categories)
+            count = sum(1 for v in rows.categorical[:, k] if v not in known)
+            if count:
+                out[column.name] = count
+        return out
+
+
+def _numeric_tensor(tensor: Tensor, where: str) -> np.ndarray:
+    if tensor.datatype not in NUMERIC_V2:
+        raise DataError(f"{where}.datatype", f"{tensor.datatype!r} is not supported; send FP32 or FP64",
+                        "bad_datatype")
+    try:
+        values = np.asarray(tensor.data, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}.data", f"not numeric: {exc}"[:160], "non_numeric") from exc
+    expected = int(np.prod(tensor.shape)) if tensor.shape else 0
+    if values.size != expected:
+        raise DataError(f"{where}.shape", f"shape {tensor.shape} holds {expected} values, data has {values.size}",
+                        "bad_shape")
+    if not np.isfinite(values).all():
+        raise DataError(f"{where}.data", "NaN and infinite values are not accepted", "non_finite")
+    return values
+
+
+def rows_from_v1(payload: Any, schema: TabularSchema, max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
+    """``schema.parse_v1``: a v1 body checked and parsed into rows."""
+    return schema.parse_v1(payload, max_batch)
+
+
+def rows_from_v2(inputs: Sequence[Tensor], schema: TabularSchema, max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
+    """``schema.parse_v2``: v2 input tensors checked and parsed into rows."""
+    return schema.parse_v2(inputs, max_batch)
+
+
+class ShopfloorModel(mlflow.pyfunc.PythonModel):
+    """The base of every registered model: ``inputs`` (a schema of raw columns), ``OUTPUTS`` (declared on
+    the subclass) and ``predict_rows``, the one scoring function that the pyfunc and the server share."""
+
+    OUTPUTS: ClassVar[tuple[Output, ...]] = ()
+    #: What the model is, for people (logged in the metadata; the server does not look at it).
+    KIND: ClassVar[str] = "model"
+
+    inputs: TabularSchema
+
+    def predict_rows(self, rows: Rows) -> dict[str, np.ndarray]:
+        """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
+        raise NotImplementedError
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """MLflow's entry point: raw columns in, one column per declared output."""
+        rows = self.inputs.from_frame(pd.DataFrame(model_input))
+        values = self.predict_rows(rows)
+        return pd.DataFrame({o.name: list(values[o.name]) if o.shape else values[o.name] for o in self.OUTPUTS})
+
+    # ------------------------------------------------------------ description
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        return self.OUTPUTS
+
+    def details(self) -> dict[str, Any]:
+        """Facts about this fitted model worth keeping in the registry (thresholds, labels...)."""
+        return {}
+
+    def metadata(self) -> dict[str, Any]:
+        """What MLflow keeps in the model's ``MLmodel`` file: the whole contract, readable without Python."""
+        return {"shopfloor": {"contract": CONTRACT_VERSION, "kind": self.KIND, "inputs": self.inputs.to_dict(),
+                              "outputs": [{"name": o.name, "datatype": o.datatype, "shape": list(o.shape)}
+                                          for o in self.OUTPUTS],
+                              **self.details()}}
+
+    def signature(self):
+        """The MLflow signature: the raw input columns with their types, and the named outputs."""
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, Schema, TensorSpec
+
+        outputs = [ColSpec(MLFLOW_OUTPUT_TYPES[o.datatype], o.name) if not o.shape
+                   else TensorSpec(np.dtype(np.float64), (-1, *o.shape), o.name) for o in self.OUTPUTS]
+        return ModelSignature(inputs=self.inputs.mlflow_schema(), outputs=Schema(outputs))
+
+    def v2_outputs(self) -> list[dict[str, Any]]:
+        return [{"name": o.name, "datatype": o.datatype, "shape": [-1, *o.shape]} for o in self.OUTPUTS]

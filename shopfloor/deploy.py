@@ -1,0 +1,145 @@
+"""The pipelines' last step: put the champion behind an endpoint, on this machine or on a cluster.
+
+``local``: if a Shopfloor model server already answers on the port, it follows the alias by itself
+(nothing to do but confirm the version it serves); otherwise a detached ``shopfloor serve`` is started
+and awaited. ``cluster``: the KServe InferenceService (a plain manifest built here, checked against the
+kserve SDK's models by ``serving.inference_service.schema_errors`` in the tests and by
+``shopfloor deploy``) is created, or patched if it exists, through the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from shopfloor import config
+from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, IMAGE, NAMESPACE
+from shopfloor.progress import reported
+
+API_GROUP, API_VERSION_ONLY = "serving.kserve.io", "v1beta1"
+API_VERSION = f"{API_GROUP}/{API_VERSION_ONLY}"
+RESOURCES = {"cpu": "500m", "memory": "512Mi"}
+DEFAULT_SCALE_TARGET = 70  # requests/s per 0.5-CPU replica: the capacity plan of benchmarks/serving.py
+SERVER_PORT = 8080
+SERVER_USER = 10001
+
+
+def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str = CHAMPION, image: str = IMAGE,
+                      tracking_uri: str = CLUSTER_TRACKING_URI, min_replicas: int = 1, max_replicas: int = 10,
+                      scale_metric: str = "rps", scale_target: int = DEFAULT_SCALE_TARGET,
+                      service_account: str | None = None) -> dict[str, Any]:
+    """The InferenceService manifest for ``models:/MODEL@ALIAS``: the Shopfloor image running
+    ``shopfloor serve`` as a custom KServe predictor, with the paper's sizing (1 to 10 replicas of 0.5
+    CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target."""
+    container = {
+        "name": "kserve-container", "image": image,
+        "args": ["shopfloor", "serve", "--model-name", model_name, "--alias", alias, "--host", "0.0.0.0",
+                 "--port", str(SERVER_PORT)],
+        "env": [{"name": "MLFLOW_TRACKING_URI", "value": tracking_uri}],
+        "ports": [{"name": "http1", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "resources": {"requests": dict(RESOURCES), "limits": dict(RESOURCES)},
+        "readinessProbe": {"httpGet": {"path": f"/v2/models/{model_name}/ready", "port": SERVER_PORT},
+                           "initialDelaySeconds": 5, "periodSeconds": 10},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": SERVER_USER, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": False},
+    }
+    predictor: dict[str, Any] = {"containers": [container], "minReplicas": min_replicas, "maxReplicas": max_replicas,
+                                 "scaleMetric": scale_metric, "scaleTarget": scale_target}
+    if service_account:
+        predictor["serviceAccountName"] = service_account
+    return {"apiVersion": API_VERSION, "kind": "InferenceService",
+            "metadata": {"name": model_name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/part-of": "shopfloor"},
+                         "annotations": {"serving.kserve.io/deploymentMode": "Serverless"}},
+            "spec": {"predictor": predictor}}
+
+
+# ------------------------------------------------------------------ local
+def served_version(url: str, model: str) -> str | None:
+    """The version a Shopfloor server at ``url`` serves for ``model`` (None if none answers ready)."""
+    try:
+        with urllib.request.urlopen(f"{url}/v2/models/{model}/ready", timeout=2) as answer:
+            if answer.status != 200:
+                return None
+        text = urllib.request.urlopen(f"{url}/metrics", timeout=2).read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("shopfloor_model_version_info{") and f'model="{model}"' in line and line.endswith(" 1.0"):
+            return line.split('version="', 1)[1].split('"', 1)[0]
+    return None
+
+
+def deploy_local(model: str, expected_version: str, port: int = SERVER_PORT, log_dir: Path | None = None,
+                 timeout: float = 120.0) -> dict[str, Any]:
+    """Start or confirm a local server on 127.0.0.1:PORT serving ``expected_version`` of ``model``."""
+    url = f"http://127.0.0.1:{port}"
+    pid = None
+    if served_version(url, model) is None:
+        log_path = (log_dir or config.home()) / f"serve-{model}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - owned by the server
+        proc = subprocess.Popen([sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", model,
+                                 "--port", str(port), "--poll-seconds", "2"],
+                                stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True)
+        action, pid = "started", proc.pid
+    else:
+        action, log_path = "reloaded", None
+    deadline = time.monotonic() + timeout
+    version = None
+    while time.monotonic() < deadline:
+        version = served_version(url, model)
+        if version == expected_version:
+            return {"target": "local", "action": action, "url": url, "version": version, "pid": pid,
+                    "endpoint": f"{url}/v1/models/{model}:predict", "log": str(log_path) if log_path else None}
+        time.sleep(1.0)
+    raise TimeoutError(f"{url} serves version {version}, not {expected_version}, after {timeout:.0f} s")
+
+
+# ------------------------------------------------------------------ cluster
+def deploy_cluster(model: str, namespace: str = NAMESPACE, tracking_uri: str = CLUSTER_TRACKING_URI,
+                   **kwargs: Any) -> dict[str, Any]:
+    """Create or patch the InferenceService in ``namespace`` (in-cluster credentials, else kubeconfig)."""
+    from kubernetes import client
+    from kubernetes import config as kube_config
+    from kubernetes.client.rest import ApiException
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()
+    manifest = inference_service(model, namespace=namespace, tracking_uri=tracking_uri, **kwargs)
+    api = client.CustomObjectsApi()
+    where = {"group": API_GROUP, "version": API_VERSION_ONLY, "namespace": namespace, "plural": "inferenceservices"}
+    try:
+        api.get_namespaced_custom_object(name=model, **where)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        api.create_namespaced_custom_object(body=manifest, **where)
+        action = "created"
+    else:
+        api.patch_namespaced_custom_object(name=model, body=manifest, **where)
+        action = "patched"
+    return {"target": "cluster", "action": action, "namespace": namespace, "name": model}
+
+
+@reported("deploy {target}", summary=lambda r: (f"serving version {r['version']} at {r['url']} ({r['action']})"
+                                               if r["target"] == "local" else
+                                               f"InferenceService {r['namespace']}/{r['name']} {r['action']}"),
+          data=lambda r: r)
+def deploy_step(registration: dict[str, Any], *, target: str, port: int = SERVER_PORT, namespace: str = NAMESPACE,
+                image: str = "", tracking_uri: str = CLUSTER_TRACKING_URI, log_dir: str | None = None
+                ) -> dict[str, Any]:
+    """Serve the newly registered champion: ``local`` (a model server on 127.0.0.1:PORT) or ``cluster``."""
+    if target == "local":
+        return deploy_local(registration["model_name"], str(registration["version"]), port=port,
+                            log_dir=Path(log_dir) if log_dir else None)
+    if target == "cluster":
+        return deploy_cluster(registration["model_name"], namespace, tracking_uri=tracking_uri,
+                              **({"image": image} if image else {}))
+    raise ValueError(f"target must be local or cluster, got {target!r}")

@@ -1,0 +1,45 @@
+"""``shopfloor data simulate ...``: the embedded simulators, written to a file."""
+
+from __future__ import annotations
+
+import argparse
+
+from shopfloor_cli.common import write_table
+
+
+def cmd_gearbox(args: argparse.Namespace) -> int:
+    from shopfloor.data.simulate import simulate_gearbox
+
+    table = simulate_gearbox(rows=args.rows, fault_rate=args.fault_rate, seed=args.seed, drift=args.drift)
+    out = write_table(table, args.out)
+    print(f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
+          f"({table['faulty'].mean():.1%} labelled faulty, drift {args.drift:g})")
+    return 0
+
+
+def cmd_cutting_force(args: argparse.Namespace) -> int:
+    from shopfloor.data.simulate import simulate_cutting_force
+
+    table = simulate_cutting_force(rows=args.rows, material=args.material, noise=args.noise, seed=args.seed)
+    out = write_table(table, args.out)
+    print(f"wrote {len(table)} rows of specific cutting force for {args.material} to {out}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="simulate data sets").add_subparsers(dest="what", required=True)
+    sim = data.add_parser("simulate", help="write a simulated table").add_subparsers(dest="kind", required=True)
+    gear = sim.add_parser("gearbox", help="gearbox assembly line: 66 features, rare faulty units")
+    gear.add_argument("--rows", type=int, default=3000)
+    gear.add_argument("--fault-rate", type=float, default=0.07)
+    gear.add_argument("--seed", type=int, default=0)
+    gear.add_argument("--drift", type=float, default=0.0, help="supplier change: 1 moves the seats 7 %%, screws 8 %%")
+    gear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    gear.set_defaults(func=cmd_gearbox)
+    cut = sim.add_parser("cutting-force", help="specific cutting force by Kienzle's law (h, rake, speed)")
+    cut.add_argument("--material", default="C35", help="C35, 16MnCr5, 42CrMo4 or GG20")
+    cut.add_argument("--rows", type=int, default=91)
+    cut.add_argument("--noise", type=float, default=0.02, help="relative sd of the measurement noise")
+    cut.add_argument("--seed", type=int, default=0)
+    cut.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    cut.set_defaults(func=cmd_cutting_force)

@@ -1,0 +1,158 @@
+"""``shopfloor compile``, ``submit`` and ``schedule``: pipelines for Kubeflow, and recurring retraining
+(on Kubeflow with ``--host``, else by a local scheduler process)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from shopfloor.constants import CLUSTER_TRACKING_URI, KFP_EXPERIMENT, PIPELINE_NAMES
+from shopfloor_cli.common import add_model_name, model_name_for
+
+
+def _arguments(pairs: list[str] | None) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--param expects NAME=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from pipelines.compile import compile_pipeline
+
+    names = list(PIPELINE_NAMES) if args.all else [args.pipeline]
+    if not names or names == [None]:
+        raise SystemExit("shopfloor compile: name a pipeline or pass --all")
+    for name in names:
+        out = args.out if (args.out and not args.all) else None
+        print(compile_pipeline(name, out=out, image=args.image))
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from pipelines.kubeflow import submit
+
+    result = submit(args.pipeline, args.host, _arguments(args.param), tracking_uri=args.tracking_uri,
+                    image=args.image, experiment=args.experiment, namespace=args.namespace)
+    print(f"run {result['run_id']}: {result['url']}")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    if args.host:
+        from pipelines.kubeflow import schedule
+
+        if not args.cron:
+            raise SystemExit("shopfloor schedule: Kubeflow recurring runs take --cron")
+        params = _arguments(args.param)
+        if args.model_name:
+            params["model_name"] = model_name_for(args, "retraining")
+        job = schedule(args.pipeline, args.host, args.cron, params, tracking_uri=args.tracking_uri,
+                       image=args.image, experiment=args.experiment, namespace=args.namespace)
+        print(f"recurring run {job['recurring_run_id']} ({job['name']}) on cron {job['cron']!r}")
+        return 0
+    from pipelines import scheduler
+
+    if not (args.data or args.watch):
+        raise SystemExit("shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on)")
+    args.data = args.data or args.watch
+    model = model_name_for(args, "retraining")
+    try:
+        spec = scheduler.Schedule(data=str(Path(args.data).resolve()), cron=args.cron, interval=args.interval,
+                                  label=args.label, model_name=model,
+                                  watch=str(Path(args.watch).resolve()) if args.watch else None)
+    except ValueError as exc:
+        raise SystemExit(f"shopfloor schedule: {exc}") from None
+    job = scheduler.start(spec)
+    when = f"cron {job.cron!r}" if job.cron else f"every {job.interval:g} s"
+    watch = f", and on drift in {job.watch}" if job.watch else ""
+    print(f"local schedule {job.id} (pid {job.pid}): retraining {model} {when}{watch}; log {scheduler.folder()}")
+    return 0
+
+
+def cmd_schedule_list(args: argparse.Namespace) -> int:
+    if args.host:
+        from pipelines.kubeflow import list_schedules
+
+        rows = list_schedules(args.host, namespace=args.namespace)
+    else:
+        from pipelines import scheduler
+
+        rows = scheduler.list_all()
+    print(json.dumps(rows, indent=2) if args.json else
+          "\n".join(f"{r['id']}  {r.get('cron') or str(r.get('interval')) + ' s'}  "
+                    f"{'running' if r.get('running', True) else 'stopped'}  runs {r.get('runs', '-')}"
+                    for r in rows) or "no schedules")
+    return 0
+
+
+def cmd_schedule_delete(args: argparse.Namespace) -> int:
+    if args.host:
+        from pipelines.kubeflow import delete_schedule
+
+        delete_schedule(args.host, args.id, namespace=args.namespace)
+    else:
+        from pipelines import scheduler
+
+        try:
+            scheduler.delete(args.id)
+        except KeyError as exc:
+            raise SystemExit(f"shopfloor schedule delete: {exc.args[0]}") from None
+    print(f"deleted {args.id}")
+    return 0
+
+
+def _kubeflow_options(p: argparse.ArgumentParser, host_required: bool) -> None:
+    p.add_argument("--host", required=host_required, help="Kubeflow Pipelines API, e.g. http://localhost:8080")
+    p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a pipeline parameter (repeatable)")
+    p.add_argument("--image", help="container image for every task (default: the Shopfloor image)")
+    p.add_argument("--tracking-uri", default=CLUSTER_TRACKING_URI, help="MLflow as the cluster reaches it")
+    p.add_argument("--experiment", default=KFP_EXPERIMENT)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    comp = sub.add_parser("compile", help="compile pipelines to KFP IR YAML for the Kubeflow dashboard")
+    comp.add_argument("pipeline", nargs="?", choices=PIPELINE_NAMES)
+    comp.add_argument("--all", action="store_true", help="every pipeline, into pipelines/compiled/")
+    comp.add_argument("--image", help="container image for every task")
+    comp.add_argument("--out", help="output file (one pipeline only)")
+    comp.set_defaults(func=cmd_compile)
+
+    sbm = sub.add_parser("submit", help="upload and run a pipeline on Kubeflow")
+    sbm.add_argument("pipeline", choices=PIPELINE_NAMES)
+    _kubeflow_options(sbm, True)
+    _run_options(sbm)
+    sbm.set_defaults(func=cmd_submit)
+
+    sch = sub.add_parser("schedule", help="recurring runs: on Kubeflow (--host) or a local scheduler process")
+    sch_sub = sch.add_subparsers(dest="action", required=True)
+    rec = sch_sub.add_parser("retraining", help="run the retraining pipeline on a cron line (or an interval)")
+    rec.set_defaults(func=cmd_schedule, pipeline="retraining")
+    when = rec.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help='five fields, e.g. "0 3 * * *" (03:00 daily)')
+    when.add_argument("--interval", type=float, help="seconds between runs (local scheduler only)")
+    _kubeflow_options(rec, False)
+    _run_options(rec)
+    rec.add_argument("--data", help="local: the table each run retrains on")
+    rec.add_argument("--watch", help="local: also run when this file changes and has drifted")
+    rec.add_argument("--label", default="faulty")
+    add_model_name(rec, None, "the model to retrain (required with --data or --watch)")
+    lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")
+    _kubeflow_options(lst, False)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_schedule_list)
+    dele = sch_sub.add_parser("delete", help="stop and remove a schedule")
+    dele.add_argument("id")
+    _kubeflow_options(dele, False)
+    dele.set_defaults(func=cmd_schedule_delete)

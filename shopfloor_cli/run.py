@@ -1,0 +1,208 @@
+"""``shopfloor run PIPELINE``: a pipeline on this machine through kfp.local, one line per step.
+
+Each command checks its input before the pipeline starts (a bad table costs a second, not a run),
+names the model it registers (``--model-name``; required with ``--data``), prints each step as it ends
+and the result at the end; ``--verbose`` shows kfp.local's executor logs live instead of filing them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from shopfloor.constants import (
+    CLASSIFIERS,
+    DEPLOY_TARGETS,
+    FILTERS,
+    RETRAIN_METRICS,
+    SERVE_PORTS,
+)
+from shopfloor.synth.registry import NAMES as SYNTHESIZERS
+from shopfloor.synth.registry import parse_selection
+from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
+
+
+def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> None:
+    """What became of ``--deploy``: the endpoint and version served, or why nothing was deployed."""
+    if args.deploy == "none":
+        return
+    step = run.step("deploy")
+    if step is None:
+        print(f"deploy: skipped; version {registration['version']} is the {registration['alias']}, and only a new "
+              "champion is deployed (a running server keeps following @champion)")
+    elif args.deploy == "local":
+        data = step["data"]
+        print(f"serving: {data['endpoint']} (version {data['version']}, server {data['action']}; "
+              f"v2: {data['url']}/v2/models/{registration['model_name']}/infer)")
+    else:
+        print(f"deployed: {step['summary']}")
+
+
+def _header(pipeline: str, data: Path, model: str, detail: str) -> None:
+    from shopfloor import config
+
+    print(f"{pipeline} on {data} ({detail}) -> model {model!r}; MLflow at {config.tracking_uri()}", flush=True)
+
+
+# ------------------------------------------------------------------ fault detection
+def cmd_fault_detection(args: argparse.Namespace) -> int:
+    model = model_name_for(args, "fault-detection")  # before anything is imported or read
+
+    from shopfloor import config
+    from shopfloor.data import embedded
+    from shopfloor.data import ingest as ing
+    from shopfloor.errors import DataError
+
+    try:
+        synthesizers = parse_selection(args.synthesizer)
+    except ValueError as exc:
+        raise DataError("synthesizer", str(exc)) from None
+    data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
+    label = args.label or "faulty"
+    drop, categorical = csv_list(args.drop), csv_list(args.categorical)
+    ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)  # fail in a second on bad input
+
+    from pipelines.fault_detection import fault_detection
+    from pipelines.local import run_local
+    from shopfloor.fault_detection import comparison_table, markdown_table
+
+    _header("fault-detection", data, model, f"label {label!r}")
+    run = run_local(fault_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
+                    label=label, drop_columns=drop, categorical=categorical, synthesizers=synthesizers,
+                    filter_method=args.filter, classifier=args.classifier, deploy_target=args.deploy,
+                    serve_port=args.port, n_trials=args.trials, timeout=args.timeout, max_epochs=args.max_epochs,
+                    optuna_storage=config.optuna_storage(), study_name=args.study or f"{data.stem}-{args.seed}",
+                    model_name=model, seed=args.seed)
+    result = run.output
+    report = result.pop("report")
+    print("\nTest split, metrics by training set:\n")
+    print(markdown_table(comparison_table(report)))
+    previous = result["previous_champion"]
+    print(f"\nchosen on validation F2: {report['best']}")
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
+          f"(test F2 {result['test_f2']:.3f}; previous champion "
+          f"{'none' if previous is None else format(previous, '.3f')})")
+    _deployment(run, args, result)
+    write_json(args.json, {**result, "report": report, "log": str(run.log)})
+    return 0
+
+
+# ------------------------------------------------------------------ health index
+def cmd_health_index(args: argparse.Namespace) -> int:
+    model = model_name_for(args, "health-index")
+
+    from shopfloor import config
+    from shopfloor.data import embedded
+    from shopfloor.data.ingest import read_table
+    from shopfloor.health.data import load_trajectories
+
+    if args.data:
+        data, unit, time, truth = Path(args.data).resolve(), args.unit, args.time, args.truth or ""
+    else:
+        data, unit, time, truth = embedded.run_to_failure(args.units, args.seed), "unit", "time", "wear"
+    drop = csv_list(args.drop)
+    load_trajectories(read_table(data), unit, time, args.t_d, args.t_f, exclude=[truth, *drop] if truth else drop)
+
+    from pipelines.health_index import health_index
+    from pipelines.local import run_local
+
+    _header("health-index", data, model, f"unit {unit!r}, time {time!r}")
+    run = run_local(health_index, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
+                    unit=unit, time=time, truth=truth, drop_columns=drop, t_d=args.t_d, t_f=args.t_f,
+                    diversity=args.diversity, epochs=args.epochs, model_name=model, deploy_target=args.deploy,
+                    serve_port=args.port, seed=args.seed)
+    result = run.output
+    print("\nHealth-index metrics:")
+    for key, value in sorted(result["metrics"].items()):
+        print(f"  {key:28s} {value:.3f}")
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    _deployment(run, args, result)
+    write_json(args.json, {**result, "log": str(run.log)})
+    return 0
+
+
+# ------------------------------------------------------------------ retraining
+def cmd_retraining(args: argparse.Namespace) -> int:
+    model = model_name_for(args, "retraining")
+
+    from shopfloor import config
+    from shopfloor.data import embedded
+    from shopfloor.data.ingest import read_table
+    from shopfloor.retraining import champion_inputs, check_columns
+
+    data = Path(args.data).resolve() if args.data else embedded.gearbox_after_change(args.drift, args.seed)
+    # Fail in a second, before any pipeline starts, on no champion, an empty file or other columns.
+    check_columns(read_table(data), champion_inputs(model).inputs.names, args.label)
+
+    from pipelines.local import run_local
+    from pipelines.retraining import retraining
+
+    _header("retraining", data, model, "new rows for @champion")
+    run = run_local(retraining, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
+                    label=args.label, model_name=model, metric=args.metric, margin=args.margin, seed=args.seed)
+    result = run.output
+    check, retrain = result["check"], result["retrain"]
+    drifted = ", ".join(check["drifted"][:6]) or "none"
+    print(f"\ndrift: {'yes' if check['drift'] else 'no'} (features: {drifted})")
+    print(f"challenger by {retrain['method']} in {retrain['seconds']:.2f} s")
+    print(result["reason"])
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    write_json(args.json, {**result, "log": str(run.log)})
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _common(p: argparse.ArgumentParser, pipeline: str, data_help: str) -> None:
+    p.add_argument("--data", help=data_help)
+    add_model_name(p, None, "registered-model name (required with --data; default: the simulated data's model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the result as JSON to this file")
+    p.add_argument("--verbose", action="store_true", help="show kfp.local's executor logs live")
+    if pipeline != "retraining":
+        p.add_argument("--deploy", default="none", choices=DEPLOY_TARGETS,
+                       help="serve a new champion: a local model server on --port, or a KServe InferenceService")
+        p.add_argument("--port", type=int, default=SERVE_PORTS[pipeline], help="port of the local model server")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run a pipeline here with kfp.local").add_subparsers(dest="pipeline",
+                                                                                          required=True)
+    fd = run.add_parser("fault-detection", help="synthesize faults, train, register")
+    _common(fd, "fault-detection", "CSV or Parquet table (default: the gearbox simulator)")
+    fd.add_argument("--label", help="label column (default: faulty)")
+    fd.add_argument("--drop", help="comma-separated columns to ignore")
+    fd.add_argument("--categorical", help="comma-separated string columns, encoded inside the model")
+    fd.add_argument("--synthesizer", default="wgan",
+                    help=f"'all' or a comma-separated choice of {', '.join(SYNTHESIZERS)}: each runs as a parallel "
+                         "branch")
+    fd.add_argument("--filter", default="kmeans", choices=FILTERS, help="how synthetic rows are filtered")
+    fd.add_argument("--classifier", default="logreg", choices=CLASSIFIERS,
+                    help="logistic regression, or a ResNet that retraining adapts by EnKF")
+    fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
+    fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
+    fd.add_argument("--max-epochs", type=int, default=300, help="cap on synthesizer training epochs per trial")
+    fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
+    fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
+    fd.set_defaults(func=cmd_fault_detection)
+
+    hi = run.add_parser("health-index", help="2DS + APAIC health index from run-to-failure trajectories")
+    _common(hi, "health-index", "CSV or Parquet, one row per unit and time step (default: the simulator)")
+    hi.add_argument("--unit", default="unit")
+    hi.add_argument("--time", default="time")
+    hi.add_argument("--truth", help="a ground-truth column to compare with (kept out of the features)")
+    hi.add_argument("--drop", help="comma-separated columns that are not features")
+    hi.add_argument("--t-d", type=int, default=30, help="first steps of each unit taken as healthy")
+    hi.add_argument("--t-f", type=int, default=30, help="last steps of each unit taken as failed")
+    hi.add_argument("--diversity", type=float, default=1.0, help="lambda of the diversity loss (0: plain DeepSAD)")
+    hi.add_argument("--epochs", type=int, default=60)
+    hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
+    hi.set_defaults(func=cmd_health_index)
+
+    rt = run.add_parser("retraining", help="retrain the champion on new data; promote only if not worse")
+    _common(rt, "retraining", "new labelled rows (default: a simulated gearbox batch after a supplier change)")
+    rt.add_argument("--label", default="faulty")
+    rt.add_argument("--metric", default="f2", choices=RETRAIN_METRICS)
+    rt.add_argument("--margin", type=float, default=0.0, help="how much worse the challenger may be and still win")
+    rt.add_argument("--drift", type=float, default=2.0, help="drift of the simulated batch when --data is not given")
+    rt.set_defaults(func=cmd_retraining)

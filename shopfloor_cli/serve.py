@@ -1,0 +1,112 @@
+"""``shopfloor serve``, ``deploy`` and ``loadtest``: a registered model behind an endpoint, and its load."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shopfloor.constants import (
+    CHAMPION,
+    CLUSTER_TRACKING_URI,
+    DEFAULT_MAX_BATCH,
+    FAULT_MODEL,
+    NAMESPACE,
+    PROTOCOLS,
+    SERVE_PORTS,
+)
+from shopfloor_cli.common import add_model_name, checked_name
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from shopfloor import config
+
+    model = checked_name(args)
+    from serving.server import serve
+
+    print(f"serving models:/{model}@{args.alias} on http://{args.host}:{args.port} "
+          f"(MLflow {config.tracking_uri()})", flush=True)
+    serve(model, alias=args.alias, port=args.port, workers=args.workers, host=args.host, max_batch=args.max_batch,
+          poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri(), access_log=args.access_log)
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import yaml
+
+    from serving.inference_service import schema_errors
+    from shopfloor.deploy import deploy_cluster, inference_service
+
+    model = checked_name(args)
+    kwargs = dict(namespace=args.namespace, alias=args.alias, image=args.image or None,
+                  tracking_uri=args.tracking_uri, scale_target=args.scale_target)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    manifest = inference_service(model, **kwargs)
+    errors = schema_errors(manifest)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(yaml.safe_dump(manifest, sort_keys=False), end="")
+        return 0
+    print(deploy_cluster(model, **kwargs))
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from loadtest.run import local_server, run_locust
+
+    model = checked_name(args)
+    out = Path(args.out)
+    if args.serve_local:
+        out.mkdir(parents=True, exist_ok=True)
+        server = local_server(model, log=out / "server.log")
+    else:
+        server = contextlib.nullcontext(args.host)
+    with server as host:
+        print(f"locust: {args.users} users x {args.rate:g} req/s, {args.duration}, {args.protocol}, against {host}",
+              flush=True)
+        result = run_locust(host, out, users=args.users, rate=args.rate, duration=args.duration,
+                            protocol=args.protocol, model=model, p95_ms=args.p95_ms,
+                            max_error_rate=args.max_error_rate)
+    print(result.summary())
+    print(f"reports: {out / 'report.html'}, {out / 'locust_stats.csv'}")
+    return 0 if result.passed else 3
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    srv = sub.add_parser("serve", help="serve a registered model with KServe (v1 and v2 REST)")
+    add_model_name(srv, FAULT_MODEL, "registered model to serve")
+    srv.add_argument("--alias", default=CHAMPION)
+    srv.add_argument("--port", type=int, default=SERVE_PORTS["fault-detection"])
+    srv.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest accepted batch, in rows")
+    srv.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the alias (0: never)")
+    srv.add_argument("--access-log", action="store_true", help="log every request (costs ~17 %% of the CPU)")
+    srv.set_defaults(func=cmd_serve)
+
+    dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")
+    add_model_name(dep, FAULT_MODEL, "registered model to deploy (also the InferenceService's name)")
+    dep.add_argument("--alias", default=CHAMPION)
+    dep.add_argument("--namespace", default=NAMESPACE)
+    dep.add_argument("--image", help="container image (default: the Shopfloor image)")
+    dep.add_argument("--tracking-uri", default=CLUSTER_TRACKING_URI)
+    dep.add_argument("--scale-target", type=int, help="requests/s per replica that triggers scaling out")
+    dep.add_argument("--dry-run", action="store_true", help="print the manifest instead of applying it")
+    dep.set_defaults(func=cmd_deploy)
+
+    lt = sub.add_parser("loadtest", help="Locust headless against a model server, with an SLA check")
+    add_model_name(lt, FAULT_MODEL, "model the server serves")
+    lt.add_argument("--host", default=f"http://127.0.0.1:{SERVE_PORTS['fault-detection']}")
+    lt.add_argument("--serve-local", action="store_true", help="start a local server on the champion for the run")
+    lt.add_argument("--users", type=int, default=20)
+    lt.add_argument("--rate", type=float, default=10.0, help="requests per second per user")
+    lt.add_argument("--duration", default="60s")
+    lt.add_argument("--protocol", choices=PROTOCOLS, default="both")
+    lt.add_argument("--p95-ms", type=float, default=56.0)
+    lt.add_argument("--max-error-rate", type=float, default=0.0)
+    lt.add_argument("--out", default="loadtest-results")
+    lt.set_defaults(func=cmd_loadtest)
