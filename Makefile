@@ -42,6 +42,8 @@ benchmarks: install
 	$(BIN)/python benchmarks/ai4i_augmentation.py
 	$(BIN)/python benchmarks/synthesizers.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/serving_contract.py
+	$(BIN)/python benchmarks/demo_output.py
 	$(BIN)/python benchmarks/health_index.py
 	$(BIN)/python benchmarks/retraining_enkf.py
 	$(BIN)/python benchmarks/retraining_loop.py

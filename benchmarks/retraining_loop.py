@@ -47,7 +47,8 @@ def main() -> dict:
         data = home / "drifted.csv"
         simulate_gearbox(rows=1500, seed=42, drift=2.0).to_csv(data, index=False)
         start = time.perf_counter()
-        shopfloor("run", "retraining", "--data", str(data), "--json", str(home / "rt.json"), env=env)
+        shopfloor("run", "retraining", "--data", str(data), "--model-name", "gearbox-fault-classifier", "--json",
+                  str(home / "rt.json"), env=env)
         out["retraining_pipeline_seconds"] = time.perf_counter() - start
         result = json.loads((home / "rt.json").read_text())
         out |= {"drift_detected": result["check"]["drift"], "drifted_features": result["check"]["drifted"],

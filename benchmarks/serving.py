@@ -29,19 +29,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 
 from loadtest.run import local_server, run_locust  # noqa: E402
-from shopfloor.classify.train import train_reference  # noqa: E402
+from shopfloor.classify.train import reference_classifier  # noqa: E402
 from shopfloor.data.simulate import simulate_gearbox  # noqa: E402
-from shopfloor.registry import register_sklearn, use_tracking  # noqa: E402
+from shopfloor.registry import register_model, use_tracking  # noqa: E402
 
 MODEL = "gearbox-fault-classifier"
 
 
 def register(home: Path) -> list[float]:
     use_tracking(f"sqlite:///{home / 'mlflow.db'}")
-    model, splits = train_reference(simulate_gearbox(rows=3000, seed=0), "faulty")
+    model, splits = reference_classifier(simulate_gearbox(rows=3000, seed=0), "faulty")
     rows = splits.test.drop(columns=["label"])
-    register_sklearn(model, rows.head(5), model_name=MODEL, experiment="bench", metrics={"test_f2": 0.5},
-                     params={}, score_metric="test_f2")
+    register_model(model, rows.head(5), model_name=MODEL, experiment="bench", metrics={"test_f2": 0.5},
+                   params={}, score_metric="test_f2")
     return rows.head(1).astype(float).values.ravel().tolist()
 
 

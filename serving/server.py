@@ -13,7 +13,7 @@ from kserve.protocol.rest.server import RESTServer
 from serving.metrics import MetricsMiddleware
 from serving.model import RegistryModel, served_version
 from serving.versions import VersionRouting
-from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH
+from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH, SERVER_PORT
 
 
 class HostBoundRESTServer(RESTServer):
@@ -51,7 +51,7 @@ def _use_host_bound_server(host: str, access_log: bool) -> None:
     multiprocess.RESTServer = HostBoundRESTServer
 
 
-def serve(model_name: str, alias: str = CHAMPION, port: int = 8080, workers: int = 1, host: str = "127.0.0.1",
+def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, workers: int = 1, host: str = "127.0.0.1",
           max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0, tracking_uri: str | None = None,
           access_log: bool = False) -> None:
     """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM)."""

@@ -42,7 +42,9 @@ CLUSTER_TRACKING_URI = "http://mlflow.shopfloor.svc.cluster.local:5000"
 KFP_EXPERIMENT = "shopfloor"
 
 # ------------------------------------------------------------------ local serving
-SERVE_PORTS = {"fault-detection": 8080, "health-index": 8081, "retraining": 8080}
+#: The model server's port in a container, and the default local port of each pipeline's model.
+SERVER_PORT = 8080
+SERVE_PORTS = {"fault-detection": SERVER_PORT, "health-index": SERVER_PORT + 1, "retraining": SERVER_PORT}
 DEFAULT_MAX_BATCH = 4096
 
 # ------------------------------------------------------------------ model names

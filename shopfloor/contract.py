@@ -97,6 +97,10 @@ class Rows:
         return pd.DataFrame(data, index=pd.RangeIndex(len(self)))
 
 
+_NUMBERS = {int, float}  # the types JSON numbers parse to (a bool is not one of them)
+_FLAGS = {bool, int, float}
+
+
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise DataError(field, f"not a number: {value!r}"[:120], "non_numeric")
@@ -132,25 +136,45 @@ class TabularSchema:
 
     columns: tuple[Column, ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _numeric: tuple[Column, ...] = field(init=False, repr=False, compare=False)
+    _categorical: tuple[Column, ...] = field(init=False, repr=False, compare=False)
+    _layout: tuple[list[int], list[int], set[int]] = field(init=False, repr=False, compare=False)
+    _slots: list[tuple[Any, int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("column names must be unique")
-        object.__setattr__(self, "_index", {name: j for j, name in enumerate(names)})
+        numeric = tuple(c for c in self.columns if not c.categorical)
+        categorical = tuple(c for c in self.columns if c.categorical)
+        # Where each column's value goes, computed once: requests are parsed thousands of times a second.
+        layout = ([j for j, c in enumerate(self.columns) if not c.categorical],
+                  [j for j, c in enumerate(self.columns) if c.categorical],
+                  {k for k, c in enumerate(numeric) if c.type == "boolean"})
+        slots, n, c = [], 0, 0
+        for column in self.columns:  # (value parser, 0 numeric / 1 string matrix, position in it)
+            if column.categorical:
+                slots.append((_category, 1, c))
+                c += 1
+            else:
+                slots.append((_flag if column.type == "boolean" else _number, 0, n))
+                n += 1
+        for name, value in (("_index", {name: j for j, name in enumerate(names)}), ("_numeric", numeric),
+                            ("_categorical", categorical), ("_layout", layout), ("_slots", slots)):
+            object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------ description
     @property
     def names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        return list(self._index)
 
     @property
     def numeric(self) -> list[Column]:
-        return [c for c in self.columns if not c.categorical]
+        return list(self._numeric)
 
     @property
     def categorical(self) -> list[Column]:
-        return [c for c in self.columns if c.categorical]
+        return list(self._categorical)
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [{"name": c.name, "type": c.type, **({"categories": list(c.categories)} if c.categorical else {})}
@@ -174,7 +198,11 @@ class TabularSchema:
         return np.empty((n, len(self.numeric))), np.empty((n, len(self.categorical)), dtype=object)
 
     def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
-        """``{"instances": [...]}`` with rows as lists in column order or as ``{column: value}`` objects."""
+        """``{"instances": [...]}`` with rows as lists in column order or as ``{column: value}`` objects.
+
+        Each row is checked in bulk (types, then finiteness); only a row that fails is walked value by
+        value, to name the field at fault.
+        """
         if not isinstance(payload, dict) or "instances" not in payload:
             raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
         instances = payload["instances"]
@@ -182,36 +210,46 @@ class TabularSchema:
             raise DataError("instances", "must be a list of rows", "malformed")
         check_batch(len(instances), "instances", max_batch)
         numeric, categorical = self._empty(len(instances))
-        slots = self._slots()
-        width = len(self.columns)
+        width, names = len(self.columns), list(self._index)
+        num_pos, cat_pos, flag_pos = self._layout
         for i, row in enumerate(instances):
-            where = f"instances[{i}]"
-            if isinstance(row, dict):
-                if len(row) != width or any(k not in self._index for k in row):
-                    self._name_problem(row, where)
-                items = ((self._index[name], value, f"{where}.{name}") for name, value in row.items())
-            elif isinstance(row, list):
+            if type(row) is list:
                 if len(row) != width:
-                    raise DataError(where, f"expected {width} values, got {len(row)}", "wrong_feature_count")
-                items = ((j, value, f"{where}[{j}]") for j, value in enumerate(row))
+                    raise DataError(f"instances[{i}]", f"expected {width} values, got {len(row)}",
+                                    "wrong_feature_count")
+                values = row
+            elif type(row) is dict:
+                if len(row) != width or any(k not in self._index for k in row):
+                    self._name_problem(row, f"instances[{i}]")
+                values = [row[name] for name in names]
             else:
-                raise DataError(where, "a row is a list of values or an object of column: value", "malformed")
-            for j, value, at in items:
-                parse, target, k = slots[j]
-                (numeric if target == 0 else categorical)[i, k] = parse(value, at)
+                raise DataError(f"instances[{i}]", "a row is a list of values or an object of column: value",
+                                "malformed")
+            nums = [values[j] for j in num_pos] if cat_pos else values
+            cats = [values[j] for j in cat_pos]
+            if flag_pos:
+                ok = all(type(v) in _FLAGS and v in (0, 1) if k in flag_pos else type(v) in _NUMBERS
+                         for k, v in enumerate(nums))
+            else:
+                ok = all(type(v) in _NUMBERS for v in nums)
+            if not ok or not all(type(v) is str for v in cats):
+                self._diagnose(row, i)
+            numeric[i] = nums
+            categorical[i] = cats
+        finite = np.isfinite(numeric).all(axis=1)
+        if not finite.all():
+            first = int(np.flatnonzero(~finite)[0])
+            self._diagnose(instances[first], first)
         return Rows(numeric, categorical, self)
 
-    def _slots(self) -> list[tuple[Any, int, int]]:
-        """For each column: (value parser, 0 numeric / 1 categorical matrix, position in it)."""
-        out, n, c = [], 0, 0
-        for column in self.columns:
-            if column.categorical:
-                out.append((_category, 1, c))
-                c += 1
-            else:
-                out.append((_flag if column.type == "boolean" else _number, 0, n))
-                n += 1
-        return out
+    def _diagnose(self, row: list | dict, i: int) -> None:
+        """Walk one row value by value and raise the ``DataError`` that names its first bad field."""
+        where = f"instances[{i}]"
+        items = ((self._index[k], v, f"{where}.{k}") for k, v in row.items()) if isinstance(row, dict) else \
+            ((j, v, f"{where}[{j}]") for j, v in enumerate(row))
+        for j, value, at in items:
+            self._slots[j][0](value, at)
+        raise AssertionError(f"{where}: a row failed the bulk check but no value failed its own")
 
     def _name_problem(self, row: dict, where: str) -> None:
         unknown = [k for k in row if k not in self._index]
@@ -251,13 +289,13 @@ class TabularSchema:
         n = lengths.pop()
         check_batch(n, "inputs", max_batch)
         numeric, categorical = self._empty(n)
-        for (_, target, j), array in zip(self._slots(), arrays, strict=True):
+        for (_, target, j), array in zip(self._slots, arrays, strict=True):
             (numeric if target == 0 else categorical)[:, j] = array
         return Rows(numeric, categorical, self)
 
     def _matrix(self, tensor: Tensor, max_batch: int) -> Rows:
-        if self.categorical:
-            names = ", ".join(c.name for c in self.categorical)
+        if self._categorical:
+            names = ", ".join(c.name for c in self._categorical)
             raise DataError("inputs[0].shape", f"this model takes string columns ({names}): send one [n] tensor "
                                                "per column, BYTES for the string ones", "bad_shape")
         values = _numeric_tensor(tensor, "inputs[0]")
@@ -266,11 +304,10 @@ class TabularSchema:
             raise DataError("inputs[0].shape", f"expected [n, {len(self.columns)}], got {list(rows.shape)}",
                             "wrong_feature_count")
         check_batch(rows.shape[0], "inputs[0]", max_batch)
-        if any(c.type == "boolean" for c in self.columns):
-            flags = [j for j, c in enumerate(self.columns) if c.type == "boolean"]
-            if not np.isin(rows[:, flags], (0.0, 1.0)).all():
-                raise DataError("inputs[0].data", "boolean columns take 0 or 1", "wrong_type")
-        return Rows(np.ascontiguousarray(rows, dtype=np.float64), np.empty((len(rows), 0), dtype=object), self)
+        flags = self._layout[2]  # with no string columns, numeric positions are column positions
+        if flags and not np.isin(rows[:, sorted(flags)], (0.0, 1.0)).all():
+            raise DataError("inputs[0].data", "boolean columns take 0 or 1", "wrong_type")
+        return Rows(rows, np.empty((len(rows), 0), dtype=object), self)
 
     @staticmethod
     def _tensor_values(column: Column, tensor: Tensor, where: str) -> np.ndarray:
@@ -323,7 +360,7 @@ def _numeric_tensor(tensor: Tensor, where: str) -> np.ndarray:
         raise DataError(f"{where}.datatype", f"{tensor.datatype!r} is not supported; send FP32 or FP64",
                         "bad_datatype")
     try:
-        values = np.asarray(tensor.data, dtype=np.float64).reshape(-1)
+        values = np.array(tensor.data, dtype=np.float64).reshape(-1)  # a fresh C-ordered array
     except (TypeError, ValueError) as exc:
         raise DataError(f"{where}.data", f"not numeric: {exc}"[:160], "non_numeric") from exc
     expected = int(np.prod(tensor.shape)) if tensor.shape else 0
@@ -333,16 +370,6 @@ def _numeric_tensor(tensor: Tensor, where: str) -> np.ndarray:
     if not np.isfinite(values).all():
         raise DataError(f"{where}.data", "NaN and infinite values are not accepted", "non_finite")
     return values
-
-
-def rows_from_v1(payload: Any, schema: TabularSchema, max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
-    """``schema.parse_v1``: a v1 body checked and parsed into rows."""
-    return schema.parse_v1(payload, max_batch)
-
-
-def rows_from_v2(inputs: Sequence[Tensor], schema: TabularSchema, max_batch: int = DEFAULT_MAX_BATCH) -> Rows:
-    """``schema.parse_v2``: v2 input tensors checked and parsed into rows."""
-    return schema.parse_v2(inputs, max_batch)
 
 
 class ShopfloorModel(mlflow.pyfunc.PythonModel):
@@ -377,8 +404,8 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     def metadata(self) -> dict[str, Any]:
         """What MLflow keeps in the model's ``MLmodel`` file: the whole contract, readable without Python."""
         return {"shopfloor": {"contract": CONTRACT_VERSION, "kind": self.KIND, "inputs": self.inputs.to_dict(),
-                              "outputs": [{"name": o.name, "datatype": o.datatype, "shape": list(o.shape)}
-                                          for o in self.OUTPUTS],
+                              "outputs": [{"name": o.name, "datatype": o.datatype, "shape": list(o.shape),
+                                           "description": o.description} for o in self.OUTPUTS],
                               **self.details()}}
 
     def signature(self):

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor import config
-from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, IMAGE, NAMESPACE
+from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, IMAGE, NAMESPACE, SERVER_PORT
 from shopfloor.progress import reported
 
 API_GROUP, API_VERSION_ONLY = "serving.kserve.io", "v1beta1"
 API_VERSION = f"{API_GROUP}/{API_VERSION_ONLY}"
 RESOURCES = {"cpu": "500m", "memory": "512Mi"}
 DEFAULT_SCALE_TARGET = 70  # requests/s per 0.5-CPU replica: the capacity plan of benchmarks/serving.py
-SERVER_PORT = 8080
 SERVER_USER = 10001
 
 

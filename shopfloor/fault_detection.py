@@ -38,8 +38,8 @@ def _write(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------- ingest
-@reported("ingest", summary=lambda i: f"{i['rows']} rows x {i['features']} columns, {i['minority_rows']} "
-                                      f"{i['positive_label']!r}; train/valid/test {i['train_rows']}/"
+@reported("ingest", summary=lambda i: f"{i['rows']} rows x {i['features']} columns, {i['minority_rows']} faulty "
+                                      f"(label {i['positive_label']!r}); train/valid/test {i['train_rows']}/"
                                       f"{i['valid_rows']}/{i['test_rows']}")
 def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, preprocessing: str,
                 drop: list[str] | None = None, categorical: list[str] | None = None,
@@ -84,7 +84,7 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
     info = {"synthesizer": synthesizer, "best_loss": result.best_loss, "trials": result.n_trials,
             "pruned": result.n_pruned, "study": result.study_name, "candidates": len(sample),
             **{f"fidelity_{k}": v for k, v in report.items()},
-            **{f"param_{k}": v for k, v in result.best_params.items()}}
+            **{f"param_{k}": v for k, v in result.synthesizer.get_parameters().items()}}
     (out / "info.json").write_text(json.dumps(info, indent=2, default=str))
     return info
 

@@ -1,5 +1,6 @@
-"""The model contract without a server: request parsers (every check reached), the classifier's compiled
-scoring path against scikit-learn, the signature and metadata a registered model carries."""
+"""The model contract without a server: the request parsers ``parse_v1``/``parse_v2`` (every check
+reached), the classifier's compiled scoring path against scikit-learn, the signature and metadata a
+registered model carries."""
 
 import math
 
@@ -11,7 +12,7 @@ from serving_fixtures import gearbox_with_variant
 from shopfloor.classify.model import FaultClassifier, linear_scorer
 from shopfloor.classify.train import fit_classifier, full_model, reference_classifier
 from shopfloor.constants import check_model_name
-from shopfloor.contract import Column, TabularSchema, Tensor, rows_from_v1, rows_from_v2
+from shopfloor.contract import Column, TabularSchema, Tensor
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
 
@@ -27,9 +28,9 @@ def _error(call) -> DataError:
 
 # ------------------------------------------------------------------ v1
 def test_v1_rows_as_lists_and_objects_give_the_same_rows():
-    lists = rows_from_v1({"instances": [[1.5, True, "A", 3], [2.0, 0, "C", -1.0]]}, SCHEMA)
-    objects = rows_from_v1({"instances": [{"torque": 3, "variant": "A", "door_open": True, "speed": 1.5},
-                                          {"speed": 2.0, "door_open": 0, "variant": "C", "torque": -1.0}]}, SCHEMA)
+    lists = SCHEMA.parse_v1({"instances": [[1.5, True, "A", 3], [2.0, 0, "C", -1.0]]})
+    objects = SCHEMA.parse_v1({"instances": [{"torque": 3, "variant": "A", "door_open": True, "speed": 1.5},
+                                             {"speed": 2.0, "door_open": 0, "variant": "C", "torque": -1.0}]})
     for rows in (lists, objects):
         assert rows.numeric.tolist() == [[1.5, 1.0, 3.0], [2.0, 0.0, -1.0]]
         assert rows.categorical.tolist() == [["A"], ["C"]]
@@ -55,7 +56,7 @@ def test_v1_rows_as_lists_and_objects_give_the_same_rows():
     ("1,2,3", "instances[0]", "malformed"),
 ])
 def test_v1_checks_name_the_field(row, field, reason):
-    err = _error(lambda: rows_from_v1({"instances": [[1.0, False, "B", 2.0], row]}, SCHEMA))
+    err = _error(lambda: SCHEMA.parse_v1({"instances": [[1.0, False, "B", 2.0], row]}))
     assert (err.field, err.reason) == (field.replace("[0]", "[1]", 1), reason)
 
 
@@ -67,7 +68,7 @@ def test_v1_checks_name_the_field(row, field, reason):
     ({"instances": [[1.0, True, "A", 2.0]] * 3}, "instances", "batch_too_large"),
 ])
 def test_v1_body_checks(payload, field, reason):
-    err = _error(lambda: rows_from_v1(payload, SCHEMA, max_batch=2))
+    err = _error(lambda: SCHEMA.parse_v1(payload, max_batch=2))
     assert (err.field, err.reason) == (field, reason)
 
 
@@ -79,7 +80,7 @@ def _tensors(**overrides):
 
 
 def test_v2_per_column_tensors():
-    rows = rows_from_v2(_tensors(), SCHEMA)
+    rows = SCHEMA.parse_v2(_tensors())
     assert rows.numeric.tolist() == [[1.5, 1.0, 3.0], [2.0, 0.0, -1.0]]
     assert rows.categorical.tolist() == [["A"], ["C"]]
 
@@ -98,22 +99,22 @@ def test_v2_per_column_tensors():
     ({"colour": Tensor("colour", [2], "FP64", [1.0, 2.0])}, "inputs[4].name", "unknown_feature"),
 ])
 def test_v2_checks_name_the_field(overrides, field, reason):
-    err = _error(lambda: rows_from_v2(_tensors(**overrides), SCHEMA))
+    err = _error(lambda: SCHEMA.parse_v2(_tensors(**overrides)))
     assert (err.field, err.reason) == (field, reason)
 
 
 def test_v2_missing_column_and_matrix_rules():
-    err = _error(lambda: rows_from_v2(_tensors()[:3], SCHEMA))
+    err = _error(lambda: SCHEMA.parse_v2(_tensors()[:3]))
     assert (err.field, err.reason) == ("inputs", "missing_feature") and "'torque'" in str(err)
-    err = _error(lambda: rows_from_v2([Tensor("rows", [1, 4], "FP64", [1.0, 1.0, 1.0, 1.0])], SCHEMA))
+    err = _error(lambda: SCHEMA.parse_v2([Tensor("rows", [1, 4], "FP64", [1.0, 1.0, 1.0, 1.0])]))
     assert err.field == "inputs[0].shape" and "string columns (variant)" in str(err)
     numeric = TabularSchema((Column("a"), Column("b")))
-    assert rows_from_v2([Tensor("rows", [2, 2], "FP32", [1, 2, 3, 4])], numeric).numeric.tolist() == [[1, 2], [3, 4]]
+    assert numeric.parse_v2([Tensor("rows", [2, 2], "FP32", [1, 2, 3, 4])]).numeric.tolist() == [[1, 2], [3, 4]]
     for data, reason in (([1.0, math.nan], "non_finite"), ([1.0, 2.0, 3.0], "bad_shape")):
-        err = _error(lambda data=data: rows_from_v2([Tensor("rows", [1, 2], "FP64", data)], numeric))
+        err = _error(lambda data=data: numeric.parse_v2([Tensor("rows", [1, 2], "FP64", data)]))
         assert err.reason == reason and err.field.startswith("inputs[0]")
-    assert _error(lambda: rows_from_v2([], numeric)).reason == "malformed"
-    assert _error(lambda: rows_from_v2([Tensor("rows", [0, 2], "FP64", [])], numeric)).reason == "empty_batch"
+    assert _error(lambda: numeric.parse_v2([])).reason == "malformed"
+    assert _error(lambda: numeric.parse_v2([Tensor("rows", [0, 2], "FP64", [])])).reason == "empty_batch"
 
 
 # ------------------------------------------------------------------ the classifier
