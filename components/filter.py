@@ -1,4 +1,4 @@
-"""Component: filter synthetic rows (K-means, likelihood or both), with the PCA plot of real vs synthetic."""
+"""Component: filter each fold's synthetic rows, with the PCA plot of real vs kept and dropped rows."""
 
 from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Model, Output
@@ -7,9 +7,9 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def filter_rows(train: Input[Dataset], preprocessing: Input[Model], candidates: Input[Dataset],
-                kept: Output[Dataset], pca_plot: Output[HTML], method: str = "kmeans", d_max: float = -1.0,
-                d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05, seed: int = 0):
+def filter_rows(train: Input[Dataset], valid: Input[Dataset], preprocessing: Input[Model],
+                candidates: Input[Dataset], kept: Output[Dataset], pca_plot: Output[HTML], method: str,
+                d_max_quantile: float, likelihood_quantile: float, cv_folds: int, cv_repeats: int, seed: int):
     import tempfile
     from pathlib import Path
 
@@ -18,9 +18,9 @@ def filter_rows(train: Input[Dataset], preprocessing: Input[Model], candidates: 
 
     name = candidates.metadata["synthesizer"]
     png = Path(tempfile.mkdtemp()) / "pca_real_vs_synthetic.png"
-    info = filter_step(train.path, preprocessing.path, candidates.path, kept=kept.path, plot=str(png), method=method,
-                       d_max=None if d_max < 0 else d_max, d_max_quantile=d_max_quantile,
-                       likelihood_quantile=likelihood_quantile, seed=seed, synthesizer=name)
+    info = filter_step(train.path, valid.path, preprocessing.path, candidates.path, kept=kept.path, plot=str(png),
+                       method=method, d_max_quantile=d_max_quantile, likelihood_quantile=likelihood_quantile,
+                       cv_folds=cv_folds, cv_repeats=cv_repeats, seed=seed, synthesizer=name)
     kept.metadata.update({**info, "synthesizer": name})
     pca_plot.metadata["synthesizer"] = name
     Path(pca_plot.path).write_text(png_html(f"Real and synthetic rows (PCA): {name}", [png], f"<p>{info}</p>"))

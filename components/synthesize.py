@@ -1,4 +1,4 @@
-"""Component: tune one synthesizer with Optuna on the minority rows and sample candidate rows."""
+"""Component: tune one synthesizer with Optuna, refit it for every cross-validation fold, sample candidates."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -8,14 +8,15 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessing: Input[Model], name: str,
-               synthesizer: Output[Model], candidates: Output[Dataset], n_trials: int = 10, timeout: float = 75.0,
-               optuna_storage: str = "", study_name: str = "fd", candidate_factor: float = 3.0,
-               max_epochs: int = 300, seed: int = 0):
+               synthesizer: Output[Model], candidates: Output[Dataset], objective: str, classifier: str,
+               n_trials: int, timeout: float, optuna_storage: str, study_name: str, max_steps: int, cv_folds: int,
+               cv_repeats: int, seed: int):
     from shopfloor.fault_detection import synthesize_step
 
     info = synthesize_step(train.path, valid.path, preprocessing.path, synthesizer=name,
                            synthesizer_dir=synthesizer.path, candidates=candidates.path, n_trials=n_trials,
                            timeout=timeout, storage=optuna_storage or None, study_name=study_name,
-                           candidate_factor=candidate_factor, max_epochs=max_epochs, seed=seed)
+                           objective=objective, classifier=classifier, cv_folds=cv_folds, cv_repeats=cv_repeats,
+                           max_steps=max_steps, seed=seed)
     synthesizer.metadata.update({k: v for k, v in info.items() if isinstance(v, (int, float, str, bool))})
     candidates.metadata.update({"synthesizer": name, "rows": info["candidates"]})

@@ -26,8 +26,11 @@ EXPERIMENTS = {"fault-detection": "fault-detection", "health-index": "health-ind
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 # ------------------------------------------------------------------ choices
-CLASSIFIERS = ("logreg", "resnet")
-FILTERS = ("kmeans", "likelihood", "both")
+CLASSIFIERS = ("logreg", "hgb", "resnet")
+FILTERS = ("none", "kmeans", "likelihood", "discriminator", "both")
+DEFAULT_FILTER = "discriminator"
+OBJECTIVES = ("fidelity", "utility", "both")
+THRESHOLD_METRICS = ("f2", "f1", "g_mean")
 DEPLOY_TARGETS = ("none", "local", "cluster")
 RETRAIN_METRICS = ("f2", "f1", "recall", "precision", "g_mean", "accuracy")
 PROTOCOLS = ("v1", "v2", "both")

@@ -1,13 +1,29 @@
 """The fault-detection workflow as plain functions over files, one per pipeline step.
 
-KFP components are thin wrappers over these (they only map artifacts to paths), and the tests and
-benchmarks call them directly. Frames travel as Parquet (raw columns as the user's table has them),
-the fitted preprocessing and estimators as joblib, synthesizers with their own ``save``.
+ingest     check the table, split it 60/20/20 (train, valid, test), stratified.
+synthesize (per synthesizer) tune on the training split: the synthesizer learns the faults of an inner
+           part of it and is scored by fidelity to, or usefulness on, the inner rest; then, with the
+           chosen settings, refit on the faults of each cross-validation fold of the development rows
+           (train + valid) and on all of them, and sample candidate rows for each.
+filter     (per synthesizer) filter each fold's candidates with a filter fitted on that fold's rows.
+train      repeated stratified cross-validation over the development rows: every method (baseline,
+           class weights, SMOTE, SMOTE filtered alike, each synthesizer) and amount of synthetic rows is
+           fitted on each fold and predicts its held-out rows; the threshold and the amount are chosen on
+           the pooled held-out predictions, the model with the best score is chosen, every method is
+           refitted on all development rows, and the test split is scored once, for the report.
+register   the chosen model in the contract, promoted only if not worse than the champion on the same
+           test rows.
+
+Synthetic rows are generated in the user's raw columns (categories stay categories, integers stay
+integers) and pass through the same preprocessing as real rows. Frames travel as Parquet; candidate sets
+carry a ``_fold`` column (``FINAL`` for the rows of the final model).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,26 +31,63 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import train_test_split
 
 from shopfloor.classify.model import FaultClassifier
-from shopfloor.classify.train import augment, evaluate, fit_classifier, full_model, smote
-from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, FILTERS
+from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, folds
+from shopfloor.classify.train import fit_classifier, full_model
+from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
 from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.progress import reported
-from shopfloor.synth.fidelity import fidelity_report
-from shopfloor.synth.filter import kmeans_filter, likelihood_filter
-from shopfloor.synth.tuning import factory_for, space_for, tune
+from shopfloor.synth.filter import filter_rows
+from shopfloor.synth.tuning import Objective, factory_for, space_for, tune
 
 EXPERIMENT = EXPERIMENTS["fault-detection"]
-SCORE = "test_f2"  # promotion rule of the foundation issue; the candidate is chosen on valid F2
-METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "f2", "g_mean")
-REFERENCE = "reference/train.parquet"  # the training rows logged with each model (raw columns + label)
+SCORE = "test_f2"
+METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "f2", "g_mean", "pr_auc")
+REFERENCE = "reference/train.parquet"  # the development rows logged with each model (raw columns + label)
+FOLD = "_fold"
+FINAL = -1  # the candidate set of the final models, fitted on all development rows
+RATIOS = (0.25, 0.5, 1.0)  # synthetic rows, as shares of the majority - minority gap
+UTILITY_RATIO = 0.5  # synthetic rows while tuning for utility
 
 
 def _write(frame: pd.DataFrame, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
+
+
+# ---------------------------------------------------------------- the development rows
+@dataclass
+class Development:
+    """Train + valid rows, which choose everything, and the repeated stratified folds over them."""
+
+    rows: pd.DataFrame
+    folds: list[tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def load(cls, train: str, valid: str, n_folds: int, repeats: int, seed: int) -> Development:
+        rows = pd.concat([pd.read_parquet(train), pd.read_parquet(valid)], ignore_index=True)
+        return cls(rows, folds(rows[ing.LABEL].to_numpy(), n_folds, repeats, seed))
+
+    def parts(self) -> Iterator[tuple[int, pd.DataFrame]]:
+        """(fold id, the rows a model of that fold is fitted on), the folds first, then ``FINAL``: all."""
+        for k, (fit, _) in enumerate(self.folds):
+            yield k, self.rows.iloc[fit].reset_index(drop=True)
+        yield FINAL, self.rows
+
+
+def gap(rows: pd.DataFrame) -> int:
+    """Majority minus minority rows: the synthetic rows that would balance ``rows``."""
+    faulty = int(rows[ing.LABEL].sum())
+    return max(0, len(rows) - 2 * faulty)
+
+
+def faults_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """The faulty rows' features, missing values filled (synthesizers learn from these)."""
+    return ing.fill_missing(rows[rows[ing.LABEL] == 1].drop(columns=[ing.LABEL]).reset_index(drop=True))
 
 
 # ---------------------------------------------------------------- ingest
@@ -57,110 +110,206 @@ def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, pre
 
 
 # ---------------------------------------------------------------- synthesize
+def utility_of(prep: ing.Preprocessing, fit_rows: pd.DataFrame, held_rows: pd.DataFrame, classifier: str,
+               seed: int = 0):
+    """The utility objective: PR-AUC on ``held_rows`` of a ``classifier`` trained on ``fit_rows`` plus
+    ``UTILITY_RATIO`` of their gap in rows sampled from the synthesizer."""
+    local = prep.refit(fit_rows)
+    real = local.scaled(fit_rows)
+    held_x, held_y = local.encode(held_rows), held_rows[ing.LABEL].to_numpy()
+    n = max(1, round(UTILITY_RATIO * gap(fit_rows)))
+
+    def utility(synth) -> float:
+        rows = local.encode(synth.sample(n, seed=seed + 7)).assign(**{ing.LABEL: 1})
+        model = fit_classifier(pd.concat([real, rows], ignore_index=True), classifier, seed=seed)
+        return float(average_precision_score(held_y, model.predict_proba(held_x)[:, 1]))
+
+    return utility
+
+
 @reported("synthesize {synthesizer}",
-          summary=lambda i: f"{i['trials']} trials ({i['pruned']} pruned), best loss {i['best_loss']:.4f}, "
-                            f"KS-C {i['fidelity_ks_complement']:.3f}; {i['candidates']} candidate rows")
+          summary=lambda i: f"{i['trials']} trials ({i['pruned']} pruned), best "
+                            + ", ".join(f"{k} {v:.3f}" for k, v in i["best"].items())
+                            + f"; CV fidelity: column shapes {i['fidelity_column_shapes']:.3f}; "
+                              f"{i['candidates']} candidate rows in {i['sets']} sets")
 def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: str, synthesizer_dir: str,
                     candidates: str, n_trials: int, timeout: float, storage: str | None, study_name: str,
-                    candidate_factor: float = 3.0, max_epochs: int = 300, seed: int = 0,
+                    objective: str = "utility", classifier: str = "logreg", cv_folds: int = 5, cv_repeats: int = 2,
+                    candidate_factor: float = 3.0, max_steps: int = 1500, seed: int = 0,
                     progress: bool = True) -> dict[str, Any]:
-    """Tune ``synthesizer`` on the scaled minority training rows (fidelity on the validation faults),
-    then sample ``candidate_factor`` times the rows needed to balance the training set."""
+    """Tune ``synthesizer`` on the training split, refit it with the chosen settings for every fold of the
+    development rows and for all of them, and write each one's candidate rows (raw columns, ``_fold``)."""
+    from shopfloor.synth.fidelity import fidelity_report
+
     prep = ing.Preprocessing.load(preprocessing)
-    tr, va = prep.scaled(pd.read_parquet(train)), prep.scaled(pd.read_parquet(valid))
+    train_rows = pd.read_parquet(train)
+    inner_fit, inner_held = train_test_split(train_rows, test_size=0.25, stratify=train_rows[ing.LABEL],
+                                             random_state=seed)
     out = Path(synthesizer_dir)
     out.mkdir(parents=True, exist_ok=True)
-    real = tr[tr[ing.LABEL] == 1].drop(columns=[ing.LABEL])
-    held_out = va[va[ing.LABEL] == 1].drop(columns=[ing.LABEL])
-    storage = storage or f"sqlite:///{out / 'study.db'}"
-    result = tune(real, held_out, space_for(synthesizer, max_epochs), factory_for(synthesizer, seed, progress),
-                  n_trials=n_trials, timeout=timeout, storage=storage, study_name=f"{study_name}-{synthesizer}",
-                  seed=seed, progress=progress, label=synthesizer)
-    result.synthesizer.save(out / "synthesizer.pt")
-    needed = int((tr[ing.LABEL] == 0).sum() - (tr[ing.LABEL] == 1).sum())
-    sample = result.synthesizer.sample(max(1, int(np.ceil(candidate_factor * needed))), seed=seed + 1)
-    _write(sample, candidates)
-    report = fidelity_report(held_out, result.synthesizer.sample(4 * len(held_out), seed=seed + 2))
-    info = {"synthesizer": synthesizer, "best_loss": result.best_loss, "trials": result.n_trials,
-            "pruned": result.n_pruned, "study": result.study_name, "candidates": len(sample),
+    utility = utility_of(prep, inner_fit, inner_held, classifier, seed) if objective != "fidelity" else None
+    goal = Objective(objective, faults_of(inner_held), utility)
+    result = tune(faults_of(inner_fit), space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
+                  goal, n_trials=n_trials, timeout=timeout, storage=storage or f"sqlite:///{out / 'study.db'}",
+                  study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer)
+    dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
+    factory = factory_for(synthesizer, seed, progress=False)
+    sets, fidelity = [], []
+    for fold, rows in dev.parts():
+        synth = factory(result.best_params).fit(faults_of(rows))
+        n = math.ceil(candidate_factor * max(RATIOS) * max(gap(rows), 1))
+        sets.append(synth.sample(n, seed=seed + 101 + fold).assign(**{FOLD: fold}))
+        if fold != FINAL:  # fidelity to the faults this fold's synthesizer never saw
+            held = faults_of(dev.rows.iloc[dev.folds[fold][1]])
+            fidelity.append(fidelity_report(held, synth.sample(4 * len(held), seed=seed + 2)))
+    synth.save(out / "synthesizer.pt")  # the last one: fitted on all development faults
+    _write(pd.concat(sets, ignore_index=True), candidates)
+    report = {k: float(np.mean([f[k] for f in fidelity])) for k in fidelity[0]}
+    info = {"synthesizer": synthesizer, "objective": objective, "best": result.best_values,
+            "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
+            "candidates": int(sum(len(s) for s in sets)), "sets": len(sets), "pareto": result.pareto,
             **{f"fidelity_{k}": v for k, v in report.items()},
-            **{f"param_{k}": v for k, v in result.synthesizer.get_parameters().items()}}
+            **{f"param_{k}": v for k, v in synth.get_parameters().items()}}
     (out / "info.json").write_text(json.dumps(info, indent=2, default=str))
     return info
 
 
 # ---------------------------------------------------------------- filter
-@reported("filter {synthesizer}", summary=lambda i: f"kept {i['kept']} of {i['candidates']} rows ({i['method']})")
-def filter_step(train: str, preprocessing: str, candidates: str, *, kept: str, plot: str, method: str = "kmeans",
-                d_max: float | None = None, d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05,
-                seed: int = 0, synthesizer: str = "") -> dict[str, Any]:
-    """Filter the candidates (``kmeans``, ``likelihood`` or ``both``: likelihood first, then K-means
-    picks the N nearest of the survivors); PCA plot of kept vs dropped rows. ``synthesizer`` names the
-    rows' source in reports."""
-    if method not in FILTERS:
-        raise ValueError(f"filter must be one of {list(FILTERS)}, got {method!r}")
-    tr = ing.Preprocessing.load(preprocessing).scaled(pd.read_parquet(train))
-    x, y = ing.xy(tr)
+@reported("filter {synthesizer}", summary=lambda i: f"{i['method']}: kept {i['kept']} of {i['candidates']} rows in "
+                                                    f"{i['sets']} sets" + (f"; {i['note']}" if i.get("note") else ""))
+def filter_step(train: str, valid: str, preprocessing: str, candidates: str, *, kept: str, plot: str,
+                method: str = "kmeans", d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05,
+                cv_folds: int = 5, cv_repeats: int = 2, seed: int = 0, synthesizer: str = "") -> dict[str, Any]:
+    """Filter every candidate set with a filter fitted on the rows of its fold; PCA plot of the final set's
+    kept vs dropped rows. ``synthesizer`` names the rows' source in reports."""
+    prep = ing.Preprocessing.load(preprocessing)
     cand = pd.read_parquet(candidates)
-    info: dict[str, Any] = {"candidates": len(cand), "method": method}
-    index = np.arange(len(cand))
-    if method in ("likelihood", "both"):
-        lik = likelihood_filter(cand, x[y == 1], quantile=likelihood_quantile, seed=seed)
-        index = lik.kept_index
-        info |= {"after_likelihood": len(index), "log_density_threshold": lik.threshold}
-    if method in ("kmeans", "both"):
-        res = kmeans_filter(cand.iloc[index], x, y, d_max=d_max, d_max_quantile=d_max_quantile, seed=seed)
-        index = index[res.kept_index]
-        info |= {"needed": res.n_target, "d_max": res.d_max}
-    survivors = cand.iloc[index].reset_index(drop=True)
-    _write(survivors, kept)
-    pca_scatter(x, y, {"kept": survivors, "dropped": cand.drop(index=cand.index[index])}, Path(plot))
-    return {**info, "kept": len(survivors)}
+    dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
+    sets, infos = [], []
+    for fold, rows in dev.parts():
+        local = prep.refit(rows)
+        x, y = ing.xy(local.scaled(rows))
+        raw = cand[cand[FOLD] == fold].drop(columns=[FOLD]).reset_index(drop=True)
+        encoded = local.encode(raw)
+        result = filter_rows(method, encoded, x, y, seed=seed, d_max_quantile=d_max_quantile,
+                             likelihood_quantile=likelihood_quantile)
+        sets.append(raw.iloc[result.order].assign(**{FOLD: fold}))
+        infos.append(result.info)
+    _write(pd.concat(sets, ignore_index=True), kept)
+    final = infos[-1]
+    dropped = np.setdiff1d(np.arange(len(encoded)), result.order)
+    pca_scatter(x, y, {"kept": encoded.iloc[result.order], "dropped": encoded.iloc[dropped]}, Path(plot))
+    summary = {"method": method, "sets": len(infos), "candidates": final["candidates"], "kept": final["kept"],
+               "kept_share_mean": float(np.mean([i["kept"] / max(i["candidates"], 1) for i in infos]))}
+    if "premise_holds" in final:
+        summary |= {"premise_held_in": sum(i["premise_holds"] for i in infos), "note": final["note"]}
+    return summary
 
 
 # ---------------------------------------------------------------- train
-@dataclass
-class Candidate:
-    name: str
-    model: Any
-    valid: dict[str, float]
-    test: dict[str, float]
+def training_sets(local: ing.Preprocessing, rows: pd.DataFrame, synthetic: dict[str, pd.DataFrame],
+                  smote_filters: tuple[str, ...], ratios: tuple[float, ...], seed: int = 0
+                  ) -> dict[str, tuple[pd.DataFrame, str | None]]:
+    """Every candidate's encoded training rows (and class weight) for one fold: ``baseline``,
+    ``class_weighted``, ``smote@r``, ``smote-FILTER@r`` for each of ``smote_filters`` and ``NAME@r`` for
+    each synthesizer, with ``r`` times the fold's gap in new minority rows (kept candidates in their
+    filter's order)."""
+    from shopfloor.classify.train import smote_candidates
+
+    real = local.scaled(rows)
+    x, y = ing.xy(real)
+    need = {r: int(round(r * gap(rows))) for r in ratios}
+    sets: dict[str, tuple[pd.DataFrame, str | None]] = {"baseline": (real, None), "class_weighted": (real, "balanced")}
+    pools = {"smote": smote_candidates(real, max(need.values()), seed)}
+    extra = smote_candidates(real, 3 * max(need.values()), seed + 1) if smote_filters else None
+    for method in smote_filters:
+        pools[f"smote-{method}"] = extra.iloc[filter_rows(method, extra, x, y, seed=seed).order]
+    pools |= {name: local.encode(frame) for name, frame in synthetic.items()}
+    for name, pool in pools.items():
+        for r, n in need.items():
+            sets[f"{name}@{r:g}"] = (pd.concat([real, pool.head(n).assign(**{ing.LABEL: 1})], ignore_index=True),
+                                     None)
+    return sets
 
 
-@reported("train", summary=lambda s: f"{len(s['models'])} {s['classifier']} models; chosen on validation F2: "
-                                     f"{s['best']} ({s['models'][s['best']]['valid']['f2']:.3f})")
+def _method(config: str) -> str:
+    return config.split("@")[0]
+
+
+@reported("train", summary=lambda s: f"{len(s['methods'])} methods x amounts, {s['classifier']}, {s['cv']['folds']} "
+                                     f"CV folds; chosen: {s['best']} (CV {s['threshold_metric']} "
+                                     f"{s['methods'][s['best']]['cv']['score']:.3f}, test "
+                                     f"{s['methods'][s['best']]['test']['f2']:.3f} F2)")
 def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic: dict[str, str], *,
-               models_dir: str, report: str, plot: str, classifier: str = "logreg", threshold: float = 0.5,
-               seed: int = 0) -> dict[str, Any]:
-    """Fit the ``classifier`` (logreg or resnet) on each set: the references (baseline, class-weighted
-    baseline, SMOTE) and one augmented model per synthetic set; pick the best by validation F2.
-
-    The test split is only evaluated and reported, never used to choose.
-    """
+               models_dir: str, report: str, plot: str, classifier: str = "logreg", filter_method: str = "kmeans",
+               threshold_metric: str = "f2", ratios: tuple[float, ...] = RATIOS, cv_folds: int = 5,
+               cv_repeats: int = 2, seed: int = 0, smote_filters: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Choose by repeated stratified cross-validation on train + valid, refit each method on all of them,
+    score each once on test. The test split never chooses anything. SMOTE's rows also go through
+    ``filter_method`` (or each of ``smote_filters``) as extra comparison rows."""
+    check_metric(threshold_metric)
+    if smote_filters is None:
+        smote_filters = () if filter_method == "none" else (filter_method,)
     prep = ing.Preprocessing.load(preprocessing)
-    tr = prep.scaled(pd.read_parquet(train))
-    va, te = pd.read_parquet(valid), pd.read_parquet(test)
-    sets = {"baseline": tr, "class_weighted": tr, "smote": smote(tr, seed),
-            **{name: augment(tr, pd.read_parquet(path)) for name, path in synthetic.items()}}
+    dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
+    kept = {name: pd.read_parquet(path) for name, path in synthetic.items()}
+
+    def synthetic_for(fold: int) -> dict[str, pd.DataFrame]:
+        return {n: f[f[FOLD] == fold].drop(columns=[FOLD]).reset_index(drop=True) for n, f in kept.items()}
+
+    pooled: dict[str, tuple[list, list]] = {}
+    for k, (fit, held) in enumerate(dev.folds):
+        rows, held_rows = dev.rows.iloc[fit].reset_index(drop=True), dev.rows.iloc[held]
+        local = prep.refit(rows)
+        held_x = local.encode(held_rows)
+        for config, (train_rows, weight) in training_sets(local, rows, synthetic_for(k), smote_filters, ratios,
+                                                          seed).items():
+            model = fit_classifier(train_rows, classifier, seed=seed, class_weight=weight)
+            labels, proba = pooled.setdefault(config, ([], []))
+            labels.append(held_rows[ing.LABEL].to_numpy())
+            proba.append(model.predict_proba(held_x)[:, 1])
+    scores = {config: cv_score(np.concatenate(labels), np.concatenate(proba), threshold_metric)
+              for config, (labels, proba) in pooled.items()}
+    best_config: dict[str, str] = {}
+    for config, score in scores.items():  # each method's best amount of synthetic rows
+        method = _method(config)
+        if method not in best_config or score.score > scores[best_config[method]].score:
+            best_config[method] = config
     out = Path(models_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cands = []
-    for name, rows in sets.items():
-        weight = "balanced" if name == "class_weighted" else None
-        model = full_model(prep.preprocessor, fit_classifier(rows, classifier, seed=seed, class_weight=weight))
-        joblib.dump(model, out / f"{name}.joblib")
-        cands.append(Candidate(name, model, evaluate(model, va, threshold), evaluate(model, te, threshold)))
-    best = max(cands, key=lambda c: (c.valid["f2"], c.name != "baseline"))
-    confusion_matrices({c.name: c.test for c in cands}, Path(plot))
-    table = {c.name: {"valid": c.valid, "test": c.test, "train_rows": len(sets[c.name])} for c in cands}
-    summary = {"best": best.name, "classifier": classifier, "threshold": threshold, "models": table}
+    final = prep.refit(dev.rows)
+    final.save(out / "preprocessing.joblib")
+    dev.rows.to_parquet(out / "reference.parquet", index=False)
+    test_rows = pd.read_parquet(test)
+    final_sets = training_sets(final, dev.rows, synthetic_for(FINAL), smote_filters, ratios, seed)
+    methods = {}
+    for method, config in best_config.items():
+        train_rows, weight = final_sets[config]
+        model = full_model(final.preprocessor, fit_classifier(train_rows, classifier, seed=seed, class_weight=weight))
+        joblib.dump(model, out / f"{method}.joblib")
+        threshold = scores[config].threshold
+        x, y = ing.xy(test_rows)
+        methods[method] = {"config": config, "ratio": float(config.split("@")[1]) if "@" in config else None,
+                           "threshold": threshold, "cv": scores[config].to_dict(), "train_rows": len(train_rows),
+                           "test": evaluate_at(y, model.predict_proba(x)[:, 1], threshold)}
+    order = list(best_config)  # ties go to the simpler method: baseline, class weights, SMOTE, synthesizers
+    best = max(order, key=lambda m: (methods[m]["cv"]["score"], -order.index(m)))
+    confusion_matrices({m: v["test"] for m, v in methods.items()}, Path(plot))
+    summary = {"best": best, "classifier": classifier, "threshold_metric": threshold_metric,
+               "filter": filter_method, "cv": {"folds": len(dev.folds), "repeats": cv_repeats,
+                                               "rows": len(dev.rows), "ratios": list(ratios)},
+               "methods": methods, "configs": {c: s.to_dict() for c, s in scores.items()},
+               "best_test_method": max(methods, key=lambda m: methods[m]["test"]["f2"])}
     Path(report).write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFrame:
-    """One row per model, the metrics that matter as columns."""
-    rows = {name: {k: m[split][k] for k in METRICS_SHOWN} for name, m in summary["models"].items()}
+    """One row per method, the test metrics that matter, its CV score, threshold and synthetic share."""
+    rows = {}
+    for name, m in summary["methods"].items():
+        rows[name] = {**{k: m[split][k] for k in METRICS_SHOWN}, f"cv_{summary['threshold_metric']}": m["cv"]["score"],
+                      "threshold": m["threshold"], "synthetic_share": m["ratio"] if m["ratio"] is not None else 0.0}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
 
@@ -173,50 +322,108 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------- register
-@reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']} "
-                                        f"(test F2 {r[SCORE]:.3f})")
-def register_step(models_dir: str, report: str, train: str, preprocessing: str, *, tracking_uri: str,
-                  model_name: str = FAULT_MODEL, synthesizers: dict[str, str] | None = None,
-                  plots: dict[str, str] | None = None, files: list[str] | None = None) -> dict[str, Any]:
-    """Register the model chosen by validation F2, in the model contract, with its metrics, the fidelity
-    table of the synthesizers that ran, each synthesizer, its PCA plot and the confusion matrices."""
+@dataclass
+class Promotion:
+    """The decision on the alias, made on the new run's test rows."""
+
+    promote: bool
+    reason: str
+    champion_version: str | None = None
+    champion_score: float | None = None
+    new_score: float | None = None
+    rows: int = 0
+
+
+def promotion(model: FaultClassifier, test_rows: pd.DataFrame, model_name: str, metric: str = "f2",
+              force: bool = False) -> Promotion:
+    """Score the current champion and ``model`` on the same test rows; the new model takes ``@champion``
+    only if not worse. A champion that cannot read these rows (other columns) is never replaced silently:
+    the new model is a challenger unless ``force``."""
+    from shopfloor.classify.metrics import classification_report
+    from shopfloor.errors import RegistryError
+    from shopfloor.registry import champion_contract, load_version
+
+    try:
+        contract = champion_contract(model_name)
+    except RegistryError:
+        return Promotion(True, "no champion yet")
+    version = str(contract.version.version)
+    y = test_rows[ing.LABEL].to_numpy()
+    new = classification_report(y, model.predict(None, test_rows)["class"].to_numpy())[metric]
+    names = contract.inputs.names
+    missing = [c for c in names if c not in test_rows.columns]
+    if missing or contract.kind != FaultClassifier.KIND:
+        why = (f"champion v{version} takes other columns (e.g. {missing[0]!r})" if missing
+               else f"champion v{version} is a {contract.kind} model")
+        if force:
+            return Promotion(True, f"{why}; replaced because --promote was given", version, None, new, len(y))
+        return Promotion(False, f"{why}: kept; register with --promote to replace it", version, None, new, len(y))
+    champion = load_version(model_name, version)
+    old = classification_report(y, champion.predict(None, test_rows[names])["class"].to_numpy())[metric]
+    promote = force or new >= old
+    verdict = "promoted" if new >= old else ("promoted (--promote)" if force else "kept the champion")
+    return Promotion(promote, f"{verdict}: new {metric} {new:.3f} vs champion v{version} {old:.3f} on the same "
+                              f"{len(y)} test rows", version, old, new, len(y))
+
+
+@reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}; {r['reason']}")
+def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str, model_name: str = FAULT_MODEL,
+                  synthesizers: dict[str, str] | None = None, plots: dict[str, str] | None = None,
+                  files: list[str] | None = None, force_promote: bool = False) -> dict[str, Any]:
+    """Register the model chosen by cross-validation, in the model contract, with its metrics, the
+    comparison, each synthesizer and its plots; the alias moves only if it is not worse than the champion
+    on this run's test rows."""
     from shopfloor.registry import register_model, use_tracking
 
+    out = Path(models_dir)
     artifacts = {Path(f).name: Path(f) for f in files or [] if Path(f).exists()}
     artifacts["comparison.json"] = Path(report)
-    artifacts[REFERENCE] = Path(train)  # what drift is measured against when new data arrive
+    artifacts[REFERENCE] = out / "reference.parquet"  # what drift is measured against when new data arrive
     params: dict[str, Any] = {}
     fidelity = {}
     for name, folder in (synthesizers or {}).items():
         info = json.loads((Path(folder) / "info.json").read_text())
         fidelity[name] = {k.removeprefix("fidelity_"): v for k, v in info.items() if k.startswith("fidelity_")}
         params |= {f"{name}.{k.removeprefix('param_')}": v for k, v in info.items() if k.startswith("param_")}
-        params |= {f"{name}.trials": info["trials"], f"{name}.pruned": info["pruned"]}
+        params |= {f"{name}.trials": info["trials"], f"{name}.pruned": info["pruned"],
+                   f"{name}.objective": info["objective"]}
         artifacts[f"synthesizers/{name}/synthesizer.pt"] = Path(folder) / "synthesizer.pt"
         artifacts[f"synthesizers/{name}/info.json"] = Path(folder) / "info.json"
         if plots and name in plots:
             artifacts[f"plots/pca_{name}.html"] = Path(plots[name])
     summary = json.loads(Path(report).read_text())
     best = summary["best"]
-    prep = ing.Preprocessing.load(preprocessing)
-    model = FaultClassifier(joblib.load(Path(models_dir) / f"{best}.joblib"), prep.schema,
-                            threshold=summary.get("threshold", 0.5), labels=prep.labels)
-    chosen = summary["models"][best]
-    metrics = {f"{split}_{k}": v for split in ("valid", "test") for k, v in chosen[split].items()}
-    for name, m in summary["models"].items():
+    chosen = summary["methods"][best]
+    prep = ing.Preprocessing.load(out / "preprocessing.joblib")
+    model = FaultClassifier(joblib.load(out / f"{best}.joblib"), prep.schema, threshold=chosen["threshold"],
+                            labels=prep.labels)
+    metrics = {f"test_{k}": v for k, v in chosen["test"].items()}
+    metrics |= {f"cv_{k}": v for k, v in chosen["cv"].items()}
+    for name, m in summary["methods"].items():
         metrics |= {f"{name}_test_{k}": m["test"][k] for k in METRICS_SHOWN}
+        metrics[f"{name}_cv_score"] = m["cv"]["score"]
     for name, scores in fidelity.items():
         metrics |= {f"{name}_fidelity_{k}": v for k, v in scores.items()}
-    example = pd.read_parquet(train).drop(columns=[ing.LABEL]).head(5)
+    test_rows = pd.read_parquet(test)
+    example = test_rows.drop(columns=[ing.LABEL]).head(5)
     use_tracking(tracking_uri)
+    decision = promotion(model, test_rows, model_name, force=force_promote)
+    if decision.champion_score is not None:
+        metrics["champion_test_f2_same_rows"] = decision.champion_score
     tables = {"comparison_test.json": comparison_table(summary).reset_index()}
     if fidelity:
         tables["fidelity.json"] = pd.DataFrame.from_dict(fidelity, orient="index").rename_axis("synthesizer")\
             .reset_index()
     reg = register_model(model, example, model_name=model_name, experiment=EXPERIMENT, metrics=metrics,
-                         params={**params, "chosen_model": best, "classifier": summary.get("classifier", "logreg"),
-                                 "threshold": model.threshold},
-                         score_metric=SCORE, artifacts=artifacts, tables=tables,
-                         tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best})
+                         params={**params, "chosen_model": best, "classifier": summary["classifier"],
+                                 "threshold": model.threshold, "threshold_metric": summary["threshold_metric"],
+                                 "synthetic_share": chosen["ratio"], "filter": summary["filter"],
+                                 "cv_folds": summary["cv"]["folds"]},
+                         score_metric=SCORE, artifacts=artifacts, tables=tables, promote=decision.promote,
+                         tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best,
+                               "shopfloor.decision": "promoted" if decision.promote else "challenger",
+                               "shopfloor.reason": decision.reason,
+                               "shopfloor.compared_rows": str(decision.rows)})
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
-            "chosen": best, SCORE: reg.score, "previous_champion": reg.previous_champion_score}
+            "chosen": best, SCORE: reg.score, "reason": decision.reason,
+            "champion_version": decision.champion_version, "champion_test_f2": decision.champion_score}

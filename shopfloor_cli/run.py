@@ -8,15 +8,19 @@ and the result at the end; ``--verbose`` shows kfp.local's executor logs live in
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 from shopfloor.constants import (
     CLASSIFIERS,
+    DEFAULT_FILTER,
     DEPLOY_TARGETS,
     FILTERS,
+    OBJECTIVES,
     RETRAIN_METRICS,
     SERVE_PORTS,
+    THRESHOLD_METRICS,
 )
 from shopfloor.synth.registry import NAMES as SYNTHESIZERS
 from shopfloor.synth.registry import parse_selection
@@ -58,6 +62,10 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         synthesizers = parse_selection(args.synthesizer)
     except ValueError as exc:
         raise DataError("synthesizer", str(exc)) from None
+    for option, value, least in (("max-steps", args.max_steps, 8), ("cv-folds", args.cv_folds, 2),
+                                 ("cv-repeats", args.cv_repeats, 1), ("trials", args.trials, 1)):
+        if value < least:
+            raise DataError(option, f"must be at least {least}, got {value}")
     data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
     label = args.label or "faulty"
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
@@ -68,21 +76,27 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     from shopfloor.fault_detection import comparison_table, markdown_table
 
     _header("fault-detection", data, model, f"label {label!r}")
+    if len(synthesizers) > 1:  # parallel branches: one share of the cores each, not all of them each
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // len(synthesizers))))
     run = run_local(fault_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
                     label=label, drop_columns=drop, categorical=categorical, synthesizers=synthesizers,
-                    filter_method=args.filter, classifier=args.classifier, deploy_target=args.deploy,
-                    serve_port=args.port, n_trials=args.trials, timeout=args.timeout, max_epochs=args.max_epochs,
-                    optuna_storage=config.optuna_storage(), study_name=args.study or f"{data.stem}-{args.seed}",
-                    model_name=model, seed=args.seed)
+                    filter_method=args.filter, objective=args.objective, classifier=args.classifier,
+                    threshold_metric=args.threshold_metric, deploy_target=args.deploy, serve_port=args.port,
+                    n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
+                    cv_repeats=args.cv_repeats, optuna_storage=config.optuna_storage(),
+                    study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
+                    seed=args.seed)
     result = run.output
     report = result.pop("report")
-    print("\nTest split, metrics by training set:\n")
+    best, best_test = report["best"], report["best_test_method"]
+    print(f"\nTest split, each method at its CV-chosen amount of synthetic rows and "
+          f"{report['threshold_metric']}-optimal threshold:\n")
     print(markdown_table(comparison_table(report)))
-    previous = result["previous_champion"]
-    print(f"\nchosen on validation F2: {report['best']}")
+    print(f"\nchosen by {report['cv']['folds']}-fold cross-validation on train + valid: {best} (test F2 "
+          f"{report['methods'][best]['test']['f2']:.3f}; the best test row, {best_test}, has "
+          f"{report['methods'][best_test]['test']['f2']:.3f})")
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
-          f"(test F2 {result['test_f2']:.3f}; previous champion "
-          f"{'none' if previous is None else format(previous, '.3f')})")
+          f"(threshold {report['methods'][best]['threshold']:.3f}); {result['reason']}")
     _deployment(run, args, result)
     write_json(args.json, {**result, "report": report, "log": str(run.log)})
     return 0
@@ -176,12 +190,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--synthesizer", default="wgan",
                     help=f"'all' or a comma-separated choice of {', '.join(SYNTHESIZERS)}: each runs as a parallel "
                          "branch")
-    fd.add_argument("--filter", default="kmeans", choices=FILTERS, help="how synthetic rows are filtered")
+    fd.add_argument("--filter", default=DEFAULT_FILTER, choices=FILTERS,
+                    help="how synthetic rows are filtered (SMOTE's rows too, as an extra comparison row)")
+    fd.add_argument("--objective", default="utility", choices=OBJECTIVES,
+                    help="what tuning optimizes: fidelity to the real faults, use to a classifier, or both (Pareto)")
     fd.add_argument("--classifier", default="logreg", choices=CLASSIFIERS,
-                    help="logistic regression, or a ResNet that retraining adapts by EnKF")
+                    help="logistic regression, gradient boosting (hgb), or a ResNet that retraining adapts by EnKF")
+    fd.add_argument("--threshold-metric", default="f2", choices=THRESHOLD_METRICS,
+                    help="the metric the decision threshold maximizes (and models are compared by)")
+    fd.add_argument("--cv-folds", type=int, default=5, help="cross-validation folds over train + valid")
+    fd.add_argument("--cv-repeats", type=int, default=1, help="repeats of the cross-validation")
+    fd.add_argument("--promote", action="store_true",
+                    help="take @champion even if worse than the champion, or if the champion takes other columns")
     fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
     fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
-    fd.add_argument("--max-epochs", type=int, default=300, help="cap on synthesizer training epochs per trial")
+    fd.add_argument("--max-steps", type=int, default=1000, help="cap on synthesizer training steps per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
     fd.set_defaults(func=cmd_fault_detection)

@@ -40,6 +40,10 @@ CASES = {
     "string column": (BASE.assign(variant="A"), "faulty", "variant: feature column is not numeric"),
     "unknown synthesizer": (BASE, "faulty", "synthesizer: synthesizer must be 'all' or a comma-separated choice",
                             "--synthesizer", "wgan,gan"),
+    "unknown threshold metric": (BASE, "faulty", "argument --threshold-metric: invalid choice: 'auc'",
+                                 "--threshold-metric", "auc"),
+    "unknown objective": (BASE, "faulty", "argument --objective: invalid choice: 'speed'", "--objective", "speed"),
+    "too few synthesizer steps": (BASE, "faulty", "max-steps: must be at least 8", "--max-steps", "4"),
 }
 
 

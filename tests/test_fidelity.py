@@ -32,6 +32,19 @@ def test_agrees_with_sdmetrics():
     assert fid.correlation_similarity(real, synth) == pytest.approx(cs, abs=1e-9)
 
 
+def test_categorical_columns_are_scored_as_categories_like_sdmetrics():
+    from sdmetrics.single_column import TVComplement
+
+    rng = np.random.default_rng(2)
+    real = pd.DataFrame({"x": rng.normal(size=300), "Type": rng.choice(["L", "M", "H"], 300, p=[0.6, 0.3, 0.1])})
+    synth = pd.DataFrame({"x": rng.normal(size=200), "Type": rng.choice(["L", "M", "H"], 200, p=[0.2, 0.4, 0.4])})
+    assert fid.tv_complement(real, synth) == pytest.approx(TVComplement.compute(real["Type"], synth["Type"]), abs=1e-9)
+    assert fid.ks_complement(real, synth) == pytest.approx(KSComplement.compute(real["x"], synth["x"]), abs=1e-9)
+    shapes = (fid.tv_complement(real, synth) + fid.ks_complement(real, synth)) / 2
+    assert fid.column_shapes(real, synth) == pytest.approx(shapes)
+    assert fid.correlation_similarity(real, synth) == 1.0  # one numeric column: no pair to compare
+
+
 def test_report_names_and_disjoint_distributions():
     real = pd.DataFrame({"a": np.linspace(0, 1, 50)})
     far = pd.DataFrame({"a": np.linspace(5, 6, 50)})

@@ -45,7 +45,7 @@ def test_scale_is_soft_clamped_by_tanh_alpha():
 def test_log_prob_is_a_density_in_table_units():
     rng = np.random.default_rng(0)
     table = pd.DataFrame({"a": rng.normal(10, 2, 400), "b": rng.normal(-3, 0.5, 400)})
-    flow = FlowSynthesizer(seed=0, progress=False, epochs=60, n_blocks=4).fit(table)
+    flow = FlowSynthesizer(seed=0, progress=False, steps=360, n_blocks=4).fit(table)
     # for independent normals the exact log-density is known; the flow should come close on average
     exact = (-0.5 * ((table.a - 10) / 2) ** 2 - np.log(2 * np.sqrt(2 * np.pi))
              - 0.5 * ((table.b + 3) / 0.5) ** 2 - np.log(0.5 * np.sqrt(2 * np.pi)))
@@ -60,6 +60,6 @@ def test_likelihood_filter_drops_implausible_rows():
     real = pd.DataFrame({"a": a, "b": a + rng.normal(0, 0.1, 300)})
     plausible = pd.DataFrame({"a": [0.0, 0.5, -0.5], "b": [0.0, 0.5, -0.5]})
     broken = pd.DataFrame({"a": [1.0, -1.0], "b": [-1.0, 1.0]})  # marginals fine, correlation broken
-    res = likelihood_filter(pd.concat([plausible, broken], ignore_index=True), real, quantile=0.05, epochs=80)
+    res = likelihood_filter(pd.concat([plausible, broken], ignore_index=True), real, quantile=0.05, steps=400)
     assert list(res.kept_index) == [0, 1, 2]
     assert res.log_density[3] < res.threshold and res.log_density[4] < res.threshold

@@ -15,18 +15,18 @@ pytestmark = pytest.mark.slow
 MODEL = "gearbox-line-3"
 
 
-def _run(gearbox_csv, tmp_path, home, seed, synthesizer, filt):
+def _run(data, tmp_path, home, seed, synthesizer, filt, *extra):
     out = tmp_path / f"result{seed}.json"
-    result = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, "--synthesizer",
-                       synthesizer, "--filter", filt, "--trials", "2", "--timeout", "60", "--max-epochs", "12",
-                       "--seed", str(seed), "--json", str(out), home=home)
+    result = shopfloor("run", "fault-detection", "--data", str(data), "--model-name", MODEL, "--synthesizer",
+                       synthesizer, "--filter", filt, "--trials", "2", "--timeout", "60", "--max-steps", "24",
+                       "--cv-folds", "2", "--seed", str(seed), "--json", str(out), *extra, home=home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result, json.loads(out.read_text())
 
 
 def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     home = tmp_path / "home"
-    first, run = _run(gearbox_csv, tmp_path, home, 0, "all", "both")
+    first, run = _run(gearbox_csv, tmp_path, home, 0, "all", "discriminator")
 
     # quiet: one line per step, the table and the result; kfp.local's executor logs went to a file
     lines = first.stdout.splitlines()
@@ -37,12 +37,15 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     assert "KFP Executor" not in first.stdout and "KFP Executor" in open(run["log"]).read()
     assert "| baseline |" in first.stdout and f"registered: {MODEL} version 1 as @champion" in first.stdout
 
-    # with "all", the three parallel branches each trained a classifier, beside the three references
-    assert set(run["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan", "ctgan", "flow"}
-    assert (run["version"], run["alias"]) == (1, "champion")
-    # the chosen model was picked on validation F2, never on test
+    # with "all", the three parallel branches each trained a classifier, beside the references
     report = run["report"]
-    assert report["best"] == max(report["models"], key=lambda m: (report["models"][m]["valid"]["f2"], m != "baseline"))
+    assert set(report["methods"]) == {"baseline", "class_weighted", "smote", "smote-discriminator", "wgan", "ctgan",
+                                      "flow"}
+    assert (run["version"], run["alias"], run["reason"]) == (1, "champion", "no champion yet")
+    # the chosen model has the best cross-validated score; the test split chose nothing
+    methods = report["methods"]
+    assert report["best"] == max(methods, key=lambda m: (methods[m]["cv"]["score"], -list(methods).index(m)))
+    assert report["cv"]["folds"] == 2 and all(0 < m["threshold"] < 1 for m in methods.values())
 
     # one MLflow pyfunc in the model contract: preprocessing and threshold inside, raw columns in
     uri = f"sqlite:///{home / 'mlflow.db'}"
@@ -58,6 +61,7 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     proba = registered.estimator.predict_proba(rows)[:, 1]
     answer = pyfunc.predict(rows)
     assert np.allclose(answer["fault_probability"], proba, atol=1e-12)
+    assert registered.threshold == methods[report["best"]]["threshold"] != 0.5  # the CV-chosen threshold
     assert answer["class"].tolist() == (proba >= registered.threshold).astype(int).tolist()
 
     first_run = client.get_model_version(MODEL, "1").run_id
@@ -72,11 +76,15 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
                                                     tracking_uri=uri)
         info = json.loads(open(local).read())
         assert metrics[f"{name}_fidelity_ks_complement"] == pytest.approx(info["fidelity_ks_complement"])
-        assert info["trials"] == 2
+        assert info["trials"] == 2 and info["sets"] == 3  # 2 CV folds + the final set
 
-    # A champion recorded with a perfect test F2 cannot be beaten: the next run registers a challenger.
-    client.log_metric(first_run, "test_f2", 1.0)
-    second, again = _run(gearbox_csv, tmp_path, home, 1, "wgan", "kmeans")
-    assert set(again["report"]["models"]) == {"baseline", "class_weighted", "smote", "wgan"}
-    assert (again["version"], again["alias"], again["previous_champion"]) == (2, "challenger", 1.0)
+    # The line's table changes a column: the champion cannot read the new rows, so it is not replaced.
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(gearbox_csv).rename(columns={"ws1_press_pinion_peak_kN": "pinion_peak"}).to_csv(renamed, index=False)
+    second, again = _run(renamed, tmp_path, home, 1, "wgan", "kmeans")
+    assert set(again["report"]["methods"]) == {"baseline", "class_weighted", "smote", "smote-kmeans", "wgan"}
+    assert (again["version"], again["alias"]) == (2, "challenger")
+    assert "champion v1 takes other columns (e.g. 'ws1_press_pinion_peak_kN')" in second.stdout
     assert int(client.get_model_version_by_alias(MODEL, "champion").version) == 1
+    tags = client.get_run(client.get_model_version(MODEL, "2").run_id).data.tags
+    assert tags["shopfloor.decision"] == "challenger" and "other columns" in tags["shopfloor.reason"]

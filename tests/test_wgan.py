@@ -13,7 +13,7 @@ def table():
 
 
 def _fit(table, **kw):
-    return WGANSynthesizer(seed=1, progress=False, epochs=40, hidden_units=32, **kw).fit(table)
+    return WGANSynthesizer(seed=1, progress=False, steps=120, hidden_units=32, **kw).fit(table)  # 40 epochs
 
 
 def test_fit_sample_shapes_dtypes_and_columns(table):
@@ -23,7 +23,7 @@ def test_fit_sample_shapes_dtypes_and_columns(table):
     assert list(out.columns) == ["force", "torque", "count"]
     assert out.dtypes.equals(table.dtypes)
     assert out["force"].between(table["force"].min() - 1e-6, table["force"].max() + 1e-6).all()  # tanh range
-    assert len(synth.history) == 40
+    assert len(synth.history) == synth.total_epochs == 40  # 120 generator steps, 3 a pass over 120 rows
 
 
 def test_deterministic_under_seed(table):
@@ -40,7 +40,7 @@ def test_save_load_round_trip(table, tmp_path):
 
 
 def test_learns_the_correlation(table):
-    synth = WGANSynthesizer(seed=0, progress=False, epochs=200, hidden_units=64, batch_size=32).fit(table)
+    synth = WGANSynthesizer(seed=0, progress=False, steps=600, hidden_units=64, batch_size=32).fit(table)
     out = synth.sample(2000)
     assert out["force"].corr(out["torque"]) > 0.6
     assert abs(out["force"].mean() - table["force"].mean()) < 0.4

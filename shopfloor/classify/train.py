@@ -15,15 +15,24 @@ from shopfloor.classify.metrics import classification_report
 from shopfloor.classify.model import FaultClassifier
 from shopfloor.constants import CLASSIFIERS
 from shopfloor.data import ingest as ing
-from shopfloor.data.ingest import LABEL, xy
+from shopfloor.data.ingest import xy
 
 
 def fit_classifier(train_scaled: pd.DataFrame, kind: str = "logreg", seed: int = 0,
                    class_weight: str | None = None):
-    """A logistic regression or a ResNet classifier (``shopfloor.retrain``) on scaled rows."""
+    """A classifier on scaled rows: ``logreg`` (the paper's interpretable choice), ``hgb``
+    (scikit-learn's histogram gradient boosting, for threshold rules such as AI4I's failure modes) or
+    ``resnet`` (``shopfloor.retrain``, which retraining adapts by EnKF)."""
     x, y = xy(train_scaled)
     if kind == "logreg":
         return LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=seed).fit(x, y)
+    if kind == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # Early stopping on a held-out tenth keeps a fit to a second or two even on augmented tables.
+        return HistGradientBoostingClassifier(class_weight=class_weight, max_iter=300, early_stopping=True,
+                                              validation_fraction=0.1, n_iter_no_change=15,
+                                              random_state=seed).fit(x, y)
     if kind != "resnet":
         raise ValueError(f"classifier must be one of {list(CLASSIFIERS)}, got {kind!r}")
     from shopfloor.retrain.estimators import ResNetClassifier
@@ -31,20 +40,17 @@ def fit_classifier(train_scaled: pd.DataFrame, kind: str = "logreg", seed: int =
     return ResNetClassifier(class_weight=class_weight, seed=seed).fit(x, y)
 
 
-def augment(train_scaled: pd.DataFrame, synthetic_scaled: pd.DataFrame) -> pd.DataFrame:
-    """Original training rows plus synthetic minority rows labelled 1."""
-    synth = synthetic_scaled[train_scaled.drop(columns=[LABEL]).columns].assign(**{LABEL: 1})
-    return pd.concat([train_scaled, synth], ignore_index=True)
-
-
-def smote(train_scaled: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """The training set balanced by SMOTE (imbalanced-learn), the classic interpolation reference."""
+def smote_candidates(train_scaled: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` new minority rows interpolated by SMOTE (imbalanced-learn) between the scaled training faults,
+    the classic reference of oversampling; no label column."""
     from imblearn.over_sampling import SMOTE
 
     x, y = xy(train_scaled)
+    if n <= 0:
+        return x.head(0)
     k = max(1, min(5, int(y.sum()) - 1))
-    xs, ys = SMOTE(k_neighbors=k, random_state=seed).fit_resample(x, y)
-    return xs.assign(**{LABEL: ys})
+    xs, _ = SMOTE(sampling_strategy={1: int(y.sum()) + n}, k_neighbors=k, random_state=seed).fit_resample(x, y)
+    return xs.iloc[len(x):].reset_index(drop=True)
 
 
 def full_model(preprocessor, classifier) -> Pipeline:

@@ -42,8 +42,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
 class LabelledTable:
     """Raw features and a 0/1 label where 1 is the minority (fault) class.
 
-    Numeric columns are float (booleans as 0/1), string (categorical) columns hold ``str`` or ``None``:
-    the model takes the user's columns as they are and encodes them itself.
+    Numeric columns are float, integer or boolean as the table had them; string (categorical) columns
+    hold ``str`` or ``None``: the model takes the user's columns as they are and encodes them itself.
     """
 
     features: pd.DataFrame
@@ -111,8 +111,9 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
     if np.isinf(values).any():
         bad = [c for c in numeric if np.isinf(features[c].to_numpy(dtype=float)).any()]
         raise DataError(bad[0], "feature column holds infinite values")
-    for column in numeric:
-        features[column] = features[column].astype(float)
+    for column in numeric:  # integers and flags keep their dtype: synthesizers generate them as such
+        if not (pd.api.types.is_integer_dtype(features[column]) or pd.api.types.is_bool_dtype(features[column])):
+            features[column] = features[column].astype(float)
     y = (y_raw == minority).astype(int).rename(LABEL)
     return LabelledTable(features, y, str(minority), str(majority), tuple(categorical), tuple(boolean))
 
@@ -193,16 +194,25 @@ def xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 @dataclass(frozen=True)
 class Preprocessing:
     """What the ingest step hands on with the splits: the fitted preprocessor, the raw columns the model
-    will take, and the label's own names for (healthy, faulty)."""
+    will take, the label's own names for (healthy, faulty), and which columns are categorical or boolean
+    (so the same preprocessing can be fitted again on other rows: a cross-validation fold, train + valid)."""
 
     preprocessor: ColumnTransformer
     schema: TabularSchema
     labels: tuple[str, str]
+    categorical: tuple[str, ...] = ()
+    boolean: tuple[str, ...] = ()
 
     @classmethod
     def fit(cls, data: LabelledTable, train: pd.DataFrame) -> Preprocessing:
         pre = fit_preprocessor(train, data.categorical)
-        return cls(pre, schema_of(pre, train, data.boolean), (data.negative_label, data.positive_label))
+        return cls(pre, schema_of(pre, train, data.boolean), (data.negative_label, data.positive_label),
+                   tuple(data.categorical), tuple(data.boolean))
+
+    def refit(self, rows: pd.DataFrame) -> Preprocessing:
+        """The same preprocessing fitted on other rows (features and label)."""
+        pre = fit_preprocessor(rows, self.categorical)
+        return Preprocessing(pre, schema_of(pre, rows, self.boolean), self.labels, self.categorical, self.boolean)
 
     def save(self, path: str | Path) -> None:
         joblib.dump(self, path)
@@ -214,3 +224,21 @@ class Preprocessing:
     def scaled(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A raw split (features and label) in the model's [-1, 1] space."""
         return transform(self.preprocessor, frame)
+
+    def encode(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Raw feature rows (no label) in the model's [-1, 1] space (no rows in, no rows out)."""
+        if features.empty:
+            return pd.DataFrame(columns=list(self.preprocessor.get_feature_names_out()), dtype=float)
+        return self.preprocessor.transform(features[self.schema.names])
+
+
+def fill_missing(rows: pd.DataFrame) -> pd.DataFrame:
+    """Missing values filled as the model's own preprocessing fills them (numbers: the median, categories:
+    the most frequent one), from ``rows`` themselves: what synthesizers, which take no gaps, learn from."""
+    out = rows.copy()
+    for column in out.columns:
+        if out[column].isna().any():
+            numeric = pd.api.types.is_numeric_dtype(out[column]) and not pd.api.types.is_bool_dtype(out[column])
+            fill = out[column].median() if numeric else out[column].mode().iloc[0]
+            out[column] = out[column].fillna(fill)
+    return out

@@ -1,5 +1,6 @@
 """The synthesizer interface, in SDV's style: ``fit(table)``, ``sample(n)``, ``save``, ``load``,
-``get_parameters``.
+``get_parameters``. Tables may mix continuous, integer, categorical and boolean columns
+(``shopfloor.synth.table``); sampled rows have the same columns, kinds and dtypes.
 
 The base owns what every synthesizer shares: its settings (a config dataclass plus keyword overrides),
 the seed, a per-epoch ``history`` of the same shape for all (``{"epoch": k, <loss name>: value}``), the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +23,7 @@ import torch
 
 from shopfloor.errors import DataError
 from shopfloor.settings import with_overrides
+from shopfloor.synth.table import ColumnSpec
 
 
 class Synthesizer(abc.ABC):
@@ -37,13 +40,14 @@ class Synthesizer(abc.ABC):
         self.progress = progress
         self.columns: list[str] = []
         self.history: list[dict[str, float]] = []
+        self.total_epochs = 0
         #: Called with the epoch index after each training epoch (tuning uses it to report and prune).
         self.callback: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------ the interface
     @abc.abstractmethod
-    def fit(self, table: pd.DataFrame) -> Synthesizer:
-        """Learn from ``table`` (numeric columns only); returns ``self``."""
+    def fit(self, table: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> Synthesizer:
+        """Learn from ``table``; ``specs`` gives each column's kind (default: detected from the dtypes)."""
 
     @abc.abstractmethod
     def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
@@ -51,8 +55,8 @@ class Synthesizer(abc.ABC):
 
     @staticmethod
     @abc.abstractmethod
-    def search_space(trial, max_epochs: int) -> dict[str, Any]:
-        """Settings for one Optuna trial (names of ``Config`` fields), with at most ``max_epochs`` epochs."""
+    def search_space(trial, max_steps: int) -> dict[str, Any]:
+        """Settings for one Optuna trial (names of ``Config`` fields), with at most ``max_steps`` steps."""
 
     def get_parameters(self) -> dict[str, Any]:
         """Settings in SDV's style, for logging."""
@@ -68,10 +72,18 @@ class Synthesizer(abc.ABC):
         if self.callback is not None:
             self.callback(epoch)
 
+    def _plan(self, rows: int, batch: int, steps: int) -> tuple[int, int]:
+        """(epochs, steps per epoch) for a budget of ``steps`` optimizer steps over ``rows`` rows in batches
+        of ``batch``: budgets count steps, so a minority table of 40 rows trains as long as one of 4,000."""
+        per_epoch = max(1, rows // max(1, batch))
+        self.total_epochs = max(1, math.ceil(steps / per_epoch))
+        return self.total_epochs, per_epoch
+
     def _epochs(self, epochs: int):
         """The epoch loop with this synthesizer's progress bar."""
         from shopfloor.progress import bar
 
+        self.total_epochs = epochs
         return bar(range(epochs), desc=self.label, unit="epoch", enabled=self.progress)
 
     def _sampling_rng(self, seed: int | None) -> torch.Generator:
@@ -97,29 +109,8 @@ class Synthesizer(abc.ABC):
         return obj
 
 
-def epoch_budget(trial, max_epochs: int) -> int:
-    """The epochs of one trial: log-uniform between an eighth of ``max_epochs`` and ``max_epochs``."""
-    if max_epochs < 1:
-        raise ValueError("max_epochs must be positive")
-    return trial.suggest_int("epochs", max(1, max_epochs // 8), max_epochs, log=True)
-
-
-def check_numeric_table(table: pd.DataFrame, min_rows: int = 2) -> None:
-    """Reject tables a synthesizer cannot learn from, naming the offending column."""
-    if len(table) < min_rows:
-        raise DataError("table", f"needs at least {min_rows} rows to fit, got {len(table)}")
-    for column in table.columns:
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            raise DataError(str(column), "synthesizers take numeric columns only")
-        if table[column].isna().any():
-            raise DataError(str(column), "synthesizers take no missing values; impute first")
-
-
-def restore_dtypes(frame: pd.DataFrame, dtypes: dict) -> pd.DataFrame:
-    """Cast sampled columns back to the fitted table's dtypes, rounding integer columns first."""
-    out = frame.copy()
-    for column, dtype in dtypes.items():
-        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            out[column] = out[column].round()
-        out[column] = out[column].astype(dtype)
-    return out
+def step_budget(trial, max_steps: int) -> int:
+    """The optimizer steps of one trial: log-uniform between an eighth of ``max_steps`` and ``max_steps``."""
+    if max_steps < 8:
+        raise DataError("max-steps", f"must be at least 8, got {max_steps}")
+    return trial.suggest_int("steps", max_steps // 8, max_steps, log=True)

@@ -30,7 +30,8 @@ import pandas as pd
 import torch
 
 from shopfloor.errors import ShopfloorError
-from shopfloor.synth.base import Synthesizer, check_numeric_table, epoch_budget, restore_dtypes
+from shopfloor.synth.base import Synthesizer, step_budget
+from shopfloor.synth.table import ColumnSpec, check_table, detect
 
 log = logging.getLogger(__name__)
 TABLE = "rows"
@@ -44,7 +45,7 @@ class SynthesisError(ShopfloorError):
 class CTGANConfig:
     """SDV's CTGAN settings (passed through) and the conditional-sampling options."""
 
-    epochs: int = 300
+    steps: int = 1500  # generator updates (CTGAN's epochs follow from the table's size and the batch)
     batch_size: int = 500
     embedding_dim: int = 128
     generator_dim: tuple[int, ...] = (256, 256)
@@ -57,7 +58,7 @@ class CTGANConfig:
     max_tries_per_batch: int = 100
 
 
-SDV_SETTINGS = ("epochs", "batch_size", "embedding_dim", "generator_dim", "discriminator_dim", "generator_lr",
+SDV_SETTINGS = ("batch_size", "embedding_dim", "generator_dim", "discriminator_dim", "generator_lr",
                 "discriminator_lr", "pac")
 
 
@@ -68,40 +69,43 @@ class CTGANSynthesizer(Synthesizer):
     label = "CTGAN"
 
     @staticmethod
-    def search_space(trial, max_epochs: int = 300) -> dict[str, Any]:
+    def search_space(trial, max_steps: int = 1500) -> dict[str, Any]:
         """CTGAN's own knobs: embedding, network sizes, learning rates, epochs, batch (a multiple of pac)."""
         g_units = trial.suggest_categorical("generator_units", [64, 128, 256])
         d_units = trial.suggest_categorical("discriminator_units", [64, 128, 256])
         g_layers = trial.suggest_int("generator_layers", 1, 3)
         d_layers = trial.suggest_int("discriminator_layers", 1, 3)
-        return {"epochs": epoch_budget(trial, max_epochs),
+        return {"steps": step_budget(trial, max_steps),
                 "batch_size": trial.suggest_categorical("batch_size", [50, 100, 200, 500]),
                 "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
                 "generator_dim": (g_units,) * g_layers, "discriminator_dim": (d_units,) * d_layers,
                 "generator_lr": trial.suggest_float("generator_lr", 5e-5, 1e-3, log=True),
                 "discriminator_lr": trial.suggest_float("discriminator_lr", 5e-5, 1e-3, log=True)}
 
-    def fit(self, table: pd.DataFrame) -> CTGANSynthesizer:
+    def fit(self, table: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> CTGANSynthesizer:
         from sdv.metadata import Metadata
         from sdv.single_table import CTGANSynthesizer as SDVCTGAN
 
-        check_numeric_table(table)
+        check_table(table)
         cfg = self.config
         if cfg.condition_column and cfg.condition_column not in table.columns:
             raise SynthesisError(f"{cfg.condition_column}: condition column is not in the table")
+        specs = {s.name: s for s in (specs or detect(table))}
         self.columns = [c for c in map(str, table.columns) if c != cfg.condition_column]
         self._dtypes = {c: table[c].dtype for c in self.columns}
         metadata = Metadata.detect_from_dataframes({TABLE: table})
-        for column in table.columns:  # numeric sensor values, never categories or ids
-            sdtype = "categorical" if column == cfg.condition_column else "numerical"
-            metadata.update_column(column_name=str(column), sdtype=sdtype, table_name=TABLE)
+        for column in map(str, table.columns):  # SDV's own handling of each kind: real metadata
+            kind = "categorical" if column == cfg.condition_column else specs[column].kind
+            sdtype = {"continuous": "numerical", "integer": "numerical"}.get(kind, kind)
+            metadata.update_column(column_name=column, sdtype=sdtype, table_name=TABLE)
         settings = {k: getattr(cfg, k) for k in SDV_SETTINGS}
         settings["batch_size"] = max(cfg.pac, (min(cfg.batch_size, len(table)) // cfg.pac) * cfg.pac)
+        epochs, _ = self._plan(len(table), settings["batch_size"], cfg.steps)
         _seed_everything(self.seed)
         self._start_history()
         with warnings.catch_warnings(), self._epoch_hook():
             warnings.simplefilter("ignore")  # SDV's advice on saving metadata, sampling warnings
-            self._model = SDVCTGAN(metadata, enable_gpu=False, verbose=False, **settings)
+            self._model = SDVCTGAN(metadata, enable_gpu=False, verbose=False, epochs=epochs, **settings)
             self._model.fit({TABLE: table})
         return self
 
@@ -134,7 +138,8 @@ class CTGANSynthesizer(Synthesizer):
             rows = self._model._data_processor.reverse_transform(rows)
         else:
             rows = self._conditional(num_rows)
-        return restore_dtypes(rows[self.columns].reset_index(drop=True), self._dtypes)
+        rows = rows[self.columns].reset_index(drop=True)
+        return rows.astype(self._dtypes)
 
     def _conditional(self, num_rows: int) -> pd.DataFrame:
         from sdv.sampling import Condition

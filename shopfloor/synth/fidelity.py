@@ -7,9 +7,13 @@
 * Jensen-Shannon distance (JS): base-2 JS distance between the columns' histograms (bins over the
   real range, plus an underflow and an overflow bin for synthetic values outside it).
 
-Each is averaged over columns (or pairs). KS-C and CS equal ``sdmetrics``' ``KSComplement`` and
-``CorrelationSimilarity`` (the tests check it); they are computed here in vectorized numpy because
-the Optuna objective calls them for every trial.
+* TV-complement (TV-C): ``1 - TVD`` of the category shares of a categorical or boolean column
+  (sdmetrics' ``TVComplement``); numeric metrics skip such columns, and CS uses numeric pairs only.
+
+Each is averaged over columns (or pairs). KS-C, TV-C and CS equal ``sdmetrics``' ``KSComplement``,
+``TVComplement`` and ``CorrelationSimilarity`` (the tests check it); they are computed here in numpy
+because the Optuna objective calls them for every trial. Columns are numeric or categorical by dtype
+(object, category and bool are categorical), as ``shopfloor.synth.table.detect`` reads them.
 """
 
 from __future__ import annotations
@@ -19,14 +23,46 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
-HIGHER_IS_BETTER = {"ks_complement": True, "correlation_similarity": True, "wasserstein": False,
-                    "jensen_shannon": False}
+HIGHER_IS_BETTER = {"ks_complement": True, "tv_complement": True, "column_shapes": True,
+                    "correlation_similarity": True, "wasserstein": False, "jensen_shannon": False}
+
+
+def _split(real: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(numeric columns, categorical columns) of ``real``."""
+    categorical = [c for c in real.columns if not pd.api.types.is_numeric_dtype(real[c])
+                   or pd.api.types.is_bool_dtype(real[c])]
+    return [c for c in real.columns if c not in categorical], categorical
+
+
+def _ks_scores(real: pd.DataFrame, synth: pd.DataFrame, columns: list[str]) -> list[float]:
+    return [1.0 - ks_2samp(real[c].to_numpy(float), synth[c].to_numpy(float)).statistic for c in columns]
+
+
+def _tv_scores(real: pd.DataFrame, synth: pd.DataFrame, columns: list[str]) -> list[float]:
+    out = []
+    for c in columns:
+        p = real[c].astype(str).value_counts(normalize=True)
+        q = synth[c].astype(str).value_counts(normalize=True)
+        out.append(1.0 - 0.5 * float(p.sub(q, fill_value=0.0).abs().sum()))
+    return out
 
 
 def ks_complement(real: pd.DataFrame, synth: pd.DataFrame) -> float:
-    """Mean over columns of 1 - KS statistic."""
-    scores = [1.0 - ks_2samp(real[c].to_numpy(float), synth[c].to_numpy(float)).statistic for c in real.columns]
-    return float(np.mean(scores))
+    """Mean over numeric columns of 1 - KS statistic (1.0 without numeric columns)."""
+    numeric, _ = _split(real)
+    return float(np.mean(_ks_scores(real, synth, numeric))) if numeric else 1.0
+
+
+def tv_complement(real: pd.DataFrame, synth: pd.DataFrame) -> float:
+    """Mean over categorical columns of 1 - total variation distance of the shares (1.0 without any)."""
+    _, categorical = _split(real)
+    return float(np.mean(_tv_scores(real, synth, categorical))) if categorical else 1.0
+
+
+def column_shapes(real: pd.DataFrame, synth: pd.DataFrame) -> float:
+    """Mean over all columns of KS-C (numeric) or TV-C (categorical): sdmetrics' "Column Shapes"."""
+    numeric, categorical = _split(real)
+    return float(np.mean(_ks_scores(real, synth, numeric) + _tv_scores(real, synth, categorical)))
 
 
 def _corr(frame: pd.DataFrame) -> np.ndarray:
@@ -36,7 +72,8 @@ def _corr(frame: pd.DataFrame) -> np.ndarray:
 
 
 def correlation_similarity(real: pd.DataFrame, synth: pd.DataFrame) -> float:
-    """Mean over column pairs of 1 - |r_real - r_synth| / 2 (pairs constant in either table skipped)."""
+    """Mean over numeric column pairs of 1 - |r_real - r_synth| / 2 (pairs constant in either table skipped)."""
+    real = real[_split(real)[0]]
     if real.shape[1] < 2:
         return 1.0
     r, s = _corr(real), _corr(synth[real.columns])
@@ -53,7 +90,8 @@ def _range(real: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def wasserstein(real: pd.DataFrame, synth: pd.DataFrame) -> float:
-    """Mean over columns of the 1-D Wasserstein distance on real-range-scaled columns."""
+    """Mean over numeric columns of the 1-D Wasserstein distance on real-range-scaled columns."""
+    real = real[_split(real)[0]]
     lo, span = _range(real)
     r = (real.to_numpy(float) - lo) / span
     s = (synth[real.columns].to_numpy(float) - lo) / span
@@ -61,7 +99,8 @@ def wasserstein(real: pd.DataFrame, synth: pd.DataFrame) -> float:
 
 
 def jensen_shannon(real: pd.DataFrame, synth: pd.DataFrame, bins: int = 20) -> float:
-    """Mean over columns of the base-2 Jensen-Shannon distance between histograms."""
+    """Mean over numeric columns of the base-2 Jensen-Shannon distance between histograms."""
+    real = real[_split(real)[0]]
     lo, span = _range(real)
     r = (real.to_numpy(float) - lo) / span
     s = (synth[real.columns].to_numpy(float) - lo) / span
@@ -77,18 +116,20 @@ def jensen_shannon(real: pd.DataFrame, synth: pd.DataFrame, bins: int = 20) -> f
 
 
 def fidelity_report(real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, float]:
-    """All four metrics, named as in ``HIGHER_IS_BETTER``."""
+    """All metrics, named as in ``HIGHER_IS_BETTER``."""
     synth = synth[real.columns]
-    return {"ks_complement": ks_complement(real, synth),
+    return {"ks_complement": ks_complement(real, synth), "tv_complement": tv_complement(real, synth),
+            "column_shapes": column_shapes(real, synth),
             "correlation_similarity": correlation_similarity(real, synth),
             "wasserstein": wasserstein(real, synth),
             "jensen_shannon": jensen_shannon(real, synth)}
 
 
 def fidelity_loss(real: pd.DataFrame, synth: pd.DataFrame) -> float:
-    """The tuning objective (lower is better): 1 - mean(KS-C, CS), both in [0, 1].
+    """The fidelity objective of tuning (lower is better): 1 - mean(column shapes, CS), both in [0, 1].
 
-    KS-C watches the marginals and CS the joint structure that a classifier relies on.
+    Column shapes (KS-C or TV-C per column) watch the marginals and CS the joint structure that a
+    classifier relies on.
     """
     synth = synth[real.columns]
-    return 1.0 - 0.5 * (ks_complement(real, synth) + correlation_similarity(real, synth))
+    return 1.0 - 0.5 * (column_shapes(real, synth) + correlation_similarity(real, synth))

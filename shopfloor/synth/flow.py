@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from shopfloor.errors import DataError
-from shopfloor.synth.base import Synthesizer, check_numeric_table, epoch_budget, restore_dtypes
+from shopfloor.synth.base import Synthesizer, step_budget
+from shopfloor.synth.table import ColumnSpec, TableEncoder
 
 
 class AffineCoupling(nn.Module):
@@ -93,79 +94,88 @@ class FlowConfig:
     n_blocks: int = 6
     hidden_units: int = 64
     hidden_layers: int = 2
-    epochs: int = 300
+    steps: int = 1500  # optimizer steps
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-5
 
 
 class FlowSynthesizer(Synthesizer):
-    """Maximum-likelihood RealNVP on standardized columns; ``log_prob`` gives exact densities."""
+    """Maximum-likelihood RealNVP on a mixed-type table; ``log_prob`` gives exact densities.
+
+    Numeric columns are standardized; discrete values are dequantized (``TableEncoder`` with
+    ``dequantize``): integers become ``x + u`` and one-hot entries ``e + u``, ``u ~ U(0, 1)`` drawn afresh
+    for every batch, so the flow fits a density that does not collapse onto the lattice of the discrete
+    values; sampling floors the integers and takes each block's argmax.
+    """
 
     Config = FlowConfig
     label = "flow"
 
     @staticmethod
-    def search_space(trial, max_epochs: int = 300) -> dict[str, Any]:
+    def search_space(trial, max_steps: int = 1500) -> dict[str, Any]:
         """Depth and width of the coupling stack, and the Adam settings."""
         return {"n_blocks": trial.suggest_int("n_blocks", 2, 10),
                 "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
                 "hidden_layers": trial.suggest_int("hidden_layers", 1, 3),
-                "epochs": epoch_budget(trial, max_epochs),
+                "steps": step_budget(trial, max_steps),
                 "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
                 "learning_rate": trial.suggest_float("learning_rate", 1e-4, 5e-3, log=True),
                 "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True)}
 
-    def _standardize(self, frame: pd.DataFrame) -> torch.Tensor:
-        x = frame[self.columns].to_numpy(dtype=np.float64)
-        return torch.tensor((x - self._mean) / self._std, dtype=torch.float32)
+    def _encoded(self, table: pd.DataFrame, rng: np.random.Generator | None = None) -> torch.Tensor:
+        return torch.tensor(self.encoder.encode(table[self.columns], rng), dtype=torch.float32)
 
-    def fit(self, table: pd.DataFrame) -> "FlowSynthesizer":
-        check_numeric_table(table)
-        if table.shape[1] < 2:
-            raise DataError("table", "a coupling flow needs at least 2 columns")
+    def fit(self, table: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> FlowSynthesizer:
         cfg = self.config
-        self.columns = [str(c) for c in table.columns]
-        self._dtypes = table.dtypes.to_dict()
-        x = table.to_numpy(dtype=np.float64)
-        self._mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        self._std = np.where(std > 1e-12, std, 1.0)
-        data = self._standardize(table)
+        self.encoder = TableEncoder("standard", dequantize=True).fit(table, specs)
+        if self.encoder.dim < 2:
+            raise DataError("table", "a coupling flow needs at least 2 encoded columns")
+        self.columns = list(self.encoder.columns)
+        noise = np.random.default_rng(self.seed)
+        discrete = bool(self.encoder.blocks) or any(s.kind == "integer" for s in self.encoder.numeric)
+        data = self._encoded(table, noise)
         torch.manual_seed(self.seed)
         self.flow = RealNVP(data.shape[1], cfg.n_blocks, cfg.hidden_units, cfg.hidden_layers)
         opt = torch.optim.Adam(self.flow.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         rng = torch.Generator().manual_seed(self.seed)
         batch = min(cfg.batch_size, len(data))
+        epochs, per_epoch = self._plan(len(data), batch, cfg.steps)
         self._start_history()
-        for epoch in self._epochs(cfg.epochs):
+        done = 0
+        for epoch in self._epochs(epochs):
+            if discrete and epoch:
+                data = self._encoded(table, noise)  # fresh dequantization noise
             order = torch.randperm(len(data), generator=rng)
             total = 0.0
-            for start in range(0, len(data) - batch + 1, batch):
-                loss = -self.flow.log_prob(data[order[start:start + batch]]).mean()
+            for step in range(per_epoch):
+                if done == cfg.steps:
+                    break
+                loss = -self.flow.log_prob(data[order[step * batch:(step + 1) * batch]]).mean()
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.flow.parameters(), 10.0)
                 opt.step()
                 total += loss.item()
-            self._end_epoch(epoch, nll=total / max(1, len(data) // batch))
+                done += 1
+            self._end_epoch(epoch, nll=total / per_epoch)
         self.flow.eval()
         return self
 
     @torch.no_grad()
     def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
         rng = self._sampling_rng(seed)
-        z = torch.randn(num_rows, len(self.columns), generator=rng)
-        x = self.flow.inverse(z).double().numpy() * self._std + self._mean
-        return restore_dtypes(pd.DataFrame(x, columns=self.columns), self._dtypes)
+        z = torch.randn(num_rows, self.encoder.dim, generator=rng)
+        return self.encoder.decode(self.flow.inverse(z).double().numpy())
 
     @torch.no_grad()
     def log_prob(self, table: pd.DataFrame) -> np.ndarray:
-        """Exact log-density of each row in the table's own units (standardization included)."""
+        """Exact log-density of each row in the table's own units (standardization included; for discrete
+        columns, of the values as they are, i.e. at the corner of their dequantization cell)."""
         if not self.columns:
             raise RuntimeError("fit the synthesizer before scoring")
         missing = [c for c in self.columns if c not in table.columns]
         if missing:
             raise DataError(missing[0], "column the flow was fitted on is missing")
-        lp = self.flow.log_prob(self._standardize(table)).double().numpy()
-        return lp - np.log(self._std).sum()
+        lp = self.flow.log_prob(self._encoded(table)).double().numpy()
+        return lp - np.log(self.encoder.scale).sum()

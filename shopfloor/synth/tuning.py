@@ -1,10 +1,11 @@
-"""Optuna tuning of synthesizers: minimize the fidelity loss on held-out real minority rows.
+"""Optuna tuning of synthesizers for fidelity, for use (utility), or both.
 
 One helper serves every synthesizer: its search space (trial -> settings, declared on its class) and a
 factory (settings -> unfitted synthesizer), looked up by name in ``shopfloor.synth.registry``. Studies
-live in SQLite, so a run can be resumed by name. Every synthesizer reports the fidelity loss at each
-quarter of its epochs, and the median pruner stops trials that fall behind; trials that crash or give
-a non-finite loss are pruned too, never fatal.
+live in SQLite, so a run can be resumed by name. Every synthesizer reports the objective at each
+quarter of its epochs, and the median pruner stops trials that fall behind (single-objective studies;
+Optuna does not prune two-objective ones); trials that crash or give a non-finite value are pruned too,
+never fatal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from shopfloor.constants import OBJECTIVES
+from shopfloor.errors import DataError
 from shopfloor.progress import bar
 from shopfloor.synth.base import Synthesizer
 from shopfloor.synth.fidelity import fidelity_loss
@@ -28,10 +31,10 @@ Factory = Callable[[dict[str, Any]], Synthesizer]
 CHECKPOINTS = 4  # fidelity reported after each quarter of the epochs
 
 
-def space_for(name: str, max_epochs: int = 300) -> SearchSpace:
-    """The registered synthesizer's own search space, with at most ``max_epochs`` epochs a trial."""
+def space_for(name: str, max_steps: int = 1500) -> SearchSpace:
+    """The registered synthesizer's own search space, with at most ``max_steps`` steps a trial."""
     cls = synthesizer_class(name)
-    return lambda trial: cls.search_space(trial, max_epochs)
+    return lambda trial: cls.search_space(trial, max_steps)
 
 
 def factory_for(name: str, seed: int, progress: bool = False) -> Factory:
@@ -57,82 +60,125 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
     raise AssertionError("unreachable")
 
 
+
+@dataclass
+class Objective:
+    """What a fitted synthesizer is scored by: ``fidelity`` (the fidelity loss of its rows against held-out
+    real faults, lower is better), ``utility`` (``utility(synthesizer)``, e.g. the PR-AUC of a classifier
+    trained with its rows, higher is better) or ``both`` (a two-objective study, its Pareto front kept)."""
+
+    kind: str
+    fidelity_rows: pd.DataFrame
+    utility: Callable[[Synthesizer], float] | None = None
+    sample_factor: int = 4
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBJECTIVES:
+            raise DataError("objective", f"must be one of {list(OBJECTIVES)}, got {self.kind!r}")
+        if self.kind != "fidelity" and self.utility is None:
+            raise ValueError(f"objective {self.kind!r} needs a utility function")
+        if len(self.fidelity_rows) < 2:
+            raise ValueError("tuning needs at least 2 held-out rows")
+
+    @property
+    def directions(self) -> list[str]:
+        return {"fidelity": ["minimize"], "utility": ["maximize"], "both": ["minimize", "maximize"]}[self.kind]
+
+    @property
+    def names(self) -> list[str]:
+        return {"fidelity": ["fidelity_loss"], "utility": ["utility"], "both": ["fidelity_loss", "utility"]}[self.kind]
+
+    def values(self, synth: Synthesizer) -> list[float]:
+        out = []
+        if self.kind in ("fidelity", "both"):
+            rows = synth.sample(self.sample_factor * len(self.fidelity_rows))
+            out.append(fidelity_loss(self.fidelity_rows, rows))
+        if self.kind in ("utility", "both"):
+            out.append(float(self.utility(synth)))
+        return out
+
+
 @dataclass
 class TuningResult:
     best_params: dict[str, Any]
-    best_loss: float
+    best_values: dict[str, float]  # objective name -> value of the chosen trial
     n_trials: int
     n_pruned: int
     study_name: str
     synthesizer: Synthesizer
+    pareto: list[dict[str, Any]]  # two-objective studies: every Pareto-optimal trial; else []
 
 
-def _pruning_callback(trial: optuna.Trial, synth: Synthesizer, valid: pd.DataFrame, n: int,
-                      epochs: int) -> Callable[[int], None]:
-    marks = {max(0, round(epochs * k / CHECKPOINTS) - 1): k for k in range(1, CHECKPOINTS)}
+def _pruning_callback(trial: optuna.Trial, synth: Synthesizer, objective: Objective) -> Callable[[int], None]:
+    """Report the objective at each quarter of the epochs (known once training starts) and prune."""
 
     def report(epoch: int) -> None:
+        marks = {max(0, round(synth.total_epochs * k / CHECKPOINTS) - 1): k for k in range(1, CHECKPOINTS)}
         if epoch in marks:
-            trial.report(fidelity_loss(valid, synth.sample(n)), step=marks[epoch])
+            trial.report(objective.values(synth)[0], step=marks[epoch])
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after {epoch + 1} epochs")
 
     return report
 
 
-def tune(train: pd.DataFrame, valid: pd.DataFrame, space: SearchSpace, factory: Factory, *,
+def _pareto_pick(front: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+    """The Pareto-optimal trial with the smallest sum of its ranks on the two objectives (a balanced one)."""
+    fid = sorted(front, key=lambda t: t.values[0])
+    util = sorted(front, key=lambda t: -t.values[1])
+    return min(front, key=lambda t: (fid.index(t) + util.index(t), -t.values[1]))
+
+
+def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: Objective, *,
          n_trials: int, timeout: float | None, storage: str, study_name: str, seed: int = 0,
-         progress: bool = True, sample_factor: int = 4, label: str = "") -> TuningResult:
+         progress: bool = True, label: str = "") -> TuningResult:
     """Run (or resume) a study and return the best synthesizer, fitted on ``train``.
 
-    Each trial fits on ``train`` and scores ``sample_factor * len(valid)`` sampled rows against
-    ``valid``.
+    Every trial fits a synthesizer on ``train`` and is scored by ``objective``; single-objective trials
+    report at each quarter of their epochs and the median pruner stops weak ones.
     """
-    if len(valid) < 2:
-        raise ValueError("tuning needs at least 2 validation rows")
-    n_sample = sample_factor * len(valid)
-    fitted: dict[int, Synthesizer] = {}  # the best synthesizer of this session, by trial number
+    fitted: dict[int, Synthesizer] = {}  # this session's fitted synthesizers, by trial number
+    single = len(objective.directions) == 1
 
-    def objective(trial: optuna.Trial) -> float:
+    def run(trial: optuna.Trial) -> float | tuple[float, float]:
         params = space(trial)
         try:
             synth = factory(params)
-            if "epochs" in params:
-                synth.callback = _pruning_callback(trial, synth, valid, n_sample, int(params["epochs"]))
+            if single:
+                synth.callback = _pruning_callback(trial, synth, objective)
             synth.fit(train)
             synth.callback = None
-            loss = fidelity_loss(valid, synth.sample(n_sample))
+            values = objective.values(synth)
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             trial.set_user_attr("failure", str(exc)[:200])
             raise optuna.TrialPruned() from exc
-        if not math.isfinite(loss):
+        if not all(math.isfinite(v) for v in values):
             raise optuna.TrialPruned()
-        try:
-            beaten = loss < trial.study.best_value
-        except ValueError:  # no completed trial yet
-            beaten = True
-        if beaten:
-            fitted.clear()
-            fitted[trial.number] = synth
-        return loss
+        fitted[trial.number] = synth
+        return values[0] if single else tuple(values)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=open_storage(storage), direction="minimize",
-                                load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if single else None
+    study = optuna.create_study(study_name=study_name, storage=open_storage(storage),
+                                directions=objective.directions, load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
     with bar(total=n_trials, desc=f"tune {label or study_name}", unit="trial", enabled=progress) as trials:
         def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-            trials.set_postfix_str(f"best loss {min(t.value for t in done):.4f}" if done else "no trial done yet")
+            if single and done:
+                trials.set_postfix_str(f"best {objective.names[0]} {study.best_value:.4f}")
             trials.update()
 
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[advance])
+        study.optimize(run, n_trials=n_trials, timeout=timeout, callbacks=[advance])
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"study {study_name!r}: no trial completed; see the trials' 'failure' attributes")
-    best = study.best_trial
+    front = [] if single else study.best_trials
+    best = study.best_trial if single else _pareto_pick(front)
     params = space(optuna.trial.FixedTrial(best.params))
-    # Refit only when the best trial came from an earlier (resumed) session.
+    # Refit only when the chosen trial came from an earlier (resumed) session.
     synth = fitted[best.number] if best.number in fitted else factory(params).fit(train)
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
-    return TuningResult(params, float(best.value), len(study.trials), pruned, study_name, synth)
+    pareto = [{"trial": t.number, **dict(zip(objective.names, t.values, strict=True)), **t.params} for t in front]
+    return TuningResult(params, dict(zip(objective.names, best.values, strict=True)), len(study.trials), pruned,
+                        study_name, synth, pareto)

@@ -1,11 +1,14 @@
 """Wasserstein GAN for minority-class rows (Dahdal et al., §III-A; Arjovsky et al. 2017; Gulrajani et al. 2017).
 
-Generator: noise -> N hidden LeakyReLU layers -> tanh output, so rows live in [-1, 1] (the
-synthesizer scales columns to that range itself). Critic: rows -> N hidden LeakyReLU layers ->
-one linear output. RMSProp for both, as in the paper. The Wasserstein loss is kept Lipschitz either
-by weight clipping (the original WGAN, the default) or by a gradient penalty (WGAN-GP). On small
-minority tables clipping converged faster and more reliably in our runs (each step is also cheaper:
-no double backward pass), so Optuna searches both.
+Generator: noise -> N hidden LeakyReLU layers -> one output per encoded column: tanh for numeric columns
+(scaled to [-1, 1] by ``TableEncoder``) and, for each categorical or boolean column, a softmax over its
+one-hot block drawn with the Gumbel-softmax trick during training (so the critic sees near one-hot
+vectors, as real rows are) and read by argmax when sampling, so a generated category is always one seen
+in training; integers are rounded. Critic: rows -> N hidden LeakyReLU layers -> one linear output.
+RMSProp for both, as in the paper. The Wasserstein loss is kept Lipschitz either by weight clipping (the
+original WGAN, the default) or by a gradient penalty (WGAN-GP); Optuna searches both. The budget is a
+number of generator steps (each after ``n_critic`` critic steps), not of epochs: a minority table of a
+few dozen rows gets as many updates as a large one.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from shopfloor.synth.base import Synthesizer, check_numeric_table, epoch_budget, restore_dtypes
+from shopfloor.synth.base import Synthesizer, step_budget
+from shopfloor.synth.table import ColumnSpec, TableEncoder
 
 
 @dataclass
@@ -28,16 +31,18 @@ class WGANConfig:
     noise_dim: int = 64
     hidden_layers: int = 2
     hidden_units: int = 128
-    epochs: int = 300
+    steps: int = 1500  # generator updates
     batch_size: int = 32
     learning_rate: float = 5e-4
     n_critic: int = 5
     penalty: str = "clip"  # "clip" (weight clipping, the original WGAN) or "gp" (gradient penalty)
     gp_weight: float = 10.0
     clip_value: float = 0.01
+    temperature: float = 0.2  # of the Gumbel-softmax over one-hot blocks
 
 
 def _mlp(n_in: int, n_out: int, layers: int, units: int, out_act: nn.Module | None) -> nn.Sequential:
+    """``layers`` hidden LeakyReLU layers of ``units`` units, a linear output and an optional activation."""
     blocks: list[nn.Module] = []
     width = n_in
     for _ in range(layers):
@@ -50,7 +55,7 @@ def _mlp(n_in: int, n_out: int, layers: int, units: int, out_act: nn.Module | No
 
 
 class WGANSynthesizer(Synthesizer):
-    """WGAN on a numeric table; columns are min-max scaled to [-1, 1] internally."""
+    """WGAN on a mixed-type table (see the module docstring)."""
 
     Config = WGANConfig
     label = "WGAN"
@@ -61,47 +66,56 @@ class WGANSynthesizer(Synthesizer):
             raise ValueError("penalty must be 'gp' or 'clip'")
 
     @staticmethod
-    def search_space(trial, max_epochs: int = 300) -> dict[str, Any]:
+    def search_space(trial, max_steps: int = 1500) -> dict[str, Any]:
         """The paper's WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
         return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
                 "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
                 "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
-                "epochs": epoch_budget(trial, max_epochs),
+                "steps": step_budget(trial, max_steps),
                 "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
                 "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
                 "penalty": trial.suggest_categorical("penalty", ["clip", "gp"])}
 
-    def _scale(self, x: np.ndarray) -> np.ndarray:
-        return 2.0 * (x - self._lo) / self._span - 1.0
+    def _generate(self, z: torch.Tensor, hard: bool, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Generator output: tanh numbers, and per one-hot block a (Gumbel-)softmax or a hard one-hot."""
+        raw = self.generator(z)
+        numeric = len(self.encoder.numeric)
+        parts = [torch.tanh(raw[:, :numeric])]
+        for _, block in self.encoder.blocks:
+            logits = raw[:, block]
+            if hard:
+                parts.append(nn.functional.one_hot(logits.argmax(dim=1), logits.shape[1]).to(raw.dtype))
+            else:
+                uniform = torch.rand(logits.shape, generator=rng).clamp_(1e-9, 1.0 - 1e-9)
+                gumbel = -torch.log(-torch.log(uniform))
+                parts.append(torch.softmax((logits + gumbel) / self.config.temperature, dim=1))
+        return torch.cat(parts, dim=1)
 
-    def _unscale(self, z: np.ndarray) -> np.ndarray:
-        return (z + 1.0) / 2.0 * self._span + self._lo
-
-    def fit(self, table: pd.DataFrame) -> "WGANSynthesizer":
-        check_numeric_table(table)
+    def fit(self, table: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> WGANSynthesizer:
         cfg = self.config
-        self.columns = [str(c) for c in table.columns]
-        self._dtypes = table.dtypes.to_dict()
-        x = table.to_numpy(dtype=np.float64)
-        self._lo = x.min(axis=0)
-        self._span = np.where(x.max(axis=0) - self._lo > 0, x.max(axis=0) - self._lo, 1.0)
-        data = torch.tensor(self._scale(x), dtype=torch.float32)
+        self.encoder = TableEncoder("minmax").fit(table, specs)
+        self.columns = list(self.encoder.columns)
+        data = torch.tensor(self.encoder.encode(table[self.columns]), dtype=torch.float32)
         torch.manual_seed(self.seed)
-        n_features = data.shape[1]
-        self.generator = _mlp(cfg.noise_dim, n_features, cfg.hidden_layers, cfg.hidden_units, nn.Tanh())
-        critic = _mlp(n_features, 1, cfg.hidden_layers, cfg.hidden_units, None)
+        width = self.encoder.dim
+        self.generator = _mlp(cfg.noise_dim, width, cfg.hidden_layers, cfg.hidden_units, None)
+        critic = _mlp(width, 1, cfg.hidden_layers, cfg.hidden_units, None)
         opt_g = torch.optim.RMSprop(self.generator.parameters(), lr=cfg.learning_rate)
         opt_c = torch.optim.RMSprop(critic.parameters(), lr=cfg.learning_rate)
         rng = torch.Generator().manual_seed(self.seed)
         batch = min(cfg.batch_size, len(data))
-        steps = max(1, len(data) // batch)
+        epochs, per_epoch = self._plan(len(data), batch, cfg.steps)
         self._start_history()
-        for epoch in self._epochs(cfg.epochs):
+        done = 0
+        for epoch in self._epochs(epochs):
             order = torch.randperm(len(data), generator=rng)
-            for step in range(steps):
+            for step in range(per_epoch):
+                if done == cfg.steps:
+                    break
                 real = data[order[step * batch:(step + 1) * batch]]
                 for _ in range(cfg.n_critic):
-                    fake = self.generator(torch.randn(len(real), cfg.noise_dim, generator=rng)).detach()
+                    noise = torch.randn(len(real), cfg.noise_dim, generator=rng)
+                    fake = self._generate(noise, hard=False, rng=rng).detach()
                     loss_c = critic(fake).mean() - critic(real).mean()
                     if cfg.penalty == "gp":
                         loss_c = loss_c + cfg.gp_weight * _gradient_penalty(critic, real, fake, rng)
@@ -112,10 +126,12 @@ class WGANSynthesizer(Synthesizer):
                         with torch.no_grad():
                             for p in critic.parameters():
                                 p.clamp_(-cfg.clip_value, cfg.clip_value)
-                loss_g = -critic(self.generator(torch.randn(len(real), cfg.noise_dim, generator=rng))).mean()
+                noise = torch.randn(len(real), cfg.noise_dim, generator=rng)
+                loss_g = -critic(self._generate(noise, hard=False, rng=rng)).mean()
                 opt_g.zero_grad()
                 loss_g.backward()
                 opt_g.step()
+                done += 1
             self._end_epoch(epoch, critic_loss=loss_c.item(), generator_loss=loss_g.item())
         self.generator.eval()
         return self
@@ -124,8 +140,7 @@ class WGANSynthesizer(Synthesizer):
     def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
         rng = self._sampling_rng(seed)
         z = torch.randn(num_rows, self.config.noise_dim, generator=rng)
-        rows = self._unscale(self.generator(z).numpy().astype(np.float64))
-        return restore_dtypes(pd.DataFrame(rows, columns=self.columns), self._dtypes)
+        return self.encoder.decode(self._generate(z, hard=True).numpy())
 
 
 def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
