@@ -39,8 +39,8 @@ ui: install
 
 benchmarks: install
 	$(BIN)/python benchmarks/fault_detection_e2e.py
-	$(BIN)/python benchmarks/ai4i_augmentation.py
-	$(BIN)/python benchmarks/synthesizers.py
+	$(BIN)/python benchmarks/fault_detection_quality.py --dataset ai4i
+	$(BIN)/python benchmarks/fault_detection_quality.py --dataset gearbox
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/serving_contract.py
 	$(BIN)/python benchmarks/demo_output.py

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import AI4I, AI4I_CATEGORICAL, AI4I_DROP, AI4I_LABEL, RESULTS, save  # noqa: E402
 
 from shopfloor import fault_detection as fd  # noqa: E402
-from shopfloor.constants import FILTERS  # noqa: E402
+from shopfloor.constants import DEFAULT_OBJECTIVE, FILTERS  # noqa: E402
 from shopfloor.synth.registry import NAMES  # noqa: E402
 
 METRICS = ("f1", "f2", "recall", "g_mean", "pr_auc")
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--synthesizers", default=",".join(NAMES))
     parser.add_argument("--filters", default=",".join(FILTERS))
     parser.add_argument("--classifiers", default="logreg,hgb")
-    parser.add_argument("--objective", default="utility")
+    parser.add_argument("--objective", default=DEFAULT_OBJECTIVE)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--max-steps", type=int, default=1000)

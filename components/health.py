@@ -1,4 +1,4 @@
-"""Components of the health-index pipeline: ingest trajectories, train 2DS + APAIC, evaluate, register."""
+"""Components of the health-index pipeline: ingest trajectories, train 2DS + APAIC + RUL, evaluate, register."""
 
 from typing import NamedTuple
 
@@ -9,31 +9,35 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def health_ingest(data_path: str, unit: str, time: str, train: Output[Dataset], test: Output[Dataset], t_d: int = 30,
-                  t_f: int = 30, truth: str = "", drop_columns: list = [], test_fraction: float = 0.25,  # noqa: B006
-                  seed: int = 0):
+def health_ingest(data_path: str, unit: str, time: str, train: Output[Dataset], test: Output[Dataset], t_d: float,
+                  t_f: float, truth: str, drop_columns: list, conditions: list, window: int, test_fraction: float,
+                  seed: int):
     from shopfloor.health_index import ingest_step
 
     info = ingest_step(data_path, unit, time, train=train.path, test=test.path, t_d=t_d, t_f=t_f, truth=truth,
-                       drop=drop_columns, test_fraction=test_fraction, seed=seed)
+                       drop=drop_columns, conditions=conditions, window=window, test_fraction=test_fraction,
+                       seed=seed)
     train.metadata.update({k: v for k, v in info.items() if k != "features"})
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def health_train(train: Input[Dataset], test: Input[Dataset], unit: str, time: str, model: Output[Model],
-                 his: Output[Dataset], t_d: int = 30, t_f: int = 30, truth: str = "", diversity: float = 1.0,
-                 epochs: int = 60, embedding_dim: int = 8, beta: float = 0.05, seed: int = 0):
+                 his: Output[Dataset], t_d: float, t_f: float, truth: str, conditions: list, diversity: float,
+                 epochs: int, embedding_dim: int, weight_decay: str, beta: float, fusion: str, seeds: int,
+                 baseline: bool, window: int, seed: int):
     from shopfloor.health_index import train_step
 
+    decay = weight_decay if weight_decay == "auto" else float(weight_decay)
     info = train_step(train.path, test.path, unit, time, model_path=model.path, his_path=his.path, t_d=t_d, t_f=t_f,
-                      truth=truth, diversity=diversity, epochs=epochs, embedding_dim=embedding_dim, beta=beta,
-                      seed=seed)
+                      truth=truth, conditions=conditions, diversity=diversity, epochs=epochs,
+                      embedding_dim=embedding_dim, weight_decay=decay, beta=beta, fusion=fusion, seeds=seeds,
+                      baseline=baseline, window=window, seed=seed)
     model.metadata.update(info)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def health_evaluate(his: Input[Dataset], unit: str, time: str, metrics: Output[Metrics], plot: Output[HTML],
-                    plot_png: Output[Dataset], report: Output[Dataset], truth: str = ""):
+                    plot_png: Output[Dataset], report: Output[Dataset], truth: str):
     from pathlib import Path
 
     from shopfloor.health_index import evaluate_step, write_json

@@ -1,5 +1,5 @@
-"""Health-index DAG: ingest trajectories -> 2DS + APAIC -> metrics and plots -> register -> deploy (when
-asked for, and only a new champion)."""
+"""Health-index DAG: ingest trajectories -> regimes, 2DS + APAIC, remaining life -> metrics and plots ->
+register -> deploy (when asked for, and only a new champion)."""
 
 from kfp import dsl
 
@@ -9,22 +9,27 @@ from shopfloor.constants import HEALTH_MODEL, NAMESPACE, SERVE_PORTS
 
 
 @dsl.pipeline(name="health-index",
-              description="Turn run-to-failure trajectories into a monotone health index, register and serve it.")
+              description="Turn run-to-failure trajectories into a monotone health index and a remaining-life "
+                          "estimate, register and serve them.")
 def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: str = "time", truth: str = "",
-                 drop_columns: list = [], t_d: int = 30, t_f: int = 30, diversity: float = 1.0,  # noqa: B006
-                 epochs: int = 60, embedding_dim: int = 8, beta: float = 0.05, test_fraction: float = 0.25,
+                 drop_columns: list = [], conditions: list = [], t_d: float = 30.0,  # noqa: B006
+                 t_f: float = 30.0, diversity: float = 0.001, epochs: int = 1000, embedding_dim: int = 16,
+                 weight_decay: str = "1.0", beta: float = 0.05, fusion: str = "embedding", seeds: int = 1,
+                 baseline: bool = False, window: int = 0, test_fraction: float = 0.25,
                  model_name: str = HEALTH_MODEL, deploy_target: str = "none",
                  serve_port: int = SERVE_PORTS["health-index"], namespace: str = NAMESPACE, image: str = "",
                  seed: int = 0) -> str:
     data = health_ingest(data_path=data_path, unit=unit, time=time, t_d=t_d, t_f=t_f, truth=truth,
-                         drop_columns=drop_columns, test_fraction=test_fraction, seed=seed)
+                         drop_columns=drop_columns, conditions=conditions, window=window,
+                         test_fraction=test_fraction, seed=seed)
     data.set_display_name("ingest trajectories")
     fit = health_train(train=data.outputs["train"], test=data.outputs["test"], unit=unit, time=time, t_d=t_d, t_f=t_f,
-                       truth=truth, diversity=diversity, epochs=epochs, embedding_dim=embedding_dim, beta=beta,
-                       seed=seed)
-    fit.set_display_name("train: 2DS + APAIC")
+                       truth=truth, conditions=conditions, diversity=diversity, epochs=epochs,
+                       embedding_dim=embedding_dim, weight_decay=weight_decay, beta=beta, fusion=fusion, seeds=seeds,
+                       baseline=baseline, window=window, seed=seed)
+    fit.set_display_name("train: 2DS + APAIC + RUL")
     ev = health_evaluate(his=fit.outputs["his"], unit=unit, time=time, truth=truth)
-    ev.set_display_name("evaluate: HI metrics")
+    ev.set_display_name("evaluate: HI metrics, RUL")
     reg = health_register(model=fit.outputs["model"], his=fit.outputs["his"], report=ev.outputs["report"],
                           plot_png=ev.outputs["plot_png"], tracking_uri=tracking_uri, model_name=model_name)
     reg.set_display_name("register: MLflow")

@@ -143,12 +143,12 @@ class RegistryModel(Model):
                 rows = model.inputs.parse_v2(tensors, self.max_batch)
             else:
                 rows = model.inputs.parse_v1(payload, self.max_batch)
+            for column, count in model.inputs.unknown_categories(rows).items():
+                metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
+            results = model.predict_rows(rows)  # a model may refuse rows too (a HI: one unit, time forward)
         except DataError as exc:
             metrics.reject(exc.reason)
             raise InvalidInput(str(exc)) from None
-        for column, count in model.inputs.unknown_categories(rows).items():
-            metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
-        results = model.predict_rows(rows)
         metrics.observe(self.name, model.outputs, results, len(rows))
         if response_headers is not None:
             response_headers[VERSION_HEADER] = served.version

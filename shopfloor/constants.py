@@ -28,8 +28,10 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 # ------------------------------------------------------------------ choices
 CLASSIFIERS = ("logreg", "hgb", "resnet")
 FILTERS = ("none", "kmeans", "likelihood", "discriminator", "both")
-DEFAULT_FILTER = "discriminator"
+DEFAULT_FILTER = "discriminator"  # chosen likewise, in benchmarks/results/fault_detection_quality_*.json
 OBJECTIVES = ("fidelity", "utility", "both")
+#: Chosen on cross-validation scores (never test) in benchmarks/results/objective_*.json: see the README.
+DEFAULT_OBJECTIVE = "both"
 THRESHOLD_METRICS = ("f2", "f1", "g_mean")
 DEPLOY_TARGETS = ("none", "local", "cluster")
 RETRAIN_METRICS = ("f2", "f1", "recall", "precision", "g_mean", "accuracy")

@@ -28,10 +28,12 @@ import pandas as pd
 from shopfloor.constants import DEFAULT_MAX_BATCH
 from shopfloor.errors import DataError
 
-#: Column types a model takes. "double" covers integer columns too (MLflow upcasts them safely).
-COLUMN_TYPES = ("double", "boolean", "string")
+#: Column types a model takes, as MLflow signatures name them. Integer columns are "long": MLflow's own
+#: schema check refuses to turn a DataFrame's int64 into double ("cannot safely convert"). The server
+#: takes any number for "double" and "long" columns alike; the model sees floats.
+COLUMN_TYPES = ("double", "long", "boolean", "string")
 #: Open Inference Protocol datatype of each column type (what the v2 metadata endpoint lists).
-V2_TYPES = {"double": "FP64", "boolean": "BOOL", "string": "BYTES"}
+V2_TYPES = {"double": "FP64", "long": "INT64", "boolean": "BOOL", "string": "BYTES"}
 NUMERIC_V2 = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 MLFLOW_OUTPUT_TYPES = {"FP64": "double", "FP32": "float", "INT64": "long", "INT32": "integer", "BOOL": "boolean",
                        "BYTES": "string"}

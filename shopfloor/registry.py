@@ -134,7 +134,7 @@ def log_contract_model(model: ShopfloorModel, example: pd.DataFrame, model_name:
     import shopfloor
 
     return mlflow.pyfunc.log_model(name="model", python_model=model, signature=model.signature(),
-                                   input_example=example.head(2), registered_model_name=model_name,
+                                   input_example=example, registered_model_name=model_name,
                                    metadata=model.metadata(), code_paths=[str(Path(shopfloor.__file__).parent)],
                                    pip_requirements=pinned(REQUIREMENTS))
 

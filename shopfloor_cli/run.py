@@ -15,6 +15,7 @@ from typing import Any
 from shopfloor.constants import (
     CLASSIFIERS,
     DEFAULT_FILTER,
+    DEFAULT_OBJECTIVE,
     DEPLOY_TARGETS,
     FILTERS,
     OBJECTIVES,
@@ -109,25 +110,34 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     from shopfloor import config
     from shopfloor.data import embedded
     from shopfloor.data.ingest import read_table
+    from shopfloor.errors import DataError
     from shopfloor.health.data import load_trajectories
 
     if args.data:
         data, unit, time, truth = Path(args.data).resolve(), args.unit, args.time, args.truth or ""
     else:
         data, unit, time, truth = embedded.run_to_failure(args.units, args.seed), "unit", "time", "wear"
-    drop = csv_list(args.drop)
-    load_trajectories(read_table(data), unit, time, args.t_d, args.t_f, exclude=[truth, *drop] if truth else drop)
+    drop, conditions = csv_list(args.drop), csv_list(args.condition)
+    if args.weight_decay != "auto":
+        try:
+            float(args.weight_decay)
+        except ValueError:
+            raise DataError("weight-decay", f"a number or 'auto', got {args.weight_decay!r}") from None
+    load_trajectories(read_table(data), unit, time, args.t_d, args.t_f, exclude=[truth, *drop] if truth else drop,
+                      conditions=conditions, window=args.window)
 
     from pipelines.health_index import health_index
     from pipelines.local import run_local
 
     _header("health-index", data, model, f"unit {unit!r}, time {time!r}")
     run = run_local(health_index, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    unit=unit, time=time, truth=truth, drop_columns=drop, t_d=args.t_d, t_f=args.t_f,
-                    diversity=args.diversity, epochs=args.epochs, model_name=model, deploy_target=args.deploy,
-                    serve_port=args.port, seed=args.seed)
+                    unit=unit, time=time, truth=truth, drop_columns=drop, conditions=conditions, t_d=args.t_d,
+                    t_f=args.t_f, diversity=args.diversity, epochs=args.epochs, embedding_dim=args.embedding_dim,
+                    weight_decay=args.weight_decay, fusion=args.fusion, seeds=args.seeds, baseline=args.baseline,
+                    window=args.window, model_name=model, deploy_target=args.deploy, serve_port=args.port,
+                    seed=args.seed)
     result = run.output
-    print("\nHealth-index metrics:")
+    print("\nHealth-index metrics (test: held-out units, never seen in training, scored step by step):")
     for key, value in sorted(result["metrics"].items()):
         print(f"  {key:28s} {value:.3f}")
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
@@ -192,7 +202,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          "branch")
     fd.add_argument("--filter", default=DEFAULT_FILTER, choices=FILTERS,
                     help="how synthetic rows are filtered (SMOTE's rows too, as an extra comparison row)")
-    fd.add_argument("--objective", default="utility", choices=OBJECTIVES,
+    fd.add_argument("--objective", default=DEFAULT_OBJECTIVE, choices=OBJECTIVES,
                     help="what tuning optimizes: fidelity to the real faults, use to a classifier, or both (Pareto)")
     fd.add_argument("--classifier", default="logreg", choices=CLASSIFIERS,
                     help="logistic regression, gradient boosting (hgb), or a ResNet that retraining adapts by EnKF")
@@ -215,10 +225,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hi.add_argument("--time", default="time")
     hi.add_argument("--truth", help="a ground-truth column to compare with (kept out of the features)")
     hi.add_argument("--drop", help="comma-separated columns that are not features")
-    hi.add_argument("--t-d", type=int, default=30, help="first steps of each unit taken as healthy")
-    hi.add_argument("--t-f", type=int, default=30, help="last steps of each unit taken as failed")
-    hi.add_argument("--diversity", type=float, default=1.0, help="lambda of the diversity loss (0: plain DeepSAD)")
-    hi.add_argument("--epochs", type=int, default=60)
+    hi.add_argument("--condition", help="comma-separated operating-setting columns: sensors are standardized per "
+                                        "operating regime found from them")
+    hi.add_argument("--t-d", type=float, default=30.0, help="first steps of each unit taken as healthy (a share of "
+                                                          "each unit's life when below 1, e.g. 0.15)")
+    hi.add_argument("--t-f", type=float, default=30.0, help="last steps of each unit taken as failed (or a share)")
+    hi.add_argument("--diversity", type=float, default=0.001, help="lambda of the diversity loss (0: plain DeepSAD)")
+    hi.add_argument("--epochs", type=int, default=1000, help="DeepSAD epochs (the paper: 1000)")
+    hi.add_argument("--embedding-dim", type=int, default=16)
+    hi.add_argument("--weight-decay", default="1.0",
+                    help="DeepSAD weight decay, or 'auto': raised from 1 until two seeds agree (the paper)")
+    hi.add_argument("--fusion", default="embedding", choices=("embedding", "both"),
+                    help="what APAIC fuses: the 2DS embedding, or [features | embedding]")
+    hi.add_argument("--seeds", type=int, default=1, help="encoders from this many seeds, their HIs averaged")
+    hi.add_argument("--baseline", action="store_true", help="subtract each unit's level over its first T_d steps")
+    hi.add_argument("--window", type=int, default=0, help="rolling mean and std over this many steps (0: off)")
     hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
     hi.set_defaults(func=cmd_health_index)
 

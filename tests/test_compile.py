@@ -3,7 +3,7 @@ from kfp.components import load_component_from_file
 
 from pipelines.compile import compile_pipeline, images
 from pipelines.registry import PIPELINES
-from shopfloor.constants import DEFAULT_FILTER
+from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE
 
 
 def test_every_pipeline_compiles_and_loads_back(tmp_path):
@@ -32,7 +32,7 @@ def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["synthesizers"]["defaultValue"] == ["wgan"]
     assert params["filter_method"]["defaultValue"] == DEFAULT_FILTER
-    assert params["objective"]["defaultValue"] == "utility"
+    assert params["objective"]["defaultValue"] == DEFAULT_OBJECTIVE
     conditions = [t for t in tasks.values() if "triggerPolicy" in t]
     assert len(conditions) == 1 and "deploy_target" in conditions[0]["triggerPolicy"]["condition"]
     inner = spec["components"][conditions[0]["componentRef"]["name"]]["dag"]["tasks"]

@@ -168,16 +168,23 @@ def fit_preprocessor(train: pd.DataFrame, categorical: tuple[str, ...] | list[st
 
 def schema_of(pre: ColumnTransformer, features: pd.DataFrame, boolean: tuple[str, ...] | list[str] = ()
               ) -> TabularSchema:
-    """The raw input columns of a model built on ``pre``: types from the table, categories as the fitted
-    encoder learnt them (so the server's "unknown category" is exactly the model's)."""
+    """The raw input columns of a model built on ``pre``: types from the table's dtypes, categories as the
+    fitted encoder learnt them (so the server's "unknown category" is exactly the model's). ``boolean``
+    is kept for callers; a boolean column's dtype says so itself."""
     known: dict[str, tuple[str, ...]] = {}
     for name, transformer, columns in pre.transformers_:
         if name == "categorical":
             encoder = transformer.named_steps["encode"]
             known |= {c: tuple(str(v) for v in cats) for c, cats in zip(columns, encoder.categories_, strict=True)}
-    return TabularSchema(tuple(Column(c, "string", known[c]) if c in known else
-                               Column(c, "boolean" if c in boolean else "double")
+    return TabularSchema(tuple(Column(c, "string", known[c]) if c in known else Column(c, column_type(features[c]))
                                for c in features.columns if c != LABEL))
+
+
+def column_type(values: pd.Series) -> str:
+    """The contract type of a numeric column: "boolean", "long" (integers) or "double"."""
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    return "long" if pd.api.types.is_integer_dtype(values) else "double"
 
 
 def transform(pre: ColumnTransformer, frame: pd.DataFrame) -> pd.DataFrame:

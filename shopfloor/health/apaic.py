@@ -37,7 +37,11 @@ def project_ideal(h: np.ndarray, t_d: int, t_f: int | None) -> np.ndarray:
 
 
 class APAIC:
-    """Fit fusion weights on run-to-failure trajectories; ``transform`` gives the HI of any rows."""
+    """Fit fusion weights on run-to-failure trajectories; ``transform`` gives the HI of any rows.
+
+    ``t_d`` and ``t_f`` are the healthy and failed step counts of every trajectory, or per trajectory
+    through ``fit``'s ``limits``, when they are shares of each unit's own life.
+    """
 
     def __init__(self, t_d: int, t_f: int, beta: float = 0.05, max_iter: int = 500, tol: float = 1e-6) -> None:
         if t_d < 1 or t_f < 1:
@@ -45,15 +49,18 @@ class APAIC:
         self.t_d, self.t_f, self.beta, self.max_iter, self.tol = t_d, t_f, beta, max_iter, tol
 
     def fit(self, trajectories: Sequence[np.ndarray], running: Sequence[np.ndarray] = (),
-            init: Sequence[np.ndarray] | None = None) -> "APAIC":
+            init: Sequence[np.ndarray] | None = None, limits: Sequence[tuple[int, int]] | None = None) -> APAIC:
         """``trajectories``: (T_k, F) feature arrays of run-to-failure units, in time order; ``running``:
         units still in service (projected onto ``E_I^Test``), as in Eq. 9. ``init``: ideal HIs of the
-        run-to-failure units to start from (a warm start, e.g. the previous fit's ``ideal_``)."""
+        run-to-failure units to start from (a warm start, e.g. the previous fit's ``ideal_``);
+        ``limits``: (t_d, t_f) of each trajectory (default: the model's)."""
         units = [np.asarray(y, dtype=float) for y in trajectories]
         live = [np.asarray(y, dtype=float) for y in running]
-        for k, y in enumerate(units):
-            if len(y) < self.t_d + self.t_f:
-                raise ValueError(f"trajectory {k} has {len(y)} steps, fewer than t_d + t_f = {self.t_d + self.t_f}")
+        limits = list(limits) if limits is not None else [(self.t_d, self.t_f)] * len(units)
+        for k, (y, (t_d, t_f)) in enumerate(zip(units, limits, strict=True)):
+            if len(y) < t_d + t_f:
+                raise ValueError(f"trajectory {k} has {len(y)} steps, fewer than t_d + t_f = {t_d + t_f}")
+        self._limits = limits + [(self.t_d, None)] * len(live)
         stacked = np.vstack(units + live)
         bounds = np.cumsum([0] + [len(y) for y in units + live])
         # Ridge with an unpenalized intercept, as scikit-learn's Ridge: the design matrix never changes,
@@ -65,17 +72,16 @@ class APAIC:
         if init is not None:
             z = [np.asarray(v, dtype=float) for v in init]
         else:
-            z = [self._project(y.sum(axis=1) - y[0].sum(), final=True) for y in units]
-        z += [self._project(y.sum(axis=1) - y[0].sum(), final=False) for y in live]
+            z = [self._project(y.sum(axis=1) - y[0].sum(), k) for k, y in enumerate(units)]
+        z += [self._project(y.sum(axis=1) - y[0].sum(), len(units) + k) for k, y in enumerate(live)]
         self.n_iter_ = 0
-        n_final = len(units)
         for iteration in range(1, self.max_iter + 1):
             self.n_iter_ = iteration
             target = np.concatenate(z)
             self.coef_ = solve @ (target - target.mean())
             self.intercept_ = float(target.mean() - self.x_mean_ @ self.coef_)
             h = stacked @ self.coef_ + self.intercept_
-            new = [self._project(h[bounds[k]:bounds[k + 1]], final=k < n_final) for k in range(len(bounds) - 1)]
+            new = [self._project(h[bounds[k]:bounds[k + 1]], k) for k in range(len(bounds) - 1)]
             change = sum(float(np.sum((a - b) ** 2)) for a, b in zip(new, z, strict=True))
             z = new
             if change < self.tol * max(1.0, sum(float(np.sum(v ** 2)) for v in z)):
@@ -83,8 +89,9 @@ class APAIC:
         self.ideal_ = z
         return self
 
-    def _project(self, h: np.ndarray, final: bool) -> np.ndarray:
-        return project_ideal(h, self.t_d, self.t_f if final else None)
+    def _project(self, h: np.ndarray, k: int) -> np.ndarray:
+        t_d, t_f = self._limits[k]
+        return project_ideal(h, t_d, t_f)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         """The fused HI of each row (``Y w + b``)."""
@@ -100,15 +107,18 @@ class RealTimeAPAIC:
         """``base``: an APAIC already fitted on the same training trajectories (fitted here if None)."""
         self.t_d, self.t_f, self.delta_t, self.beta, self.base = t_d, t_f, delta_t, beta, base
 
-    def run(self, trajectories: Sequence[np.ndarray], unit: np.ndarray) -> np.ndarray:
+    def run(self, trajectories: Sequence[np.ndarray], unit: np.ndarray,
+            limits: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
         """The HI of ``unit`` step by step, as it would have been computed online."""
         unit = np.asarray(unit, dtype=float)
         hi = np.empty(len(unit))
-        base = self.base if self.base is not None else APAIC(self.t_d, self.t_f, self.beta).fit(trajectories)
+        base = self.base if self.base is not None else APAIC(self.t_d, self.t_f, self.beta).fit(trajectories,
+                                                                                                limits=limits)
         fusion = base
         for start in range(0, len(unit), self.delta_t):
             if start >= self.t_d + 1:  # warm start: the training units' ideal HIs barely move between refits
                 fusion = APAIC(self.t_d, self.t_f, self.beta).fit(trajectories, running=[unit[:start]],
-                                                                  init=base.ideal_[:len(trajectories)])
+                                                                  init=base.ideal_[:len(trajectories)],
+                                                                  limits=limits)
             hi[start:start + self.delta_t] = fusion.transform(unit[start:start + self.delta_t])
         return hi

@@ -1,17 +1,22 @@
 """DeepSAD (Ruff et al., ICLR 2020) with the diversity regularizer of Frusque et al. ("2DS").
 
-The encoder is a bias-free MLP: with biases the network can map every input onto the centre ``c``
-and the hypersphere collapses. ``c`` is the mean embedding of the training rows after a first
-forward pass, with components near zero pushed to +-eps (a zero component is trivially matched by
-zero weights). Loss (Eq. 1), for embeddings ``y_i = phi(x_i) - c``:
+The encoder is a bias-free MLP (the paper's three dense layers: 32 and 32 units with ReLU, then a
+linear map to the 16-dimensional embedding): with biases the network could map every input onto the
+centre ``c`` and the hypersphere would collapse. ``c`` is the mean embedding of the rows labelled
+healthy after a first forward pass (of all rows when none is labelled), with components near zero
+pushed to +-eps (a zero component is trivially matched by zero weights): a centre the healthy rows
+actually sit at, so they can be pulled onto it. Loss (Eq. 1), for embeddings ``y_i = phi(x_i) - c``:
 
-    mu/n_u * sum_unlabelled ||y_i||^2  +  eta/n_l * sum_labelled (||y_i||^2)^{l_i}  +  weight decay
+    mu/n * sum_unlabelled ||y_i||^2  +  eta/n * sum_labelled (||y_i||^2)^{l_i}  +  weight decay
 
 with ``l_i = +1`` for rows known healthy (pulled in) and ``-1`` for rows known failed (pushed out
-through the inverse distance). The diversity term (Eqs. 2-3), on the batch Gram matrix
-``C = Y^T Y / n``, is ``-ln det(C) + tr(C)``: it is smallest at ``C = I`` and keeps the embedding full
-rank, so its dimensions carry different information for the fusion step. It is computed with
-``slogdet`` on ``C + jitter I``.
+through the inverse distance); the paper keeps the labelled terms at weight 1 (``eta``) and
+down-weights the unlabelled one to 0.1 (``mu``), since the unlabelled middle of a life may already be
+degraded. The diversity term (Eqs. 2-3), on the batch Gram matrix ``C = Y^T Y`` (no division by the
+batch size: the paper's scale, at which lambda = 0.001 balances it against the DeepSAD loss), is
+``-ln det(C) + tr(C)``: smallest at ``C = I``, it keeps the embedding full rank so that its dimensions
+carry different information for the fusion step. It is computed with ``slogdet`` on ``C + jitter I``.
+Defaults are the paper's §III-D: 1000 epochs of Adam at 5e-4, batches of 128, weight decay 1.
 """
 
 from __future__ import annotations
@@ -29,34 +34,31 @@ HEALTHY, UNLABELLED, FAILED = 1, 0, -1
 
 
 def diversity_loss(embeddings: torch.Tensor, jitter: float = 1e-4) -> torch.Tensor:
-    """``-ln det(C) + tr(C)`` with ``C = Y^T Y / n`` (Eq. 2), stable through slogdet and a jitter."""
-    n, dim = embeddings.shape
-    gram = embeddings.T @ embeddings / n + jitter * torch.eye(dim, dtype=embeddings.dtype)
+    """``-ln det(C) + tr(C)`` with the Gram matrix ``C = Y^T Y`` (Eq. 2), stable through slogdet and a jitter."""
+    dim = embeddings.shape[1]
+    gram = embeddings.T @ embeddings + jitter * torch.eye(dim, dtype=embeddings.dtype)
     sign, logdet = torch.linalg.slogdet(gram)
     return -logdet + torch.trace(gram)
 
 
-def deepsad_loss(embeddings: torch.Tensor, labels: torch.Tensor, mu: float = 1.0, eta: float = 1.0,
+def deepsad_loss(embeddings: torch.Tensor, labels: torch.Tensor, mu: float = 0.1, eta: float = 1.0,
                  eps: float = 1e-6) -> torch.Tensor:
-    """Eq. 1 without the weight decay (that is the optimizer's): unlabelled rows pulled to the centre
-    with weight ``mu``; labelled rows pulled in (healthy) or pushed out by the inverse distance (failed)."""
+    """Eq. 1 without the weight decay (that is the optimizer's), averaged over the batch as Ruff et al.
+    do: unlabelled rows pulled to the centre with weight ``mu``; labelled rows pulled in (healthy) or
+    pushed out by the inverse distance (failed) with weight ``eta``."""
     dist = (embeddings ** 2).sum(dim=1)
     unlabelled = labels == UNLABELLED
-    loss = torch.zeros((), dtype=embeddings.dtype)
-    if unlabelled.any():
-        loss = loss + mu * dist[unlabelled].mean()
     labelled = ~unlabelled
-    if labelled.any():
-        power = labels[labelled].to(embeddings.dtype)
-        loss = loss + eta * ((dist[labelled] + eps) ** power).mean()
-    return loss
+    power = labels[labelled].to(embeddings.dtype)
+    total = mu * dist[unlabelled].sum() + eta * ((dist[labelled] + eps) ** power).sum()
+    return total / len(embeddings)
 
 
 def _encoder(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     width = n_in
     for units in hidden:
-        layers += [nn.Linear(width, units, bias=False), nn.LeakyReLU(0.1)]
+        layers += [nn.Linear(width, units, bias=False), nn.ReLU()]
         width = units
     layers.append(nn.Linear(width, n_out, bias=False))
     return nn.Sequential(*layers)
@@ -64,15 +66,17 @@ def _encoder(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
 
 @dataclass
 class DeepSADConfig:
-    hidden: tuple[int, ...] = (64, 32)
-    embedding_dim: int = 8
-    epochs: int = 60
+    """The paper's settings (§III-D, appendix A) as defaults."""
+
+    hidden: tuple[int, ...] = (32, 32)
+    embedding_dim: int = 16
+    epochs: int = 1000
     batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-5
-    mu: float = 1.0
-    eta: float = 1.0
-    diversity: float = 0.0  # lambda; > 0 gives 2DS
+    learning_rate: float = 5e-4
+    weight_decay: float = 1.0
+    mu: float = 0.1  # weight of the unlabelled term
+    eta: float = 1.0  # weight of the labelled terms
+    diversity: float = 0.0  # lambda; > 0 gives 2DS (the paper: 0.001)
     pretrain_epochs: int = 0  # autoencoder pretraining of the encoder
     center_eps: float = 0.1
 
@@ -96,7 +100,8 @@ class DeepSAD:
         if cfg.pretrain_epochs:
             self._pretrain(data)
         with torch.no_grad():
-            center = self.encoder(data).mean(dim=0)
+            healthy = lab == HEALTHY
+            center = self.encoder(data[healthy] if healthy.any() else data).mean(dim=0)
         small = center.abs() < cfg.center_eps
         center[small] = torch.where(center[small] < 0, -cfg.center_eps, cfg.center_eps)
         self.center = center

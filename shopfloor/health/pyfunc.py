@@ -1,22 +1,60 @@
-"""The health-index model in the model contract: feature rows in, one HI per row out."""
+"""The health-index model in the model contract: one unit's rows so far in, the HI and the remaining life
+of each row out.
+
+A request carries the rows of one unit in time order, its whole history or a recent stretch of it (at
+least the model's rolling window); each row's HI uses only that row and the ones before it, so the
+answer for a prefix never changes when later rows arrive. The whole history is the better input: the
+unit's own early level (when the model subtracts it) comes from its first rows. Rows of two units, time
+that does not increase, or fewer rows than the window are refused with a ``DataError`` naming the field
+(HTTP 400 when served).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from shopfloor.contract import Column, Output, Rows, ShopfloorModel, TabularSchema
+from shopfloor.errors import DataError
 from shopfloor.health.model import HealthIndexModel
+from shopfloor.health.prepare import OperatingRegimes
+from shopfloor.health.rul import RulModel
 
 
 class HealthIndexPyfunc(ShopfloorModel):
-    """Scaler, (2)DS encoder and APAIC fusion in one registered model; ``features`` fixes the column order."""
+    """Regimes, unit features, (2)DS encoder, APAIC fusion and the RUL regression in one registered model."""
 
     KIND = "health_index"
-    OUTPUTS = (Output("health_index", "FP64", description="0 healthy ... 1 failed"),)
+    OUTPUTS = (Output("health_index", "FP64", description="0 healthy ... 1 failed"),
+               Output("rul", "FP64", description="estimated remaining steps (capped)"))
 
-    def __init__(self, model: HealthIndexModel, features: list[str]) -> None:
-        self.model = model
-        self.inputs = TabularSchema(tuple(Column(f) for f in features))
+    def __init__(self, model: HealthIndexModel, features: list[str], unit: str, time: str,
+                 types: dict[str, str], rul: RulModel | None = None, regimes: OperatingRegimes | None = None) -> None:
+        """``types``: the contract type of each column (unit, time, conditions, features) as trained."""
+        self.model, self.rul, self.regimes = model, rul, regimes
+        self.features, self.unit, self.time = list(features), unit, time
+        conditions = list(regimes.columns) if regimes is not None else []
+        self.min_rows = max(1, model.config.window)
+        self.inputs = TabularSchema(tuple(Column(c, types[c]) for c in (unit, time, *conditions, *self.features)))
+
+    def details(self) -> dict:
+        return {"unit": self.unit, "time": self.time, "min_rows": self.min_rows,
+                "conditions": list(self.regimes.columns) if self.regimes is not None else []}
 
     def predict_rows(self, rows: Rows) -> dict[str, np.ndarray]:
-        return {"health_index": np.asarray(self.model.transform(rows.numeric), dtype=np.float64)}
+        frame = rows.frame()
+        units = frame[self.unit].unique()
+        if len(units) != 1:
+            raise DataError(self.unit, f"rows of {len(units)} units ({', '.join(map(str, units[:3]))}...): send "
+                                       "one unit's rows per request", "several_units")
+        stamps = frame[self.time].to_numpy(float)
+        if np.any(np.diff(stamps) <= 0):
+            at = int(np.argmax(np.diff(stamps) <= 0)) + 1
+            raise DataError(self.time, f"time must increase within the unit; row {at} goes from {stamps[at - 1]:g} "
+                                       f"to {stamps[at]:g}", "time_backwards")
+        if len(frame) < self.min_rows:
+            raise DataError(self.unit, f"{len(frame)} rows, fewer than the model's window of {self.min_rows} steps",
+                            "too_short")
+        values = self.regimes.transform(frame) if self.regimes is not None else frame[self.features].to_numpy(float)
+        hi = np.asarray(self.model.transform(values), dtype=np.float64)
+        rul = self.rul.predict(hi) if self.rul is not None else np.full(len(hi), np.nan)
+        return {"health_index": hi, "rul": np.asarray(rul, dtype=np.float64)}

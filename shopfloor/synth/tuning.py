@@ -109,12 +109,18 @@ class TuningResult:
     pareto: list[dict[str, Any]]  # two-objective studies: every Pareto-optimal trial; else []
 
 
-def _pruning_callback(trial: optuna.Trial, synth: Synthesizer, objective: Objective) -> Callable[[int], None]:
-    """Report the objective at each quarter of the epochs (known once training starts) and prune."""
+def _epoch_callback(trial: optuna.Trial, synth: Synthesizer, objective: Objective, single: bool,
+                    deadline: float | None, fitted: dict) -> Callable[[int], None]:
+    """After each epoch: stop a trial that runs past the study's time budget once some trial of this session
+    has finished (Optuna only checks the budget between trials, and one trial of a large network can take
+    minutes); for single-objective studies, report the objective at each quarter of the epochs (known
+    once training starts) and prune."""
 
     def report(epoch: int) -> None:
+        if deadline is not None and fitted and time.monotonic() > deadline:
+            raise optuna.TrialPruned(f"stopped after {epoch + 1} epochs: the tuning time budget is spent")
         marks = {max(0, round(synth.total_epochs * k / CHECKPOINTS) - 1): k for k in range(1, CHECKPOINTS)}
-        if epoch in marks:
+        if single and epoch in marks:
             trial.report(objective.values(synth)[0], step=marks[epoch])
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after {epoch + 1} epochs")
@@ -139,13 +145,13 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
     """
     fitted: dict[int, Synthesizer] = {}  # this session's fitted synthesizers, by trial number
     single = len(objective.directions) == 1
+    deadline = time.monotonic() + timeout if timeout else None
 
     def run(trial: optuna.Trial) -> float | tuple[float, float]:
         params = space(trial)
         try:
             synth = factory(params)
-            if single:
-                synth.callback = _pruning_callback(trial, synth, objective)
+            synth.callback = _epoch_callback(trial, synth, objective, single, deadline, fitted)
             synth.fit(train)
             synth.callback = None
             values = objective.values(synth)
