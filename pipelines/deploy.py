@@ -18,3 +18,14 @@ def deploy_new_champion(registration: dsl.PipelineTask, *, target, port, namespa
                            namespace=namespace, image=image, tracking_uri=tracking_uri)
             serve.set_display_name("deploy: KServe")
     return [serve]
+
+
+def finish(tasks: list[dsl.PipelineTask], registration: dsl.PipelineTask, *, target, port, namespace, image,
+           tracking_uri):
+    """The end of every model pipeline: the conditional deploy after ``registration``, no caching (each run
+    trains and registers anew), and the registration as the pipeline's output."""
+    tasks = [*tasks, *deploy_new_champion(registration, target=target, port=port, namespace=namespace, image=image,
+                                          tracking_uri=tracking_uri)]
+    for task in tasks:
+        task.set_caching_options(False)
+    return registration.outputs["registration"]

@@ -15,7 +15,7 @@ from components.ingest import ingest
 from components.register import register
 from components.synthesize import synthesize
 from components.train import train
-from pipelines.deploy import deploy_new_champion
+from pipelines.deploy import finish
 from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE, FAULT_MODEL, NAMESPACE, SERVE_PORTS
 
 
@@ -53,9 +53,5 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                    pca_plots=dsl.Collected(kept.outputs["pca_plot"]), tracking_uri=tracking_uri, model_name=model_name,
                    force_promote=force_promote)
     reg.set_display_name("register: MLflow")
-    tasks += [fit, reg]
-    tasks += deploy_new_champion(reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
-                                 tracking_uri=tracking_uri)
-    for task in tasks:
-        task.set_caching_options(False)
-    return reg.outputs["registration"]
+    return finish([*tasks, fit, reg], reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
+                  tracking_uri=tracking_uri)

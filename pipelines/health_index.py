@@ -4,7 +4,7 @@ register -> deploy (when asked for, and only a new champion)."""
 from kfp import dsl
 
 from components.health import health_evaluate, health_ingest, health_register, health_train
-from pipelines.deploy import deploy_new_champion
+from pipelines.deploy import finish
 from shopfloor.constants import HEALTH_MODEL, NAMESPACE, SERVE_PORTS
 
 
@@ -33,9 +33,5 @@ def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: st
     reg = health_register(model=fit.outputs["model"], his=fit.outputs["his"], report=ev.outputs["report"],
                           plot_png=ev.outputs["plot_png"], tracking_uri=tracking_uri, model_name=model_name)
     reg.set_display_name("register: MLflow")
-    tasks = [data, fit, ev, reg]
-    tasks += deploy_new_champion(reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
-                                 tracking_uri=tracking_uri)
-    for task in tasks:
-        task.set_caching_options(False)
-    return reg.outputs["registration"]
+    return finish([data, fit, ev, reg], reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
+                  tracking_uri=tracking_uri)

@@ -2,12 +2,13 @@
 
 from collections.abc import Callable
 
+from pipelines.anomaly_detection import anomaly_detection
 from pipelines.fault_detection import fault_detection
 from pipelines.health_index import health_index
 from pipelines.retraining import retraining
 
 PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection, "health-index": health_index,
-                                  "retraining": retraining}
+                                  "retraining": retraining, "anomaly-detection": anomaly_detection}
 
 
 def get(name: str) -> Callable:

@@ -17,11 +17,13 @@ from shopfloor.errors import DataError
 #: lines never share one champion by accident.
 FAULT_MODEL = "gearbox-fault-classifier"
 HEALTH_MODEL = "health-index"
-DEFAULT_MODELS = {"fault-detection": FAULT_MODEL, "health-index": HEALTH_MODEL, "retraining": FAULT_MODEL}
+ANOMALY_MODEL = "milling-anomaly-detector"
+DEFAULT_MODELS = {"fault-detection": FAULT_MODEL, "health-index": HEALTH_MODEL, "retraining": FAULT_MODEL,
+                  "anomaly-detection": ANOMALY_MODEL}
 PIPELINE_NAMES = tuple(DEFAULT_MODELS)
 
 #: MLflow experiments, one per pipeline.
-EXPERIMENTS = {"fault-detection": "fault-detection", "health-index": "health-index", "retraining": "retraining"}
+EXPERIMENTS = {name: name for name in ("fault-detection", "health-index", "retraining", "anomaly-detection")}
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -49,7 +51,8 @@ KFP_EXPERIMENT = "shopfloor"
 # ------------------------------------------------------------------ local serving
 #: The model server's port in a container, and the default local port of each pipeline's model.
 SERVER_PORT = 8080
-SERVE_PORTS = {"fault-detection": SERVER_PORT, "health-index": SERVER_PORT + 1, "retraining": SERVER_PORT}
+SERVE_PORTS = {"fault-detection": SERVER_PORT, "health-index": SERVER_PORT + 1, "retraining": SERVER_PORT,
+               "anomaly-detection": SERVER_PORT + 2}
 DEFAULT_MAX_BATCH = 4096
 
 # ------------------------------------------------------------------ model names

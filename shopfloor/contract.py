@@ -2,15 +2,17 @@
 
 A registered model is one self-contained MLflow pyfunc model (a ``ShopfloorModel``): its preprocessing
 (imputation, scaling, categorical encoding, thresholds) is inside it, its MLflow signature names the
-user's raw columns with their types, and its outputs are declared once, on its class. The model
-server serves any ``ShopfloorModel`` through this contract alone:
+user's raw inputs with their types, and its outputs are declared once, on its class. Inputs come in two
+shapes: a ``TabularSchema`` (rows of named columns: classifiers, health index) or a ``TensorSchema``
+(fixed-length windows of named signals: the milling anomaly detector). The model server serves any
+``ShopfloorModel`` through this contract alone:
 
-    request --(inputs.parse_v1 / parse_v2)--> Rows --(predict_rows)--> {output name: array}
+    request --(inputs.parse_v1 / parse_v2)--> Rows | Windows --(predict_rows)--> {output name: array}
 
-and MLflow's own ``pyfunc.load_model(...).predict(frame)`` takes the same path
-(``inputs.from_frame`` then ``predict_rows``), so the served answer is the pyfunc's answer by
-construction. Every request check raises ``DataError`` naming the field (``instances[3].Type``,
-``inputs[0].datatype``...), which the server answers with HTTP 400.
+and MLflow's own ``pyfunc.load_model(...).predict(data)`` takes the same path (``inputs.from_input``
+then ``predict_rows``), so the served answer is the pyfunc's answer by construction. Every request
+check raises ``DataError`` naming the field (``instances[3].Type``, ``inputs[0].datatype``...), which
+the server answers with HTTP 400.
 """
 
 from __future__ import annotations
@@ -330,6 +332,10 @@ class TabularSchema:
             raise DataError(f"{where}.data", f"column {column.name!r} takes true/false or 0/1", "wrong_type")
         return values
 
+    def from_input(self, model_input: Any) -> Rows:
+        """What MLflow's ``predict`` hands over (a DataFrame of the raw columns), as checked rows."""
+        return self.from_frame(pd.DataFrame(model_input))
+
     def from_frame(self, frame: pd.DataFrame) -> Rows:
         """Rows from a DataFrame of the raw columns (the pyfunc path; MLflow has checked the types)."""
         missing = [name for name in self.names if name not in frame.columns]
@@ -357,7 +363,140 @@ class TabularSchema:
         return out
 
 
-def _numeric_tensor(tensor: Tensor, where: str) -> np.ndarray:
+@dataclass
+class Windows:
+    """A checked batch of windows: ``values`` of shape (n, length, signals), float64."""
+
+    values: np.ndarray
+    schema: TensorSchema
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class TensorSchema:
+    """Fixed-length windows of named signals: one instance is a [length, signals] array (a milling sub-cut).
+
+    v1 takes ``{"instances": [window, ...]}`` with each window a list of ``length`` time steps of
+    ``len(signals)`` numbers (or one window alone); v2 takes one tensor of shape [n, length, signals] (or
+    [length, signals] for one window). A wrong length, a wrong signal count, a value that is not a number
+    or not finite is refused naming the place: ``instances[2]``, ``instances[2][17][3]``, ``inputs[0].shape``.
+    """
+
+    name: str
+    length: int
+    signals: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.length < 1 or not self.signals:
+            raise ValueError("a tensor schema needs a positive length and at least one signal")
+
+    # ------------------------------------------------------------ description
+    @property
+    def names(self) -> list[str]:
+        return list(self.signals)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.length, len(self.signals)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tensor": self.name, "length": self.length, "signals": list(self.signals)}
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> TensorSchema:
+        return cls(spec["tensor"], int(spec["length"]), tuple(spec["signals"]))
+
+    def v2_inputs(self) -> list[dict[str, Any]]:
+        return [{"name": self.name, "datatype": "FP32", "shape": [-1, *self.shape]}]
+
+    def mlflow_schema(self):
+        from mlflow.types import Schema, TensorSpec
+
+        return Schema([TensorSpec(np.dtype(np.float32), (-1, *self.shape))])
+
+    def unknown_categories(self, rows: Windows) -> dict[str, int]:
+        return {}
+
+    # ------------------------------------------------------------ parsing
+    def _checked(self, values: np.ndarray, where: str, max_batch: int) -> Windows:
+        if values.ndim == 2:
+            values = values[None]
+        if values.ndim != 3 or values.shape[1:] != self.shape:
+            raise DataError(where, f"expected windows of shape [{self.length}, {len(self.signals)}] (time steps, "
+                                   f"signals {', '.join(self.signals)}), got {list(values.shape)}", "bad_shape")
+        check_batch(len(values), where, max_batch)
+        finite = np.isfinite(values)
+        if not finite.all():
+            i, t, c = (int(k) for k in np.argwhere(~finite)[0])
+            raise DataError(f"{where}[{i}][{t}][{c}]", f"signal {self.signals[c]!r}: NaN and infinite values are "
+                                                       "not accepted", "non_finite")
+        return Windows(np.ascontiguousarray(values, dtype=np.float64), self)
+
+    def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Windows:
+        if not isinstance(payload, dict) or "instances" not in payload:
+            raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
+        instances = payload["instances"]
+        if not isinstance(instances, list) or not instances:
+            raise DataError("instances", "must be a non-empty list of windows", "malformed" if instances else
+                            "empty_batch")
+        try:
+            values = np.array(instances)
+        except (TypeError, ValueError):  # ragged lists
+            values = np.empty(0, dtype=object)
+        if values.dtype.kind not in "fiu":  # ragged, or strings or nulls among the numbers
+            self._diagnose(instances)
+        if values.ndim == 2 and values.shape == self.shape:  # one window sent alone
+            values = values[None]
+        if values.ndim != 3:
+            self._diagnose(instances)
+        return self._checked(values.astype(np.float64), "instances", max_batch)
+
+    def _diagnose(self, instances: list) -> None:
+        """Name the first window, time step or value that keeps the request from being a numeric array."""
+        length, width = self.shape
+        for i, window in enumerate(instances):
+            if not isinstance(window, list) or len(window) != length:
+                got = len(window) if isinstance(window, list) else type(window).__name__
+                raise DataError(f"instances[{i}]", f"a window is a list of {length} time steps, got {got}",
+                                "bad_shape")
+            for t, step in enumerate(window):
+                if not isinstance(step, list) or len(step) != width:
+                    got = len(step) if isinstance(step, list) else type(step).__name__
+                    raise DataError(f"instances[{i}][{t}]", f"a time step holds {width} signals "
+                                                            f"({', '.join(self.signals)}), got {got}", "bad_shape")
+                for c, value in enumerate(step):
+                    _number(value, f"instances[{i}][{t}][{c}]")
+        raise DataError("instances", f"expected a list of [{length}, {width}] windows", "bad_shape")
+
+    def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Windows:
+        if len(inputs) != 1:
+            raise DataError("inputs", f"send one tensor {self.name!r} of shape [n, {self.length}, "
+                                      f"{len(self.signals)}], got {len(inputs)} tensors", "malformed")
+        tensor = inputs[0]
+        shape = list(tensor.shape or [])
+        if len(shape) not in (2, 3) or shape[-2:] != list(self.shape):
+            raise DataError("inputs[0].shape", f"expected [n, {self.length}, {len(self.signals)}] (windows, time "
+                                               f"steps, signals), got {shape}", "bad_shape")
+        values = _numeric_tensor(tensor, "inputs[0]", finite=False)  # _checked names the first bad position
+        return self._checked(values.reshape(shape), "inputs[0].data", max_batch)
+
+    def from_input(self, model_input: Any) -> Windows:
+        """MLflow's ``predict`` input: an array of windows (or one window), or a dict holding one."""
+        if isinstance(model_input, dict):
+            model_input = model_input.get(self.name, next(iter(model_input.values()), None))
+        return self._checked(np.asarray(model_input, dtype=np.float64), "input", 1 << 31)
+
+
+def schema_from_dict(spec: Any) -> TabularSchema | TensorSchema:
+    """The input schema kept in a model's metadata: a list of columns, or a tensor description."""
+    if isinstance(spec, Mapping) and "tensor" in spec:
+        return TensorSchema.from_dict(spec)
+    return TabularSchema.from_dict(spec)
+
+
+def _numeric_tensor(tensor: Tensor, where: str, finite: bool = True) -> np.ndarray:
     if tensor.datatype not in NUMERIC_V2:
         raise DataError(f"{where}.datatype", f"{tensor.datatype!r} is not supported; send FP32 or FP64",
                         "bad_datatype")
@@ -369,7 +508,7 @@ def _numeric_tensor(tensor: Tensor, where: str) -> np.ndarray:
     if values.size != expected:
         raise DataError(f"{where}.shape", f"shape {tensor.shape} holds {expected} values, data has {values.size}",
                         "bad_shape")
-    if not np.isfinite(values).all():
+    if finite and not np.isfinite(values).all():
         raise DataError(f"{where}.data", "NaN and infinite values are not accepted", "non_finite")
     return values
 
@@ -382,15 +521,16 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     #: What the model is, for people (logged in the metadata; the server does not look at it).
     KIND: ClassVar[str] = "model"
 
-    inputs: TabularSchema
+    inputs: TabularSchema | TensorSchema
 
-    def predict_rows(self, rows: Rows) -> dict[str, np.ndarray]:
+    def predict_rows(self, rows: Rows | Windows) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        """MLflow's entry point: raw columns in, one column per declared output."""
-        rows = self.inputs.from_frame(pd.DataFrame(model_input))
+        """MLflow's entry point: raw inputs in (a DataFrame of columns, or an array of windows for a tensor
+        schema; MLflow validates either against the signature, not the annotation), one column per output."""
+        rows = self.inputs.from_input(model_input)
         values = self.predict_rows(rows)
         return pd.DataFrame({o.name: list(values[o.name]) if o.shape else values[o.name] for o in self.OUTPUTS})
 

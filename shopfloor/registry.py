@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from shopfloor import config
 from shopfloor.constants import CHALLENGER, CHAMPION
-from shopfloor.contract import ShopfloorModel, TabularSchema
+from shopfloor.contract import ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Contract:
 
     version: Any  # mlflow ModelVersion
     kind: str
-    inputs: TabularSchema
+    inputs: TabularSchema | TensorSchema
     details: dict[str, Any]
 
 
@@ -102,7 +103,7 @@ def champion_contract(model_name: str, alias: str = CHAMPION) -> Contract:
         raise DataError("model", f"{uri} was not registered with Shopfloor's model contract (no inputs in its "
                                  "metadata); register it again with this version of Shopfloor")
     details = {k: v for k, v in meta.items() if k not in ("contract", "kind", "inputs", "outputs")}
-    return Contract(version, meta.get("kind", "model"), TabularSchema.from_dict(meta["inputs"]), details)
+    return Contract(version, meta.get("kind", "model"), schema_from_dict(meta["inputs"]), details)
 
 
 def load_version(model_name: str, version: str | int) -> ShopfloorModel:
@@ -128,7 +129,7 @@ class Registration:
         return f"models:/{self.model_name}/{self.version}"
 
 
-def log_contract_model(model: ShopfloorModel, example: pd.DataFrame, model_name: str):
+def log_contract_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, model_name: str):
     """Log ``model`` (an MLflow pyfunc with the ``shopfloor`` package as its code) in the active run and
     register it as ``model_name``."""
     import shopfloor
@@ -139,7 +140,7 @@ def log_contract_model(model: ShopfloorModel, example: pd.DataFrame, model_name:
                                    pip_requirements=pinned(REQUIREMENTS))
 
 
-def register_model(model: ShopfloorModel, example: pd.DataFrame, *, model_name: str, experiment: str,
+def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, model_name: str, experiment: str,
                    metrics: dict[str, float], params: dict[str, Any], score_metric: str,
                    artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
                    tags: dict[str, str] | None = None, promote: bool | None = None,

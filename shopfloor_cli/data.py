@@ -26,6 +26,17 @@ def cmd_cutting_force(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_milling(args: argparse.Namespace) -> int:
+    from shopfloor.milling.simulate import simulate_milling
+
+    table = simulate_milling(cases=args.cases, samples=args.samples, seed=args.seed)
+    out = write_table(table, args.out)
+    cuts = table.groupby("cut_no")["VB"].first()
+    print(f"wrote {table['cut_no'].nunique()} cuts of {args.samples} samples ({args.cases} tools) to {out}; "
+          f"{int((cuts >= 0.7).sum())} cuts of failed tools (VB >= 0.7 mm)")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="simulate data sets").add_subparsers(dest="what", required=True)
     sim = data.add_parser("simulate", help="write a simulated table").add_subparsers(dest="kind", required=True)
@@ -43,3 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cut.add_argument("--seed", type=int, default=0)
     cut.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
     cut.set_defaults(func=cmd_cutting_force)
+    mill = sim.add_parser("milling", help="milling cuts: spindle current, vibration, AE of wearing tools")
+    mill.add_argument("--cases", type=int, default=8, help="tools, each worn from new to failed")
+    mill.add_argument("--samples", type=int, default=1600, help="samples per cut at 250 Hz")
+    mill.add_argument("--seed", type=int, default=0)
+    mill.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    mill.set_defaults(func=cmd_milling)

@@ -15,11 +15,14 @@ import pandas as pd
 from shopfloor import config
 
 
-def _kept(name: str, make: Callable[[], pd.DataFrame]) -> Path:
-    path = config.home() / "data" / f"{name}.csv"
+def _kept(name: str, make: Callable[[], pd.DataFrame], suffix: str = ".csv") -> Path:
+    path = config.home() / "data" / f"{name}{suffix}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        make().to_csv(path, index=False)
+        partial = path.with_name(f".{path.name}.partial")  # a killed run never leaves half a file behind
+        frame = make()
+        frame.to_parquet(partial, index=False) if suffix == ".parquet" else frame.to_csv(partial, index=False)
+        partial.replace(path)
     return path
 
 
@@ -43,3 +46,10 @@ def run_to_failure(units: int = 10, seed: int = 0) -> Path:
     from shopfloor.data.simulate import simulate_run_to_failure
 
     return _kept(f"run_to_failure_{units}_{seed}", lambda: simulate_run_to_failure(units=units, seed=seed))
+
+
+def milling(cases: int = 8, seed: int = 0) -> Path:
+    """Simulated milling cuts (one row per sample, Parquet): anomaly detection's default."""
+    from shopfloor.milling.simulate import simulate_milling
+
+    return _kept(f"milling_{cases}_{seed}", lambda: simulate_milling(cases=cases, seed=seed), ".parquet")

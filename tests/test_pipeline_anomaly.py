@@ -1,0 +1,131 @@
+"""The anomaly-detection DAG through kfp.local on a small simulated milling set; the registered detector served
+by KServe (one sub-cut or a batch in, scores and flag out, the same as the pyfunc's); bad input named, nothing
+registered; bad requests answered 400 naming the field."""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+from cli import shopfloor
+from mlflow import MlflowClient
+from serving_fixtures import call
+
+from loadtest.run import local_server
+from shopfloor.milling import data as milling
+
+pytestmark = pytest.mark.slow
+FAST = ("--trials", "2", "--epochs", "4", "--max-filters", "16", "--timeout", "120")
+
+
+@pytest.fixture(scope="module")
+def cuts(tmp_path_factory):
+    home = tmp_path_factory.mktemp("sim")
+    path = home / "mill.parquet"
+    result = shopfloor("data", "simulate", "milling", "--cases", "6", "--samples", "800", "--seed", "5", "--out",
+                       str(path), home=home)
+    assert result.returncode == 0, result.stderr
+    assert "cuts of failed tools" in result.stdout
+    return path
+
+
+def _nothing_registered(home):
+    db = home / "mlflow.db"
+    if db.exists():
+        assert MlflowClient(f"sqlite:///{db}").search_registered_models() == []
+
+
+def test_anomaly_pipeline_registers_and_serves(tmp_path, cuts):
+    home, out = tmp_path / "home", tmp_path / "ad.json"
+    result = shopfloor("run", "anomaly-detection", "--data", str(cuts), "--model-name", "mill-line", "--split",
+                       "subcut", *FAST, "--json", str(out), home=home)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "latent score: PR-AUC" in result.stdout
+    reg = json.loads(out.read_text())
+    assert (reg["model_name"], reg["version"], reg["alias"]) == ("mill-line", 1, "champion")
+    metrics = reg["metrics"]
+    for key in ("test_latent_pr_auc", "test_latent_roc_auc", "test_input_pr_auc", "test_cut_latent_pr_auc",
+                "valid_latent_pr_auc", "train_latent_pr_auc", "test_no_skill_precision", "test_pr_auc_material_1"):
+        assert key in metrics, key
+    assert metrics["test_latent_pr_auc"] > metrics["test_no_skill_precision"]
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run_id = client.get_model_version("mill-line", "1").run_id
+    files = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/pr_roc.png", "plots/violin.png", "plots/pr_auc_by_parameter.png"} <= files
+    assert any(f.startswith("plots/trend_case_") for f in files)
+    assert "search_trials.csv" in {a.path for a in client.list_artifacts(run_id)}
+
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/mill-line@champion")
+    mlflow.set_tracking_uri(None)
+    sub = milling.subcuts(milling.load_table(pd.read_parquet(cuts)))
+    windows = sub.X[sub.meta["tool_class"].to_numpy() == 2][:5].astype(np.float64)
+    expected = model.predict(windows.astype(np.float32))
+    assert list(expected.columns) == ["latent_score", "input_score", "anomaly"]
+
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": uri}
+    with local_server("mill-line", extra=["--poll-seconds", "0"], env=env, log=tmp_path / "serve.log") as url:
+        meta = call(f"{url}/v2/models/mill-line").body
+        assert meta["inputs"] == [{"name": "subcut", "datatype": "FP32", "shape": [-1, 64, 5]}]
+        assert [o["name"] for o in meta["outputs"]] == ["latent_score", "input_score", "anomaly"]
+        v1 = call(f"{url}/v1/models/mill-line:predict", {"instances": windows.tolist()})
+        assert v1.status == 200, v1.body
+        got = pd.DataFrame(v1.body["predictions"])
+        assert np.allclose(got["latent_score"], expected["latent_score"], rtol=1e-5)
+        assert np.allclose(got["input_score"], expected["input_score"], rtol=1e-5)
+        assert got["anomaly"].tolist() == expected["anomaly"].tolist()
+        one = call(f"{url}/v1/models/mill-line:predict", {"instances": windows[0].tolist()})
+        assert one.status == 200 and len(one.body["predictions"]) == 1
+        v2 = call(f"{url}/v2/models/mill-line/infer", {"inputs": [
+            {"name": "subcut", "shape": list(windows.shape), "datatype": "FP32", "data": windows.ravel().tolist()}]})
+        assert v2.status == 200, v2.body
+        assert np.allclose(v2.body["outputs"][0]["data"], expected["latent_score"], rtol=1e-5)
+        assert v2.body["outputs"][2]["data"] == expected["anomaly"].tolist()
+        with_null = windows[0].tolist()
+        with_null[7][3] = None
+        text = windows[0].tolist()
+        text[1][0] = "1.5"
+        for body, message in (
+                ({"instances": [windows[0][:63].tolist()]}, "expected windows of shape [64, 5]"),
+                ({"instances": [windows[0][:, :4].tolist()]}, "expected windows of shape [64, 5]"),
+                ({"instances": [with_null]}, "instances[0][7][3]: not a number: None"),
+                ({"instances": [text]}, "instances[0][1][0]: not a number: '1.5'"),
+                ({"instances": []}, "instances: must be a non-empty list")):
+            bad = call(f"{url}/v1/models/mill-line:predict", body)
+            assert bad.status == 400 and message in bad.body["error"], bad.body
+        nan = windows[:1].copy()
+        nan[0, 2, 1] = np.nan
+        bad = call(f"{url}/v2/models/mill-line/infer", {"inputs": [
+            {"name": "subcut", "shape": [1, 64, 5], "datatype": "FP64",
+             "data": [None if np.isnan(v) else v for v in nan.ravel().tolist()]}]})
+        assert bad.status == 400 and "inputs[0].data[0][2][1]: signal 'smcDC': NaN" in bad.body["error"], bad.body
+        bad = call(f"{url}/v2/models/mill-line/infer", {"inputs": [
+            {"name": "subcut", "shape": [1, 64, 4], "datatype": "FP32", "data": [0.0] * 256}]})
+        assert bad.status == 400 and "inputs[0].shape" in bad.body["error"]
+
+
+def test_bad_milling_input_is_named_and_nothing_is_registered(tmp_path, cuts):
+    home = tmp_path / "home"
+    no_struct = tmp_path / "other.mat"
+    scipy.io.savemat(no_struct, {"signals": np.zeros((4, 4))})
+    table = pd.read_parquet(cuts)
+    renamed = tmp_path / "renamed.parquet"
+    table.rename(columns={"cut_no": "cut"}).to_parquet(renamed)
+    for args, message in (
+            (["--data", str(no_struct)], "has no 'mill' struct (variables: signals)"),
+            (["--data", str(renamed)], "cut_no: no cut column named 'cut_no'"),
+            (["--data", str(cuts), "--signals", "smcAC,smcDC,vib_table,vib_spindle,AE_table,AE_spindle"],
+             "AE_spindle: no signal column 'AE_spindle'"),
+            (["--data", str(cuts), "--window", "1024"], "its analysis window holds 480 samples, fewer than one "
+                                                        "window of 1024"),
+            (["--data", str(cuts), "--trials", "0"], "trials: must be at least 1")):
+        result = shopfloor("run", "anomaly-detection", "--model-name", "mill-line", *FAST, *args, home=home,
+                           timeout=120)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert message in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+        _nothing_registered(home)
