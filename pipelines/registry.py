@@ -5,10 +5,12 @@ from collections.abc import Callable
 from pipelines.anomaly_detection import anomaly_detection
 from pipelines.fault_detection import fault_detection
 from pipelines.health_index import health_index
+from pipelines.prognosis import prognosis
 from pipelines.retraining import retraining
 
 PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection, "health-index": health_index,
-                                  "retraining": retraining, "anomaly-detection": anomaly_detection}
+                                  "retraining": retraining, "anomaly-detection": anomaly_detection,
+                                  "prognosis": prognosis}
 
 
 def get(name: str) -> Callable:

@@ -18,12 +18,14 @@ from shopfloor.errors import DataError
 FAULT_MODEL = "gearbox-fault-classifier"
 HEALTH_MODEL = "health-index"
 ANOMALY_MODEL = "milling-anomaly-detector"
+PROGNOSIS_MODEL = "tool-wear-prognosis"
 DEFAULT_MODELS = {"fault-detection": FAULT_MODEL, "health-index": HEALTH_MODEL, "retraining": FAULT_MODEL,
-                  "anomaly-detection": ANOMALY_MODEL}
+                  "anomaly-detection": ANOMALY_MODEL, "prognosis": PROGNOSIS_MODEL}
 PIPELINE_NAMES = tuple(DEFAULT_MODELS)
 
 #: MLflow experiments, one per pipeline.
-EXPERIMENTS = {name: name for name in ("fault-detection", "health-index", "retraining", "anomaly-detection")}
+EXPERIMENTS = {name: name for name in ("fault-detection", "health-index", "retraining", "anomaly-detection",
+                                        "prognosis")}
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -52,7 +54,7 @@ KFP_EXPERIMENT = "shopfloor"
 #: The model server's port in a container, and the default local port of each pipeline's model.
 SERVER_PORT = 8080
 SERVE_PORTS = {"fault-detection": SERVER_PORT, "health-index": SERVER_PORT + 1, "retraining": SERVER_PORT,
-               "anomaly-detection": SERVER_PORT + 2}
+               "anomaly-detection": SERVER_PORT + 2, "prognosis": SERVER_PORT + 3}
 DEFAULT_MAX_BATCH = 4096
 
 # ------------------------------------------------------------------ model names

@@ -3,11 +3,12 @@
 A registered model is one self-contained MLflow pyfunc model (a ``ShopfloorModel``): its preprocessing
 (imputation, scaling, categorical encoding, thresholds) is inside it, its MLflow signature names the
 user's raw inputs with their types, and its outputs are declared once, on its class. Inputs come in two
-shapes: a ``TabularSchema`` (rows of named columns: classifiers, health index) or a ``TensorSchema``
-(fixed-length windows of named signals: the milling anomaly detector). The model server serves any
+shapes: a ``TabularSchema`` (rows of named columns: classifiers, health index), a ``TensorSchema``
+(fixed-length windows of named signals: the milling anomaly detector) or a ``SequenceSchema``
+(variable-length sequences: the wear observed so far, for prognosis). The model server serves any
 ``ShopfloorModel`` through this contract alone:
 
-    request --(inputs.parse_v1 / parse_v2)--> Rows | Windows --(predict_rows)--> {output name: array}
+    request --(inputs.parse_v1 / parse_v2)--> Rows | Windows | Sequences --(predict_rows)--> {output: array}
 
 and MLflow's own ``pyfunc.load_model(...).predict(data)`` takes the same path (``inputs.from_input``
 then ``predict_rows``), so the served answer is the pyfunc's answer by construction. Every request
@@ -489,10 +490,149 @@ class TensorSchema:
         return self._checked(np.asarray(model_input, dtype=np.float64), "input", 1 << 31)
 
 
-def schema_from_dict(spec: Any) -> TabularSchema | TensorSchema:
-    """The input schema kept in a model's metadata: a list of columns, or a tensor description."""
+@dataclass
+class Sequences:
+    """A checked batch of variable-length sequences (one float64 array each)."""
+
+    values: list[np.ndarray]
+    schema: SequenceSchema
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class SequenceSchema:
+    """Variable-length sequences of one measured quantity (a tool's wear so far): one instance is a list.
+
+    v1 takes ``{"instances": [[...], [...]]}`` (or ``[{"wear": [...]}]``, or one sequence alone: a list of
+    numbers); v2 takes a tensor named ``name`` of shape [n, L] (or [L]) with, for sequences of different
+    lengths, an INT64 tensor ``length`` of shape [n] (values after a sequence's length are ignored, so any
+    padding will do). Each sequence needs ``min_length`` to ``max_length`` finite values in [lower, upper].
+    """
+
+    name: str
+    min_length: int = 2
+    max_length: int = 1000
+    lower: float = -math.inf
+    upper: float = math.inf
+    unit: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sequence": self.name, "min_length": self.min_length, "max_length": self.max_length,
+                "lower": self.lower, "upper": self.upper, "unit": self.unit}
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> SequenceSchema:
+        return cls(spec["sequence"], int(spec["min_length"]), int(spec["max_length"]), float(spec["lower"]),
+                   float(spec["upper"]), spec.get("unit", ""))
+
+    def v2_inputs(self) -> list[dict[str, Any]]:
+        return [{"name": self.name, "datatype": "FP64", "shape": [-1, -1]},
+                {"name": "length", "datatype": "INT64", "shape": [-1]}]
+
+    def mlflow_schema(self):
+        from mlflow.types import DataType
+        from mlflow.types.schema import Array, ColSpec, Schema
+
+        return Schema([ColSpec(Array(DataType.double), self.name)])
+
+    def unknown_categories(self, rows: Sequences) -> dict[str, int]:
+        return {}
+
+    def check(self, values: Any, where: str) -> np.ndarray:
+        """One sequence, checked: a list of ``min_length`` to ``max_length`` finite numbers within bounds."""
+        if not isinstance(values, list | tuple | np.ndarray):
+            raise DataError(where, f"a {self.name} sequence is a list of numbers, got {type(values).__name__}",
+                            "malformed")
+        if not self.min_length <= len(values) <= self.max_length:
+            raise DataError(where, f"a {self.name} sequence needs {self.min_length} to {self.max_length} values, got "
+                                   f"{len(values)}", "bad_shape")
+        for i, value in enumerate(values):
+            if value is None or isinstance(value, bool) or not isinstance(value, Real):
+                raise DataError(f"{where}[{i}]", f"not a number: {value!r}"[:120], "non_numeric")
+        array = np.asarray(values, dtype=np.float64)
+        bad = ~np.isfinite(array)
+        if bad.any():
+            raise DataError(f"{where}[{int(np.argmax(bad))}]", "NaN and infinite values are not accepted",
+                            "non_finite")
+        outside = (array < self.lower) | (array > self.upper)
+        if outside.any():
+            i = int(np.argmax(outside))
+            unit = f" {self.unit}" if self.unit else ""
+            raise DataError(f"{where}[{i}]", f"{array[i]:g}{unit} is outside [{self.lower:g}, {self.upper:g}]{unit}",
+                            "out_of_range")
+        return array
+
+    def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Sequences:
+        if not isinstance(payload, dict) or "instances" not in payload:
+            raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
+        instances = payload["instances"]
+        if not isinstance(instances, list):
+            raise DataError("instances", f"must be a list of {self.name} sequences", "malformed")
+        if instances and all(isinstance(v, Real) and not isinstance(v, bool) for v in instances):
+            return Sequences([self.check(instances, "instances")], self)  # one sequence sent alone
+        check_batch(len(instances), "instances", max_batch)
+        out = []
+        for i, item in enumerate(instances):
+            if isinstance(item, dict):
+                if set(item) != {self.name}:
+                    raise DataError(f"instances[{i}]", f"an object holds one key, {self.name!r}", "malformed")
+                out.append(self.check(item[self.name], f"instances[{i}].{self.name}"))
+            else:
+                out.append(self.check(item, f"instances[{i}]"))
+        return Sequences(out, self)
+
+    def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Sequences:
+        by_name = {t.name: (k, t) for k, t in enumerate(inputs)}
+        unknown = [t.name for t in inputs if t.name not in (self.name, "length")]
+        if unknown or self.name not in by_name:
+            raise DataError("inputs", f"send a tensor {self.name!r} of shape [n, L] (and 'length' [n] for sequences "
+                                      f"shorter than L); got {[t.name for t in inputs]}", "malformed")
+        k, tensor = by_name[self.name]
+        shape = list(tensor.shape or [])
+        if len(shape) not in (1, 2):
+            raise DataError(f"inputs[{k}].shape", f"expected [n, L] or [L], got {shape}", "bad_shape")
+        values = _numeric_tensor(tensor, f"inputs[{k}]", finite=False).reshape(shape if len(shape) == 2 else [1, -1])
+        check_batch(len(values), f"inputs[{k}]", max_batch)
+        if "length" in by_name:
+            j, lengths_tensor = by_name["length"]
+            lengths = _numeric_tensor(lengths_tensor, f"inputs[{j}]").astype(np.int64).reshape(-1)
+            if len(lengths) != len(values):
+                raise DataError(f"inputs[{j}].shape", f"one length per sequence: {len(values)} sequences, "
+                                                      f"{len(lengths)} lengths", "bad_shape")
+            if (lengths < 0).any() or (lengths > values.shape[1]).any():
+                raise DataError(f"inputs[{j}].data", f"lengths must be between 0 and L = {values.shape[1]}",
+                                "bad_shape")
+        else:
+            lengths = np.full(len(values), values.shape[1])
+        return Sequences([self.check(row[:n].tolist(), f"inputs[{k}].data[{i}]")
+                          for i, (row, n) in enumerate(zip(values, lengths, strict=True))], self)
+
+    def from_input(self, model_input: Any) -> Sequences:
+        """MLflow's ``predict`` input: a DataFrame with a column of sequences, a dict, or a list of lists."""
+        if isinstance(model_input, pd.DataFrame):
+            if self.name not in model_input.columns:
+                raise DataError(self.name, "column is missing", "missing_feature")
+            items = list(model_input[self.name])
+        elif isinstance(model_input, dict):
+            items = list(model_input.get(self.name, []))
+        else:
+            items = list(model_input)
+        return Sequences([self.check(list(np.asarray(v, dtype=np.float64)), f"{self.name}[{i}]")
+                          for i, v in enumerate(items)], self)
+
+
+def schema_from_dict(spec: Any) -> TabularSchema | TensorSchema | SequenceSchema:
+    """The input schema kept in a model's metadata: a list of columns, or a tensor or sequence description."""
     if isinstance(spec, Mapping) and "tensor" in spec:
         return TensorSchema.from_dict(spec)
+    if isinstance(spec, Mapping) and "sequence" in spec:
+        return SequenceSchema.from_dict(spec)
     return TabularSchema.from_dict(spec)
 
 
@@ -521,9 +661,9 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     #: What the model is, for people (logged in the metadata; the server does not look at it).
     KIND: ClassVar[str] = "model"
 
-    inputs: TabularSchema | TensorSchema
+    inputs: TabularSchema | TensorSchema | SequenceSchema
 
-    def predict_rows(self, rows: Rows | Windows) -> dict[str, np.ndarray]:
+    def predict_rows(self, rows: Rows | Windows | Sequences) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
 
@@ -553,10 +693,13 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     def signature(self):
         """The MLflow signature: the raw input columns with their types, and the named outputs."""
         from mlflow.models import ModelSignature
-        from mlflow.types import ColSpec, Schema, TensorSpec
+        from mlflow.types import ColSpec, DataType, Schema
+        from mlflow.types.schema import Array
 
+        # a value per row that is a vector (a forecast curve) is an array column: MLflow cannot mix tensors
+        # and columns in one schema, and ``predict`` answers one DataFrame column per output
         outputs = [ColSpec(MLFLOW_OUTPUT_TYPES[o.datatype], o.name) if not o.shape
-                   else TensorSpec(np.dtype(np.float64), (-1, *o.shape), o.name) for o in self.OUTPUTS]
+                   else ColSpec(Array(DataType.double), o.name) for o in self.OUTPUTS]
         return ModelSignature(inputs=self.inputs.mlflow_schema(), outputs=Schema(outputs))
 
     def v2_outputs(self) -> list[dict[str, Any]]:

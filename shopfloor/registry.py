@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 
 from shopfloor import config
 from shopfloor.constants import CHALLENGER, CHAMPION
-from shopfloor.contract import ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
+from shopfloor.contract import SequenceSchema, ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Contract:
 
     version: Any  # mlflow ModelVersion
     kind: str
-    inputs: TabularSchema | TensorSchema
+    inputs: TabularSchema | TensorSchema | SequenceSchema
     details: dict[str, Any]
 
 

@@ -37,6 +37,15 @@ def cmd_milling(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wear(args: argparse.Namespace) -> int:
+    from shopfloor.wear.model import wear_table
+
+    table = wear_table(cases=args.cases, seed=args.seed, prior_scale=args.prior_scale)
+    out = write_table(table, args.out)
+    print(f"wrote {args.cases} simulated wear curves ({len(table)} measurements: case, cut, VB) to {out}")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="simulate data sets").add_subparsers(dest="what", required=True)
     sim = data.add_parser("simulate", help="write a simulated table").add_subparsers(dest="kind", required=True)
@@ -60,3 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mill.add_argument("--seed", type=int, default=0)
     mill.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
     mill.set_defaults(func=cmd_milling)
+    wear = sim.add_parser("wear", help="flank-wear curves of tools by Eq. 20 of the prognosis paper, with noise")
+    wear.add_argument("--cases", type=int, default=6)
+    wear.add_argument("--prior-scale", type=float, default=1.0)
+    wear.add_argument("--seed", type=int, default=0)
+    wear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    wear.set_defaults(func=cmd_wear)

@@ -230,6 +230,58 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ prognosis
+def cmd_prognosis(args: argparse.Namespace) -> int:
+    model = model_name_for(args, "prognosis")
+
+    import warnings
+
+    from shopfloor import config
+    from shopfloor.errors import DataError
+    from shopfloor.prognosis import evaluation_curves
+    from shopfloor.wear.curves import CurveWarning
+
+    for option, value, least in (("epochs", args.epochs, 1), ("observed", args.observed, 2),
+                                 ("horizon", args.horizon, 1), ("train", args.train, 100), ("valid", args.valid, 10)):
+        if value < least:
+            raise DataError(option, f"must be at least {least}, got {value}")
+    if not 0 < args.vb_limit <= 3.0:
+        raise DataError("vb-limit", f"a flank-wear limit in mm, above 0 and at most 3, got {args.vb_limit}")
+    data = str(Path(args.data).resolve()) if args.data else ""
+    valid, test = csv_list(args.valid_cases), csv_list(args.test_cases)
+    with warnings.catch_warnings():  # fail in a second on a bad table; cases left out are reported by the run
+        warnings.simplefilter("ignore", CurveWarning)
+        splits = evaluation_curves(data, args.case, args.wear, args.cut or "", valid, test, seed=args.seed)
+    if not any(len(c) > args.observed for curves in splits.values() for c in curves.values()):
+        raise DataError("observed", f"no evaluation curve is longer than the {args.observed} observed cuts")
+
+    from pipelines.local import run_local
+    from pipelines.prognosis import prognosis
+
+    source = Path(data) if data else Path("simulated wear curves")
+    _header("prognosis", source, model, f"case {args.case!r}, wear {args.wear!r}" if data else "no table")
+    run = run_local(prognosis, verbose=args.verbose, tracking_uri=config.tracking_uri(), data_path=data,
+                    case=args.case, wear=args.wear, cut=args.cut or "", valid_cases=valid, test_cases=test,
+                    observed=args.observed, vb_limit=args.vb_limit, horizon=args.horizon, n_train=args.train,
+                    n_valid=args.valid, prior_scale=args.prior_scale, epochs=args.epochs, patience=args.patience,
+                    model_name=model, deploy_target=args.deploy, serve_port=args.port, seed=args.seed)
+    result = run.output
+    m = result["metrics"]
+    print(f"\nPrognosis after {args.observed} observed cuts (median of {10000} posterior draws):")
+    for key in (k for k in m if "_rmse_case_" in k):
+        split, case = key.split("_rmse_case_")
+        print(f"  {split:5s} case {case:>4s}: RMSE {m[key]:.3f} mm")
+    for split in ("valid", "test"):
+        if f"{split}_rmse" in m:
+            print(f"  {split} mean RMSE {m[f'{split}_rmse']:.3f} mm, 10-90 % band coverage "
+                  f"{m[f'{split}_coverage']:.0%}")
+    print(f"  10,000 posterior draws of one curve in {m['sample_seconds'] * 1000:.1f} ms")
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    _deployment(run, args, result)
+    write_json(args.json, {**result, "log": str(run.log)})
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 def _common(p: argparse.ArgumentParser, pipeline: str, data_help: str) -> None:
     p.add_argument("--data", help=data_help)
@@ -322,6 +374,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ad.add_argument("--threshold-metric", default="f1", choices=("f1", "f2"), help="the threshold maximizes it")
     ad.add_argument("--cases", type=int, default=8, help="simulated tools when --data is not given")
     ad.set_defaults(func=cmd_anomaly_detection)
+
+    pg = run.add_parser("prognosis", help="tool-wear prognosis by a conditional normalizing flow (amortized inference)")
+    _common(pg, "prognosis", "CSV or Parquet of measured wear: one row per case and cut (default: simulated curves)")
+    pg.add_argument("--case", default="case", help="the column naming each tool (case)")
+    pg.add_argument("--wear", default="VB", help="the flank-wear column, mm")
+    pg.add_argument("--cut", help="the column ordering each case's measurements (default: row order)")
+    pg.add_argument("--valid-cases", help="comma-separated cases to validate on (the paper: 1,3,13)")
+    pg.add_argument("--test-cases", help="comma-separated cases to test on (the paper: 2,11,12); with neither, all")
+    pg.add_argument("--observed", type=int, default=10, help="cuts observed before the forecast (the paper: 10)")
+    pg.add_argument("--vb-limit", type=float, default=0.7, help="wear limit in mm for the cuts left (failed: 0.7)")
+    pg.add_argument("--horizon", type=int, default=15, help="cuts forecast by the served model")
+    pg.add_argument("--train", type=int, default=12000, help="simulated training curves (the paper: 12,000)")
+    pg.add_argument("--valid", type=int, default=3000, help="simulated validation curves (the paper: 3,000)")
+    pg.add_argument("--prior-scale", type=float, default=1.0,
+                    help="sd of the N(0, sd^2) prior of a and b (the paper's text: 1; its public code: 0.3)")
+    pg.add_argument("--epochs", type=int, default=300, help="most training epochs (the paper: 1000)")
+    pg.add_argument("--patience", type=int, default=50, help="epochs without a better validation NLL before "
+                                                             "stopping (0: never)")
+    pg.set_defaults(func=cmd_prognosis)
 
     rt = run.add_parser("retraining", help="retrain the champion on new data; promote only if not worse")
     _common(rt, "retraining", "new labelled rows (default: a simulated gearbox batch after a supplier change)")

@@ -12,3 +12,12 @@ def shopfloor(*args: str, home: Path, timeout: float = 600) -> subprocess.Comple
     env = {**os.environ, "SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
     return subprocess.run([sys.executable, "-m", "shopfloor_cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def nothing_registered(home: Path) -> None:
+    """Assert that the MLflow store under ``home`` (if any) holds no registered model."""
+    from mlflow import MlflowClient
+
+    db = home / "mlflow.db"
+    if db.exists():
+        assert MlflowClient(f"sqlite:///{db}").search_registered_models() == []

@@ -3,8 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from cli import shopfloor
-from mlflow import MlflowClient
+from cli import nothing_registered, shopfloor
 
 from shopfloor.data.simulate import simulate_gearbox
 
@@ -14,11 +13,6 @@ def _write(tmp_path, table, name="bad.csv"):
     table.to_csv(path, index=False)
     return path
 
-
-def _nothing_registered(home):
-    db = home / "mlflow.db"
-    if db.exists():
-        assert MlflowClient(f"sqlite:///{db}").search_registered_models() == []
 
 
 BASE = simulate_gearbox(rows=300, seed=0)
@@ -57,7 +51,7 @@ def test_bad_input_is_named_and_nothing_is_registered(case, tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    _nothing_registered(home)
+    nothing_registered(home)
 
 
 @pytest.mark.parametrize("pipeline", ["fault-detection", "health-index", "retraining"])

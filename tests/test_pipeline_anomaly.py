@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
-from cli import shopfloor
+from cli import nothing_registered, shopfloor
 from mlflow import MlflowClient
 from serving_fixtures import call
 
@@ -30,11 +30,6 @@ def cuts(tmp_path_factory):
     assert "cuts of failed tools" in result.stdout
     return path
 
-
-def _nothing_registered(home):
-    db = home / "mlflow.db"
-    if db.exists():
-        assert MlflowClient(f"sqlite:///{db}").search_registered_models() == []
 
 
 def test_anomaly_pipeline_registers_and_serves(tmp_path, cuts):
@@ -128,4 +123,4 @@ def test_bad_milling_input_is_named_and_nothing_is_registered(tmp_path, cuts):
         assert result.returncode == 2, result.stderr[-2000:]
         assert message in result.stderr, result.stderr[-2000:]
         assert "Traceback" not in result.stderr
-        _nothing_registered(home)
+        nothing_registered(home)

@@ -6,9 +6,12 @@ Each affine coupling block keeps the features picked by its mask and transforms 
     y_S = x_S,    y_S' = x_S' * exp(s(x_S)) + t(x_S),    log|det J| = sum s(x_S)      (Eqs. 9-10)
     x_S' = (y_S' - t(x_S)) * exp(-s(x_S))                                              (Eq. 11)
 
-Masks alternate (even/odd features) from block to block so that every feature is transformed. The
-scale is soft-clamped by ``tanh_alpha(s) = alpha * tanh(s / alpha)`` with a learnable alpha per block
-(Eq. 18), which keeps ``exp(s)`` finite early in training. The base distribution is a standard normal;
+Masks alternate (even/odd features) from block to block so that every feature is transformed. A block
+may also take a context vector c (the paper's conditional flow, §2 and Fig. 1's dotted path): the
+conditioner then sees [x_S, c], and the flow models p(x | c) (the prognosis's posterior of the wear
+model's parameters given the observed wear). The scale is soft-clamped by
+``tanh_alpha(s) = alpha * tanh(s / alpha)`` with a learnable alpha per block (Eq. 18), which keeps
+``exp(s)`` finite early in training. The base distribution is a standard normal;
 features are standardized first and that affine map enters ``log_prob``, so densities are exact in
 the units of the table.
 """
@@ -30,14 +33,16 @@ from shopfloor.synth.table import ColumnSpec, TableEncoder
 
 
 class AffineCoupling(nn.Module):
-    """One coupling block: conditioner MLP on the kept features gives scale and shift of the others."""
+    """One coupling block: conditioner MLP on the kept features (and the context, if any) gives scale and
+    shift of the others."""
 
-    def __init__(self, mask: torch.Tensor, hidden_units: int, hidden_layers: int, alpha: float = 2.0) -> None:
+    def __init__(self, mask: torch.Tensor, hidden_units: int, hidden_layers: int, alpha: float = 2.0,
+                 context_dim: int = 0) -> None:
         super().__init__()
         dim = mask.numel()
         self.register_buffer("mask", mask)
         layers: list[nn.Module] = []
-        width = dim
+        width = dim + context_dim
         for _ in range(hidden_layers):
             layers += [nn.Linear(width, hidden_units), nn.LeakyReLU(0.1)]
             width = hidden_units
@@ -47,45 +52,47 @@ class AffineCoupling(nn.Module):
         self.net = nn.Sequential(*layers, last)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(alpha)))
 
-    def _scale_shift(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raw_s, t = self.net(kept).chunk(2, dim=1)
+    def _scale_shift(self, kept: torch.Tensor,
+                     context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        raw_s, t = self.net(kept if context is None else torch.cat([kept, context], dim=1)).chunk(2, dim=1)
         alpha = self.log_alpha.exp()
         free = 1.0 - self.mask
         return alpha * torch.tanh(raw_s / alpha) * free, t * free
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Data -> noise direction; returns ``(y, log|det J|)`` per row."""
-        s, t = self._scale_shift(x * self.mask)
+        s, t = self._scale_shift(x * self.mask, context)
         return x * self.mask + (1.0 - self.mask) * (x * torch.exp(s) + t), s.sum(dim=1)
 
-    def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        s, t = self._scale_shift(y * self.mask)  # y_S = x_S, so the conditioner sees the same input
+    def inverse(self, y: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        s, t = self._scale_shift(y * self.mask, context)  # y_S = x_S: the conditioner sees the same input
         return y * self.mask + (1.0 - self.mask) * ((y - t) * torch.exp(-s))
 
 
 class RealNVP(nn.Module):
-    """Stacked coupling blocks with alternating masks and a standard-normal base."""
+    """Stacked coupling blocks with alternating masks and a standard-normal base; with ``context_dim`` > 0
+    every block also takes the context, and the flow is conditional."""
 
-    def __init__(self, dim: int, n_blocks: int, hidden_units: int, hidden_layers: int) -> None:
+    def __init__(self, dim: int, n_blocks: int, hidden_units: int, hidden_layers: int, context_dim: int = 0) -> None:
         super().__init__()
         even = (torch.arange(dim) % 2 == 0).float()
-        self.blocks = nn.ModuleList(AffineCoupling(even if k % 2 == 0 else 1.0 - even, hidden_units, hidden_layers)
-                                    for k in range(n_blocks))
+        self.blocks = nn.ModuleList(AffineCoupling(even if k % 2 == 0 else 1.0 - even, hidden_units, hidden_layers,
+                                                   context_dim=context_dim) for k in range(n_blocks))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logdet = torch.zeros(len(x), dtype=x.dtype)
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        logdet = torch.zeros(len(x), dtype=x.dtype, device=x.device)
         for block in self.blocks:
-            x, ld = block(x)
+            x, ld = block(x, context)
             logdet = logdet + ld
         return x, logdet
 
-    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+    def inverse(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         for block in reversed(self.blocks):
-            z = block.inverse(z)
+            z = block.inverse(z, context)
         return z
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        z, logdet = self(x)
+    def log_prob(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        z, logdet = self(x, context)
         return -0.5 * (z ** 2).sum(dim=1) - 0.5 * z.shape[1] * math.log(2 * math.pi) + logdet
 
 
