@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from kserve import InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput
 
-from serving import metrics
+from serving import drift, metrics
 from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH
 from shopfloor.contract import ShopfloorModel, Tensor
 from shopfloor.errors import DataError
@@ -37,12 +38,23 @@ class Loaded:
 
     version: str
     model: ShopfloorModel
+    run_id: str = ""
 
 
 def load_alias(name: str, alias: str) -> Loaded:
     """The version that ``name@alias`` names, loaded (its scoring path compiled by ``load_context``)."""
-    version = str(champion_version(name, alias).version)
-    return Loaded(version, load_version(name, version))
+    found = champion_version(name, alias)
+    version = str(found.version)
+    return Loaded(version, load_version(name, version), found.run_id)
+
+
+def online_drift(name: str, loaded: Loaded):
+    """The online drift monitor of a loaded version (None when it has no logged training rows)."""
+    try:
+        return drift.for_version(name, loaded.model, loaded.run_id)
+    except Exception:  # drift is a monitor: a version without usable reference rows is still served
+        log.exception("no online drift for %s version %s", name, loaded.version)
+        return None
 
 
 def served_version() -> str | None:
@@ -60,6 +72,7 @@ class RegistryModel(Model):
         self.max_batch = max_batch
         self.poll_seconds = poll_seconds
         self.current: Loaded | None = None
+        self.drift: Any = None  # serving.drift.OnlineDrift of the current version, when it has a reference
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -67,7 +80,9 @@ class RegistryModel(Model):
     def load(self) -> bool:
         use_tracking(self.tracking_uri)
         self.current = load_alias(self.name, self.alias)
+        self.drift = online_drift(self.name, self.current)
         SERVED[self.name] = self
+        drift.register_collector(SERVED)
         metrics.set_version(self.name, self.alias, self.current.version)
         self.ready = True
         if self.poll_seconds > 0 and self._watcher is None:
@@ -78,11 +93,14 @@ class RegistryModel(Model):
     def refresh(self) -> bool:
         """Load the alias's version if it moved; True when a switch happened."""
         current = self.current
-        version = str(champion_version(self.name, self.alias).version)
+        found = champion_version(self.name, self.alias)
+        version = str(found.version)
         if current is not None and version == current.version:
             return False
-        fresh = Loaded(version, load_version(self.name, version))
+        fresh = Loaded(version, load_version(self.name, version), found.run_id)
+        monitor = online_drift(self.name, fresh)
         self.current = fresh  # the switch: one reference assignment
+        self.drift = monitor
         metrics.set_version(self.name, self.alias, fresh.version, None if current is None else current.version)
         metrics.RELOADS.labels(self.name).inc()
         log.info("%s@%s now serves version %s", self.name, self.alias, fresh.version)
@@ -103,13 +121,13 @@ class RegistryModel(Model):
     # reloads the model from the registry and watches the alias itself.
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for transient in ("_stop", "_watcher", "current", "_http_client_instance", "_grpc_client_stub"):
+        for transient in ("_stop", "_watcher", "current", "drift", "_http_client_instance", "_grpc_client_stub"):
             state.pop(transient, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._stop, self._watcher, self.current = threading.Event(), None, None
+        self._stop, self._watcher, self.current, self.drift = threading.Event(), None, None, None
         self._http_client_instance = self._grpc_client_stub = None
         if state.get("ready"):
             # Load in the background: the parent pings each new worker within 5 s, and loading
@@ -132,14 +150,20 @@ class RegistryModel(Model):
         return self.current.model.v2_outputs()
 
     # ------------------------------------------------------------ inference
-    def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None,
-                response_headers: dict[str, str] | None = None) -> dict | InferResponse:
+    def answer(self, payload: dict | InferRequest | list[Tensor], v2: bool,
+               request_id: str = "") -> tuple[Loaded, dict[str, Any] | InferResponse]:
+        """Parse, check, score and shape one request, for both the KServe routes and the direct ASGI path.
+
+        ``payload`` is the v1 JSON object, or for v2 KServe's ``InferRequest`` or already-built tensors;
+        a ``DataError`` (counted by reason) propagates for the caller to answer 400. Returns the version
+        that answered and the answer (a plain dict, or an ``InferResponse`` for KServe's v2 route).
+        """
         served = self.current  # one version for the whole request
         model = served.model
-        v2 = isinstance(payload, InferRequest)
         try:
             if v2:
-                tensors = [Tensor(i.name, list(i.shape), i.datatype, i.data) for i in payload.inputs]
+                tensors = payload if isinstance(payload, list) else [
+                    Tensor(i.name, list(i.shape), i.datatype, i.data) for i in payload.inputs]
                 rows = model.inputs.parse_v2(tensors, self.max_batch)
             else:
                 rows = model.inputs.parse_v1(payload, self.max_batch)
@@ -148,15 +172,33 @@ class RegistryModel(Model):
             results = model.predict_rows(rows)  # a model may refuse rows too (a HI: one unit, time forward)
         except DataError as exc:
             metrics.reject(exc.reason)
-            raise InvalidInput(str(exc)) from None
+            raise
         metrics.observe(self.name, model.outputs, results, len(rows))
+        if self.drift is not None:
+            self.drift.add(rows)
+        n = len(rows)
+        if v2:
+            if isinstance(payload, InferRequest):
+                outputs = [InferOutput(o.name, [n, *o.shape], o.datatype, data=results[o.name].ravel().tolist())
+                           for o in model.outputs]
+                return served, InferResponse(response_id=payload.id or "", model_name=self.name,
+                                             infer_outputs=outputs, model_version=served.version)
+            return served, {"model_name": self.name, "model_version": served.version, "id": request_id,
+                            "parameters": None,
+                            "outputs": [{"name": o.name, "shape": [n, *o.shape], "datatype": o.datatype,
+                                         "parameters": None, "data": results[o.name].ravel().tolist()}
+                                        for o in model.outputs]}
+        columns = [(o.name, results[o.name].tolist()) for o in model.outputs]
+        return served, {"predictions": [{name: values[i] for name, values in columns} for i in range(n)],
+                        "model_version": served.version}
+
+    def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None,
+                response_headers: dict[str, str] | None = None) -> dict | InferResponse:
+        """KServe's route (``--kserve-routes``, and requests the direct path leaves to KServe)."""
+        try:
+            served, result = self.answer(payload, isinstance(payload, InferRequest))
+        except DataError as exc:
+            raise InvalidInput(str(exc)) from None
         if response_headers is not None:
             response_headers[VERSION_HEADER] = served.version
-        if v2:
-            outputs = [InferOutput(o.name, [len(rows), *o.shape], o.datatype, data=results[o.name].ravel().tolist())
-                       for o in model.outputs]
-            return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
-                                 model_version=served.version)
-        columns = [(o.name, results[o.name].tolist()) for o in model.outputs]
-        return {"predictions": [{name: values[i] for name, values in columns} for i in range(len(rows))],
-                "model_version": served.version}
+        return result

@@ -3,28 +3,34 @@
 KServe 0.21's REST server binds 0.0.0.0 unconditionally and builds its FastAPI app in each worker
 process. ``HostBoundRESTServer`` narrows the bind address (on one machine the model server should
 listen on 127.0.0.1 only; in a container ``--host 0.0.0.0`` keeps KServe's behaviour) and installs
-Shopfloor's middlewares when the app is built, so single- and multi-worker servers behave alike.
+Shopfloor's middlewares when the app is built, so single- and multi-worker servers behave alike: from
+the outside in, request metrics, version routing, then the direct inference path and body guards
+(``serving.fast``) in front of KServe's routes. Its settings live on the instance, which KServe pickles
+into each spawned worker.
 """
 
 from __future__ import annotations
 
 from kserve.protocol.rest.server import RESTServer
 
+from serving.fast import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, FastInference
 from serving.metrics import MetricsMiddleware
-from serving.model import RegistryModel, served_version
+from serving.model import SERVED, RegistryModel, served_version
 from serving.versions import VersionRouting
 from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH, SERVER_PORT
 
 
 class HostBoundRESTServer(RESTServer):
-    """KServe's REST server on ``bound_host``, with version routing and request metrics."""
+    """KServe's REST server on ``bound_host``, with version routing, request metrics and the direct path."""
 
     bound_host = "127.0.0.1"
-    access_log = False
+    options: dict = {"access_log": False, "fast_path": True, "max_body": DEFAULT_MAX_BODY,
+                     "body_timeout": DEFAULT_BODY_TIMEOUT}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.config.host = self.bound_host
+        self.shopfloor_options = dict(self.options)  # an instance attribute: it travels to spawned workers
         self._server = type(self._server)(self.config)
 
     def create_application(self) -> None:
@@ -33,32 +39,38 @@ class HostBoundRESTServer(RESTServer):
 
         from kserve.model_server import app
 
-        if not self.access_log:  # one access line and two timing lines per request cost ~17 % of the CPU
+        options = self.shopfloor_options
+        if not options["access_log"]:  # one access line and two timing lines per request cost ~17 % of the CPU
             for name in ("uvicorn.access", "kserve.trace"):
                 logging.getLogger(name).setLevel(logging.WARNING)
-
+        app.add_middleware(FastInference, served=lambda: SERVED, max_body=options["max_body"],
+                           body_timeout=options["body_timeout"], enabled=options["fast_path"])
         app.add_middleware(VersionRouting, served_version=served_version)
         app.add_middleware(MetricsMiddleware)  # outermost: times and counts everything
 
 
-def _use_host_bound_server(host: str, access_log: bool) -> None:
+def _use_host_bound_server(host: str, **options) -> None:
     import kserve.model_server as model_server
     import kserve.protocol.rest.multiprocess.server as multiprocess
 
     HostBoundRESTServer.bound_host = host
-    HostBoundRESTServer.access_log = access_log
+    HostBoundRESTServer.options = {**HostBoundRESTServer.options, **options}
     model_server.RESTServer = HostBoundRESTServer
     multiprocess.RESTServer = HostBoundRESTServer
 
 
 def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, workers: int = 1, host: str = "127.0.0.1",
           max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0, tracking_uri: str | None = None,
-          access_log: bool = False) -> None:
-    """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM)."""
+          access_log: bool = False, fast_path: bool = True, max_body: int = DEFAULT_MAX_BODY,
+          body_timeout: float = DEFAULT_BODY_TIMEOUT, grpc_port: int | None = None) -> None:
+    """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM); ``grpc_port`` also serves the
+    Open Inference Protocol over gRPC (KServe's own servicer)."""
     from kserve import ModelServer
 
-    _use_host_bound_server(host, access_log)
+    _use_host_bound_server(host, access_log=access_log, fast_path=fast_path, max_body=max_body,
+                           body_timeout=body_timeout)
     model = RegistryModel(model_name, alias=alias, tracking_uri=tracking_uri, max_batch=max_batch,
                           poll_seconds=poll_seconds)
     model.load()
-    ModelServer(http_port=port, workers=workers, enable_grpc=False).start([model])
+    grpc = {"enable_grpc": True, "grpc_port": grpc_port} if grpc_port else {"enable_grpc": False}
+    ModelServer(http_port=port, workers=workers, **grpc).start([model])

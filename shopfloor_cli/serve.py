@@ -27,7 +27,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving models:/{model}@{args.alias} on http://{args.host}:{args.port} "
           f"(MLflow {config.tracking_uri()})", flush=True)
     serve(model, alias=args.alias, port=args.port, workers=args.workers, host=args.host, max_batch=args.max_batch,
-          poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri(), access_log=args.access_log)
+          poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri(), access_log=args.access_log,
+          fast_path=not args.kserve_routes, max_body=args.max_body_bytes, body_timeout=args.body_timeout,
+          grpc_port=args.grpc_port)
     return 0
 
 
@@ -86,6 +88,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest accepted batch, in rows")
     srv.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the alias (0: never)")
     srv.add_argument("--access-log", action="store_true", help="log every request (costs ~17 %% of the CPU)")
+    srv.add_argument("--kserve-routes", action="store_true",
+                     help="answer inference through KServe's FastAPI routes only (no direct ASGI path)")
+    srv.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024,
+                     help="larger request bodies get 413 before they are parsed")
+    srv.add_argument("--body-timeout", type=float, default=30.0,
+                     help="seconds a request body may stall before the request gets 408")
+    srv.add_argument("--grpc-port", type=int, help="also serve the Open Inference Protocol over gRPC on this port")
     srv.set_defaults(func=cmd_serve)
 
     dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")

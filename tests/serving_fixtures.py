@@ -52,15 +52,23 @@ def register_in(home: Path, model: FaultClassifier, example: pd.DataFrame, f2: f
 
 
 def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: str | None = None,
-                           variant: bool = False, name: str = MODEL, threshold: float = 0.5):
+                           variant: bool = False, name: str = MODEL, threshold: float = 0.5,
+                           reference: Path | None = None):
     """Train a logistic regression on simulated gearbox rows (with a ``variant`` string column if asked)
-    and register it with the given test F2; returns (registration, model, raw test rows)."""
+    and register it with the given test F2; with ``reference`` (a file to write), the training rows are
+    logged with it as fault detection logs them. Returns (registration, model, raw test rows)."""
+    from shopfloor.fault_detection import REFERENCE
+
     table = gearbox_with_variant(800, seed) if variant else simulate_gearbox(rows=800, seed=seed)
     model, splits = reference_classifier(table, "faulty", seed, class_weight,
                                          categorical=["variant"] if variant else None)
     model.threshold = threshold
     rows = splits.test.drop(columns=[ing.LABEL])
-    reg = register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name)
+    kwargs = {}
+    if reference is not None:
+        splits.train.to_parquet(reference, index=False)
+        kwargs["artifacts"] = {REFERENCE: reference}
+    reg = register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name, **kwargs)
     return reg, model, rows
 
 

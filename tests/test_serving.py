@@ -42,21 +42,27 @@ def _serve(tmp_path_factory, name: str, **register):
     return home, env, {"home": home, "model": model, "rows": rows, "env": env, "pyfunc": pyfunc, "name": name}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+#: Every test of a served model runs against both inference paths: the direct ASGI path (the default) and
+#: KServe's own FastAPI routes; the contract (answers, 4xx messages, metrics, headers) must not differ.
+PATHS = {"direct": [], "kserve": ["--kserve-routes"]}
+
+
+@pytest.fixture(scope="module", params=list(PATHS))
+def served(tmp_path_factory, request):
     """A numeric gearbox classifier, version 1, threshold 0.5."""
     home, env, info = _serve(tmp_path_factory, MODEL)
-    with local_server(MODEL, extra=["--max-batch", str(MAX_BATCH), "--poll-seconds", "0.5"], env=env,
-                      log=home / "server.log") as url:
-        yield {**info, "url": url}
+    with local_server(MODEL, extra=["--max-batch", str(MAX_BATCH), "--poll-seconds", "0.5", *PATHS[request.param]],
+                      env=env, log=home / "server.log") as url:
+        yield {**info, "url": url, "path": request.param}
 
 
-@pytest.fixture(scope="module")
-def served_variant(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(PATHS))
+def served_variant(tmp_path_factory, request):
     """A classifier that also takes the string column ``variant`` (A, B, C), version 1, threshold 0.3."""
     home, env, info = _serve(tmp_path_factory, VARIANT_MODEL, variant=True, threshold=0.3)
-    with local_server(VARIANT_MODEL, extra=["--poll-seconds", "0"], env=env, log=home / "server.log") as url:
-        yield {**info, "url": url}
+    with local_server(VARIANT_MODEL, extra=["--poll-seconds", "0", *PATHS[request.param]], env=env,
+                      log=home / "server.log") as url:
+        yield {**info, "url": url, "path": request.param}
 
 
 def v1(served, body):

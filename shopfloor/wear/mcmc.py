@@ -1,7 +1,8 @@
 """The baseline the paper names: Markov chain Monte Carlo for the same posterior p(a, b | observed wear).
 
 Random-walk Metropolis with many chains advanced together (one numpy step moves all of them): Gaussian
-proposals whose scale each chain adapts during burn-in towards a 30 % acceptance rate; the target is the
+proposals adapted during burn-in (a scale per chain towards 30 % acceptance, then the draws' covariance,
+see ``metropolis``); the target is the
 prior the flow learns (N(0, scale^2 I) restricted to physically expected curves) times the Gaussian
 measurement likelihood of the observed values. After burn-in the chains run until the effective sample
 size of both parameters reaches the asked number; the effective size comes from the integrated
@@ -59,9 +60,14 @@ def effective_size(samples: np.ndarray) -> float:
 
 
 def metropolis(observed: np.ndarray, n_effective: int = 10_000, prior_scale: float = 1.0,
-               noise_var: float = NOISE_VAR, chains: int = 32, burn: int = 1000, check_every: int = 500,
+               noise_var: float = NOISE_VAR, chains: int = 32, burn: int = 2000, check_every: int = 500,
                max_steps: int = 200_000, seed: int = 0) -> Chains:
-    """Sample until ``n_effective`` effective draws (or ``max_steps`` steps per chain)."""
+    """Sample until ``n_effective`` effective draws (or ``max_steps`` steps per chain).
+
+    Burn-in in two halves: first each chain adapts a scalar step towards 30 % acceptance; then the
+    proposal becomes N(0, 2.38^2 / 2 * Sigma) with Sigma the covariance of the first half's draws over all
+    chains (adaptive Metropolis, Haario et al.), so steps follow the strong correlation of a and b.
+    """
     observed = np.asarray(observed, dtype=np.float64)
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
@@ -78,24 +84,39 @@ def metropolis(observed: np.ndarray, n_effective: int = 10_000, prior_scale: flo
     current_lp = target(current)
     scale = np.full(chains, 0.05)
     accepted_window = np.zeros(chains)
-    kept, accepted, steps = [], 0, 0
+    half = burn // 2
+    warm: list[np.ndarray] = []
+    factor = None
+    kept = np.empty((max_steps, chains, 2))
+    n_kept, accepted, steps, next_check = 0, 0, 0, check_every
     while True:
-        proposal = current + scale[:, None] * rng.standard_normal(current.shape)
+        noise = rng.standard_normal(current.shape)
+        step = noise @ factor.T if factor is not None else scale[:, None] * noise
+        proposal = current + step
         proposal_lp = target(proposal)
         accept = np.log(rng.random(chains)) < proposal_lp - current_lp
         current = np.where(accept[:, None], proposal, current)
         current_lp = np.where(accept, proposal_lp, current_lp)
         steps += 1
         if steps <= burn:
-            accepted_window += accept
-            if steps % 50 == 0:  # adapt each chain's step towards the target acceptance
-                scale *= np.exp((accepted_window / 50 - TARGET_ACCEPTANCE) * 2.0)
-                accepted_window[:] = 0
+            if steps <= half:
+                accepted_window += accept
+                if steps % 50 == 0:  # adapt each chain's step towards the target acceptance
+                    scale *= np.exp((accepted_window / 50 - TARGET_ACCEPTANCE) * 2.0)
+                    accepted_window[:] = 0
+                if steps > half // 2:
+                    warm.append(current.copy())
+            if steps == half:
+                cov = np.cov(np.concatenate(warm).T) + 1e-10 * np.eye(2)
+                factor = np.linalg.cholesky(2.38 ** 2 / 2 * cov)
             continue
         accepted += int(accept.sum())
-        kept.append(current.copy())
-        if len(kept) % check_every == 0 or steps >= max_steps:
-            samples = np.asarray(kept)
+        kept[n_kept] = current
+        n_kept += 1
+        if n_kept >= next_check or steps >= max_steps:
+            samples = kept[:n_kept]
             ess = effective_size(samples)
             if ess >= n_effective or steps >= max_steps:
-                return Chains(samples, ess, time.perf_counter() - started, accepted / (len(kept) * chains), steps)
+                return Chains(samples.copy(), ess, time.perf_counter() - started, accepted / (n_kept * chains), steps)
+            # aim the next check at the expected size (autocorrelation times settle as chains grow)
+            next_check = n_kept + max(check_every, int(n_kept * (n_effective / max(ess, 1.0) - 1.0) * 0.5))

@@ -1,0 +1,107 @@
+"""The model server's guards and monitors on a real server: 413 for a body over the limit before it is
+parsed, a half-sent request that neither blocks other clients nor stays forever (408), and the online drift
+gauge of served rows against the training rows logged with the model."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
+
+from loadtest.run import local_server
+
+LIMIT = 200_000
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    home = tmp_path_factory.mktemp("guards")
+    reference = home / "train.parquet"
+    reg, model, rows = register_gearbox_model(home, f2=0.5, reference=reference)
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    with local_server(MODEL, extra=["--poll-seconds", "0", "--max-body-bytes", str(LIMIT), "--body-timeout", "2"],
+                      env=env, log=home / "server.log") as url:
+        yield {"url": url, "rows": rows}
+
+
+def _raw(url: str, head: bytes, body: bytes = b"", timeout: float = 10.0) -> tuple[int, bytes]:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return int(data.split(b" ", 2)[1]), data
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_parsed(served):
+    before = metric_value(metrics_text(served["url"]), 'shopfloor_rejected_requests_total{reason="body_too_large"}')
+    path = f"/v1/models/{MODEL}:predict"
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {LIMIT + 1}\r\n\r\n").encode()
+    status, data = _raw(served["url"], head)  # not one byte of the body sent: refused on the header alone
+    assert status == 413 and b"exceeds the limit of 200000 bytes" in data
+    chunked = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n").encode()
+    piece = b"x" * 80_000
+    body = b"".join(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for _ in range(3)) + b"0\r\n\r\n"
+    status, data = _raw(served["url"], chunked, body)  # no length given: refused once the limit is passed
+    assert status == 413
+    status, _ = _raw(served["url"], chunked.replace(b":predict", b":explain"), body)  # KServe's routes too
+    assert status == 413
+    after = metric_value(metrics_text(served["url"]), 'shopfloor_rejected_requests_total{reason="body_too_large"}')
+    assert after - before == 3
+    assert call(f"{served['url']}/v1/models/{MODEL}:predict", {"instances": rows_as_lists(served["rows"].head(1))}
+                ).status == 200
+
+
+def test_a_half_sent_request_does_not_block_other_clients(served):
+    host, port = served["url"].removeprefix("http://").split(":")
+    slow = socket.create_connection((host, int(port)), timeout=10)
+    try:
+        slow.sendall((f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 5000\r\n\r\n{\"instances\": [[").encode())
+        row = {"instances": rows_as_lists(served["rows"].head(1))}
+        started = time.monotonic()
+        for _ in range(20):  # others are answered while the slow body waits
+            assert call(f"{served['url']}/v1/models/{MODEL}:predict", row).status == 200
+        assert time.monotonic() - started < 5
+        slow.settimeout(10)
+        data = slow.recv(4096)  # the stalled body is given up after --body-timeout (2 s)
+        assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    finally:
+        slow.close()
+
+
+def _send(url: str, frame) -> None:
+    for start in range(0, len(frame), 100):
+        part = {"instances": rows_as_lists(frame.iloc[start:start + 100])}
+        assert call(f"{url}/v1/models/{MODEL}:predict", part).status == 200
+
+
+def test_online_drift_gauge_follows_the_served_rows(served):
+    from shopfloor.data.simulate import simulate_gearbox
+
+    rows = served["rows"]
+    url = served["url"]
+    _send(url, simulate_gearbox(rows=1500, seed=7)[list(rows.columns)])  # new rows of the same process
+    column = rows.columns[3]
+    text = metrics_text(url)
+    series = f'shopfloor_feature_psi{{feature="{column}",model="{MODEL}"}}'
+    steady = metric_value(text, series)
+    assert series in text and steady < 0.1  # rows like the training rows: stable
+    shifted = simulate_gearbox(rows=2000, seed=8)[list(rows.columns)]
+    shifted[column] = shifted[column] + 3 * rows[column].std()
+    _send(url, shifted)
+    text = metrics_text(url)
+    assert metric_value(text, series) > 0.25  # the shifted feature drifted
+    other = f'shopfloor_feature_psi{{feature="{rows.columns[10]}",model="{MODEL}"}}'
+    assert metric_value(text, other) < 0.1  # the others did not
+    assert metric_value(text, f'shopfloor_drift_window_rows{{model="{MODEL}"}}') == 2000
+    assert np.isfinite(metric_value(text, other))
