@@ -56,27 +56,114 @@ def local_server(model: str, alias: str = CHAMPION, workers: int = 1, extra: lis
         wait_ready(url, model, proc=proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if log:
             out.close()
 
 
+def stop(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds: a server gets the chance to drain its requests."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def default_processes(server_cores: int = 1) -> int:
+    """Locust processes: every core but the ones the server uses (at least one)."""
+    return max(1, (os.cpu_count() or 1) - server_cores)
+
+
+class CpuWatch:
+    """Samples the CPU use of a process tree once a second (the load generator's own saturation)."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.pid, self.samples, self._stop = pid, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        seen: dict[int, psutil.Process] = {}
+        while not self._stop.wait(1.0):
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            busiest = 0.0
+            for proc in procs:
+                tracked = seen.setdefault(proc.pid, proc)
+                try:
+                    busiest = max(busiest, tracked.cpu_percent(None))
+                except psutil.NoSuchProcess:
+                    continue
+            self.samples.append(busiest)
+
+    def __enter__(self) -> CpuWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def busiest_percent(self) -> float:
+        """Median over the run (after its first second) of the busiest Locust process's CPU share."""
+        values = self.samples[1:] or self.samples
+        return float(sorted(values)[len(values) // 2]) if values else 0.0
+
+
 def run_locust(host: str, out_dir: Path, *, users: int = 20, rate: float = 10.0, duration: str = "60s",
                protocol: str = "both", model: str = FAULT_MODEL, p95_ms: float = 56.0,
-               max_error_rate: float = 0.0, spawn_rate: float | None = None) -> SlaResult:
-    """Locust headless with ``users`` users at ``rate`` requests/s each; returns the SLA verdict."""
+               max_error_rate: float = 0.0, spawn_rate: float | None = None, processes: int | None = None) -> SlaResult:
+    """Locust headless (FastHttpUser) with ``users`` users at ``rate`` requests/s each, in ``processes``
+    forked processes (default: every core but the server's); returns the SLA verdict with the offered and
+    achieved rates and the load generator's own CPU use."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    processes = processes or default_processes()
     env = {**os.environ, "SHOPFLOOR_RATE": str(rate), "SHOPFLOOR_MODEL": model}
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
            "-u", str(users), "-r", str(spawn_rate or users), "--run-time", duration, "--only-summary",
            "--csv", str(out_dir / "locust"), "--html", str(out_dir / "report.html"), "--loglevel", "WARNING",
-           *USERS[protocol]]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+           *(["--processes", str(processes)] if processes > 1 else []), *USERS[protocol]]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with CpuWatch(proc.pid) as watch:
+        _, stderr = proc.communicate()
     stats = out_dir / "locust_stats.csv"
     if not stats.exists():
-        raise RuntimeError(f"locust wrote no statistics (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return check(stats, p95_ms=p95_ms, max_error_rate=max_error_rate)
+        raise RuntimeError(f"locust wrote no statistics (exit {proc.returncode}): {stderr[-2000:]}")
+    return check(stats, p95_ms=p95_ms, max_error_rate=max_error_rate, offered_rps=users * rate,
+                 generator_cpu=watch.busiest_percent, processes=processes)
+
+
+def step_profile(host: str, out_dir: Path, *, rates: list[float], rate_per_user: float = 10.0, step: str = "20s",
+                 protocol: str = "v1", model: str = FAULT_MODEL, p95_ms: float = 56.0,
+                 processes: int | None = None, log=print) -> dict:
+    """Offer rising rates (users at ``rate_per_user`` requests/s each) until the SLA breaks or the load
+    generator saturates; the highest rate that held the SLA, with the generator below saturation."""
+    steps, best, stop = [], None, None
+    for offered in rates:
+        users = max(1, round(offered / rate_per_user))
+        result = run_locust(host, out_dir / f"step_{int(offered)}", users=users, rate=rate_per_user, duration=step,
+                            protocol=protocol, model=model, p95_ms=p95_ms, spawn_rate=max(10, users),
+                            processes=processes)
+        steps.append(result.to_dict())
+        log(result.summary())
+        if result.generator_saturated:
+            stop = "the load generator saturated: more load needs more Locust processes or another machine"
+            break
+        if not result.passed:
+            stop = "the SLA broke"
+            break
+        best = result.rps
+    return {"highest_rate_holding_sla": best, "stopped_because": stop or "every step held", "steps": steps,
+            "p95_limit_ms": p95_ms}

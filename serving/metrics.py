@@ -8,13 +8,16 @@ and 4xx answers that never reached the model (malformed JSON, schema errors) are
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY = Histogram("shopfloor_request_latency_seconds", "Inference request latency, end to end in the server",
-                    ["protocol"], buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+                    ["model", "protocol"], buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+RESPONSES = Counter("shopfloor_responses_total", "Inference responses by status class (2xx, 4xx, 5xx)",
+                    ["model", "protocol", "status"])
 ROWS = Counter("shopfloor_rows_scored_total", "Rows scored", ["model"])
 PREDICTIONS = Counter("shopfloor_predictions_total", "Rows by the value of each whole-number output (e.g. class)",
                       ["model", "output", "value"])
@@ -24,6 +27,13 @@ UNKNOWN_CATEGORIES = Counter("shopfloor_unknown_categories_total",
 REJECTED = Counter("shopfloor_rejected_requests_total", "Requests answered 4xx, by reason", ["reason"])
 MODEL_INFO = Gauge("shopfloor_model_version_info", "The model version being served (value 1)",
                    ["model", "alias", "version"])
+SERVED_VERSION = Gauge("shopfloor_served_version", "The version number this server answers with", ["model"])
+ALIAS_VERSION = Gauge("shopfloor_registry_alias_version", "The version number the registry's alias named at the "
+                      "last successful check", ["model", "alias"])
+ALIAS_CHECKS = Counter("shopfloor_alias_checks_total", "Checks of the registry's alias, by outcome (ok, failed)",
+                       ["model", "outcome"])
+ALIAS_CHECK_TIME = Gauge("shopfloor_alias_check_last_success_timestamp_seconds",
+                         "When the registry last answered an alias check", ["model"])
 RELOADS = Counter("shopfloor_model_reloads_total", "Switches to a new model version", ["model"])
 
 _REJECT_COUNTED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("reject_counted", default=None)
@@ -55,14 +65,28 @@ def set_version(model: str, alias: str, version: str, previous: str | None = Non
     if previous is not None:
         MODEL_INFO.remove(model, alias, previous)
     MODEL_INFO.labels(model, alias, version).set(1)
+    SERVED_VERSION.labels(model).set(float(version))
 
 
-def _protocol(path: str) -> str | None:
-    if path.startswith("/v1/") and path.endswith((":predict", ":explain")):
-        return "v1"
-    if path.startswith("/v2/") and path.endswith("/infer"):
-        return "v2"
-    return None
+def alias_checked(model: str, alias: str, version: str | None) -> None:
+    """Record an alias check: the version the registry named, or a failure (``version`` None)."""
+    if version is None:
+        ALIAS_CHECKS.labels(model, "failed").inc()
+        return
+    ALIAS_CHECKS.labels(model, "ok").inc()
+    ALIAS_VERSION.labels(model, alias).set(float(version))
+    ALIAS_CHECK_TIME.labels(model).set_to_current_time()
+
+
+_ROUTE = re.compile(r"^/v([12])/models/([^/:]+)(?::(predict|explain)|/infer)$")
+
+
+def _route(path: str) -> tuple[str, str] | None:
+    """(protocol, model) of an inference path, or None."""
+    match = _ROUTE.match(path)
+    if match is None or (match.group(1) == "1") != (match.group(3) is not None):
+        return None
+    return f"v{match.group(1)}", match.group(2)
 
 
 class MetricsMiddleware:
@@ -72,9 +96,10 @@ class MetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        protocol = _protocol(scope.get("path", "")) if scope["type"] == "http" else None
-        if protocol is None:
+        route = _route(scope.get("path", "")) if scope["type"] == "http" else None
+        if route is None:
             return await self.app(scope, receive, send)
+        protocol, model = route
         flag = {"counted": False}
         token = _REJECT_COUNTED.set(flag)
         status = {"code": 500}
@@ -88,7 +113,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            LATENCY.labels(protocol).observe(time.perf_counter() - start)
-            if 400 <= status["code"] < 500 and not flag["counted"]:
+            LATENCY.labels(model, protocol).observe(time.perf_counter() - start)
+            code = status["code"]
+            RESPONSES.labels(model, protocol, f"{code // 100}xx").inc()
+            if 400 <= code < 500 and not flag["counted"]:
                 REJECTED.labels("malformed_request").inc()
             _REJECT_COUNTED.reset(token)

@@ -80,6 +80,7 @@ class RegistryModel(Model):
     def load(self) -> bool:
         use_tracking(self.tracking_uri)
         self.current = load_alias(self.name, self.alias)
+        metrics.alias_checked(self.name, self.alias, self.current.version)
         self.drift = online_drift(self.name, self.current)
         SERVED[self.name] = self
         drift.register_collector(SERVED)
@@ -93,8 +94,13 @@ class RegistryModel(Model):
     def refresh(self) -> bool:
         """Load the alias's version if it moved; True when a switch happened."""
         current = self.current
-        found = champion_version(self.name, self.alias)
+        try:
+            found = champion_version(self.name, self.alias)
+        except Exception:
+            metrics.alias_checked(self.name, self.alias, None)
+            raise
         version = str(found.version)
+        metrics.alias_checked(self.name, self.alias, version)
         if current is not None and version == current.version:
             return False
         fresh = Loaded(version, load_version(self.name, version), found.run_id)

@@ -57,22 +57,36 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
     import contextlib
+    import json
 
-    from loadtest.run import local_server, run_locust
+    from loadtest.run import default_processes, local_server, run_locust, step_profile
 
     model = checked_name(args)
     out = Path(args.out)
+    processes = args.processes or default_processes()
     if args.serve_local:
         out.mkdir(parents=True, exist_ok=True)
         server = local_server(model, log=out / "server.log")
     else:
         server = contextlib.nullcontext(args.host)
     with server as host:
-        print(f"locust: {args.users} users x {args.rate:g} req/s, {args.duration}, {args.protocol}, against {host}",
-              flush=True)
+        if args.step:
+            rates = [float(r) for r in args.step.split(",")]
+            print(f"locust step profile: {', '.join(f'{r:g}' for r in rates)} requests/s offered, "
+                  f"{args.duration} each, {args.protocol}, {processes} process(es), against {host}", flush=True)
+            profile = step_profile(host, out, rates=rates, rate_per_user=args.rate, step=args.duration,
+                                   protocol=args.protocol, model=model, p95_ms=args.p95_ms, processes=processes)
+            (out / "step_profile.json").write_text(json.dumps(profile, indent=2))
+            best = profile["highest_rate_holding_sla"]
+            print(f"highest rate holding the SLA (p95 <= {args.p95_ms:g} ms, no errors, offered rate achieved): "
+                  f"{'none' if best is None else f'{best:.0f} requests/s'}; stopped: {profile['stopped_because']}")
+            print(f"steps: {out / 'step_profile.json'}")
+            return 0 if best is not None else 3
+        print(f"locust: {args.users} users x {args.rate:g} req/s = {args.users * args.rate:g} offered, "
+              f"{args.duration}, {args.protocol}, {processes} process(es), against {host}", flush=True)
         result = run_locust(host, out, users=args.users, rate=args.rate, duration=args.duration,
                             protocol=args.protocol, model=model, p95_ms=args.p95_ms,
-                            max_error_rate=args.max_error_rate)
+                            max_error_rate=args.max_error_rate, processes=processes)
     print(result.summary())
     print(f"reports: {out / 'report.html'}, {out / 'locust_stats.csv'}")
     return 0 if result.passed else 3
@@ -117,5 +131,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lt.add_argument("--protocol", choices=PROTOCOLS, default="both")
     lt.add_argument("--p95-ms", type=float, default=56.0)
     lt.add_argument("--max-error-rate", type=float, default=0.0)
+    lt.add_argument("--processes", type=int, help="Locust processes (default: every core but the server's one)")
+    lt.add_argument("--step", help="a step profile instead: comma-separated offered rates (requests/s), each run "
+                                   "for --duration, until the SLA breaks, e.g. 200,500,1000,2000,3000")
     lt.add_argument("--out", default="loadtest-results")
     lt.set_defaults(func=cmd_loadtest)

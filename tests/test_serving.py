@@ -237,8 +237,8 @@ def test_metrics_are_exposed(served):
     def delta(series: str) -> float:
         return metric_value(text, series) - metric_value(before, series)
 
-    assert delta('shopfloor_request_latency_seconds_count{protocol="v1"}') == 2
-    assert delta('shopfloor_request_latency_seconds_count{protocol="v2"}') == 1
+    assert delta(f'shopfloor_request_latency_seconds_count{{model="{MODEL}",protocol="v1"}}') == 2
+    assert delta(f'shopfloor_request_latency_seconds_count{{model="{MODEL}",protocol="v2"}}') == 1
     assert delta(f'shopfloor_rows_scored_total{{model="{MODEL}"}}') == 4
     predicted = sum(delta(f'shopfloor_predictions_total{{model="{MODEL}",output="class",value="{v}"}}') for v in "01")
     assert predicted == 4

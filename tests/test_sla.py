@@ -20,3 +20,15 @@ def test_sla_pass_and_fail(tmp_path):
     failing = check(_stats(tmp_path, 12, 1))
     assert not failing.passed and failing.error_rate == 0.001
     assert "FAIL" in failing.summary()
+
+
+def test_offered_against_achieved_and_a_saturated_generator(tmp_path):
+    stats = _stats(tmp_path, 12, 0)  # 199.5 requests/s achieved
+    held = check(stats, offered_rps=200, generator_cpu=40)
+    assert held.passed and not held.generator_saturated
+    short = check(stats, offered_rps=400, generator_cpu=55)  # the server fell behind: its failure
+    assert not short.passed and not short.generator_saturated and short.verdict() == "FAIL"
+    busy = check(stats, offered_rps=400, generator_cpu=99)  # Locust itself at a full core: not the server's
+    assert busy.generator_saturated and busy.verdict().startswith("INCONCLUSIVE")
+    assert "the generator, not the server, limited this run" in busy.summary()
+    assert busy.to_dict()["generator_saturated"] is True
