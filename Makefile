@@ -52,6 +52,7 @@ benchmarks: install
 # (kubectl's kustomize: `apt-get install kubectl` on Debian/Ubuntu, or `microk8s kubectl`).
 manifests: install
 	$(BIN)/python -m serving.inference_service > manifests/base/inferenceservices.yaml
+	$(BIN)/python -m serving.observability > manifests/base/observability.yaml
 	kubectl kustomize manifests/overlays/microk8s > /dev/null
 
 # A local server on the champion, the paper's Locust profile (20 users x 10 req/s, 60 s), then stop.

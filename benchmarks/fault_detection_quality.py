@@ -154,25 +154,31 @@ def main() -> None:
     parser.add_argument("--cv-folds", type=int, default=5)
     parser.add_argument("--cv-repeats", type=int, default=1)
     parser.add_argument("--name", help="results file name (default: fault_detection_quality_DATASET)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the splits already in the .partial.json of an interrupted run (same settings)")
     args = parser.parse_args()
     args.synthesizers, args.filters = args.synthesizers.split(","), args.filters.split(",")
     args.classifiers = args.classifiers.split(",")
     name = args.name or f"fault_detection_quality_{args.dataset}"
-    splits = []
+    partial = RESULTS / f"{name}.partial.json"
+    splits = json.loads(partial.read_text()) if args.resume and partial.exists() else []
+    done = {s["seed"] for s in splits}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = dataset_path(args.dataset, work)
         for seed in range(args.first_split, args.first_split + args.splits):
+            if seed in done:
+                continue
             start = time.perf_counter()
             splits.append(one_split(data, DATASETS[args.dataset], seed, args, work))
             splits[-1]["seconds"] = round(time.perf_counter() - start, 1)
             print(f"split {seed}: {splits[-1]['seconds']} s; chosen "
                   f"{ {c: v['chosen'] for c, v in splits[-1]['classifiers'].items()} }", flush=True)
-            (RESULTS / f"{name}.partial.json").write_text(json.dumps(splits, default=float))
+            partial.write_text(json.dumps(splits, default=float))
     settings = {k: v for k, v in vars(args).items() if k != "name"}
     save(name, {"command": "benchmarks/fault_detection_quality.py " + " ".join(sys.argv[1:]), "settings": settings,
                 "summary": summarize(splits, args), "splits": splits})
-    (RESULTS / f"{name}.partial.json").unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,9 @@ def mlflow_server(home: Path):
     port = free_port()
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}/1", "--env-manager", "local",
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}", "SHOPFLOOR_HOME": str(home)}
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}", "SHOPFLOOR_HOME": str(home),
+           # mlflow execs `uvicorn` by name: the one of this environment
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     return process(cmd, f"http://127.0.0.1:{port}", "/ping", home / "mlflow.log", env)
 
 

@@ -1,10 +1,14 @@
 """The local scheduler: recurring retraining on one machine, on a cron line or an interval, and at once
-when drift appears in a watched data file.
+when drift appears in a watched data file or in a model server's online drift gauge.
 
 ``start`` writes a schedule record under ``$SHOPFLOOR_HOME/schedules/`` and launches
 ``python -m pipelines.scheduler ID`` as a detached process. That process fires ``shopfloor run
 retraining`` (one run at a time, like the cluster's ``max_concurrency=1``; missed times are not
 caught up), appends each firing to ``ID.events.jsonl`` and exits when its record is deleted.
+
+With ``watch_server`` it also reads the server's ``/metrics`` every ``server_poll`` seconds and fires once
+per drift episode: when some ``shopfloor_feature_psi`` of the model rises above ``psi``, and not again
+until every feature has fallen back below it (the retrained version starts a fresh window).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class Schedule:
     cron: str | None = None  # five-field cron line, local time
     interval: float | None = None  # seconds between runs (instead of cron)
     watch: str | None = None  # a file whose changes are checked for drift (default: none)
+    watch_server: str | None = None  # a model server whose shopfloor_feature_psi gauges are watched
+    psi: float = 0.25  # the PSI above which a served feature counts as drifted
+    server_poll: float = 15.0  # seconds between reads of the server's /metrics
     label: str = "faulty"
     model_name: str = FAULT_MODEL
     poll: float = 1.0  # seconds between looks at the clock and the watched file
@@ -54,6 +61,10 @@ class Schedule:
                 raise ValueError(f"cron: not a valid cron line: {self.cron!r}")
         if self.interval is not None and self.interval <= 0:
             raise ValueError("interval must be positive")
+        if self.watch_server is not None and not self.watch_server.startswith(("http://", "https://")):
+            raise ValueError(f"watch_server: not an http(s) URL: {self.watch_server!r}")
+        if self.psi <= 0:
+            raise ValueError(f"psi must be positive, got {self.psi}")
 
     @property
     def record(self) -> Path:
@@ -154,6 +165,36 @@ def drift_in(schedule: Schedule) -> list[str]:
         return []
 
 
+def served_drift(url: str, model: str, threshold: float, timeout: float = 5.0) -> dict[str, float] | None:
+    """Features whose online PSI on the model server at ``url`` is above ``threshold`` (None when the server
+    cannot be read: an unreachable server is not evidence of drift)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=timeout) as answer:
+            text = answer.read().decode()
+    except OSError as exc:
+        print(f"drift check of {url} skipped: {exc}", flush=True)
+        return None
+    drifted = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "shopfloor_feature_psi":
+            for sample in family.samples:
+                if sample.labels.get("model") == model and sample.value > threshold:
+                    drifted[sample.labels["feature"]] = round(float(sample.value), 3)
+    return drifted
+
+
+def new_episode(drifted: dict[str, float] | None, episode: bool) -> tuple[bool, bool]:
+    """(fire now, in an episode after this read): fire when drift appears outside an episode; the episode
+    ends only on a read with no drifted feature (an unreadable server changes nothing)."""
+    if drifted is None:
+        return False, episode
+    return bool(drifted) and not episode, bool(drifted)
+
+
 def fire(schedule: Schedule, reason: str) -> dict[str, Any]:
     """Run the retraining pipeline once (as a ``shopfloor`` subprocess) and record the outcome."""
     started = time.time()
@@ -181,6 +222,7 @@ def run_forever(schedule_id: str) -> None:
     schedule = load(schedule_id)
     due = schedule.next_time(time.time())
     seen = None
+    next_scrape, episode = time.time(), False
     print(f"schedule {schedule.id}: next run at {datetime.fromtimestamp(due).isoformat()}", flush=True)
     while schedule.record.exists():
         now = time.time()
@@ -188,6 +230,14 @@ def run_forever(schedule_id: str) -> None:
             fire(schedule, "schedule")
             due = schedule.next_time(time.time())  # no catch-up of times missed while running
             continue
+        if schedule.watch_server and now >= next_scrape:
+            next_scrape = now + schedule.server_poll
+            drifted = served_drift(schedule.watch_server, schedule.model_name, schedule.psi)
+            start, episode = new_episode(drifted, episode)
+            if start:
+                top = sorted(drifted, key=drifted.get, reverse=True)[:5]
+                fire(schedule, f"served drift (PSI > {schedule.psi:g}) in {len(drifted)} features: "
+                               + ", ".join(f"{f} {drifted[f]}" for f in top))
         if schedule.watch and Path(schedule.watch).exists():
             stamp = Path(schedule.watch).stat().st_mtime_ns
             if seen is not None and stamp != seen:

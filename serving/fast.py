@@ -164,6 +164,16 @@ class FastInference:
         await respond(send, exc.status, orjson.dumps({"error": str(exc)}), [(b"connection", b"close")])
 
 
+async def body_error_handler(request, exc: BodyError):
+    """FastAPI's handler for a body refused while one of KServe's routes read it (registered on the app:
+    its generic handler would otherwise turn the refusal into a 500 before it reaches this middleware)."""
+    from starlette.responses import Response
+
+    metrics.reject(exc.reason)
+    return Response(orjson.dumps({"error": str(exc)}), status_code=exc.status, media_type="application/json",
+                    headers={"connection": "close"})
+
+
 def _content_length(scope) -> int | None:
     for key, value in scope.get("headers", ()):
         if key == b"content-length":

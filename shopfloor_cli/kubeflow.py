@@ -67,12 +67,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     try:
         spec = scheduler.Schedule(data=str(Path(args.data).resolve()), cron=args.cron, interval=args.interval,
                                   label=args.label, model_name=model,
-                                  watch=str(Path(args.watch).resolve()) if args.watch else None)
+                                  watch=str(Path(args.watch).resolve()) if args.watch else None,
+                                  watch_server=args.watch_server, psi=args.psi, server_poll=args.server_poll)
     except ValueError as exc:
         raise SystemExit(f"shopfloor schedule: {exc}") from None
     job = scheduler.start(spec)
     when = f"cron {job.cron!r}" if job.cron else f"every {job.interval:g} s"
     watch = f", and on drift in {job.watch}" if job.watch else ""
+    if job.watch_server:
+        watch += f", and when the PSI of a feature served by {job.watch_server} passes {job.psi:g}"
     print(f"local schedule {job.id} (pid {job.pid}): retraining {model} {when}{watch}; log {scheduler.folder()}")
     return 0
 
@@ -146,6 +149,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _run_options(rec)
     rec.add_argument("--data", help="local: the table each run retrains on")
     rec.add_argument("--watch", help="local: also run when this file changes and has drifted")
+    rec.add_argument("--watch-server", metavar="URL",
+                     help="local: also run when the model server at URL reports online drift (shopfloor_feature_psi)")
+    rec.add_argument("--psi", type=float, default=0.25, help="with --watch-server: the PSI that counts as drift")
+    rec.add_argument("--server-poll", type=float, default=15.0, help="with --watch-server: seconds between reads")
     rec.add_argument("--label", default="faulty")
     add_model_name(rec, None, "the model to retrain (required with --data or --watch)")
     lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")

@@ -38,13 +38,15 @@ def test_rendered_manifests_are_valid(overlay):
     docs = render(overlay)
     kinds = {d["kind"] for d in docs}
     assert {"Namespace", "Deployment", "Service", "PersistentVolumeClaim", "Role", "RoleBinding", "NetworkPolicy",
-            "PodMonitor", "InferenceService"} <= kinds
+            "PodMonitor", "PrometheusRule", "ConfigMap", "InferenceService"} <= kinds
     for doc in docs:
         if doc["kind"] == "InferenceService":
             assert schema_errors(doc) == [], doc["metadata"]["name"]
         elif doc["kind"] == "PodMonitor":  # prometheus-operator CRD: the fields it requires
             endpoint = doc["spec"]["podMetricsEndpoints"][0]
             assert doc["apiVersion"] == "monitoring.coreos.com/v1" and endpoint["path"] == "/metrics"
+        elif doc["kind"] == "PrometheusRule":  # CRD as well: checked by promtool in test_observability
+            assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["spec"]["groups"][0]["rules"]
         else:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 

@@ -29,6 +29,20 @@ def test_schedule_validation(home):
     nightly = scheduler.Schedule(data="x.csv", cron="0 3 * * *")
     start = time.mktime((2026, 11, 23, 10, 0, 0, 0, 0, -1))
     assert time.localtime(nightly.next_time(start))[:5] == (2026, 11, 24, 3, 0)
+    with pytest.raises(ValueError, match="watch_server"):
+        scheduler.Schedule(data="x.csv", interval=60, watch_server="localhost:8080")
+    with pytest.raises(ValueError, match="psi"):
+        scheduler.Schedule(data="x.csv", interval=60, watch_server="http://127.0.0.1:8080", psi=0)
+
+
+def test_served_drift_fires_once_per_episode():
+    reads = [{}, {"temp": 0.4}, {"temp": 0.5, "rpm": 0.3}, None, {"temp": 0.3}, {}, None, {"rpm": 0.6}]
+    episode, fired = False, []
+    for drifted in reads:
+        start, episode = scheduler.new_episode(drifted, episode)
+        fired.append(start)
+    # fires when drift first shows, not while it lasts or when the server cannot be read, again after it ended
+    assert fired == [False, True, False, False, False, False, False, True]
 
 
 @pytest.mark.slow

@@ -310,7 +310,7 @@ def test_short_locust_run_meets_its_sla(served_variant, tmp_path, monkeypatch):
     data = tmp_path / "rows.csv"
     served_variant["rows"].to_csv(data, index=False)
     monkeypatch.setenv("SHOPFLOOR_LOADTEST_DATA", str(data))
-    result = run_locust(served_variant["url"], tmp_path, users=4, rate=10, duration="6s", protocol="both",
+    result = run_locust(served_variant["url"], tmp_path, users=4, rate=10, duration="10s", protocol="both",
                         model=VARIANT_MODEL)
     assert result.requests > 100 and result.failures == 0, result.summary()
     assert result.passed, result.summary()

@@ -4,6 +4,7 @@ gauge of served rows against the training rows logged with the model."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -12,6 +13,7 @@ import pytest
 from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 
 from loadtest.run import local_server
+from pipelines import scheduler
 
 LIMIT = 200_000
 
@@ -118,3 +120,18 @@ def test_online_drift_gauge_follows_the_served_rows(served):
     assert metric_value(text, other) < 0.1  # the others did not
     assert metric_value(text, f'shopfloor_drift_window_rows{{model="{MODEL}"}}') == 2000
     assert np.isfinite(metric_value(text, other))
+    # what the local scheduler's --watch-server reads
+    assert set(scheduler.served_drift(url, MODEL, 0.25)) == {column}
+    assert scheduler.served_drift(url, "another-model", 0.25) == {}
+    assert scheduler.served_drift("http://127.0.0.1:9", MODEL, 0.25, timeout=1) is None
+
+
+def test_every_metric_of_the_dashboard_and_alert_rules_is_exported(served):
+    from serving.observability import alert_rules, dashboard, metric_names
+
+    call(f"{served['url']}/v2/models/{MODEL}/infer", {"inputs": []})  # one 4xx, so the rejection series exist
+    _send(served["url"], served["rows"].head(20))
+    exported = metric_names(metrics_text(served["url"]))
+    wanted = metric_names(json.dumps(dashboard())) | metric_names(json.dumps(alert_rules()))
+    assert len(wanted) >= 9
+    assert wanted <= exported, sorted(wanted - exported)
