@@ -102,7 +102,8 @@ class Rows:
         return pd.DataFrame(data, index=pd.RangeIndex(len(self)))
 
 
-_NUMBERS = {int, float}  # the types JSON numbers parse to (a bool is not one of them)
+_NUMBERS = frozenset({int, float})  # the types JSON numbers parse to (a bool is not one of them)
+_STRINGS = frozenset({str})
 _FLAGS = {bool, int, float}
 
 
@@ -215,7 +216,7 @@ class TabularSchema:
             raise DataError("instances", "must be a list of rows", "malformed")
         check_batch(len(instances), "instances", max_batch)
         numeric, categorical = self._empty(len(instances))
-        width, names = len(self.columns), list(self._index)
+        width, names, keys = len(self.columns), list(self._index), self._index.keys()
         num_pos, cat_pos, flag_pos = self._layout
         for i, row in enumerate(instances):
             if type(row) is list:
@@ -224,9 +225,9 @@ class TabularSchema:
                                     "wrong_feature_count")
                 values = row
             elif type(row) is dict:
-                if len(row) != width or any(k not in self._index for k in row):
+                if row.keys() != keys:  # set comparison in C: the same columns, none missing or unknown
                     self._name_problem(row, f"instances[{i}]")
-                values = [row[name] for name in names]
+                values = list(map(row.__getitem__, names))
             else:
                 raise DataError(f"instances[{i}]", "a row is a list of values or an object of column: value",
                                 "malformed")
@@ -235,9 +236,9 @@ class TabularSchema:
             if flag_pos:
                 ok = all(type(v) in _FLAGS and v in (0, 1) if k in flag_pos else type(v) in _NUMBERS
                          for k, v in enumerate(nums))
-            else:
-                ok = all(type(v) in _NUMBERS for v in nums)
-            if not ok or not all(type(v) is str for v in cats):
+            else:  # the types of a row's values as one set, built in C (a generator costs ~0.2 us a value)
+                ok = _NUMBERS.issuperset(map(type, nums))
+            if not ok or not _STRINGS.issuperset(map(type, cats)):
                 self._diagnose(row, i)
             numeric[i] = nums
             categorical[i] = cats
