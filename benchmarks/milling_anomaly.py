@@ -200,6 +200,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--skip", default="", help="comma-separated runs to skip (search, ablations, serving)")
+    parser.add_argument("--name", default="milling_anomaly", help="results file name")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if not (MILLING / "mill_signals.parquet").exists():
@@ -277,7 +278,8 @@ def main() -> None:
     if "serving" not in skip and detector0 is not None:
         with tempfile.TemporaryDirectory() as tmp:
             figures["serving"] = serving(detector0, seed_split["test"].X, sub.signal_names, Path(tmp))
-    save("milling_anomaly", figures)
+    figures["command"] = "benchmarks/milling_anomaly.py " + " ".join(sys.argv[1:])
+    save(args.name, figures)
 
 
 if __name__ == "__main__":
