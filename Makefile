@@ -45,10 +45,12 @@ benchmarks: install
 	$(BIN)/python benchmarks/serving_contract.py
 	$(BIN)/python benchmarks/demo_output.py
 	$(BIN)/python benchmarks/health_index.py
+	$(BIN)/python benchmarks/milling_anomaly.py
+	$(BIN)/python benchmarks/wear_prognosis.py
 	$(BIN)/python benchmarks/retraining_enkf.py
 	$(BIN)/python benchmarks/retraining_loop.py
 
-# Regenerate the InferenceServices of manifests/base from the serving builder and render the overlay
+# Regenerate the InferenceServices, dashboard and alert rules of manifests/base from serving/ and render the overlay
 # (kubectl's kustomize: `apt-get install kubectl` on Debian/Ubuntu, or `microk8s kubectl`).
 manifests: install
 	$(BIN)/python -m serving.inference_service > manifests/base/inferenceservices.yaml

@@ -25,7 +25,7 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     drop_columns: list = [], categorical: list = [],  # noqa: B006
                     synthesizers: list = ["wgan"], filter_method: str = DEFAULT_FILTER,  # noqa: B006
                     objective: str = DEFAULT_OBJECTIVE, classifier: str = "logreg", threshold_metric: str = "f2",
-                    n_trials: int = 10, timeout: float = 75.0, optuna_storage: str = "", study_name: str = "fd",
+                    n_trials: int = 10, timeout: float = 60.0, optuna_storage: str = "", study_name: str = "fd",
                     max_steps: int = 1000, cv_folds: int = 5, cv_repeats: int = 1, d_max_quantile: float = 0.95,
                     likelihood_quantile: float = 0.05, model_name: str = FAULT_MODEL, force_promote: bool = False,
                     deploy_target: str = "none", serve_port: int = SERVE_PORTS["fault-detection"],

@@ -319,7 +319,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--promote", action="store_true",
                     help="take @champion even if worse than the champion, or if the champion takes other columns")
     fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
-    fd.add_argument("--timeout", type=float, default=75.0, help="Optuna time budget in seconds")
+    fd.add_argument("--timeout", type=float, default=60.0, help="Optuna time budget in seconds (per synthesizer)")
     fd.add_argument("--max-steps", type=int, default=1000, help="cap on synthesizer training steps per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
