@@ -150,7 +150,7 @@ def step_profile(host: str, out_dir: Path, *, rates: list[float], rate_per_user:
                  processes: int | None = None, log=print) -> dict:
     """Offer rising rates (users at ``rate_per_user`` requests/s each) until the SLA breaks or the load
     generator saturates; the highest rate that held the SLA, with the generator below saturation."""
-    steps, best, stop = [], None, None
+    steps, best, reason = [], None, None
     for offered in rates:
         users = max(1, round(offered / rate_per_user))
         result = run_locust(host, out_dir / f"step_{int(offered)}", users=users, rate=rate_per_user, duration=step,
@@ -159,11 +159,11 @@ def step_profile(host: str, out_dir: Path, *, rates: list[float], rate_per_user:
         steps.append(result.to_dict())
         log(result.summary())
         if result.generator_saturated:
-            stop = "the load generator saturated: more load needs more Locust processes or another machine"
+            reason = "the load generator saturated: more load needs more Locust processes or another machine"
             break
         if not result.passed:
-            stop = "the SLA broke"
+            reason = "the SLA broke"
             break
         best = result.rps
-    return {"highest_rate_holding_sla": best, "stopped_because": stop or "every step held", "steps": steps,
+    return {"highest_rate_holding_sla": best, "stopped_because": reason or "every step held", "steps": steps,
             "p95_limit_ms": p95_ms}

@@ -1,6 +1,6 @@
 """A direct ASGI path for the two inference routes, in front of KServe's FastAPI app.
 
-Profiling the server under load (``benchmarks/serving.py --profile``) showed the model's own work to be
+Profiling the server under wrk load (py-spy) showed the model's own work to be
 a small share of each request: the rest went to FastAPI's routing and dependency resolution, pydantic
 models of the request and response, KServe's dataplane and its JSON encoding. This path answers
 ``POST /v1/models/{name}:predict`` and ``POST /v2/models/{name}/infer`` for the served model itself:

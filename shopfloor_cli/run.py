@@ -28,6 +28,14 @@ from shopfloor.synth.registry import parse_selection
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
 
 
+def _registered(run, args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """The end every pipeline command shares: the registration, what became of ``--deploy``, the JSON file."""
+    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    _deployment(run, args, result)
+    write_json(args.json, {**result, "log": str(run.log)})
+    return 0
+
+
 def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> None:
     """What became of ``--deploy``: the endpoint and version served, or why nothing was deployed."""
     if args.deploy == "none":
@@ -140,10 +148,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     print("\nHealth-index metrics (test: held-out units, never seen in training, scored step by step):")
     for key, value in sorted(result["metrics"].items()):
         print(f"  {key:28s} {value:.3f}")
-    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
-    _deployment(run, args, result)
-    write_json(args.json, {**result, "log": str(run.log)})
-    return 0
+    return _registered(run, args, result)
 
 
 # ------------------------------------------------------------------ retraining
@@ -224,10 +229,7 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
               f"{m.get(f'test_cut_{space}_pr_auc', float('nan')):.3f}")
     print(f"  no-skill precision {m.get('test_no_skill_precision', float('nan')):.3f}; flag at the validation "
           f"threshold: precision {m.get('test_flag_precision', 0):.3f}, recall {m.get('test_flag_recall', 0):.3f}")
-    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
-    _deployment(run, args, result)
-    write_json(args.json, {**result, "log": str(run.log)})
-    return 0
+    return _registered(run, args, result)
 
 
 # ------------------------------------------------------------------ prognosis
@@ -276,10 +278,7 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
             print(f"  {split} mean RMSE {m[f'{split}_rmse']:.3f} mm, 10-90 % band coverage "
                   f"{m[f'{split}_coverage']:.0%}")
     print(f"  10,000 posterior draws of one curve in {m['sample_seconds'] * 1000:.1f} ms")
-    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
-    _deployment(run, args, result)
-    write_json(args.json, {**result, "log": str(run.log)})
-    return 0
+    return _registered(run, args, result)
 
 
 # ------------------------------------------------------------------ parser
