@@ -8,38 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from loadtest.sla import SlaResult, check
 from shopfloor.constants import CHAMPION, FAULT_MODEL
+from shopfloor.net import free_port, wait_http
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USERS = {"v1": ["V1User"], "v2": ["V2User"], "both": ["V1User", "V2User"]}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_ready(url: str, model: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"model server exited with code {proc.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/v2/models/{model}/ready", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
+    wait_http(f"{url}/v2/models/{model}/ready", "model server", timeout, proc)
 
 
 @contextlib.contextmanager

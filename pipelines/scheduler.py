@@ -3,8 +3,14 @@ when drift appears in a watched data file or in a model server's online drift ga
 
 ``start`` writes a schedule record under ``$SHOPFLOOR_HOME/schedules/`` and launches
 ``python -m pipelines.scheduler ID`` as a detached process. That process fires ``shopfloor run
-retraining`` (one run at a time, like the cluster's ``max_concurrency=1``; missed times are not
-caught up), appends each firing to ``ID.events.jsonl`` and exits when its record is deleted.
+retraining`` (one run at a time, like the cluster's ``max_concurrency=1``; a manual run of the same model
+meanwhile is refused by the model's run lock, and so is a firing while one runs), appends each firing to
+``ID.events.jsonl`` and exits when its record is deleted.
+
+Slots are times fixed by the schedule (the cron line, or ``anchor + k * interval``). The slot a firing
+serves is written to the record *before* the run starts, so a scheduler that is killed and started again
+(``resume``) never runs that slot a second time; slots missed while no scheduler ran are made up by one
+run (the latest of them), not one per slot. A failed run is recorded with its error and the next slot runs.
 
 With ``watch_server`` it also reads the server's ``/metrics`` every ``server_poll`` seconds and fires once
 per drift episode: when some ``shopfloor_feature_psi`` of the model rises above ``psi``, and not again
@@ -14,6 +20,7 @@ until every feature has fallen back below it (the retrained version starts a fre
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -50,6 +57,8 @@ class Schedule:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     pid: int | None = None
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    anchor: float = field(default_factory=time.time)  # interval slots are anchor + k * interval
+    last_slot: float | None = None  # the latest slot a run was started for
 
     def __post_init__(self) -> None:
         if (self.cron is None) == (self.interval is None):
@@ -78,12 +87,24 @@ class Schedule:
         self.record.write_text(json.dumps(asdict(self), indent=2))
 
     def next_time(self, after: float) -> float:
-        """The first firing time (epoch seconds) after ``after``."""
+        """The first slot (epoch seconds) strictly after ``after``."""
         if self.interval is not None:
-            return after + self.interval
+            return self.anchor + (math.floor((after - self.anchor) / self.interval) + 1) * self.interval
         from croniter import croniter
 
         return croniter(self.cron, datetime.fromtimestamp(after).astimezone()).get_next(float)
+
+    def latest_slot(self, until: float) -> float | None:
+        """The latest slot at or before ``until`` that no run was started for (None if there is none)."""
+        if self.interval is not None:
+            k = math.floor((until - self.anchor) / self.interval)
+            slot = self.anchor + k * self.interval if k >= 1 else None
+        else:
+            from croniter import croniter
+
+            slot = croniter(self.cron, datetime.fromtimestamp(until).astimezone()).get_prev(float)
+            slot = slot if slot >= self.anchor else None
+        return slot if slot is not None and (self.last_slot is None or slot > self.last_slot + 1e-6) else None
 
 
 def load(schedule_id: str) -> Schedule:
@@ -115,6 +136,15 @@ def start(schedule: Schedule) -> Schedule:
     schedule.pid = process.pid
     schedule.save()
     return schedule
+
+
+def resume(schedule_id: str) -> Schedule:
+    """Start the scheduler process of a saved schedule again (after a crash or a reboot); refused while its
+    process still runs, so that no two processes serve one schedule."""
+    schedule = load(schedule_id)
+    if alive(schedule.pid):
+        raise ValueError(f"schedule {schedule_id}: its scheduler (pid {schedule.pid}) is still running")
+    return start(schedule)
 
 
 def list_all() -> list[dict[str, Any]]:
@@ -217,9 +247,22 @@ def fire(schedule: Schedule, reason: str) -> dict[str, Any]:
     return event
 
 
+def claim(schedule: Schedule, slot: float) -> None:
+    """Write ``slot`` as started, before its run starts: a restart never runs it again."""
+    record = json.loads(schedule.record.read_text())
+    record["last_slot"] = schedule.last_slot = slot
+    tmp = schedule.record.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(schedule.record)  # atomic: a kill leaves the old record or the new one, never half of one
+
+
 def run_forever(schedule_id: str) -> None:
     """The scheduler loop: fire on time and on drift in the watched file; stop when the record goes."""
     schedule = load(schedule_id)
+    missed = schedule.latest_slot(time.time())
+    if missed is not None:  # slots that passed while no scheduler ran: one run for all of them
+        claim(schedule, missed)
+        fire(schedule, "missed slot")
     due = schedule.next_time(time.time())
     seen = None
     next_scrape, episode = time.time(), False
@@ -227,8 +270,9 @@ def run_forever(schedule_id: str) -> None:
     while schedule.record.exists():
         now = time.time()
         if now >= due:
+            claim(schedule, due)
             fire(schedule, "schedule")
-            due = schedule.next_time(time.time())  # no catch-up of times missed while running
+            due = schedule.next_time(time.time())  # slots that passed during the run are not caught up
             continue
         if schedule.watch_server and now >= next_scrape:
             next_scrape = now + schedule.server_poll

@@ -36,6 +36,9 @@ ALIAS_CHECKS = Counter("shopfloor_alias_checks_total", "Checks of the registry's
 ALIAS_CHECK_TIME = Gauge("shopfloor_alias_check_last_success_timestamp_seconds",
                          "When the registry last answered an alias check", ["model"])
 RELOADS = Counter("shopfloor_model_reloads_total", "Switches to a new model version", ["model"])
+LOAD_FAILURES = Counter("shopfloor_model_load_failures_total",
+                        "Versions the alias named that could not be loaded (the served version stays)",
+                        ["model", "version"])
 
 _REJECT_COUNTED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("reject_counted", default=None)
 

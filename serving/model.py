@@ -103,7 +103,11 @@ class RegistryModel(Model):
         metrics.alias_checked(self.name, self.alias, version)
         if current is not None and version == current.version:
             return False
-        fresh = Loaded(version, load_version(self.name, version), found.run_id)
+        try:
+            fresh = Loaded(version, load_version(self.name, version), found.run_id)
+        except Exception:  # a broken artifact is never swapped in: the served version stays
+            metrics.LOAD_FAILURES.labels(self.name, version).inc()
+            raise
         monitor = online_drift(self.name, fresh)
         self.current = fresh  # the switch: one reference assignment
         self.drift = monitor

@@ -333,6 +333,15 @@ class Promotion:
     new_score: float | None = None
     rows: int = 0
 
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {} if self.champion_score is None else {"champion_test_f2_same_rows": self.champion_score}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"shopfloor.decision": "promoted" if self.promote else "challenger", "shopfloor.reason": self.reason,
+                "shopfloor.compared_rows": str(self.rows)}
+
 
 def promotion(model: FaultClassifier, test_rows: pd.DataFrame, model_name: str, metric: str = "f2",
               force: bool = False) -> Promotion:
@@ -407,9 +416,6 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     test_rows = pd.read_parquet(test)
     example = test_rows.drop(columns=[ing.LABEL]).head(5)
     use_tracking(tracking_uri)
-    decision = promotion(model, test_rows, model_name, force=force_promote)
-    if decision.champion_score is not None:
-        metrics["champion_test_f2_same_rows"] = decision.champion_score
     tables = {"comparison_test.json": comparison_table(summary).reset_index()}
     if fidelity:
         tables["fidelity.json"] = pd.DataFrame.from_dict(fidelity, orient="index").rename_axis("synthesizer")\
@@ -419,11 +425,11 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
                                  "threshold": model.threshold, "threshold_metric": summary["threshold_metric"],
                                  "synthetic_share": chosen["ratio"], "filter": summary["filter"],
                                  "cv_folds": summary["cv"]["folds"]},
-                         score_metric=SCORE, artifacts=artifacts, tables=tables, promote=decision.promote,
-                         tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best,
-                               "shopfloor.decision": "promoted" if decision.promote else "challenger",
-                               "shopfloor.reason": decision.reason,
-                               "shopfloor.compared_rows": str(decision.rows)})
+                         score_metric=SCORE, artifacts=artifacts, tables=tables,
+                         # decided under the registry lock, against the champion of that moment
+                         promote=lambda: promotion(model, test_rows, model_name, force=force_promote),
+                         tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best})
+    decision = reg.decision
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
             "chosen": best, SCORE: reg.score, "reason": decision.reason,
             "champion_version": decision.champion_version, "champion_test_f2": decision.champion_score}

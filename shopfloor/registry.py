@@ -5,13 +5,22 @@ A new version takes the ``champion`` alias only when its score is at least the c
 otherwise it is tagged ``challenger``. Registration is all-or-nothing: if any step after the run
 starts fails, the run is marked failed and any version created for it is deleted, so the registry
 never holds a half-registered model.
+
+Writers that run at once (two pipelines, two production lines, SQLite or the MLflow server) take the
+registry lock of the model (``shopfloor.registry_lock``) from the creation of the version to the alias
+move, and make the promotion decision inside it, against the champion of that moment: no writer can
+overwrite a better champion that arrived while it trained. A version is created tagged
+``shopfloor.pending`` and untagged after its alias is set; a pending version seen by a lock holder
+belongs to a writer that died (killed, machine lost) and is removed then.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +36,9 @@ from shopfloor import config
 from shopfloor.constants import CHALLENGER, CHAMPION
 from shopfloor.contract import SequenceSchema, ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
+from shopfloor.registry_lock import registry_lock
+
+PENDING = "shopfloor.pending"  # tag of a version whose registration has not finished (value: its run id)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +59,46 @@ def use_tracking(uri: str | None = None) -> str:
     one override even the tracking URI a client is created with.
     """
     uri = uri or config.tracking_uri()
+    # MLflow's HTTP client retries a dead server for minutes by default; a stopped server or database must
+    # fail a step in seconds (a user's own settings of these variables win).
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
     mlflow.set_tracking_uri(uri)
+    return uri
+
+
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+
+
+def check_reachable(uri: str | None = None, timeout: float = 5.0) -> str:
+    """Fail fast, naming the setting, when the tracking store cannot be reached: an ``http(s)`` server must
+    answer its ``/health`` within ``timeout`` seconds. Local stores need no check. Returns the URI."""
+    import urllib.error
+    import urllib.request
+
+    uri = uri or config.tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return uri
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as answer:
+            if answer.status == 200:
+                return uri
+            problem = f"answered {answer.status}"
+    except urllib.error.HTTPError as exc:
+        problem = f"answered {exc.code}"
+    except (OSError, ValueError) as exc:
+        problem = str(getattr(exc, "reason", exc))
+    raise RegistryError(f"MLFLOW_TRACKING_URI: the MLflow server at {uri} is unreachable ({problem}); "
+                        "start it (shopfloor mlflow-server) or point MLFLOW_TRACKING_URI at a running one")
+
+
+def prepare_registry(model_name: str) -> str:
+    """Before a run: the tracking store is reachable, and versions of ``model_name`` left pending by a killed
+    run are cleared (under the registry lock). Returns the tracking URI."""
+    uri = use_tracking(check_reachable())
+    with registry_lock(model_name):
+        sweep_pending(model_name)
     return uri
 
 
@@ -123,6 +174,7 @@ class Registration:
     run_id: str
     score: float
     previous_champion_score: float | None
+    decision: Any = None  # what the ``promote`` callable returned, when one decided
 
     @property
     def uri(self) -> str:
@@ -130,26 +182,69 @@ class Registration:
 
 
 def log_contract_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, model_name: str):
-    """Log ``model`` (an MLflow pyfunc with the ``shopfloor`` package as its code) in the active run and
-    register it as ``model_name``."""
+    """Log ``model`` (an MLflow pyfunc with the ``shopfloor`` package as its code) in the active run; the
+    version is created by ``register_model``, under the registry lock."""
     import shopfloor
 
     return mlflow.pyfunc.log_model(name="model", python_model=model, signature=model.signature(),
-                                   input_example=example, registered_model_name=model_name,
-                                   metadata=model.metadata(), code_paths=[str(Path(shopfloor.__file__).parent)],
+                                   input_example=example, metadata=model.metadata(),
+                                   code_paths=[str(Path(shopfloor.__file__).parent)],
                                    pip_requirements=pinned(REQUIREMENTS))
 
 
-def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, model_name: str, experiment: str,
+def sweep_pending(model_name: str) -> list[int]:
+    """Finish or remove versions left pending by writers that died; call with the registry lock held.
+
+    A pending version that already holds an alias died after its alias move: it is complete and only its
+    tag goes. One without an alias died before the decision: it is deleted and its run marked failed.
+    Returns the deleted version numbers."""
+    client = MlflowClient()
+    deleted = []
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        return deleted
+    for found in versions:
+        if PENDING not in (found.tags or {}):
+            continue
+        if found.aliases:
+            client.delete_model_version_tag(model_name, str(found.version), PENDING)
+            continue
+        client.delete_model_version(model_name, str(found.version))
+        deleted.append(int(found.version))
+        if found.run_id:
+            try:
+                client.set_terminated(found.run_id, status="FAILED")
+                client.set_tag(found.run_id, "shopfloor.failure", "writer died before its alias was set")
+            except MlflowException:
+                pass
+        log.warning("removed version %s of %s, left pending by a writer that died", found.version, model_name)
+    return deleted
+
+
+def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, **kwargs: Any) -> Registration:
+    """``_register``, with the store's own failures (a stopped server or database) named as registry errors:
+    the step fails with the tracking URI in its message, and nothing of the run is left registered."""
+    try:
+        return _register(model, example, **kwargs)
+    except MlflowException as exc:
+        detail = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
+        raise RegistryError(f"MLFLOW_TRACKING_URI {mlflow.get_tracking_uri()}: the registry failed while "
+                            f"registering {kwargs.get('model_name')!r}, and nothing was registered: {detail}") \
+            from exc
+
+
+def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, model_name: str, experiment: str,
                    metrics: dict[str, float], params: dict[str, Any], score_metric: str,
                    artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
-                   tags: dict[str, str] | None = None, promote: bool | None = None,
+                   tags: dict[str, str] | None = None, promote: bool | Callable[[], Any] | None = None,
                    log_model: Any = log_contract_model) -> Registration:
     """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
-    go to the newcomer) unless ``promote`` decides it (the retraining pipeline compares champion and
-    challenger on the same held-out rows itself). ``artifacts`` maps artifact names (``dir/file``) to local files.
+    go to the newcomer) unless ``promote`` decides it: a bool, or a callable called under the registry lock,
+    after the version exists, whose result has ``promote`` (and optionally ``metrics``/``tags`` dicts to log).
+    ``artifacts`` maps artifact names (``dir/file``) to local files.
     """
     if score_metric not in metrics:
         raise ValueError(f"score_metric {score_metric!r} is not among the metrics")
@@ -170,12 +265,26 @@ def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *,
         for name, table in (tables or {}).items():
             mlflow.log_table(table, artifact_file=name)
         info = log_model(model, example, model_name)
-        version = int(info.registered_model_version)
         score = float(metrics[score_metric])
-        wins = previous is None or score >= previous if promote is None else promote
-        alias = CHAMPION if wins else CHALLENGER
-        client.set_registered_model_alias(model_name, alias, str(version))
-        client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
+        decision = None
+        with registry_lock(model_name):
+            sweep_pending(model_name)
+            made = mlflow.register_model(info.model_uri, model_name, tags={PENDING: run.info.run_id})
+            version = int(made.version)
+            if callable(promote):
+                decision = promote()
+                wins = bool(decision.promote)
+                mlflow.log_metrics({k: float(v) for k, v in (getattr(decision, "metrics", None) or {}).items()})
+                mlflow.set_tags(getattr(decision, "tags", None) or {})
+            elif promote is None:
+                previous = champion_score(model_name, score_metric)  # the champion of this moment
+                wins = previous is None or score >= previous
+            else:
+                wins = promote
+            alias = CHAMPION if wins else CHALLENGER
+            client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
+            client.set_registered_model_alias(model_name, alias, str(version))
+            client.delete_model_version_tag(model_name, str(version), PENDING)
     except BaseException:
         # Every version this run created goes, including one registered by a log step that failed later.
         try:
@@ -186,4 +295,4 @@ def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *,
         mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run()
-    return Registration(model_name, version, alias, run.info.run_id, score, previous)
+    return Registration(model_name, version, alias, run.info.run_id, score, previous, decision)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,17 @@ def _scores(model: FaultClassifier, rows: pd.DataFrame) -> dict[str, float]:
     return classification_report(rows[ing.LABEL].to_numpy(), predicted)
 
 
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"shopfloor.decision": "promoted" if self.promote else "kept the champion",
+                "shopfloor.reason": self.reason}
+
+
 @reported("promote", summary=lambda r: r["reason"])
 def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, tracking_uri: str,
                  model_name: str = FAULT_MODEL, metric: str = "f2", margin: float = 0.0,
@@ -190,14 +202,26 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
     retrain_info = retrain_info or {}
     metrics |= {f"retrain_{k}": float(v) for k, v in retrain_info.items() if isinstance(v, int | float)}
     reference = pd.read_parquet(adapt)
+
+    def decide() -> Decision:
+        """Compare-and-set, under the registry lock: the decision stands only if the champion it was made
+        against still holds the alias; a champion that moved during this run is never overwritten."""
+        from shopfloor.registry import champion_version
+
+        now = str(champion_version(model_name).version)
+        if now != str(version.version):
+            return Decision(False, f"kept the champion: it moved from v{version.version} to v{now} during this "
+                                   "run, so the comparison no longer holds; registered as challenger")
+        return Decision(promote, reason)
+
     reg = register_model(model, reference[model.inputs.names].head(5), model_name=model_name, experiment=EXPERIMENT,
                          metrics=metrics, params={"metric": metric, "margin": margin,
                                                   "parent_version": version.version,
                                                   "method": retrain_info.get("method", "")},
-                         score_metric=f"test_{metric}", promote=promote,
+                         score_metric=f"test_{metric}", promote=decide,
                          artifacts={REFERENCE: Path(adapt), "drift.json": Path(drift)},
-                         tags={"shopfloor.pipeline": "retraining", "shopfloor.decision": verdict,
-                               "shopfloor.reason": reason})
+                         tags={"shopfloor.pipeline": "retraining"})
+    promote, reason = reg.decision.promote, reg.decision.reason
     return {"model_name": model_name, "version": reg.version, "alias": reg.alias, "promoted": promote,
             "reason": reason, "metric": metric, "challenger": new[metric], "champion": old[metric],
             "champion_version": int(version.version), "run_id": reg.run_id}

@@ -112,6 +112,17 @@ def cmd_schedule_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule_resume(args: argparse.Namespace) -> int:
+    from pipelines import scheduler
+
+    try:
+        job = scheduler.resume(args.id)
+    except (KeyError, ValueError) as exc:
+        raise SystemExit(f"shopfloor schedule resume: {exc.args[0]}") from None
+    print(f"resumed local schedule {job.id} (pid {job.pid})")
+    return 0
+
+
 def _kubeflow_options(p: argparse.ArgumentParser, host_required: bool) -> None:
     p.add_argument("--host", required=host_required, help="Kubeflow Pipelines API, e.g. http://localhost:8080")
     p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
@@ -163,3 +174,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dele.add_argument("id")
     _kubeflow_options(dele, False)
     dele.set_defaults(func=cmd_schedule_delete)
+    res = sch_sub.add_parser("resume", help="start a local schedule's scheduler again after a crash or reboot "
+                                            "(a slot already started is not run twice)")
+    res.add_argument("id")
+    res.set_defaults(func=cmd_schedule_resume)

@@ -53,8 +53,13 @@ def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> 
 
 
 def _header(pipeline: str, data: Path, model: str, detail: str) -> None:
-    from shopfloor import config
+    """Before any step: one run per model (``Busy`` otherwise), a reachable registry (a named error in seconds,
+    not a failed step after minutes of training), and no version left pending by a killed run."""
+    from shopfloor import config, run_lock
+    from shopfloor.registry import prepare_registry
 
+    run_lock.hold(model, pipeline)
+    prepare_registry(model)
     print(f"{pipeline} on {data} ({detail}) -> model {model!r}; MLflow at {config.tracking_uri()}", flush=True)
 
 
@@ -79,6 +84,9 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     label = args.label or "faulty"
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
     ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)  # fail in a second on bad input
+    from shopfloor.synth.tuning import check_storage
+
+    storage = check_storage(args.optuna_storage or config.optuna_storage())
 
     from pipelines.fault_detection import fault_detection
     from pipelines.local import run_local
@@ -92,7 +100,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
                     filter_method=args.filter, objective=args.objective, classifier=args.classifier,
                     threshold_metric=args.threshold_metric, deploy_target=args.deploy, serve_port=args.port,
                     n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
-                    cv_repeats=args.cv_repeats, optuna_storage=config.optuna_storage(),
+                    cv_repeats=args.cv_repeats, optuna_storage=storage,
                     study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
                     seed=args.seed)
     result = run.output
@@ -321,6 +329,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--timeout", type=float, default=60.0, help="Optuna time budget in seconds (per synthesizer)")
     fd.add_argument("--max-steps", type=int, default=1000, help="cap on synthesizer training steps per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
+    fd.add_argument("--optuna-storage", help="Optuna storage URL shared by tuning workers, e.g. "
+                                             "postgresql+psycopg2://user@host/optuna (default: SQLite in "
+                                             "$SHOPFLOOR_HOME)")
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
     fd.set_defaults(func=cmd_fault_detection)
 

@@ -43,21 +43,36 @@ def factory_for(name: str, seed: int, progress: bool = False) -> Factory:
     return lambda params: cls(seed=seed, progress=progress, **params)
 
 
+HEARTBEAT = 10  # seconds between a running trial's heartbeats; a trial silent for 3 of them has died
+
+
 def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
-    """Optuna's RDB storage at ``url``, safe to open from parallel pipeline branches: SQLite waits for a
-    writer's lock instead of failing at once, and a schema that another process is creating at the same
-    moment is waited for."""
+    """Optuna's RDB storage at ``url`` (SQLite, PostgreSQL...), safe to open from parallel workers: SQLite
+    waits for a writer's lock instead of failing at once, and a schema that another process is creating at
+    the same moment is waited for. Running trials send heartbeats, so the trial of a worker that was killed
+    is marked failed by the next worker instead of staying "running" for ever; finished trials are kept."""
     import sqlalchemy.exc
 
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT,
+                                              grace_period=3 * HEARTBEAT)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def check_storage(url: str) -> str:
+    """``DataError`` naming ``optuna-storage`` unless ``url`` opens as an Optuna storage now."""
+    try:
+        open_storage(url, attempts=1)
+    except Exception as exc:  # a bad scheme, an unknown host, a refused connection, a missing driver
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise DataError("optuna-storage", f"cannot open {url!r}: {detail}") from None
+    return url
 
 
 
