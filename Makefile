@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install demo test lint ui image compile manifests benchmarks loadtest clean
+.PHONY: install demo test lint ui image wheelhouse base-image compile manifests benchmarks loadtest clean
 
 install: $(VENV)/.installed
 
@@ -61,9 +61,26 @@ manifests: install
 loadtest: install
 	$(BIN)/shopfloor loadtest --serve-local --users 20 --rate 10 --duration 60s
 
-# Needs a Docker engine (none on the development machines); see README.
-image:
-	docker build -t $${SHOPFLOOR_IMAGE:-localhost:32000/shopfloor-python:0.1.0} .
+# The one image (Dockerfile): runtime dependencies from ./wheelhouse, no network at build time.
+IMAGE ?= localhost:32000/shopfloor-python:0.1.0
+BASE_IMAGE ?= python:3.11-slim
+DEV_TOOLS := pytest|ruff|schemathesis|kubernetes-validate
+
+# Every wheel the image needs, at the versions installed (and tested) here; run where PyPI is reachable.
+wheelhouse: install
+	mkdir -p wheelhouse
+	$(BIN)/pip freeze --exclude-editable | grep -viE '^($(DEV_TOOLS))==' > wheelhouse/constraints.txt
+	$(BIN)/pip download --quiet --dest wheelhouse -c wheelhouse/constraints.txt torch==2.13.0 . setuptools wheel
+
+image: wheelhouse
+	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+
+# A Debian base image made from Debian's archive, for machines that reach no container registry
+# (needs root, debootstrap and a Docker engine): then `make image BASE_IMAGE=shopfloor-base:bookworm`.
+base-image:
+	debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm build/rootfs \
+		http://deb.debian.org/debian
+	tar -C build/rootfs -c . | docker import - shopfloor-base:bookworm
 
 clean:
 	rm -rf $(VENV) .shopfloor .pytest_cache .ruff_cache

@@ -152,12 +152,16 @@ def _output_to(log: Path, quiet: bool) -> Iterator[TextIO]:
             terminal.close()
 
 
-def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = None, **arguments: Any) -> LocalRun:
+def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = None,
+              container: dict[str, Any] | None = None, **arguments: Any) -> LocalRun:
     """Run ``pipeline_func`` through ``kfp.local`` and return its JSON string output, parsed.
 
     Each component runs as a subprocess of this Python (``use_venv=False``): the installed
-    ``shopfloor`` is the one the components use. A step that failed on a Shopfloor error raises
-    ``StepFailed`` with the step's message; any other failure raises ``RuntimeError`` naming the log.
+    ``shopfloor`` is the one the components use. With ``container`` (arguments of docker's
+    ``containers.run``: user, read_only, cap_drop, network_mode...), each runs instead in its image with
+    ``kfp.local.DockerRunner``, as on the cluster (steps report no live progress then). A step that failed on
+    a Shopfloor error raises ``StepFailed`` with the step's message; any other failure raises
+    ``RuntimeError`` naming the log.
     """
     name = getattr(pipeline_func, "name", "pipeline")
     run_dir = config.home() / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
@@ -175,8 +179,9 @@ def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = N
         follower = _Follower(events, console)
         follower.start()
         try:
-            local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(config.kfp_local_root()),
-                       raise_on_error=True)
+            runner = local.DockerRunner(**container) if container is not None \
+                else local.SubprocessRunner(use_venv=False)
+            local.init(runner=runner, pipeline_root=str(config.kfp_local_root()), raise_on_error=True)
             task = pipeline_func(**arguments)
         except Exception as exc:  # kfp raises RuntimeError for a failed task, others for bad wiring
             error = exc

@@ -225,7 +225,7 @@ def new_episode(drifted: dict[str, float] | None, episode: bool) -> tuple[bool, 
     return bool(drifted) and not episode, bool(drifted)
 
 
-def fire(schedule: Schedule, reason: str) -> dict[str, Any]:
+def fire(schedule: Schedule, reason: str, slot: float | None = None) -> dict[str, Any]:
     """Run the retraining pipeline once (as a ``shopfloor`` subprocess) and record the outcome."""
     started = time.time()
     result_file = folder() / f"{schedule.id}.last.json"
@@ -235,6 +235,8 @@ def fire(schedule: Schedule, reason: str) -> dict[str, Any]:
     done = subprocess.run(cmd, capture_output=True, text=True)
     event = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "trigger": reason,
              "exit_code": done.returncode, "seconds": round(time.time() - started, 1)}
+    if slot is not None:
+        event["slot"] = round(slot, 3)
     if result_file.exists():
         result = json.loads(result_file.read_text())
         event |= {"version": result.get("version"), "alias": result.get("alias"),
@@ -262,7 +264,7 @@ def run_forever(schedule_id: str) -> None:
     missed = schedule.latest_slot(time.time())
     if missed is not None:  # slots that passed while no scheduler ran: one run for all of them
         claim(schedule, missed)
-        fire(schedule, "missed slot")
+        fire(schedule, "missed slot", missed)
     due = schedule.next_time(time.time())
     seen = None
     next_scrape, episode = time.time(), False
@@ -271,7 +273,7 @@ def run_forever(schedule_id: str) -> None:
         now = time.time()
         if now >= due:
             claim(schedule, due)
-            fire(schedule, "schedule")
+            fire(schedule, "schedule", due)
             due = schedule.next_time(time.time())  # slots that passed during the run are not caught up
             continue
         if schedule.watch_server and now >= next_scrape:

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from shopfloor import config
+from shopfloor import config, hardening
 from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, FAULT_MODEL, IMAGE, NAMESPACE, SERVER_PORT
 from shopfloor.progress import reported
 
@@ -29,7 +29,7 @@ RESOURCES = {"cpu": "500m", "memory": "512Mi"}
 #: is 3,848; rounded down. Models whose capacity was not measured keep a conservative default.
 SCALE_TARGETS = {FAULT_MODEL: 3800}
 DEFAULT_SCALE_TARGET = 70
-SERVER_USER = 10001
+SERVER_LABEL = ("app.kubernetes.io/component", "shopfloor-model-server")  # on every model server pod
 
 
 def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str = CHAMPION, image: str = IMAGE,
@@ -38,7 +38,9 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
                       service_account: str | None = None) -> dict[str, Any]:
     """The InferenceService manifest for ``models:/MODEL@ALIAS``: the Shopfloor image running
     ``shopfloor serve`` as a custom KServe predictor, with the paper's sizing (1 to 10 replicas of 0.5
-    CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target."""
+    CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target; hardened as every Shopfloor
+    container (``shopfloor.hardening``)."""
+    volumes, mounts = hardening.scratch_volumes()
     container = {
         "name": "kserve-container", "image": image,
         "args": ["shopfloor", "serve", "--model-name", model_name, "--alias", alias, "--host", "0.0.0.0",
@@ -48,12 +50,14 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
         "resources": {"requests": dict(RESOURCES), "limits": dict(RESOURCES)},
         "readinessProbe": {"httpGet": {"path": f"/v2/models/{model_name}/ready", "port": SERVER_PORT},
                            "initialDelaySeconds": 5, "periodSeconds": 10},
-        "securityContext": {"runAsNonRoot": True, "runAsUser": SERVER_USER, "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": False},
+        "securityContext": hardening.security_context(),
+        "volumeMounts": mounts,
     }
     target = scale_target or SCALE_TARGETS.get(model_name, DEFAULT_SCALE_TARGET)
-    predictor: dict[str, Any] = {"containers": [container], "minReplicas": min_replicas, "maxReplicas": max_replicas,
-                                 "scaleMetric": scale_metric, "scaleTarget": target}
+    predictor: dict[str, Any] = {"containers": [container], "volumes": volumes,
+                                 "labels": {SERVER_LABEL[0]: SERVER_LABEL[1]},  # what MLflow's NetworkPolicy admits
+                                 "minReplicas": min_replicas,
+                                 "maxReplicas": max_replicas, "scaleMetric": scale_metric, "scaleTarget": target}
     if service_account:
         predictor["serviceAccountName"] = service_account
     return {"apiVersion": API_VERSION, "kind": "InferenceService",

@@ -39,6 +39,7 @@ from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, fo
 from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
+from shopfloor.failpoints import reach
 from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.progress import reported
 from shopfloor.synth.filter import filter_rows
@@ -98,6 +99,7 @@ def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, pre
                 drop: list[str] | None = None, categorical: list[str] | None = None,
                 test_size: float = 0.2, valid_size: float = 0.2, seed: int = 0) -> dict[str, Any]:
     """Read and check the table, split it stratified, fit the [-1, 1] preprocessing on train."""
+    reach("ingest")
     table = ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)
     splits = ing.split(table, test_size=test_size, valid_size=valid_size, seed=seed)
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):

@@ -36,6 +36,7 @@ from shopfloor import config
 from shopfloor.constants import CHALLENGER, CHAMPION
 from shopfloor.contract import SequenceSchema, ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
+from shopfloor.failpoints import reach
 from shopfloor.registry_lock import registry_lock
 
 PENDING = "shopfloor.pending"  # tag of a version whose registration has not finished (value: its run id)
@@ -271,6 +272,7 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
             sweep_pending(model_name)
             made = mlflow.register_model(info.model_uri, model_name, tags={PENDING: run.info.run_id})
             version = int(made.version)
+            reach("registration")
             if callable(promote):
                 decision = promote()
                 wins = bool(decision.promote)

@@ -35,12 +35,13 @@ def gearbox_with_variant(rows: int, seed: int) -> pd.DataFrame:
 
 
 def register_in(home: Path, model: FaultClassifier, example: pd.DataFrame, f2: float, name: str = MODEL,
-                **kwargs) -> Registration:
-    """Register ``model`` in the SQLite store of ``home`` (its artifacts under ``home``)."""
+                tracking_uri: str | None = None, **kwargs) -> Registration:
+    """Register ``model`` in the SQLite store of ``home`` (its artifacts under ``home``), or in the store at
+    ``tracking_uri``."""
     saved = os.environ.get("SHOPFLOOR_HOME")
     os.environ["SHOPFLOOR_HOME"] = str(home)
     try:
-        use_tracking(f"sqlite:///{home / 'mlflow.db'}")
+        use_tracking(tracking_uri or f"sqlite:///{home / 'mlflow.db'}")
         return register_model(model, example, model_name=name, experiment="serving-tests", metrics={"test_f2": f2},
                               params={}, score_metric="test_f2", **kwargs)
     finally:
@@ -53,7 +54,7 @@ def register_in(home: Path, model: FaultClassifier, example: pd.DataFrame, f2: f
 
 def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: str | None = None,
                            variant: bool = False, name: str = MODEL, threshold: float = 0.5,
-                           reference: Path | None = None):
+                           reference: Path | None = None, tracking_uri: str | None = None):
     """Train a logistic regression on simulated gearbox rows (with a ``variant`` string column if asked)
     and register it with the given test F2; with ``reference`` (a file to write), the training rows are
     logged with it as fault detection logs them. Returns (registration, model, raw test rows)."""
@@ -68,7 +69,8 @@ def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: s
     if reference is not None:
         splits.train.to_parquet(reference, index=False)
         kwargs["artifacts"] = {REFERENCE: reference}
-    reg = register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name, **kwargs)
+    reg = register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name,
+                      tracking_uri=tracking_uri, **kwargs)
     return reg, model, rows
 
 

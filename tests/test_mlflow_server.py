@@ -148,3 +148,12 @@ def _wait_for_step(home: Path, step: str, proc: subprocess.Popen, timeout: float
                     return
         time.sleep(0.2)
     raise TimeoutError(f"step {step} did not finish in {timeout} s")
+
+
+def test_two_writers_at_once_on_the_server_lose_no_update(server, tmp_path):
+    from test_faults import two_writers
+
+    url, _ = server
+    home = tmp_path / "home"
+    home.mkdir()
+    two_writers(url, home)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from shopfloor.constants import OBJECTIVES
 from shopfloor.errors import DataError
+from shopfloor.failpoints import reach
 from shopfloor.progress import bar
 from shopfloor.synth.base import Synthesizer
 from shopfloor.synth.fidelity import fidelity_loss
@@ -189,6 +190,8 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
             if single and done:
                 trials.set_postfix_str(f"best {objective.names[0]} {study.best_value:.4f}")
             trials.update()
+            if trial.state == optuna.trial.TrialState.COMPLETE:
+                reach("tuning")
 
         study.optimize(run, n_trials=n_trials, timeout=timeout, callbacks=[advance])
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -1,0 +1,31 @@
+"""Fail points: named places where a test can stop a real run to kill it there, or slow it down.
+
+``SHOPFLOOR_FAILPOINT=NAME`` makes the process that reaches ``reach(NAME)`` write
+``$SHOPFLOOR_HOME/failpoint-NAME`` (its process id) and then wait there for the kill; ``NAME:SECONDS`` makes
+it pause that long and go on (to widen a race on purpose). Unset, ``reach`` costs one dictionary lookup.
+The places: ``ingest`` (the ingest step has started), ``tuning`` (a trial has finished),
+``registration`` (the version exists, its alias is not set yet).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+ENV = "SHOPFLOOR_FAILPOINT"
+
+
+def reach(name: str) -> None:
+    spec = os.environ.get(ENV)
+    if not spec:
+        return
+    point, _, seconds = spec.partition(":")
+    if point != name:
+        return
+    if seconds:
+        time.sleep(float(seconds))
+        return
+    from shopfloor import config
+
+    (config.home() / f"failpoint-{name}").write_text(str(os.getpid()))
+    time.sleep(3600)
