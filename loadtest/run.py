@@ -111,6 +111,13 @@ def run_locust(host: str, out_dir: Path, *, users: int = 20, rate: float = 10.0,
     """Locust headless (FastHttpUser) with ``users`` users at ``rate`` requests/s each, in ``processes``
     forked processes (default: every core but the server's); returns the SLA verdict with the offered and
     achieved rates and the load generator's own CPU use."""
+    import importlib.util
+
+    from shopfloor.errors import ShopfloorError
+
+    if importlib.util.find_spec("locust") is None:
+        raise ShopfloorError("locust is not installed here (the serving image leaves it out): "
+                             "pip install 'shopfloor[loadtest]', or run the load test from a workstation")
     out_dir.mkdir(parents=True, exist_ok=True)
     processes = processes or default_processes()
     env = {**os.environ, "SHOPFLOOR_RATE": str(rate), "SHOPFLOOR_MODEL": model}
