@@ -21,10 +21,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 
 
-def run(*extra: str) -> dict:
+def run(*extra: str, tracking_uri: str | None = None) -> dict:
+    """One ``shopfloor run fault-detection`` in a fresh data directory (against ``tracking_uri`` if given)."""
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "SHOPFLOOR_HOME": home}
         env.pop("MLFLOW_TRACKING_URI", None)
+        if tracking_uri:
+            env["MLFLOW_TRACKING_URI"] = tracking_uri
         out = Path(home) / "result.json"
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "run", "fault-detection", *extra,

@@ -1,13 +1,15 @@
-"""Component: tune one synthesizer with Optuna, refit it for every cross-validation fold, sample candidates."""
+"""Component: one synthesizer with the best settings of its study (filled by the tuning workers), refitted for
+every cross-validation fold, and its candidate rows."""
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
 from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessing: Input[Model], name: str,
+def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessing: Input[Model], studies: Input[Artifact],
+               name: str,
                synthesizer: Output[Model], candidates: Output[Dataset], objective: str, classifier: str,
                n_trials: int, timeout: float, optuna_storage: str, study_name: str, max_steps: int, cv_folds: int,
                cv_repeats: int, seed: int):
@@ -17,6 +19,6 @@ def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessing: Inpu
                            synthesizer_dir=synthesizer.path, candidates=candidates.path, n_trials=n_trials,
                            timeout=timeout, storage=optuna_storage or None, study_name=study_name,
                            objective=objective, classifier=classifier, cv_folds=cv_folds, cv_repeats=cv_repeats,
-                           max_steps=max_steps, seed=seed)
+                           max_steps=max_steps, seed=seed, studies_dir=studies.path)
     synthesizer.metadata.update({k: v for k, v in info.items() if isinstance(v, (int, float, str, bool))})
     candidates.metadata.update({"synthesizer": name, "rows": info["candidates"]})

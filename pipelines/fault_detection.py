@@ -1,6 +1,7 @@
-"""Fault detection DAG: ingest -> for each chosen synthesizer (in parallel): tune, refit per CV fold, sample,
-filter -> train (cross-validated choice of method, amount and threshold) -> register -> deploy (when asked
-for, and only a new champion).
+"""Fault detection DAG: ingest -> tuning workers (in parallel: every chosen synthesizer times
+``tuning_workers``, the workers of a synthesizer sharing one Optuna study) -> for each synthesizer (in
+parallel): refit the study's best settings per CV fold, sample, filter -> train (cross-validated choice of
+method, amount and threshold) -> register -> deploy (when asked for, and only a new champion).
 
 The synthesizer choice is a list parameter (``["wgan"]``, ``["wgan", "ctgan", "flow"]``...):
 ``dsl.ParallelFor`` runs one branch per name and ``dsl.Collected`` hands the branches' rows, synthesizers
@@ -11,10 +12,13 @@ and only the chosen synthesizers run.
 from kfp import dsl
 
 from components.filter import filter_rows
+from components.gather import gather_studies
 from components.ingest import ingest
 from components.register import register
 from components.synthesize import synthesize
 from components.train import train
+from components.tune import tune
+from components.tuning_plan import tuning_plan
 from pipelines.deploy import finish
 from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE, FAULT_MODEL, NAMESPACE, SERVE_PORTS
 
@@ -26,6 +30,7 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     synthesizers: list = ["wgan"], filter_method: str = DEFAULT_FILTER,  # noqa: B006
                     objective: str = DEFAULT_OBJECTIVE, classifier: str = "logreg", threshold_metric: str = "f2",
                     n_trials: int = 10, timeout: float = 60.0, optuna_storage: str = "", study_name: str = "fd",
+                    tuning_workers: int = 1,
                     max_steps: int = 1000, cv_folds: int = 5, cv_repeats: int = 1, d_max_quantile: float = 0.95,
                     likelihood_quantile: float = 0.05, model_name: str = FAULT_MODEL, force_promote: bool = False,
                     deploy_target: str = "none", serve_port: int = SERVE_PORTS["fault-detection"],
@@ -36,10 +41,18 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
     splits = {"train": data.outputs["train"], "valid": data.outputs["valid"],
               "preprocessing": data.outputs["preprocessing"]}
     cv = {"cv_folds": cv_folds, "cv_repeats": cv_repeats, "seed": seed}
+    study = {"objective": objective, "classifier": classifier, "n_trials": n_trials, "timeout": timeout,
+             "optuna_storage": optuna_storage, "study_name": study_name, "max_steps": max_steps}
+    jobs = tuning_plan(synthesizers=synthesizers, workers=tuning_workers)
+    jobs.set_display_name("tuning plan")
+    with dsl.ParallelFor(jobs.output, name="tuning-workers") as job:
+        tuned = tune(**splits, job=job, workers=tuning_workers, seed=seed, **study)
+        tuned.set_display_name("tune")
+    studies = gather_studies(studies=dsl.Collected(tuned.outputs["study"]))
+    studies.set_display_name("studies")
+    tasks += [jobs, tuned, studies]
     with dsl.ParallelFor(synthesizers, name="synthesizers") as name:
-        made = synthesize(**splits, name=name, objective=objective, classifier=classifier, n_trials=n_trials,
-                          timeout=timeout, optuna_storage=optuna_storage, study_name=study_name, max_steps=max_steps,
-                          **cv)
+        made = synthesize(**splits, studies=studies.outputs["gathered"], name=name, **study, **cv)
         made.set_display_name("synthesize")
         kept = filter_rows(**splits, candidates=made.outputs["candidates"], method=filter_method,
                            d_max_quantile=d_max_quantile, likelihood_quantile=likelihood_quantile, **cv)

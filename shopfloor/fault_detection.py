@@ -39,6 +39,7 @@ from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, fo
 from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
+from shopfloor.errors import DataError
 from shopfloor.failpoints import reach
 from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.progress import reported
@@ -129,6 +130,67 @@ def utility_of(prep: ing.Preprocessing, fit_rows: pd.DataFrame, held_rows: pd.Da
     return utility
 
 
+def _tuning_goal(train: str, preprocessing: str, objective: str, classifier: str,
+                 seed: int) -> tuple[pd.DataFrame, Objective]:
+    """The faults a synthesizer is tuned on (3/4 of train's) and what scores it (on the other 1/4): the same
+    for every tuning worker and for the step that reads their study."""
+    prep = ing.Preprocessing.load(preprocessing)
+    train_rows = pd.read_parquet(train)
+    inner_fit, inner_held = train_test_split(train_rows, test_size=0.25, stratify=train_rows[ing.LABEL],
+                                             random_state=seed)
+    utility = utility_of(prep, inner_fit, inner_held, classifier, seed) if objective != "fidelity" else None
+    return faults_of(inner_fit), Objective(objective, faults_of(inner_held), utility)
+
+
+def study_url(storage: str | None, folder: Path, synthesizer: str) -> str:
+    """Where ``synthesizer``'s study lives: the shared ``storage``, else a SQLite file in ``folder``."""
+    return storage or f"sqlite:///{folder / f'{synthesizer}.db'}"
+
+
+@reported("tune {job}", summary=lambda i: f"worker {i['worker'] + 1} of {i['workers']}: {i['ran']} trials, study "
+                                          f"{i['study']} now holds {i['trials']} ({i['pruned']} pruned)")
+def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir: str, workers: int, n_trials: int,
+              timeout: float, storage: str | None, study_name: str, objective: str = "utility",
+              classifier: str = "logreg", max_steps: int = 1500, seed: int = 0, progress: bool = True
+              ) -> dict[str, Any]:
+    """One tuning worker (``job`` is ``SYNTHESIZER/WORKER``): its share of the trial budget, in the study that
+    all workers of the synthesizer share, with its own sampler seed so that workers explore apart."""
+    synthesizer, _, index = job.partition("/")
+    worker = int(index or 0)
+    if workers > 1 and not storage:
+        raise DataError("optuna-storage", f"{workers} tuning workers must share one study: give a storage that "
+                                          "every worker reaches (e.g. postgresql+psycopg2://...)")
+    out = Path(study_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    faults, goal = _tuning_goal(train, preprocessing, objective, classifier, seed)
+    share = math.ceil(n_trials / workers)
+    result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress), goal,
+                  n_trials=share, timeout=timeout, storage=study_url(storage, out, synthesizer),
+                  study_name=f"{study_name}-{synthesizer}", seed=seed + 1000 * worker, progress=progress,
+                  label=job, refit=False)
+    info = {"job": job, "synthesizer": synthesizer, "worker": worker, "workers": workers, "ran": share,
+            "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
+            "best": result.best_values}
+    (out / f"{synthesizer}-{worker}.json").write_text(json.dumps(info, indent=2, default=str))
+    return info
+
+
+def gather_studies(studies: list[str], out: str) -> dict[str, Any]:
+    """Collect what the tuning workers left (their SQLite studies, when no shared storage was given, and their
+    reports) into one folder for the synthesize steps."""
+    import shutil
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for study in studies:
+        for path in Path(study).iterdir():
+            shutil.copyfile(path, folder / path.name)
+            if path.suffix == ".json":
+                reports.append(json.loads(path.read_text()))
+    return {"workers": len(reports), "jobs": sorted(r["job"] for r in reports)}
+
+
 @reported("synthesize {synthesizer}",
           summary=lambda i: f"{i['trials']} trials ({i['pruned']} pruned), best "
                             + ", ".join(f"{k} {v:.3f}" for k, v in i["best"].items())
@@ -138,22 +200,22 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
                     candidates: str, n_trials: int, timeout: float, storage: str | None, study_name: str,
                     objective: str = "utility", classifier: str = "logreg", cv_folds: int = 5, cv_repeats: int = 2,
                     candidate_factor: float = 3.0, max_steps: int = 1500, seed: int = 0,
-                    progress: bool = True) -> dict[str, Any]:
-    """Tune ``synthesizer`` on the training split, refit it with the chosen settings for every fold of the
-    development rows and for all of them, and write each one's candidate rows (raw columns, ``_fold``)."""
+                    progress: bool = True, studies_dir: str | None = None) -> dict[str, Any]:
+    """Tune ``synthesizer`` on the training split (or, with ``studies_dir``, read the study that the tuning
+    workers filled), refit it with the chosen settings for every fold of the development rows and for all of
+    them, and write each one's candidate rows (raw columns, ``_fold``)."""
     from shopfloor.synth.fidelity import fidelity_report
 
-    prep = ing.Preprocessing.load(preprocessing)
-    train_rows = pd.read_parquet(train)
-    inner_fit, inner_held = train_test_split(train_rows, test_size=0.25, stratify=train_rows[ing.LABEL],
-                                             random_state=seed)
     out = Path(synthesizer_dir)
     out.mkdir(parents=True, exist_ok=True)
-    utility = utility_of(prep, inner_fit, inner_held, classifier, seed) if objective != "fidelity" else None
-    goal = Objective(objective, faults_of(inner_held), utility)
-    result = tune(faults_of(inner_fit), space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
-                  goal, n_trials=n_trials, timeout=timeout, storage=storage or f"sqlite:///{out / 'study.db'}",
-                  study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer)
+    faults, goal = _tuning_goal(train, preprocessing, objective, classifier, seed)
+    folder = Path(studies_dir) if studies_dir else out
+    local = folder / f"{synthesizer}.db"
+    url = f"sqlite:///{local}" if studies_dir and local.exists() else study_url(storage, folder, synthesizer)
+    result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
+                  goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
+                  study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
+                  refit=False)
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
     factory = factory_for(synthesizer, seed, progress=False)
     sets, fidelity = [], []

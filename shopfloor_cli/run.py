@@ -77,7 +77,8 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DataError("synthesizer", str(exc)) from None
     for option, value, least in (("max-steps", args.max_steps, 8), ("cv-folds", args.cv_folds, 2),
-                                 ("cv-repeats", args.cv_repeats, 1), ("trials", args.trials, 1)):
+                                 ("cv-repeats", args.cv_repeats, 1), ("trials", args.trials, 1),
+                                 ("tuning-workers", args.tuning_workers, 1)):
         if value < least:
             raise DataError(option, f"must be at least {least}, got {value}")
     data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
@@ -93,14 +94,15 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     from shopfloor.fault_detection import comparison_table, markdown_table
 
     _header("fault-detection", data, model, f"label {label!r}")
-    if len(synthesizers) > 1:  # parallel branches: one share of the cores each, not all of them each
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // len(synthesizers))))
+    branches = len(synthesizers) * args.tuning_workers
+    if branches > 1:  # parallel branches: one share of the cores each, not all of them each
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // branches)))
     run = run_local(fault_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
                     label=label, drop_columns=drop, categorical=categorical, synthesizers=synthesizers,
                     filter_method=args.filter, objective=args.objective, classifier=args.classifier,
                     threshold_metric=args.threshold_metric, deploy_target=args.deploy, serve_port=args.port,
                     n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
-                    cv_repeats=args.cv_repeats, optuna_storage=storage,
+                    cv_repeats=args.cv_repeats, optuna_storage=storage, tuning_workers=args.tuning_workers,
                     study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
                     seed=args.seed)
     result = run.output
@@ -329,6 +331,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--timeout", type=float, default=60.0, help="Optuna time budget in seconds (per synthesizer)")
     fd.add_argument("--max-steps", type=int, default=1000, help="cap on synthesizer training steps per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
+    fd.add_argument("--tuning-workers", type=int, default=1,
+                    help="tuning workers per synthesizer (a dsl.ParallelFor of pods on Kubeflow), sharing one study "
+                         "and the --trials budget")
     fd.add_argument("--optuna-storage", help="Optuna storage URL shared by tuning workers, e.g. "
                                              "postgresql+psycopg2://user@host/optuna (default: SQLite in "
                                              "$SHOPFLOOR_HOME)")

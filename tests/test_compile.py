@@ -22,8 +22,17 @@ def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
     when asked for and only for a new champion (KFP conditions, no skip flags in the components)."""
     spec = yaml.safe_load(compile_pipeline("fault-detection", out=tmp_path / "fd.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    loop = next(t for t in tasks.values() if "parameterIterator" in t)
-    assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--synthesizers"
+    loops = {t["parameterIterator"]["items"]["inputParameter"]: t for t in tasks.values() if "parameterIterator" in t}
+    assert set(loops) == {"pipelinechannel--synthesizers", "pipelinechannel--tuning-plan-Output"}
+    # the tuning workers: one branch per synthesizer and worker, gathered before the synthesizers' branches
+    workers = loops["pipelinechannel--tuning-plan-Output"]
+    assert {t["taskInfo"]["name"] for t in spec["components"][workers["componentRef"]["name"]]["dag"]["tasks"]
+            .values()} == {"tune"}
+    gathered = tasks["gather-studies"]["inputs"]["artifacts"]["studies"]["taskOutputArtifact"]
+    assert gathered["producerTask"] == workers["componentRef"]["name"].removeprefix("comp-")
+    assert spec["root"]["inputDefinitions"]["parameters"]["tuning_workers"]["defaultValue"] == 1
+    loop = loops["pipelinechannel--synthesizers"]
+    assert "gather-studies" in loop["dependentTasks"]
     body = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     assert {t["taskInfo"]["name"] for t in body.values()} == {"synthesize", "filter"}
     assert body["filter-rows"]["dependentTasks"] == ["synthesize"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cli import shopfloor
 from mlflow import MlflowClient
-from serving_fixtures import call, metric_value, metrics_text
+from serving_fixtures import call, metric_value, metrics_text, register_gearbox_model
 
 from shopfloor.mlflow_server import postgres_bin, postgres_mlflow
 from shopfloor.net import free_port
@@ -46,9 +46,16 @@ def test_pipeline_serving_and_alias_through_the_server_on_postgres(server, tmp_p
     home = tmp_path / "home"
     out = tmp_path / "result.json"
     done = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST,
-                     "--optuna-storage", pg.uri("optuna"), "--json", str(out), home=home, tracking_uri=url)
+                     "--optuna-storage", pg.uri("optuna"), "--tuning-workers", "2", "--trials", "4",
+                     "--study", "served", "--json", str(out), home=home, tracking_uri=url)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"MLflow at {url}" in done.stdout
+    # two tuning workers (a ParallelFor) shared one study in PostgreSQL: 2 trials each, no number twice
+    assert sum(line.lstrip().startswith("tune wgan/") for line in done.stdout.splitlines()) == 2
+    import optuna
+
+    trials = optuna.load_study(study_name="served-wgan", storage=pg.uri("optuna")).trials
+    assert len(trials) == 4 and sorted(t.number for t in trials) == [0, 1, 2, 3]
     result = json.loads(out.read_text())
     assert result["alias"] == "champion" and _versions(url, MODEL) == [result["version"]]
     client = MlflowClient(url)
@@ -56,9 +63,6 @@ def test_pipeline_serving_and_alias_through_the_server_on_postgres(server, tmp_p
     run = client.get_run(result["run_id"])
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     assert not (home / "mlflow.db").exists() and not (home / "mlartifacts").exists()
-    import optuna
-
-    assert any(s.study_name.endswith("-wgan") for s in optuna.get_all_study_summaries(pg.uri("optuna")))
 
     # the model server loads the champion from the tracking server and follows the alias there
     env = {"MLFLOW_TRACKING_URI": url, "SHOPFLOOR_HOME": str(home)}
@@ -70,11 +74,10 @@ def test_pipeline_serving_and_alias_through_the_server_on_postgres(server, tmp_p
             {"name": name, "shape": [1], "datatype": "FP64", "data": [1.0]} for name in _inputs(served)]})
         assert v2.status == 200 and v2.body["model_version"] == str(result["version"])
 
-        # a second version, registered through the server, then the alias moved to it by hand
-        second = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST,
-                           "--seed", "1", "--optuna-storage", pg.uri("optuna"), home=home, tracking_uri=url)
-        assert second.returncode == 0, second.stderr[-3000:]
+        # a second version, registered through the server as a challenger, then the alias moved to it by hand
+        register_gearbox_model(tmp_path / "second", f2=0.0, seed=1, name=MODEL, tracking_uri=url)
         newest = _versions(url, MODEL)[-1]
+        assert newest == result["version"] + 1
         client.set_registered_model_alias(MODEL, "champion", str(newest))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -157,3 +160,28 @@ def test_two_writers_at_once_on_the_server_lose_no_update(server, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     two_writers(url, home)
+
+
+WORKER = """
+import sys
+from shopfloor.data.simulate import simulate_gearbox
+from shopfloor.synth.tuning import Objective, factory_for, space_for, tune
+rows = simulate_gearbox(rows=1500, seed=0)
+faults = rows[rows["faulty"] == 1].drop(columns=["faulty"]).reset_index(drop=True)
+tune(faults.iloc[:60], space_for("wgan", 24), factory_for("wgan", 0), Objective("fidelity", faults.iloc[60:]),
+     n_trials=3, timeout=None, storage=sys.argv[1], study_name="shared", seed=int(sys.argv[2]), progress=False,
+     refit=False)
+"""
+
+
+def test_two_tuning_worker_processes_share_one_study_without_duplicates_or_losses(server):
+    import optuna
+
+    _, pg = server
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, pg.uri("optuna"), str(seed)], stderr=subprocess.PIPE,
+                                text=True) for seed in (0, 1)]
+    for worker in workers:
+        assert worker.wait(timeout=300) == 0, worker.stderr.read()[-2000:]
+    trials = optuna.load_study(study_name="shared", storage=pg.uri("optuna")).trials
+    assert sorted(t.number for t in trials) == list(range(6))  # 3 + 3, none lost, no number twice
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)

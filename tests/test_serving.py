@@ -287,7 +287,7 @@ def test_hot_reload_under_load_has_no_failures(tmp_path):
 def test_schemathesis_finds_no_server_error(served):
     """Fuzz every documented operation from the server's own OpenAPI document; no 5xx allowed."""
     cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{served['url']}/openapi.json",
-           "--checks", "not_a_server_error", "--max-examples", "25", "--phases", "examples,fuzzing",
+           "--checks", "not_a_server_error", "--max-examples", "100", "--phases", "examples,fuzzing",
            "--exclude-path-regex", "^/v2/repository|^/v1/models/[^/]+:explain|/generate",
            "--request-timeout", "10", "--seed", "1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

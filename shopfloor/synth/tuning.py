@@ -121,7 +121,7 @@ class TuningResult:
     n_trials: int
     n_pruned: int
     study_name: str
-    synthesizer: Synthesizer
+    synthesizer: Synthesizer | None  # None when not refitted
     pareto: list[dict[str, Any]]  # two-objective studies: every Pareto-optimal trial; else []
 
 
@@ -153,11 +153,13 @@ def _pareto_pick(front: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTr
 
 def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: Objective, *,
          n_trials: int, timeout: float | None, storage: str, study_name: str, seed: int = 0,
-         progress: bool = True, label: str = "") -> TuningResult:
-    """Run (or resume) a study and return the best synthesizer, fitted on ``train``.
+         progress: bool = True, label: str = "", refit: bool = True) -> TuningResult:
+    """Run (or resume, or join: several workers may share one study) a study and return its best settings and,
+    with ``refit``, the best synthesizer fitted on ``train``.
 
     Every trial fits a synthesizer on ``train`` and is scored by ``objective``; single-objective trials
-    report at each quarter of their epochs and the median pruner stops weak ones.
+    report at each quarter of their epochs and the median pruner stops weak ones. ``n_trials=0`` only reads
+    the study (what the workers of a ``--tuning-workers`` run left).
     """
     fitted: dict[int, Synthesizer] = {}  # this session's fitted synthesizers, by trial number
     single = len(objective.directions) == 1
@@ -184,24 +186,26 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
     study = optuna.create_study(study_name=study_name, storage=open_storage(storage),
                                 directions=objective.directions, load_if_exists=True,
                                 sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
-    with bar(total=n_trials, desc=f"tune {label or study_name}", unit="trial", enabled=progress) as trials:
-        def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-            if single and done:
-                trials.set_postfix_str(f"best {objective.names[0]} {study.best_value:.4f}")
-            trials.update()
-            if trial.state == optuna.trial.TrialState.COMPLETE:
-                reach("tuning")
+    if n_trials > 0:
+        with bar(total=n_trials, desc=f"tune {label or study_name}", unit="trial", enabled=progress) as trials:
+            def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+                if single and done:
+                    trials.set_postfix_str(f"best {objective.names[0]} {study.best_value:.4f}")
+                trials.update()
+                if trial.state == optuna.trial.TrialState.COMPLETE:
+                    reach("tuning")
 
-        study.optimize(run, n_trials=n_trials, timeout=timeout, callbacks=[advance])
+            study.optimize(run, n_trials=n_trials, timeout=timeout, callbacks=[advance])
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"study {study_name!r}: no trial completed; see the trials' 'failure' attributes")
     front = [] if single else study.best_trials
     best = study.best_trial if single else _pareto_pick(front)
     params = space(optuna.trial.FixedTrial(best.params))
-    # Refit only when the chosen trial came from an earlier (resumed) session.
-    synth = fitted[best.number] if best.number in fitted else factory(params).fit(train)
+    synth = None
+    if refit:  # refit only when the chosen trial came from another session or worker
+        synth = fitted[best.number] if best.number in fitted else factory(params).fit(train)
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     pareto = [{"trial": t.number, **dict(zip(objective.names, t.values, strict=True)), **t.params} for t in front]
     return TuningResult(params, dict(zip(objective.names, best.values, strict=True)), len(study.trials), pruned,
