@@ -175,22 +175,6 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
     return info
 
 
-def gather_studies(studies: list[str], out: str) -> dict[str, Any]:
-    """Collect what the tuning workers left (their SQLite studies, when no shared storage was given, and their
-    reports) into one folder for the synthesize steps."""
-    import shutil
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    reports = []
-    for study in studies:
-        for path in Path(study).iterdir():
-            shutil.copyfile(path, folder / path.name)
-            if path.suffix == ".json":
-                reports.append(json.loads(path.read_text()))
-    return {"workers": len(reports), "jobs": sorted(r["job"] for r in reports)}
-
-
 @reported("synthesize {synthesizer}",
           summary=lambda i: f"{i['trials']} trials ({i['pruned']} pruned), best "
                             + ", ".join(f"{k} {v:.3f}" for k, v in i["best"].items())
