@@ -129,3 +129,21 @@ def test_the_pipeline_runs_each_step_in_the_image_with_dockerrunner(image, serve
     log = run.log.read_text()
     assert f"Found image '{IMAGE}'" in log or f"Found image {IMAGE!r}" in log
     print(f"fault detection with DockerRunner: {time.monotonic() - started:.0f} s")
+
+
+def test_no_secret_in_the_image_layers_config_or_shopfloor_files(image):
+    from test_trust import scan
+
+    history = subprocess.run(["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image],
+                             capture_output=True, text=True, check=True).stdout
+    config = subprocess.run(["docker", "image", "inspect", image, "--format", "{{json .Config}}"],
+                            capture_output=True, text=True, check=True).stdout
+    dump = ("import pathlib, importlib\n"
+            "for name in ('shopfloor', 'shopfloor_cli', 'serving', 'pipelines', 'components', 'loadtest'):\n"
+            "    root = pathlib.Path(importlib.import_module(name).__file__).parent\n"
+            "    for path in sorted(root.rglob('*.py')):\n"
+            "        print(path.read_text())\n")
+    files = _in_image(image, "python", "-c", dump)
+    assert files.returncode == 0 and "def register_model" in files.stdout
+    assert "MLFLOW_TRACKING_URI" not in config or "@" not in config  # no credentials in the image's env
+    assert scan(history) == [] and scan(config) == [] and scan(files.stdout) == []

@@ -91,8 +91,10 @@ SECRET_PATTERNS = {
     "AWS access key id": re.compile(r"AKIA[0-9A-Z]{16}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "password in a URL": re.compile(r"://[^/\s:@$]+:(?!\$\()[^@\s/]+@"),
-    "literal secret value": re.compile(r"(?i)(password|secret|token|access_key)[\"']?\s*[:=]\s*[\"']?(?!\$\()"
-                                       r"[A-Za-z0-9+/_\-]{8,}"),
+    "quoted secret value": re.compile(r"(?i)(password|secret|token|access_key)\w*[\"']?\s*[:=]\s*[\"'](?!\$\()"
+                                      r"[A-Za-z0-9+/_\-]{8,}[\"']"),
+    "unquoted secret value": re.compile(r"(?im)(password|secret|token|access_key)\w*[\"']?\s*:\s+(?![$({\[])"
+                                        r"[A-Za-z0-9+/_\-]{8,}\s*$"),
 }
 
 
@@ -103,7 +105,9 @@ def scan(text: str) -> list[str]:
 def test_the_scanner_finds_planted_secrets():
     assert scan("url: postgresql://mlflow:hunter2hunter2@db:5432/mlflow")
     assert scan("AWS_ACCESS_KEY_ID: AKIAABCDEFGHIJKLMNOP")
-    assert scan('POSTGRES_PASSWORD: "s3cr3tp4ssw0rd"')
+    assert scan('POSTGRES_PASSWORD: "s3cr3tp4ssw0rd"') and scan("POSTGRES_PASSWORD: s3cr3tp4ssw0rd")
+    assert scan('token = "ghp_0123456789abcdef"')
+    assert not scan("token = _REJECT_COUNTED.set({})") and not scan("secretKeyRef: {name: mlflow-store, key: K}")
     assert not scan("postgresql://mlflow:$(POSTGRES_PASSWORD)@db:5432/mlflow")
 
 
