@@ -34,6 +34,7 @@ from typing import Any
 
 from shopfloor import config
 from shopfloor.constants import FAULT_MODEL
+from shopfloor.processes import alive
 
 
 def folder() -> Path:
@@ -112,19 +113,6 @@ def load(schedule_id: str) -> Schedule:
     if not path.exists():
         raise KeyError(f"no local schedule {schedule_id!r}")
     return Schedule(**json.loads(path.read_text()))
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:  # a finished child that nobody waited for is a zombie: not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def start(schedule: Schedule) -> Schedule:

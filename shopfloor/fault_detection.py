@@ -147,8 +147,8 @@ def study_url(storage: str | None, folder: Path, synthesizer: str) -> str:
     return storage or f"sqlite:///{folder / f'{synthesizer}.db'}"
 
 
-@reported("tune {job}", summary=lambda i: f"worker {i['worker'] + 1} of {i['workers']}: {i['ran']} trials, study "
-                                          f"{i['study']} now holds {i['trials']} ({i['pruned']} pruned)")
+@reported("tune {job}", summary=lambda i: f"worker {i['worker'] + 1} of {i['workers']}: budget {i['budget']} trials, "
+                                          f"study {i['study']} now holds {i['trials']} ({i['pruned']} pruned)")
 def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir: str, workers: int, n_trials: int,
               timeout: float, storage: str | None, study_name: str, objective: str = "utility",
               classifier: str = "logreg", max_steps: int = 1500, seed: int = 0, progress: bool = True
@@ -168,7 +168,7 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
                   n_trials=share, timeout=timeout, storage=study_url(storage, out, synthesizer),
                   study_name=f"{study_name}-{synthesizer}", seed=seed + 1000 * worker, progress=progress,
                   label=job, refit=False)
-    info = {"job": job, "synthesizer": synthesizer, "worker": worker, "workers": workers, "ran": share,
+    info = {"job": job, "synthesizer": synthesizer, "worker": worker, "workers": workers, "budget": share,
             "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
             "best": result.best_values}
     (out / f"{synthesizer}-{worker}.json").write_text(json.dumps(info, indent=2, default=str))

@@ -251,7 +251,6 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
         raise ValueError(f"score_metric {score_metric!r} is not among the metrics")
     client = MlflowClient()
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment))
-    previous = champion_score(model_name, score_metric)
     run = mlflow.start_run(tags=tags)
     try:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -273,13 +272,13 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
             made = mlflow.register_model(info.model_uri, model_name, tags={PENDING: run.info.run_id})
             version = int(made.version)
             reach("registration")
+            previous = champion_score(model_name, score_metric)  # the champion of this moment, read once
             if callable(promote):
                 decision = promote()
                 wins = bool(decision.promote)
                 mlflow.log_metrics({k: float(v) for k, v in (getattr(decision, "metrics", None) or {}).items()})
                 mlflow.set_tags(getattr(decision, "tags", None) or {})
             elif promote is None:
-                previous = champion_score(model_name, score_metric)  # the champion of this moment
                 wins = previous is None or score >= previous
             else:
                 wins = promote

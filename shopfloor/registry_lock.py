@@ -23,6 +23,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from shopfloor.errors import RegistryError
+from shopfloor.processes import alive
 
 log = logging.getLogger(__name__)
 LEASE = 120.0  # seconds after which a lock is taken to be abandoned
@@ -34,19 +35,6 @@ def lock_name(model_name: str) -> str:
     return f"{model_name}{SUFFIX}"
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child nobody has waited for yet is a zombie: dead for our purpose
-        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _abandoned(tags: dict[str, str], now: float, lease: float) -> str | None:
     """Why the lock with ``tags`` may be broken, or None while its holder may still be working."""
     since = float(tags.get("since", "0") or 0)
@@ -54,7 +42,7 @@ def _abandoned(tags: dict[str, str], now: float, lease: float) -> str | None:
         return f"held for {now - since:.0f} s (lease {lease:g} s)"
     host, _, pid = tags.get("holder", "").partition(":")
     pid = pid.split(":")[0]
-    if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not alive(int(pid)):
         return f"its holder, process {pid} on this host, is gone"
     return None
 

@@ -234,14 +234,7 @@ def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, 
 def _stop_server(url: str) -> None:
     """Stop the MLflow server listening at ``url`` (the context manager's own stop comes later and finds it
     gone)."""
-    import psutil
-
-    port = int(url.rsplit(":", 1)[1])
-    for conn in psutil.net_connections("tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-            os.killpg(os.getpgid(conn.pid), signal.SIGKILL)
-            return
-    raise AssertionError(f"nothing listens on {url}")
+    os.killpg(os.getpgid(_listener(url).pid), signal.SIGKILL)
 
 
 def _example(url: str) -> list[list[float]]:
