@@ -8,6 +8,7 @@ and the result at the end; ``--verbose`` shows kfp.local's executor logs live in
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ def _header(pipeline: str, data: Path, model: str, detail: str) -> None:
     from shopfloor.registry import prepare_registry
 
     run_lock.hold(model, pipeline)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its store set-up lines would break the one-line steps
     prepare_registry(model)
     print(f"{pipeline} on {data} ({detail}) -> model {model!r}; MLflow at {config.tracking_uri()}", flush=True)
 
