@@ -1,10 +1,10 @@
-"""Components of the anomaly-detection pipeline: ingest milling cuts, search/train the beta-VAE, evaluate
-with the seed's figures, register."""
+"""Components of the anomaly-detection pipeline: ingest milling cuts, train the beta-VAE search and the simple
+detectors and choose on validation, evaluate with von Hahn and Mechefske's figures, register."""
 
 from typing import NamedTuple
 
 from kfp import dsl
-from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
 
 from components import IMAGE
 
@@ -21,38 +21,45 @@ def anomaly_ingest(data_path: str, windows: Output[Dataset], cut_column: str, la
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def anomaly_train(windows: Input[Dataset], model: Output[Model], trials: Output[Dataset], n_trials: int,
-                  timeout: float, epochs: int, patience: int, max_filters: int, arch: str, train_on: str,
-                  ensemble: bool, score: str, threshold_metric: str, seed: int):
+                  timeout: float, epochs: int, max_filters: int, arch: str, train_on: str, ensemble: bool,
+                  score: str, threshold_metric: str, seed: int):
     from shopfloor.anomaly_detection import train_step
 
     info = train_step(windows.path, model_path=model.path, trials_path=trials.path, n_trials=n_trials,
-                      timeout=timeout if timeout > 0 else None, epochs=epochs, patience=patience,
-                      max_filters=max_filters, arch=arch, train_on=train_on, ensemble=ensemble, score=score,
-                      threshold_metric=threshold_metric, seed=seed)
+                      timeout=timeout if timeout > 0 else None, epochs=epochs, max_filters=max_filters, arch=arch,
+                      train_on=train_on, ensemble=ensemble, score=score, threshold_metric=threshold_metric,
+                      seed=seed)
     model.metadata.update({k: v for k, v in info.items() if not isinstance(v, dict)})
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def anomaly_evaluate(model: Input[Model], windows: Input[Dataset], metrics: Output[Metrics], plot: Output[HTML],
-                     plots: Output[Dataset], parameters: Output[Dataset], report: Output[Dataset]):
+                     plots: Output[Dataset], parameters: Output[Dataset], comparison: Output[Dataset],
+                     table: Output[Markdown], report: Output[Dataset]):
     from pathlib import Path
+
+    import pandas as pd
 
     from shopfloor.anomaly_detection import evaluate_step, write_json
     from shopfloor.plots import png_html
+    from shopfloor.tables import markdown_table
 
-    values = evaluate_step(model.path, windows.path, plots=plots.path, parameters_path=parameters.path)
+    values = evaluate_step(model.path, windows.path, plots=plots.path, parameters_path=parameters.path,
+                           comparison_path=comparison.path)
     for key in sorted(values):
-        if key.startswith("test_") or key.startswith("valid_latent"):
+        if key.startswith("test_") or key.startswith("valid_ap"):
             metrics.log_metric(key, round(values[key], 4))
     write_json(report.path, {"metrics": values})
+    rows = pd.read_csv(comparison.path).set_index("detector")
+    Path(table.path).write_text("### Detectors, chosen on validation AP\n\n" + markdown_table(rows) + "\n")
     Path(plot.path).write_text(png_html("Milling anomaly detection: test windows",
                                         sorted(Path(plots.path).glob("*.png"))))
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def anomaly_register(model: Input[Model], windows: Input[Dataset], report: Input[Dataset], plots: Input[Dataset],
-                     trials: Input[Dataset], parameters: Input[Dataset], tracking_uri: str,
-                     model_name: str) -> NamedTuple("Registration", registration=str, alias=str):
+                     trials: Input[Dataset], parameters: Input[Dataset], comparison: Input[Dataset],
+                     tracking_uri: str, model_name: str) -> NamedTuple("Registration", registration=str, alias=str):
     import json
     from collections import namedtuple
     from pathlib import Path
@@ -62,5 +69,6 @@ def anomaly_register(model: Input[Model], windows: Input[Dataset], report: Input
     metrics = json.loads(Path(report.path).read_text())["metrics"]
     params = {k: v for k, v in model.metadata.items() if isinstance(v, (int, float, str))}
     result = register_step(model.path, windows.path, metrics, tracking_uri=tracking_uri, model_name=model_name,
-                           plots=plots.path, trials=trials.path, parameters=parameters.path, params=params)
+                           plots=plots.path, trials=trials.path, parameters=parameters.path,
+                           comparison=comparison.path, params=params)
     return namedtuple("Registration", ["registration", "alias"])(json.dumps(result), result["alias"])

@@ -14,8 +14,9 @@ def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], pr
     import os
     from pathlib import Path
 
-    from shopfloor.fault_detection import comparison_table, markdown_table, train_step
+    from shopfloor.fault_detection import comparison_table, train_step
     from shopfloor.plots import png_html
+    from shopfloor.tables import markdown_table
 
     os.makedirs(models.path, exist_ok=True)
     png = Path(models.path) / "confusion_matrices.png"

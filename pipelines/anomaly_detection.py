@@ -1,5 +1,6 @@
-"""Anomaly-detection DAG: ingest milling cuts -> random search over beta-VAEs -> metrics and the seed's
-figures -> register -> deploy (when asked for, and only a new champion)."""
+"""Anomaly-detection DAG: ingest milling cuts -> random search over beta-VAEs beside simple detectors, the best on
+validation chosen -> metrics, comparison and figures -> register -> deploy (when asked for, and only a new
+champion)."""
 
 from kfp import dsl
 
@@ -9,12 +10,13 @@ from shopfloor.constants import ANOMALY_MODEL, NAMESPACE, SERVE_PORTS
 
 
 @dsl.pipeline(name="anomaly-detection",
-              description="Detect worn milling tools from spindle current, vibration and acoustic emission with a "
-                          "beta-VAE trained on healthy and degraded tools; register and serve it.")
+              description="Detect worn milling tools from spindle current, vibration and acoustic emission: a "
+                          "beta-VAE and simple detectors trained on healthy tools, the best on validation registered "
+                          "and served.")
 def anomaly_detection(data_path: str, tracking_uri: str, cut_column: str = "cut_no", labels_path: str = "",
                       signals: list = [], window: int = 64, stride: int = 64, split: str = "cut",  # noqa: B006
-                      n_trials: int = 8, timeout: float = 900.0, epochs: int = 100, patience: int = 8,
-                      max_filters: int = 64, arch: str = "tcn", train_on: str = "healthy+degraded",
+                      n_trials: int = 10, timeout: float = 600.0, epochs: int = 200,
+                      max_filters: int = 64, arch: str = "tcn", train_on: str = "healthy",
                       ensemble: bool = True, score: str = "latent", threshold_metric: str = "f1",
                       model_name: str = ANOMALY_MODEL, deploy_target: str = "none",
                       serve_port: int = SERVE_PORTS["anomaly-detection"], namespace: str = NAMESPACE, image: str = "",
@@ -23,14 +25,14 @@ def anomaly_detection(data_path: str, tracking_uri: str, cut_column: str = "cut_
                           window=window, stride=stride, split=split, seed=seed)
     data.set_display_name("ingest: cuts -> sub-cuts")
     fit = anomaly_train(windows=data.outputs["windows"], n_trials=n_trials, timeout=timeout, epochs=epochs,
-                        patience=patience, max_filters=max_filters, arch=arch, train_on=train_on, ensemble=ensemble,
-                        score=score, threshold_metric=threshold_metric, seed=seed)
-    fit.set_display_name("train: beta-VAE random search")
+                        max_filters=max_filters, arch=arch, train_on=train_on, ensemble=ensemble, score=score,
+                        threshold_metric=threshold_metric, seed=seed)
+    fit.set_display_name("train: beta-VAE search and simple detectors")
     ev = anomaly_evaluate(model=fit.outputs["model"], windows=data.outputs["windows"])
-    ev.set_display_name("evaluate: PR-AUC, ROC-AUC, figures")
+    ev.set_display_name("evaluate: AP, ROC-AUC, comparison, figures")
     reg = anomaly_register(model=fit.outputs["model"], windows=data.outputs["windows"], report=ev.outputs["report"],
                            plots=ev.outputs["plots"], trials=fit.outputs["trials"], parameters=ev.outputs["parameters"],
-                           tracking_uri=tracking_uri, model_name=model_name)
+                           comparison=ev.outputs["comparison"], tracking_uri=tracking_uri, model_name=model_name)
     reg.set_display_name("register: MLflow")
     return finish([data, fit, ev, reg], reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
                   tracking_uri=tracking_uri)

@@ -1,10 +1,11 @@
 """The milling anomaly-detection workflow as plain functions over files, one per pipeline step.
 
-ingest (load ``mill.mat`` or a table, drop and name corrupt cuts, cut sub-cuts, split) -> train (Optuna's
-random search over beta-VAEs on the training sub-cuts of healthy and degraded tools, judged by
-validation PR-AUC; the best VAE or an ensemble of the best few; the threshold set on validation) ->
-evaluate (PR-AUC and ROC-AUC of latent and input scores per split, per cut and per cutting parameter;
-the seed's four figures) -> register (one MLflow model: a sub-cut in, scores and flag out) -> deploy.
+ingest (load ``mill.mat`` or a table, drop and name corrupt cuts, cut sub-cuts, split) -> train (a random search
+over beta-VAEs on the training sub-cuts of healthy tools, as von Hahn and Mechefske train theirs, and the simple
+detectors on the same sub-cuts: the RMS of one signal, a Mahalanobis distance, an isolation forest; the one with
+the best validation AP serves, its threshold set on validation) -> evaluate (AP, PR-AUC and ROC-AUC per split, per
+cut and per cutting parameter; every detector's validation and test figures; their four figures) -> register
+(one MLflow model: a sub-cut in, a score and a flag out) -> deploy.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import pandas as pd
 from shopfloor.constants import ANOMALY_MODEL, EXPERIMENTS
 from shopfloor.errors import DataError
 from shopfloor.milling import data as milling
+from shopfloor.milling.base import DEFAULT_TRAIN_ON, TRAIN_ON
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["anomaly-detection"]
-SCORE = "test_latent_pr_auc"
-TRAIN_ON = {"healthy+degraded": (0, 1), "healthy": (0,)}
+SCORE = "test_ap"
 
 
 def _ingest_summary(info: dict[str, Any]) -> str:
@@ -51,13 +52,15 @@ def ingest_step(data: str, *, windows: str, cut_column: str = "cut_no", labels: 
     sub = milling.subcuts(valid, window=window, stride=stride)
     parts = milling.split(sub, split, seed=seed)
     failed = sub.failed
+    if not failed[parts["valid"]].any():
+        raise DataError("tool_class", f"the valid split has no sub-cut of a failed tool (class 2), so no detector "
+                                      f"can be chosen: with {int(failed.sum())} failed sub-cuts in all, add failed "
+                                      "cuts or use --split subcut", "too_few_failed")
+    healthy = sub.meta["tool_class"].to_numpy() == 0
     for name in ("train", "valid"):
-        if not failed[parts[name]].any():
-            raise DataError("tool_class", f"the {name} split has no sub-cut of a failed tool (class 2): with "
-                                          f"{int(failed.sum())} failed sub-cuts in all, add failed cuts or use "
-                                          "--split subcut", "too_few_failed")
-    if (failed[parts["train"]] == 0).sum() < 2:
-        raise DataError("tool_class", "the training split needs sub-cuts of healthy or degraded tools")
+        if healthy[parts[name]].sum() < 2:
+            raise DataError("tool_class", f"the {name} split needs sub-cuts of healthy tools (class 0): detectors "
+                                          "learn what a healthy tool looks like")
     names = np.empty(len(sub), dtype=object)
     for name, index in parts.items():
         names[index] = name
@@ -75,77 +78,101 @@ def _parts(sub: milling.SubCuts) -> dict[str, np.ndarray]:
     return {name: np.flatnonzero(where == name) for name in ("train", "valid", "test")}
 
 
-@reported("train beta-VAE", summary=lambda i: f"{i['trials']} trial(s), {i['chosen']}, valid latent PR-AUC "
-                                              f"{i['valid_pr_auc']:.3f}, threshold {i['threshold']:.4g} "
-                                              f"({i['threshold_metric']}), {i['seconds']:.0f} s")
-def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int = 8, timeout: float | None = 900,
-               epochs: int = 100, patience: int = 8, max_filters: int = 64, arch: str = "tcn",
-               train_on: str = "healthy+degraded", ensemble: bool = True, score: str = "latent",
-               threshold_metric: str = "f1", seed: int = 0) -> dict[str, Any]:
-    """Random search over VAEs on the training sub-cuts, judged on validation; the winner (one VAE or
-    the ensemble of the best three) and its validation threshold are saved."""
+def _train_summary(i: dict[str, Any]) -> str:
+    others = ", ".join(f"{k} {v:.3f}" for k, v in i["valid_ap"].items() if k != i["chosen"])
+    return (f"{i['trials']} VAE trial(s) ({i['vae']}), {i['vae_seconds']:.0f} s; chosen on validation AP: "
+            f"{i['chosen']} {i['valid_ap'][i['chosen']]:.3f} (others: {others}); threshold {i['threshold']:.4g} "
+            f"({i['threshold_metric']})")
+
+
+@reported("train", summary=_train_summary)
+def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int = 10, timeout: float | None = 600,
+               epochs: int = 200, max_filters: int = 64, arch: str = "tcn", train_on: str = DEFAULT_TRAIN_ON,
+               ensemble: bool = True, score: str = "latent", threshold_metric: str = "f1",
+               seed: int = 0) -> dict[str, Any]:
+    """Random search over beta-VAEs and the simple detectors, all on the healthy training sub-cuts (or the
+    classes ``train_on`` names), judged by validation AP; the winner and its validation threshold are saved,
+    with every candidate for the report."""
     import time
 
+    from shopfloor.cpus import use_cpus
+    from shopfloor.milling.compare import VAE, choose, fit_baselines
     from shopfloor.milling.search import search
     from shopfloor.milling.vae import VAEConfig
 
     if train_on not in TRAIN_ON:
         raise DataError("train-on", f"choose one of {', '.join(TRAIN_ON)}, got {train_on!r}")
+    threads = use_cpus()
     sub = milling.load_subcuts(windows)
     parts = _parts(sub)
     tr, va = sub.take(parts["train"]), sub.take(parts["valid"])
-    learn = np.isin(tr.meta["tool_class"].to_numpy(), TRAIN_ON[train_on])
+    classes = {name: p.meta["tool_class"].to_numpy().astype(int) for name, p in (("train", tr), ("valid", va))}
     started = time.monotonic()
-    result = search(tr.X, tr.failed, va.X, va.failed, n_trials=n_trials, timeout=timeout,
-                    base=VAEConfig(epochs=epochs, patience=patience, arch=arch), max_filters=max_filters,
-                    ensemble=ensemble, train_classes=learn, seed=seed, score=score,
-                    threshold_metric=threshold_metric, progress=True)
-    detector = result.detector
-    joblib.dump({"detector": detector, "signals": sub.signal_names, "stride": sub.stride}, model_path)
+    result = search(tr.X, classes["train"], va.X, classes["valid"], n_trials=n_trials, timeout=timeout,
+                    base=VAEConfig(epochs=epochs, arch=arch), max_filters=max_filters, ensemble=ensemble,
+                    train_on=train_on, seed=seed, score=score, threshold_metric=threshold_metric, progress=True)
+    vae_seconds = time.monotonic() - started
+    candidates = {**fit_baselines(tr.X, classes["train"], va.X, classes["valid"], train_on=train_on,
+                                  threshold_metric=threshold_metric, seed=seed, signal_names=tuple(sub.signal_names)),
+                  VAE: result.detector}
+    chosen, valid_ap = choose(candidates, va.X, va.failed)
+    detector = candidates[chosen]
+    joblib.dump({"detector": detector, "chosen": chosen, "candidates": candidates, "valid_ap": valid_ap,
+                 "signals": sub.signal_names, "stride": sub.stride}, model_path)
     pd.DataFrame(result.trials).to_csv(trials_path, index=False)
-    best = max(result.trials, key=lambda r: r["valid_pr_auc"])
-    return {"trials": len(result.trials), "chosen": result.chosen, "valid_pr_auc": float(best["valid_pr_auc"]),
-            "ensemble_valid_pr_auc": result.ensemble_valid_pr_auc, "threshold": float(detector.threshold_),
-            "threshold_metric": threshold_metric, "score": score, "train_on": train_on, "arch": arch,
-            "seconds": time.monotonic() - started, "parameters": detector.n_parameters,
-            "best_config": {k: v for k, v in best.items() if k not in ("valid_pr_auc", "seconds")}}
+    best = max(result.trials, key=lambda r: r["valid_ap"] if np.isfinite(r["valid_ap"]) else -1.0)
+    return {"trials": len(result.trials), "vae": result.chosen, "chosen": chosen, "valid_ap": valid_ap,
+            "vae_valid_ap": valid_ap[VAE], "ensemble_valid_ap": result.ensemble_valid_ap,
+            "threshold": float(detector.threshold_), "threshold_metric": threshold_metric, "score": score,
+            "train_on": train_on, "arch": arch, "vae_seconds": vae_seconds, "threads": threads,
+            "seconds": time.monotonic() - started, "vae_parameters": result.detector.n_parameters,
+            "best_config": {k: v for k, v in best.items() if k not in ("valid_ap", "seconds")}}
 
 
 @reported("evaluate", summary=lambda m: ", ".join(f"{k} {m[k]:.3f}" for k in
-                                                  ("test_latent_pr_auc", "test_latent_roc_auc", "test_input_pr_auc",
-                                                   "test_no_skill_precision") if k in m))
-def evaluate_step(model_path: str, windows: str, *, plots: str, parameters_path: str) -> dict[str, float]:
-    """Metrics per split for both scores (windows and cuts), PR-AUC per cutting parameter on test, and
-    the four figures in the folder ``plots``."""
+                                                  ("test_ap", "test_pr_auc", "test_roc_auc", "test_no_skill_precision")
+                                                  if k in m))
+def evaluate_step(model_path: str, windows: str, *, plots: str, parameters_path: str,
+                  comparison_path: str) -> dict[str, float]:
+    """Metrics per split of the served detector's score (windows and cuts), every candidate's validation and
+    test figures (``comparison_path``, CSV), AP per cutting parameter on test, and the figures in ``plots``."""
     from shopfloor.milling import plots as figures
+    from shopfloor.milling.compare import comparison
     from shopfloor.milling.evaluate import by_parameter, split_report
 
     bundle = joblib.load(model_path)
-    detector = bundle["detector"]
+    detector, candidates = bundle["detector"], bundle["candidates"]
     sub = milling.load_subcuts(windows)
-    scores = detector.scores(sub.X)
+    parts = _parts(sub)
+    score = detector.decision_function(sub.X)
     metrics: dict[str, float] = {}
-    for name, index in _parts(sub).items():
-        part = {k: v[index] for k, v in scores.items()}
-        report = split_report(sub.meta.iloc[index], sub.failed[index], part, detector.threshold_, detector.score)
+    for name, index in parts.items():
+        report = split_report(sub.meta.iloc[index], sub.failed[index], score[index], detector.threshold_)
         metrics |= {f"{name}_{k}": float(v) for k, v in report.items()}
-    test = _parts(sub)["test"]
+    table = comparison(candidates, bundle["chosen"], {name: (sub.X[parts[name]], sub.failed[parts[name]])
+                                                      for name in ("valid", "test")})
+    table.to_csv(comparison_path, index=False)
+    for row in table.itertuples(index=False):
+        metrics |= {f"{split}_ap_{row.detector}": float(getattr(row, f"{split}_ap")) for split in ("valid", "test")}
+    test = parts["test"]
     meta = sub.meta.iloc[test].reset_index(drop=True)
     failed = sub.failed[test]
-    table = by_parameter(meta, failed, scores["latent"][test])
-    table.to_csv(parameters_path, index=False)
-    for _, row in table.iterrows():
-        metrics[f"test_pr_auc_{row['parameter']}_{row['value']:g}"] = float(row["pr_auc"])
+    per_parameter = by_parameter(meta, failed, score[test])
+    per_parameter.to_csv(parameters_path, index=False)
+    for _, row in per_parameter.iterrows():
+        metrics[f"test_ap_{row['parameter']}_{row['value']:g}"] = float(row["ap"])
     folder = Path(plots)
     folder.mkdir(parents=True, exist_ok=True)
-    figures.pr_roc(failed, {k: v[test] for k, v in scores.items()}, folder / "pr_roc.png")
-    figures.violin(scores[detector.score][test], meta["tool_class"].to_numpy().astype(int), detector.threshold_,
-                   folder / "violin.png", title=f"{detector.score.title()}-space scores by tool class, test windows")
-    if len(table):
-        figures.by_parameter(table, folder / "pr_auc_by_parameter.png")
-    frame = sub.meta.assign(latent=scores["latent"], input=scores["input"])
+    chosen = bundle["chosen"]
+    ordered = [chosen, *(k for k in candidates if k != chosen)]
+    figures.pr_roc(failed, {k: candidates[k].decision_function(sub.X[test]) for k in ordered}, folder / "pr_roc.png")
+    figures.violin(score[test], meta["tool_class"].to_numpy().astype(int), detector.threshold_,
+                   folder / "violin.png", title=f"{chosen} scores by tool class, test windows")
+    if len(per_parameter):
+        figures.by_parameter(per_parameter, folder / "ap_by_parameter.png")
+    frame = sub.meta.assign(score=score)
     for case in _trend_cases(frame):
-        figures.trend(frame[frame["case"] == case], "latent", folder / f"trend_case_{case}.png", case)
+        figures.trend(frame[frame["case"] == case], "score", folder / f"trend_case_{case}.png", case)
     return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
 
@@ -164,8 +191,10 @@ def _trend_cases(frame: pd.DataFrame, count: int = 2) -> list:
 @reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}")
 def register_step(model_path: str, windows: str, metrics: dict[str, float], *, tracking_uri: str,
                   model_name: str = ANOMALY_MODEL, plots: str | None = None, trials: str | None = None,
-                  parameters: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Register scaler, VAE(s) and threshold as one MLflow model (a sub-cut in; scores and flag out)."""
+                  parameters: str | None = None, comparison: str | None = None,
+                  params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Register the chosen detector with its scaling and threshold as one MLflow model (a sub-cut in; a score and
+    a flag out), with the comparison of every detector beside it."""
     from shopfloor.milling.pyfunc import MillingAnomalyPyfunc
     from shopfloor.registry import register_model, use_tracking
 
@@ -177,14 +206,19 @@ def register_step(model_path: str, windows: str, metrics: dict[str, float], *, t
     if trials:
         artifacts["search_trials.csv"] = Path(trials)
     if parameters:
-        artifacts["pr_auc_by_parameter.csv"] = Path(parameters)
+        artifacts["ap_by_parameter.csv"] = Path(parameters)
+    rows: list[dict[str, Any]] = []
+    if comparison:
+        artifacts["detector_comparison.csv"] = Path(comparison)
+        rows = pd.read_csv(comparison).to_dict(orient="records")
     use_tracking(tracking_uri)
     score = SCORE if SCORE in metrics else next(iter(metrics))
     reg = register_model(model, example, model_name=model_name, experiment=EXPERIMENT, metrics=metrics,
                          params=params or {}, score_metric=score, artifacts=artifacts or None,
-                         tags={"shopfloor.pipeline": "anomaly-detection"})
+                         tags={"shopfloor.pipeline": "anomaly-detection", "shopfloor.detector": bundle["chosen"]})
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
-            score: reg.score, "previous_champion": reg.previous_champion_score, "metrics": metrics}
+            score: reg.score, "previous_champion": reg.previous_champion_score, "metrics": metrics,
+            "detector": bundle["chosen"], "comparison": rows}
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:

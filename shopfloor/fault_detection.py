@@ -361,14 +361,6 @@ def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFra
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-style Markdown table (KFP's Markdown viewer and terminals both read it)."""
-    head = "| " + " | ".join([frame.index.name or "", *frame.columns]) + " |"
-    rule = "|" + "---|" * (len(frame.columns) + 1)
-    body = ["| " + " | ".join([str(i), *(f"{v:.3f}" for v in row)]) + " |" for i, row in frame.iterrows()]
-    return "\n".join([head, rule, *body])
-
-
 # ---------------------------------------------------------------- register
 @dataclass
 class Promotion:

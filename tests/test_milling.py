@@ -159,57 +159,144 @@ def test_kl_score_of_the_priors_own_mean_is_zero():
     assert (kl_divergence(zeros, np.full((1, 7), -1.0)) > 0).all()
 
 
-def test_tcn_is_causal():
+def test_tcn_is_causal_and_sees_its_receptive_field():
     torch.manual_seed(0)
     tcn = TCN(3, 8, kernel=3, dilations=(1, 2, 4))
-    x = torch.randn(1, 3, 32)
+    assert tcn.receptive_field == 1 + 2 * 2 * (1 + 2 + 4)  # two convolutions of kernel 3 per dilation
+    x = torch.randn(1, 3, 64)
     y = tcn(x)
+    assert y.shape == (1, 8, 64)
     later = x.clone()
-    later[:, :, 20:] += 5.0
-    assert torch.allclose(tcn(later)[:, :, :20], y[:, :, :20])
-    assert not torch.allclose(tcn(later)[:, :, 20:], y[:, :, 20:])
+    later[:, :, 40:] += 5.0
+    assert torch.allclose(tcn(later)[:, :, :40], y[:, :, :40])
+    assert not torch.allclose(tcn(later)[:, :, 40:], y[:, :, 40:])
+    # the output at t sees exactly the last receptive_field samples: a change just beyond them changes nothing
+    t, field = 60, tcn.receptive_field
+    early, edge = x.clone(), x.clone()
+    early[:, :, t - field] += 5.0
+    edge[:, :, t - field + 1] += 5.0
+    assert torch.allclose(tcn(early)[:, :, t], y[:, :, t])
+    assert not torch.allclose(tcn(edge)[:, :, t], y[:, :, t])
 
 
-def test_vae_shapes_and_refused_window():
+def test_residual_blocks_match_the_published_layout():
+    tcn = TCN(5, 16, kernel=3, dilations=(1, 2, 4, 8))
+    assert isinstance(tcn.inlet, torch.nn.Conv1d) and tcn.inlet.kernel_size == (1,)
+    residuals = [b.residual for b in tcn.blocks]
+    assert all(isinstance(r, torch.nn.Conv1d) and r.kernel_size == (1,) for r in residuals[:-1])
+    assert isinstance(residuals[-1], torch.nn.Identity)  # the last block adds its input unchanged
+    assert [type(m).__name__ for m in tcn.blocks[0].convs] == ["_CausalConv", "ReLU", "_CausalConv", "ReLU"]
+    assert isinstance(tcn.blocks[0].act, torch.nn.SELU)
+    vae = BetaVAE(64, 5, VAEConfig())
+    norms = [m for m in vae.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert norms and all((n.momentum, n.eps) == (0.01, 1e-3) for n in norms)  # Keras' 0.99 / 1e-3
+
+
+def test_vae_shapes_outputs_and_refused_window():
     vae = BetaVAE(64, 5, VAEConfig(layers=2, latent=6))
     recon, mu, log_var = vae(torch.rand(4, 64, 5))
     assert recon.shape == (4, 64, 5) and mu.shape == log_var.shape == (4, 6)
-    assert float(recon.detach().min()) >= 0 and float(recon.detach().max()) <= 1
+    assert isinstance(vae.decoder[-1], torch.nn.SELU)  # the published best model's output
+    sigmoid = BetaVAE(64, 5, VAEConfig(layers=2, latent=6, output="sigmoid"))
+    out = sigmoid(torch.rand(4, 64, 5))[0].detach()
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
     with pytest.raises(ValueError, match="divisible by 2\\^layers"):
         BetaVAE(62, 5, VAEConfig(layers=2))
+    with pytest.raises(ValueError, match="output must be one of"):
+        VAEConfig(output="tanh")
 
 
-def test_detector_learns_wear_from_healthy_and_degraded_tools():
-    sub = milling.subcuts(milling.load_table(simulate_milling(cases=6, samples=800, seed=5)))
+def _simulated(cases: int = 6, samples: int = 800, seed: int = 5):
+    sub = milling.subcuts(milling.load_table(simulate_milling(cases=cases, samples=samples, seed=seed)))
     parts = {k: sub.take(v) for k, v in milling.split(sub, "subcut").items()}
+    return sub, parts
+
+
+def _classes(part) -> np.ndarray:
+    return part.meta["tool_class"].to_numpy().astype(int)
+
+
+def test_detector_trains_on_healthy_tools_only_by_default():
+    _, parts = _simulated()
+    tr, va = parts["train"], parts["valid"]
+    config = VAEConfig(latent=4, filters=16, dilations=(1,), layers=1, epochs=1, patience=1)
+    detector = MillingAnomalyDetector(config, seed=0)
+    assert detector.train_on == "healthy"
+    failed = _classes(tr) == 2
+    with pytest.raises(DataError, match="include .* failed sub-cut") as caught:
+        detector.fit(tr.X, _classes(tr), va.X, _classes(va), learn=failed)
+    assert caught.value.field == "train-on"
+    degraded = _classes(tr) <= 1
+    with pytest.raises(DataError, match="degraded sub-cut.*--train-on healthy\\+degraded"):
+        detector.fit(tr.X, _classes(tr), va.X, _classes(va), learn=degraded)
+    mixed = MillingAnomalyDetector(config, seed=0, train_on="healthy+degraded")
+    mixed.fit(tr.X, _classes(tr), va.X, _classes(va), learn=degraded)  # allowed when asked for
+    with pytest.raises(DataError, match="failed sub-cut"):
+        mixed.fit(tr.X, _classes(tr), va.X, _classes(va), learn=np.ones(len(tr), dtype=bool))
+
+
+def test_latent_does_not_collapse_failed_tools_score_higher():
+    _, parts = _simulated()
     tr, va, te = parts["train"], parts["valid"], parts["test"]
-    config = VAEConfig(latent=8, filters=16, dilations=(1, 2), layers=1, epochs=20, patience=20)
-    detector = MillingAnomalyDetector(config, threshold_metric="f2", seed=0).fit(tr.X, tr.failed, va.X, va.failed)
+    config = VAEConfig(latent=8, filters=16, dilations=(1, 2), layers=1, epochs=25, patience=25, batch_size=256)
+    detector = MillingAnomalyDetector(config, threshold_metric="f2", seed=0).fit(tr.X, _classes(tr), va.X,
+                                                                                 _classes(va))
     scores = detector.scores(te.X)
+    kl = scores["latent"]
+    healthy, failed = kl[_classes(te) == 0].mean(), kl[_classes(te) == 2].mean()
+    assert healthy > 0.5  # the posterior carries information (a collapsed latent sits at the prior: KL ~ 0)
+    assert failed > healthy
     assert scores["input_per_signal"].shape == (len(te), 5)
     assert np.allclose(scores["input"], scores["input_per_signal"].mean(axis=1))
-    assert pr_auc(te.failed, scores["latent"]) > 2 * te.failed.mean()  # well above no skill
+    assert pr_auc(te.failed, kl) > 2 * te.failed.mean()  # well above no skill
     from shopfloor.classify.selection import best_threshold
 
     assert detector.threshold_ == best_threshold(va.failed, detector.scores(va.X)["latent"], "f2")[0]
-    assert (detector.predict(te.X) == (scores["latent"] >= detector.threshold_)).all()
-    again = detector.scores(te.X)
-    assert np.array_equal(again["latent"], scores["latent"])  # deterministic: the latent mean, no sampling
+    assert (detector.predict(te.X) == (kl >= detector.threshold_)).all()
+    assert np.array_equal(detector.scores(te.X)["latent"], kl)  # deterministic: the latent mean, no sampling
 
 
-def test_search_starts_from_the_seeds_best_model():
+def test_search_starts_from_the_published_model_and_ranks_by_validation_ap():
     from shopfloor.milling.search import search
 
-    sub = milling.subcuts(milling.load_table(simulate_milling(cases=4, samples=500, seed=6)))
-    parts = {k: sub.take(v) for k, v in milling.split(sub, "subcut").items()}
+    _, parts = _simulated(cases=4, samples=500, seed=6)
     tr, va = parts["train"], parts["valid"]
-    base = VAEConfig(epochs=2, patience=1)
-    result = search(tr.X, tr.failed, va.X, va.failed, n_trials=2, base=base, max_filters=16, keep=2)
+    result = search(tr.X, _classes(tr), va.X, _classes(va), n_trials=2, base=VAEConfig(epochs=2), max_filters=16,
+                    keep=2)
     first = result.trials[0]
-    assert (first["beta"], first["latent"], first["filters"], first["kernel"], first["layers"]) == (3.92, 21, 16, 3, 2)
+    assert (first["beta"], first["latent"], first["filters"], first["kernel"], first["layers"], first["output"]) == \
+        (3.92, 21, 16, 3, 2, "selu")
+    assert all(30 <= t["patience"] <= 49 for t in result.trials)
     assert len(result.trials) == 2 and len(result.members) == 2
     assert result.chosen in ("single", "ensemble of 2")
     assert np.isfinite(result.detector.threshold_)
+
+
+def test_simple_detectors_and_the_choice_on_validation():
+    """Windows where one signal's level alone tells failed tools: the RMS detector finds that signal, wins on
+    validation, and is what ``choose`` serves; a tie goes to the simpler detector."""
+    from shopfloor.milling.baselines import MahalanobisDetector, RMSDetector
+    from shopfloor.milling.compare import choose, fit_baselines
+
+    rng = np.random.default_rng(0)
+
+    def windows(n, failed):
+        X = rng.normal(0.0, 1.0, size=(n, 32, 3))
+        X[:, :, 1] *= 3.0 if failed else 1.0
+        return X
+
+    def part(healthy, failed):
+        return np.concatenate([windows(healthy, False), windows(failed, True)]), np.r_[[0] * healthy, [2] * failed]
+
+    (X_tr, c_tr), (X_va, c_va) = part(200, 20), part(100, 10)
+    baselines = fit_baselines(X_tr, c_tr, X_va, c_va, signal_names=("a", "b", "c"))
+    assert list(baselines) == ["rms", "mahalanobis", "isolation_forest"]
+    rms = baselines["rms"]
+    assert isinstance(rms, RMSDetector) and rms.details()["signal"] == "b" and rms.details()["direction"] == "high"
+    assert isinstance(baselines["mahalanobis"], MahalanobisDetector)
+    chosen, aps = choose(baselines, X_va, (c_va == 2).astype(int))
+    assert aps["rms"] == pytest.approx(1.0) and chosen == "rms"
+    assert np.isfinite(rms.threshold_) and rms.predict(X_va).tolist() == (c_va == 2).tolist()
 
 
 # ------------------------------------------------------------------ the tensor contract

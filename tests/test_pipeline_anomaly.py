@@ -1,5 +1,6 @@
 """The anomaly-detection DAG through kfp.local on a small simulated milling set; the registered detector served
-by KServe (one sub-cut or a batch in, scores and flag out, the same as the pyfunc's); bad input named, nothing
+by KServe (one sub-cut or a batch in, a score and a flag out, the same as the pyfunc's), for a simple detector and
+for the beta-VAE; the simple detector registered when it wins on validation; bad input named, nothing
 registered; bad requests answered 400 naming the field."""
 
 import json
@@ -37,49 +38,36 @@ def test_anomaly_pipeline_registers_and_serves(tmp_path, cuts):
     result = shopfloor("run", "anomaly-detection", "--data", str(cuts), "--model-name", "mill-line", "--split",
                        "subcut", *FAST, "--json", str(out), home=home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "latent score: PR-AUC" in result.stdout
+    assert "| detector | chosen | valid_ap |" in result.stdout
     reg = json.loads(out.read_text())
     assert (reg["model_name"], reg["version"], reg["alias"]) == ("mill-line", 1, "champion")
+    table = pd.DataFrame(reg["comparison"]).set_index("detector")
+    assert list(table.index) == ["rms", "mahalanobis", "isolation_forest", "beta_vae"]
+    assert table.index[table["chosen"]].tolist() == [reg["detector"]]
+    assert table.loc[reg["detector"], "valid_ap"] == table["valid_ap"].max()  # chosen on validation, not test
     metrics = reg["metrics"]
-    for key in ("test_latent_pr_auc", "test_latent_roc_auc", "test_input_pr_auc", "test_cut_latent_pr_auc",
-                "valid_latent_pr_auc", "train_latent_pr_auc", "test_no_skill_precision", "test_pr_auc_material_1"):
+    for key in ("test_ap", "test_pr_auc", "test_roc_auc", "test_cut_ap", "valid_ap", "train_ap",
+                "test_no_skill_precision", "test_ap_material_1", "valid_ap_beta_vae", "test_ap_rms"):
         assert key in metrics, key
-    assert metrics["test_latent_pr_auc"] > metrics["test_no_skill_precision"]
+    assert metrics["test_ap"] > metrics["test_no_skill_precision"]
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)
     run_id = client.get_model_version("mill-line", "1").run_id
     files = {a.path for a in client.list_artifacts(run_id, "plots")}
-    assert {"plots/pr_roc.png", "plots/violin.png", "plots/pr_auc_by_parameter.png"} <= files
+    assert {"plots/pr_roc.png", "plots/violin.png", "plots/ap_by_parameter.png"} <= files
     assert any(f.startswith("plots/trend_case_") for f in files)
-    assert "search_trials.csv" in {a.path for a in client.list_artifacts(run_id)}
+    assert {"search_trials.csv", "detector_comparison.csv"} <= {a.path for a in client.list_artifacts(run_id)}
+    assert client.get_run(run_id).data.tags["shopfloor.detector"] == reg["detector"]
 
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model("models:/mill-line@champion")
     mlflow.set_tracking_uri(None)
     sub = milling.subcuts(milling.load_table(pd.read_parquet(cuts)))
     windows = sub.X[sub.meta["tool_class"].to_numpy() == 2][:5].astype(np.float64)
-    expected = model.predict(windows.astype(np.float32))
-    assert list(expected.columns) == ["latent_score", "input_score", "anomaly"]
-
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": uri}
     with local_server("mill-line", extra=["--poll-seconds", "0"], env=env, log=tmp_path / "serve.log") as url:
-        meta = call(f"{url}/v2/models/mill-line").body
-        assert meta["inputs"] == [{"name": "subcut", "datatype": "FP32", "shape": [-1, 64, 5]}]
-        assert [o["name"] for o in meta["outputs"]] == ["latent_score", "input_score", "anomaly"]
-        v1 = call(f"{url}/v1/models/mill-line:predict", {"instances": windows.tolist()})
-        assert v1.status == 200, v1.body
-        got = pd.DataFrame(v1.body["predictions"])
-        assert np.allclose(got["latent_score"], expected["latent_score"], rtol=1e-5)
-        assert np.allclose(got["input_score"], expected["input_score"], rtol=1e-5)
-        assert got["anomaly"].tolist() == expected["anomaly"].tolist()
-        one = call(f"{url}/v1/models/mill-line:predict", {"instances": windows[0].tolist()})
-        assert one.status == 200 and len(one.body["predictions"]) == 1
-        v2 = call(f"{url}/v2/models/mill-line/infer", {"inputs": [
-            {"name": "subcut", "shape": list(windows.shape), "datatype": "FP32", "data": windows.ravel().tolist()}]})
-        assert v2.status == 200, v2.body
-        assert np.allclose(v2.body["outputs"][0]["data"], expected["latent_score"], rtol=1e-5)
-        assert v2.body["outputs"][2]["data"] == expected["anomaly"].tolist()
+        served_matches_pyfunc(url, "mill-line", model, windows)
         with_null = windows[0].tolist()
         with_null[7][3] = None
         text = windows[0].tolist()
@@ -101,6 +89,82 @@ def test_anomaly_pipeline_registers_and_serves(tmp_path, cuts):
         bad = call(f"{url}/v2/models/mill-line/infer", {"inputs": [
             {"name": "subcut", "shape": [1, 64, 4], "datatype": "FP32", "data": [0.0] * 256}]})
         assert bad.status == 400 and "inputs[0].shape" in bad.body["error"]
+
+
+def served_matches_pyfunc(url: str, name: str, model, windows: np.ndarray) -> None:
+    """v1 (a batch and one sub-cut) and v2 answers of the server equal the loaded pyfunc's."""
+    expected = model.predict(windows.astype(np.float32))
+    assert list(expected.columns) == ["score", "anomaly"]
+    meta = call(f"{url}/v2/models/{name}").body
+    assert meta["inputs"] == [{"name": "subcut", "datatype": "FP32", "shape": [-1, 64, 5]}]
+    assert [o["name"] for o in meta["outputs"]] == ["score", "anomaly"]
+    v1 = call(f"{url}/v1/models/{name}:predict", {"instances": windows.tolist()})
+    assert v1.status == 200, v1.body
+    got = pd.DataFrame(v1.body["predictions"])
+    assert np.allclose(got["score"], expected["score"], rtol=1e-5)
+    assert got["anomaly"].tolist() == expected["anomaly"].tolist()
+    one = call(f"{url}/v1/models/{name}:predict", {"instances": windows[0].tolist()})
+    assert one.status == 200 and len(one.body["predictions"]) == 1
+    v2 = call(f"{url}/v2/models/{name}/infer", {"inputs": [
+        {"name": "subcut", "shape": list(windows.shape), "datatype": "FP32", "data": windows.ravel().tolist()}]})
+    assert v2.status == 200, v2.body
+    assert np.allclose(v2.body["outputs"][0]["data"], expected["score"], rtol=1e-5)
+    assert v2.body["outputs"][1]["data"] == expected["anomaly"].tolist()
+
+
+def test_a_served_beta_vae_answers_as_its_pyfunc(tmp_path, cuts, monkeypatch):
+    """The other kind of detector: a beta-VAE in the same contract, registered and served."""
+    from shopfloor.milling.detector import MillingAnomalyDetector
+    from shopfloor.milling.pyfunc import MillingAnomalyPyfunc
+    from shopfloor.milling.vae import VAEConfig
+    from shopfloor.registry import register_model, use_tracking
+
+    home = tmp_path / "home"
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    home.mkdir()
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(home))
+    sub = milling.subcuts(milling.load_table(pd.read_parquet(cuts)))
+    classes = sub.meta["tool_class"].to_numpy().astype(int)
+    config = VAEConfig(latent=4, filters=16, dilations=(1, 2), layers=1, epochs=3, patience=3)
+    detector = MillingAnomalyDetector(config, seed=0).fit(sub.X, classes, sub.X, classes)
+    use_tracking(uri)
+    register_model(MillingAnomalyPyfunc(detector, tuple(sub.signal_names), 64), sub.X[:2].astype(np.float32),
+                   model_name="mill-vae", experiment="anomaly-detection", metrics={"test_ap": 0.5}, params={},
+                   score_metric="test_ap")
+    model = mlflow.pyfunc.load_model("models:/mill-vae@champion")
+    mlflow.set_tracking_uri(None)
+    windows = sub.X[classes == 2][:5].astype(np.float64)
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": uri}
+    with local_server("mill-vae", extra=["--poll-seconds", "0"], env=env, log=tmp_path / "serve.log") as url:
+        served_matches_pyfunc(url, "mill-vae", model, windows)
+
+
+def test_the_simple_detector_is_registered_when_it_wins_on_validation(tmp_path):
+    """Cuts where failed tools run one signal at three times its usual level: the RMS of that signal separates
+    them perfectly on validation, so the pipeline registers it, not the VAE, and says so."""
+    rng = np.random.default_rng(1)
+    frames, labels = [], []
+    for cut in range(36):
+        tool_class = (0, 0, 1, 2)[cut % 4]
+        x = rng.normal(0.0, 1.0, size=(640, 3))
+        x[:, 2] *= 3.0 if tool_class == 2 else 1.0
+        frames.append(pd.DataFrame(x, columns=["current", "vibration", "sound"]).assign(cut_no=cut))
+        labels.append({"cut_no": cut, "case": cut // 4 + 1, "tool_class": tool_class})
+    data, label_file = tmp_path / "cuts.parquet", tmp_path / "labels.csv"
+    pd.concat(frames, ignore_index=True).to_parquet(data)
+    pd.DataFrame(labels).to_csv(label_file, index=False)
+    home, out = tmp_path / "home", tmp_path / "ad.json"
+    result = shopfloor("run", "anomaly-detection", "--data", str(data), "--labels", str(label_file), "--model-name",
+                       "loud-line", "--split", "subcut", *FAST, "--json", str(out), home=home)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    reg = json.loads(out.read_text())
+    assert reg["detector"] == "rms" and "served: rms" in result.stdout
+    table = pd.DataFrame(reg["comparison"]).set_index("detector")
+    assert table.loc["rms", "valid_ap"] == pytest.approx(1.0)
+    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
+    details = mlflow.pyfunc.load_model("models:/loud-line@champion").unwrap_python_model().details()
+    mlflow.set_tracking_uri(None)
+    assert (details["detector"], details["signal"], details["direction"]) == ("rms", "sound", "high")
 
 
 def test_bad_milling_input_is_named_and_nothing_is_registered(tmp_path, cuts):

@@ -1,13 +1,13 @@
-"""One estimator for the whole detector: min-max scaler, beta-VAE(s) and the decision threshold.
+"""The beta-VAE detector as one estimator: min-max scaler, beta-VAE(s) and the decision threshold.
 
-``fit`` scales with the training windows (all of them, as the seed), trains each VAE on the training
-windows that are not from failed cuts, stops early on the validation windows that are not failed either,
-then sets the decision threshold on the validation windows' scores (F1- or F2-optimal: flag a window when
-its score reaches the threshold). Scores:
+``fit`` scales with all training windows (as von Hahn and Mechefske do), trains each VAE on the training
+windows of the ``train_on`` tool classes (healthy only by default, as theirs), stops early on the validation
+windows of the same classes, then sets the decision threshold on all validation windows' scores (F1- or
+F2-optimal: flag a window when its score reaches the threshold). Scores:
 
-* ``latent``: KL divergence of the window's posterior from the prior N(0, I) (the seed's latent-space
-  score). An ensemble averages its members' KL, each standardized by its mean and spread on the
-  training windows, so no member dominates by scale.
+* ``latent``: KL divergence of the window's posterior from the prior N(0, I) (their latent-space score). An
+  ensemble averages its members' KL, each standardized by its mean and spread on the training windows, so no
+  member dominates by scale.
 * ``input``: mean squared reconstruction error over time and signals (from the latent mean), and
   ``input_per_signal``, the same per signal.
 """
@@ -19,12 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from shopfloor.classify.selection import best_threshold
-from shopfloor.milling.data import WindowScaler
+from shopfloor.milling.base import DEFAULT_TRAIN_ON, SubcutDetector, training_mask
+from shopfloor.milling.data import FAILED, WindowScaler
 from shopfloor.milling.vae import BetaVAE, VAEConfig, encode, fit_vae, kl_divergence
 
 SCORES = ("latent", "input")
-THRESHOLD_METRICS = ("f1", "f2")
 
 
 @dataclass
@@ -38,58 +37,54 @@ class Member:
     info: dict
 
 
-class MillingAnomalyDetector:
+class MillingAnomalyDetector(SubcutDetector):
     """Scaler + VAE(s) + threshold, with scikit-learn's ``fit`` / ``predict`` and a ``scores`` method."""
 
+    name = "beta_vae"
+
     def __init__(self, configs: list[VAEConfig] | VAEConfig | None = None, score: str = "latent",
-                 threshold_metric: str = "f1", seed: int = 0, progress: bool = False) -> None:
+                 threshold_metric: str = "f1", seed: int = 0, train_on: str = DEFAULT_TRAIN_ON,
+                 progress: bool = False) -> None:
+        super().__init__(threshold_metric)
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
-        if threshold_metric not in THRESHOLD_METRICS:
-            raise ValueError(f"threshold_metric must be one of {THRESHOLD_METRICS}, got {threshold_metric!r}")
         configs = configs if configs is not None else VAEConfig()
         self.configs = [configs] if isinstance(configs, VAEConfig) else list(configs)
-        self.score, self.threshold_metric, self.seed, self.progress = score, threshold_metric, seed, progress
+        self.score, self.seed, self.train_on, self.progress = score, seed, train_on, progress
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X_train: np.ndarray, failed_train: np.ndarray, X_valid: np.ndarray | None = None,
-            failed_valid: np.ndarray | None = None, learn: np.ndarray | None = None) -> MillingAnomalyDetector:
-        """``X_*``: raw windows (n, window, signals); ``failed_*``: 1 for windows of failed cuts; ``learn``:
-        the training windows the VAEs learn from (default: those not failed; the scaler sees them all)."""
+    def fit(self, X_train: np.ndarray, class_train: np.ndarray, X_valid: np.ndarray | None = None,
+            class_valid: np.ndarray | None = None, learn: np.ndarray | None = None) -> MillingAnomalyDetector:
+        """``X_*``: raw windows (n, window, signals); ``class_*``: each window's tool class (0 healthy, 1 degraded,
+        2 failed); ``learn``: the training windows the VAEs learn from (default: those of the ``train_on``
+        classes; checked against them); the scaler sees every training window."""
+        learn = training_mask(class_train, self.train_on, learn)
         self.scaler_ = WindowScaler().fit(X_train)
-        train = self.scaler_.transform(X_train[learn if learn is not None else failed_train == 0])
-        valid = self.scaler_.transform(X_valid[failed_valid == 0]) if X_valid is not None else None
+        train = self.scaler_.transform(X_train[learn])
+        valid = None
+        if X_valid is not None and class_valid is not None:
+            valid = self.scaler_.transform(X_valid[training_mask(class_valid, self.train_on)])
         self.window_, self.signals_ = X_train.shape[1], X_train.shape[2]
         self.members_ = []
         for k, config in enumerate(self.configs):
             model, info = fit_vae(train, valid, config, seed=self.seed + k, progress=self.progress,
                                   desc=f"beta-VAE {k + 1}/{len(self.configs)}" if len(self.configs) > 1 else "beta-VAE")
-            self.members_.append(self._member(model, config, info, train))
+            self.members_.append(member(model, config, info, train))
         self.threshold_ = np.inf
-        if X_valid is not None and failed_valid is not None and failed_valid.any():
-            self.set_threshold(X_valid, failed_valid)
+        if X_valid is not None and class_valid is not None and (np.asarray(class_valid) == FAILED).any():
+            self.set_threshold(X_valid, (np.asarray(class_valid) == FAILED).astype(int))
         return self
-
-    @staticmethod
-    def _member(model: BetaVAE, config: VAEConfig, info: dict, train_scaled: np.ndarray) -> Member:
-        mu, lv, _ = encode(model, train_scaled)
-        kl = kl_divergence(mu, lv)
-        return Member(model, config, float(kl.mean()), float(kl.std() or 1.0), info)
 
     @classmethod
     def from_members(cls, members: list[Member], scaler: WindowScaler, score: str = "latent",
-                     threshold_metric: str = "f1", seed: int = 0) -> MillingAnomalyDetector:
+                     threshold_metric: str = "f1", seed: int = 0,
+                     train_on: str = DEFAULT_TRAIN_ON) -> MillingAnomalyDetector:
         """A detector from VAEs already trained (the search's best few, for an ensemble)."""
-        out = cls([m.config for m in members], score=score, threshold_metric=threshold_metric, seed=seed)
+        out = cls([m.config for m in members], score=score, threshold_metric=threshold_metric, seed=seed,
+                  train_on=train_on)
         out.scaler_, out.members_, out.threshold_ = scaler, list(members), np.inf
         out.window_, out.signals_ = members[0].model.window, members[0].model.signals
         return out
-
-    def set_threshold(self, X: np.ndarray, failed: np.ndarray) -> float:
-        """The F1- or F2-optimal threshold of the chosen score on ``X`` (validation windows)."""
-        self.threshold_, self.threshold_value_ = best_threshold(failed, self.scores(X)[self.score],
-                                                                self.threshold_metric)
-        return self.threshold_
 
     # ------------------------------------------------------------ scoring
     def scores(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -97,8 +92,8 @@ class MillingAnomalyDetector:
         scaled = self.scaler_.transform(np.asarray(X, dtype=np.float64))
         kls, errors = [], []
         with torch.inference_mode():
-            for member in self.members_:
-                mu, lv, recon = encode(member.model, scaled)
+            for m in self.members_:
+                mu, lv, recon = encode(m.model, scaled)
                 kls.append(kl_divergence(mu, lv))
                 errors.append(np.mean(np.square(scaled - recon), axis=1))
         if len(kls) == 1:
@@ -112,10 +107,17 @@ class MillingAnomalyDetector:
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         return self.scores(X)[self.score]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """True where the chosen score reaches the threshold (a window of a failed tool)."""
-        return self.decision_function(X) >= self.threshold_
+    def details(self) -> dict:
+        return super().details() | {"score": self.score, "train_on": self.train_on,
+                                    "members": [m.config.to_dict() for m in self.members_]}
 
     @property
     def n_parameters(self) -> int:
         return sum(sum(p.numel() for p in m.model.parameters()) for m in self.members_)
+
+
+def member(model: BetaVAE, config: VAEConfig, info: dict, train_scaled: np.ndarray) -> Member:
+    """A trained VAE with the mean and spread of its KL on the (scaled) windows it learned from."""
+    mu, lv, _ = encode(model, train_scaled)
+    kl = kl_divergence(mu.astype(np.float64), lv.astype(np.float64))
+    return Member(model, config, float(kl.mean()), float(kl.std() or 1.0), info)

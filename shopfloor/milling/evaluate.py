@@ -1,9 +1,10 @@
-"""The seed's measures of an anomaly score: PR-AUC and ROC-AUC per split, per cut and per cutting parameter.
+"""Measures of an anomaly score: average precision (the primary figure), PR-AUC and ROC-AUC per split, per cut
+and per cutting parameter.
 
-PR-AUC is the trapezoidal area under the precision-recall curve, as the seed computes it
-(``auc(recalls, precisions)``); average precision (the step-wise area, never optimistic) is reported
-beside it. The no-skill precision is the share of failed windows. A cut's score is the mean of its
-sub-cuts' scores.
+Average precision (AP, scikit-learn's step-wise area) never rewards tied scores. PR-AUC is the trapezoidal area
+under the precision-recall curve as von Hahn and Mechefske compute it (``auc(recalls, precisions)``): beside AP
+for comparison with their figures, but optimistic where many windows share one score (a saturating signal). The
+no-skill precision is the share of failed windows. A cut's score is the mean of its sub-cuts' scores.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def pr_auc(failed: np.ndarray, score: np.ndarray) -> float:
 
 
 def score_metrics(failed: np.ndarray, score: np.ndarray, prefix: str) -> dict[str, float]:
-    """PR-AUC, average precision and ROC-AUC of one score (NaN where a class is missing)."""
+    """Average precision, PR-AUC and ROC-AUC of one score (NaN where a class is missing)."""
     both = 0 < failed.sum() < len(failed)
-    return {f"{prefix}_pr_auc": pr_auc(failed, score),
-            f"{prefix}_ap": float(average_precision_score(failed, score)) if both else float("nan"),
+    return {f"{prefix}_ap": float(average_precision_score(failed, score)) if both else float("nan"),
+            f"{prefix}_pr_auc": pr_auc(failed, score),
             f"{prefix}_roc_auc": float(roc_auc_score(failed, score)) if both else float("nan")}
 
 
@@ -49,26 +50,24 @@ def per_cut(meta: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
         .reset_index()
 
 
-def split_report(meta: pd.DataFrame, failed: np.ndarray, scores: dict[str, np.ndarray],
-                 threshold: float, score: str) -> dict[str, float]:
-    """Window- and cut-level AUCs of both scores, the no-skill precision and the flag's confusion counts."""
+def split_report(meta: pd.DataFrame, failed: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """Window- and cut-level AP, PR-AUC and ROC-AUC of a score, the no-skill precision and the flag's figures."""
     out = {"windows": int(len(failed)), "failed_windows": int(failed.sum()),
            "no_skill_precision": float(failed.mean()) if len(failed) else float("nan")}
-    for space in ("latent", "input"):
-        out |= score_metrics(failed, scores[space], space)
-    cuts = per_cut(meta, scores)
+    out |= {k.removeprefix("x_"): v for k, v in score_metrics(failed, score, "x").items()}
+    cuts = per_cut(meta, {"score": score})
     cut_failed = (cuts["tool_class"] == 2).to_numpy().astype(int)
     out["cuts"], out["failed_cuts"] = int(len(cuts)), int(cut_failed.sum())
-    for space in ("latent", "input"):
-        out |= score_metrics(cut_failed, cuts[space].to_numpy(), f"cut_{space}")
-    flagged = (scores[score] >= threshold).astype(int)
+    out |= score_metrics(cut_failed, cuts["score"].to_numpy(), "cut")
+    flagged = (score >= threshold).astype(int)
     rep = classification_report(failed, flagged)
     out |= {f"flag_{k}": float(rep[k]) for k in ("precision", "recall", "f1", "f2") if k in rep}
     return out
 
 
 def by_parameter(meta: pd.DataFrame, failed: np.ndarray, score: np.ndarray) -> pd.DataFrame:
-    """PR-AUC of ``score`` on the windows of each cutting-parameter value (the seed's bar chart)."""
+    """AP and PR-AUC of ``score`` on the windows of each cutting-parameter value (von Hahn and Mechefske's bar
+    chart)."""
     rows = []
     for column, names in PARAMETERS.items():
         if column not in meta:
@@ -79,6 +78,7 @@ def by_parameter(meta: pd.DataFrame, failed: np.ndarray, score: np.ndarray) -> p
             label = names.get(float(value), f"{column} {value:g}")
             rows.append({"parameter": column, "value": float(value), "label": label,
                          "windows": int(mask.sum()), "failed_windows": int(failed[mask].sum()),
+                         "ap": score_metrics(failed[mask], score[mask], "x")["x_ap"],
                          "pr_auc": pr_auc(failed[mask], score[mask]),
                          "no_skill_precision": float(failed[mask].mean())})
     return pd.DataFrame(rows)

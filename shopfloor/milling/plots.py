@@ -1,5 +1,6 @@
-"""The seed's figures: precision-recall and ROC curves, latent scores by tool class, the KL trend of a case,
-PR-AUC by cutting parameter. Each writes a PNG (logged to MLflow and shown in the KFP run)."""
+"""Von Hahn and Mechefske's figures: precision-recall and ROC curves (here of every detector compared), scores by
+tool class, the score's trend over a case, AP by cutting parameter. Each writes a PNG (logged to MLflow and shown
+in the KFP run)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from shopfloor.milling.data import CLASS_NAMES  # noqa: E402
-from shopfloor.milling.evaluate import curves, pr_auc  # noqa: E402
+from shopfloor.milling.evaluate import curves  # noqa: E402
 
 COLORS = ("#33a02c", "#fdbf6f", "#e31a1c")  # healthy, degraded, failed
 
@@ -26,16 +27,17 @@ def _save(fig, path: Path) -> Path:
 
 
 def pr_roc(failed: np.ndarray, scores: dict[str, np.ndarray], path: Path, title: str = "test windows") -> Path:
-    """Precision-recall and ROC curves of the latent and input scores, with the no-skill lines."""
-    from sklearn.metrics import roc_auc_score
+    """Precision-recall and ROC curves of each named score (the first drawn boldest), with the no-skill lines."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     fig, (pr, roc) = plt.subplots(1, 2, figsize=(10.5, 4.3))
-    for space, color in (("latent", "#1f4e79"), ("input", "#8c8c8c")):
-        c = curves(failed, scores[space])
-        pr.plot(c["recall"], c["precision"], color=color, lw=2,
-                label=f"{space} (PR-AUC {pr_auc(failed, scores[space]):.3f})")
-        roc.plot(c["fpr"], c["tpr"], color=color, lw=2,
-                 label=f"{space} (ROC-AUC {roc_auc_score(failed, scores[space]):.3f})")
+    palette = ("#1f4e79", "#8c8c8c", "#6a3d9a", "#b15928", "#1b9e77")
+    for k, (name, score) in enumerate(scores.items()):
+        c, color, width = curves(failed, score), palette[k % len(palette)], 2.2 if k == 0 else 1.2
+        pr.plot(c["recall"], c["precision"], color=color, lw=width,
+                label=f"{name} (AP {average_precision_score(failed, score):.3f})")
+        roc.plot(c["fpr"], c["tpr"], color=color, lw=width,
+                 label=f"{name} (ROC-AUC {roc_auc_score(failed, score):.3f})")
     skill = float(failed.mean())
     pr.axhline(skill, ls="--", color="orange", label=f"no skill ({skill:.3f})")
     roc.plot([0, 1], [0, 1], ls="--", color="orange", label="no skill")
@@ -47,7 +49,7 @@ def pr_roc(failed: np.ndarray, scores: dict[str, np.ndarray], path: Path, title:
 
 
 def violin(score: np.ndarray, classes: np.ndarray, threshold: float, path: Path,
-           title: str = "Latent-space scores (KL divergence) by tool class, test windows") -> Path:
+           title: str = "Scores by tool class, test windows") -> Path:
     """Scores of each tool class as a violin with the windows jittered over it, and the threshold."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     rng = np.random.default_rng(0)
@@ -73,7 +75,7 @@ def violin(score: np.ndarray, classes: np.ndarray, threshold: float, path: Path,
 
 def trend(frame: pd.DataFrame, score: str, path: Path, case: object, smooth: int = 10) -> Path:
     """The score of each sub-cut of one case in cutting order, a moving average over it, and the
-    healthy / degraded / failed stretches shaded (the seed's trend of cases 13 and 11)."""
+    healthy / degraded / failed stretches shaded (von Hahn and Mechefske trend cases 13 and 11)."""
     g = frame.sort_values(["run" if "run" in frame else "cut", "position"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(10, 3.8))
     classes = g["tool_class"].to_numpy().astype(int)
@@ -95,17 +97,17 @@ def trend(frame: pd.DataFrame, score: str, path: Path, case: object, smooth: int
 
 
 def by_parameter(table: pd.DataFrame, path: Path, split: str = "test") -> Path:
-    """PR-AUC of the latent score on the windows of each cutting-parameter value, with the no-skill level."""
-    t = table.sort_values("pr_auc")
+    """AP of the served score on the windows of each cutting-parameter value, with the no-skill level."""
+    t = table.sort_values("ap")
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(t) + 1.2))
     y = np.arange(len(t))
-    ax.barh(y, t["pr_auc"].fillna(0), color="#4a7fb0")
+    ax.barh(y, t["ap"].fillna(0), color="#4a7fb0")
     ax.scatter(t["no_skill_precision"], y, marker="|", s=200, color="orange", label="no skill", zorder=3)
-    for k, v in enumerate(t["pr_auc"]):
+    for k, v in enumerate(t["ap"]):
         text = "no failed sub-cut" if np.isnan(v) else f"{v:.3f}"
         ax.text((0 if np.isnan(v) else v) + 0.01, k, text, va="center", fontsize=9)
     ax.set_yticks(y, t["label"])
     ax.set_xlim(0, 1.1)
-    ax.set_xlabel(f"PR-AUC, latent score, {split} windows")
+    ax.set_xlabel(f"average precision, {split} windows")
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)

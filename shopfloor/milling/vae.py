@@ -1,15 +1,20 @@
-"""The beta-VAE of the seed: a temporal convolutional network (TCN) encoder and decoder over sub-cuts.
+"""The beta-VAE of von Hahn and Mechefske for milling sub-cuts: a temporal convolutional network (TCN) encoder
+and decoder, re-expressed in torch from their published Keras model.
 
-Encoder, per layer: TCN (residual blocks of two dilated causal convolutions, one block per dilation,
-skip connections summed, SELU) -> batch norm -> max-pool by 2; then two dense maps to the latent mean
-and log-variance. Decoder, mirrored: dense (SELU) -> per layer: upsample by 2 -> batch norm -> TCN; a
-last convolution to the signals with a sigmoid. Loss: binary cross-entropy of the reconstruction
-(targets are min-max scaled signals) plus beta times the KL divergence from N(0, I), the KL divided by
-``window * signals`` as the seed's Keras model does. ``arch="cnn"`` swaps each TCN for plain dilated
-convolutions (same padding, no residuals), the seed's hunch for a simpler model.
+Encoder, per layer: TCN -> batch norm -> max-pool by 2; then two dense maps to the latent mean and log-variance.
+Decoder, mirrored: dense (SELU) -> per layer: upsample by 2 -> batch norm -> TCN; a last convolution to the
+signals with a SELU (their best model) or a sigmoid. The TCN is Remy's keras-tcn as their model configures it: a
+1x1 convolution of the input to ``filters`` channels, then one residual block per dilation (two causal dilated
+convolutions, each followed by ReLU; a 1x1 convolution on the residual path of every block but the last; SELU
+after the residual sum), the blocks' skip outputs summed. Convolutions start He-normal, dense layers
+Glorot-uniform; batch norm uses Keras' momentum 0.99 and epsilon 1e-3. Loss: binary cross-entropy of the
+reconstruction with the prediction clipped to [1e-7, 1 - 1e-7] (Keras'; a SELU output may leave [0, 1]) plus
+beta times the KL divergence from N(0, I), the KL divided by ``window * signals`` as their Keras model does.
+``arch="cnn"`` swaps each TCN for plain dilated convolutions (same padding, no residuals), the authors' hunch
+for a simpler model.
 
-Training: Adam, batch 256, early stopping on the validation loss (min delta 2e-4, best weights
-restored), the seed's settings.
+Training: Adam (1e-3), batch 1024, early stopping on the validation loss (min delta 2e-4, patience 30-49 in
+their search, best weights restored).
 """
 
 from __future__ import annotations
@@ -25,12 +30,17 @@ from torch import nn
 from shopfloor.progress import bar
 
 ARCHS = ("tcn", "cnn")
+OUTPUTS = ("selu", "sigmoid")
+#: Keras' clip of predictions inside binary cross-entropy.
+CLIP = 1e-7
+#: Keras' BatchNormalization defaults in torch terms (torch's momentum is 1 - Keras').
+BN_MOMENTUM, BN_EPS = 0.01, 1e-3
 
 
 @dataclass
 class VAEConfig:
-    """Hyperparameters; the defaults are the seed's best model (beta 3.92, 21 codings, 16 filters, kernel
-    3, dilations 1-2-4-8, 2 layers)."""
+    """Hyperparameters; the defaults are the published best model (beta 3.92, 21 codings, 16 filters, kernel 3,
+    dilations 1-2-4-8, 2 layers, SELU output) with their training schedule (batch 1024, Adam 1e-3)."""
 
     latent: int = 21
     beta: float = 3.92
@@ -40,9 +50,10 @@ class VAEConfig:
     layers: int = 2
     lr: float = 1e-3
     arch: str = "tcn"
-    batch_size: int = 256
+    output: str = "selu"
+    batch_size: int = 1024
     epochs: int = 200
-    patience: int = 8
+    patience: int = 40
     min_delta: float = 2e-4
     extra: dict = field(default_factory=dict)
 
@@ -50,6 +61,8 @@ class VAEConfig:
         self.dilations = tuple(int(d) for d in self.dilations)
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -58,39 +71,67 @@ class VAEConfig:
         return out
 
 
+def _he_normal(conv: nn.Conv1d) -> nn.Conv1d:
+    """Keras' he_normal: a normal truncated at two standard deviations, scaled so its spread is sqrt(2 / fan_in)."""
+    fan_in = conv.in_channels * conv.kernel_size[0]
+    std = math.sqrt(2.0 / fan_in) / 0.87962566103423978
+    nn.init.trunc_normal_(conv.weight, std=std, a=-2 * std, b=2 * std)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+def _glorot(layer: nn.Linear | nn.Conv1d) -> nn.Linear | nn.Conv1d:
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 class _CausalConv(nn.Conv1d):
     """A 1-D convolution that sees only the present and the past (left padding)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, dilation: int) -> None:
         super().__init__(cin, cout, kernel, dilation=dilation)
         self.left = (kernel - 1) * dilation
+        _he_normal(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(nn.functional.pad(x, (self.left, 0)))
 
 
-class _ResidualBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, kernel: int, dilation: int) -> None:
+class ResidualBlock(nn.Module):
+    """Two causal dilated convolutions with ReLU; the residual path is a 1x1 convolution (identity in the last
+    block); SELU after the sum. Returns the block's output and its skip output (the convolutions' result)."""
+
+    def __init__(self, filters: int, kernel: int, dilation: int, last: bool) -> None:
         super().__init__()
-        self.conv1 = _CausalConv(cin, cout, kernel, dilation)
-        self.conv2 = _CausalConv(cout, cout, kernel, dilation)
-        self.match = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.convs = nn.Sequential(_CausalConv(filters, filters, kernel, dilation), nn.ReLU(),
+                                   _CausalConv(filters, filters, kernel, dilation), nn.ReLU())
+        self.residual = nn.Identity() if last else _he_normal(nn.Conv1d(filters, filters, 1))
         self.act = nn.SELU()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.act(self.conv2(self.act(self.conv1(x))))
-        return self.act(h + self.match(x)), h
+        h = self.convs(x)
+        return self.act(self.residual(x) + h), h
 
 
 class TCN(nn.Module):
-    """One stack of residual blocks, one per dilation; the output is the sum of the blocks' skip outputs."""
+    """A 1x1 convolution to ``filters`` channels, then one residual block per dilation; the output is the sum of
+    the blocks' skip outputs (the whole sequence, causal)."""
 
     def __init__(self, cin: int, filters: int, kernel: int, dilations: tuple[int, ...]) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(_ResidualBlock(cin if i == 0 else filters, filters, kernel, d)
+        self.inlet = _he_normal(nn.Conv1d(cin, filters, 1))
+        self.blocks = nn.ModuleList(ResidualBlock(filters, kernel, d, last=i == len(dilations) - 1)
                                     for i, d in enumerate(dilations))
 
+    @property
+    def receptive_field(self) -> int:
+        """Samples of the past (the present included) that one output sees."""
+        block = self.blocks[0].convs[0]
+        return 1 + sum(2 * (block.kernel_size[0] - 1) * b.convs[0].dilation[0] for b in self.blocks)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inlet(x)
         skips = 0
         for block in self.blocks:
             x, skip = block(x)
@@ -105,7 +146,8 @@ class DilatedCNN(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i, d in enumerate(dilations):
-            layers += [nn.Conv1d(cin if i == 0 else filters, filters, kernel, dilation=d, padding="same"), nn.SELU()]
+            layers += [_he_normal(nn.Conv1d(cin if i == 0 else filters, filters, kernel, dilation=d,
+                                            padding="same")), nn.SELU()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,6 +157,10 @@ class DilatedCNN(nn.Module):
 def _stack(config: VAEConfig, cin: int) -> nn.Module:
     kind = TCN if config.arch == "tcn" else DilatedCNN
     return kind(cin, config.filters, config.kernel, config.dilations)
+
+
+def _norm(channels: int) -> nn.BatchNorm1d:
+    return nn.BatchNorm1d(channels, momentum=BN_MOMENTUM, eps=BN_EPS)
 
 
 class BetaVAE(nn.Module):
@@ -128,15 +174,17 @@ class BetaVAE(nn.Module):
         f, reduced = config.filters, window // (2 ** config.layers)
         enc: list[nn.Module] = []
         for i in range(config.layers):
-            enc += [_stack(config, signals if i == 0 else f), nn.BatchNorm1d(f), nn.MaxPool1d(2)]
+            enc += [_stack(config, signals if i == 0 else f), _norm(f), nn.MaxPool1d(2)]
         self.encoder = nn.Sequential(*enc, nn.Flatten())
-        self.mean = nn.Linear(f * reduced, config.latent)
-        self.log_var = nn.Linear(f * reduced, config.latent)
-        self.expand = nn.Sequential(nn.Linear(config.latent, f * reduced), nn.SELU(), nn.Unflatten(1, (f, reduced)))
+        self.mean = _glorot(nn.Linear(f * reduced, config.latent))
+        self.log_var = _glorot(nn.Linear(f * reduced, config.latent))
+        self.expand = nn.Sequential(_glorot(nn.Linear(config.latent, f * reduced)), nn.SELU(),
+                                    nn.Unflatten(1, (f, reduced)))
         dec: list[nn.Module] = []
         for _ in range(config.layers):
-            dec += [nn.Upsample(scale_factor=2), nn.BatchNorm1d(f), _stack(config, f)]
-        self.decoder = nn.Sequential(*dec, nn.Conv1d(f, signals, config.kernel, padding="same"), nn.Sigmoid())
+            dec += [nn.Upsample(scale_factor=2), _norm(f), _stack(config, f)]
+        out = _glorot(nn.Conv1d(f, signals, config.kernel, padding="same"))
+        self.decoder = nn.Sequential(*dec, out, nn.SELU() if config.output == "selu" else nn.Sigmoid())
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x.transpose(1, 2))
@@ -161,7 +209,7 @@ def kl_divergence(mu: np.ndarray | torch.Tensor, log_var: np.ndarray | torch.Ten
 
 def vae_loss(model: BetaVAE, x: torch.Tensor) -> torch.Tensor:
     recon, mu, log_var = model(x)
-    p = recon.clamp(1e-7, 1 - 1e-7)
+    p = recon.clamp(CLIP, 1 - CLIP)  # no gradient where the output leaves the clip, as in Keras
     # written out, not F.binary_cross_entropy: targets of held-out windows may leave [0, 1] (no clipping)
     bce = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).mean()
     return bce + model.config.beta * kl_divergence(mu, log_var).mean() / (model.window * model.signals)

@@ -1,0 +1,103 @@
+"""How many CPUs this process may use, and thread pools sized from it.
+
+``os.cpu_count()`` counts the node's cores. A pod with a 1-CPU limit on a 16-core node still sees 16, and torch or
+OpenMP would start 16 threads that the CFS quota then throttles. The CPUs a process is given are the smaller of its
+affinity mask (``taskset``, ``--cpuset-cpus``) and its cgroup CPU quota (``cpu.max`` on cgroup v2,
+``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` on v1, ``docker --cpus`` and Kubernetes limits), rounded up.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def affinity_cpus() -> int:
+    """CPUs in this process's affinity mask (``os.cpu_count()`` where the platform has no mask)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _own_cgroup(root: Path) -> Path:
+    """This process's cgroup v2 directory under ``root`` (the root itself when it cannot be read)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            hierarchy, _, path = line.split(":", 2)
+            if hierarchy == "0":
+                candidate = root / path.lstrip("/")
+                if candidate.is_dir():
+                    return candidate
+    except (OSError, ValueError):
+        pass
+    return root
+
+
+def cgroup_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs allowed by the cgroup quota, or None when there is none (or nothing can be read).
+
+    cgroup v2: ``cpu.max`` holds ``"<quota> <period>"`` or ``"max <period>"``, read in this process's own cgroup
+    and each parent up to ``root`` (the tightest wins). cgroup v1: ``cpu/cpu.cfs_quota_us`` (-1 for none) and
+    ``cpu/cpu.cfs_period_us``.
+    """
+    quotas: list[float] = []
+    directory = _own_cgroup(root) if root == CGROUP_ROOT else root
+    while True:
+        try:
+            quota, period = (directory / "cpu.max").read_text().split()[:2]
+            if quota != "max" and float(period) > 0:
+                quotas.append(float(quota) / float(period))
+        except (OSError, ValueError):
+            pass
+        if directory == root or root not in directory.parents:
+            break
+        directory = directory.parent
+    for v1 in (root / "cpu", root / "cpu,cpuacct"):
+        try:
+            quota_us = float((v1 / "cpu.cfs_quota_us").read_text())
+            period_us = float((v1 / "cpu.cfs_period_us").read_text())
+            if quota_us > 0 and period_us > 0:
+                quotas.append(quota_us / period_us)
+        except (OSError, ValueError):
+            pass
+    return min(quotas) if quotas else None
+
+
+def available_cpus(root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may use: its affinity mask capped by its cgroup quota (rounded up), at least 1."""
+    cpus = affinity_cpus()
+    quota = cgroup_quota(root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+def threads_for(branches: int = 1, root: Path = CGROUP_ROOT) -> int:
+    """Threads for one of ``branches`` parallel workers sharing this process's CPUs (at least 1)."""
+    return max(1, available_cpus(root) // max(1, branches))
+
+
+def use_cpus(branches: int = 1) -> int:
+    """Size torch's and the BLAS / OpenMP pools (threadpoolctl) for this process; returns the thread count.
+
+    Call once before heavy work: in a component, the model server, a benchmark.
+    """
+    threads = threads_for(branches)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # a process that needs no torch
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    return threads
