@@ -3,13 +3,17 @@ real (AI4I 2020) and simulated (gearbox) data, over many stratified splits, by t
 
 Per dataset and split seed (60/20/20 train/valid/test, stratified): each synthesizer is tuned on the
 training split (``--objective``) and refitted for each cross-validation fold of train + valid and for all
-of it; each filter filters every candidate set; then, for each classifier, the train step compares
+of it; each filter filters every candidate set; then, for each ``--classifiers`` choice (a family, or
+``auto``: logistic regression and gradient boosting in the same cross-validation), the train step compares
 baseline, class weights, SMOTE, SMOTE through each filter, and every synthesizer x filter, each at its
 cross-validated amount of synthetic rows and threshold, and scores each once on the test split. Nothing
 is chosen on test: "chosen" is the model the pipeline would register, "best synthesizer" is the
-synthesizer row with the best CV score. Paired differences (best synthesizer - SMOTE, test F2) per
-split give a 95 % t-interval. Fidelity is the cross-validated one of the synthesize step (each fold's
-synthesizer against the faults it never saw); sampling speed is measured on the final synthesizer.
+synthesizer row with the best CV score, "best simple" the row with the best CV score among baseline, class
+weights and SMOTE (each classifier family), what a practitioner would pick without synthetic rows. Paired
+differences per split (chosen - best simple; best synthesizer - SMOTE; test F2) give 95 % t-intervals; the
+oracle best simple row on test is reported beside them. A synthesizer whose branch fails is counted, not fatal.
+Fidelity is the cross-validated one of the synthesize step (each fold's synthesizer against the faults it
+never saw); sampling speed is measured on the final synthesizer.
 
     .venv/bin/python benchmarks/fault_detection_quality.py --dataset ai4i [--splits 10] [--quick]
     .venv/bin/python benchmarks/fault_detection_quality.py --dataset gearbox
@@ -33,10 +37,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import AI4I, AI4I_CATEGORICAL, AI4I_DROP, AI4I_LABEL, RESULTS, save  # noqa: E402
 
 from shopfloor import fault_detection as fd  # noqa: E402
-from shopfloor.constants import DEFAULT_OBJECTIVE, FILTERS  # noqa: E402
+from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE, FILTERS  # noqa: E402
 from shopfloor.synth.registry import NAMES  # noqa: E402
 
 METRICS = ("f1", "f2", "recall", "g_mean", "pr_auc")
+SIMPLE = ("baseline", "class_weighted", "smote")
+
+
+def simple(method: str) -> bool:
+    return method.split("/")[0] in SIMPLE
 DATASETS = {"ai4i": {"label": AI4I_LABEL, "drop": AI4I_DROP, "categorical": AI4I_CATEGORICAL},
             "gearbox": {"label": "faulty", "drop": [], "categorical": []}}
 
@@ -68,6 +77,9 @@ def one_split(data: Path, spec: dict, seed: int, args: argparse.Namespace, work:
                                   storage=None, study_name="bench", objective=args.objective,
                                   max_steps=args.max_steps, progress=False, **cv)
         seconds = time.perf_counter() - start
+        if info.get("failed"):
+            synth_info[name] = {"failed": info["error"], "seconds": round(seconds, 1)}
+            continue
         from shopfloor.synth.base import Synthesizer
 
         final = Synthesizer.load(root / name / "synthesizer.pt")
@@ -85,14 +97,20 @@ def one_split(data: Path, spec: dict, seed: int, args: argparse.Namespace, work:
     for classifier in args.classifiers:
         summary = fd.train_step(p["train"], p["valid"], p["test"], p["pre"], kept, models_dir=str(root / classifier),
                                 report=str(root / f"{classifier}.json"), plot=str(root / f"{classifier}.png"),
-                                classifier=classifier, smote_filters=smote_filters, **cv)
+                                classifier=classifier, filter_method=args.filters[0], threshold_metric="f2",
+                                smote_filters=smote_filters, **cv)
         methods = summary["methods"]
-        synth_rows = [m for m in methods if m.split("-")[0] in args.synthesizers]
-        best_synth = max(synth_rows, key=lambda m: methods[m]["cv"]["score"])
+        synth_rows = [m for m in methods if m.split("-")[0].split("/")[0] in args.synthesizers]
+        simple_rows = [m for m in methods if simple(m)]
         by_classifier[classifier] = {
-            "chosen": summary["best"], "best_synthesizer": best_synth, "best_test_row": summary["best_test_method"],
+            "chosen": summary["best"], "best_test_row": summary["best_test_method"],
+            "best_synthesizer": max(synth_rows, key=lambda m: methods[m]["cv"]["score"]) if synth_rows else None,
+            "best_simple": max(simple_rows, key=lambda m: methods[m]["cv"]["score"]),
+            "best_simple_on_test": max(simple_rows, key=lambda m: methods[m]["test"]["f2"]),
+            "failed": summary["failed"],
             "rows": {m: {"test": {k: v["test"][k] for k in METRICS}, "cv_score": v["cv"]["score"],
-                         "ratio": v["ratio"], "threshold": v["threshold"]} for m, v in methods.items()}}
+                         "ratio": v["ratio"], "threshold": v["threshold"], "classifier": v["classifier"]}
+                     for m, v in methods.items()}}
     return {"seed": seed, "synthesizers": synth_info, "classifiers": by_classifier}
 
 
@@ -114,28 +132,39 @@ def summarize(splits: list[dict], args: argparse.Namespace) -> dict:
     out = {}
     for classifier in args.classifiers:
         runs = [s["classifiers"][classifier] for s in splits]
-        rows = runs[0]["rows"].keys()
-        table = {m: {k: mean_sd([r["rows"][m]["test"][k] for r in runs]) for k in METRICS} for m in rows}
+        rows = sorted({m for r in runs for m in r["rows"]})
+        table = {}
         for m in rows:
-            table[m]["cv_score"] = mean_sd([r["rows"][m]["cv_score"] for r in runs])
-        chosen = [r["rows"][r["chosen"]]["test"]["f2"] for r in runs]
-        best_row = [r["rows"][r["best_test_row"]]["test"]["f2"] for r in runs]
-        best_synth = [r["rows"][r["best_synthesizer"]]["test"]["f2"] for r in runs]
-        smote = [r["rows"]["smote"]["test"]["f2"] for r in runs]
+            present = [r for r in runs if m in r["rows"]]
+            table[m] = {k: mean_sd([r["rows"][m]["test"][k] for r in present]) for k in METRICS}
+            table[m] |= {"cv_score": mean_sd([r["rows"][m]["cv_score"] for r in present]), "splits": len(present)}
+        f2 = {key: [r["rows"][r[key]]["test"]["f2"] for r in runs if r[key]]
+              for key in ("chosen", "best_test_row", "best_simple", "best_simple_on_test", "best_synthesizer")}
+        smote = [max(v["test"]["f2"] for m, v in r["rows"].items() if m.split("/")[0] == "smote") for r in runs]
+        chosen_vs_simple = paired(f2["chosen"], f2["best_simple"])
         out[classifier] = {
             "table": table,
-            "chosen_test_f2": mean_sd(chosen), "best_row_test_f2": mean_sd(best_row),
-            "chosen_minus_best_row": paired(chosen, best_row),
-            "chosen": [r["chosen"] for r in runs], "best_synthesizer": [r["best_synthesizer"] for r in runs],
-            "best_synthesizer_test_f2": mean_sd(best_synth), "smote_test_f2": mean_sd(smote),
-            "best_synthesizer_minus_smote_f2": paired(best_synth, smote),
-            "goal_met": bool(np.mean(best_synth) >= np.mean(smote)
-                             and paired(best_synth, smote)["ci95"][1] >= 0)}
+            "chosen_test_f2": mean_sd(f2["chosen"]), "best_row_test_f2": mean_sd(f2["best_test_row"]),
+            "chosen_minus_best_row": paired(f2["chosen"], f2["best_test_row"]),
+            "best_simple_test_f2": mean_sd(f2["best_simple"]),
+            "chosen_minus_best_simple": chosen_vs_simple,
+            "chosen_minus_best_simple_on_test": paired(f2["chosen"], f2["best_simple_on_test"]),
+            "chosen": [r["chosen"] for r in runs], "best_simple": [r["best_simple"] for r in runs],
+            "best_synthesizer": [r["best_synthesizer"] for r in runs],
+            "failed_methods": [r["failed"] for r in runs],
+            "goal": "chosen >= best simple (chosen by CV) - 0.02 test F2, mean over splits",
+            "goal_met": bool(chosen_vs_simple["mean"] >= -0.02)}
+        if len(f2["best_synthesizer"]) == len(smote):
+            out[classifier] |= {"best_synthesizer_test_f2": mean_sd(f2["best_synthesizer"]),
+                                "smote_test_f2": mean_sd(smote),
+                                "best_synthesizer_minus_smote_f2": paired(f2["best_synthesizer"], smote)}
     fidelity = {}
     for name in args.synthesizers:
-        infos = [s["synthesizers"][name] for s in splits]
-        fidelity[name] = {k: mean_sd([i[k] for i in infos]) for k in infos[0] if k.startswith("fidelity_")
-                          or k in ("seconds", "sample_10000_s")}
+        infos = [s["synthesizers"][name] for s in splits if "failed" not in s["synthesizers"][name]]
+        fidelity[name] = {"failed_splits": len(splits) - len(infos)}
+        if infos:
+            fidelity[name] |= {k: mean_sd([i[k] for i in infos]) for k in infos[0] if k.startswith("fidelity_")
+                               or k in ("seconds", "sample_10000_s")}
     return {"by_classifier": out, "synthesizers": fidelity}
 
 
@@ -145,8 +174,11 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--first-split", type=int, default=0)
     parser.add_argument("--synthesizers", default=",".join(NAMES))
-    parser.add_argument("--filters", default=",".join(FILTERS))
-    parser.add_argument("--classifiers", default="logreg,hgb")
+    parser.add_argument("--filters", default=DEFAULT_FILTER,
+                        help=f"comma-separated filters (the first is the train step's); all: {','.join(FILTERS)}")
+    parser.add_argument("--classifiers", default="auto",
+                        help="comma-separated --classifier choices, each a train step of its own (auto: logreg and "
+                             "hgb in one cross-validation)")
     parser.add_argument("--objective", default=DEFAULT_OBJECTIVE)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=60.0)

@@ -1,9 +1,10 @@
-"""Components of the health-index pipeline: ingest trajectories, train 2DS + APAIC + RUL, evaluate, register."""
+"""Components of the health-index pipeline: ingest trajectories, cross-validate the health indices and remaining-life
+estimators and refit the winners, evaluate, register."""
 
 from typing import NamedTuple
 
 from kfp import dsl
-from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
 
 from components import IMAGE
 
@@ -22,17 +23,27 @@ def health_ingest(data_path: str, unit: str, time: str, train: Output[Dataset], 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def health_train(train: Input[Dataset], test: Input[Dataset], unit: str, time: str, model: Output[Model],
-                 his: Output[Dataset], t_d: float, t_f: float, truth: str, conditions: list, diversity: float,
-                 epochs: int, embedding_dim: int, weight_decay: str, beta: float, fusion: str, seeds: int,
-                 baseline: bool, window: int, seed: int):
+                 his: Output[Dataset], cv: Output[Dataset], table: Output[Markdown], t_d: float, t_f: float,
+                 truth: str, conditions: list, methods: list, diversity: float, epochs: int, embedding_dim: int,
+                 weight_decay: str, beta: float, fusion: str, seeds: int, baseline: bool, window: int, folds: int,
+                 timeout: float, seed: int):
+    from pathlib import Path
+
+    import pandas as pd
+
     from shopfloor.health_index import train_step
+    from shopfloor.tables import markdown_table
 
     decay = weight_decay if weight_decay == "auto" else float(weight_decay)
-    info = train_step(train.path, test.path, unit, time, model_path=model.path, his_path=his.path, t_d=t_d, t_f=t_f,
-                      truth=truth, conditions=conditions, diversity=diversity, epochs=epochs,
-                      embedding_dim=embedding_dim, weight_decay=decay, beta=beta, fusion=fusion, seeds=seeds,
-                      baseline=baseline, window=window, seed=seed)
-    model.metadata.update(info)
+    info = train_step(train.path, test.path, unit, time, model_path=model.path, his_path=his.path, cv_path=cv.path,
+                      t_d=t_d, t_f=t_f, truth=truth, conditions=conditions, methods=methods, diversity=diversity,
+                      epochs=epochs, embedding_dim=embedding_dim, weight_decay=decay, beta=beta, fusion=fusion,
+                      seeds=seeds, baseline=baseline, window=window, folds=folds,
+                      timeout=timeout if timeout > 0 else None, seed=seed)
+    model.metadata.update({k: v for k, v in info.items() if isinstance(v, (int, float, str))})
+    text = markdown_table(pd.read_csv(cv.path).set_index("method"))
+    Path(table.path).write_text(f"### Cross-validation across units (chosen: {info['chosen']}, remaining life from "
+                                f"{info['rul_chosen']})\n\n{text}\n")
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -52,7 +63,8 @@ def health_evaluate(his: Input[Dataset], unit: str, time: str, metrics: Output[M
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def health_register(model: Input[Model], his: Input[Dataset], report: Input[Dataset], plot_png: Input[Dataset],
-                    tracking_uri: str, model_name: str) -> NamedTuple("Registration", registration=str, alias=str):
+                    cv: Input[Dataset], tracking_uri: str,
+                    model_name: str) -> NamedTuple("Registration", registration=str, alias=str):
     import json
     from collections import namedtuple
     from pathlib import Path
@@ -62,5 +74,5 @@ def health_register(model: Input[Model], his: Input[Dataset], report: Input[Data
     metrics = json.loads(Path(report.path).read_text())["metrics"]
     params = {k: v for k, v in model.metadata.items() if isinstance(v, (int, float, str))}
     result = register_step(model.path, his.path, metrics, tracking_uri=tracking_uri, model_name=model_name,
-                           plot=plot_png.path, params=params)
+                           plot=plot_png.path, cv=cv.path, params=params)
     return namedtuple("Registration", ["registration", "alias"])(json.dumps(result), result["alias"])

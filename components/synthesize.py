@@ -20,5 +20,6 @@ def synthesize(train: Input[Dataset], valid: Input[Dataset], preprocessing: Inpu
                            timeout=timeout, storage=optuna_storage or None, study_name=study_name,
                            objective=objective, classifier=classifier, cv_folds=cv_folds, cv_repeats=cv_repeats,
                            max_steps=max_steps, seed=seed, studies_dir=studies.path)
-    synthesizer.metadata.update({k: v for k, v in info.items() if isinstance(v, (int, float, str, bool))})
-    candidates.metadata.update({"synthesizer": name, "rows": info["candidates"]})
+    synthesizer.metadata.update({**{k: v for k, v in info.items() if isinstance(v, (int, float, str, bool))},
+                                 "synthesizer": name})
+    candidates.metadata.update({"synthesizer": name, "rows": info.get("candidates", 0)})

@@ -20,7 +20,14 @@ from components.train import train
 from components.tune import tune
 from components.tuning_plan import tuning_plan
 from pipelines.deploy import finish
-from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE, FAULT_MODEL, NAMESPACE, SERVE_PORTS
+from shopfloor.constants import (
+    DEFAULT_CLASSIFIER,
+    DEFAULT_FILTER,
+    DEFAULT_OBJECTIVE,
+    FAULT_MODEL,
+    NAMESPACE,
+    SERVE_PORTS,
+)
 
 
 @dsl.pipeline(name="fault-detection",
@@ -28,7 +35,8 @@ from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE, FAULT_MODEL, 
 def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
                     drop_columns: list = [], categorical: list = [],  # noqa: B006
                     synthesizers: list = ["wgan"], filter_method: str = DEFAULT_FILTER,  # noqa: B006
-                    objective: str = DEFAULT_OBJECTIVE, classifier: str = "logreg", threshold_metric: str = "f2",
+                    objective: str = DEFAULT_OBJECTIVE, classifier: str = DEFAULT_CLASSIFIER,
+                    threshold_metric: str = "f2",
                     n_trials: int = 10, timeout: float = 60.0, optuna_storage: str = "", study_name: str = "fd",
                     tuning_workers: int = 1,
                     max_steps: int = 1000, cv_folds: int = 5, cv_repeats: int = 1, d_max_quantile: float = 0.95,

@@ -1,5 +1,6 @@
-"""Health-index DAG: ingest trajectories -> regimes, 2DS + APAIC, remaining life -> metrics and plots ->
-register -> deploy (when asked for, and only a new champion)."""
+"""Health-index DAG: ingest trajectories -> health indices (2DS + APAIC and its rivals) and remaining-life estimators
+cross-validated across units, the winners refitted -> metrics and plots -> register -> deploy (when asked for, and
+only a new champion)."""
 
 from kfp import dsl
 
@@ -9,13 +10,15 @@ from shopfloor.constants import HEALTH_MODEL, NAMESPACE, SERVE_PORTS
 
 
 @dsl.pipeline(name="health-index",
-              description="Turn run-to-failure trajectories into a monotone health index and a remaining-life "
-                          "estimate, register and serve them.")
+              description="Turn run-to-failure trajectories into a health index and a remaining-life estimate, "
+                          "each chosen by cross-validation across units; register and serve them.")
 def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: str = "time", truth: str = "",
                  drop_columns: list = [], conditions: list = [], t_d: float = 30.0,  # noqa: B006
-                 t_f: float = 30.0, diversity: float = 0.001, epochs: int = 1000, embedding_dim: int = 16,
+                 t_f: float = 30.0, methods: list = ["ridge", "hgb", "apaic", "a2ds"],  # noqa: B006
+                 diversity: float = 0.001, epochs: int = 1000, embedding_dim: int = 16,
                  weight_decay: str = "1.0", beta: float = 0.05, fusion: str = "embedding", seeds: int = 1,
-                 baseline: bool = False, window: int = 0, test_fraction: float = 0.25,
+                 baseline: bool = True, window: int = 10, folds: int = 5, timeout: float = 480.0,
+                 test_fraction: float = 0.25,
                  model_name: str = HEALTH_MODEL, deploy_target: str = "none",
                  serve_port: int = SERVE_PORTS["health-index"], namespace: str = NAMESPACE, image: str = "",
                  seed: int = 0) -> str:
@@ -24,14 +27,15 @@ def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: st
                          test_fraction=test_fraction, seed=seed)
     data.set_display_name("ingest trajectories")
     fit = health_train(train=data.outputs["train"], test=data.outputs["test"], unit=unit, time=time, t_d=t_d, t_f=t_f,
-                       truth=truth, conditions=conditions, diversity=diversity, epochs=epochs,
+                       truth=truth, conditions=conditions, methods=methods, diversity=diversity, epochs=epochs,
                        embedding_dim=embedding_dim, weight_decay=weight_decay, beta=beta, fusion=fusion, seeds=seeds,
-                       baseline=baseline, window=window, seed=seed)
-    fit.set_display_name("train: 2DS + APAIC + RUL")
+                       baseline=baseline, window=window, folds=folds, timeout=timeout, seed=seed)
+    fit.set_display_name("train: health indices and remaining life, cross-validated")
     ev = health_evaluate(his=fit.outputs["his"], unit=unit, time=time, truth=truth)
     ev.set_display_name("evaluate: HI metrics, RUL")
     reg = health_register(model=fit.outputs["model"], his=fit.outputs["his"], report=ev.outputs["report"],
-                          plot_png=ev.outputs["plot_png"], tracking_uri=tracking_uri, model_name=model_name)
+                          plot_png=ev.outputs["plot_png"], cv=fit.outputs["cv"], tracking_uri=tracking_uri,
+                          model_name=model_name)
     reg.set_display_name("register: MLflow")
     return finish([data, fit, ev, reg], reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
                   tracking_uri=tracking_uri)

@@ -68,6 +68,8 @@ class Console:
             seconds = f"{event['seconds']:6.1f} s"
             if event["status"] == "ok":
                 self.line(f"  {event['name']:<24}{seconds}  {event.get('summary', '')}")
+            elif event["status"] in ("contained", "skipped"):  # one method failed; the run goes on
+                self.line(f"  {event['name']:<24}{seconds}  LEFT OUT: {event.get('summary', '')}")
             else:
                 self.line(f"  {event['name']:<24}{seconds}  FAILED: {event.get('error', '')}")
         elif kind in ("progress", "close") and self.bars:

@@ -31,6 +31,10 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 
 # ------------------------------------------------------------------ choices
 CLASSIFIERS = ("logreg", "hgb", "resnet")
+#: ``--classifier`` choices: one family, or several put through the same cross-validation as everything else.
+CLASSIFIER_FAMILIES = {"auto": ("logreg", "hgb"), "all": CLASSIFIERS}
+CLASSIFIER_CHOICES = (*CLASSIFIER_FAMILIES, *CLASSIFIERS)
+DEFAULT_CLASSIFIER = "auto"
 FILTERS = ("none", "kmeans", "likelihood", "discriminator", "both")
 DEFAULT_FILTER = "discriminator"  # chosen likewise, in benchmarks/results/fault_detection_quality_*.json
 OBJECTIVES = ("fidelity", "utility", "both")

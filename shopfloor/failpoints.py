@@ -2,8 +2,9 @@
 
 ``SHOPFLOOR_FAILPOINT=NAME`` makes the process that reaches ``reach(NAME)`` write
 ``$SHOPFLOOR_HOME/failpoint-NAME`` (its process id) and then wait there for the kill; ``NAME:SECONDS`` makes
-it pause that long and go on (to widen a race on purpose). Unset, ``reach`` costs one dictionary lookup.
-The places: ``ingest`` (the ingest step has started), ``tuning`` (a trial has finished),
+it pause that long and go on (to widen a race on purpose); ``NAME:raise`` makes it raise ``FailPoint`` there (a
+method failing on its own). Unset, ``reach`` costs one dictionary lookup. The places: ``ingest`` (the ingest
+step has started), ``tuning`` (a trial has finished), ``synthesize-NAME`` (synthesizer NAME's refits begin),
 ``registration`` (the version exists, its alias is not set yet).
 """
 
@@ -15,6 +16,10 @@ import time
 ENV = "SHOPFLOOR_FAILPOINT"
 
 
+class FailPoint(RuntimeError):
+    """Raised where a test asked a step to fail."""
+
+
 def reach(name: str) -> None:
     spec = os.environ.get(ENV)
     if not spec:
@@ -22,6 +27,8 @@ def reach(name: str) -> None:
     point, _, seconds = spec.partition(":")
     if point != name:
         return
+    if seconds == "raise":
+        raise FailPoint(f"fail point {name} reached")
     if seconds:
         time.sleep(float(seconds))
         return

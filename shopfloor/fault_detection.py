@@ -34,6 +34,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import train_test_split
 
+from shopfloor import failures
 from shopfloor.classify.model import FaultClassifier
 from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, folds
 from shopfloor.classify.train import fit_classifier, full_model
@@ -42,7 +43,7 @@ from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
 from shopfloor.failpoints import reach
 from shopfloor.plots import confusion_matrices, pca_scatter
-from shopfloor.progress import reported
+from shopfloor.progress import PerMethod, reported
 from shopfloor.synth.filter import filter_rows
 from shopfloor.synth.tuning import Objective, factory_for, space_for, tune
 
@@ -135,6 +136,7 @@ def _tuning_goal(train: str, preprocessing: str, objective: str, classifier: str
     """The faults a synthesizer is tuned on (3/4 of train's) and what scores it (on the other 1/4): the same
     for every tuning worker and for the step that reads their study."""
     prep = ing.Preprocessing.load(preprocessing)
+    classifier = classifier_families(classifier)[0]  # several families: the first (the quickest) judges utility
     train_rows = pd.read_parquet(train)
     inner_fit, inner_held = train_test_split(train_rows, test_size=0.25, stratify=train_rows[ing.LABEL],
                                              random_state=seed)
@@ -148,7 +150,8 @@ def study_url(storage: str | None, folder: Path, synthesizer: str) -> str:
 
 
 @reported("tune {job}", summary=lambda i: f"worker {i['worker'] + 1} of {i['workers']}: budget {i['budget']} trials, "
-                                          f"study {i['study']} now holds {i['trials']} ({i['pruned']} pruned)")
+                                          f"study {i['study']} now holds {i['trials']} ({i['pruned']} pruned)",
+          per_method=PerMethod("job", outputs=("study_dir",)))
 def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir: str, workers: int, n_trials: int,
               timeout: float, storage: str | None, study_name: str, objective: str = "utility",
               classifier: str = "logreg", max_steps: int = 1500, seed: int = 0, progress: bool = True
@@ -179,7 +182,8 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
           summary=lambda i: f"{i['trials']} trials ({i['pruned']} pruned), best "
                             + ", ".join(f"{k} {v:.3f}" for k, v in i["best"].items())
                             + f"; CV fidelity: column shapes {i['fidelity_column_shapes']:.3f}; "
-                              f"{i['candidates']} candidate rows in {i['sets']} sets")
+                              f"{i['candidates']} candidate rows in {i['sets']} sets",
+          per_method=PerMethod("synthesizer", outputs=("synthesizer_dir", "candidates")))
 def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: str, synthesizer_dir: str,
                     candidates: str, n_trials: int, timeout: float, storage: str | None, study_name: str,
                     objective: str = "utility", classifier: str = "logreg", cv_folds: int = 5, cv_repeats: int = 2,
@@ -194,13 +198,20 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
     out.mkdir(parents=True, exist_ok=True)
     faults, goal = _tuning_goal(train, preprocessing, objective, classifier, seed)
     folder = Path(studies_dir) if studies_dir else out
+    worker_failures = [failures.read(p) for p in sorted(folder.glob(f"failed-{synthesizer}-*.json"))]
     local = folder / f"{synthesizer}.db"
     url = f"sqlite:///{local}" if studies_dir and local.exists() else study_url(storage, folder, synthesizer)
-    result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
-                  goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
-                  study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
-                  refit=False)
+    try:
+        result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
+                      goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
+                      study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
+                      refit=False)
+    except Exception as exc:
+        if worker_failures:  # the study is empty because its workers failed: say why they did
+            raise RuntimeError(worker_failures[0].error) from exc
+        raise
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
+    reach(f"synthesize-{synthesizer}")
     factory = factory_for(synthesizer, seed, progress=False)
     sets, fidelity = [], []
     for fold, rows in dev.parts():
@@ -224,7 +235,8 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
 
 # ---------------------------------------------------------------- filter
 @reported("filter {synthesizer}", summary=lambda i: f"{i['method']}: kept {i['kept']} of {i['candidates']} rows in "
-                                                    f"{i['sets']} sets" + (f"; {i['note']}" if i.get("note") else ""))
+                                                    f"{i['sets']} sets" + (f"; {i['note']}" if i.get("note") else ""),
+          per_method=PerMethod("synthesizer", inputs=("candidates",), outputs=("kept", "plot")))
 def filter_step(train: str, valid: str, preprocessing: str, candidates: str, *, kept: str, plot: str,
                 method: str = "kmeans", d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05,
                 cv_folds: int = 5, cv_repeats: int = 2, seed: int = 0, synthesizer: str = "") -> dict[str, Any]:
@@ -284,40 +296,91 @@ def _method(config: str) -> str:
     return config.split("@")[0]
 
 
-@reported("train", summary=lambda s: f"{len(s['methods'])} methods x amounts, {s['classifier']}, {s['cv']['folds']} "
-                                     f"CV folds; chosen: {s['best']} (CV {s['threshold_metric']} "
-                                     f"{s['methods'][s['best']]['cv']['score']:.3f}, test "
-                                     f"{s['methods'][s['best']]['test']['f2']:.3f} F2)")
+def classifier_families(choice: str) -> tuple[str, ...]:
+    """The classifiers a ``--classifier`` choice puts through cross-validation: ``auto`` logistic regression and
+    gradient boosting, ``all`` the ResNet too, or one by name."""
+    from shopfloor.constants import CLASSIFIER_CHOICES, CLASSIFIER_FAMILIES
+
+    if choice not in CLASSIFIER_CHOICES:
+        raise DataError("classifier", f"choose one of {', '.join(CLASSIFIER_CHOICES)}, got {choice!r}")
+    return CLASSIFIER_FAMILIES.get(choice, (choice,))
+
+
+def model_file(method: str) -> str:
+    """The file a method's final model is kept in (method names may hold a '/')."""
+    return f"{method.replace('/', '__')}.joblib"
+
+
+def _train_summary(s: dict[str, Any]) -> str:
+    failed = f"; {len(s['failed'])} left out ({', '.join(s['failed'])})" if s["failed"] else ""
+    return (f"{len(s['methods'])} methods x amounts, {'/'.join(s['classifiers'])}, {s['cv']['folds']} CV folds; "
+            f"chosen: {s['best']} (CV {s['threshold_metric']} {s['methods'][s['best']]['cv']['score']:.3f}, test "
+            f"{s['methods'][s['best']]['test']['f2']:.3f} F2){failed}")
+
+
+@reported("train", summary=_train_summary)
 def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic: dict[str, str], *,
-               models_dir: str, report: str, plot: str, classifier: str = "logreg", filter_method: str = "kmeans",
-               threshold_metric: str = "f2", ratios: tuple[float, ...] = RATIOS, cv_folds: int = 5,
-               cv_repeats: int = 2, seed: int = 0, smote_filters: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Choose by repeated stratified cross-validation on train + valid, refit each method on all of them,
-    score each once on test. The test split never chooses anything. SMOTE's rows also go through
-    ``filter_method`` (or each of ``smote_filters``) as extra comparison rows."""
+               models_dir: str, report: str, plot: str, classifier: str, filter_method: str,
+               threshold_metric: str, ratios: tuple[float, ...] = RATIOS, cv_folds: int, cv_repeats: int,
+               seed: int, smote_filters: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Choose by repeated stratified cross-validation on train + valid among every method, amount of synthetic rows
+    and classifier family; refit each method's best on all of them, score each once on test. The test split never
+    chooses anything. SMOTE's rows also go through ``filter_method`` (or each of ``smote_filters``) as extra
+    comparison rows. A synthesizer whose branch failed (its rows are a failure record) and a method whose
+    classifier fails to fit are left out and reported; the run fails only when no method is left."""
     check_metric(threshold_metric)
+    families = classifier_families(classifier)
     if smote_filters is None:
         smote_filters = () if filter_method == "none" else (filter_method,)
     prep = ing.Preprocessing.load(preprocessing)
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
-    kept = {name: pd.read_parquet(path) for name, path in synthetic.items()}
+    failed: dict[str, failures.Failure] = {}
+    kept = {}
+    for name, path in synthetic.items():
+        record = failures.read(path)
+        if record is None:
+            kept[name] = pd.read_parquet(path)
+        else:
+            failed[name] = record
 
     def synthetic_for(fold: int) -> dict[str, pd.DataFrame]:
         return {n: f[f[FOLD] == fold].drop(columns=[FOLD]).reset_index(drop=True) for n, f in kept.items()}
 
+    def named(config: str, family: str) -> str:
+        method, _, ratio = config.partition("@")
+        name = method if len(families) == 1 else f"{method}/{family}"
+        return f"{name}@{ratio}" if ratio else name
+
+    def fit(train_rows: pd.DataFrame, family: str, weight: str | None, config: str, where: str):
+        """A fitted classifier, or None after recording the method's failure."""
+        method = _method(config)
+        if method in failed:
+            return None
+        try:
+            return fit_classifier(train_rows, family, seed=seed, class_weight=weight)
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (one classifier failing leaves the others to compare)
+            failed[method] = failures.Failure.of(method, where, exc)
+            return None
+
     pooled: dict[str, tuple[list, list]] = {}
-    for k, (fit, held) in enumerate(dev.folds):
-        rows, held_rows = dev.rows.iloc[fit].reset_index(drop=True), dev.rows.iloc[held]
+    for k, (fit_idx, held) in enumerate(dev.folds):
+        rows, held_rows = dev.rows.iloc[fit_idx].reset_index(drop=True), dev.rows.iloc[held]
         local = prep.refit(rows)
         held_x = local.encode(held_rows)
         for config, (train_rows, weight) in training_sets(local, rows, synthetic_for(k), smote_filters, ratios,
                                                           seed).items():
-            model = fit_classifier(train_rows, classifier, seed=seed, class_weight=weight)
-            labels, proba = pooled.setdefault(config, ([], []))
-            labels.append(held_rows[ing.LABEL].to_numpy())
-            proba.append(model.predict_proba(held_x)[:, 1])
+            for family in families:
+                key = named(config, family)
+                model = fit(train_rows, family, weight, key, f"train (fold {k + 1})")
+                if model is None:
+                    continue
+                labels, proba = pooled.setdefault(key, ([], []))
+                labels.append(held_rows[ing.LABEL].to_numpy())
+                proba.append(model.predict_proba(held_x)[:, 1])
     scores = {config: cv_score(np.concatenate(labels), np.concatenate(proba), threshold_metric)
-              for config, (labels, proba) in pooled.items()}
+              for config, (labels, proba) in pooled.items() if _method(config) not in failed}
     best_config: dict[str, str] = {}
     for config, score in scores.items():  # each method's best amount of synthetic rows
         method = _method(config)
@@ -332,33 +395,50 @@ def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic:
     final_sets = training_sets(final, dev.rows, synthetic_for(FINAL), smote_filters, ratios, seed)
     methods = {}
     for method, config in best_config.items():
-        train_rows, weight = final_sets[config]
-        model = full_model(final.preprocessor, fit_classifier(train_rows, classifier, seed=seed, class_weight=weight))
-        joblib.dump(model, out / f"{method}.joblib")
+        plain = config.split("@")[0].split("/")[0] + (f"@{config.split('@')[1]}" if "@" in config else "")
+        family = config.split("@")[0].split("/")[1] if len(families) > 1 else families[0]
+        train_rows, weight = final_sets[plain]
+        fitted = fit(train_rows, family, weight, config, "train (final refit)")
+        if fitted is None:
+            continue
+        model = full_model(final.preprocessor, fitted)
+        joblib.dump(model, out / model_file(method))
         threshold = scores[config].threshold
         x, y = ing.xy(test_rows)
-        methods[method] = {"config": config, "ratio": float(config.split("@")[1]) if "@" in config else None,
+        methods[method] = {"config": config, "classifier": family,
+                           "ratio": float(config.split("@")[1]) if "@" in config else None,
                            "threshold": threshold, "cv": scores[config].to_dict(), "train_rows": len(train_rows),
                            "test": evaluate_at(y, model.predict_proba(x)[:, 1], threshold)}
-    order = list(best_config)  # ties go to the simpler method: baseline, class weights, SMOTE, synthesizers
+    if not methods:
+        raise RuntimeError("no method worked: " + "; ".join(str(f) for f in failed.values()))
+    order = list(methods)  # ties go to the simpler method: baseline, class weights, SMOTE, synthesizers
     best = max(order, key=lambda m: (methods[m]["cv"]["score"], -order.index(m)))
     confusion_matrices({m: v["test"] for m, v in methods.items()}, Path(plot))
-    summary = {"best": best, "classifier": classifier, "threshold_metric": threshold_metric,
-               "filter": filter_method, "cv": {"folds": len(dev.folds), "repeats": cv_repeats,
-                                               "rows": len(dev.rows), "ratios": list(ratios)},
+    summary = {"best": best, "classifier": classifier, "classifiers": list(families),
+               "threshold_metric": threshold_metric, "filter": filter_method,
+               "cv": {"folds": len(dev.folds), "repeats": cv_repeats, "rows": len(dev.rows), "ratios": list(ratios)},
                "methods": methods, "configs": {c: s.to_dict() for c, s in scores.items()},
-               "best_test_method": max(methods, key=lambda m: methods[m]["test"]["f2"])}
+               "best_test_method": max(methods, key=lambda m: methods[m]["test"]["f2"]),
+               "failed": {name: {"step": f.step, "error": f.error} for name, f in failed.items()},
+               "methods_failed": len(failed)}
     Path(report).write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFrame:
-    """One row per method, the test metrics that matter, its CV score, threshold and synthetic share."""
+    """One row per method, the test metrics that matter, its CV score, threshold and synthetic share; a method
+    that failed has a row of its own with the step and error that left it out."""
     rows = {}
     for name, m in summary["methods"].items():
         rows[name] = {**{k: m[split][k] for k in METRICS_SHOWN}, f"cv_{summary['threshold_metric']}": m["cv"]["score"],
                       "threshold": m["threshold"], "synthetic_share": m["ratio"] if m["ratio"] is not None else 0.0}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    failed = summary.get("failed", {})
+    for name, f in failed.items():
+        rows[name] = {"failed": f"{f['step']}: {f['error']}"[:160]}
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    if failed:
+        frame["failed"] = frame["failed"].fillna("")
+    return frame
 
 
 # ---------------------------------------------------------------- register
@@ -431,6 +511,8 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     params: dict[str, Any] = {}
     fidelity = {}
     for name, folder in (synthesizers or {}).items():
+        if failures.read(folder) is not None:  # a branch that failed: reported in the comparison, nothing to log
+            continue
         info = json.loads((Path(folder) / "info.json").read_text())
         fidelity[name] = {k.removeprefix("fidelity_"): v for k, v in info.items() if k.startswith("fidelity_")}
         params |= {f"{name}.{k.removeprefix('param_')}": v for k, v in info.items() if k.startswith("param_")}
@@ -444,7 +526,7 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     best = summary["best"]
     chosen = summary["methods"][best]
     prep = ing.Preprocessing.load(out / "preprocessing.joblib")
-    model = FaultClassifier(joblib.load(out / f"{best}.joblib"), prep.schema, threshold=chosen["threshold"],
+    model = FaultClassifier(joblib.load(out / model_file(best)), prep.schema, threshold=chosen["threshold"],
                             labels=prep.labels)
     metrics = {f"test_{k}": v for k, v in chosen["test"].items()}
     metrics |= {f"cv_{k}": v for k, v in chosen["cv"].items()}
@@ -453,6 +535,7 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
         metrics[f"{name}_cv_score"] = m["cv"]["score"]
     for name, scores in fidelity.items():
         metrics |= {f"{name}_fidelity_{k}": v for k, v in scores.items()}
+    metrics["methods_failed"] = float(summary.get("methods_failed", 0))
     test_rows = pd.read_parquet(test)
     example = test_rows.drop(columns=[ing.LABEL]).head(5)
     use_tracking(tracking_uri)
@@ -468,7 +551,10 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
                          score_metric=SCORE, artifacts=artifacts, tables=tables,
                          # decided under the registry lock, against the champion of that moment
                          promote=lambda: promotion(model, test_rows, model_name, force=force_promote),
-                         tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best})
+                         tags={"shopfloor.pipeline": "fault-detection", "shopfloor.chosen": best,
+                               **({"shopfloor.failed_methods": "; ".join(
+                                   f"{n} at {f['step']}: {f['error']}" for n, f in summary["failed"].items())[:4900]}
+                                  if summary.get("failed") else {})})
     decision = reg.decision
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
             "chosen": best, SCORE: reg.score, "reason": decision.reason,

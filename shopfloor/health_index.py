@@ -1,10 +1,11 @@
 """The health-index workflow as plain functions over files, one per pipeline step.
 
-ingest (checked trajectories, units split into fitted and held-out) -> train (operating regimes, unit
-features, 2DS, APAIC, the remaining-life regression; fitted on the fitted units only, so the held-out
-units are engines the model has never seen) -> evaluate (HI metrics of the held-out units scored
-prospectively, step by step from their own past; remaining-life error at random points of their lives;
-Fig. 5 plot) -> register (one MLflow model: a unit's rows in, HI and remaining life out) -> deploy.
+ingest (checked trajectories, units split into fitted and held-out) -> train (the health-index methods, 2DS + APAIC
+of Frusque et al. and its simple rivals, and two remaining-life estimators, cross-validated across the fitted units;
+the winners refitted on all of them, so the held-out units are engines the model has never seen) -> evaluate (HI
+metrics of the held-out units scored prospectively, step by step from their own past; rank correlation with
+remaining life and remaining-life error at random points of their lives; Fig. 5 plot) -> register (one MLflow
+model: a unit's rows in, HI, remaining life and its interval out) -> deploy.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import pandas as pd
 
 from shopfloor.constants import EXPERIMENTS, HEALTH_MODEL
 from shopfloor.data.ingest import column_type
+from shopfloor.errors import DataError
 from shopfloor.health.data import load_trajectories
 from shopfloor.health.metrics import hi_report
-from shopfloor.health.model import HealthIndexModel, HIConfig
-from shopfloor.health.prepare import OperatingRegimes
-from shopfloor.health.rul import RulModel, nasa_score
+from shopfloor.health.model import HIConfig
+from shopfloor.health.rul import CAP, nasa_score
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["health-index"]
-SCORE = "test_monotonicity"
+SCORE = "test_rul_ranking"
 
 
 @reported("ingest", summary=lambda i: f"{i['rows']} rows, {i['units']} units ({i['train_units']} fitted, "
@@ -59,65 +60,107 @@ def unit_frames(frame: pd.DataFrame, unit: str, time: str) -> list[pd.DataFrame]
     return [g.sort_values(time) for _, g in frame.groupby(unit, sort=True)]
 
 
-def unit_arrays(frames: list[pd.DataFrame], features: list[str], regimes: OperatingRegimes | None) -> list[np.ndarray]:
-    return [regimes.transform(g) if regimes is not None else g[features].to_numpy(float) for g in frames]
+def _train_summary(i: dict[str, Any]) -> str:
+    skipped = f"; left out: {', '.join(i['skipped'])}" if i["skipped"] else ""
+    return (f"{len(i['methods'])} methods x {i['folds']} folds across {i['units']} units; chosen: {i['chosen']} "
+            f"(CV Spearman with remaining life {i['cv_spearman']:.3f}), remaining life from {i['rul_chosen']} "
+            f"(CV RMSE {i['cv_rul_rmse']:.1f}){skipped}")
 
 
-@reported("train 2DS + APAIC", summary=lambda i: f"{i['features']} features, {i['regimes']} operating regime(s), "
-                                                 f"{i['seeds']} seed(s); APAIC converged in {i['apaic_iterations']} "
-                                                 "iterations; remaining-life regression fitted")
-def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, his_path: str, t_d: float,
-               t_f: float, truth: str = "", conditions: list[str] | None = None, diversity: float = 0.001,
-               epochs: int = 1000, embedding_dim: int = 16, weight_decay: float | str = 1.0, beta: float = 0.05,
-               fusion: str = "embedding", seeds: int = 1, baseline: bool = False, window: int = 0,
-               seed: int = 0) -> dict[str, Any]:
-    """Fit regimes, 2DS and APAIC on the fitted units only (the held-out ones are scored as engines never
-    seen), fit the remaining-life regression on the fitted units' HIs, and write every row's HI and RUL."""
+@reported("train", summary=_train_summary)
+def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, his_path: str, cv_path: str,
+               t_d: float, t_f: float, truth: str = "", conditions: list[str] | None = None,
+               methods: list[str] | None = None, diversity: float = 0.001, epochs: int = 1000,
+               embedding_dim: int = 16, weight_decay: float | str = 1.0, beta: float = 0.05,
+               fusion: str = "embedding", seeds: int = 1, baseline: bool = True, window: int = 10,
+               folds: int = 5, draws: int = 20, timeout: float | None = 480.0, seed: int = 0) -> dict[str, Any]:
+    """Cross-validate every health-index method and both remaining-life estimators across the fitted units
+    (``shopfloor.health.selection``), refit the winners on all of them (the held-out units are scored as engines
+    never seen), and write every row's HI, remaining life and interval, and the CV table (``cv_path``, CSV)."""
+    import time as clock
+
+    from shopfloor.cpus import use_cpus
+    from shopfloor.health import selection as sel
+
+    threads = use_cpus()
+    started = clock.monotonic()
     tr, te = pd.read_parquet(train), pd.read_parquet(test)
     conditions = list(conditions or [])
+    methods = list(methods or sel.METHODS)
+    unknown = sorted(set(methods) - set(sel.METHODS))
+    if unknown:
+        raise DataError("methods", f"unknown health-index method(s) {', '.join(unknown)}; choose from "
+                                   f"{', '.join(sel.METHODS)}")
     features = [c for c in tr.columns if c not in {unit, time, truth, *conditions}]
-    regimes = OperatingRegimes(conditions, seed=seed).fit(tr, features) if conditions else None
     config = HIConfig(t_d=t_d, t_f=t_f, diversity=diversity, fusion=fusion, seeds=seeds, baseline=baseline,
                       window=window, beta=beta, weight_decay=weight_decay,
                       deepsad={"epochs": epochs, "embedding_dim": embedding_dim})
+    settings = sel.Settings(hi=config, conditions=conditions, seed=seed)
     train_frames = unit_frames(tr, unit, time)
-    model = HealthIndexModel(config, seed=seed, progress=True).fit(unit_arrays(train_frames, features, regimes))
-    rul = RulModel(seed=seed).fit([model.transform(x) for x in unit_arrays(train_frames, features, regimes)])
+    cv = sel.cross_validate(train_frames, features, settings, methods=methods, folds=folds, draws=draws,
+                            timeout=timeout)
+    cv.table.to_csv(cv_path, index=False)
+    regimes = sel.fit_regimes(train_frames, features, settings)
+    arrays = sel.unit_arrays(train_frames, features, regimes)
+    model = sel.make(cv.chosen, settings, progress=True).fit(arrays)
+    his = [model.transform(x) for x in arrays]
+    median_life = int(np.median([len(x) for x in arrays]))
+    rul = sel.make_rul(cv.rul_chosen, settings, median_life).fit(arrays, his)
+    low, high = sel.interval(cv.residuals)
     types = {c: "string" if not pd.api.types.is_numeric_dtype(tr[c]) else column_type(tr[c])
              for c in (unit, time, *conditions, *features)}
-    joblib.dump({"model": model, "features": features, "regimes": regimes, "rul": rul, "unit": unit, "time": time,
-                 "types": types}, model_path)
+    joblib.dump({"model": model, "method": cv.chosen, "features": features, "regimes": regimes, "rul": rul,
+                 "rul_method": cv.rul_chosen, "rul_interval": (low, high), "unit": unit, "time": time,
+                 "types": types, "window": window}, model_path)
     parts = []
     for split, frame in (("train", tr), ("test", te)):
         for g in unit_frames(frame, unit, time) if len(frame) else []:
-            hi = model.transform(unit_arrays([g], features, regimes)[0])
-            parts.append(g.assign(split=split, health_index=hi, rul=rul.predict(hi)))
+            x = sel.unit_arrays([g], features, regimes)[0]
+            hi = model.transform(x)
+            estimate = rul.predict(x, hi)
+            parts.append(g.assign(split=split, health_index=hi, rul=estimate, rul_lower=np.clip(estimate + low, 0, CAP),
+                                  rul_upper=np.clip(estimate + high, 0, CAP)))
     pd.concat(parts, ignore_index=True).to_parquet(his_path, index=False)
-    return {"features": len(features), "regimes": regimes.count if regimes else 1, "seeds": seeds,
-            "apaic_iterations": model.fusion.n_iter_}
+    row = cv.table.set_index("method")
+    return {"features": len(features), "regimes": regimes.count if regimes else 1, "units": len(train_frames),
+            "methods": methods, "folds": cv.folds, "draws": cv.draws, "chosen": cv.chosen,
+            "rul_chosen": cv.rul_chosen, "cv_spearman": float(row.loc[cv.chosen, "spearman_rul"]),
+            "cv_rul_rmse": float(row.loc[cv.chosen if cv.rul_chosen == "hi" else "sensors", "rul_rmse"]),
+            "rul_interval": [low, high], "skipped": cv.skipped, "threads": threads,
+            "seconds": clock.monotonic() - started, "cv_table": cv.table.to_dict(orient="records")}
 
 
-def rul_errors(frames: list[pd.DataFrame], points: int = 5, seed: int = 0) -> dict[str, float]:
-    """RMSE and NASA score of the remaining-life estimates at ``points`` random steps of each unit (each
-    unit's last step is its failure), as for engines still running when they are scored."""
+def at_cuts(frames: list[pd.DataFrame], draws: int = 20, seed: int = 0) -> dict[str, float]:
+    """What the cross-validation measures, for these units: each cut at random steps (as engines still running),
+    the Spearman correlation of the HI there with the remaining life (``rul_ranking``: its negative, 1 when the
+    HI ranks units exactly by life left), and the remaining-life estimate's RMSE against the capped truth, its
+    NASA score and how often the interval holds the truth."""
+    from shopfloor.health.selection import capped_rul, random_cuts, rank_at_cuts
+
     rng = np.random.default_rng(seed)
-    predicted, true = [], []
-    for g in frames:
-        life = len(g)
-        for t in rng.integers(int(0.1 * life), life, size=points):
-            predicted.append(float(g["rul"].iloc[t]))
-            true.append(float(life - 1 - t))
+    his = [g["health_index"].to_numpy() for g in frames]
+    ranks, predicted, true, inside = [], [], [], []
+    for _ in range(draws):
+        cuts = random_cuts([len(g) for g in frames], rng)
+        ranks.append(rank_at_cuts(his, cuts))
+        for g, c in zip(frames, cuts, strict=True):
+            truth = capped_rul(len(g))[c]
+            predicted.append(float(g["rul"].iloc[c]))
+            true.append(truth)
+            inside.append(g["rul_lower"].iloc[c] <= truth <= g["rul_upper"].iloc[c])
     predicted, true = np.array(predicted), np.array(true)
-    return {"rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
-            "rul_nasa_score": nasa_score(predicted, true) / max(len(frames), 1), "rul_points": len(true)}
+    return {"spearman_rul": float(np.mean(ranks)), "rul_ranking": -float(np.mean(ranks)),
+            "rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
+            "rul_nasa_score": nasa_score(predicted, true) / max(len(true), 1),
+            "rul_interval_coverage": float(np.mean(inside))}
 
 
 @reported("evaluate", summary=lambda m: ", ".join(f"{k} {v:.3f}" for k, v in m.items()
-                                                  if k in ("test_monotonicity", "test_trendability",
+                                                  if k in ("test_spearman_rul", "test_monotonicity",
                                                            "test_truth_correlation", "test_rul_rmse")))
 def evaluate_step(his_path: str, unit: str, time: str, *, plot: str, truth: str = "") -> dict[str, float]:
     """HI metrics per split (held-out units: prospective scores), correlation with the ground truth where
-    known, remaining-life error; Fig. 5-style plot."""
+    known, rank correlation and remaining-life error at random cuts; Fig. 5-style plot."""
     his = pd.read_parquet(his_path)
     metrics: dict[str, float] = {}
     for split, frame in his.groupby("split"):
@@ -127,7 +170,7 @@ def evaluate_step(his_path: str, unit: str, time: str, *, plot: str, truth: str 
         if truth and truth in frame.columns:
             report["truth_correlation"] = report.pop("correlation_pearson")
             report["truth_cosine"] = report.pop("correlation")
-        report |= rul_errors(groups)
+        report |= at_cuts(groups)
         metrics |= {f"{split}_{k}": v for k, v in report.items()}
     _plot(his, unit, time, truth, Path(plot))
     return metrics
@@ -159,27 +202,36 @@ def _plot(his: pd.DataFrame, unit: str, time: str, truth: str, path: Path) -> No
 
 @reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}")
 def register_step(model_path: str, his_path: str, metrics: dict[str, float], *, tracking_uri: str,
-                  model_name: str = HEALTH_MODEL, plot: str | None = None, params: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
-    """Register regimes, unit features, encoder, fusion and remaining-life regression as one MLflow model
-    (input: one unit's rows in time order; output: the HI and the remaining life of each row)."""
+                  model_name: str = HEALTH_MODEL, plot: str | None = None, cv: str | None = None,
+                  params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Register regimes, the chosen health index and remaining-life estimator as one MLflow model (input: one
+    unit's rows in time order; output: the HI, the remaining life and its interval for each row), with the CV
+    table beside it."""
     from shopfloor.health.pyfunc import HealthIndexPyfunc
     from shopfloor.registry import register_model, use_tracking
 
     bundle = joblib.load(model_path)
     model = HealthIndexPyfunc(bundle["model"], bundle["features"], bundle["unit"], bundle["time"], bundle["types"],
-                              rul=bundle["rul"], regimes=bundle["regimes"])
+                              rul=bundle["rul"], regimes=bundle["regimes"], window=bundle["window"],
+                              method=bundle["method"], rul_method=bundle["rul_method"],
+                              rul_interval=bundle["rul_interval"])
     his = pd.read_parquet(his_path)
     first = his[his[bundle["unit"]] == his[bundle["unit"]].iloc[0]].sort_values(bundle["time"])
     example = first[model.inputs.names].head(max(5, model.min_rows))
     use_tracking(tracking_uri)
     score = SCORE if SCORE in metrics else next(iter(metrics))
+    artifacts = {"hi_trajectories.png": Path(plot)} if plot else {}
+    rows: list[dict[str, Any]] = []
+    if cv:
+        artifacts["health_index_cv.csv"] = Path(cv)
+        rows = pd.read_csv(cv).to_dict(orient="records")
     reg = register_model(model, example, model_name=model_name, experiment=EXPERIMENT, metrics=metrics,
-                         params=params or {}, score_metric=score,
-                         artifacts={"hi_trajectories.png": Path(plot)} if plot else None,
-                         tags={"shopfloor.pipeline": "health-index"})
+                         params=params or {}, score_metric=score, artifacts=artifacts or None,
+                         tags={"shopfloor.pipeline": "health-index", "shopfloor.method": bundle["method"],
+                               "shopfloor.rul_method": bundle["rul_method"]})
     return {"model_name": reg.model_name, "version": reg.version, "alias": reg.alias, "run_id": reg.run_id,
-            score: reg.score, "previous_champion": reg.previous_champion_score, "metrics": metrics}
+            score: reg.score, "previous_champion": reg.previous_champion_score, "metrics": metrics,
+            "method": bundle["method"], "rul_method": bundle["rul_method"], "cv": rows}
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:

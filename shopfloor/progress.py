@@ -146,21 +146,39 @@ def step(name: str) -> Iterator[StepReport]:
         emit({"event": "step", "name": name, "status": "failed", "seconds": time.perf_counter() - start,
               "error": str(exc), "error_type": type(exc).__name__, "user_error": _is_user_error(exc)})
         raise
-    seconds = time.perf_counter() - start
-    emit({"event": "step", "name": name, "status": "ok", "seconds": seconds, "summary": report.summary,
+    _ended(report, time.perf_counter() - start)
+
+
+def _ended(report: StepReport, seconds: float) -> None:
+    emit({"event": "step", "name": report.name, "status": "ok", "seconds": seconds, "summary": report.summary,
           "data": report.data})
     if not events_path():
-        print(f"[{seconds:6.1f} s] {name}: {report.summary}", file=sys.stderr, flush=True)
+        print(f"[{seconds:6.1f} s] {report.name}: {report.summary}", file=sys.stderr, flush=True)
 
 
-def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dict] | None = None):
+@dataclass(frozen=True)
+class PerMethod:
+    """A step that works for one method of several (one synthesizer's branch): a failure of its own is written
+    as a record to ``outputs`` and the step returns it (``shopfloor.failures``); a record among ``inputs`` is
+    passed on without working. Keyword arguments name the method and the input and output paths."""
+
+    method: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dict] | None = None,
+             per_method: PerMethod | None = None):
     """Decorate a pipeline step function so that each call is a ``step``: ``name`` may name the call's
     keyword arguments (``"synthesize {synthesizer}"``); ``summary`` and ``data`` read the result."""
 
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            with step(name.format_map(_Blank(kwargs))) as report:
+            title = name.format_map(_Blank(kwargs))
+            if per_method is not None:
+                return _contained(fn, title, per_method, summary, data, args, kwargs)
+            with step(title) as report:
                 result = fn(*args, **kwargs)
                 report.summary = summary(result)
                 report.data = data(result) if data else {}
@@ -169,6 +187,39 @@ def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dic
         return inner
 
     return wrap
+
+
+def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, data: Callable | None,
+               args: tuple, kwargs: dict) -> Any:
+    from shopfloor import failures
+    from shopfloor.errors import DataError
+
+    method = str(kwargs.get(spec.method, ""))
+    start = time.perf_counter()
+    failure = next((f for f in (failures.read(kwargs[k]) for k in spec.inputs if kwargs.get(k)) if f), None)
+    if failure is None:
+        try:
+            result = fn(*args, **kwargs)
+        except DataError as exc:  # a bad option or column concerns every method: the run stops, naming it
+            emit({"event": "step", "name": title, "status": "failed", "seconds": time.perf_counter() - start,
+                  "error": str(exc), "error_type": type(exc).__name__, "user_error": True})
+            raise
+        except Exception as exc:  # noqa: BLE001  (the method's own failure: reported, the others go on)
+            failure = failures.Failure.of(method, title, exc)
+        else:
+            _ended(StepReport(title, summary(result), data(result) if data else {}), time.perf_counter() - start)
+            return result
+        status = "contained"
+    else:
+        status = "skipped"
+    for key in spec.outputs:
+        if kwargs.get(key):
+            failures.write(kwargs[key], failure)
+    emit({"event": "step", "name": title, "status": status, "seconds": time.perf_counter() - start,
+          "summary": f"{failure}; the other methods go on", "error": failure.error})
+    if not events_path():
+        print(f"{title}: {failure}; the other methods go on", file=sys.stderr, flush=True)
+    return {"failed": True, **failure.to_dict()}
 
 
 class _Blank(dict):

@@ -11,12 +11,12 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        return f"{value:.3f}"
+        return "" if value != value else f"{value:.3f}"  # NaN: nothing to say
     return str(value)
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """The frame with its index as the first column; reals to three decimals, booleans as yes / blank."""
+    """The frame with its index as the first column; reals to three decimals (NaN blank), booleans as yes / blank."""
     head = "| " + " | ".join([frame.index.name or "", *map(str, frame.columns)]) + " |"
     rule = "|" + "---|" * (len(frame.columns) + 1)
     body = ["| " + " | ".join([str(i), *(_cell(v) for v in row)]) + " |" for i, row in frame.iterrows()]

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.constants import (
-    CLASSIFIERS,
+    CLASSIFIER_CHOICES,
+    DEFAULT_CLASSIFIER,
     DEFAULT_FILTER,
     DEFAULT_OBJECTIVE,
     DEPLOY_TARGETS,
@@ -27,6 +28,9 @@ from shopfloor.constants import (
 from shopfloor.synth.registry import NAMES as SYNTHESIZERS
 from shopfloor.synth.registry import parse_selection
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
+
+#: Exit status of a run that registered a model although some methods failed (each named in the output and JSON).
+PARTIAL = 3
 
 
 def _registered(run, args: argparse.Namespace, result: dict[str, Any]) -> int:
@@ -119,9 +123,12 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
           f"{report['methods'][best_test]['test']['f2']:.3f})")
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
           f"(threshold {report['methods'][best]['threshold']:.3f}); {result['reason']}")
+    for name, failure in report["failed"].items():
+        print(f"left out: {name} failed at {failure['step']}: {failure['error']}")
     _deployment(run, args, result)
-    write_json(args.json, {**result, "report": report, "log": str(run.log)})
-    return 0
+    write_json(args.json, {**result, "report": report, "methods_failed": report["methods_failed"],
+                           "log": str(run.log)})
+    return PARTIAL if report["failed"] else 0
 
 
 # ------------------------------------------------------------------ health index
@@ -139,6 +146,15 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     else:
         data, unit, time, truth = embedded.run_to_failure(args.units, args.seed), "unit", "time", "wear"
     drop, conditions = csv_list(args.drop), csv_list(args.condition)
+    from shopfloor.health.selection import METHODS
+
+    methods = csv_list(args.methods) if args.methods else list(METHODS)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise DataError("methods", f"choose from {', '.join(METHODS)}, got {args.methods!r}")
+    for option, value, least in (("folds", args.folds, 2), ("epochs", args.epochs, 1), ("seeds", args.seeds, 1)):
+        if value < least:
+            raise DataError(option, f"must be at least {least}, got {value}")
     if args.weight_decay != "auto":
         try:
             float(args.weight_decay)
@@ -153,14 +169,26 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     _header("health-index", data, model, f"unit {unit!r}, time {time!r}")
     run = run_local(health_index, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
                     unit=unit, time=time, truth=truth, drop_columns=drop, conditions=conditions, t_d=args.t_d,
-                    t_f=args.t_f, diversity=args.diversity, epochs=args.epochs, embedding_dim=args.embedding_dim,
-                    weight_decay=args.weight_decay, fusion=args.fusion, seeds=args.seeds, baseline=args.baseline,
-                    window=args.window, model_name=model, deploy_target=args.deploy, serve_port=args.port,
+                    t_f=args.t_f, methods=methods, diversity=args.diversity, epochs=args.epochs,
+                    embedding_dim=args.embedding_dim, weight_decay=args.weight_decay, fusion=args.fusion,
+                    seeds=args.seeds, baseline=not args.no_baseline, window=args.window, folds=args.folds,
+                    timeout=args.timeout, model_name=model, deploy_target=args.deploy, serve_port=args.port,
                     seed=args.seed)
     result = run.output
-    print("\nHealth-index metrics (test: held-out units, never seen in training, scored step by step):")
-    for key, value in sorted(result["metrics"].items()):
-        print(f"  {key:28s} {value:.3f}")
+    import pandas as pd
+
+    from shopfloor.tables import markdown_table
+
+    print("\nCross-validation across the fitted units (held-out units cut at random steps, as machines still "
+          "running;\nspearman_rul: rank correlation of the HI there with the life left, more negative is better; "
+          "mean over draws):\n")
+    print(markdown_table(pd.DataFrame(result["cv"]).set_index("method")))
+    m = result["metrics"]
+    print(f"\nchosen: {result['method']} health index, remaining life from {result['rul_method']}")
+    nan = float("nan")
+    print(f"held-out units (never seen in fitting): Spearman with life left {m.get('test_spearman_rul', nan):.3f}, "
+          f"monotonicity {m.get('test_monotonicity', nan):.3f}, remaining-life RMSE {m.get('test_rul_rmse', nan):.1f} "
+          f"(interval coverage {m.get('test_rul_interval_coverage', nan):.2f})")
     return _registered(run, args, result)
 
 
@@ -311,7 +339,9 @@ def _common(p: argparse.ArgumentParser, pipeline: str, data_help: str) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run a pipeline here with kfp.local").add_subparsers(dest="pipeline",
                                                                                           required=True)
-    fd = run.add_parser("fault-detection", help="synthesize faults, train, register")
+    fd = run.add_parser("fault-detection", help="synthesize faults, train, register",
+                        epilog="Exit status: 0 registered; 3 registered, but some methods failed (each named); 2 bad "
+                               "input; 1 the run failed.")
     _common(fd, "fault-detection", "CSV or Parquet table (default: the gearbox simulator)")
     fd.add_argument("--label", help="label column (default: faulty)")
     fd.add_argument("--drop", help="comma-separated columns to ignore")
@@ -323,8 +353,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="how synthetic rows are filtered (SMOTE's rows too, as an extra comparison row)")
     fd.add_argument("--objective", default=DEFAULT_OBJECTIVE, choices=OBJECTIVES,
                     help="what tuning optimizes: fidelity to the real faults, use to a classifier, or both (Pareto)")
-    fd.add_argument("--classifier", default="logreg", choices=CLASSIFIERS,
-                    help="logistic regression, gradient boosting (hgb), or a ResNet that retraining adapts by EnKF")
+    fd.add_argument("--classifier", default=DEFAULT_CLASSIFIER, choices=CLASSIFIER_CHOICES,
+                    help="auto: logistic regression and gradient boosting through the same cross-validation as the "
+                         "methods; all: the ResNet too (retraining adapts it by EnKF); or one of them")
     fd.add_argument("--threshold-metric", default="f2", choices=THRESHOLD_METRICS,
                     help="the metric the decision threshold maximizes (and models are compared by)")
     fd.add_argument("--cv-folds", type=int, default=5, help="cross-validation folds over train + valid")
@@ -344,7 +375,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
     fd.set_defaults(func=cmd_fault_detection)
 
-    hi = run.add_parser("health-index", help="2DS + APAIC health index from run-to-failure trajectories")
+    hi = run.add_parser("health-index", help="a health index and remaining life from run-to-failure trajectories: "
+                                             "2DS + APAIC against simple rivals, chosen by cross-validation")
     _common(hi, "health-index", "CSV or Parquet, one row per unit and time step (default: the simulator)")
     hi.add_argument("--unit", default="unit")
     hi.add_argument("--time", default="time")
@@ -355,16 +387,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hi.add_argument("--t-d", type=float, default=30.0, help="first steps of each unit taken as healthy (a share of "
                                                           "each unit's life when below 1, e.g. 0.15)")
     hi.add_argument("--t-f", type=float, default=30.0, help="last steps of each unit taken as failed (or a share)")
+    hi.add_argument("--methods", help="comma-separated health-index methods to cross-validate (default: all of "
+                                      "ridge, hgb, apaic, a2ds)")
+    hi.add_argument("--folds", type=int, default=5, help="cross-validation folds across the fitted units")
+    hi.add_argument("--timeout", type=float, default=480.0,
+                    help="seconds for the cross-validation: a method whose remaining folds would end past it is left "
+                         "out, the costliest first (0: no limit)")
     hi.add_argument("--diversity", type=float, default=0.001, help="lambda of the diversity loss (0: plain DeepSAD)")
-    hi.add_argument("--epochs", type=int, default=1000, help="DeepSAD epochs (the paper: 1000)")
+    hi.add_argument("--epochs", type=int, default=1000, help="DeepSAD epochs (Frusque et al.: 1000)")
     hi.add_argument("--embedding-dim", type=int, default=16)
     hi.add_argument("--weight-decay", default="1.0",
                     help="DeepSAD weight decay, or 'auto': raised from 1 until two seeds agree (the paper)")
     hi.add_argument("--fusion", default="embedding", choices=("embedding", "both"),
                     help="what APAIC fuses: the 2DS embedding, or [features | embedding]")
     hi.add_argument("--seeds", type=int, default=1, help="encoders from this many seeds, their HIs averaged")
-    hi.add_argument("--baseline", action="store_true", help="subtract each unit's level over its first T_d steps")
-    hi.add_argument("--window", type=int, default=0, help="rolling mean and std over this many steps (0: off)")
+    hi.add_argument("--no-baseline", action="store_true",
+                    help="keep each unit's own level (by default its level over its first T_d steps is subtracted)")
+    hi.add_argument("--window", type=int, default=10, help="rolling mean and std over this many steps (0: off)")
     hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
     hi.set_defaults(func=cmd_health_index)
 

@@ -1,5 +1,6 @@
-"""The health-index DAG through kfp.local on a small simulated set; the registered HI served by KServe: one
-unit's rows in, HI and remaining life out, the same as the pyfunc's, causal, bad requests refused."""
+"""The health-index DAG through kfp.local on a small simulated set: every method cross-validated, the table's
+winner registered; the registered HI served by KServe: one unit's rows in, HI, remaining life and its interval
+out, the same as the pyfunc's, causal, bad requests refused."""
 
 import json
 
@@ -28,20 +29,26 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     home = tmp_path / "home"
     out = tmp_path / "hi.json"
     result = shopfloor("run", "health-index", "--data", str(trajectories), "--model-name", "health-index", "--truth",
-                       "wear", "--t-d", "0.2", "--t-f", "20", "--epochs", "15", "--window", "3", "--baseline",
-                       "--json", str(out), home=home)
+                       "wear", "--t-d", "0.2", "--t-f", "20", "--epochs", "15", "--window", "3", "--json", str(out),
+                       home=home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     reg = json.loads(out.read_text())
     assert (reg["model_name"], reg["version"], reg["alias"]) == ("health-index", 1, "champion")
+    table = pd.DataFrame(reg["cv"]).set_index("method")
+    assert list(table.index) == ["ridge", "hgb", "apaic", "a2ds", "sensors"]
+    his = table[table["kind"] == "health index"]
+    assert reg["method"] == his["spearman_rul"].idxmin()  # the CV's winner is what is registered
+    assert "| method | kind | spearman_rul |" in result.stdout and f"chosen: {reg['method']}" in result.stdout
     metrics = reg["metrics"]
     assert metrics["test_truth_correlation"] > 0.7  # a held-out unit, scored step by step
-    assert {"test_trendability_median", "test_trendability_pearson", "test_rul_rmse"} <= set(metrics)
+    assert {"test_trendability_median", "test_trendability_pearson", "test_rul_rmse", "test_spearman_rul",
+            "test_rul_interval_coverage"} <= set(metrics)
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)
     run = client.get_run(client.get_model_version("health-index", "1").run_id)
-    assert "test_monotonicity" in run.data.metrics
-    assert "hi_trajectories.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert "test_monotonicity" in run.data.metrics and run.data.tags["shopfloor.method"] == reg["method"]
+    assert {"hi_trajectories.png", "health_index_cv.csv"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
 
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model("models:/health-index@champion")
@@ -51,15 +58,17 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     assert model.metadata.get_input_schema().input_names() == list(unit.columns)
     expected = model.predict(unit)
     assert np.allclose(model.predict(unit.head(30))["health_index"], expected["health_index"][:30])  # causal
+    assert (expected["rul_lower"] <= expected["rul"]).all() and (expected["rul"] <= expected["rul_upper"]).all()
 
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": uri}
     with local_server("health-index", extra=["--poll-seconds", "0"], env=env, log=tmp_path / "serve.log") as url:
         meta = call(f"{url}/v2/models/health-index").body
-        assert [o["name"] for o in meta["outputs"]] == ["health_index", "rul"]
+        assert [o["name"] for o in meta["outputs"]] == ["health_index", "rul", "rul_lower", "rul_upper"]
         answer = call(f"{url}/v1/models/health-index:predict", {"instances": unit.to_dict(orient="records")})
         assert answer.status == 200, answer.body
         assert [p["health_index"] for p in answer.body["predictions"]] == expected["health_index"].tolist()
         assert [p["rul"] for p in answer.body["predictions"]] == expected["rul"].tolist()
+        assert [p["rul_upper"] for p in answer.body["predictions"]] == expected["rul_upper"].tolist()
         v2 = call(f"{url}/v2/models/health-index/infer", {"inputs": [
             {"name": "rows", "shape": list(unit.shape), "datatype": "FP64",
              "data": unit.astype(float).values.ravel().tolist()}]})
@@ -83,6 +92,8 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     (lambda t: t, "setpoint: operating-condition column not found", ["--condition", "setpoint"]),
     (lambda t: t, "shorter than the rolling window of 500", ["--window", "500"]),
     (lambda t: t, "weight-decay: a number or 'auto', got 'lots'", ["--weight-decay", "lots"]),
+    (lambda t: t, "methods: choose from ridge, hgb, apaic, a2ds, got 'svm'", ["--methods", "svm"]),
+    (lambda t: t, "folds: must be at least 2, got 1", ["--folds", "1"]),
 ])
 def test_bad_trajectories_stop_the_command_and_register_nothing(tmp_path, trajectories, change, message, extra):
     path = tmp_path / "bad.csv"

@@ -84,7 +84,7 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
         minority, majority = sorted(classes.index)[-1], sorted(classes.index)[0]
     n_minority = int(classes[minority])
     if n_minority < MIN_MINORITY_ROWS:
-        raise DataError(label, f"only {n_minority} minority rows ({minority!r}); at least "
+        raise DataError(label, f"only {n_minority} minority rows ({str(minority)!r}); at least "
                                f"{MIN_MINORITY_ROWS} are needed")
 
     features = table.drop(columns=[label, *(drop or [])]).copy()

@@ -1,5 +1,5 @@
-"""The health-index model in the model contract: one unit's rows so far in, the HI and the remaining life
-of each row out.
+"""The health-index model in the model contract: one unit's rows so far in, the HI, the remaining life and its
+interval for each row out.
 
 A request carries the rows of one unit in time order, its whole history or a recent stretch of it (at
 least the model's rolling window); each row's HI uses only that row and the ones before it, so the
@@ -11,33 +11,53 @@ that does not increase, or fewer rows than the window are refused with a ``DataE
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from shopfloor.contract import Column, Output, Rows, ShopfloorModel, TabularSchema
 from shopfloor.errors import DataError
-from shopfloor.health.model import HealthIndexModel
 from shopfloor.health.prepare import OperatingRegimes
-from shopfloor.health.rul import RulModel
+from shopfloor.health.rul import CAP
+
+
+class HealthIndex(Protocol):
+    """What a health-index model offers: the HI of each of one unit's rows (causal)."""
+
+    def transform(self, unit: np.ndarray) -> np.ndarray: ...
+
+
+class RulEstimator(Protocol):
+    """Remaining steps of each of one unit's rows, from its (prepared) rows and its HI."""
+
+    def predict(self, unit: np.ndarray, hi: np.ndarray) -> np.ndarray: ...
 
 
 class HealthIndexPyfunc(ShopfloorModel):
-    """Regimes, unit features, (2)DS encoder, APAIC fusion and the RUL regression in one registered model."""
+    """Regimes, the chosen health index (2DS + APAIC, APAIC, or a supervised rival) and remaining-life estimator in
+    one registered model."""
 
     KIND = "health_index"
     OUTPUTS = (Output("health_index", "FP64", description="0 healthy ... 1 failed"),
-               Output("rul", "FP64", description="estimated remaining steps (capped)"))
+               Output("rul", "FP64", description="estimated remaining steps (capped)"),
+               Output("rul_lower", "FP64", description="remaining steps, 10th percentile of held-out errors"),
+               Output("rul_upper", "FP64", description="remaining steps, 90th percentile of held-out errors"))
 
-    def __init__(self, model: HealthIndexModel, features: list[str], unit: str, time: str,
-                 types: dict[str, str], rul: RulModel | None = None, regimes: OperatingRegimes | None = None) -> None:
-        """``types``: the contract type of each column (unit, time, conditions, features) as trained."""
+    def __init__(self, model: HealthIndex, features: list[str], unit: str, time: str, types: dict[str, str],
+                 rul: RulEstimator, regimes: OperatingRegimes | None = None, window: int = 0, method: str = "a2ds",
+                 rul_method: str = "hi", rul_interval: tuple[float, float] = (0.0, 0.0)) -> None:
+        """``types``: the contract type of each column (unit, time, conditions, features) as trained;
+        ``rul_interval``: offsets added to the remaining-life estimate for its interval."""
         self.model, self.rul, self.regimes = model, rul, regimes
         self.features, self.unit, self.time = list(features), unit, time
+        self.method, self.rul_method, self.rul_interval = method, rul_method, tuple(rul_interval)
         conditions = list(regimes.columns) if regimes is not None else []
-        self.min_rows = max(1, model.config.window)
+        self.min_rows = max(1, window)
         self.inputs = TabularSchema(tuple(Column(c, types[c]) for c in (unit, time, *conditions, *self.features)))
 
     def details(self) -> dict:
-        return {"unit": self.unit, "time": self.time, "min_rows": self.min_rows,
+        return {"unit": self.unit, "time": self.time, "min_rows": self.min_rows, "method": self.method,
+                "rul_method": self.rul_method, "rul_interval": list(self.rul_interval),
                 "conditions": list(self.regimes.columns) if self.regimes is not None else []}
 
     def predict_rows(self, rows: Rows) -> dict[str, np.ndarray]:
@@ -56,5 +76,7 @@ class HealthIndexPyfunc(ShopfloorModel):
                             "too_short")
         values = self.regimes.transform(frame) if self.regimes is not None else frame[self.features].to_numpy(float)
         hi = np.asarray(self.model.transform(values), dtype=np.float64)
-        rul = self.rul.predict(hi) if self.rul is not None else np.full(len(hi), np.nan)
-        return {"health_index": hi, "rul": np.asarray(rul, dtype=np.float64)}
+        rul = np.asarray(self.rul.predict(values, hi), dtype=np.float64)
+        low, high = self.rul_interval
+        return {"health_index": hi, "rul": rul, "rul_lower": np.clip(rul + low, 0.0, CAP),
+                "rul_upper": np.clip(rul + high, 0.0, CAP)}

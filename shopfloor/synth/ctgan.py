@@ -58,6 +58,10 @@ class CTGANConfig:
     max_tries_per_batch: int = 100
 
 
+#: SDV's sdtype for each of Shopfloor's column kinds. The metadata is built from Shopfloor's own column specs, not
+#: by SDV's detection, which would declare a numeric column whose values are all distinct (a coordinate, a time
+#: stamp, a serial measurement) the table's primary key and then reject it as not an id.
+SDTYPES = {"continuous": "numerical", "integer": "numerical", "categorical": "categorical", "boolean": "boolean"}
 SDV_SETTINGS = ("batch_size", "embedding_dim", "generator_dim", "discriminator_dim", "generator_lr",
                 "discriminator_lr", "pac")
 
@@ -93,11 +97,9 @@ class CTGANSynthesizer(Synthesizer):
         specs = {s.name: s for s in (specs or detect(table))}
         self.columns = [c for c in map(str, table.columns) if c != cfg.condition_column]
         self._dtypes = {c: table[c].dtype for c in self.columns}
-        metadata = Metadata.detect_from_dataframes({TABLE: table})
-        for column in map(str, table.columns):  # SDV's own handling of each kind: real metadata
-            kind = "categorical" if column == cfg.condition_column else specs[column].kind
-            sdtype = {"continuous": "numerical", "integer": "numerical"}.get(kind, kind)
-            metadata.update_column(column_name=column, sdtype=sdtype, table_name=TABLE)
+        metadata = Metadata.load_from_dict({"tables": {TABLE: {"columns": {
+            column: {"sdtype": "categorical" if column == cfg.condition_column else SDTYPES[specs[column].kind]}
+            for column in map(str, table.columns)}}}})
         settings = {k: getattr(cfg, k) for k in SDV_SETTINGS}
         settings["batch_size"] = max(cfg.pac, (min(cfg.batch_size, len(table)) // cfg.pac) * cfg.pac)
         epochs, _ = self._plan(len(table), settings["batch_size"], cfg.steps)

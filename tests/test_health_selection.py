@@ -1,0 +1,132 @@
+"""Choosing a health index and a remaining-life estimator by cross-validation across units: the supervised rival
+is causal, no held-out unit reaches the fitting of its fold, the chosen method is the table's winner, and a
+linear degradation with one noisy sensor is won by the ridge rival."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopfloor.health import selection
+from shopfloor.health.model import HIConfig
+from shopfloor.health.selection import Settings, cross_validate, interval, random_cuts, rank_at_cuts
+from shopfloor.health.supervised import SupervisedHI
+
+FAST = {"epochs": 5}
+
+
+def linear_degradation(units: int = 16, seed: int = 0, noisy: bool = True) -> list[pd.DataFrame]:
+    """Units whose two informative sensors rise linearly with life fraction, one sensor pure noise of a large
+    spread, lives of 60-140 steps."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for unit in range(units):
+        life = int(rng.integers(60, 141))
+        fraction = np.arange(life) / (life - 1)
+        frame = pd.DataFrame({"unit": unit, "time": np.arange(life),
+                              "a": 2.0 * fraction + rng.normal(0, 0.15, life),
+                              "b": -1.0 * fraction + rng.normal(0, 0.15, life)})
+        if noisy:
+            frame["noise"] = rng.normal(0, 5.0, life)
+        frames.append(frame)
+    return frames
+
+
+def features_of(frames: list[pd.DataFrame]) -> list[str]:
+    return [c for c in frames[0].columns if c not in ("unit", "time")]
+
+
+def test_supervised_hi_is_causal_and_rises_to_failure():
+    frames = linear_degradation()
+    units = [f[features_of(frames)].to_numpy(float) for f in frames]
+    for estimator in ("ridge", "hgb"):
+        model = SupervisedHI(estimator, window=5, baseline=True, t_d=10).fit(units[:12])
+        full = model.transform(units[12])
+        for t in (3, 20, 50):
+            assert np.allclose(model.transform(units[12][:t]), full[:t])  # a prefix's answer never changes
+        assert full[-10:].mean() > full[:10].mean() + 0.5
+
+
+def test_random_cuts_and_ranking():
+    rng = np.random.default_rng(0)
+    cuts = random_cuts([100, 50, 10], rng)
+    assert (cuts >= [10, 5, 1]).all() and (cuts <= [99, 49, 9]).all()
+    lives = [np.linspace(0, 1, n) for n in (100, 150, 200)]
+    assert rank_at_cuts(lives, np.array([90, 60, 20])) == pytest.approx(-1.0)  # highest HI, least life left
+    assert interval(np.array([-10.0, 0.0, 10.0] * 10)) == pytest.approx((-10.0, 10.0))
+
+
+def test_cross_validation_never_fits_on_a_held_out_unit(monkeypatch):
+    """Each unit is known by its first row (unique). Every model records the units it was fitted on and the units
+    it scored: each unit must be scored, per method, by exactly one model that never saw it (its out-of-fold HI),
+    and each model sees only its fold's units. A model fitted on all units would score no unit unseen."""
+    frames = linear_degradation(units=10, noisy=False)
+    key = lambda unit: round(float(unit[0, 0]), 9)  # noqa: E731
+    models: list[tuple[str, set, list]] = []
+    real_make = selection.make
+
+    class Recording:
+        def __init__(self, inner, name):
+            self.inner, self.name, self.fitted, self.scored = inner, name, set(), []
+            models.append((name, self.fitted, self.scored))
+
+        def fit(self, units):
+            self.fitted |= {key(u) for u in units}
+            self.inner.fit(units)
+            return self
+
+        def transform(self, unit):
+            self.scored.append(key(unit))
+            return self.inner.transform(unit)
+
+    monkeypatch.setattr(selection, "make", lambda method, settings, progress=False: Recording(
+        real_make(method, settings), method))
+    settings = Settings(hi=HIConfig(t_d=5, t_f=5, window=3, deepsad=FAST))
+    result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "apaic"), folds=5, draws=3)
+    everyone = {key(f[features_of(frames)].to_numpy(float)) for f in frames}
+    assert len(everyone) == 10 and result.folds == 5
+    for method in ("ridge", "apaic"):
+        mine = [(fitted, scored) for name, fitted, scored in models if name == method]
+        assert len(mine) == 5 and all(len(fitted) == 8 for fitted, _ in mine)  # 8 of 10 units per fold
+        unseen = [u for fitted, scored in mine for u in scored if u not in fitted]
+        assert sorted(unseen) == sorted(everyone)  # each unit scored once by a model that never saw it
+
+
+def test_regimes_are_found_on_the_fitted_units_only(monkeypatch):
+    frames = [f.assign(setting=np.where(np.arange(len(f)) % 2, 1.0, 0.0)) for f in linear_degradation(units=8)]
+    seen: list[set] = []
+    real = selection.fit_regimes
+
+    def recording(fold_frames, features, settings):
+        seen.append({int(f["unit"].iloc[0]) for f in fold_frames})
+        return real(fold_frames, features, settings)
+
+    monkeypatch.setattr(selection, "fit_regimes", recording)
+    features = ["a", "b", "noise"]
+    cross_validate(frames, features, Settings(conditions=["setting"]), methods=("ridge",), folds=4, draws=2)
+    assert len(seen) == 4 and all(len(s) == 6 for s in seen)  # each fold: its 6 fitted units, never all 8
+
+
+def test_the_chosen_method_is_the_tables_winner_and_ridge_wins_a_linear_degradation():
+    frames = linear_degradation(units=20)
+    settings = Settings(hi=HIConfig(t_d=5, t_f=5, window=5, deepsad=FAST))
+    result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "hgb", "apaic"), folds=4,
+                            draws=10)
+    table = result.table.set_index("method")
+    his = table[table["kind"] == "health index"]
+    assert result.chosen == his["spearman_rul"].idxmin()
+    assert result.chosen == "ridge"
+    assert his.loc["ridge", "spearman_rul"] < -0.8
+    assert result.rul_chosen in ("hi", "sensors")
+    assert "sensors" in table.index and np.isfinite(table.loc["sensors", "rul_rmse"])
+    assert len(result.residuals) == 10 * len(frames)
+
+
+def test_a_method_past_the_time_budget_is_left_out():
+    frames = linear_degradation(units=8)
+    settings = Settings(hi=HIConfig(t_d=5, t_f=5))
+    with pytest.raises(TimeoutError, match="no health-index method finished"):
+        cross_validate(frames, features_of(frames), settings, methods=("ridge",), folds=2, draws=2, timeout=-1.0)
+    result = cross_validate(frames, features_of(frames), settings, methods=("ridge",), folds=2, draws=2, timeout=600)
+    assert result.skipped == {} and result.chosen == "ridge"
