@@ -16,6 +16,7 @@ bars on stderr and a step's result is printed as one line.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import sys
@@ -194,9 +195,10 @@ def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, dat
     from shopfloor import failures
     from shopfloor.errors import DataError
 
-    method = str(kwargs.get(spec.method, ""))
+    named = inspect.signature(fn).bind_partial(*args, **kwargs).arguments  # inputs may come positionally
+    method = str(named.get(spec.method, ""))
     start = time.perf_counter()
-    failure = next((f for f in (failures.read(kwargs[k]) for k in spec.inputs if kwargs.get(k)) if f), None)
+    failure = next((f for f in (failures.read(named[k]) for k in spec.inputs if named.get(k)) if f), None)
     if failure is None:
         try:
             result = fn(*args, **kwargs)
@@ -213,8 +215,8 @@ def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, dat
     else:
         status = "skipped"
     for key in spec.outputs:
-        if kwargs.get(key):
-            failures.write(kwargs[key], failure)
+        if named.get(key):
+            failures.write(named[key], failure)
     emit({"event": "step", "name": title, "status": status, "seconds": time.perf_counter() - start,
           "summary": f"{failure}; the other methods go on", "error": failure.error})
     if not events_path():

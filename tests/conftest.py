@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mlflow
@@ -10,6 +11,7 @@ import pytest
 from shopfloor.data.simulate import simulate_gearbox
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # test processes share 2 cores: see shopfloor.cpus
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,8 @@ def _run(data, tmp_path, home, seed, synthesizer, filt, *extra):
     out = tmp_path / f"result{seed}.json"
     result = shopfloor("run", "fault-detection", "--data", str(data), "--model-name", MODEL, "--synthesizer",
                        synthesizer, "--filter", filt, "--trials", "2", "--timeout", "60", "--max-steps", "24",
-                       "--cv-folds", "2", "--seed", str(seed), "--json", str(out), *extra, home=home)
+                       "--cv-folds", "2", "--classifier", "logreg", "--seed", str(seed), "--json", str(out), *extra,
+                       home=home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result, json.loads(out.read_text())
 
