@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import RESULTS, save  # noqa: E402
 from fault_detection_e2e import run  # noqa: E402
 
-from shopfloor.mlflow_server import postgres_mlflow  # noqa: E402
+from shopfloor.platform.mlflow_server import postgres_mlflow  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = 8

@@ -38,7 +38,7 @@ from common import AI4I, AI4I_CATEGORICAL, AI4I_DROP, AI4I_LABEL, RESULTS, save 
 
 from shopfloor import fault_detection as fd  # noqa: E402
 from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE, FILTERS  # noqa: E402
-from shopfloor.synth.registry import NAMES  # noqa: E402
+from shopfloor.synth.catalog import NAMES  # noqa: E402
 
 METRICS = ("f1", "f2", "recall", "g_mean", "pr_auc")
 SIMPLE = ("baseline", "class_weighted", "smote")

@@ -27,10 +27,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, save  # noqa: E402
 
-from shopfloor.cpus import use_cpus  # noqa: E402
 from shopfloor.health import selection as sel  # noqa: E402
 from shopfloor.health.model import HIConfig  # noqa: E402
 from shopfloor.health_index import evaluate_step, ingest_step, train_step, unit_frames  # noqa: E402
+from shopfloor.platform.cpus import use_cpus  # noqa: E402
 
 FD001 = SHARED / "cmapss" / "train_FD001.txt"
 CONSTANT = ["s1", "s5", "s6", "s10", "s16", "s18", "s19"]

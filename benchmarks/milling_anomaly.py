@@ -41,13 +41,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, mean_sd, save  # noqa: E402
 
-from shopfloor.cpus import use_cpus  # noqa: E402
 from shopfloor.milling import data as milling  # noqa: E402
 from shopfloor.milling.base import SubcutDetector  # noqa: E402
 from shopfloor.milling.compare import VAE, choose, fit_baselines  # noqa: E402
 from shopfloor.milling.detector import MillingAnomalyDetector  # noqa: E402
 from shopfloor.milling.evaluate import by_parameter, score_metrics  # noqa: E402
 from shopfloor.milling.vae import VAEConfig  # noqa: E402
+from shopfloor.platform.cpus import use_cpus  # noqa: E402
 
 MILLING = SHARED / "milling"
 PUBLISHED = {"pr_auc": 0.450, "roc_auc": 0.883}

@@ -9,7 +9,7 @@ from components import IMAGE
 def deploy(registration: str, target: str, tracking_uri: str, port: int, namespace: str, image: str = "") -> str:
     import json
 
-    from shopfloor.deploy import deploy_step
+    from shopfloor.platform.deploy import deploy_step
 
     return json.dumps(deploy_step(json.loads(registration), target=target, port=port, namespace=namespace,
                                   image=image, tracking_uri=tracking_uri))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loadtest.sla import SlaResult, check
 from shopfloor.constants import CHAMPION, FAULT_MODEL
-from shopfloor.net import free_port, wait_http
+from shopfloor.platform.net import free_port, wait_http
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USERS = {"v1": ["V1User"], "v2": ["V2User"], "both": ["V1User", "V2User"]}

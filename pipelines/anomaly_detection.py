@@ -4,7 +4,7 @@ champion)."""
 
 from kfp import dsl
 
-from components.anomaly import anomaly_evaluate, anomaly_ingest, anomaly_register, anomaly_train
+from components.anomaly_detection import anomaly_evaluate, anomaly_ingest, anomaly_register, anomaly_train
 from pipelines.deploy import finish
 from shopfloor.constants import ANOMALY_MODEL, NAMESPACE, SERVE_PORTS
 

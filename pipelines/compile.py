@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from kfp import compiler
 
-from pipelines.registry import get
+from pipelines.catalog import get
 from shopfloor.constants import IMAGE
 
 COMPILED_DIR = Path(__file__).parent / "compiled"

@@ -11,14 +11,14 @@ and only the chosen synthesizers run.
 
 from kfp import dsl
 
-from components.filter import filter_rows
-from components.gather import gather_studies
-from components.ingest import ingest
-from components.register import register
-from components.synthesize import synthesize
-from components.train import train
-from components.tune import tune
-from components.tuning_plan import tuning_plan
+from components.fault_detection.filter import filter_rows
+from components.fault_detection.gather import gather_studies
+from components.fault_detection.ingest import ingest
+from components.fault_detection.register import register
+from components.fault_detection.synthesize import synthesize
+from components.fault_detection.train import train
+from components.fault_detection.tune import tune
+from components.fault_detection.tuning_plan import tuning_plan
 from pipelines.deploy import finish
 from shopfloor.constants import (
     DEFAULT_CLASSIFIER,

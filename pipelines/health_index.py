@@ -4,7 +4,7 @@ only a new champion)."""
 
 from kfp import dsl
 
-from components.health import health_evaluate, health_ingest, health_register, health_train
+from components.health_index import health_evaluate, health_ingest, health_register, health_train
 from pipelines.deploy import finish
 from shopfloor.constants import HEALTH_MODEL, NAMESPACE, SERVE_PORTS
 

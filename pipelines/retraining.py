@@ -7,7 +7,7 @@ promoted version by themselves, so no deploy step is needed.
 
 from kfp import dsl
 
-from components.retrain import check_new_data, promote, retrain_challenger
+from components.retraining import check_new_data, promote, retrain_challenger
 from shopfloor.constants import FAULT_MODEL
 
 

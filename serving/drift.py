@@ -111,7 +111,7 @@ def register_collector(served) -> None:
 def for_version(model_name: str, loaded_model, run_id: str, window: int = 2000) -> OnlineDrift | None:
     """The online drift of a loaded version, from the training rows logged with its run (None without)."""
     from shopfloor.contract import TabularSchema
-    from shopfloor.retraining import reference_rows
+    from shopfloor.registry import reference_rows
 
     schema = getattr(loaded_model, "inputs", None)
     if not isinstance(schema, TabularSchema) or not schema.numeric:

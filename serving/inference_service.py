@@ -1,6 +1,6 @@
-"""Checks of the KServe InferenceService manifest that ``shopfloor.deploy`` builds, against the kserve SDK.
+"""Checks of the KServe InferenceService manifest that ``shopfloor.platform.deploy`` builds, against the kserve SDK.
 
-The manifest itself is plain data, built in ``shopfloor.deploy`` (so the pipelines' deploy step needs
+The manifest itself is plain data, built in ``shopfloor.platform.deploy`` (so the pipelines' deploy step needs
 no KServe import); here it is walked field by field through the generated OpenAPI models of the pinned
 kserve SDK and Kubernetes client, the definitions the InferenceService CRD is built from, and the
 InferenceServices of ``manifests/base`` are generated (``make manifests``).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopfloor.constants import FAULT_MODEL, HEALTH_MODEL, NAMESPACE
-from shopfloor.deploy import API_VERSION, inference_service
+from shopfloor.platform.deploy import API_VERSION, inference_service
 
 
 def _model_class(name: str):

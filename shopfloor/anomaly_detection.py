@@ -95,10 +95,10 @@ def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int
     with every candidate for the report."""
     import time
 
-    from shopfloor.cpus import use_cpus
     from shopfloor.milling.compare import VAE, choose, fit_baselines
     from shopfloor.milling.search import search
     from shopfloor.milling.vae import VAEConfig
+    from shopfloor.platform.cpus import use_cpus
 
     if train_on not in TRAIN_ON:
         raise DataError("train-on", f"choose one of {', '.join(TRAIN_ON)}, got {train_on!r}")

@@ -34,23 +34,23 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import train_test_split
 
-from shopfloor import failures
 from shopfloor.classify.model import FaultClassifier
 from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, folds
 from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
-from shopfloor.failpoints import reach
+from shopfloor.platform import failures
+from shopfloor.platform.failpoints import reach
 from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.progress import PerMethod, reported
+from shopfloor.registry.promotion import Decision
 from shopfloor.synth.filter import filter_rows
 from shopfloor.synth.tuning import Objective, factory_for, space_for, tune
 
 EXPERIMENT = EXPERIMENTS["fault-detection"]
 SCORE = "test_f2"
 METRICS_SHOWN = ("accuracy", "precision", "recall", "f1", "f2", "g_mean", "pr_auc")
-REFERENCE = "reference/train.parquet"  # the development rows logged with each model (raw columns + label)
 FOLD = "_fold"
 FINAL = -1  # the candidate set of the final models, fitted on all development rows
 RATIOS = (0.25, 0.5, 1.0)  # synthetic rows, as shares of the majority - minority gap
@@ -442,29 +442,8 @@ def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFra
 
 
 # ---------------------------------------------------------------- register
-@dataclass
-class Promotion:
-    """The decision on the alias, made on the new run's test rows."""
-
-    promote: bool
-    reason: str
-    champion_version: str | None = None
-    champion_score: float | None = None
-    new_score: float | None = None
-    rows: int = 0
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        return {} if self.champion_score is None else {"champion_test_f2_same_rows": self.champion_score}
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {"shopfloor.decision": "promoted" if self.promote else "challenger", "shopfloor.reason": self.reason,
-                "shopfloor.compared_rows": str(self.rows)}
-
-
 def promotion(model: FaultClassifier, test_rows: pd.DataFrame, model_name: str, metric: str = "f2",
-              force: bool = False) -> Promotion:
+              force: bool = False) -> Decision:
     """Score the current champion and ``model`` on the same test rows; the new model takes ``@champion``
     only if not worse. A champion that cannot read these rows (other columns) is never replaced silently:
     the new model is a challenger unless ``force``."""
@@ -475,7 +454,7 @@ def promotion(model: FaultClassifier, test_rows: pd.DataFrame, model_name: str, 
     try:
         contract = champion_contract(model_name)
     except RegistryError:
-        return Promotion(True, "no champion yet")
+        return Decision(True, "no champion yet")
     version = str(contract.version.version)
     y = test_rows[ing.LABEL].to_numpy()
     new = classification_report(y, model.predict(None, test_rows)["class"].to_numpy())[metric]
@@ -485,14 +464,14 @@ def promotion(model: FaultClassifier, test_rows: pd.DataFrame, model_name: str, 
         why = (f"champion v{version} takes other columns (e.g. {missing[0]!r})" if missing
                else f"champion v{version} is a {contract.kind} model")
         if force:
-            return Promotion(True, f"{why}; replaced because --promote was given", version, None, new, len(y))
-        return Promotion(False, f"{why}: kept; register with --promote to replace it", version, None, new, len(y))
+            return Decision(True, f"{why}; replaced because --promote was given", version, None, new, len(y))
+        return Decision(False, f"{why}: kept; register with --promote to replace it", version, None, new, len(y))
     champion = load_version(model_name, version)
     old = classification_report(y, champion.predict(None, test_rows[names])["class"].to_numpy())[metric]
     promote = force or new >= old
     verdict = "promoted" if new >= old else ("promoted (--promote)" if force else "kept the champion")
-    return Promotion(promote, f"{verdict}: new {metric} {new:.3f} vs champion v{version} {old:.3f} on the same "
-                              f"{len(y)} test rows", version, old, new, len(y))
+    return Decision(promote, f"{verdict}: new {metric} {new:.3f} vs champion v{version} {old:.3f} on the same "
+                             f"{len(y)} test rows", version, old, new, len(y), {"champion_test_f2_same_rows": old})
 
 
 @reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}; {r['reason']}")
@@ -502,7 +481,7 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     """Register the model chosen by cross-validation, in the model contract, with its metrics, the
     comparison, each synthesizer and its plots; the alias moves only if it is not worse than the champion
     on this run's test rows."""
-    from shopfloor.registry import register_model, use_tracking
+    from shopfloor.registry import REFERENCE, register_model, use_tracking
 
     out = Path(models_dir)
     artifacts = {Path(f).name: Path(f) for f in files or [] if Path(f).exists()}

@@ -79,8 +79,8 @@ def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, 
     never seen), and write every row's HI, remaining life and interval, and the CV table (``cv_path``, CSV)."""
     import time as clock
 
-    from shopfloor.cpus import use_cpus
     from shopfloor.health import selection as sel
+    from shopfloor.platform.cpus import use_cpus
 
     threads = use_cpus()
     started = clock.monotonic()

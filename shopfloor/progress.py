@@ -160,7 +160,7 @@ def _ended(report: StepReport, seconds: float) -> None:
 @dataclass(frozen=True)
 class PerMethod:
     """A step that works for one method of several (one synthesizer's branch): a failure of its own is written
-    as a record to ``outputs`` and the step returns it (``shopfloor.failures``); a record among ``inputs`` is
+    as a record to ``outputs`` and the step returns it (``shopfloor.platform.failures``); a record among ``inputs`` is
     passed on without working. Keyword arguments name the method and the input and output paths."""
 
     method: str
@@ -192,8 +192,8 @@ def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dic
 
 def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, data: Callable | None,
                args: tuple, kwargs: dict) -> Any:
-    from shopfloor import failures
     from shopfloor.errors import DataError
+    from shopfloor.platform import failures
 
     named = inspect.signature(fn).bind_partial(*args, **kwargs).arguments  # inputs may come positionally
     method = str(named.get(spec.method, ""))

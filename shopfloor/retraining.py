@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,8 @@ from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
 from shopfloor.contract import TabularSchema
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
-from shopfloor.fault_detection import REFERENCE
 from shopfloor.progress import reported
-from shopfloor.registry import Contract
+from shopfloor.registry import Contract, reference_rows
 from shopfloor.retrain.drift import drift_report
 
 EXPERIMENT = EXPERIMENTS["retraining"]
@@ -77,17 +75,6 @@ def check_columns(table: pd.DataFrame, features: list[str], label: str) -> None:
     extra = [c for c in table.columns if c not in features and c != label]
     if extra:
         raise DataError(extra[0], "column is not in the champion's signature (drop it or retrain from scratch)")
-
-
-def reference_rows(run_id: str) -> pd.DataFrame | None:
-    """The training rows logged with the champion (None for models registered without them)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE))
-    except (MlflowException, OSError):
-        return None
 
 
 def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str) -> pd.DataFrame:
@@ -169,23 +156,13 @@ def _scores(model: FaultClassifier, rows: pd.DataFrame) -> dict[str, float]:
     return classification_report(rows[ing.LABEL].to_numpy(), predicted)
 
 
-@dataclass(frozen=True)
-class Decision:
-    promote: bool
-    reason: str
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {"shopfloor.decision": "promoted" if self.promote else "kept the champion",
-                "shopfloor.reason": self.reason}
-
-
 @reported("promote", summary=lambda r: r["reason"])
 def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, tracking_uri: str,
                  model_name: str = FAULT_MODEL, metric: str = "f2", margin: float = 0.0,
                  retrain_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score both models on the held-out rows, register the challenger, move the alias if it earned it."""
-    from shopfloor.registry import register_model
+    from shopfloor.registry import REFERENCE, register_model
+    from shopfloor.registry.promotion import Decision
 
     if metric not in METRICS:
         raise DataError("metric", f"must be one of {list(METRICS)}, got {metric!r}")
@@ -212,7 +189,7 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
         if now != str(version.version):
             return Decision(False, f"kept the champion: it moved from v{version.version} to v{now} during this "
                                    "run, so the comparison no longer holds; registered as challenger")
-        return Decision(promote, reason)
+        return Decision(promote, reason, str(version.version), old[metric], new[metric], len(rows))
 
     reg = register_model(model, reference[model.inputs.names].head(5), model_name=model_name, experiment=EXPERIMENT,
                          metrics=metrics, params={"metric": metric, "margin": margin,

@@ -37,7 +37,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from pipelines.kubeflow import submit
+    from shopfloor_cli.kfp_client import submit
 
     result = submit(args.pipeline, args.host, _arguments(args.param), tracking_uri=args.tracking_uri,
                     image=args.image, experiment=args.experiment, namespace=args.namespace)
@@ -47,7 +47,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     if args.host:
-        from pipelines.kubeflow import schedule
+        from shopfloor_cli.kfp_client import schedule
 
         if not args.cron:
             raise SystemExit("shopfloor schedule: Kubeflow recurring runs take --cron")
@@ -58,7 +58,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
                        image=args.image, experiment=args.experiment, namespace=args.namespace)
         print(f"recurring run {job['recurring_run_id']} ({job['name']}) on cron {job['cron']!r}")
         return 0
-    from pipelines import scheduler
+    from shopfloor_cli import scheduler
 
     if not (args.data or args.watch):
         raise SystemExit("shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on)")
@@ -82,11 +82,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def cmd_schedule_list(args: argparse.Namespace) -> int:
     if args.host:
-        from pipelines.kubeflow import list_schedules
+        from shopfloor_cli.kfp_client import list_schedules
 
         rows = list_schedules(args.host, namespace=args.namespace)
     else:
-        from pipelines import scheduler
+        from shopfloor_cli import scheduler
 
         rows = scheduler.list_all()
     print(json.dumps(rows, indent=2) if args.json else
@@ -98,11 +98,11 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
 
 def cmd_schedule_delete(args: argparse.Namespace) -> int:
     if args.host:
-        from pipelines.kubeflow import delete_schedule
+        from shopfloor_cli.kfp_client import delete_schedule
 
         delete_schedule(args.host, args.id, namespace=args.namespace)
     else:
-        from pipelines import scheduler
+        from shopfloor_cli import scheduler
 
         try:
             scheduler.delete(args.id)
@@ -113,7 +113,7 @@ def cmd_schedule_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_resume(args: argparse.Namespace) -> int:
-    from pipelines import scheduler
+    from shopfloor_cli import scheduler
 
     try:
         job = scheduler.resume(args.id)

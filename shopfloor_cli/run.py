@@ -25,8 +25,8 @@ from shopfloor.constants import (
     SERVE_PORTS,
     THRESHOLD_METRICS,
 )
-from shopfloor.synth.registry import NAMES as SYNTHESIZERS
-from shopfloor.synth.registry import parse_selection
+from shopfloor.synth.catalog import NAMES as SYNTHESIZERS
+from shopfloor.synth.catalog import parse_selection
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
 
 #: Exit status of a run that registered a model although some methods failed (each named in the output and JSON).
@@ -60,7 +60,8 @@ def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> 
 def _header(pipeline: str, data: Path, model: str, detail: str) -> None:
     """Before any step: one run per model (``Busy`` otherwise), a reachable registry (a named error in seconds,
     not a failed step after minutes of training), and no version left pending by a killed run."""
-    from shopfloor import config, run_lock
+    from shopfloor import config
+    from shopfloor.platform import run_lock
     from shopfloor.registry import prepare_registry
 
     run_lock.hold(model, pipeline)
@@ -96,9 +97,9 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     storage = check_storage(args.optuna_storage or config.optuna_storage())
 
     from pipelines.fault_detection import fault_detection
-    from pipelines.local import run_local
     from shopfloor.fault_detection import comparison_table
     from shopfloor.tables import markdown_table
+    from shopfloor_cli.runner import run_local
 
     _header("fault-detection", data, model, f"label {label!r}")
     branches = len(synthesizers) * args.tuning_workers
@@ -164,7 +165,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
                       conditions=conditions, window=args.window)
 
     from pipelines.health_index import health_index
-    from pipelines.local import run_local
+    from shopfloor_cli.runner import run_local
 
     _header("health-index", data, model, f"unit {unit!r}, time {time!r}")
     run = run_local(health_index, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
@@ -205,8 +206,8 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     # Fail in a second, before any pipeline starts, on no champion, an empty file or other columns.
     check_columns(read_table(data), champion_inputs(model).inputs.names, args.label)
 
-    from pipelines.local import run_local
     from pipelines.retraining import retraining
+    from shopfloor_cli.runner import run_local
 
     _header("retraining", data, model, "new rows for @champion")
     run = run_local(retraining, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
@@ -248,7 +249,7 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
     milling.subcuts(checked, window=args.window, stride=args.stride)
 
     from pipelines.anomaly_detection import anomaly_detection
-    from pipelines.local import run_local
+    from shopfloor_cli.runner import run_local
 
     _header("anomaly-detection", data, model, f"{len(checked)} valid cuts, signals {', '.join(checked.signal_names)}")
     run = run_local(anomaly_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
@@ -299,8 +300,8 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
     if not any(len(c) > args.observed for curves in splits.values() for c in curves.values()):
         raise DataError("observed", f"no evaluation curve is longer than the {args.observed} observed cuts")
 
-    from pipelines.local import run_local
     from pipelines.prognosis import prognosis
+    from shopfloor_cli.runner import run_local
 
     source = Path(data) if data else Path("simulated wear curves")
     _header("prognosis", source, model, f"case {args.case!r}, wear {args.wear!r}" if data else "no table")

@@ -37,7 +37,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     import yaml
 
     from serving.inference_service import schema_errors
-    from shopfloor.deploy import deploy_cluster, inference_service
+    from shopfloor.platform.deploy import deploy_cluster, inference_service
 
     model = checked_name(args)
     kwargs = dict(namespace=args.namespace, alias=args.alias, image=args.image or None,

@@ -15,7 +15,7 @@ import threading
 
 def cmd_mlflow_server(args: argparse.Namespace) -> int:
     from shopfloor import config
-    from shopfloor.mlflow_server import Postgres, mlflow_server
+    from shopfloor.platform.mlflow_server import Postgres, mlflow_server
 
     home = config.home()
     artifacts = args.artifacts_destination or str(home / "mlflow-server-artifacts")

@@ -11,7 +11,7 @@ import pytest
 from shopfloor.data.simulate import simulate_gearbox
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # test processes share 2 cores: see shopfloor.cpus
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # test processes share 2 cores: see shopfloor.platform.cpus
 
 
 @pytest.fixture(autouse=True)

@@ -25,9 +25,8 @@ def corpus() -> list[tuple[str, pd.DataFrame, dict, str]]:
     rng = np.random.default_rng(1)
     t = base()
     n = len(t)
-    wide = base()
-    for k in range(147):
-        wide[f"m{k:03d}"] = rng.normal(0, 1, n)
+    wide = pd.concat([base(), pd.DataFrame(rng.normal(0, 1, (n, 147)), columns=[f"m{k:03d}" for k in range(147)])],
+                     axis=1)
     half_missing = base().assign(humidity=np.where(rng.random(n) < 0.5, np.nan, rng.normal(40, 5, n)))
     return [
         ("unique numeric column", t.assign(x_mm=rng.permutation(n) * 0.731 + 0.1), {}, "trains"),

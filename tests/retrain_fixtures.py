@@ -9,8 +9,7 @@ from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.constants import FAULT_MODEL as MODEL_NAME
 from shopfloor.data import ingest as ing
 from shopfloor.data.simulate import simulate_gearbox
-from shopfloor.fault_detection import REFERENCE
-from shopfloor.registry import Registration, register_model, use_tracking
+from shopfloor.registry import REFERENCE, Registration, register_model, use_tracking
 
 
 def register_champion(home: Path, classifier: str = "logreg", rows: int = 1200, seed: int = 0,

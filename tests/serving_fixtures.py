@@ -58,7 +58,7 @@ def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: s
     """Train a logistic regression on simulated gearbox rows (with a ``variant`` string column if asked)
     and register it with the given test F2; with ``reference`` (a file to write), the training rows are
     logged with it as fault detection logs them. Returns (registration, model, raw test rows)."""
-    from shopfloor.fault_detection import REFERENCE
+    from shopfloor.registry import REFERENCE
 
     table = gearbox_with_variant(800, seed) if variant else simulate_gearbox(rows=800, seed=seed)
     model, splits = reference_classifier(table, "faulty", seed, class_weight,

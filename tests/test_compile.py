@@ -1,8 +1,8 @@
 import yaml
 from kfp.components import load_component_from_file
 
+from pipelines.catalog import PIPELINES
 from pipelines.compile import compile_pipeline, images
-from pipelines.registry import PIPELINES
 from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE
 
 

@@ -11,7 +11,7 @@ from serving_fixtures import MODEL, call, register_gearbox_model
 
 from loadtest.run import free_port
 from serving.inference_service import schema_errors
-from shopfloor.deploy import deploy_local, inference_service
+from shopfloor.platform.deploy import deploy_local, inference_service
 
 
 def test_manifest_has_the_papers_sizing_and_validates():

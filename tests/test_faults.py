@@ -1,6 +1,6 @@
 """The fault suite: each promise proved with a real fault (SIGKILL, a stopped server, two writers at once).
 
-Kills use fail points (``shopfloor.failpoints``): the run stops at a named place and writes a marker, and the
+Kills use fail points (``shopfloor.platform.failpoints``): the run stops at a named place and writes a marker, and the
 test kills its whole process group with SIGKILL there, as a crash or an OOM kill would.
 """
 
@@ -23,9 +23,9 @@ from mlflow import MlflowClient
 from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 
 from loadtest.run import local_server
-from pipelines import scheduler
-from shopfloor.mlflow_server import mlflow_server
-from shopfloor.net import free_port
+from shopfloor.platform.mlflow_server import mlflow_server
+from shopfloor.platform.net import free_port
+from shopfloor_cli import scheduler
 
 pytestmark = pytest.mark.slow
 FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2")

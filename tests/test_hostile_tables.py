@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from shopfloor import fault_detection as fd
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
-from shopfloor.synth.registry import NAMES, synthesizer_class
+from shopfloor.synth.catalog import NAMES, synthesizer_class
 
 CORPUS = corpus()
 

@@ -16,10 +16,10 @@ import time
 import pytest
 from serving_fixtures import MODEL, call, register_gearbox_model
 
-from shopfloor import hardening
 from shopfloor.constants import IMAGE
-from shopfloor.mlflow_server import postgres_bin, postgres_mlflow
-from shopfloor.net import free_port, wait_http
+from shopfloor.platform import hardening
+from shopfloor.platform.mlflow_server import postgres_bin, postgres_mlflow
+from shopfloor.platform.net import free_port, wait_http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASES = ("shopfloor-base:bookworm", "python:3.11-slim")
@@ -107,9 +107,9 @@ def test_the_model_server_in_the_image_serves_from_the_mlflow_server(image, serv
 
 def test_the_pipeline_runs_each_step_in_the_image_with_dockerrunner(image, server, tmp_path, monkeypatch):
     from pipelines.fault_detection import fault_detection
-    from pipelines.local import run_local
     from shopfloor import config
     from shopfloor.data.simulate import simulate_gearbox
+    from shopfloor_cli.runner import run_local
 
     url, pg = server
     home = tmp_path / "home"

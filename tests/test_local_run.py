@@ -7,8 +7,8 @@ import io
 import pytest
 from kfp import dsl
 
-from pipelines.local import Console, StepFailed, run_local
 from shopfloor.progress import EVENTS_ENV, bar, emit, step
+from shopfloor_cli.runner import Console, StepFailed, run_local
 
 
 @dsl.component(base_image="python:3.11", install_kfp_package=False)

@@ -18,8 +18,8 @@ from cli import shopfloor
 from mlflow import MlflowClient
 from serving_fixtures import call, metric_value, metrics_text, register_gearbox_model
 
-from shopfloor.mlflow_server import postgres_bin, postgres_mlflow
-from shopfloor.net import free_port
+from shopfloor.platform.mlflow_server import postgres_bin, postgres_mlflow
+from shopfloor.platform.net import free_port
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL's server programs are not installed "

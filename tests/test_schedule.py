@@ -10,8 +10,8 @@ import pytest
 from cli import shopfloor
 from retrain_fixtures import drifted_csv, register_champion
 
-from pipelines import scheduler
-from pipelines.kubeflow import kfp_cron, schedule
+from shopfloor_cli import scheduler
+from shopfloor_cli.kfp_client import kfp_cron, schedule
 
 
 def test_cron_lines_for_kfp():
@@ -142,7 +142,7 @@ def test_watched_file_drift_check(home, tmp_path):
 
 
 def test_submit_uploads_a_run_with_the_mlflow_uri_and_image():
-    from pipelines.kubeflow import submit
+    from shopfloor_cli.kfp_client import submit
 
     KfpApi.requests.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), KfpApi)

@@ -13,7 +13,7 @@ import pytest
 from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 
 from loadtest.run import local_server
-from pipelines import scheduler
+from shopfloor_cli import scheduler
 
 LIMIT = 200_000
 

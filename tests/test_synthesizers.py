@@ -73,7 +73,7 @@ def test_unknown_settings_are_named():
 
 def test_the_registry_names_every_synthesizer_with_its_search_space():
 
-    from shopfloor.synth.registry import NAMES, parse_selection, synthesizer_class
+    from shopfloor.synth.catalog import NAMES, parse_selection, synthesizer_class
 
     assert NAMES == ("wgan", "ctgan", "flow") and parse_selection("all") == list(NAMES)
     assert parse_selection("flow, wgan,flow") == ["flow", "wgan"]

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shopfloor import hardening
 from shopfloor.constants import NAMESPACE
-from shopfloor.deploy import SERVER_LABEL
-from shopfloor.mlflow_server import server_args
+from shopfloor.platform import hardening
+from shopfloor.platform.deploy import SERVER_LABEL
+from shopfloor.platform.mlflow_server import server_args
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -68,7 +68,7 @@ def test_every_workload_is_hardened(doc):
         assert context["allowPrivilegeEscalation"] is False
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-        if container["image"].startswith("shopfloor"):  # the Shopfloor image: exactly shopfloor.hardening's
+        if container["image"].startswith("shopfloor"):  # the Shopfloor image: exactly shopfloor.platform.hardening's
             assert context == wanted
             mounted = {m["mountPath"] for m in container.get("volumeMounts", [])}
             assert set(hardening.WRITABLE) <= mounted

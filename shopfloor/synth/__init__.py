@@ -4,7 +4,7 @@ The classes load on first use (``from shopfloor.synth import WGANSynthesizer``),
 registry of names costs nothing.
 """
 
-from shopfloor.synth.registry import NAMES, SYNTHESIZERS, synthesizer_class
+from shopfloor.synth.catalog import NAMES, SYNTHESIZERS, synthesizer_class
 
 __all__ = ["NAMES", "SYNTHESIZERS", "CTGANSynthesizer", "FlowSynthesizer", "Synthesizer", "WGANConfig",
            "WGANSynthesizer", "synthesizer_class"]

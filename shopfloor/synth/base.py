@@ -6,7 +6,7 @@ The base owns what every synthesizer shares: its settings (a config dataclass pl
 the seed, a per-epoch ``history`` of the same shape for all (``{"epoch": k, <loss name>: value}``), the
 epoch callback that tuning uses to report and prune, and saving. A subclass names its ``Config``,
 implements ``fit``/``sample`` and declares its Optuna ``search_space``; registering it in
-``shopfloor.synth.registry`` makes it a choice of the pipeline.
+``shopfloor.synth.catalog`` makes it a choice of the pipeline.
 """
 
 from __future__ import annotations

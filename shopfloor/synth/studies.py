@@ -12,7 +12,7 @@ from typing import Any
 def gather_studies(studies: list[str], out: str) -> dict[str, Any]:
     """Copy each worker's folder (its SQLite study, when no shared storage was given, and its report) into
     ``out``; returns how many workers reported and their jobs."""
-    from shopfloor.failures import RECORD
+    from shopfloor.platform.failures import RECORD
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Optuna tuning of synthesizers for fidelity, for use (utility), or both.
 
 One helper serves every synthesizer: its search space (trial -> settings, declared on its class) and a
-factory (settings -> unfitted synthesizer), looked up by name in ``shopfloor.synth.registry``. Studies
+factory (settings -> unfitted synthesizer), looked up by name in ``shopfloor.synth.catalog``. Studies
 live in SQLite, so a run can be resumed by name. Every synthesizer reports the objective at each
 quarter of its epochs, and the median pruner stops trials that fall behind (single-objective studies;
 Optuna does not prune two-objective ones); trials that crash or give a non-finite value are pruned too,
@@ -22,11 +22,11 @@ import pandas as pd
 
 from shopfloor.constants import OBJECTIVES
 from shopfloor.errors import DataError
-from shopfloor.failpoints import reach
+from shopfloor.platform.failpoints import reach
 from shopfloor.progress import bar
 from shopfloor.synth.base import Synthesizer
+from shopfloor.synth.catalog import synthesizer_class
 from shopfloor.synth.fidelity import fidelity_loss
-from shopfloor.synth.registry import synthesizer_class
 
 SearchSpace = Callable[[optuna.Trial], dict[str, Any]]
 Factory = Callable[[dict[str, Any]], Synthesizer]

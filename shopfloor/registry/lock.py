@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from shopfloor.errors import RegistryError
-from shopfloor.processes import alive
+from shopfloor.platform.processes import alive
 
 log = logging.getLogger(__name__)
 LEASE = 120.0  # seconds after which a lock is taken to be abandoned

@@ -7,7 +7,7 @@ starts fails, the run is marked failed and any version created for it is deleted
 never holds a half-registered model.
 
 Writers that run at once (two pipelines, two production lines, SQLite or the MLflow server) take the
-registry lock of the model (``shopfloor.registry_lock``) from the creation of the version to the alias
+registry lock of the model (``shopfloor.registry.lock``) from the creation of the version to the alias
 move, and make the promotion decision inside it, against the champion of that moment: no writer can
 overwrite a better champion that arrived while it trained. A version is created tagged
 ``shopfloor.pending`` and untagged after its alias is set; a pending version seen by a lock holder
@@ -36,8 +36,13 @@ from shopfloor import config
 from shopfloor.constants import CHALLENGER, CHAMPION
 from shopfloor.contract import SequenceSchema, ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
-from shopfloor.failpoints import reach
-from shopfloor.registry_lock import registry_lock
+from shopfloor.platform.failpoints import reach
+from shopfloor.registry.lock import registry_lock
+from shopfloor.registry.promotion import Decision, by_score, forced
+
+#: The development rows logged with each model (raw columns + label): what drift is measured against and what
+#: retraining adds new rows to.
+REFERENCE = "reference/train.parquet"
 
 PENDING = "shopfloor.pending"  # tag of a version whose registration has not finished (value: its run id)
 
@@ -175,7 +180,7 @@ class Registration:
     run_id: str
     score: float
     previous_champion_score: float | None
-    decision: Any = None  # what the ``promote`` callable returned, when one decided
+    decision: Decision
 
     @property
     def uri(self) -> str:
@@ -191,6 +196,14 @@ def log_contract_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray
                                    input_example=example, metadata=model.metadata(),
                                    code_paths=[str(Path(shopfloor.__file__).parent)],
                                    pip_requirements=pinned(REQUIREMENTS))
+
+
+def reference_rows(run_id: str) -> pd.DataFrame | None:
+    """The training rows logged with a version's run (None for models registered without them)."""
+    try:
+        return pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE))
+    except (MlflowException, OSError):
+        return None
 
 
 def sweep_pending(model_name: str) -> list[int]:
@@ -238,13 +251,13 @@ def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, **
 def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, model_name: str, experiment: str,
                    metrics: dict[str, float], params: dict[str, Any], score_metric: str,
                    artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
-                   tags: dict[str, str] | None = None, promote: bool | Callable[[], Any] | None = None,
+                   tags: dict[str, str] | None = None, promote: bool | Callable[[], Decision] | None = None,
                    log_model: Any = log_contract_model) -> Registration:
     """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
 
-    ``score_metric`` must be among ``metrics``; it decides champion vs challenger (higher wins, ties
-    go to the newcomer) unless ``promote`` decides it: a bool, or a callable called under the registry lock,
-    after the version exists, whose result has ``promote`` (and optionally ``metrics``/``tags`` dicts to log).
+    ``score_metric`` must be among ``metrics``; it decides champion vs challenger (``promotion.by_score``) unless
+    ``promote`` decides it: a bool, or a callable called under the registry lock, after the version exists, that
+    returns a ``promotion.Decision`` (its metrics and tags are logged on the run).
     ``artifacts`` maps artifact names (``dir/file``) to local files.
     """
     if score_metric not in metrics:
@@ -275,14 +288,13 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
             previous = champion_score(model_name, score_metric)  # the champion of this moment, read once
             if callable(promote):
                 decision = promote()
-                wins = bool(decision.promote)
-                mlflow.log_metrics({k: float(v) for k, v in (getattr(decision, "metrics", None) or {}).items()})
-                mlflow.set_tags(getattr(decision, "tags", None) or {})
             elif promote is None:
-                wins = previous is None or score >= previous
+                decision = by_score(score, previous, score_metric)
             else:
-                wins = promote
-            alias = CHAMPION if wins else CHALLENGER
+                decision = forced(promote)
+            mlflow.log_metrics({k: float(v) for k, v in decision.metrics.items()})
+            mlflow.set_tags(decision.tags)
+            alias = CHAMPION if decision.promote else CHALLENGER
             client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
             client.set_registered_model_alias(model_name, alias, str(version))
             client.delete_model_version_tag(model_name, str(version), PENDING)

@@ -17,8 +17,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from shopfloor import config, hardening
+from shopfloor import config
 from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, FAULT_MODEL, IMAGE, NAMESPACE, SERVER_PORT
+from shopfloor.platform import hardening
 from shopfloor.progress import reported
 
 API_GROUP, API_VERSION_ONLY = "serving.kserve.io", "v1beta1"
@@ -39,7 +40,7 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
     """The InferenceService manifest for ``models:/MODEL@ALIAS``: the Shopfloor image running
     ``shopfloor serve`` as a custom KServe predictor, with the paper's sizing (1 to 10 replicas of 0.5
     CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target; hardened as every Shopfloor
-    container (``shopfloor.hardening``)."""
+    container (``shopfloor.platform.hardening``)."""
     volumes, mounts = hardening.scratch_volumes()
     container = {
         "name": "kserve-container", "image": image,

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pipelines.catalog import get
 from pipelines.compile import compile_pipeline
-from pipelines.registry import get
 from shopfloor.constants import CLUSTER_TRACKING_URI, KFP_EXPERIMENT
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shopfloor.errors import ShopfloorError
-from shopfloor.net import free_port, wait_http
+from shopfloor.platform.net import free_port, wait_http
 
 PG_USER = "shopfloor"  # the database role Shopfloor's clusters are created with
 PG_SYSTEM_USER = "postgres"  # the operating-system user that runs PostgreSQL when we are root

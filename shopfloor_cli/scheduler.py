@@ -2,7 +2,7 @@
 when drift appears in a watched data file or in a model server's online drift gauge.
 
 ``start`` writes a schedule record under ``$SHOPFLOOR_HOME/schedules/`` and launches
-``python -m pipelines.scheduler ID`` as a detached process. That process fires ``shopfloor run
+``python -m shopfloor_cli.scheduler ID`` as a detached process. That process fires ``shopfloor run
 retraining`` (one run at a time, like the cluster's ``max_concurrency=1``; a manual run of the same model
 meanwhile is refused by the model's run lock, and so is a firing while one runs), appends each firing to
 ``ID.events.jsonl`` and exits when its record is deleted.
@@ -34,7 +34,7 @@ from typing import Any
 
 from shopfloor import config
 from shopfloor.constants import FAULT_MODEL
-from shopfloor.processes import alive
+from shopfloor.platform.processes import alive
 
 
 def folder() -> Path:
@@ -119,7 +119,7 @@ def start(schedule: Schedule) -> Schedule:
     """Save ``schedule`` and launch its scheduler process (detached; its output goes to ID.log)."""
     schedule.save()
     log = open(folder() / f"{schedule.id}.log", "ab")  # noqa: SIM115 (the child keeps it open)
-    process = subprocess.Popen([sys.executable, "-m", "pipelines.scheduler", schedule.id], stdout=log,
+    process = subprocess.Popen([sys.executable, "-m", "shopfloor_cli.scheduler", schedule.id], stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
     schedule.pid = process.pid
     schedule.save()
@@ -168,8 +168,9 @@ def drift_in(schedule: Schedule) -> list[str]:
     """Features of the watched file that drifted from the champion's training rows ([] if none or no champion)."""
     from shopfloor.data.ingest import read_table
     from shopfloor.errors import ShopfloorError
+    from shopfloor.registry import reference_rows
     from shopfloor.retrain.drift import drift_report
-    from shopfloor.retraining import champion_inputs, reference_rows
+    from shopfloor.retraining import champion_inputs
 
     try:
         contract = champion_inputs(schedule.model_name)

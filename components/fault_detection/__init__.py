@@ -1,0 +1,1 @@
+"""Components of the fault-detection pipeline, one module per step."""
