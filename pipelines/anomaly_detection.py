@@ -7,20 +7,23 @@ from kfp import dsl
 from components.anomaly_detection import anomaly_evaluate, anomaly_ingest, anomaly_register, anomaly_train
 from pipelines.deploy import finish
 from shopfloor.constants import ANOMALY_MODEL, NAMESPACE, SERVE_PORTS
+from shopfloor.defaults import ANOMALY_DETECTION
 
 
 @dsl.pipeline(name="anomaly-detection",
               description="Detect worn milling tools from spindle current, vibration and acoustic emission: a "
                           "beta-VAE and simple detectors trained on healthy tools, the best on validation registered "
                           "and served.")
-def anomaly_detection(data_path: str, tracking_uri: str, cut_column: str = "cut_no", labels_path: str = "",
-                      signals: list = [], window: int = 64, stride: int = 64, split: str = "cut",  # noqa: B006
-                      n_trials: int = 10, timeout: float = 600.0, epochs: int = 200,
-                      max_filters: int = 64, arch: str = "tcn", train_on: str = "healthy",
-                      ensemble: bool = True, score: str = "latent", threshold_metric: str = "f1",
-                      model_name: str = ANOMALY_MODEL, deploy_target: str = "none",
-                      serve_port: int = SERVE_PORTS["anomaly-detection"], namespace: str = NAMESPACE, image: str = "",
-                      seed: int = 0) -> str:
+def anomaly_detection(data_path: str, tracking_uri: str, cut_column: str = ANOMALY_DETECTION.cut_column,
+                      labels_path: str = "", signals: list = [], window: int = ANOMALY_DETECTION.window,  # noqa: B006
+                      stride: int = ANOMALY_DETECTION.stride, split: str = ANOMALY_DETECTION.split,
+                      n_trials: int = ANOMALY_DETECTION.n_trials, timeout: float = ANOMALY_DETECTION.timeout,
+                      epochs: int = ANOMALY_DETECTION.epochs, max_filters: int = ANOMALY_DETECTION.max_filters,
+                      arch: str = ANOMALY_DETECTION.arch, train_on: str = ANOMALY_DETECTION.train_on,
+                      ensemble: bool = ANOMALY_DETECTION.ensemble, score: str = ANOMALY_DETECTION.score,
+                      threshold_metric: str = ANOMALY_DETECTION.threshold_metric, model_name: str = ANOMALY_MODEL,
+                      deploy_target: str = "none", serve_port: int = SERVE_PORTS["anomaly-detection"],
+                      namespace: str = NAMESPACE, image: str = "", seed: int = ANOMALY_DETECTION.seed) -> str:
     data = anomaly_ingest(data_path=data_path, cut_column=cut_column, labels_path=labels_path, signals=signals,
                           window=window, stride=stride, split=split, seed=seed)
     data.set_display_name("ingest: cuts -> sub-cuts")

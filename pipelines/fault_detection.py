@@ -21,28 +21,28 @@ from components.fault_detection.tune import tune
 from components.fault_detection.tuning_plan import tuning_plan
 from pipelines.deploy import finish
 from shopfloor.constants import (
-    DEFAULT_CLASSIFIER,
-    DEFAULT_FILTER,
-    DEFAULT_OBJECTIVE,
     FAULT_MODEL,
     NAMESPACE,
     SERVE_PORTS,
 )
+from shopfloor.defaults import FAULT_DETECTION
 
 
 @dsl.pipeline(name="fault-detection",
               description="Balance rare faults with tuned synthetic rows, train and register a classifier.")
-def fault_detection(data_path: str, tracking_uri: str, label: str = "faulty",
-                    drop_columns: list = [], categorical: list = [],  # noqa: B006
-                    synthesizers: list = ["wgan"], filter_method: str = DEFAULT_FILTER,  # noqa: B006
-                    objective: str = DEFAULT_OBJECTIVE, classifier: str = DEFAULT_CLASSIFIER,
-                    threshold_metric: str = "f2",
-                    n_trials: int = 10, timeout: float = 60.0, optuna_storage: str = "", study_name: str = "fd",
-                    tuning_workers: int = 1,
-                    max_steps: int = 1000, cv_folds: int = 5, cv_repeats: int = 1, d_max_quantile: float = 0.95,
-                    likelihood_quantile: float = 0.05, model_name: str = FAULT_MODEL, force_promote: bool = False,
-                    deploy_target: str = "none", serve_port: int = SERVE_PORTS["fault-detection"],
-                    namespace: str = NAMESPACE, image: str = "", seed: int = 0) -> str:
+def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECTION.label, drop_columns: list = [],  # noqa: B006
+                    categorical: list = [], synthesizers: list = list(FAULT_DETECTION.synthesizers),  # noqa: B006
+                    filter_method: str = FAULT_DETECTION.filter_method, objective: str = FAULT_DETECTION.objective,
+                    classifier: str = FAULT_DETECTION.classifier,
+                    threshold_metric: str = FAULT_DETECTION.threshold_metric, n_trials: int = FAULT_DETECTION.n_trials,
+                    timeout: float = FAULT_DETECTION.timeout, optuna_storage: str = "", study_name: str = "fd",
+                    tuning_workers: int = FAULT_DETECTION.tuning_workers, max_steps: int = FAULT_DETECTION.max_steps,
+                    cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
+                    d_max_quantile: float = FAULT_DETECTION.d_max_quantile,
+                    likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile, model_name: str = FAULT_MODEL,
+                    force_promote: bool = False, deploy_target: str = "none",
+                    serve_port: int = SERVE_PORTS["fault-detection"], namespace: str = NAMESPACE, image: str = "",
+                    seed: int = FAULT_DETECTION.seed) -> str:
     data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical, seed=seed)
     data.set_display_name("ingest")
     tasks = [data]

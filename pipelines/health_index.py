@@ -7,21 +7,23 @@ from kfp import dsl
 from components.health_index import health_evaluate, health_ingest, health_register, health_train
 from pipelines.deploy import finish
 from shopfloor.constants import HEALTH_MODEL, NAMESPACE, SERVE_PORTS
+from shopfloor.defaults import HEALTH_INDEX
 
 
 @dsl.pipeline(name="health-index",
               description="Turn run-to-failure trajectories into a health index and a remaining-life estimate, "
                           "each chosen by cross-validation across units; register and serve them.")
-def health_index(data_path: str, tracking_uri: str, unit: str = "unit", time: str = "time", truth: str = "",
-                 drop_columns: list = [], conditions: list = [], t_d: float = 30.0,  # noqa: B006
-                 t_f: float = 30.0, methods: list = ["ridge", "hgb", "apaic", "a2ds"],  # noqa: B006
-                 diversity: float = 0.001, epochs: int = 1000, embedding_dim: int = 16,
-                 weight_decay: str = "1.0", beta: float = 0.05, fusion: str = "embedding", seeds: int = 1,
-                 baseline: bool = True, window: int = 10, folds: int = 5, timeout: float = 480.0,
-                 test_fraction: float = 0.25,
-                 model_name: str = HEALTH_MODEL, deploy_target: str = "none",
-                 serve_port: int = SERVE_PORTS["health-index"], namespace: str = NAMESPACE, image: str = "",
-                 seed: int = 0) -> str:
+def health_index(data_path: str, tracking_uri: str, unit: str = HEALTH_INDEX.unit, time: str = HEALTH_INDEX.time,
+                 truth: str = "", drop_columns: list = [], conditions: list = [], t_d: float = HEALTH_INDEX.t_d,  # noqa: B006
+                 t_f: float = HEALTH_INDEX.t_f, methods: list = list(HEALTH_INDEX.methods),  # noqa: B006
+                 diversity: float = HEALTH_INDEX.diversity, epochs: int = HEALTH_INDEX.epochs,
+                 embedding_dim: int = HEALTH_INDEX.embedding_dim, weight_decay: str = HEALTH_INDEX.weight_decay,
+                 beta: float = HEALTH_INDEX.beta, fusion: str = HEALTH_INDEX.fusion, seeds: int = HEALTH_INDEX.seeds,
+                 baseline: bool = HEALTH_INDEX.baseline, window: int = HEALTH_INDEX.window,
+                 folds: int = HEALTH_INDEX.folds, timeout: float = HEALTH_INDEX.timeout,
+                 test_fraction: float = HEALTH_INDEX.test_fraction, model_name: str = HEALTH_MODEL,
+                 deploy_target: str = "none", serve_port: int = SERVE_PORTS["health-index"], namespace: str = NAMESPACE,
+                 image: str = "", seed: int = HEALTH_INDEX.seed) -> str:
     data = health_ingest(data_path=data_path, unit=unit, time=time, t_d=t_d, t_f=t_f, truth=truth,
                          drop_columns=drop_columns, conditions=conditions, window=window,
                          test_fraction=test_fraction, seed=seed)

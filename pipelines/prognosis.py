@@ -6,18 +6,21 @@ from kfp import dsl
 from components.prognosis import prognosis_evaluate, prognosis_register, prognosis_simulate, prognosis_train
 from pipelines.deploy import finish
 from shopfloor.constants import NAMESPACE, PROGNOSIS_MODEL, SERVE_PORTS
+from shopfloor.defaults import PROGNOSIS
 
 
 @dsl.pipeline(name="prognosis",
               description="Forecast tool wear and the cuts left to a wear limit, with their uncertainty, by "
                           "amortized inference: a conditional normalizing flow trained on simulations of Eq. 20.")
-def prognosis(tracking_uri: str, data_path: str = "", case: str = "case", wear: str = "VB", cut: str = "",
-              valid_cases: list = [], test_cases: list = [], observed: int = 10,  # noqa: B006
-              vb_limit: float = 0.7, horizon: int = 15, n_train: int = 12000, n_valid: int = 3000,
-              prior_scale: float = 1.0, epochs: int = 300, patience: int = 50, lr: float = 1e-3, gru_layers: int = 2,
-              context: int = 32, blocks: int = 8, hidden: int = 32, model_name: str = PROGNOSIS_MODEL,
-              deploy_target: str = "none", serve_port: int = SERVE_PORTS["prognosis"], namespace: str = NAMESPACE,
-              image: str = "", seed: int = 0) -> str:
+def prognosis(tracking_uri: str, data_path: str = "", case: str = PROGNOSIS.case, wear: str = PROGNOSIS.wear,
+              cut: str = "", valid_cases: list = [], test_cases: list = [], observed: int = PROGNOSIS.observed,  # noqa: B006
+              vb_limit: float = PROGNOSIS.vb_limit, horizon: int = PROGNOSIS.horizon, n_train: int = PROGNOSIS.n_train,
+              n_valid: int = PROGNOSIS.n_valid, prior_scale: float = PROGNOSIS.prior_scale,
+              epochs: int = PROGNOSIS.epochs, patience: int = PROGNOSIS.patience, lr: float = PROGNOSIS.lr,
+              gru_layers: int = PROGNOSIS.gru_layers, context: int = PROGNOSIS.context, blocks: int = PROGNOSIS.blocks,
+              hidden: int = PROGNOSIS.hidden, model_name: str = PROGNOSIS_MODEL, deploy_target: str = "none",
+              serve_port: int = SERVE_PORTS["prognosis"], namespace: str = NAMESPACE, image: str = "",
+              seed: int = PROGNOSIS.seed) -> str:
     sims = prognosis_simulate(n_train=n_train, n_valid=n_valid, prior_scale=prior_scale, seed=seed)
     sims.set_display_name("simulate: Eq. 20 under the prior")
     fit = prognosis_train(simulations=sims.outputs["simulations"], epochs=epochs, patience=patience, lr=lr,

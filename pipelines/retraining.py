@@ -9,14 +9,15 @@ from kfp import dsl
 
 from components.retraining import check_new_data, promote, retrain_challenger
 from shopfloor.constants import FAULT_MODEL
+from shopfloor.defaults import RETRAINING
 
 
 @dsl.pipeline(name="retraining",
               description="Retrain the champion on new data (EnKF warm start or refit); promote only if not worse.")
-def retraining(data_path: str, tracking_uri: str, label: str = "faulty",
-               model_name: str = FAULT_MODEL, metric: str = "f2", margin: float = 0.0,
-               holdout_size: float = 0.4, ks_threshold: float = 0.1, psi_threshold: float = 0.25,
-               seed: int = 0) -> str:
+def retraining(data_path: str, tracking_uri: str, label: str = RETRAINING.label, model_name: str = FAULT_MODEL,
+               metric: str = RETRAINING.metric, margin: float = RETRAINING.margin,
+               holdout_size: float = RETRAINING.holdout_size, ks_threshold: float = RETRAINING.ks_threshold,
+               psi_threshold: float = RETRAINING.psi_threshold, seed: int = RETRAINING.seed) -> str:
     check = check_new_data(data_path=data_path, label=label, tracking_uri=tracking_uri, model_name=model_name,
                            holdout_size=holdout_size, ks_threshold=ks_threshold, psi_threshold=psi_threshold,
                            seed=seed)

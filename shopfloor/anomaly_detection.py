@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.constants import ANOMALY_MODEL, EXPERIMENTS
+from shopfloor.defaults import ANOMALY_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.milling import data as milling
-from shopfloor.milling.base import DEFAULT_TRAIN_ON, TRAIN_ON
+from shopfloor.milling.base import TRAIN_ON
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["anomaly-detection"]
@@ -38,9 +39,10 @@ def _ingest_summary(info: dict[str, Any]) -> str:
 
 
 @reported("ingest", summary=_ingest_summary)
-def ingest_step(data: str, *, windows: str, cut_column: str = "cut_no", labels: str = "",
-                signals: list[str] | None = None, window: int = 64, stride: int = 64, split: str = "cut",
-                seed: int = 0) -> dict[str, Any]:
+def ingest_step(data: str, *, windows: str, cut_column: str = ANOMALY_DETECTION.cut_column, labels: str = "",
+                signals: list[str] | None = None, window: int = ANOMALY_DETECTION.window,
+                stride: int = ANOMALY_DETECTION.stride, split: str = ANOMALY_DETECTION.split,
+                seed: int = ANOMALY_DETECTION.seed) -> dict[str, Any]:
     """Load and check the cuts, cut them into sub-cuts and assign each to train, valid or test."""
     loaded = milling.load(data, cut_column=cut_column, signals=signals or None, labels=labels or None)
     with warnings.catch_warnings(record=True) as caught:
@@ -86,10 +88,12 @@ def _train_summary(i: dict[str, Any]) -> str:
 
 
 @reported("train", summary=_train_summary)
-def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int = 10, timeout: float | None = 600,
-               epochs: int = 200, max_filters: int = 64, arch: str = "tcn", train_on: str = DEFAULT_TRAIN_ON,
-               ensemble: bool = True, score: str = "latent", threshold_metric: str = "f1",
-               seed: int = 0) -> dict[str, Any]:
+def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int = ANOMALY_DETECTION.n_trials,
+               timeout: float | None = ANOMALY_DETECTION.timeout, epochs: int = ANOMALY_DETECTION.epochs,
+               max_filters: int = ANOMALY_DETECTION.max_filters, arch: str = ANOMALY_DETECTION.arch,
+               train_on: str = ANOMALY_DETECTION.train_on, ensemble: bool = ANOMALY_DETECTION.ensemble,
+               score: str = ANOMALY_DETECTION.score, threshold_metric: str = ANOMALY_DETECTION.threshold_metric,
+               seed: int = ANOMALY_DETECTION.seed) -> dict[str, Any]:
     """Random search over beta-VAEs and the simple detectors, all on the healthy training sub-cuts (or the
     classes ``train_on`` names), judged by validation AP; the winner and its validation threshold are saved,
     with every candidate for the report."""

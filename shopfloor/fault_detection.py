@@ -39,6 +39,7 @@ from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, fo
 from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
+from shopfloor.defaults import FAULT_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.platform import failures
 from shopfloor.platform.failpoints import reach
@@ -99,7 +100,7 @@ def faults_of(rows: pd.DataFrame) -> pd.DataFrame:
                                       f"{i['valid_rows']}/{i['test_rows']}")
 def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, preprocessing: str,
                 drop: list[str] | None = None, categorical: list[str] | None = None,
-                test_size: float = 0.2, valid_size: float = 0.2, seed: int = 0) -> dict[str, Any]:
+                test_size: float = 0.2, valid_size: float = 0.2, seed: int = FAULT_DETECTION.seed) -> dict[str, Any]:
     """Read and check the table, split it stratified, fit the [-1, 1] preprocessing on train."""
     reach("ingest")
     table = ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)
@@ -153,9 +154,9 @@ def study_url(storage: str | None, folder: Path, synthesizer: str) -> str:
                                           f"study {i['study']} now holds {i['trials']} ({i['pruned']} pruned)",
           per_method=PerMethod("job", outputs=("study_dir",)))
 def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir: str, workers: int, n_trials: int,
-              timeout: float, storage: str | None, study_name: str, objective: str = "utility",
-              classifier: str = "logreg", max_steps: int = 1500, seed: int = 0, progress: bool = True
-              ) -> dict[str, Any]:
+              timeout: float, storage: str | None, study_name: str, objective: str = FAULT_DETECTION.objective,
+              classifier: str = FAULT_DETECTION.classifier, max_steps: int = FAULT_DETECTION.max_steps,
+              seed: int = FAULT_DETECTION.seed, progress: bool = True) -> dict[str, Any]:
     """One tuning worker (``job`` is ``SYNTHESIZER/WORKER``): its share of the trial budget, in the study that
     all workers of the synthesizer share, with its own sampler seed so that workers explore apart."""
     synthesizer, _, index = job.partition("/")
@@ -186,9 +187,11 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
           per_method=PerMethod("synthesizer", outputs=("synthesizer_dir", "candidates")))
 def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: str, synthesizer_dir: str,
                     candidates: str, n_trials: int, timeout: float, storage: str | None, study_name: str,
-                    objective: str = "utility", classifier: str = "logreg", cv_folds: int = 5, cv_repeats: int = 2,
-                    candidate_factor: float = 3.0, max_steps: int = 1500, seed: int = 0,
-                    progress: bool = True, studies_dir: str | None = None) -> dict[str, Any]:
+                    objective: str = FAULT_DETECTION.objective, classifier: str = FAULT_DETECTION.classifier,
+                    cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
+                    candidate_factor: float = 3.0, max_steps: int = FAULT_DETECTION.max_steps,
+                    seed: int = FAULT_DETECTION.seed, progress: bool = True,
+                    studies_dir: str | None = None) -> dict[str, Any]:
     """Tune ``synthesizer`` on the training split (or, with ``studies_dir``, read the study that the tuning
     workers filled), refit it with the chosen settings for every fold of the development rows and for all of
     them, and write each one's candidate rows (raw columns, ``_fold``)."""
@@ -238,8 +241,10 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
                                                     f"{i['sets']} sets" + (f"; {i['note']}" if i.get("note") else ""),
           per_method=PerMethod("synthesizer", inputs=("candidates",), outputs=("kept", "plot")))
 def filter_step(train: str, valid: str, preprocessing: str, candidates: str, *, kept: str, plot: str,
-                method: str = "kmeans", d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05,
-                cv_folds: int = 5, cv_repeats: int = 2, seed: int = 0, synthesizer: str = "") -> dict[str, Any]:
+                method: str = "kmeans", d_max_quantile: float = FAULT_DETECTION.d_max_quantile,
+                likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile,
+                cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
+                seed: int = FAULT_DETECTION.seed, synthesizer: str = "") -> dict[str, Any]:
     """Filter every candidate set with a filter fitted on the rows of its fold; PCA plot of the final set's
     kept vs dropped rows. ``synthesizer`` names the rows' source in reports."""
     prep = ing.Preprocessing.load(preprocessing)
@@ -476,7 +481,7 @@ def promotion(model: FaultClassifier, test_rows: pd.DataFrame, model_name: str, 
 
 @reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}; {r['reason']}")
 def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str, model_name: str = FAULT_MODEL,
-                  synthesizers: dict[str, str] | None = None, plots: dict[str, str] | None = None,
+                  synthesizer_dirs: dict[str, str] | None = None, plots: dict[str, str] | None = None,
                   files: list[str] | None = None, force_promote: bool = False) -> dict[str, Any]:
     """Register the model chosen by cross-validation, in the model contract, with its metrics, the
     comparison, each synthesizer and its plots; the alias moves only if it is not worse than the champion
@@ -489,7 +494,7 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     artifacts[REFERENCE] = out / "reference.parquet"  # what drift is measured against when new data arrive
     params: dict[str, Any] = {}
     fidelity = {}
-    for name, folder in (synthesizers or {}).items():
+    for name, folder in (synthesizer_dirs or {}).items():
         if failures.read(folder) is not None:  # a branch that failed: reported in the comparison, nothing to log
             continue
         info = json.loads((Path(folder) / "info.json").read_text())

@@ -20,6 +20,7 @@ import pandas as pd
 
 from shopfloor.constants import EXPERIMENTS, HEALTH_MODEL
 from shopfloor.data.ingest import column_type
+from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.errors import DataError
 from shopfloor.health.data import load_trajectories
 from shopfloor.health.metrics import hi_report
@@ -34,9 +35,9 @@ SCORE = "test_rul_ranking"
 @reported("ingest", summary=lambda i: f"{i['rows']} rows, {i['units']} units ({i['train_units']} fitted, "
                                       f"{i['test_units']} held out), {len(i['features'])} features"
                                       + (f", conditions {i['conditions']}" if i["conditions"] else ""))
-def ingest_step(data: str, unit: str, time: str, *, train: str, test: str, t_d: float, t_f: float,
-                truth: str = "", drop: list[str] | None = None, conditions: list[str] | None = None,
-                window: int = 0, test_fraction: float = 0.25, seed: int = 0) -> dict[str, Any]:
+def ingest_step(data: str, unit: str, time: str, *, train: str, test: str, t_d: float, t_f: float, truth: str = "",
+                drop: list[str] | None = None, conditions: list[str] | None = None, window: int = HEALTH_INDEX.window,
+                test_fraction: float = HEALTH_INDEX.test_fraction, seed: int = HEALTH_INDEX.seed) -> dict[str, Any]:
     """Check the trajectories, hold out a share of the units (at least one) for evaluation."""
     from shopfloor.data.ingest import read_table
 
@@ -68,12 +69,15 @@ def _train_summary(i: dict[str, Any]) -> str:
 
 
 @reported("train", summary=_train_summary)
-def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, his_path: str, cv_path: str,
-               t_d: float, t_f: float, truth: str = "", conditions: list[str] | None = None,
-               methods: list[str] | None = None, diversity: float = 0.001, epochs: int = 1000,
-               embedding_dim: int = 16, weight_decay: float | str = 1.0, beta: float = 0.05,
-               fusion: str = "embedding", seeds: int = 1, baseline: bool = True, window: int = 10,
-               folds: int = 5, draws: int = 20, timeout: float | None = 480.0, seed: int = 0) -> dict[str, Any]:
+def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, his_path: str, cv_path: str, t_d: float,
+               t_f: float, truth: str = "", conditions: list[str] | None = None,
+               methods: list[str] | None = HEALTH_INDEX.methods, diversity: float = HEALTH_INDEX.diversity,
+               epochs: int = HEALTH_INDEX.epochs, embedding_dim: int = HEALTH_INDEX.embedding_dim,
+               weight_decay: float | str = HEALTH_INDEX.weight_decay, beta: float = HEALTH_INDEX.beta,
+               fusion: str = HEALTH_INDEX.fusion, seeds: int = HEALTH_INDEX.seeds,
+               baseline: bool = HEALTH_INDEX.baseline, window: int = HEALTH_INDEX.window,
+               folds: int = HEALTH_INDEX.folds, draws: int = HEALTH_INDEX.draws,
+               timeout: float | None = HEALTH_INDEX.timeout, seed: int = HEALTH_INDEX.seed) -> dict[str, Any]:
     """Cross-validate every health-index method and both remaining-life estimators across the fitted units
     (``shopfloor.health.selection``), refit the winners on all of them (the held-out units are scored as engines
     never seen), and write every row's HI, remaining life and interval, and the CV table (``cv_path``, CSV)."""

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.constants import EXPERIMENTS, PROGNOSIS_MODEL
+from shopfloor.defaults import PROGNOSIS
 from shopfloor.errors import DataError
 from shopfloor.progress import reported
 from shopfloor.wear import model as wear_model
@@ -30,8 +31,8 @@ DRAWS = 10_000
 
 @reported("simulate prior", summary=lambda i: f"{i['train']} + {i['valid']} curves kept of {i['drawn']} drawn "
                                               f"(prior N(0, {i['prior_scale']:g}^2), {i['acceptance']:.1%} kept)")
-def simulate_step(out: str, *, n_train: int = 12_000, n_valid: int = 3_000, prior_scale: float = 1.0,
-                  seed: int = 0) -> dict[str, Any]:
+def simulate_step(out: str, *, n_train: int = PROGNOSIS.n_train, n_valid: int = PROGNOSIS.n_valid,
+                  prior_scale: float = PROGNOSIS.prior_scale, seed: int = PROGNOSIS.seed) -> dict[str, Any]:
     if n_train < 100 or n_valid < 10:
         raise DataError("train", "simulate at least 100 training and 10 validation curves")
     if prior_scale <= 0:
@@ -45,9 +46,10 @@ def simulate_step(out: str, *, n_train: int = 12_000, n_valid: int = 3_000, prio
 
 @reported("train flow + GRU", summary=lambda i: f"best validation NLL {i['best_valid_nll']:.3f} at epoch "
                                                 f"{i['best_epoch']} of {i['epochs']}, {i['seconds']:.0f} s")
-def train_step(simulations: str, *, model_path: str, history_path: str, epochs: int = 300, patience: int = 50,
-               lr: float = 1e-3, gru_layers: int = 2, context: int = 32, blocks: int = 8, hidden: int = 32,
-               seed: int = 0) -> dict[str, Any]:
+def train_step(simulations: str, *, model_path: str, history_path: str, epochs: int = PROGNOSIS.epochs,
+               patience: int = PROGNOSIS.patience, lr: float = PROGNOSIS.lr, gru_layers: int = PROGNOSIS.gru_layers,
+               context: int = PROGNOSIS.context, blocks: int = PROGNOSIS.blocks, hidden: int = PROGNOSIS.hidden,
+               seed: int = PROGNOSIS.seed) -> dict[str, Any]:
     from shopfloor.wear.posterior import PosteriorConfig, fit_posterior
 
     with np.load(simulations) as data:
@@ -87,10 +89,10 @@ def evaluation_curves(data: str, case: str, wear: str, cut: str, valid_cases: li
 @reported("evaluate", summary=lambda m: ", ".join(f"{k} {m[k]:.3f}" for k in ("valid_rmse", "test_rmse",
                                                                               "test_coverage", "sample_seconds")
                                                   if k in m))
-def evaluate_step(model_path: str, *, plots: str, table_path: str, data: str = "", case: str = "case",
-                  wear: str = "VB", cut: str = "", valid_cases: list[str] | None = None,
-                  test_cases: list[str] | None = None, observed: int = 10, limit: float = 0.7,
-                  seed: int = 0) -> dict[str, float]:
+def evaluate_step(model_path: str, *, plots: str, table_path: str, data: str = "", case: str = PROGNOSIS.case,
+                  wear: str = PROGNOSIS.wear, cut: str = "", valid_cases: list[str] | None = None,
+                  test_cases: list[str] | None = None, observed: int = PROGNOSIS.observed, limit: float = 0.7,
+                  seed: int = PROGNOSIS.seed) -> dict[str, float]:
     """Forecast every evaluation curve after ``observed`` cuts; RMSE, coverage, time; Figs. 9-10."""
     from shopfloor.wear.forecast import coverage, forecast, rmse
     from shopfloor.wear.plots import prognosis_grid
@@ -128,7 +130,7 @@ def evaluate_step(model_path: str, *, plots: str, table_path: str, data: str = "
 
 @reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}")
 def register_step(model_path: str, metrics: dict[str, float], *, tracking_uri: str,
-                  model_name: str = PROGNOSIS_MODEL, horizon: int = 15, limit: float = 0.7,
+                  model_name: str = PROGNOSIS_MODEL, horizon: int = PROGNOSIS.horizon, limit: float = 0.7,
                   plots: str | None = None, files: dict[str, str] | None = None,
                   params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Register the posterior with its forecast settings as one MLflow model."""

@@ -30,6 +30,7 @@ from shopfloor.classify.model import FaultClassifier
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
 from shopfloor.contract import TabularSchema
 from shopfloor.data import ingest as ing
+from shopfloor.defaults import RETRAINING
 from shopfloor.errors import DataError
 from shopfloor.progress import reported
 from shopfloor.registry import Contract, reference_rows
@@ -88,8 +89,9 @@ def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str) -> pd.
                                      + ("not measured" if i["drift"] is None else
                                         f"in {len(i['drifted'])} features" if i["drift"] else "none"))
 def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout: str, report: str,
-               model_name: str = FAULT_MODEL, holdout_size: float = 0.4, ks_threshold: float = 0.1,
-               psi_threshold: float = 0.25, seed: int = 0) -> dict[str, Any]:
+               model_name: str = FAULT_MODEL, holdout_size: float = RETRAINING.holdout_size,
+               ks_threshold: float = RETRAINING.ks_threshold, psi_threshold: float = RETRAINING.psi_threshold,
+               seed: int = RETRAINING.seed) -> dict[str, Any]:
     """Check the new table, split it stratified, and report drift per column (KS or categories, PSI)."""
     contract = champion_inputs(model_name, tracking_uri)
     features = contract.inputs.names
@@ -141,7 +143,7 @@ def challenger_from(champion: FaultClassifier, x: pd.DataFrame, y: np.ndarray, s
 @reported("retrain", summary=lambda i: f"challenger by {i['method']} in {i['seconds']:.2f} s "
                                        f"from champion v{i['champion_version']}")
 def retrain_step(adapt: str, *, tracking_uri: str, challenger: str, model_name: str = FAULT_MODEL,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = RETRAINING.seed) -> dict[str, Any]:
     """Build the challenger from the current champion on the adaptation rows and save it (joblib)."""
     contract, champion = load_champion(model_name, tracking_uri)
     rows = pd.read_parquet(adapt)
@@ -158,7 +160,7 @@ def _scores(model: FaultClassifier, rows: pd.DataFrame) -> dict[str, float]:
 
 @reported("promote", summary=lambda r: r["reason"])
 def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, tracking_uri: str,
-                 model_name: str = FAULT_MODEL, metric: str = "f2", margin: float = 0.0,
+                 model_name: str = FAULT_MODEL, metric: str = RETRAINING.metric, margin: float = RETRAINING.margin,
                  retrain_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score both models on the held-out rows, register the challenger, move the alias if it earned it."""
     from shopfloor.registry import REFERENCE, register_model

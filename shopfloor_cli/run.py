@@ -15,9 +15,6 @@ from typing import Any
 
 from shopfloor.constants import (
     CLASSIFIER_CHOICES,
-    DEFAULT_CLASSIFIER,
-    DEFAULT_FILTER,
-    DEFAULT_OBJECTIVE,
     DEPLOY_TARGETS,
     FILTERS,
     OBJECTIVES,
@@ -25,6 +22,7 @@ from shopfloor.constants import (
     SERVE_PORTS,
     THRESHOLD_METRICS,
 )
+from shopfloor.defaults import ANOMALY_DETECTION, FAULT_DETECTION, HEALTH_INDEX, PROGNOSIS, RETRAINING
 from shopfloor.synth.catalog import NAMES as SYNTHESIZERS
 from shopfloor.synth.catalog import parse_selection
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
@@ -347,27 +345,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--label", help="label column (default: faulty)")
     fd.add_argument("--drop", help="comma-separated columns to ignore")
     fd.add_argument("--categorical", help="comma-separated string columns, encoded inside the model")
-    fd.add_argument("--synthesizer", default="wgan",
+    fd.add_argument("--synthesizer", default=",".join(FAULT_DETECTION.synthesizers),
                     help=f"'all' or a comma-separated choice of {', '.join(SYNTHESIZERS)}: each runs as a parallel "
                          "branch")
-    fd.add_argument("--filter", default=DEFAULT_FILTER, choices=FILTERS,
+    fd.add_argument("--filter", default=FAULT_DETECTION.filter_method, choices=FILTERS,
                     help="how synthetic rows are filtered (SMOTE's rows too, as an extra comparison row)")
-    fd.add_argument("--objective", default=DEFAULT_OBJECTIVE, choices=OBJECTIVES,
+    fd.add_argument("--objective", default=FAULT_DETECTION.objective, choices=OBJECTIVES,
                     help="what tuning optimizes: fidelity to the real faults, use to a classifier, or both (Pareto)")
-    fd.add_argument("--classifier", default=DEFAULT_CLASSIFIER, choices=CLASSIFIER_CHOICES,
+    fd.add_argument("--classifier", default=FAULT_DETECTION.classifier, choices=CLASSIFIER_CHOICES,
                     help="auto: logistic regression and gradient boosting through the same cross-validation as the "
                          "methods; all: the ResNet too (retraining adapts it by EnKF); or one of them")
-    fd.add_argument("--threshold-metric", default="f2", choices=THRESHOLD_METRICS,
+    fd.add_argument("--threshold-metric", default=FAULT_DETECTION.threshold_metric, choices=THRESHOLD_METRICS,
                     help="the metric the decision threshold maximizes (and models are compared by)")
-    fd.add_argument("--cv-folds", type=int, default=5, help="cross-validation folds over train + valid")
-    fd.add_argument("--cv-repeats", type=int, default=1, help="repeats of the cross-validation")
+    fd.add_argument("--cv-folds", type=int, default=FAULT_DETECTION.cv_folds,
+                    help="cross-validation folds over train + valid")
+    fd.add_argument("--cv-repeats", type=int, default=FAULT_DETECTION.cv_repeats,
+                    help="repeats of the cross-validation")
     fd.add_argument("--promote", action="store_true",
                     help="take @champion even if worse than the champion, or if the champion takes other columns")
-    fd.add_argument("--trials", type=int, default=10, help="Optuna trials per synthesizer")
-    fd.add_argument("--timeout", type=float, default=60.0, help="Optuna time budget in seconds (per synthesizer)")
-    fd.add_argument("--max-steps", type=int, default=1000, help="cap on synthesizer training steps per trial")
+    fd.add_argument("--trials", type=int, default=FAULT_DETECTION.n_trials, help="Optuna trials per synthesizer")
+    fd.add_argument("--timeout", type=float, default=FAULT_DETECTION.timeout,
+                    help="Optuna time budget in seconds (per synthesizer)")
+    fd.add_argument("--max-steps", type=int, default=FAULT_DETECTION.max_steps,
+                    help="cap on synthesizer training steps per trial")
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
-    fd.add_argument("--tuning-workers", type=int, default=1,
+    fd.add_argument("--tuning-workers", type=int, default=FAULT_DETECTION.tuning_workers,
                     help="tuning workers per synthesizer (a dsl.ParallelFor of pods on Kubeflow), sharing one study "
                          "and the --trials budget")
     fd.add_argument("--optuna-storage", help="Optuna storage URL shared by tuning workers, e.g. "
@@ -379,32 +381,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hi = run.add_parser("health-index", help="a health index and remaining life from run-to-failure trajectories: "
                                              "2DS + APAIC against simple rivals, chosen by cross-validation")
     _common(hi, "health-index", "CSV or Parquet, one row per unit and time step (default: the simulator)")
-    hi.add_argument("--unit", default="unit")
-    hi.add_argument("--time", default="time")
+    hi.add_argument("--unit", default=HEALTH_INDEX.unit)
+    hi.add_argument("--time", default=HEALTH_INDEX.time)
     hi.add_argument("--truth", help="a ground-truth column to compare with (kept out of the features)")
     hi.add_argument("--drop", help="comma-separated columns that are not features")
     hi.add_argument("--condition", help="comma-separated operating-setting columns: sensors are standardized per "
                                         "operating regime found from them")
-    hi.add_argument("--t-d", type=float, default=30.0, help="first steps of each unit taken as healthy (a share of "
-                                                          "each unit's life when below 1, e.g. 0.15)")
-    hi.add_argument("--t-f", type=float, default=30.0, help="last steps of each unit taken as failed (or a share)")
+    hi.add_argument("--t-d", type=float, default=HEALTH_INDEX.t_d,
+                    help="first steps of each unit taken as healthy (a share of "
+                         "each unit's life when below 1, e.g. 0.15)")
+    hi.add_argument("--t-f", type=float, default=HEALTH_INDEX.t_f,
+                    help="last steps of each unit taken as failed (or a share)")
     hi.add_argument("--methods", help="comma-separated health-index methods to cross-validate (default: all of "
                                       "ridge, hgb, apaic, a2ds)")
-    hi.add_argument("--folds", type=int, default=5, help="cross-validation folds across the fitted units")
-    hi.add_argument("--timeout", type=float, default=480.0,
+    hi.add_argument("--folds", type=int, default=HEALTH_INDEX.folds,
+                    help="cross-validation folds across the fitted units")
+    hi.add_argument("--timeout", type=float, default=HEALTH_INDEX.timeout,
                     help="seconds for the cross-validation: a method whose remaining folds would end past it is left "
                          "out, the costliest first (0: no limit)")
-    hi.add_argument("--diversity", type=float, default=0.001, help="lambda of the diversity loss (0: plain DeepSAD)")
-    hi.add_argument("--epochs", type=int, default=1000, help="DeepSAD epochs (Frusque et al.: 1000)")
-    hi.add_argument("--embedding-dim", type=int, default=16)
-    hi.add_argument("--weight-decay", default="1.0",
+    hi.add_argument("--diversity", type=float, default=HEALTH_INDEX.diversity,
+                    help="lambda of the diversity loss (0: plain DeepSAD)")
+    hi.add_argument("--epochs", type=int, default=HEALTH_INDEX.epochs, help="DeepSAD epochs (Frusque et al.: 1000)")
+    hi.add_argument("--embedding-dim", type=int, default=HEALTH_INDEX.embedding_dim)
+    hi.add_argument("--weight-decay", default=HEALTH_INDEX.weight_decay,
                     help="DeepSAD weight decay, or 'auto': raised from 1 until two seeds agree (the paper)")
-    hi.add_argument("--fusion", default="embedding", choices=("embedding", "both"),
+    hi.add_argument("--fusion", default=HEALTH_INDEX.fusion, choices=("embedding", "both"),
                     help="what APAIC fuses: the 2DS embedding, or [features | embedding]")
-    hi.add_argument("--seeds", type=int, default=1, help="encoders from this many seeds, their HIs averaged")
+    hi.add_argument("--seeds", type=int, default=HEALTH_INDEX.seeds,
+                    help="encoders from this many seeds, their HIs averaged")
     hi.add_argument("--no-baseline", action="store_true",
                     help="keep each unit's own level (by default its level over its first T_d steps is subtracted)")
-    hi.add_argument("--window", type=int, default=10, help="rolling mean and std over this many steps (0: off)")
+    hi.add_argument("--window", type=int, default=HEALTH_INDEX.window,
+                    help="rolling mean and std over this many steps (0: off)")
     hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
     hi.set_defaults(func=cmd_health_index)
 
@@ -412,56 +420,69 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                   "against simple detectors, chosen on validation")
     _common(ad, "anomaly-detection", "NASA's mill.mat, or CSV/Parquet with one row per sample and a cut column "
                                      "(default: the milling simulator)")
-    ad.add_argument("--cut-column", default="cut_no", help="the column that names each sample's cut (tables)")
+    ad.add_argument("--cut-column", default=ANOMALY_DETECTION.cut_column,
+                    help="the column that names each sample's cut (tables)")
     ad.add_argument("--labels", help="a per-cut table (case, VB or tool_class, DOC, feed, material, window_start, "
                                      "window_end) joined on the cut column")
     ad.add_argument("--signals", help="comma-separated signal columns (default: every numeric non-label column)")
-    ad.add_argument("--window", type=int, default=64, help="sub-cut length in samples (von Hahn and Mechefske: 64)")
-    ad.add_argument("--stride", type=int, default=64, help="samples between sub-cut starts (von Hahn and Mechefske: "
-                                                           "64)")
-    ad.add_argument("--split", default="cut", choices=("cut", "subcut"),
+    ad.add_argument("--window", type=int, default=ANOMALY_DETECTION.window,
+                    help="sub-cut length in samples (von Hahn and Mechefske: 64)")
+    ad.add_argument("--stride", type=int, default=ANOMALY_DETECTION.stride,
+                    help="samples between sub-cut starts (von Hahn and Mechefske: "
+                         "64)")
+    ad.add_argument("--split", default=ANOMALY_DETECTION.split, choices=("cut", "subcut"),
                     help="keep each cut's sub-cuts in one split (cut), or split sub-cuts at random as von Hahn and "
                          "Mechefske did (neighbouring sub-cuts of one cut then fall in validation and test alike)")
-    ad.add_argument("--trials", type=int, default=10,
+    ad.add_argument("--trials", type=int, default=ANOMALY_DETECTION.n_trials,
                     help="VAEs the random search tries (first: von Hahn and Mechefske's best model)")
-    ad.add_argument("--timeout", type=float, default=600.0, help="search time budget in seconds (0: none)")
-    ad.add_argument("--epochs", type=int, default=200,
+    ad.add_argument("--timeout", type=float, default=ANOMALY_DETECTION.timeout,
+                    help="search time budget in seconds (0: none)")
+    ad.add_argument("--epochs", type=int, default=ANOMALY_DETECTION.epochs,
                     help="most epochs per VAE (early stopping on validation, patience searched in 30-49)")
-    ad.add_argument("--max-filters", type=int, default=64, help="cap on the filters searched (their space: 127)")
-    ad.add_argument("--arch", default="tcn", choices=("tcn", "cnn"), help="TCN, or plain dilated convolutions")
-    ad.add_argument("--train-on", default="healthy", choices=("healthy", "healthy+degraded"),
+    ad.add_argument("--max-filters", type=int, default=ANOMALY_DETECTION.max_filters,
+                    help="cap on the filters searched (their space: 127)")
+    ad.add_argument("--arch", default=ANOMALY_DETECTION.arch, choices=("tcn", "cnn"),
+                    help="TCN, or plain dilated convolutions")
+    ad.add_argument("--train-on", default=ANOMALY_DETECTION.train_on, choices=("healthy", "healthy+degraded"),
                     help="tool classes the detectors learn from: healthy (as von Hahn and Mechefske), or healthy "
                          "and degraded (not theirs); failed tools never")
     ad.add_argument("--no-ensemble", action="store_true", help="never average the best three VAEs")
-    ad.add_argument("--score", default="latent", choices=("latent", "input"),
+    ad.add_argument("--score", default=ANOMALY_DETECTION.score, choices=("latent", "input"),
                     help="the score the anomaly flag uses: KL divergence (latent) or reconstruction error")
-    ad.add_argument("--threshold-metric", default="f1", choices=("f1", "f2"), help="the threshold maximizes it")
+    ad.add_argument("--threshold-metric", default=ANOMALY_DETECTION.threshold_metric, choices=("f1", "f2"),
+                    help="the threshold maximizes it")
     ad.add_argument("--cases", type=int, default=8, help="simulated tools when --data is not given")
     ad.set_defaults(func=cmd_anomaly_detection)
 
     pg = run.add_parser("prognosis", help="tool-wear prognosis by a conditional normalizing flow (amortized inference)")
     _common(pg, "prognosis", "CSV or Parquet of measured wear: one row per case and cut (default: simulated curves)")
-    pg.add_argument("--case", default="case", help="the column naming each tool (case)")
-    pg.add_argument("--wear", default="VB", help="the flank-wear column, mm")
+    pg.add_argument("--case", default=PROGNOSIS.case, help="the column naming each tool (case)")
+    pg.add_argument("--wear", default=PROGNOSIS.wear, help="the flank-wear column, mm")
     pg.add_argument("--cut", help="the column ordering each case's measurements (default: row order)")
     pg.add_argument("--valid-cases", help="comma-separated cases to validate on (the paper: 1,3,13)")
     pg.add_argument("--test-cases", help="comma-separated cases to test on (the paper: 2,11,12); with neither, all")
-    pg.add_argument("--observed", type=int, default=10, help="cuts observed before the forecast (the paper: 10)")
-    pg.add_argument("--vb-limit", type=float, default=0.7, help="wear limit in mm for the cuts left (failed: 0.7)")
-    pg.add_argument("--horizon", type=int, default=15, help="cuts forecast by the served model")
-    pg.add_argument("--train", type=int, default=12000, help="simulated training curves (the paper: 12,000)")
-    pg.add_argument("--valid", type=int, default=3000, help="simulated validation curves (the paper: 3,000)")
-    pg.add_argument("--prior-scale", type=float, default=1.0,
+    pg.add_argument("--observed", type=int, default=PROGNOSIS.observed,
+                    help="cuts observed before the forecast (the paper: 10)")
+    pg.add_argument("--vb-limit", type=float, default=PROGNOSIS.vb_limit,
+                    help="wear limit in mm for the cuts left (failed: 0.7)")
+    pg.add_argument("--horizon", type=int, default=PROGNOSIS.horizon, help="cuts forecast by the served model")
+    pg.add_argument("--train", type=int, default=PROGNOSIS.n_train,
+                    help="simulated training curves (the paper: 12,000)")
+    pg.add_argument("--valid", type=int, default=PROGNOSIS.n_valid,
+                    help="simulated validation curves (the paper: 3,000)")
+    pg.add_argument("--prior-scale", type=float, default=PROGNOSIS.prior_scale,
                     help="sd of the N(0, sd^2) prior of a and b (the paper's text: 1; its public code: 0.3)")
-    pg.add_argument("--epochs", type=int, default=300, help="most training epochs (the paper: 1000)")
-    pg.add_argument("--patience", type=int, default=50, help="epochs without a better validation NLL before "
-                                                             "stopping (0: never)")
+    pg.add_argument("--epochs", type=int, default=PROGNOSIS.epochs, help="most training epochs (the paper: 1000)")
+    pg.add_argument("--patience", type=int, default=PROGNOSIS.patience,
+                    help="epochs without a better validation NLL before "
+                         "stopping (0: never)")
     pg.set_defaults(func=cmd_prognosis)
 
     rt = run.add_parser("retraining", help="retrain the champion on new data; promote only if not worse")
     _common(rt, "retraining", "new labelled rows (default: a simulated gearbox batch after a supplier change)")
-    rt.add_argument("--label", default="faulty")
-    rt.add_argument("--metric", default="f2", choices=RETRAIN_METRICS)
-    rt.add_argument("--margin", type=float, default=0.0, help="how much worse the challenger may be and still win")
+    rt.add_argument("--label", default=RETRAINING.label)
+    rt.add_argument("--metric", default=RETRAINING.metric, choices=RETRAIN_METRICS)
+    rt.add_argument("--margin", type=float, default=RETRAINING.margin,
+                    help="how much worse the challenger may be and still win")
     rt.add_argument("--drift", type=float, default=2.0, help="drift of the simulated batch when --data is not given")
     rt.set_defaults(func=cmd_retraining)

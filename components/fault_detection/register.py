@@ -19,7 +19,7 @@ def register(models: Input[Model], report: Input[Dataset], test: Input[Dataset],
     from shopfloor.fault_detection import register_step
 
     result = register_step(models.path, report.path, test.path, tracking_uri=tracking_uri, model_name=model_name,
-                           synthesizers={s.metadata["synthesizer"]: s.path for s in synthesizers},
+                           synthesizer_dirs={s.metadata["synthesizer"]: s.path for s in synthesizers},
                            plots={p.metadata["synthesizer"]: p.path for p in pca_plots},
                            files=[str(Path(models.path) / "confusion_matrices.png")], force_promote=force_promote)
     result["report"] = json.loads(Path(report.path).read_text())
