@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import mlflow.pyfunc
 import numpy as np
@@ -134,6 +134,39 @@ def check_batch(n: int, field: str, max_batch: int) -> None:
         raise DataError(field, "empty batch", "empty_batch")
     if n > max_batch:
         raise DataError(field, f"batch of {n} rows exceeds the limit of {max_batch}", "batch_too_large")
+
+
+class Batch(Protocol):
+    """What a schema hands the model after checking a request: a batch of ``len(batch)`` inputs."""
+
+    def __len__(self) -> int: ...
+
+
+@runtime_checkable
+class InputSchema(Protocol):
+    """What a registered model takes, as KServe's ``Model`` and MLflow's ``PythonModel`` declare their interfaces:
+    the checks of both inference protocols and of MLflow's ``predict``, each naming the field at fault.
+
+    ``TabularSchema`` (raw columns, a row per request row), ``TensorSchema`` (fixed-size windows of signals) and
+    ``SequenceSchema`` (variable-length sequences) implement it; the server and the pyfunc only use this.
+    """
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def to_dict(self) -> Any: ...
+
+    def v2_inputs(self) -> list[dict[str, Any]]: ...
+
+    def mlflow_schema(self) -> Any: ...
+
+    def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Batch: ...
+
+    def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Batch: ...
+
+    def from_input(self, model_input: Any) -> Batch: ...
+
+    def unknown_categories(self, rows: Any) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -628,7 +661,7 @@ class SequenceSchema:
                           for i, v in enumerate(items)], self)
 
 
-def schema_from_dict(spec: Any) -> TabularSchema | TensorSchema | SequenceSchema:
+def schema_from_dict(spec: Any) -> InputSchema:
     """The input schema kept in a model's metadata: a list of columns, or a tensor or sequence description."""
     if isinstance(spec, Mapping) and "tensor" in spec:
         return TensorSchema.from_dict(spec)
@@ -662,9 +695,9 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     #: What the model is, for people (logged in the metadata; the server does not look at it).
     KIND: ClassVar[str] = "model"
 
-    inputs: TabularSchema | TensorSchema | SequenceSchema
+    inputs: InputSchema
 
-    def predict_rows(self, rows: Rows | Windows | Sequences) -> dict[str, np.ndarray]:
+    def predict_rows(self, rows: Batch) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
 

@@ -189,3 +189,14 @@ def test_model_names(name, ok):
         with pytest.raises(DataError) as err:
             check_model_name(name)
         assert err.value.field == "model-name"
+
+
+def test_every_input_schema_implements_the_one_interface():
+    from shopfloor.contract import InputSchema, SequenceSchema, TensorSchema
+
+    schemas = [TabularSchema((Column("a", "double"), Column("b", "string"))), TensorSchema("subcut", 4, ("x", "y")),
+               SequenceSchema("VB")]
+    for schema in schemas:
+        assert isinstance(schema, InputSchema), type(schema).__name__
+        assert type(schema).from_dict(schema.to_dict()) == schema
+        assert schema.v2_inputs() and schema.names

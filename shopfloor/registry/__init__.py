@@ -34,7 +34,7 @@ from mlflow.exceptions import MlflowException
 
 from shopfloor import config
 from shopfloor.constants import CHALLENGER, CHAMPION
-from shopfloor.contract import SequenceSchema, ShopfloorModel, TabularSchema, TensorSchema, schema_from_dict
+from shopfloor.contract import InputSchema, ShopfloorModel, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 from shopfloor.platform.failpoints import reach
 from shopfloor.registry.lock import registry_lock
@@ -145,7 +145,7 @@ class Contract:
 
     version: Any  # mlflow ModelVersion
     kind: str
-    inputs: TabularSchema | TensorSchema | SequenceSchema
+    inputs: InputSchema
     details: dict[str, Any]
 
 
