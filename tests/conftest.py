@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -12,6 +13,48 @@ from shopfloor.data.simulate import simulate_gearbox
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # test processes share 2 cores: see shopfloor.platform.cpus
+
+
+STORE_ENV = "SHOPFLOOR_TEST_STORE"
+
+
+def seed_store(path: Path) -> None:
+    """Put a copy of the session's migrated MLflow store at ``path`` unless a store is there: migrating a new
+    SQLite store costs seconds, copying one costs milliseconds, and every test starts from the same empty store."""
+    template = os.environ.get(STORE_ENV)
+    if template and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_store(tmp_path_factory):
+    """One migrated MLflow store for the session; every SQLite store a test opens in this process (and every
+    ``shopfloor`` command a test runs, see ``cli.shopfloor``) starts as a copy of it."""
+    from mlflow import MlflowClient
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    template = tmp_path_factory.mktemp("store") / "mlflow.db"
+    client = MlflowClient(f"sqlite:///{template}")
+    client.search_experiments()
+    client.search_registered_models()
+    os.environ[STORE_ENV] = str(template)
+    originals = {cls: cls.__init__ for cls in (TrackingStore, RegistryStore)}
+
+    def seeding(original):
+        def init(self, db_uri, *args, **kwargs):
+            if str(db_uri).startswith("sqlite:///"):
+                seed_store(Path(str(db_uri).removeprefix("sqlite:///")))
+            original(self, db_uri, *args, **kwargs)
+        return init
+
+    for cls, original in originals.items():
+        cls.__init__ = seeding(original)
+    yield template
+    for cls, original in originals.items():
+        cls.__init__ = original
+    os.environ.pop(STORE_ENV, None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,10 @@
-"""Bad input ends ``shopfloor run`` with a message naming the problem, exit code 2, nothing registered."""
+"""Bad input ends ``shopfloor run`` with a message naming the problem, exit code 2, nothing registered. The checks
+run in this process (``main(argv)``); two cases run as a real command, as a user types it."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from cli import nothing_registered, shopfloor
+from cli import nothing_registered, run_cli, shopfloor
 
 from shopfloor.data.simulate import simulate_gearbox
 
@@ -41,26 +42,39 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_named_and_nothing_is_registered(case, tmp_path):
+def _args(case: str, tmp_path) -> tuple[list[str], str]:
     table, label, message, *extra = CASES[case]
     data = tmp_path / "absent.csv" if table is None else _write(tmp_path, table)
+    return ["run", "fault-detection", "--data", str(data), "--model-name", "line-1", "--label", label, *extra], message
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_named_and_nothing_is_registered(case, tmp_path, capsys, monkeypatch):
+    args, message = _args(case, tmp_path)
     home = tmp_path / "home"
-    result = shopfloor("run", "fault-detection", "--data", str(data), "--model-name", "line-1", "--label", label,
-                       *extra, home=home, timeout=120)
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    code, _, err = run_cli(*args, home=home, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2, err[-2000:]
+    assert message in err
+    assert "Traceback" not in err
+    nothing_registered(home)
+
+
+@pytest.mark.parametrize("case", ["missing file", "unknown objective"])
+def test_the_real_command_exits_2_naming_the_problem(case, tmp_path):
+    args, message = _args(case, tmp_path)
+    home = tmp_path / "home"
+    result = shopfloor(*args, home=home, timeout=120)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     nothing_registered(home)
 
 
 @pytest.mark.parametrize("pipeline", ["fault-detection", "health-index", "retraining"])
-def test_own_data_needs_a_model_name_and_a_usable_one(pipeline, tmp_path):
+def test_own_data_needs_a_model_name_and_a_usable_one(pipeline, tmp_path, capsys, monkeypatch):
     data = _write(tmp_path, BASE)
     home = tmp_path / "home"
-    result = shopfloor("run", pipeline, "--data", str(data), home=home, timeout=120)
-    assert result.returncode == 2 and "model-name: name the model of your own data, e.g. --model-name bad-" in \
-        result.stderr, result.stderr
-    result = shopfloor("run", pipeline, "--data", str(data), "--model-name", "bad name", home=home, timeout=120)
-    assert result.returncode == 2 and "model-name: 'bad name' is not a usable model name" in result.stderr
+    code, _, err = run_cli("run", pipeline, "--data", str(data), home=home, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2 and "model-name: name the model of your own data, e.g. --model-name bad-" in err, err
+    code, _, err = run_cli("run", pipeline, "--data", str(data), "--model-name", "bad name", home=home, capsys=capsys,
+                           monkeypatch=monkeypatch)
+    assert code == 2 and "model-name: 'bad name' is not a usable model name" in err
     assert not home.exists() or not (home / "mlflow.db").exists()

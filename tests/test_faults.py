@@ -269,17 +269,21 @@ def test_hot_swap_under_load_loses_no_request_and_skips_a_broken_version(tmp_pat
     home = tmp_path / "home"
     home.mkdir()
     register_gearbox_model(home, f2=0.5, seed=0)
-    rate, seconds = 300.0, 60.0
+    rate, seconds = 300.0, 30.0
     with local_server(MODEL, extra=["--poll-seconds", "0.5"], env=_env(home), log=home / "server.log") as url:
         body = {"instances": _example(url)}
         results: list = []
         load = threading.Thread(target=lambda: asyncio.run(_load(url, rate, seconds, body, results)))
         load.start()
-        time.sleep(12)
+
+        def answered_by(version: str) -> bool:
+            return any(r[1] == version for r in results[-50:])
+
+        _wait(lambda: len(results) > 300, 30)  # the load is on
         register_gearbox_model(home, f2=0.7, seed=1)  # v2 becomes champion: a swap under load
-        time.sleep(15)
+        _wait(lambda: answered_by("2"), 30)
         register_gearbox_model(home, f2=0.9, seed=2)  # v3: the second swap
-        time.sleep(10)
+        _wait(lambda: answered_by("3"), 30)
         reg, _, _ = register_gearbox_model(home, f2=0.1, seed=3)  # v4, a challenger whose artifact we break
         client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
         _break_artifact(client, reg.version)

@@ -121,7 +121,20 @@ def test_cut_split_keeps_each_cut_in_one_split():
     assert sum(len(i) for i in parts.values()) == len(sub)
 
 
-def test_mat_layout_loads(tmp_path):
+def test_the_mill_mat_layout_loads_from_the_committed_fixture():
+    """NASA's layout (tests/fixtures/make_mill_mat.py writes it): labels, six signals, a missing VB filled."""
+    from pathlib import Path
+
+    data = milling.load_mat(Path(__file__).parent / "fixtures" / "mill_small.mat")
+    assert data.signal_names == ("smcAC", "smcDC", "vib_table", "vib_spindle", "AE_table", "AE_spindle")
+    assert [s.shape for s in data.signals] == [(256, 6)] * 3
+    assert data.cuts[["case", "run"]].to_numpy().tolist() == [[1, 1], [1, 2], [1, 3]]
+    assert data.cuts["tool_class"].tolist() == [0, 0, 1]  # cut 2's missing VB filled between its neighbours
+    assert len(milling.subcuts(data)) == 3 * (256 // 64)
+    assert np.allclose(data.signals[0][:, 5].mean(), 5.0, atol=0.2)  # each field lands in its own channel
+
+
+def test_the_published_mat_file_loads(tmp_path):
     path = MILLING / "mill_two_cuts.mat"
     if not path.exists():
         pytest.skip(f"{path} not here (../shared/datasets is not part of a fresh clone)")

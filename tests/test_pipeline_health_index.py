@@ -8,7 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from cli import shopfloor
+from cli import run_cli, shopfloor
 from mlflow import MlflowClient
 from serving_fixtures import call
 
@@ -95,13 +95,14 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     (lambda t: t, "methods: choose from ridge, hgb, apaic, a2ds, got 'svm'", ["--methods", "svm"]),
     (lambda t: t, "folds: must be at least 2, got 1", ["--folds", "1"]),
 ])
-def test_bad_trajectories_stop_the_command_and_register_nothing(tmp_path, trajectories, change, message, extra):
+def test_bad_trajectories_stop_the_command_and_register_nothing(tmp_path, trajectories, change, message, extra,
+                                                                capsys, monkeypatch):
     path = tmp_path / "bad.csv"
     change(pd.read_csv(trajectories)).to_csv(path, index=False)
     home = tmp_path / "home"
-    result = shopfloor("run", "health-index", "--data", str(path), "--model-name", "rtf", "--truth", "wear", "--t-d",
-                       "20", "--t-f", "20", *extra, home=home, timeout=120)
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert message in result.stderr and "Traceback" not in result.stderr
+    code, _, err = run_cli("run", "health-index", "--data", str(path), "--model-name", "rtf", "--truth", "wear",
+                           "--t-d", "20", "--t-f", "20", *extra, home=home, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2, err[-2000:]
+    assert message in err and "Traceback" not in err
     db = home / "mlflow.db"
     assert not db.exists() or MlflowClient(f"sqlite:///{db}").search_registered_models() == []

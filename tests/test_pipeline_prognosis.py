@@ -8,7 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from cli import nothing_registered, shopfloor
+from cli import nothing_registered, run_cli, shopfloor
 from mlflow import MlflowClient
 from serving_fixtures import call
 
@@ -99,7 +99,7 @@ def test_prognosis_runs_on_simulated_curves_without_a_table(tmp_path):
     assert {"valid_rmse", "test_rmse"} <= set(metrics)
 
 
-def test_bad_wear_input_is_named_and_nothing_is_registered(tmp_path, wear_table):
+def test_bad_wear_input_is_named_and_nothing_is_registered(tmp_path, wear_table, capsys, monkeypatch):
     home = tmp_path / "home"
     table = pd.read_csv(wear_table)
     falling = tmp_path / "falling.csv"
@@ -115,8 +115,9 @@ def test_bad_wear_input_is_named_and_nothing_is_registered(tmp_path, wear_table)
             (["--data", str(wear_table), "--test-cases", "9"], "test-cases: no case '9' in the table"),
             (["--data", str(wear_table), "--vb-limit", "7"], "vb-limit: a flank-wear limit in mm"),
             (["--data", str(wear_table), "--observed", "30"], "observed: no evaluation curve is longer than the 30")):
-        result = shopfloor("run", "prognosis", "--model-name", "tools", *FAST, *args, home=home, timeout=120)
-        assert result.returncode == 2, result.stderr[-2000:]
-        assert message in result.stderr, result.stderr[-2000:]
-        assert "Traceback" not in result.stderr
+        code, _, err = run_cli("run", "prognosis", "--model-name", "tools", *FAST, *args, home=home, capsys=capsys,
+                               monkeypatch=monkeypatch)
+        assert code == 2, err[-2000:]
+        assert message in err, err[-2000:]
+        assert "Traceback" not in err
         nothing_registered(home)

@@ -6,7 +6,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from cli import shopfloor
+from cli import run_cli, shopfloor
 from mlflow import MlflowClient
 from retrain_fixtures import drifted_csv, register_champion
 from sklearn.dummy import DummyClassifier
@@ -70,7 +70,7 @@ def test_margin_lets_a_slightly_worse_challenger_through(home, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["no_champion", "other_columns", "empty", "missing_label"])
-def test_bad_new_data_is_named_and_the_champion_untouched(case, home, tmp_path):
+def test_bad_new_data_is_named_and_the_champion_untouched(case, home, tmp_path, capsys, monkeypatch):
     data = drifted_csv(tmp_path / "new.csv", rows=300)
     if case != "no_champion":
         register_champion(home, "logreg")
@@ -81,11 +81,12 @@ def test_bad_new_data_is_named_and_the_champion_untouched(case, home, tmp_path):
         table.head(0).to_csv(data, index=False)
     elif case == "missing_label":
         table.drop(columns="faulty").to_csv(data, index=False)
-    done = shopfloor("run", "retraining", "--data", str(data), "--model-name", MODEL_NAME, home=home)
-    assert done.returncode == 2, done.stderr
+    code, _, err = run_cli("run", "retraining", "--data", str(data), "--model-name", MODEL_NAME, home=home,
+                           capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2, err
     expected = {"no_champion": "no version with alias 'champion'", "other_columns": "ws2_screw_flange_angle_deg",
                 "empty": "no rows", "missing_label": "faulty"}[case]
-    assert expected in done.stderr
+    assert expected in err
     if case != "no_champion":
         versions = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").search_model_versions(f"name='{MODEL_NAME}'")
         assert [int(v.version) for v in versions] == [1]
