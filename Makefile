@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install demo test lint ui image wheelhouse base-image compile manifests benchmarks loadtest clean
+.PHONY: install demo test lint docs ui image wheelhouse base-image compile manifests benchmarks loadtest clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
+# The documentation site (docs/, mkdocs); its measured-results page is generated from benchmarks/results/*.json.
+docs: install
+	$(BIN)/mkdocs build --strict
+
 compile: install
 	$(BIN)/shopfloor compile --all
 
@@ -45,6 +49,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/serving_contract.py
 	$(BIN)/python benchmarks/demo_output.py
 	$(BIN)/python benchmarks/health_index.py
+	$(BIN)/python benchmarks/health_index_selection.py
 	$(BIN)/python benchmarks/milling_anomaly.py
 	$(BIN)/python benchmarks/wear_prognosis.py
 	$(BIN)/python benchmarks/retraining_enkf.py
@@ -83,4 +88,4 @@ base-image:
 	tar -C build/rootfs -c . | docker import - shopfloor-base:bookworm
 
 clean:
-	rm -rf $(VENV) .shopfloor .pytest_cache .ruff_cache
+	rm -rf $(VENV) .shopfloor .pytest_cache .ruff_cache site

@@ -404,7 +404,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hi.add_argument("--epochs", type=int, default=HEALTH_INDEX.epochs, help="DeepSAD epochs (Frusque et al.: 1000)")
     hi.add_argument("--embedding-dim", type=int, default=HEALTH_INDEX.embedding_dim)
     hi.add_argument("--weight-decay", default=HEALTH_INDEX.weight_decay,
-                    help="DeepSAD weight decay, or 'auto': raised from 1 until two seeds agree (the paper)")
+                    help="DeepSAD weight decay, or 'auto': raised from 1 until two seeds agree (Frusque et al.)")
     hi.add_argument("--fusion", default=HEALTH_INDEX.fusion, choices=("embedding", "both"),
                     help="what APAIC fuses: the 2DS embedding, or [features | embedding]")
     hi.add_argument("--seeds", type=int, default=HEALTH_INDEX.seeds,
@@ -459,20 +459,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pg.add_argument("--case", default=PROGNOSIS.case, help="the column naming each tool (case)")
     pg.add_argument("--wear", default=PROGNOSIS.wear, help="the flank-wear column, mm")
     pg.add_argument("--cut", help="the column ordering each case's measurements (default: row order)")
-    pg.add_argument("--valid-cases", help="comma-separated cases to validate on (the paper: 1,3,13)")
-    pg.add_argument("--test-cases", help="comma-separated cases to test on (the paper: 2,11,12); with neither, all")
+    pg.add_argument("--valid-cases", help="comma-separated cases to validate on (Russell and Wang: 1,3,13)")
+    pg.add_argument("--test-cases",
+                    help="comma-separated cases to test on (Russell and Wang: 2,11,12); with neither, all")
     pg.add_argument("--observed", type=int, default=PROGNOSIS.observed,
-                    help="cuts observed before the forecast (the paper: 10)")
+                    help="cuts observed before the forecast (Russell and Wang: 10)")
     pg.add_argument("--vb-limit", type=float, default=PROGNOSIS.vb_limit,
                     help="wear limit in mm for the cuts left (failed: 0.7)")
     pg.add_argument("--horizon", type=int, default=PROGNOSIS.horizon, help="cuts forecast by the served model")
     pg.add_argument("--train", type=int, default=PROGNOSIS.n_train,
-                    help="simulated training curves (the paper: 12,000)")
+                    help="simulated training curves (Russell and Wang: 12,000)")
     pg.add_argument("--valid", type=int, default=PROGNOSIS.n_valid,
-                    help="simulated validation curves (the paper: 3,000)")
+                    help="simulated validation curves (Russell and Wang: 3,000)")
     pg.add_argument("--prior-scale", type=float, default=PROGNOSIS.prior_scale,
-                    help="sd of the N(0, sd^2) prior of a and b (the paper's text: 1; its public code: 0.3)")
-    pg.add_argument("--epochs", type=int, default=PROGNOSIS.epochs, help="most training epochs (the paper: 1000)")
+                    help="sd of the N(0, sd^2) prior of a and b (Russell and Wang's text: 1; their public code: 0.3)")
+    pg.add_argument("--epochs", type=int, default=PROGNOSIS.epochs,
+                    help="most training epochs (Russell and Wang: 1000)")
     pg.add_argument("--patience", type=int, default=PROGNOSIS.patience,
                     help="epochs without a better validation NLL before "
                          "stopping (0: never)")

@@ -1,0 +1,114 @@
+"""MkDocs hook: the measured-results page, generated at build time from ``benchmarks/results/*.json``, so the
+figures on the site and the JSON the benchmarks wrote cannot disagree. Each benchmark gets its command, when and
+where it was measured, and its figures (the ones that matter as tables, the rest flattened)."""
+
+from __future__ import annotations
+
+import json
+import numbers
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+PAGE = "results.md"
+MARKER = "<!-- results -->"
+SKIP = {"benchmark", "measured_at", "machine", "command", "splits", "search_trials", "runs", "trial_records"}
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return f"{value:.4g}"
+    if isinstance(value, dict) and set(value) == {"mean", "sd"}:
+        return f"{value['mean']:.3f} ± {value['sd']:.3f}"
+    return str(value).replace("|", "\\|")
+
+
+def _flat(value, prefix: str = "", depth: int = 0):
+    """(dotted key, leaf) pairs, mean/sd pairs kept whole, long lists and deep trees cut."""
+    if isinstance(value, dict) and not (set(value) == {"mean", "sd"}):
+        if depth > 4:
+            return
+        for key, item in value.items():
+            if key in SKIP:
+                continue
+            yield from _flat(item, f"{prefix}.{key}" if prefix else str(key), depth + 1)
+    elif isinstance(value, list):
+        if len(value) <= 12 and all(not isinstance(v, (dict, list)) for v in value):
+            yield prefix, ", ".join(_cell(v) for v in value)
+    else:
+        yield prefix, value
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _milling(data: dict) -> str:
+    out = []
+    selected = data.get("selected", {})
+    if selected:
+        out.append("Selected on validation (the sub-cut protocol):\n")
+        out.append(_table([{"figure": k, "value": v} for k, v in selected.items() if not isinstance(v, dict)],
+                          ["figure", "value"]))
+        for key in ("seeds_test_ap", "baselines_test_ap", "baselines_valid_ap"):
+            if key in selected:
+                out.append(f"\n{key}: " + ", ".join(f"{k} {_cell(v)}" for k, v in selected[key].items()))
+    for name, protocol in data.get("protocols", {}).items():
+        rows = [{"detector": "VAE, search", **{k: protocol["search"].get(k) for k in
+                                                ("valid_ap", "test_ap", "test_pr_auc", "test_roc_auc")}}]
+        single = protocol["single"]["summary"]
+        rows.append({"detector": "VAE, single runs (mean ± sd)", **{k: single.get(k) for k in
+                                                                   ("valid_ap", "test_ap", "test_pr_auc",
+                                                                    "test_roc_auc")}})
+        for base, figures in protocol.get("baselines", {}).items():
+            rows.append({"detector": base, **{k: figures.get(k) for k in ("valid_ap", "test_ap", "test_pr_auc",
+                                                                           "test_roc_auc")}})
+        out.append(f"\nProtocol `{name}` (registered: {protocol['registered']['detector']}):\n")
+        out.append(_table(rows, ["detector", "valid_ap", "test_ap", "test_pr_auc", "test_roc_auc"]))
+    return "\n".join(out)
+
+
+def _health_selection(data: dict) -> str:
+    columns = ["method", "kind", "spearman_rul", "spearman_rul_sd", "monotonicity", "trendability", "prognosability",
+               "rul_rmse", "rul_nasa_score", "seconds"]
+    out = [f"Cross-validation across {data['data']['fitted']} fitted engines (chosen: {data['chosen']}, remaining "
+           f"life from {data['rul_chosen']}; train step {data['train_step_seconds']:.0f} s):\n",
+           _table(data["cv"], columns), "\nHeld-out engines (never fitted or chosen on):\n"]
+    held = data["held_out"]
+    rows = [{"method": m, **v} for m, v in held.get("every_method", {}).items()]
+    out.append(_table(rows, ["method", "spearman_rul", "sd"]))
+    out.append("\n" + ", ".join(f"{k} {_cell(v)}" for k, v in held.items() if k != "every_method"))
+    return "\n".join(out)
+
+
+SPECIAL = {"milling_anomaly": _milling, "health_index_selection": _health_selection}
+
+
+def render() -> str:
+    sections = []
+    for path in sorted(RESULTS.glob("*.json")):
+        if path.name.endswith(".partial.json"):
+            continue
+        data = json.loads(path.read_text())
+        name = path.stem
+        machine = data.get("machine", {})
+        where = (f"{machine.get('cpus', '?')} CPUs ({machine.get('processor', '?')}, "
+                 f"Python {machine.get('python', '?')})")
+        head = [f"## {name}", "", f"`{data.get('command', name)}`, measured {data.get('measured_at', '?')} on {where}; "
+                f"file `benchmarks/results/{path.name}`.", ""]
+        if name in SPECIAL:
+            body = SPECIAL[name](data)
+        else:
+            rows = [{"figure": k, "value": v} for k, v in _flat(data)][:80]
+            body = _table(rows, ["figure", "value"]) if rows else "(no figures)"
+        sections.append("\n".join(head) + body + "\n")
+    return "\n".join(sections)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    if page.file.src_path == PAGE and MARKER in markdown:
+        return markdown.replace(MARKER, render())
+    return markdown

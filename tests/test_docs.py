@@ -1,0 +1,29 @@
+"""The documentation site builds with no warning (``mkdocs build --strict``): every page in the navigation, every
+link, the API reference read from the code, the results page generated from the benchmarks' JSON; and the text
+speaks of the product, never of how it was made."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_site_builds_strictly(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = (tmp_path / "site" / "results" / "index.html").read_text()
+    for path in (ROOT / "benchmarks" / "results").glob("*.json"):
+        assert f'id="{path.stem}"' in results, path.name  # every benchmark's figures are on the page
+    assert "train_step" in (tmp_path / "site" / "api" / "index.html").read_text()
+
+
+def test_user_text_names_papers_not_the_making_of_the_project():
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "shopfloor_cli").glob("*.py"))]
+    banned = re.compile(r"\bthe seed\b|\bseed's\b|\bthe paper\b|\bthe issue\b|\bissue \d+|\bthis session\b", re.I)
+    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in texts for m in banned.finditer(p.read_text())]
+    assert not found, found
