@@ -63,6 +63,18 @@ def served_version() -> str | None:
     return model.current.version if model is not None and model.current is not None else None
 
 
+def tensor_of(infer_input) -> Tensor:
+    """A v2 input as the contract's ``Tensor``, whether its values came as JSON ``data`` or as binary tensor
+    contents (gRPC ``raw_input_contents``, or REST's binary extension), as KServe's and Triton's clients send them
+    by default."""
+    if getattr(infer_input, "_raw_data", None) is not None:
+        values = infer_input.as_numpy().ravel()
+        data = [v.decode() if isinstance(v, bytes) else v for v in values.tolist()]
+    else:
+        data = infer_input.data
+    return Tensor(infer_input.name, list(infer_input.shape), infer_input.datatype, data)
+
+
 class RegistryModel(Model):
     def __init__(self, name: str, alias: str = CHAMPION, tracking_uri: str | None = None,
                  max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0) -> None:
@@ -172,8 +184,7 @@ class RegistryModel(Model):
         model = served.model
         try:
             if v2:
-                tensors = payload if isinstance(payload, list) else [
-                    Tensor(i.name, list(i.shape), i.datatype, i.data) for i in payload.inputs]
+                tensors = payload if isinstance(payload, list) else [tensor_of(i) for i in payload.inputs]
                 rows = model.inputs.parse_v2(tensors, self.max_batch)
             else:
                 rows = model.inputs.parse_v1(payload, self.max_batch)
@@ -189,10 +200,14 @@ class RegistryModel(Model):
         n = len(rows)
         if v2:
             if isinstance(payload, InferRequest):
+                # answered in the form the request used: binary tensors for raw inputs over gRPC, or where a REST
+                # request asks for binary outputs (KServe's response serializers do the rest)
                 outputs = [InferOutput(o.name, [n, *o.shape], o.datatype, data=results[o.name].ravel().tolist())
                            for o in model.outputs]
                 return served, InferResponse(response_id=payload.id or "", model_name=self.name,
-                                             infer_outputs=outputs, model_version=served.version)
+                                             infer_outputs=outputs, model_version=served.version,
+                                             use_binary_outputs=payload.use_binary_outputs,
+                                             requested_outputs=payload.request_outputs)
             return served, {"model_name": self.name, "model_version": served.version, "id": request_id,
                             "parameters": None,
                             "outputs": [{"name": o.name, "shape": [n, *o.shape], "datatype": o.datatype,
