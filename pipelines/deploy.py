@@ -5,7 +5,13 @@ deploy task does not run at all otherwise."""
 from kfp import dsl
 
 from components.deploy import deploy
-from shopfloor.constants import CHAMPION
+from shopfloor.constants import (
+    CHAMPION,
+    STEP_CPU_LIMIT,
+    STEP_CPU_REQUEST,
+    STEP_MEMORY_LIMIT,
+    STEP_MEMORY_REQUEST,
+)
 
 
 def deploy_new_champion(registration: dsl.PipelineTask, *, target, port, namespace, image,
@@ -20,12 +26,21 @@ def deploy_new_champion(registration: dsl.PipelineTask, *, target, port, namespa
     return [serve]
 
 
+def step_options(tasks: list[dsl.PipelineTask]) -> None:
+    """What every step of every pipeline gets: no caching (each run trains anew), CPU and memory requests and
+    limits (its threads follow the limit, ``shopfloor.platform.cpus``)."""
+    for task in tasks:
+        task.set_caching_options(False)
+        task.set_cpu_request(STEP_CPU_REQUEST).set_cpu_limit(STEP_CPU_LIMIT)
+        task.set_memory_request(STEP_MEMORY_REQUEST).set_memory_limit(STEP_MEMORY_LIMIT)
+
+
 def finish(tasks: list[dsl.PipelineTask], registration: dsl.PipelineTask, *, target, port, namespace, image,
            tracking_uri):
     """The end of every model pipeline: the conditional deploy after ``registration``, no caching (each run
-    trains and registers anew), and the registration as the pipeline's output."""
+    trains and registers anew), CPU and memory requests and limits on every step (its threads follow them), and
+    the registration as the pipeline's output."""
     tasks = [*tasks, *deploy_new_champion(registration, target=target, port=port, namespace=namespace, image=image,
                                           tracking_uri=tracking_uri)]
-    for task in tasks:
-        task.set_caching_options(False)
+    step_options(tasks)
     return registration.outputs["registration"]

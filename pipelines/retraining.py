@@ -8,6 +8,7 @@ promoted version by themselves, so no deploy step is needed.
 from kfp import dsl
 
 from components.retraining import check_new_data, promote, retrain_challenger
+from pipelines.deploy import step_options
 from shopfloor.constants import FAULT_MODEL
 from shopfloor.defaults import RETRAINING
 
@@ -30,6 +31,5 @@ def retraining(data_path: str, tracking_uri: str, label: str = RETRAINING.label,
                      retrain_info=fit.outputs["Output"], check_info=check.outputs["Output"],
                      tracking_uri=tracking_uri, model_name=model_name, metric=metric, margin=margin)
     decide.set_display_name("promote: champion vs challenger")
-    for task in (check, fit, decide):
-        task.set_caching_options(False)
+    step_options([check, fit, decide])
     return decide.outputs["Output"]

@@ -76,6 +76,9 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
     Open Inference Protocol over gRPC (KServe's own servicer)."""
     from kserve import ModelServer
 
+    from shopfloor.platform.cpus import use_cpus
+
+    use_cpus(branches=workers)  # each worker process its share of the CPUs the server is given
     _use_host_bound_server(host, access_log=access_log, fast_path=fast_path, max_body=max_body,
                            body_timeout=body_timeout)
     model = RegistryModel(model_name, alias=alias, tracking_uri=tracking_uri, max_batch=max_batch,

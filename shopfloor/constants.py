@@ -48,6 +48,9 @@ PROTOCOLS = ("v1", "v2", "both")
 # ------------------------------------------------------------------ cluster
 #: The one container image every component and the model server run in.
 IMAGE = os.environ.get("SHOPFLOOR_IMAGE", "localhost:32000/shopfloor-python:0.1.0")
+#: What each pipeline step asks of the cluster; its threads follow the limit (shopfloor.platform.cpus).
+STEP_CPU_REQUEST, STEP_CPU_LIMIT = "1", "2"
+STEP_MEMORY_REQUEST, STEP_MEMORY_LIMIT = "2G", "8G"
 #: The Kubeflow profile namespace of a default install, where pipelines run and InferenceServices live.
 NAMESPACE = "kubeflow-user-example-com"
 #: MLflow's tracking server as pods in the cluster reach it (manifests/base/mlflow.yaml).

@@ -84,9 +84,9 @@ def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, 
     import time as clock
 
     from shopfloor.health import selection as sel
-    from shopfloor.platform.cpus import use_cpus
+    from shopfloor.platform.cpus import threads_for
 
-    threads = use_cpus()
+    threads = threads_for()  # applied when the step started (shopfloor.progress)
     started = clock.monotonic()
     tr, te = pd.read_parquet(train), pd.read_parquet(test)
     conditions = list(conditions or [])

@@ -176,6 +176,9 @@ def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dic
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
+            from shopfloor.platform.cpus import use_cpus
+
+            use_cpus()  # threads from the CPUs this step is given, before its work starts
             title = name.format_map(_Blank(kwargs))
             if per_method is not None:
                 return _contained(fn, title, per_method, summary, data, args, kwargs)

@@ -101,8 +101,10 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
 
     _header("fault-detection", data, model, f"label {label!r}")
     branches = len(synthesizers) * args.tuning_workers
-    if branches > 1:  # parallel branches: one share of the cores each, not all of them each
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // branches)))
+    if branches > 1:  # parallel branches: one share of this process's CPUs each, not all of them each
+        from shopfloor.platform.cpus import BUDGET_ENV, threads_for
+
+        os.environ.setdefault(BUDGET_ENV, str(threads_for(branches)))
     run = run_local(fault_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
                     label=label, drop_columns=drop, categorical=categorical, synthesizers=synthesizers,
                     filter_method=args.filter, objective=args.objective, classifier=args.classifier,

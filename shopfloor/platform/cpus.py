@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -49,7 +50,7 @@ def cgroup_quota(root: Path = CGROUP_ROOT) -> float | None:
     while True:
         try:
             quota, period = (directory / "cpu.max").read_text().split()[:2]
-            if quota != "max" and float(period) > 0:
+            if quota != "max" and float(quota) > 0 and float(period) > 0:
                 quotas.append(float(quota) / float(period))
         except (OSError, ValueError):
             pass
@@ -76,31 +77,42 @@ def available_cpus(root: Path = CGROUP_ROOT) -> int:
     return max(1, cpus)
 
 
+#: A thread budget a parent process hands its children (``shopfloor run`` divides the CPUs among a pipeline's
+#: parallel branches); a child never takes more than its own CPUs allow.
+BUDGET_ENV = "SHOPFLOOR_THREADS"
+POOL_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def threads_for(branches: int = 1, root: Path = CGROUP_ROOT) -> int:
-    """Threads for one of ``branches`` parallel workers sharing this process's CPUs (at least 1)."""
-    return max(1, available_cpus(root) // max(1, branches))
+    """Threads for one of ``branches`` parallel workers sharing this process's CPUs (at least 1), within the
+    budget a parent gave (``SHOPFLOOR_THREADS``)."""
+    threads = max(1, available_cpus(root) // max(1, branches))
+    try:
+        budget = int(os.environ.get(BUDGET_ENV, "0"))
+    except ValueError:
+        budget = 0
+    return max(1, min(threads, budget)) if budget > 0 else threads
 
 
 def use_cpus(branches: int = 1) -> int:
-    """Size torch's and the BLAS / OpenMP pools (threadpoolctl) for this process; returns the thread count.
+    """Size torch's and the BLAS / OpenMP pools for this process; returns the thread count.
 
-    Call once before heavy work: in a component, the model server, a benchmark.
+    Called when every pipeline step starts (``shopfloor.progress.reported``), by the model server and by the
+    benchmarks. The pool variables are set before torch or a BLAS starts its pool (they read them once), and the
+    pools already started are resized (torch, threadpoolctl).
     """
     threads = threads_for(branches)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    for name in POOL_ENVS:
+        os.environ[name] = str(threads)
     # OpenMP threads that spin while they wait (the default) burn the CPU a neighbour needs: beside another busy
     # process, gradient boosting's many short parallel regions ran 100x slower here. Waiting passively costs little.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:  # a process that needs no torch
-        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(threads)
-    except ImportError:
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
         pass
     return threads
