@@ -202,3 +202,29 @@ def test_sequence_checks_and_contract():
         assert caught.value.field == field, str(caught.value)
     with pytest.raises(DataError, match="inputs\\[1\\].shape: one length per sequence"):
         schema.parse_v2([Tensor("wear", [2, 3], "FP64", [0.0] * 6), Tensor("length", [1], "INT64", [3])])
+
+
+def test_effective_size_is_emceess_estimator_and_matches_the_hand_written_one():
+    """The autocorrelation time now comes from emcee; on AR(1) chains it equals the FFT estimator Shopfloor used
+    before (chains' ACFs averaged, summed to Sokal's window c = 5) to float noise, and the theory (1+phi)/(1-phi)
+    within the estimator's error."""
+    from shopfloor.wear.mcmc import integrated_time
+
+    def hand_written(x, c=5.0):
+        steps = x.shape[0]
+        centred = x - x.mean(axis=0)
+        size = 1 << int(np.ceil(np.log2(2 * steps)))
+        f = np.fft.rfft(centred, n=size, axis=0)
+        acf = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:steps].real
+        rho = (acf / acf[0]).mean(axis=1)
+        tau = 2.0 * np.cumsum(rho) - 1.0
+        window = np.arange(len(tau)) < c * tau
+        return float(max(tau[int(np.argmin(window)) if not window.all() else len(tau) - 1], 1.0))
+
+    rng = np.random.default_rng(0)
+    phi, steps, chains = 0.8, 4000, 16
+    x = np.zeros((steps, chains))
+    for t in range(1, steps):
+        x[t] = phi * x[t - 1] + rng.standard_normal(chains)
+    assert integrated_time(x) == pytest.approx(hand_written(x), rel=1e-9)
+    assert integrated_time(x) == pytest.approx((1 + phi) / (1 - phi), rel=0.15)

@@ -7,36 +7,29 @@ when either class is neglected.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+from imblearn.metrics import geometric_mean_score
+from sklearn.metrics import confusion_matrix, fbeta_score, precision_score, recall_score
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[int, int, int, int]:
     """(tn, fp, fn, tp) with 1 as the positive (fault) class."""
-    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
-    tp = int(((y_true == 1) & (y_pred == 1)).sum())
-    tn = int(((y_true == 0) & (y_pred == 0)).sum())
-    fp = int(((y_true == 0) & (y_pred == 1)).sum())
-    fn = int(((y_true == 1) & (y_pred == 0)).sum())
-    return tn, fp, fn, tp
-
-
-def _ratio(num: float, den: float) -> float:
-    return num / den if den else 0.0
-
-
-def f_beta(precision: float, recall: float, beta: float) -> float:
-    b2 = beta * beta
-    return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
+    tn, fp, fn, tp = confusion_matrix(np.asarray(y_true, int), np.asarray(y_pred, int), labels=[0, 1]).ravel()
+    return int(tn), int(fp), int(fn), int(tp)
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """accuracy, precision, recall, specificity, f1, f2, g_mean and the confusion counts."""
+    """accuracy, precision, recall, specificity, f1, f2, g_mean and the confusion counts (scikit-learn's and
+    imbalanced-learn's metrics; an undefined ratio, such as precision with no positive prediction, is 0)."""
+    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
     tn, fp, fn, tp = confusion(y_true, y_pred)
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    specificity = _ratio(tn, tn + fp)
-    return {"accuracy": _ratio(tp + tn, tp + tn + fp + fn), "precision": precision, "recall": recall,
-            "specificity": specificity, "f1": f_beta(precision, recall, 1.0),
-            "f2": f_beta(precision, recall, 2.0), "g_mean": math.sqrt(recall * specificity),
+    both = {"labels": [0, 1], "zero_division": 0}
+    specificity = recall_score(y_true, y_pred, pos_label=0, **both)
+    return {"accuracy": (tp + tn) / max(tp + tn + fp + fn, 1), "precision": float(precision_score(y_true, y_pred,
+                                                                                                   **both)),
+            "recall": float(recall_score(y_true, y_pred, **both)), "specificity": float(specificity),
+            "f1": float(fbeta_score(y_true, y_pred, beta=1.0, **both)),
+            "f2": float(fbeta_score(y_true, y_pred, beta=2.0, **both)),
+            "g_mean": float(geometric_mean_score(y_true, y_pred, labels=[0, 1], average="binary"))
+            if (y_true == 1).any() and (y_true == 0).any() else 0.0,
             "tn": tn, "fp": fp, "fn": fn, "tp": tp}

@@ -1,4 +1,4 @@
-"""The baseline the paper names: Markov chain Monte Carlo for the same posterior p(a, b | observed wear).
+"""The baseline Russell and Wang name: Markov chain Monte Carlo for the same posterior p(a, b | observed wear).
 
 Random-walk Metropolis with many chains advanced together (one numpy step moves all of them): Gaussian
 proposals adapted during burn-in (a scale per chain towards 30 % acceptance, then the draws' covariance,
@@ -7,7 +7,7 @@ prior the flow learns (N(0, scale^2 I) restricted to physically expected curves)
 measurement likelihood of the observed values. After burn-in the chains run until the effective sample
 size of both parameters reaches the asked number; the effective size comes from the integrated
 autocorrelation time, the chains' autocorrelation functions averaged and summed up to Sokal's automatic
-window (c = 5), as emcee does.
+window (c = 5), by emcee's estimator.
 """
 
 from __future__ import annotations
@@ -39,18 +39,11 @@ class Chains:
 
 
 def integrated_time(x: np.ndarray, c: float = 5.0) -> float:
-    """Integrated autocorrelation time of ``x`` (steps, chains), chains' autocorrelations averaged."""
-    steps = x.shape[0]
-    centred = x - x.mean(axis=0)
-    size = 1 << int(np.ceil(np.log2(2 * steps)))
-    f = np.fft.rfft(centred, n=size, axis=0)
-    acf = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:steps].real
-    acf = acf / np.where(acf[0] > 0, acf[0], 1.0)
-    rho = acf.mean(axis=1)
-    tau = 2.0 * np.cumsum(rho) - 1.0
-    window = np.arange(len(tau)) < c * tau
-    m = int(np.argmin(window)) if not window.all() else len(tau) - 1
-    return float(max(tau[m], 1.0))
+    """Integrated autocorrelation time of ``x`` (steps, chains): emcee's estimator (the chains' autocorrelation
+    functions averaged, summed up to Sokal's automatic window), at least 1."""
+    from emcee.autocorr import integrated_time as emcee_time
+
+    return float(max(emcee_time(np.asarray(x, dtype=float)[:, :, None], c=c, tol=0, quiet=True)[0], 1.0))
 
 
 def effective_size(samples: np.ndarray) -> float:
