@@ -25,7 +25,7 @@ AP (average precision) is the primary figure; the trapezoid PR-AUC (theirs) is b
 tied scores. Also the mean KL per tool class on test (a collapsed latent gives the same KL to every class), and
 the serving latency of the registered detector through a real model server.
 
-    .venv/bin/python benchmarks/milling_anomaly.py [--seeds 4] [--trials 24] [--timeout 1800]
+    .venv/bin/python benchmarks/milling_anomaly.py [--seeds 4] [--trials 24] [--timeout 1200]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, mean_sd, save  # noqa: E402
+from common import RESULTS, SHARED, mean_sd, save  # noqa: E402
 
 from shopfloor.milling import data as milling  # noqa: E402
 from shopfloor.milling.base import SubcutDetector  # noqa: E402
@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--healthy-degraded-seeds", type=int, default=2,
                         help="single runs trained on healthy and degraded tools (subcut protocol; 0: none)")
     parser.add_argument("--trials", type=int, default=24, help="random-search trials per protocol")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="random-search budget in seconds")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="random-search budget in seconds")
     parser.add_argument("--max-filters", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--protocols", default="subcut,cut")
@@ -223,13 +223,14 @@ def main() -> None:
 
     threads = use_cpus()
     sub, dropped = load_real()
-    results = {}
+    results, detectors = {}, {}
     for name in args.protocols.split(","):
         if name != "subcut":
             args.healthy_degraded_seeds = 0
         results[name] = protocol(sub, name, args)
+        detectors[name] = results[name].pop("_detectors")
+        save(args.name + ".partial", {"protocols": results})  # a long run keeps what it measured so far
     main_protocol = results.get("subcut") or next(iter(results.values()))
-    detectors = {k: v.pop("_detectors") for k, v in results.items()}
     search, single = main_protocol["search"], main_protocol["single"]["summary"]
     best_baseline = max(main_protocol["baselines"], key=lambda k: main_protocol["baselines"][k]["valid_ap"])
     figures = {
@@ -252,6 +253,7 @@ def main() -> None:
                      "train_on": "healthy", "gpu": "none lent to this run; CPU only"},
         "protocols": results,
     }
+    save(args.name, figures | {"command": "benchmarks/milling_anomaly.py " + " ".join(sys.argv[1:])})
     if not args.skip_serving:
         chosen = main_protocol["registered"]["detector"]
         split = milling.split(sub, figures["selected"]["protocol"], seed=0)
@@ -260,6 +262,7 @@ def main() -> None:
                                          sub.signal_names, Path(tmp))
     figures["command"] = "benchmarks/milling_anomaly.py " + " ".join(sys.argv[1:])
     save(args.name, figures)
+    (RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
