@@ -45,6 +45,9 @@ def test_rendered_manifests_are_valid(overlay):
         elif doc["kind"] == "PodMonitor":  # prometheus-operator CRD: the fields it requires
             endpoint = doc["spec"]["podMetricsEndpoints"][0]
             assert doc["apiVersion"] == "monitoring.coreos.com/v1" and endpoint["path"] == "/metrics"
+        elif doc["kind"] == "PodDefault":  # Kubeflow's CRD: the fields its admission webhook reads
+            assert doc["apiVersion"] == "kubeflow.org/v1alpha1" and doc["spec"]["selector"]["matchLabels"]
+            assert all(e["valueFrom"]["secretKeyRef"]["name"] for e in doc["spec"]["env"])
         elif doc["kind"] == "PrometheusRule":  # CRD as well: checked by promtool in test_observability
             assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["spec"]["groups"][0]["rules"]
         else:
@@ -107,3 +110,32 @@ def test_pvcs_use_microk8s_storage_and_podmonitor_targets_the_server_port():
 
 def test_generated_inferenceservices_are_up_to_date():
     assert (ROOT / "base" / "inferenceservices.yaml").read_text() == platform_manifests()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_cluster_runs_mlflow_with_registry_permissions(overlay):
+    """The overlays run ``mlflow server`` with exactly the flags of ``shopfloor mlflow-server --auth``, its
+    configuration is the one Shopfloor writes, and every credential is a reference to a Secret."""
+    from shopfloor.platform.mlflow_auth import PIPELINE_SECRET, SERVER_SECRET, config_text
+    from shopfloor.platform.mlflow_server import server_args
+
+    docs = render(overlay)
+    mlflow = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "mlflow")
+    container = pod_spec(mlflow)["containers"][0]
+    store = ("postgresql+psycopg2://mlflow:$(POSTGRES_PASSWORD)@mlflow-postgres:5432/mlflow", "s3://mlflow/artifacts") \
+        if overlay.endswith("postgres") else ("sqlite:////mlflow/mlflow.db", "/mlflow/artifacts")
+    assert container["args"] == server_args(*store, host="0.0.0.0", port=5000, auth=True)
+    env = {e["name"]: e for e in container["env"]}
+    for secret in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        assert env[secret]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-auth" and "value" not in env[secret]
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("mlflow-auth"))
+    assert config["data"]["basic_auth.ini"] == config_text("sqlite:////mlflow/basic_auth.db")
+    assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"].startswith(
+        next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "auth-config"))
+    for isvc in (d for d in docs if d["kind"] == "InferenceService"):
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in pod_spec(isvc)["containers"][0]["env"]
+                if "valueFrom" in e}
+        assert refs == {"MLFLOW_TRACKING_USERNAME": SERVER_SECRET, "MLFLOW_TRACKING_PASSWORD": SERVER_SECRET}
+    pod_default = next(d for d in docs if d["kind"] == "PodDefault")
+    assert pod_default["spec"]["selector"]["matchLabels"] == {"pipelines.kubeflow.org/v2_component": "true"}
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in pod_default["spec"]["env"]} == {PIPELINE_SECRET}

@@ -82,7 +82,10 @@ def test_the_mlflow_deployment_runs_the_flags_of_shopfloor_mlflow_server():
                                             port=5000)
     component = yaml.safe_load((MANIFESTS / "components" / "postgres-minio" / "kustomization.yaml").read_text())
     patch = yaml.safe_load(component["patches"][0]["patch"])
-    args = next(op["value"] for op in patch if op["path"].endswith("/args"))
+    args = list(container["args"])
+    for op in patch:
+        if "/args/" in op["path"]:
+            args[int(op["path"].rsplit("/", 1)[1])] = op["value"]
     assert args == server_args("postgresql+psycopg2://mlflow:$(POSTGRES_PASSWORD)@mlflow-postgres:5432/mlflow",
                                "s3://mlflow/artifacts", host="0.0.0.0", port=5000)
 

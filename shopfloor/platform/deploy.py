@@ -20,6 +20,7 @@ from typing import Any
 from shopfloor import config
 from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, FAULT_MODEL, IMAGE, NAMESPACE, SERVER_PORT
 from shopfloor.platform import hardening
+from shopfloor.platform.mlflow_auth import SERVER_SECRET, credentials_env
 from shopfloor.progress import reported
 
 API_GROUP, API_VERSION_ONLY = "serving.kserve.io", "v1beta1"
@@ -40,13 +41,14 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
     """The InferenceService manifest for ``models:/MODEL@ALIAS``: the Shopfloor image running
     ``shopfloor serve`` as a custom KServe predictor, with the paper's sizing (1 to 10 replicas of 0.5
     CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target; hardened as every Shopfloor
-    container (``shopfloor.platform.hardening``)."""
+    container (``shopfloor.platform.hardening``); its registry identity (read-only) from the model servers'
+    Secret where the registry requires one."""
     volumes, mounts = hardening.scratch_volumes()
     container = {
         "name": "kserve-container", "image": image,
         "args": ["shopfloor", "serve", "--model-name", model_name, "--alias", alias, "--host", "0.0.0.0",
                  "--port", str(SERVER_PORT)],
-        "env": [{"name": "MLFLOW_TRACKING_URI", "value": tracking_uri}],
+        "env": [{"name": "MLFLOW_TRACKING_URI", "value": tracking_uri}, *credentials_env(SERVER_SECRET)],
         "ports": [{"name": "http1", "containerPort": SERVER_PORT, "protocol": "TCP"}],
         "resources": {"requests": dict(RESOURCES), "limits": dict(RESOURCES)},
         "readinessProbe": {"httpGet": {"path": f"/v2/models/{model_name}/ready", "port": SERVER_PORT},

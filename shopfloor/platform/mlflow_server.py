@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shopfloor.errors import ShopfloorError
+from shopfloor.platform.mlflow_auth import APP_NAME
 from shopfloor.platform.net import free_port, wait_http
 
 PG_USER = "shopfloor"  # the database role Shopfloor's clusters are created with
@@ -30,11 +31,13 @@ class ServerError(ShopfloorError):
 
 
 def server_args(backend_store_uri: str, artifacts_destination: str, host: str = "127.0.0.1",
-                port: int = 5000) -> list[str]:
+                port: int = 5000, auth: bool = False) -> list[str]:
     """The arguments of ``mlflow server``: runs and registry in ``backend_store_uri``, artifacts proxied by
-    the server (clients need no access to ``artifacts_destination``)."""
-    return ["--host", host, "--port", str(port), "--backend-store-uri", backend_store_uri,
+    the server (clients need no access to ``artifacts_destination``); with ``auth``, MLflow's basic-auth app
+    (``shopfloor.platform.mlflow_auth``)."""
+    args = ["--host", host, "--port", str(port), "--backend-store-uri", backend_store_uri,
             "--artifacts-destination", artifacts_destination, "--serve-artifacts", "--allowed-hosts", "*"]
+    return [*args, "--app-name", APP_NAME] if auth else args
 
 
 def postgres_bin() -> Path | None:
@@ -117,13 +120,17 @@ def _run_as() -> list[str]:
 
 @contextlib.contextmanager
 def mlflow_server(backend_store_uri: str, artifacts_destination: str, port: int | None = None,
-                  log: Path | None = None, timeout: float = 180.0) -> Iterator[str]:
-    """``mlflow server`` on 127.0.0.1 with ``server_args``; yields its URL and stops it afterwards."""
+                  log: Path | None = None, timeout: float = 180.0,
+                  auth: dict[str, str] | None = None) -> Iterator[str]:
+    """``mlflow server`` on 127.0.0.1 with ``server_args``; yields its URL and stops it afterwards. ``auth``:
+    the basic-auth app's variables (``mlflow_auth.server_environment``), or None for an open server."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "mlflow", "server", *server_args(backend_store_uri, artifacts_destination,
-                                                                   port=port), "--workers", "1"]
+                                                                   port=port, auth=auth is not None),
+           "--workers", "1"]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, **(auth or {})}
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         try:
@@ -144,14 +151,16 @@ def mlflow_server(backend_store_uri: str, artifacts_destination: str, port: int 
 
 
 @contextlib.contextmanager
-def postgres_mlflow(root: Path, port: int | None = None) -> Iterator[tuple[str, Postgres]]:
+def postgres_mlflow(root: Path, port: int | None = None,
+                    auth: dict[str, str] | None = None) -> Iterator[tuple[str, Postgres]]:
     """A PostgreSQL cluster under ``root/postgres`` (databases ``mlflow`` and ``optuna``) and an MLflow server
     on it with artifacts under ``root/artifacts``; yields (server URL, the cluster)."""
     pg = Postgres(root / "postgres").start()
     try:
         backend = pg.create_database("mlflow")
         pg.create_database("optuna")
-        with mlflow_server(backend, str(root / "artifacts"), port=port, log=root / "mlflow-server.log") as url:
+        with mlflow_server(backend, str(root / "artifacts"), port=port, log=root / "mlflow-server.log",
+                           auth=auth) as url:
             yield url, pg
     finally:
         pg.stop()

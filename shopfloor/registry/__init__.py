@@ -37,6 +37,7 @@ from shopfloor.constants import CHALLENGER, CHAMPION
 from shopfloor.contract import InputSchema, ShopfloorModel, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 from shopfloor.platform.failpoints import reach
+from shopfloor.platform.mlflow_auth import refused
 from shopfloor.registry.lock import registry_lock
 from shopfloor.registry.promotion import Decision, by_score, forced
 
@@ -100,12 +101,33 @@ def check_reachable(uri: str | None = None, timeout: float = 5.0) -> str:
 
 
 def prepare_registry(model_name: str) -> str:
-    """Before a run: the tracking store is reachable, and versions of ``model_name`` left pending by a killed
-    run are cleared (under the registry lock). Returns the tracking URI."""
+    """Before a run: the tracking store is reachable, this identity may write ``model_name`` (on a server with
+    authentication), and versions of ``model_name`` left pending by a killed run are cleared (under the registry
+    lock). Returns the tracking URI. Every refusal comes here, in seconds, not after training."""
     uri = use_tracking(check_reachable())
-    with registry_lock(model_name):
-        sweep_pending(model_name)
+    try:
+        check_writable(model_name)
+        with registry_lock(model_name):
+            sweep_pending(model_name)
+    except MlflowException as exc:
+        raise RegistryError(f"model {model_name!r}: {refused(exc) or exc.message}") from None
     return uri
+
+
+def check_writable(model_name: str) -> None:
+    """On an MLflow server, prove that this identity may change ``model_name`` (if it exists yet) by recording
+    itself as the model's last writer; a read-only identity is refused here (MLflow's ``PERMISSION_DENIED``)."""
+    if not mlflow.get_tracking_uri().startswith(("http://", "https://")):
+        return
+    client = MlflowClient()
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return  # the first registration creates it, and its creator may manage it
+        raise
+    client.set_registered_model_tag(model_name, "shopfloor.last_writer",
+                                    os.environ.get("MLFLOW_TRACKING_USERNAME", "anonymous"))
 
 
 def ensure_experiment(name: str) -> str:
@@ -136,6 +158,9 @@ def champion_version(model_name: str, alias: str = CHAMPION):
     try:
         return MlflowClient().get_model_version_by_alias(model_name, alias)
     except MlflowException as exc:
+        why = refused(exc)
+        if why:
+            raise RegistryError(f"model {model_name!r}: {why} (reading {model_name}@{alias})") from None
         raise RegistryError(f"model {model_name!r} has no version with alias {alias!r}") from exc
 
 
@@ -242,7 +267,7 @@ def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, **
     try:
         return _register(model, example, **kwargs)
     except MlflowException as exc:
-        detail = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
+        detail = refused(exc) or (str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__)
         raise RegistryError(f"MLFLOW_TRACKING_URI {mlflow.get_tracking_uri()}: the registry failed while "
                             f"registering {kwargs.get('model_name')!r}, and nothing was registered: {detail}") \
             from exc

@@ -23,6 +23,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from shopfloor.errors import RegistryError
+from shopfloor.platform.mlflow_auth import refused
 from shopfloor.platform.processes import alive
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,9 @@ def registry_lock(model_name: str, wait: float = WAIT, lease: float = LEASE, pol
     while not _try_create(client, name, tags, model_name):
         try:
             held = client.get_registered_model(name).tags or {}
-        except MlflowException:
+        except MlflowException as exc:
+            if refused(exc):  # another identity's lock that we may not even read: waiting would never end
+                raise RegistryError(f"model {model_name!r}: the registry lock {name!r}: {refused(exc)}") from None
             continue  # released between our create and our look: try again at once
         why = _abandoned(held, time.time(), lease)
         if why is not None:
