@@ -39,7 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TQDM_MININTERVAL", "2")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # every step inherits it (shopfloor.platform.cpus)
     try:
         return args.func(args)
     except ShopfloorError as exc:

@@ -12,7 +12,6 @@ import pytest
 from shopfloor.data.simulate import simulate_gearbox
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # test processes share 2 cores: see shopfloor.platform.cpus
 
 
 STORE_ENV = "SHOPFLOOR_TEST_STORE"
