@@ -28,8 +28,13 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
+# One pytest-xdist worker per CPU this process may use (affinity and cgroup quota, not the node's core count);
+# each worker's Shopfloor processes get their share of the CPUs as thread budget (tests/conftest.py).
+# (Read when the recipe runs: on a fresh clone the environment does not exist before `install`.)
+TEST_WORKERS ?= $$($(BIN)/python -c 'from shopfloor.platform.cpus import available_cpus; print(available_cpus())')
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The documentation site (docs/, mkdocs); its measured-results page is generated from benchmarks/results/*.json.
 docs: install

@@ -13,6 +13,15 @@ from shopfloor.data.simulate import simulate_gearbox
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
+# Under pytest-xdist the workers share the machine's CPUs: each gets its share as the thread budget that every
+# Shopfloor process it starts reads (shopfloor.platform.cpus), so that two workers never run 2 x N threads on
+# N cores, where OpenMP's waiting threads slow both many times over.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    from shopfloor.platform.cpus import BUDGET_ENV, available_cpus, use_cpus
+
+    os.environ.setdefault(BUDGET_ENV, str(max(1, available_cpus() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+    use_cpus()  # and the test process's own pools, before torch starts its own
+
 
 STORE_ENV = "SHOPFLOOR_TEST_STORE"
 

@@ -28,7 +28,8 @@ from shopfloor.platform.net import free_port
 from shopfloor_cli import scheduler
 
 pytestmark = pytest.mark.slow
-FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2")
+FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2",
+        "--classifier", "logreg")
 
 
 def _env(home: Path, tracking: str | None = None, **extra: str) -> dict[str, str]:

@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL's server programs are not installed "
                                                                  "(apt-get install postgresql)")]
 MODEL = "line-7-gearbox"
-FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2")
+FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2",
+        "--classifier", "logreg")
 
 
 @pytest.fixture(scope="module")
