@@ -88,6 +88,7 @@ image: wheelhouse
 # A Debian base image made from Debian's archive, for machines that reach no container registry
 # (needs root, debootstrap and a Docker engine): then `make image BASE_IMAGE=shopfloor-base:bookworm`.
 base-image:
+	mkdir -p build
 	debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm build/rootfs \
 		http://deb.debian.org/debian
 	tar -C build/rootfs -c . | docker import - shopfloor-base:bookworm

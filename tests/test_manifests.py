@@ -116,7 +116,7 @@ def test_generated_inferenceservices_are_up_to_date():
 def test_the_cluster_runs_mlflow_with_registry_permissions(overlay):
     """The overlays run ``mlflow server`` with exactly the flags of ``shopfloor mlflow-server --auth``, its
     configuration is the one Shopfloor writes, and every credential is a reference to a Secret."""
-    from shopfloor.platform.mlflow_auth import PIPELINE_SECRET, SERVER_SECRET, config_text
+    from shopfloor.platform.mlflow_auth import PIPELINE_IDENTITY, SERVER_IDENTITY, config_text
     from shopfloor.platform.mlflow_server import server_args
 
     docs = render(overlay)
@@ -135,7 +135,7 @@ def test_the_cluster_runs_mlflow_with_registry_permissions(overlay):
     for isvc in (d for d in docs if d["kind"] == "InferenceService"):
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in pod_spec(isvc)["containers"][0]["env"]
                 if "valueFrom" in e}
-        assert refs == {"MLFLOW_TRACKING_USERNAME": SERVER_SECRET, "MLFLOW_TRACKING_PASSWORD": SERVER_SECRET}
+        assert refs == {"MLFLOW_TRACKING_USERNAME": SERVER_IDENTITY, "MLFLOW_TRACKING_PASSWORD": SERVER_IDENTITY}
     pod_default = next(d for d in docs if d["kind"] == "PodDefault")
     assert pod_default["spec"]["selector"]["matchLabels"] == {"pipelines.kubeflow.org/v2_component": "true"}
-    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in pod_default["spec"]["env"]} == {PIPELINE_SECRET}
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in pod_default["spec"]["env"]} == {PIPELINE_IDENTITY}

@@ -94,8 +94,9 @@ SECRET_PATTERNS = {
     "AWS access key id": re.compile(r"AKIA[0-9A-Z]{16}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "password in a URL": re.compile(r"://[^/\s:@$]+:(?!\$\()[^@\s/]+@"),
+    # a quoted value, unless a reference ($(VAR)) or the name of an environment variable (upper case only)
     "quoted secret value": re.compile(r"(?i)(password|secret|token|access_key)\w*[\"']?\s*[:=]\s*[\"'](?!\$\()"
-                                      r"[A-Za-z0-9+/_\-]{8,}[\"']"),
+                                      r"(?!(?-i:[A-Z][A-Z0-9_]*)[\"'])[A-Za-z0-9+/_\-]{8,}[\"']"),
     "unquoted secret value": re.compile(r"(?im)(password|secret|token|access_key)\w*[\"']?\s*:\s+(?![$({\[])"
                                         r"[A-Za-z0-9+/_\-]{8,}\s*$"),
 }
@@ -109,7 +110,8 @@ def test_the_scanner_finds_planted_secrets():
     assert scan("url: postgresql://mlflow:hunter2hunter2@db:5432/mlflow")
     assert scan("AWS_ACCESS_KEY_ID: AKIAABCDEFGHIJKLMNOP")
     assert scan('POSTGRES_PASSWORD: "s3cr3tp4ssw0rd"') and scan("POSTGRES_PASSWORD: s3cr3tp4ssw0rd")
-    assert scan('token = "ghp_0123456789abcdef"')
+    assert scan('token = "ghp_0123456789abcdef"') and scan('ADMIN_PASSWORD = "Hunter2Hunter2"')
+    assert not scan('PASSWORD_ENV = "SHOPFLOOR_MLFLOW_ADMIN_PASSWORD"')  # the name of a variable, not a value
     assert not scan("token = _REJECT_COUNTED.set({})") and not scan("secretKeyRef: {name: mlflow-store, key: K}")
     assert not scan("postgresql://mlflow:$(POSTGRES_PASSWORD)@db:5432/mlflow")
 

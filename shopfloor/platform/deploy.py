@@ -20,7 +20,7 @@ from typing import Any
 from shopfloor import config
 from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, FAULT_MODEL, IMAGE, NAMESPACE, SERVER_PORT
 from shopfloor.platform import hardening
-from shopfloor.platform.mlflow_auth import SERVER_SECRET, credentials_env
+from shopfloor.platform.mlflow_auth import SERVER_IDENTITY, credentials_env
 from shopfloor.progress import reported
 
 API_GROUP, API_VERSION_ONLY = "serving.kserve.io", "v1beta1"
@@ -48,7 +48,7 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
         "name": "kserve-container", "image": image,
         "args": ["shopfloor", "serve", "--model-name", model_name, "--alias", alias, "--host", "0.0.0.0",
                  "--port", str(SERVER_PORT)],
-        "env": [{"name": "MLFLOW_TRACKING_URI", "value": tracking_uri}, *credentials_env(SERVER_SECRET)],
+        "env": [{"name": "MLFLOW_TRACKING_URI", "value": tracking_uri}, *credentials_env(SERVER_IDENTITY)],
         "ports": [{"name": "http1", "containerPort": SERVER_PORT, "protocol": "TCP"}],
         "resources": {"requests": dict(RESOURCES), "limits": dict(RESOURCES)},
         "readinessProbe": {"httpGet": {"path": f"/v2/models/{model_name}/ready", "port": SERVER_PORT},

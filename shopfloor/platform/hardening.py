@@ -12,6 +12,9 @@ from typing import Any
 
 USER = 10001  # the image's ``shopfloor`` user and group
 WRITABLE = ("/tmp", "/var/lib/shopfloor")  # emptyDir volumes on Kubernetes, tmpfs under docker
+#: Docker mounts a tmpfs owned by root, mode 755, except /tmp: without these the user could not write
+#: /var/lib/shopfloor (Kubernetes does the same with the pod's fsGroup).
+TMPFS_OPTIONS = f"uid={USER},gid={USER}"
 
 
 def security_context() -> dict[str, Any]:
@@ -32,12 +35,12 @@ def docker_run_args() -> dict[str, Any]:
     """The same settings as arguments of the docker SDK's ``containers.run`` (kfp.local's DockerRunner).
     Docker applies its default seccomp profile unless told otherwise."""
     return {"user": f"{USER}:{USER}", "read_only": True, "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"], "tmpfs": {path: "" for path in WRITABLE}}
+            "security_opt": ["no-new-privileges"], "tmpfs": {path: TMPFS_OPTIONS for path in WRITABLE}}
 
 
 def docker_run_flags() -> list[str]:
     """The same settings as ``docker run`` flags."""
     flags = ["--user", f"{USER}:{USER}", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
     for path in WRITABLE:
-        flags += ["--tmpfs", path]
+        flags += ["--tmpfs", f"{path}:{TMPFS_OPTIONS}"]
     return flags

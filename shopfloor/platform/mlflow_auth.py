@@ -37,8 +37,8 @@ APP_NAME = "basic-auth"
 
 #: Kubernetes Secrets (keys ``username``, ``password``) holding the identity of the model servers and of the
 #: pipeline steps; referenced, never copied, and optional, so that a cluster without ``--auth`` runs unchanged.
-SERVER_SECRET = "shopfloor-model-server-mlflow"
-PIPELINE_SECRET = "shopfloor-pipeline-mlflow"
+SERVER_IDENTITY = "shopfloor-model-server-mlflow"
+PIPELINE_IDENTITY = "shopfloor-pipeline-mlflow"
 
 ROLES: dict[str, dict[str, str]] = {
     "pipeline": {"experiment": "EDIT", "registered_model": "MANAGE", "lock": "MANAGE"},
