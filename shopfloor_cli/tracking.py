@@ -86,8 +86,11 @@ def cmd_mlflow_user(args: argparse.Namespace) -> int:
     if not uri.startswith(("http://", "https://")):
         raise DataError("MLFLOW_TRACKING_URI", f"{uri} is not an MLflow server; users exist only on one started "
                                                "with shopfloor mlflow-server --auth")
-    password = (Path(args.password_file).read_text().strip() if args.password_file
-                else os.environ.get("SHOPFLOOR_MLFLOW_USER_PASSWORD", ""))
+    try:
+        password = (Path(args.password_file).read_text().strip() if args.password_file
+                    else os.environ.get("SHOPFLOOR_MLFLOW_USER_PASSWORD", ""))
+    except OSError as exc:
+        raise DataError("password-file", f"cannot read {args.password_file}: {exc.strerror}") from None
     if not password:
         raise DataError("password-file", "the new identity needs a password: --password-file or "
                                          "SHOPFLOOR_MLFLOW_USER_PASSWORD")

@@ -105,9 +105,9 @@ def use_cpus(branches: int = 1) -> int:
     for name in POOL_ENVS:
         os.environ[name] = str(threads)
     # OpenMP's own wait policy stays (spin briefly, then sleep). Forcing OMP_WAIT_POLICY=PASSIVE was measured on
-    # 2 cores: quiet, 5 gradient-boosting fits on 3,000 x 66 rows took 9.2 s against 1.3 s and 1,000 small torch
-    # steps 1.5 s against 0.7 s; beside one busy neighbour it saved a little (3.4 s vs 4.5 s). What protects a
-    # neighbour is the thread count above, not the wait policy.
+    # 2 cores (benchmarks/omp_wait_policy.py): quiet, 5 gradient-boosting fits on 3,000 x 66 rows took 9.9 s
+    # against 1.5 s and 1,000 small torch steps 1.0 s against 0.4 s; beside one busy neighbour it saved a little
+    # (3.6 s vs 4.6 s). What protects a neighbour is the thread count above, not the wait policy.
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     try:

@@ -76,7 +76,8 @@ def admin_password(environ: dict[str, str] | None = None) -> str:
 
 
 #: Seconds a checked password stays accepted by one server worker. MLflow hashes passwords with PBKDF2, which
-#: made every request to the server cost 401 ms against 22 ms with this cache (2 cores; a registration makes
+#: made every request to the server cost 403 ms against 33 ms with this cache (2 cores,
+#: benchmarks/mlflow_auth_cache.py; a registration makes
 #: dozens of requests, a model server checks its alias every 10 s). The price: a password changed or a user
 #: removed through another worker is still accepted there for up to this long.
 AUTH_CACHE_SECONDS = 30

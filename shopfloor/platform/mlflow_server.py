@@ -151,16 +151,14 @@ def mlflow_server(backend_store_uri: str, artifacts_destination: str, port: int 
 
 
 @contextlib.contextmanager
-def postgres_mlflow(root: Path, port: int | None = None,
-                    auth: dict[str, str] | None = None) -> Iterator[tuple[str, Postgres]]:
+def postgres_mlflow(root: Path, port: int | None = None) -> Iterator[tuple[str, Postgres]]:
     """A PostgreSQL cluster under ``root/postgres`` (databases ``mlflow`` and ``optuna``) and an MLflow server
     on it with artifacts under ``root/artifacts``; yields (server URL, the cluster)."""
     pg = Postgres(root / "postgres").start()
     try:
         backend = pg.create_database("mlflow")
         pg.create_database("optuna")
-        with mlflow_server(backend, str(root / "artifacts"), port=port, log=root / "mlflow-server.log",
-                           auth=auth) as url:
+        with mlflow_server(backend, str(root / "artifacts"), port=port, log=root / "mlflow-server.log") as url:
             yield url, pg
     finally:
         pg.stop()
