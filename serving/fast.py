@@ -31,6 +31,7 @@ from shopfloor.errors import DataError
 
 V1_ROUTE = re.compile(r"^/v1/models/([^/:]+):predict$")
 V2_ROUTE = re.compile(r"^/v2/models/([^/]+)/infer$")
+FEEDBACK_ROUTE = re.compile(r"^/v1/models/([^/:]+)/feedback$")
 JSON_HEADERS = [(b"content-type", b"application/json")]
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # a batch of 4,096 rows of 66 numbers is about 5 MB of JSON
 DEFAULT_BODY_TIMEOUT = 30.0
@@ -79,6 +80,8 @@ class FastInference:
         if declared is not None and declared > self.max_body:
             return await self._refuse(send, BodyError(413, "body_too_large", f"request body of {declared} bytes "
                                                       f"exceeds the limit of {self.max_body} bytes"))
+        if scope.get("method") == "POST" and FEEDBACK_ROUTE.match(scope.get("path", "")):
+            return await self._feedback(scope, receive, send)
         route = self._route(scope) if self.enabled and scope.get("method") == "POST" else None
         if route is None:
             started = False
@@ -106,11 +109,38 @@ class FastInference:
         request = tensors_of(payload) if v2 else payload
         if v2 and request is None:
             return await self.app(scope, _replay(body, receive), send)
+        request_id = (str(payload.get("id", "") or "") if v2 else "") or _header(scope, b"x-request-id")
         try:
-            served, result = model.answer(request, v2, request_id=str(payload.get("id", "") or ""))
+            served, result = model.answer(request, v2, request_id=request_id)
         except DataError as exc:
             return await respond(send, 400, orjson.dumps({"error": str(exc)}))
-        await respond(send, 200, orjson.dumps(result), [(b"x-model-version", served.version.encode())])
+        answered_id = result["id"] if v2 else result["request_id"]
+        await respond(send, 200, orjson.dumps(result), [(b"x-model-version", served.version.encode()),
+                                                        (b"x-request-id", answered_id.encode())])
+
+    async def _feedback(self, scope, receive, send) -> None:
+        """``POST /v1/models/NAME/feedback``: ``{"outcomes": [{"request_id" or the key, "label"}, ...]}``.
+        Good rows are stored even when others are refused (200, each refused row named); a body that is not
+        such an object, or where no row could be stored, is a 400."""
+        name = FEEDBACK_ROUTE.match(scope["path"]).group(1)
+        model = self.served().get(name)
+        if model is None or model.current is None:
+            return await respond(send, 404, orjson.dumps({"error": f"model {name} is not served here"}))
+        try:
+            body = await self._read(receive)
+        except BodyError as exc:
+            return await self._refuse(send, exc)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return await respond(send, 400, orjson.dumps({"error": "outcomes: the body is not JSON"}))
+        outcomes = payload.get("outcomes") if isinstance(payload, dict) else None
+        if not isinstance(outcomes, list) or not outcomes or not all(isinstance(o, dict) for o in outcomes):
+            return await respond(send, 400, orjson.dumps(
+                {"error": "outcomes: expected {\"outcomes\": [{\"request_id\": ..., \"label\": ...}, ...]}"}))
+        report = await asyncio.to_thread(model.record_feedback, outcomes)
+        status = 400 if report.stored == 0 else 200
+        await respond(send, status, orjson.dumps(report.as_dict()))
 
     def _route(self, scope) -> tuple[Any, bool] | None:
         path = scope.get("path", "")
@@ -172,6 +202,13 @@ async def body_error_handler(request, exc: BodyError):
     metrics.reject(exc.reason)
     return Response(orjson.dumps({"error": str(exc)}), status_code=exc.status, media_type="application/json",
                     headers={"connection": "close"})
+
+
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
 def _content_length(scope) -> int | None:

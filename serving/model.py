@@ -12,8 +12,10 @@ request fails or waits during a switch.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +23,16 @@ from kserve import InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput
 
-from serving import drift, metrics
+from serving import drift, live, metrics
 from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH
 from shopfloor.contract import ShopfloorModel, Tensor
 from shopfloor.errors import DataError
+from shopfloor.monitoring.prediction_log import Entry, PredictionLog, now
 from shopfloor.registry import champion_version, load_version, use_tracking
 
 log = logging.getLogger("kserve")  # configured by KServe in every worker process
 VERSION_HEADER = "x-model-version"
+REQUEST_ID_HEADER = "x-request-id"
 SERVED: dict[str, RegistryModel] = {}  # the models loaded in this process, for the middlewares
 
 
@@ -39,6 +43,11 @@ class Loaded:
     version: str
     model: ShopfloorModel
     run_id: str = ""
+
+    @functools.cached_property
+    def key_column(self) -> str | None:
+        """The business key the model was trained to pass through (named at training), if any."""
+        return self.model.details().get("key_column")
 
 
 def load_alias(name: str, alias: str) -> Loaded:
@@ -63,6 +72,28 @@ def served_version() -> str | None:
     return model.current.version if model is not None and model.current is not None else None
 
 
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def split_key(payload: Any, v2: bool, key_column: str | None) -> tuple[Any, list | None]:
+    """The request without its business key, and the key per row (None when the model names no key or the
+    request carries none): a v1 instance's ``key_column`` field, or a v2 tensor of that name."""
+    if not key_column:
+        return payload, None
+    if v2:
+        tensors = payload if isinstance(payload, list) else [tensor_of(i) for i in payload.inputs]
+        keys = next((t.data for t in tensors if t.name == key_column), None)
+        return ([t for t in tensors if t.name != key_column] if keys is not None else tensors), keys
+    instances = payload.get("instances") if isinstance(payload, dict) else None
+    if not isinstance(instances, list) or not instances or not all(isinstance(i, dict) for i in instances):
+        return payload, None
+    if not any(key_column in i for i in instances):
+        return payload, None
+    keys = [i.get(key_column) for i in instances]
+    return {**payload, "instances": [{k: v for k, v in i.items() if k != key_column} for i in instances]}, keys
+
+
 def tensor_of(infer_input) -> Tensor:
     """A v2 input as the contract's ``Tensor``, whether its values came as JSON ``data`` or as binary tensor
     contents (gRPC ``raw_input_contents``, or REST's binary extension), as KServe's and Triton's clients send them
@@ -77,8 +108,15 @@ def tensor_of(infer_input) -> Tensor:
 
 class RegistryModel(Model):
     def __init__(self, name: str, alias: str = CHAMPION, tracking_uri: str | None = None,
-                 max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0) -> None:
+                 max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0,
+                 prediction_log: bool = True, key_column: str | None = None,
+                 quality_seconds: float = live.DEFAULT_REFRESH_SECONDS) -> None:
         super().__init__(name, return_response_headers=True)
+        self.log_predictions = prediction_log
+        self.key_column = key_column
+        self.prediction_log: PredictionLog | None = None  # started in each process that serves
+        self.quality_seconds = quality_seconds
+        self.live: live.LiveQualityWatcher | None = None
         self.alias = alias
         self.tracking_uri = tracking_uri
         self.max_batch = max_batch
@@ -94,8 +132,13 @@ class RegistryModel(Model):
         self.current = load_alias(self.name, self.alias)
         metrics.alias_checked(self.name, self.alias, self.current.version)
         self.drift = online_drift(self.name, self.current)
+        if self.log_predictions and self.prediction_log is None:
+            self.prediction_log = PredictionLog()
+            if self.quality_seconds > 0:
+                self.live = live.LiveQualityWatcher(self, self.quality_seconds).start()
         SERVED[self.name] = self
         drift.register_collector(SERVED)
+        live.register_collector(SERVED)
         metrics.set_version(self.name, self.alias, self.current.version)
         self.ready = True
         if self.poll_seconds > 0 and self._watcher is None:
@@ -137,19 +180,36 @@ class RegistryModel(Model):
 
     def stop(self) -> None:
         self._stop.set()
+        if self.live is not None:
+            self.live.stop()
+        if self.prediction_log is not None:
+            self.prediction_log.close()
+
+    # ------------------------------------------------------------ outcomes
+    def record_feedback(self, records: list[dict]):
+        """Store outcomes for this model's answers (``shopfloor.monitoring.outcomes``), a classifier's label read
+        as 0/1 or its registered class names."""
+        from shopfloor.monitoring.outcomes import record_outcomes
+
+        details = self.current.model.details()
+        return record_outcomes(self.name, records, key_column=self.key_column or self.current.key_column,
+                               labels=details.get("labels") if "class" in {o.name for o in self.current.model.outputs}
+                               else None)
 
     # ------------------------------------------------------------ workers
     # With --workers N, KServe pickles the registered models into spawned processes. Each worker
     # reloads the model from the registry and watches the alias itself.
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for transient in ("_stop", "_watcher", "current", "drift", "_http_client_instance", "_grpc_client_stub"):
+        for transient in ("_stop", "_watcher", "current", "drift", "prediction_log", "live", "_http_client_instance",
+                          "_grpc_client_stub"):
             state.pop(transient, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._stop, self._watcher, self.current, self.drift = threading.Event(), None, None, None
+        self.prediction_log = self.live = None
         self._http_client_instance = self._grpc_client_stub = None
         if state.get("ready"):
             # Load in the background: the parent pings each new worker within 5 s, and loading
@@ -178,16 +238,22 @@ class RegistryModel(Model):
 
         ``payload`` is the v1 JSON object, or for v2 KServe's ``InferRequest`` or already-built tensors;
         a ``DataError`` (counted by reason) propagates for the caller to answer 400. Returns the version
-        that answered and the answer (a plain dict, or an ``InferResponse`` for KServe's v2 route).
+        that answered and the answer (a plain dict, or an ``InferResponse`` for KServe's v2 route). Every
+        answered request goes to the prediction log under ``request_id`` (the caller's, or a new one).
         """
         served = self.current  # one version for the whole request
         model = served.model
+        request_id = request_id or new_request_id()
+        key_column = self.key_column or served.key_column
         try:
+            request, keys = split_key(payload, v2, key_column)
             if v2:
-                tensors = payload if isinstance(payload, list) else [tensor_of(i) for i in payload.inputs]
+                tensors = request if isinstance(request, list) else [tensor_of(i) for i in request.inputs]
                 rows = model.inputs.parse_v2(tensors, self.max_batch)
             else:
-                rows = model.inputs.parse_v1(payload, self.max_batch)
+                rows = model.inputs.parse_v1(request, self.max_batch)
+            if keys is not None and len(keys) != len(rows):
+                raise DataError(key_column, f"{len(keys)} keys for {len(rows)} rows", "bad_shape")
             for column, count in model.inputs.unknown_categories(rows).items():
                 metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
             results = model.predict_rows(rows)  # a model may refuse rows too (a HI: one unit, time forward)
@@ -197,6 +263,8 @@ class RegistryModel(Model):
         metrics.observe(self.name, model.outputs, results, len(rows))
         if self.drift is not None:
             self.drift.add(rows)
+        if self.prediction_log is not None:
+            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys))
         n = len(rows)
         if v2:
             if isinstance(payload, InferRequest):
@@ -204,7 +272,7 @@ class RegistryModel(Model):
                 # request asks for binary outputs (KServe's response serializers do the rest)
                 outputs = [InferOutput(o.name, [n, *o.shape], o.datatype, data=results[o.name].ravel().tolist())
                            for o in model.outputs]
-                return served, InferResponse(response_id=payload.id or "", model_name=self.name,
+                return served, InferResponse(response_id=request_id, model_name=self.name,
                                              infer_outputs=outputs, model_version=served.version,
                                              use_binary_outputs=payload.use_binary_outputs,
                                              requested_outputs=payload.request_outputs)
@@ -215,15 +283,18 @@ class RegistryModel(Model):
                                         for o in model.outputs]}
         columns = [(o.name, results[o.name].tolist()) for o in model.outputs]
         return served, {"predictions": [{name: values[i] for name, values in columns} for i in range(n)],
-                        "model_version": served.version}
+                        "model_version": served.version, "request_id": request_id}
 
     def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None,
                 response_headers: dict[str, str] | None = None) -> dict | InferResponse:
         """KServe's route (``--kserve-routes``, and requests the direct path leaves to KServe)."""
+        v2 = isinstance(payload, InferRequest)
+        request_id = (payload.id if v2 else "") or (headers or {}).get(REQUEST_ID_HEADER, "")
         try:
-            served, result = self.answer(payload, isinstance(payload, InferRequest))
+            served, result = self.answer(payload, v2, request_id=request_id)
         except DataError as exc:
             raise InvalidInput(str(exc)) from None
         if response_headers is not None:
             response_headers[VERSION_HEADER] = served.version
+            response_headers[REQUEST_ID_HEADER] = result.id if v2 else result["request_id"]
         return result

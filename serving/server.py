@@ -14,6 +14,7 @@ from __future__ import annotations
 from kserve.protocol.rest.server import RESTServer
 
 from serving.fast import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, BodyError, FastInference, body_error_handler
+from serving.live import DEFAULT_REFRESH_SECONDS
 from serving.metrics import MetricsMiddleware
 from serving.model import SERVED, RegistryModel, served_version
 from serving.versions import VersionRouting
@@ -71,9 +72,12 @@ def _use_host_bound_server(host: str, **options) -> None:
 def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, workers: int = 1, host: str = "127.0.0.1",
           max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0, tracking_uri: str | None = None,
           access_log: bool = False, fast_path: bool = True, max_body: int = DEFAULT_MAX_BODY,
-          body_timeout: float = DEFAULT_BODY_TIMEOUT, grpc_port: int | None = None) -> None:
+          body_timeout: float = DEFAULT_BODY_TIMEOUT, grpc_port: int | None = None, prediction_log: bool = True,
+          key_column: str | None = None, quality_seconds: float = DEFAULT_REFRESH_SECONDS) -> None:
     """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM); ``grpc_port`` also serves the
-    Open Inference Protocol over gRPC (KServe's own servicer)."""
+    Open Inference Protocol over gRPC (KServe's own servicer). Every answered row goes to the prediction log
+    (``shopfloor.monitoring``) unless ``prediction_log`` is False; ``key_column`` names a business key that
+    requests may carry beside the features (passed through to the log, not scored)."""
     from kserve import ModelServer
 
     from shopfloor.platform.cpus import use_cpus
@@ -82,7 +86,8 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
     _use_host_bound_server(host, access_log=access_log, fast_path=fast_path, max_body=max_body,
                            body_timeout=body_timeout)
     model = RegistryModel(model_name, alias=alias, tracking_uri=tracking_uri, max_batch=max_batch,
-                          poll_seconds=poll_seconds)
+                          poll_seconds=poll_seconds, prediction_log=prediction_log, key_column=key_column,
+                          quality_seconds=quality_seconds)
     model.load()
     grpc = {"enable_grpc": True, "grpc_port": grpc_port} if grpc_port else {"enable_grpc": False}
     ModelServer(http_port=port, workers=workers, **grpc).start([model])

@@ -29,7 +29,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve(model, alias=args.alias, port=args.port, workers=args.workers, host=args.host, max_batch=args.max_batch,
           poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri(), access_log=args.access_log,
           fast_path=not args.kserve_routes, max_body=args.max_body_bytes, body_timeout=args.body_timeout,
-          grpc_port=args.grpc_port)
+          grpc_port=args.grpc_port, prediction_log=not args.no_prediction_log, key_column=args.key_column,
+          quality_seconds=args.quality_seconds)
     return 0
 
 
@@ -109,6 +110,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--body-timeout", type=float, default=30.0,
                      help="seconds a request body may stall before the request gets 408")
     srv.add_argument("--grpc-port", type=int, help="also serve the Open Inference Protocol over gRPC on this port")
+    srv.add_argument("--no-prediction-log", action="store_true",
+                     help="do not keep answered rows (default: every answer goes to the Parquet prediction log "
+                          "under $SHOPFLOOR_HOME/monitoring, written within about a second)")
+    srv.add_argument("--key-column", help="a business key (part or unit id) that requests may carry beside the "
+                                          "features: kept in the log with the answer, not scored")
+    srv.add_argument("--quality-seconds", type=float, default=30.0,
+                     help="how often live quality is recomputed from the log and the outcomes (0: never)")
     srv.set_defaults(func=cmd_serve)
 
     dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")

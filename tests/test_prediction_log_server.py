@@ -1,0 +1,140 @@
+"""The model server keeps every answered row: request ids, the Parquet log after load and after SIGKILL,
+feedback over REST, live quality on /metrics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
+from sklearn.metrics import fbeta_score
+
+from loadtest.run import local_server, wait_ready
+from shopfloor.monitoring.store import read_predictions
+from shopfloor.platform.net import free_port
+
+KEY = "part_id"
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prediction-log")
+    reg, model, rows = register_gearbox_model(home, f2=0.9)
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    return {"home": home, "env": env, "rows": rows, "model": model}
+
+
+def _logged(home) -> "object":
+    return read_predictions(MODEL, root=home / "monitoring")
+
+
+def _wait_for(condition, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+def _post(url: str, body: dict, headers: dict | None = None):
+    import json
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read()), dict(answer.headers)
+
+
+@pytest.mark.parametrize("path", [[], ["--kserve-routes"]], ids=["direct", "kserve"])
+def test_request_ids_round_trip_and_the_log_holds_exactly_the_answered_rows(registered, path, tmp_path):
+    home = tmp_path / "home"
+    env = {**registered["env"], "SHOPFLOOR_MONITORING": str(home / "monitoring")}
+    rows = rows_as_lists(registered["rows"].head(6))
+    with local_server(MODEL, extra=["--poll-seconds", "0", "--quality-seconds", "0", "--key-column", KEY, *path],
+                      env=env) as url:
+        v1 = f"{url}/v1/models/{MODEL}:predict"
+        body, headers = _post(v1, {"instances": rows[:2]}, {"x-request-id": "client-1"})
+        assert body["request_id"] == "client-1" and headers["x-request-id"] == "client-1"
+        body, headers = _post(v1, {"instances": rows[2:3]})  # no id: one is made and returned
+        made = headers["x-request-id"]
+        assert len(made) == 32 and body["request_id"] == made
+        columns = list(registered["rows"].columns)
+        v2 = {"id": "client-2", "inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [rows[3][j]]}
+                                           for j, c in enumerate(columns)]
+                                          + [{"name": KEY, "shape": [1], "datatype": "BYTES", "data": ["P-42"]}]}
+        body, headers = _post(f"{url}/v2/models/{MODEL}/infer", v2)
+        assert body["id"] == "client-2" and headers["x-request-id"] == "client-2"
+        keyed = [dict(zip(columns, row, strict=True)) | {KEY: f"P-{i}"} for i, row in enumerate(rows[4:6])]
+        _post(v1, {"instances": keyed}, {"x-request-id": "client-3"})
+        assert call(v1, {"instances": [[1.0]]}).status == 400  # refused: never logged
+        _wait_for(lambda: len(_logged(home)) == 6, what="6 logged rows")
+    logged = _logged(home)
+    assert len(logged) == 6  # exactly the answered rows, after a clean stop too
+    assert logged.groupby("request_id").size().to_dict() == {"client-1": 2, made: 1, "client-2": 1, "client-3": 2}
+    assert logged.set_index(["request_id", "row"]).loc[("client-3", 1), "key"] == "P-1"
+    assert logged.set_index("request_id").loc["client-2", "key"] == "P-42"
+    first = logged[logged.request_id == "client-1"].sort_values("row")
+    assert first[[f"input.{c}" for c in columns]].values.tolist() == rows[:2]
+
+
+def test_every_answer_acknowledged_a_flush_interval_before_a_sigkill_is_on_disk(registered, tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, **registered["env"], "SHOPFLOOR_MONITORING": str(home / "monitoring")}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", MODEL,
+                             "--port", str(port), "--poll-seconds", "0", "--quality-seconds", "0"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, MODEL, proc=proc)
+        rows = rows_as_lists(registered["rows"])
+        for i in range(200):
+            assert call(f"{url}/v1/models/{MODEL}:predict", {"instances": [rows[i % len(rows)]]}).status == 200
+        acknowledged = time.monotonic()
+        _wait_for(lambda: len(_logged(home)) >= 200, timeout=10, what="200 rows on disk")
+        assert time.monotonic() - acknowledged < 3.0  # the flush interval (1 s) plus a write
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    logged = _logged(home)
+    assert len(logged) == 200 and logged.request_id.nunique() == 200
+
+
+def test_feedback_over_rest_drives_the_live_gauge(registered, tmp_path):
+    home = tmp_path / "home"
+    env = {**registered["env"], "SHOPFLOOR_MONITORING": str(home / "monitoring")}
+    table = registered["rows"].head(40)
+    rows = rows_as_lists(table)
+    with local_server(MODEL, extra=["--poll-seconds", "0", "--quality-seconds", "0.3"], env=env) as url:
+        ids, answered = [], []
+        for i, row in enumerate(rows):
+            body, _ = _post(f"{url}/v1/models/{MODEL}:predict", {"instances": [row]}, {"x-request-id": f"q{i}"})
+            ids.append(body["request_id"])
+            answered.append(body["predictions"][0]["class"])
+        truth = [1 if i % 3 == 0 else 0 for i in range(len(rows))]  # outcomes the model cannot know
+        feedback = f"{url}/v1/models/{MODEL}/feedback"
+        outcomes = [{"request_id": r, "label": y} for r, y in zip(ids, truth, strict=True)]
+        bad = call(feedback, {"outcomes": [{"request_id": "q0", "label": "maybe"}]})
+        assert bad.status == 400 and "row 1, column 'label'" in bad.body["errors"][0]
+        stored = call(feedback, {"outcomes": [*outcomes, {"request_id": "q1", "label": [1]}]})
+        assert stored.status == 200 and stored.body["stored"] == 40 and stored.body["rejected"] == 1
+        assert call(feedback, {"rows": []}).status == 400
+        expected = fbeta_score(truth, answered, beta=2, zero_division=0)
+        series = f'shopfloor_live_quality{{metric="f2",model="{MODEL}",version="1"}}'
+
+        def gauge():
+            text = metrics_text(url)
+            return text if metric_value(text, f'shopfloor_live_labelled_rows{{model="{MODEL}",version="1"}}') == 40 \
+                else None
+
+        text = _wait_for(gauge, what="40 labelled rows on /metrics")
+        assert metric_value(text, series) == pytest.approx(expected)
+        assert metric_value(text, f'shopfloor_registered_quality{{metric="f2",model="{MODEL}",version="1"}}') == 0.9
+        assert metric_value(text, f'shopfloor_prediction_log_rows_total{{model="{MODEL}",outcome="written"}}') == 40
