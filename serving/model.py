@@ -13,9 +13,10 @@ request fails or waits during a switch.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
+import os
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,8 @@ def served_version() -> str | None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits, as a uuid4's hex but a quarter of its cost on the request path."""
+    return os.urandom(16).hex()
 
 
 def split_key(payload: Any, v2: bool, key_column: str | None) -> tuple[Any, list | None]:
@@ -144,6 +146,11 @@ class RegistryModel(Model):
         if self.poll_seconds > 0 and self._watcher is None:
             self._watcher = threading.Thread(target=self._watch, name="alias-watcher", daemon=True)
             self._watcher.start()
+        # What is alive now (MLflow, KServe, torch, the model: hundreds of thousands of objects) will live as
+        # long as the process; frozen, it is left out of the cyclic collector's full passes, which otherwise
+        # scan all of it whenever enough request-sized objects survive (as queued log entries do). Measured:
+        # one-row answers in-process 17.6 against up to 28.8 us with the prediction log on (benchmarks/).
+        gc.freeze()
         return self.ready
 
     def refresh(self) -> bool:

@@ -29,7 +29,7 @@ def rows(n: int, start: int = 0) -> Rows:
 
 def entry(request_id: str, n: int, version: str = "1", start: int = 0, keys=None, cls=None) -> Entry:
     predicted = np.asarray(cls if cls is not None else np.zeros(n), dtype=np.int64)
-    return Entry(datetime.now(UTC), MODEL, version, request_id, rows(n, start),
+    return Entry(datetime.now(UTC).timestamp(), MODEL, version, request_id, rows(n, start),
                  {"class": predicted, "fault_probability": predicted * 0.8 + 0.1}, keys)
 
 

@@ -1,7 +1,7 @@
 """``PredictionLog``: every answered row, written to Parquet by a background thread.
 
-The request path only appends a reference to what it already has (the checked batch and the outputs) to a
-bounded queue: no encoding, no disk. A writer thread wakes every ``flush_seconds`` (default 1 s), turns what
+The request path only copies the answered rows into column buffers (``Pending``, one per model version and
+day), bounded in rows: no encoding, no disk. A writer thread wakes every ``flush_seconds`` (default 1 s), turns what
 queued into one table per model, version and day (vectorised: a tabular batch is already a float matrix)
 and writes it as a new file. So an answer is on disk at most about one flush interval after it was sent, a
 SIGKILL loses at most that interval, and a slow or full disk never holds a request up: when the queue is
@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +31,11 @@ DEFAULT_FLUSH_SECONDS = 1.0
 DEFAULT_MAX_ROWS = 100_000  # rows waiting for the writer; about 100 MB for wide tabular rows
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
-    """One answered request, as the server had it."""
+    """One answered request, as the server had it (``time``: seconds since the epoch, UTC)."""
 
-    time: datetime
+    time: float
     model: str
     version: str
     request_id: str
@@ -53,45 +54,110 @@ class LogStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-def _input_columns(entries: list[Entry]) -> dict[str, pa.Array]:
-    first = entries[0].batch
-    if hasattr(first, "numeric"):  # tabular Rows: typed columns, as the model's training table had them
-        numeric = np.concatenate([e.batch.numeric for e in entries])
-        categorical = np.concatenate([e.batch.categorical for e in entries])
+def _typed(values: np.ndarray) -> pa.Array:
+    """A numpy column as an Arrow array of its own type (``pa.array`` infers the type by scanning: 800x slower)."""
+    return pa.array(values, type=pa.from_numpy_dtype(values.dtype))
+
+
+class Growing:
+    """Rows appended to one preallocated array, its capacity doubled when full."""
+
+    def __init__(self, sample: np.ndarray, capacity: int = 1024) -> None:
+        self.data = np.empty((max(capacity, len(sample)), *sample.shape[1:]), dtype=sample.dtype)
+        self.size = 0
+
+    def append(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self.data):
+            grown = np.empty((max(end, 2 * len(self.data)), *self.data.shape[1:]), dtype=self.data.dtype)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        self.data[self.size:end] = values
+        self.size = end
+
+    def values(self) -> np.ndarray:
+        return self.data[:self.size]
+
+
+class Pending:
+    """The answered rows of one model version waiting for the writer, column by column.
+
+    Each answer is copied in (a one-row tabular answer: 66 floats, well under a microsecond), so nothing of
+    the request outlives it: keeping ten thousand requests' own arrays and objects alive for a second cost
+    about a tenth of the one-row throughput (allocator and collector work), copying costs a fraction of that.
+    """
+
+    def __init__(self, entry: Entry) -> None:
+        batch = entry.batch
+        self.tabular = batch.schema if hasattr(batch, "numeric") else None
+        self.outputs = {name: Growing(np.asarray(values)) for name, values in entry.outputs.items()}
+        if self.tabular is not None:
+            self.inputs = [Growing(batch.numeric)] + ([Growing(batch.categorical)] if self.tabular.categorical else [])
+        else:
+            self.inputs = []
+        self.sequences: list[np.ndarray] = []  # windows and sequences, kept as they came
+        self.times: list[float] = []
+        self.ids: list[str] = []
+        self.sizes: list[int] = []
+        self.keys: list[Any] = []
+        self.rows = 0
+
+    def append(self, entry: Entry, n: int) -> None:
+        batch = entry.batch
+        if self.tabular is not None:
+            self.inputs[0].append(batch.numeric)
+            if len(self.inputs) > 1:
+                self.inputs[1].append(batch.categorical)
+        else:
+            self.sequences.extend(batch.values)
+        for name, column in self.outputs.items():
+            column.append(entry.outputs[name])
+        self.times.append(entry.time)
+        self.ids.append(entry.request_id)
+        self.sizes.append(n)
+        if entry.keys is not None:
+            self.keys.extend(None if k is None else str(k) for k in entry.keys)
+        elif self.keys:
+            self.keys.extend([None] * n)
+        self.rows += n
+        if entry.keys is not None and len(self.keys) < self.rows:  # keys began mid-way: earlier rows had none
+            self.keys[:0] = [None] * (self.rows - len(self.keys))
+
+    def _input_columns(self) -> dict[str, pa.Array]:
+        if self.tabular is None:
+            values = [np.asarray(v).tolist() for v in self.sequences]
+            nested = np.ndim(self.sequences[0]) == 2  # windows of signals, else sequences
+            return {"input": pa.array(values, type=pa.list_(pa.list_(pa.float64())) if nested
+                                      else pa.list_(pa.float64()))}
+        numeric = np.asfortranarray(self.inputs[0].values())
+        categorical = self.inputs[1].values() if len(self.inputs) > 1 else None
         columns, n, c = {}, 0, 0
-        for column in first.schema.columns:
+        for column in self.tabular.columns:  # typed columns, as the model's training table had them
             if column.categorical:
                 columns[INPUT + column.name] = pa.array(categorical[:, c], type=pa.string())
                 c += 1
             else:
                 values = numeric[:, n]
-                columns[INPUT + column.name] = pa.array(values.astype(bool) if column.type == "boolean" else values)
+                columns[INPUT + column.name] = _typed(values.astype(bool) if column.type == "boolean" else values)
                 n += 1
         return columns
-    values = [np.asarray(v).tolist() for e in entries for v in e.batch.values]
-    return {"input": pa.array(values)}
 
-
-def _output_columns(entries: list[Entry]) -> dict[str, pa.Array]:
-    columns = {}
-    for name in entries[0].outputs:
-        values = np.concatenate([np.asarray(e.outputs[name]) for e in entries])
-        columns[OUTPUT + name] = pa.array(values.tolist() if values.ndim > 1 else values)
-    return columns
-
-
-def to_table(entries: list[Entry]) -> pa.Table:
-    """The log rows of entries of one model version (one row per answered row)."""
-    sizes = [len(e.batch) for e in entries]
-    micros = np.array([round(e.time.timestamp() * 1e6) for e in entries], dtype=np.int64)
-    times = np.repeat(micros, sizes).astype("datetime64[us]")  # UTC, as the column's type says
-    keys = [None if e.keys is None else e.keys[i] for e, n in zip(entries, sizes, strict=True) for i in range(n)]
-    columns = {"request_id": pa.array(np.repeat([e.request_id for e in entries], sizes).astype(str)),
-               "row": pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in sizes])),
-               "time": pa.array(times, type=pa.timestamp("us", tz="UTC")),
-               "key": pa.array([None if k is None else str(k) for k in keys], type=pa.string()),
-               **_input_columns(entries), **_output_columns(entries)}
-    return pa.table(columns)
+    def table(self) -> pa.Table:
+        """The log rows (one per answered row)."""
+        sizes = np.array(self.sizes)
+        ends = np.cumsum(sizes)
+        micros = np.repeat((np.array(self.times) * 1e6).astype(np.int64), sizes)
+        ids = self.ids if len(self.ids) == self.rows else np.repeat(self.ids, sizes).tolist()
+        outputs = {}
+        for name, column in self.outputs.items():
+            values = column.values()
+            outputs[OUTPUT + name] = (pa.array(values.tolist(), type=pa.list_(pa.float64())) if values.ndim > 1
+                                      else _typed(values))
+        return pa.table({"request_id": pa.array(ids, pa.string()),
+                         "row": pa.array((np.arange(self.rows) - np.repeat(ends - sizes, sizes)).astype(np.int32)),
+                         "time": pa.array(micros.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
+                         "key": pa.array(self.keys or [None] * self.rows, type=pa.string()),
+                         **self._input_columns(), **outputs})
 
 
 class PredictionLog:
@@ -104,7 +170,7 @@ class PredictionLog:
         self.root = root or monitoring_root()
         self.flush_seconds, self.max_rows = flush_seconds, max_rows
         self.stats = LogStats()
-        self._pending: list[Entry] = []
+        self._pending: dict[tuple[str, str, type, int], Pending] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._warned = False
@@ -115,26 +181,31 @@ class PredictionLog:
     def add(self, entry: Entry) -> bool:
         """Queue one answered request; False (and counted) when the queue is full. Never blocks on disk."""
         n = len(entry.batch)
+        group = (entry.model, entry.version, type(entry.batch), int(entry.time // 86400))  # and the UTC day
         with self._lock:
             if self.stats.queued + n > self.max_rows:
                 self.stats.dropped += n
                 return False
-            self._pending.append(entry)
+            pending = self._pending.get(group)
+            if pending is None:
+                pending = self._pending[group] = Pending(entry)
+            pending.append(entry, n)
             self.stats.queued += n
         return True
 
     def flush(self) -> int:
         """Write everything queued now; the number of rows written."""
         with self._lock:
-            pending, self._pending = self._pending, []
-        groups: dict[tuple[str, str, Any, type], list[Entry]] = {}
-        for entry in pending:
-            groups.setdefault((entry.model, entry.version, entry.time.date(), type(entry.batch)), []).append(entry)
+            pending, self._pending = self._pending, {}
         written = 0
-        for (model, version, day, _), entries in groups.items():
-            rows = sum(len(e.batch) for e in entries)
+        for (model, version, _, days), waiting in pending.items():
+            day = datetime.fromtimestamp(days * 86400, UTC).date()
+            rows = waiting.rows
             try:
-                write_part(to_table(entries), predictions_dir(self.root, model, version, day))
+                table = waiting.table()
+                # dictionary pages only for strings: on float columns they cost 3x the write for nothing
+                strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
+                write_part(table, predictions_dir(self.root, model, version, day), use_dictionary=strings)
             except Exception as exc:  # a full or read-only disk: count, say so once, keep serving
                 self._lost(rows, exc)
             else:
@@ -171,5 +242,5 @@ class PredictionLog:
             self.flush()
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+def now() -> float:
+    return time.time()

@@ -39,13 +39,13 @@ def _part(name: str, value: str) -> str:
     return f"{name}={value}"
 
 
-def write_part(table: pa.Table, directory: Path) -> Path:
+def write_part(table: pa.Table, directory: Path, **options) -> Path:
     """Write ``table`` as a new file in ``directory``, atomically (a reader sees all of it or nothing)."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     final = directory / f"part-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
     temporary = directory / f".{final.name}.tmp"
-    pq.write_table(table, temporary)
+    pq.write_table(table, temporary, **options)
     os.replace(temporary, final)
     return final
 
