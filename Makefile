@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: install demo test lint docs ui image wheelhouse base-image compile manifests benchmarks loadtest clean
+.PHONY: install demo demo-loop test lint docs ui image wheelhouse base-image compile manifests benchmarks loadtest clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	$(BIN)/shopfloor run fault-detection
+
+# The feedback loop in its own data directory: serve, replay a drifting line, feed outcomes back, retrain, promote.
+demo-loop: install
+	$(BIN)/shopfloor demo-loop
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
 """The model server's view of the feedback loop: prediction-log counters and live-quality gauges on /metrics.
 
-Live quality is recomputed from the Parquet log and the outcomes every ``refresh_seconds`` by a background
+Live quality over the answers of a sliding window (``window_seconds``, default a week) is recomputed from
+the Parquet log and the outcomes every ``refresh_seconds`` by a background
 thread (reading files has no place on the request path) and exported as
 ``shopfloor_live_quality{model,version,metric}`` with ``shopfloor_live_labelled_rows{model,version}`` beside it,
 and the test figure the version was registered with as ``shopfloor_registered_quality{model,version,metric}``,
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -19,6 +22,7 @@ from shopfloor.monitoring.live_quality import Quality, live_quality
 
 log = logging.getLogger("kserve")
 DEFAULT_REFRESH_SECONDS = 30.0
+DEFAULT_WINDOW_SECONDS = 7 * 86400.0  # live quality over the answers of the last week
 
 
 class LiveCollector:
@@ -82,8 +86,9 @@ def registered_quality(run_id: str) -> dict[str, float]:
 class LiveQualityWatcher:
     """Recomputes live quality of a served model every ``refresh_seconds`` in a daemon thread."""
 
-    def __init__(self, model, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> None:
-        self.model, self.refresh_seconds = model, refresh_seconds
+    def __init__(self, model, refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+                 window_seconds: float = DEFAULT_WINDOW_SECONDS) -> None:
+        self.model, self.refresh_seconds, self.window_seconds = model, refresh_seconds, window_seconds
         self.latest: list[Quality] = []
         self.registered: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
@@ -103,7 +108,8 @@ class LiveQualityWatcher:
                 log.exception("could not read the registered figures of version %s", current.version)
         if self.model.prediction_log is not None:
             self.model.prediction_log.flush()  # score what this process answered up to now
-        self.latest = live_quality(self.model.name)
+        since = datetime.fromtimestamp(time.time() - self.window_seconds, UTC)
+        self.latest = live_quality(self.model.name, since=since)
         return self.latest
 
     def _run(self) -> None:

@@ -112,12 +112,13 @@ class RegistryModel(Model):
     def __init__(self, name: str, alias: str = CHAMPION, tracking_uri: str | None = None,
                  max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0,
                  prediction_log: bool = True, key_column: str | None = None,
-                 quality_seconds: float = live.DEFAULT_REFRESH_SECONDS) -> None:
+                 quality_seconds: float = live.DEFAULT_REFRESH_SECONDS,
+                 quality_window: float = live.DEFAULT_WINDOW_SECONDS) -> None:
         super().__init__(name, return_response_headers=True)
         self.log_predictions = prediction_log
         self.key_column = key_column
         self.prediction_log: PredictionLog | None = None  # started in each process that serves
-        self.quality_seconds = quality_seconds
+        self.quality_seconds, self.quality_window = quality_seconds, quality_window
         self.live: live.LiveQualityWatcher | None = None
         self.alias = alias
         self.tracking_uri = tracking_uri
@@ -137,7 +138,7 @@ class RegistryModel(Model):
         if self.log_predictions and self.prediction_log is None:
             self.prediction_log = PredictionLog()
             if self.quality_seconds > 0:
-                self.live = live.LiveQualityWatcher(self, self.quality_seconds).start()
+                self.live = live.LiveQualityWatcher(self, self.quality_seconds, self.quality_window).start()
         SERVED[self.name] = self
         drift.register_collector(SERVED)
         live.register_collector(SERVED)

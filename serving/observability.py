@@ -1,5 +1,5 @@
-"""The Grafana dashboard and the Prometheus alert rules of the model servers (the paper's §V stack:
-Prometheus and Grafana from MicroK8s' observability add-on), built from the metric names the server exports.
+"""The Grafana dashboard and the Prometheus alert rules of the model servers (Prometheus and Grafana from
+MicroK8s' observability add-on), built from the metric names the server exports.
 
 ``python -m serving.observability`` writes ``manifests/base/observability.yaml``: a ConfigMap labelled
 ``grafana_dashboard: "1"`` (the add-on's Grafana sidecar loads every such ConfigMap) and a PrometheusRule
@@ -17,7 +17,7 @@ import yaml
 
 from shopfloor.constants import NAMESPACE
 
-#: The paper's SLA (p95 of 56 ms at 20 users x 10 requests/s), the same default as ``shopfloor loadtest``.
+#: The SLA of the serving benchmark (p95 of 56 ms at 20 users x 10 requests/s), as ``shopfloor loadtest``.
 SLA_P95_SECONDS = 0.056
 #: PSI above 0.25 is the usual "significant shift" line (0.1-0.25 moderate).
 PSI_ALERT = 0.25
@@ -26,6 +26,11 @@ ERROR_RATIO_ALERT = 0.01
 #: A predicted fault rate this many times its weekly level (and above FAULT_RATE_FLOOR) is a jump.
 FAULT_RATE_JUMP = 3.0
 FAULT_RATE_FLOOR = 0.01
+#: Live quality this far below the test figure a version was registered with, over at least this many answers
+#: with an outcome, is a model gone stale (scores where higher is better; errors such as ``rul_mae`` are not
+#: compared with a fixed margin).
+LIVE_QUALITY_MARGIN = 0.1
+LIVE_QUALITY_MIN_ROWS = 200
 
 _LATENCY = "shopfloor_request_latency_seconds_bucket"
 
@@ -71,6 +76,13 @@ def alert_rules() -> dict[str, Any]:
         alert("ShopfloorFeatureDrift", f"max by (model, feature) (shopfloor_feature_psi) > {PSI_ALERT}", "15m",
               "warning", f"PSI of {{{{ $labels.feature }}}} for {{{{ $labels.model }}}} above {PSI_ALERT}: "
               "served rows drifted from the training rows; retrain"),
+        alert("ShopfloorLiveQualityBelowRegistered",
+              f'shopfloor_live_quality{{metric!~".*mae"}} < on (model, version, metric) '
+              f"(shopfloor_registered_quality - {LIVE_QUALITY_MARGIN}) "
+              f"and on (model, version) (shopfloor_live_labelled_rows >= {LIVE_QUALITY_MIN_ROWS})", "15m", "warning",
+              f"live {{{{ $labels.metric }}}} of {{{{ $labels.model }}}} v{{{{ $labels.version }}}} is more than "
+              f"{LIVE_QUALITY_MARGIN:g} below its registered test figure over at least {LIVE_QUALITY_MIN_ROWS} answers "
+              "with an outcome: retrain"),
     ]
     return {"groups": [{"name": "shopfloor-model-servers", "rules": rules}]}
 
@@ -108,6 +120,14 @@ def dashboard() -> dict[str, Any]:
                [(f"topk(10, shopfloor_feature_psi{{{sel}}})", "{{model}} {{feature}}")], 0, 24, w=24),
         _panel(8, "Rows scored/s", [(f"sum by (model) (rate(shopfloor_rows_scored_total{{{sel}}}[1m]))",
                                      "{{model}}")], 0, 32, "rowsps", w=24),
+        _panel(9, "Live quality (answers with an outcome) vs the registered test figure",
+               [(f"shopfloor_live_quality{{{sel}}}", "live {{metric}} {{model}} v{{version}}"),
+                (f"shopfloor_registered_quality{{{sel}}} and on (model, version, metric) shopfloor_live_quality",
+                 "registered {{metric}} {{model}} v{{version}}")], 0, 40),
+        _panel(10, "Answers with an outcome, and the prediction log",
+               [(f"shopfloor_live_labelled_rows{{{sel}}}", "labelled {{model}} v{{version}}"),
+                (f"sum by (model, outcome) (rate(shopfloor_prediction_log_rows_total{{{sel}}}[5m]))",
+                 "log rows/s {{outcome}} {{model}}")], 12, 40),
     ]
     return {
         "uid": "shopfloor-model-servers", "title": "Shopfloor model servers", "schemaVersion": 39,

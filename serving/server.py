@@ -14,7 +14,7 @@ from __future__ import annotations
 from kserve.protocol.rest.server import RESTServer
 
 from serving.fast import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, BodyError, FastInference, body_error_handler
-from serving.live import DEFAULT_REFRESH_SECONDS
+from serving.live import DEFAULT_REFRESH_SECONDS, DEFAULT_WINDOW_SECONDS
 from serving.metrics import MetricsMiddleware
 from serving.model import SERVED, RegistryModel, served_version
 from serving.versions import VersionRouting
@@ -73,7 +73,8 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
           max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0, tracking_uri: str | None = None,
           access_log: bool = False, fast_path: bool = True, max_body: int = DEFAULT_MAX_BODY,
           body_timeout: float = DEFAULT_BODY_TIMEOUT, grpc_port: int | None = None, prediction_log: bool = True,
-          key_column: str | None = None, quality_seconds: float = DEFAULT_REFRESH_SECONDS) -> None:
+          key_column: str | None = None, quality_seconds: float = DEFAULT_REFRESH_SECONDS,
+          quality_window: float = DEFAULT_WINDOW_SECONDS) -> None:
     """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM); ``grpc_port`` also serves the
     Open Inference Protocol over gRPC (KServe's own servicer). Every answered row goes to the prediction log
     (``shopfloor.monitoring``) unless ``prediction_log`` is False; ``key_column`` names a business key that
@@ -87,7 +88,7 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
                            body_timeout=body_timeout)
     model = RegistryModel(model_name, alias=alias, tracking_uri=tracking_uri, max_batch=max_batch,
                           poll_seconds=poll_seconds, prediction_log=prediction_log, key_column=key_column,
-                          quality_seconds=quality_seconds)
+                          quality_seconds=quality_seconds, quality_window=quality_window)
     model.load()
     grpc = {"enable_grpc": True, "grpc_port": grpc_port} if grpc_port else {"enable_grpc": False}
     ModelServer(http_port=port, workers=workers, **grpc).start([model])

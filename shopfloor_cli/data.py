@@ -6,14 +6,21 @@ import argparse
 
 from shopfloor_cli.common import write_table
 
+PART_ID = "part_id"
+
 
 def cmd_gearbox(args: argparse.Namespace) -> int:
     from shopfloor.data.simulate import simulate_gearbox
 
     table = simulate_gearbox(rows=args.rows, fault_rate=args.fault_rate, seed=args.seed, drift=args.drift)
+    if args.outcomes:  # a batch to serve (features and a part id) and, apart, what became of each part
+        table.insert(0, PART_ID, [f"P{args.seed}-{i:06d}" for i in range(len(table))])
+        outcomes = write_table(table[[PART_ID, "faulty"]], args.outcomes)
+        table = table.drop(columns=["faulty"])
+        print(f"wrote the outcomes ({PART_ID}, faulty) to {outcomes}")
     out = write_table(table, args.out)
     print(f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
-          f"({table['faulty'].mean():.1%} labelled faulty, drift {args.drift:g})")
+          f"({args.fault_rate:.1%} faulty expected, drift {args.drift:g})")
     return 0
 
 
@@ -55,6 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gear.add_argument("--seed", type=int, default=0)
     gear.add_argument("--drift", type=float, default=0.0, help="supplier change: 1 moves the seats 7 %%, screws 8 %%")
     gear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
+    gear.add_argument("--outcomes", help=f"also a served batch: --out gets a {PART_ID} column and no label, this "
+                                         f"file the outcomes ({PART_ID}, faulty) to feed back")
     gear.set_defaults(func=cmd_gearbox)
     cut = sim.add_parser("cutting-force", help="specific cutting force by Kienzle's law (h, rake, speed)")
     cut.add_argument("--material", default="C35", help="C35, 16MnCr5, 42CrMo4 or GG20")

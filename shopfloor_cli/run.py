@@ -200,9 +200,20 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     from shopfloor import config
     from shopfloor.data import embedded
     from shopfloor.data.ingest import read_table
+    from shopfloor.errors import DataError
     from shopfloor.retraining import champion_inputs, check_columns
 
-    data = Path(args.data).resolve() if args.data else embedded.gearbox_after_change(args.drift, args.seed)
+    if args.from_log and args.data:
+        raise DataError("from-log", "give --data or --from-log, not both")
+    if args.from_log:  # answers the served champion logged, with the outcomes fed back
+        from shopfloor.monitoring.training_rows import write_labelled_log
+        from shopfloor_cli.monitor import since_time
+
+        contract = champion_inputs(model)
+        data = write_labelled_log(model, contract.inputs.names, args.label, contract.details.get("labels"),
+                                  since=since_time(args.since))
+    else:
+        data = Path(args.data).resolve() if args.data else embedded.gearbox_after_change(args.drift, args.seed)
     # Fail in a second, before any pipeline starts, on no champion, an empty file or other columns.
     check_columns(read_table(data), champion_inputs(model).inputs.names, args.label)
 
@@ -489,4 +500,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("--margin", type=float, default=RETRAINING.margin,
                     help="how much worse the challenger may be and still win")
     rt.add_argument("--drift", type=float, default=2.0, help="drift of the simulated batch when --data is not given")
+    rt.add_argument("--from-log", action="store_true",
+                    help="retrain on production rows: the served champion's logged answers that have an outcome "
+                         "(shopfloor feedback), instead of --data")
+    rt.add_argument("--since", help="with --from-log: only answers since (ISO time, or 30m, 6h, 7d)")
     rt.set_defaults(func=cmd_retraining)

@@ -30,7 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
           poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri(), access_log=args.access_log,
           fast_path=not args.kserve_routes, max_body=args.max_body_bytes, body_timeout=args.body_timeout,
           grpc_port=args.grpc_port, prediction_log=not args.no_prediction_log, key_column=args.key_column,
-          quality_seconds=args.quality_seconds)
+          quality_seconds=args.quality_seconds, quality_window=args.quality_window)
     return 0
 
 
@@ -117,6 +117,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                           "features: kept in the log with the answer, not scored")
     srv.add_argument("--quality-seconds", type=float, default=30.0,
                      help="how often live quality is recomputed from the log and the outcomes (0: never)")
+    srv.add_argument("--quality-window", type=float, default=7 * 86400.0,
+                     help="live quality covers the answers of this many seconds back (default: a week)")
     srv.set_defaults(func=cmd_serve)
 
     dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")

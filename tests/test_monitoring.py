@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -153,3 +154,72 @@ def test_the_live_figure_equals_a_hand_computed_f2(tmp_path):
 def test_each_model_kind_is_scored_with_its_registered_metric(outputs, label, expected):
     got = score(pd.DataFrame({**outputs, "label": label}))
     assert got == pytest.approx(expected)
+
+
+def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_champion(home, tmp_path):
+    """The served champion's logged answers with their outcomes are the training rows of ``run retraining
+    --from-log``; answers without an outcome are left out."""
+    from mlflow import MlflowClient
+    from retrain_fixtures import MODEL_NAME, register_champion
+
+    from shopfloor.data.simulate import simulate_gearbox
+    from shopfloor.registry import load_version
+    from shopfloor_cli.main import main
+
+    register_champion(home, "logreg")
+    champion = load_version(MODEL_NAME, 1)
+    line = simulate_gearbox(rows=1200, seed=7, drift=2.0)
+    log = PredictionLog(flush_seconds=60)  # under $SHOPFLOOR_HOME/monitoring, as the server writes it
+    now = datetime.now(UTC).timestamp()
+    for start in range(0, len(line), 100):
+        batch = champion.inputs.from_input(line.iloc[start:start + 100].drop(columns=["faulty"]))
+        log.add(Entry(now, MODEL_NAME, "1", f"req-{start}", batch, champion.predict_rows(batch)))
+    log.add(Entry(now, MODEL_NAME, "1", "no-outcome", batch, champion.predict_rows(batch)))
+    log.close()
+    outcomes = [{"request_id": f"req-{start}", "row": i, "label": int(y)}
+                for start in range(0, len(line), 100) for i, y in enumerate(line["faulty"].iloc[start:start + 100])]
+    assert record_outcomes(MODEL_NAME, outcomes, labels=champion.details()["labels"]).stored == len(line)
+
+    result = tmp_path / "retraining.json"
+    assert main(["run", "retraining", "--model-name", MODEL_NAME, "--from-log", "--label", "faulty",
+                 "--json", str(result)]) == 0
+    import json
+
+    assert json.loads(result.read_text())["check"]["rows"] == 1200  # the answer without an outcome left out
+    version = MlflowClient().get_model_version(MODEL_NAME, "2")
+    metrics = MlflowClient().get_run(version.run_id).data.metrics
+    params = MlflowClient().get_run(version.run_id).data.params
+    assert params["parent_version"] == "1" and {"test_f2", "champion_test_f2"} <= set(metrics)
+    assert metrics["test_f2"] > metrics["champion_test_f2"]  # the drifted line taught it something
+
+
+def test_retraining_from_an_empty_log_is_a_named_error(home, capsys):
+    from retrain_fixtures import MODEL_NAME, register_champion
+
+    from shopfloor_cli.main import main
+
+    register_champion(home, "logreg")
+    assert main(["run", "retraining", "--model-name", MODEL_NAME, "--from-log"]) == 2
+    assert "no answers of gearbox-fault-classifier with an outcome" in capsys.readouterr().err
+
+
+def test_feedback_and_predictions_commands(home, tmp_path, capsys):
+    from shopfloor_cli.main import main
+
+    log = PredictionLog(flush_seconds=60)
+    log.add(entry("r1", 2, keys=["P-1", "P-2"]))
+    log.close()
+    assert main(["predictions", "--model-name", MODEL, "--out", str(tmp_path / "log.csv")]) == 0
+    exported = pd.read_csv(tmp_path / "log.csv")
+    assert exported.request_id.tolist() == ["r1", "r1"] and exported["key"].tolist() == ["P-1", "P-2"]
+
+    no_label = tmp_path / "no-label.csv"
+    pd.DataFrame({"request_id": ["r1"], "truth": [1]}).to_csv(no_label, index=False)
+    assert main(["feedback", "--model-name", MODEL, "--file", str(no_label)]) == 2
+    assert "label: label column not found" in capsys.readouterr().err
+    mixed = tmp_path / "outcomes.csv"
+    pd.DataFrame({"part": ["P-1", "P-2", "P-9"], "label": ["1", "x", "0"]}).to_csv(mixed, index=False)
+    assert main(["feedback", "--model-name", MODEL, "--file", str(mixed), "--key-column", "part"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stored"] == 2 and report["unknown"] == 1
+    assert report["errors"] == ["row 2, column 'label': not a number: 'x'"]

@@ -41,3 +41,41 @@ def test_alert_rules_pass_promtool(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [{"alert": "A", "expr": "sum(("}]}]}))
     assert subprocess.run(["promtool", "check", "rules", str(broken)], capture_output=True).returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None,
+                    reason="promtool is not installed: apt-get install prometheus")
+def test_live_quality_alert_fires_only_with_enough_labelled_answers(tmp_path):
+    """promtool's rule unit test: live F2 0.5 against a registered 0.8 fires with 300 labelled answers,
+    not with 50; a live error (rul_mae) above its registered figure is not compared."""
+    from serving.observability import LIVE_QUALITY_MIN_ROWS
+
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(alert_rules()))
+    series = [
+        ('shopfloor_live_quality{model="m",version="3",metric="f2"}', "0.5x40"),
+        ('shopfloor_registered_quality{model="m",version="3",metric="f2"}', "0.8x40"),
+        ('shopfloor_live_labelled_rows{model="m",version="3"}', f"{LIVE_QUALITY_MIN_ROWS + 100}x40"),
+        ('shopfloor_live_quality{model="few",version="1",metric="f2"}', "0.1x40"),
+        ('shopfloor_registered_quality{model="few",version="1",metric="f2"}', "0.8x40"),
+        ('shopfloor_live_labelled_rows{model="few",version="1"}', "50x40"),
+        ('shopfloor_live_quality{model="hi",version="1",metric="rul_mae"}', "90x40"),
+        ('shopfloor_registered_quality{model="hi",version="1",metric="rul_mae"}', "10x40"),
+        ('shopfloor_live_labelled_rows{model="hi",version="1"}', "500x40"),
+    ]
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": [{"series": s, "values": v} for s, v in series],
+        "alert_rule_test": [{"eval_time": "20m", "alertname": "ShopfloorLiveQualityBelowRegistered", "exp_alerts": [
+            {"exp_labels": {"severity": "warning", "model": "m", "version": "3", "metric": "f2"},
+             "exp_annotations": {"summary": alert_summary("ShopfloorLiveQualityBelowRegistered",
+                                                          model="m", version="3", metric="f2")}}]}]}]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests))
+    done = subprocess.run(["promtool", "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def alert_summary(name: str, **labels: str) -> str:
+    """An alert's summary with its template filled for ``labels``."""
+    summary = next(r for r in alert_rules()["groups"][0]["rules"] if r["alert"] == name)["annotations"]["summary"]
+    for key, value in labels.items():
+        summary = summary.replace(f"{{{{ $labels.{key} }}}}", value)
+    return summary
