@@ -69,6 +69,7 @@ benchmarks: install
 manifests: install
 	$(BIN)/python -m serving.inference_service > manifests/base/inferenceservices.yaml
 	$(BIN)/python -m serving.observability > manifests/base/observability.yaml
+	$(BIN)/python -m serving.sink > manifests/base/prediction-sink.yaml
 	kubectl kustomize manifests/overlays/microk8s > /dev/null
 
 # A local server on the champion, the paper's Locust profile (20 users x 10 req/s, 60 s), then stop.

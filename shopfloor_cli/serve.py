@@ -34,6 +34,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prediction_sink(args: argparse.Namespace) -> int:
+    from serving.sink import run_sink
+
+    print(f"prediction sink on http://{args.host}:{args.port} (KServe inference logger CloudEvents)", flush=True)
+    run_sink(port=args.port, host=args.host, key_column=args.key_column)
+    return 0
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     import yaml
 
@@ -120,6 +128,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--quality-window", type=float, default=7 * 86400.0,
                      help="live quality covers the answers of this many seconds back (default: a week)")
     srv.set_defaults(func=cmd_serve)
+
+    snk = sub.add_parser("prediction-sink", help="keep what KServe's inference logger sends (the cluster's "
+                                                 "prediction log)")
+    snk.add_argument("--port", type=int, default=8080)
+    snk.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    snk.add_argument("--key-column", help="the business key requests carry beside the features")
+    snk.set_defaults(func=cmd_prediction_sink)
 
     dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")
     add_model_name(dep, FAULT_MODEL, "registered model to deploy (also the InferenceService's name)")

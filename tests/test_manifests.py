@@ -112,6 +112,28 @@ def test_generated_inferenceservices_are_up_to_date():
     assert (ROOT / "base" / "inferenceservices.yaml").read_text() == platform_manifests()
 
 
+def test_every_inferenceservice_logs_to_the_prediction_sink_which_writes_to_the_data_volume():
+    from serving.sink import manifests as sink_manifests
+    from shopfloor.platform.deploy import SINK_NAME, SINK_PORT
+
+    assert (ROOT / "base" / "prediction-sink.yaml").read_text() == sink_manifests()
+    docs = render("microk8s")
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == SINK_NAME)
+    for isvc in (d for d in docs if d["kind"] == "InferenceService"):
+        logger = isvc["spec"]["predictor"]["logger"]
+        assert logger == {"mode": "all", "url": f"http://{SINK_NAME}.{service['metadata']['namespace']}"
+                                                 ".svc.cluster.local"}
+    sink = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == SINK_NAME)
+    container = pod_spec(sink)["containers"][0]
+    assert container["args"][:2] == ["shopfloor", "prediction-sink"] and str(SINK_PORT) in container["args"]
+    volumes = pod_spec(sink)["volumes"]
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v}
+    assert claims == {"shopfloor-data"}
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "mlflow-ingress")
+    admitted = [f["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"] for f in rule["from"]]
+    assert {"app.kubernetes.io/component": SINK_NAME} in admitted  # it reads the versions' schemas
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_cluster_runs_mlflow_with_registry_permissions(overlay):
     """The overlays run ``mlflow server`` with exactly the flags of ``shopfloor mlflow-server --auth``, its

@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
+import pandas as pd
 import pytest
 from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 from sklearn.metrics import fbeta_score
@@ -138,3 +140,78 @@ def test_feedback_over_rest_drives_the_live_gauge(registered, tmp_path):
         assert metric_value(text, series) == pytest.approx(expected)
         assert metric_value(text, f'shopfloor_registered_quality{{metric="f2",model="{MODEL}",version="1"}}') == 0.9
         assert metric_value(text, f'shopfloor_prediction_log_rows_total{{model="{MODEL}",outcome="written"}}') == 40
+
+
+def _cloud_event(url: str, kind: str, event_id: str, body: bytes) -> int:
+    """POST one event in CloudEvents' HTTP binary mode, with the attributes KServe's logger agent sets."""
+    headers = {"content-type": "application/json", "ce-specversion": "1.0", "ce-id": event_id,
+               "ce-type": f"org.kubeflow.serving.inference.{kind}", "ce-source": "http://localhost:9081/",
+               "ce-time": "2026-11-27T08:00:00Z", "ce-inferenceservicename": MODEL,
+               "ce-namespace": "kubeflow-user-example-com", "ce-component": "predictor", "ce-endpoint": "",
+               "ce-metadata": "{}"}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_sink_writes_what_kserves_logger_sends_as_the_server_logs_it(registered, tmp_path):
+    """Requests and responses of a real server, sent to the sink as KServe's agent sends them (response before
+    request for one pair), give the same log rows as the server's own log."""
+    import json
+    import threading
+
+    import uvicorn
+
+    from serving.sink import PredictionSink
+    from shopfloor.monitoring.prediction_log import PredictionLog
+
+    served_home = tmp_path / "served"
+    env = {**registered["env"], "SHOPFLOOR_MONITORING": str(served_home)}
+    rows = rows_as_lists(registered["rows"].head(5))
+    columns = list(registered["rows"].columns)
+    exchanges = []
+    with local_server(MODEL, extra=["--poll-seconds", "0", "--quality-seconds", "0"], env=env) as url:
+        for i in range(3):
+            body = {"instances": rows[i:i + 2]}
+            answer, _ = _post(f"{url}/v1/models/{MODEL}:predict", body, {"x-request-id": f"v1-{i}"})
+            exchanges.append((f"v1-{i}", body, answer))
+        v2 = {"id": "v2-0", "inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [rows[4][j]]}
+                                       for j, c in enumerate(columns)]}
+        answer, _ = _post(f"{url}/v2/models/{MODEL}/infer", v2)
+        exchanges.append(("v2-0", v2, answer))
+    served = read_predictions(MODEL, root=served_home)
+
+    sink_home = tmp_path / "sink"
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = registered["env"]["MLFLOW_TRACKING_URI"]
+    sink = PredictionSink(PredictionLog(root=sink_home, flush_seconds=60))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(sink, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: server.started, what="sink started")
+        sink_url = f"http://127.0.0.1:{port}/"
+        for n, (event_id, request, response) in enumerate(exchanges):
+            halves = [("request", json.dumps(request).encode()), ("response", json.dumps(response).encode())]
+            first, second = halves[::-1] if n == 1 else halves  # the agent does not promise an order
+            assert _cloud_event(sink_url, *first[:1], f"agent-{event_id}", first[1]) == 202
+            assert _cloud_event(sink_url, *second[:1], f"agent-{event_id}", second[1]) == 200
+        assert _cloud_event(sink_url, "request", "", b"{}") == 400  # not a logger event: named, refused
+        assert sink.stats["logged_requests"] == 4
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    sink.log.close()
+    logged = read_predictions(MODEL, root=sink_home)
+    key = ["request_id", "row"]
+    compared = [c for c in served.columns if c not in ("time", "key")]
+    left = served.sort_values(key).reset_index(drop=True)[compared]
+    right = logged.sort_values(key).reset_index(drop=True)[compared]
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    assert len(logged) == 7

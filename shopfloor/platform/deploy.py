@@ -32,6 +32,12 @@ RESOURCES = {"cpu": "500m", "memory": "512Mi"}
 SCALE_TARGETS = {FAULT_MODEL: 3800}
 DEFAULT_SCALE_TARGET = 70
 SERVER_LABEL = ("app.kubernetes.io/component", "shopfloor-model-server")  # on every model server pod
+#: The service KServe's inference logger sends every request and response to (``serving.sink``).
+SINK_NAME, SINK_PORT = "shopfloor-prediction-sink", 8080
+
+
+def sink_url(namespace: str = NAMESPACE) -> str:
+    return f"http://{SINK_NAME}.{namespace}.svc.cluster.local"
 
 
 def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str = CHAMPION, image: str = IMAGE,
@@ -42,7 +48,8 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
     ``shopfloor serve`` as a custom KServe predictor, with the paper's sizing (1 to 10 replicas of 0.5
     CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target; hardened as every Shopfloor
     container (``shopfloor.platform.hardening``); its registry identity (read-only) from the model servers'
-    Secret where the registry requires one."""
+    Secret where the registry requires one. KServe's inference logger sends every request and response to the
+    prediction sink (``serving.sink``), which keeps them as the model server does on one machine."""
     volumes, mounts = hardening.scratch_volumes()
     container = {
         "name": "kserve-container", "image": image,
@@ -59,6 +66,8 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
     target = scale_target or SCALE_TARGETS.get(model_name, DEFAULT_SCALE_TARGET)
     predictor: dict[str, Any] = {"containers": [container], "volumes": volumes,
                                  "labels": {SERVER_LABEL[0]: SERVER_LABEL[1]},  # what MLflow's NetworkPolicy admits
+                                 # every request and response, as CloudEvents, to the prediction sink
+                                 "logger": {"mode": "all", "url": sink_url(namespace)},
                                  "minReplicas": min_replicas,
                                  "maxReplicas": max_replicas, "scaleMetric": scale_metric, "scaleTarget": target}
     if service_account:
