@@ -60,21 +60,25 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return 0
     from shopfloor_cli import scheduler
 
-    if not (args.data or args.watch):
-        raise SystemExit("shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on)")
+    if not (args.data or args.watch or args.when):
+        raise SystemExit("shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on), "
+                         "or --when (retrain on the served answers with their outcomes)")
     args.data = args.data or args.watch
     model = model_name_for(args, "retraining")
     try:
-        spec = scheduler.Schedule(data=str(Path(args.data).resolve()), cron=args.cron, interval=args.interval,
-                                  label=args.label, model_name=model,
+        spec = scheduler.Schedule(data=str(Path(args.data).resolve()) if args.data else "", cron=args.cron,
+                                  interval=args.interval, label=args.label, model_name=model,
                                   watch=str(Path(args.watch).resolve()) if args.watch else None,
-                                  watch_server=args.watch_server, psi=args.psi, server_poll=args.server_poll)
+                                  watch_server=args.watch_server, psi=args.psi, server_poll=args.server_poll,
+                                  when=args.when, min_labelled=args.min_labelled)
     except ValueError as exc:
         raise SystemExit(f"shopfloor schedule: {exc}") from None
     job = scheduler.start(spec)
-    when = f"cron {job.cron!r}" if job.cron else f"every {job.interval:g} s"
+    when = f"cron {job.cron!r}" if job.cron else f"every {job.interval:g} s" if job.interval else "on triggers"
     watch = f", and on drift in {job.watch}" if job.watch else ""
-    if job.watch_server:
+    if job.when:
+        watch += f", and when {job.when} on {job.watch_server} (over {job.min_labelled}+ answers with an outcome)"
+    elif job.watch_server:
         watch += f", and when the PSI of a feature served by {job.watch_server} passes {job.psi:g}"
     print(f"local schedule {job.id} (pid {job.pid}): retraining {model} {when}{watch}; log {scheduler.folder()}")
     return 0
@@ -153,7 +157,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sch_sub = sch.add_subparsers(dest="action", required=True)
     rec = sch_sub.add_parser("retraining", help="run the retraining pipeline on a cron line (or an interval)")
     rec.set_defaults(func=cmd_schedule, pipeline="retraining")
-    when = rec.add_mutually_exclusive_group(required=True)
+    when = rec.add_mutually_exclusive_group()
     when.add_argument("--cron", help='five fields, e.g. "0 3 * * *" (03:00 daily)')
     when.add_argument("--interval", type=float, help="seconds between runs (local scheduler only)")
     _kubeflow_options(rec, False)
@@ -164,6 +168,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="local: also run when the model server at URL reports online drift (shopfloor_feature_psi)")
     rec.add_argument("--psi", type=float, default=0.25, help="with --watch-server: the PSI that counts as drift")
     rec.add_argument("--server-poll", type=float, default=15.0, help="with --watch-server: seconds between reads")
+    rec.add_argument("--when", metavar="CONDITION",
+                     help="local, with --watch-server: run when the served version's live quality meets CONDITION, "
+                          "e.g. 'live_f2 < 0.6', once per episode; without --data it retrains on the served "
+                          "answers with their outcomes")
+    rec.add_argument("--min-labelled", type=int, default=200,
+                     help="with --when: answers with an outcome needed before the live figure counts")
     rec.add_argument("--label", default="faulty")
     add_model_name(rec, None, "the model to retrain (required with --data or --watch)")
     lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,8 @@ class Schedule:
     interval: float | None = None  # seconds between runs (instead of cron)
     watch: str | None = None  # a file whose changes are checked for drift (default: none)
     watch_server: str | None = None  # a model server whose shopfloor_feature_psi gauges are watched
+    when: str | None = None  # a condition on the watched server's live quality, e.g. "live_f2 < 0.6"
+    min_labelled: int = 200  # answers with an outcome the served version needs before ``when`` is believed
     psi: float = 0.25  # the PSI above which a served feature counts as drifted
     server_poll: float = 15.0  # seconds between reads of the server's /metrics
     label: str = "faulty"
@@ -62,8 +65,14 @@ class Schedule:
     last_slot: float | None = None  # the latest slot a run was started for
 
     def __post_init__(self) -> None:
-        if (self.cron is None) == (self.interval is None):
-            raise ValueError("give exactly one of cron and interval")
+        if self.cron is not None and self.interval is not None:
+            raise ValueError("give one of cron and interval, not both")
+        if self.cron is None and self.interval is None and self.watch_server is None:
+            raise ValueError("give cron, interval, or a server to watch (watch_server, with when or psi)")
+        if self.when is not None:
+            parse_condition(self.when)
+            if self.watch_server is None:
+                raise ValueError("when: needs a model server to watch (watch_server)")
         if self.cron is not None:
             from croniter import croniter
 
@@ -88,7 +97,9 @@ class Schedule:
         self.record.write_text(json.dumps(asdict(self), indent=2))
 
     def next_time(self, after: float) -> float:
-        """The first slot (epoch seconds) strictly after ``after``."""
+        """The first slot (epoch seconds) strictly after ``after`` (never, for a schedule of triggers only)."""
+        if self.interval is None and self.cron is None:
+            return math.inf
         if self.interval is not None:
             return self.anchor + (math.floor((after - self.anchor) / self.interval) + 1) * self.interval
         from croniter import croniter
@@ -97,6 +108,8 @@ class Schedule:
 
     def latest_slot(self, until: float) -> float | None:
         """The latest slot at or before ``until`` that no run was started for (None if there is none)."""
+        if self.interval is None and self.cron is None:
+            return None
         if self.interval is not None:
             k = math.floor((until - self.anchor) / self.interval)
             slot = self.anchor + k * self.interval if k >= 1 else None
@@ -206,6 +219,44 @@ def served_drift(url: str, model: str, threshold: float, timeout: float = 5.0) -
     return drifted
 
 
+CONDITION = re.compile(r"^\s*live_([a-z0-9_]+)\s*(<=|>=|<|>)\s*(-?[0-9]*\.?[0-9]+)\s*$")
+COMPARE = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+
+
+def parse_condition(text: str) -> tuple[str, str, float]:
+    """``"live_f2 < 0.6"`` -> ("f2", "<", 0.6); ``ValueError`` naming the expected form otherwise."""
+    match = CONDITION.match(text or "")
+    if match is None:
+        raise ValueError(f"when: expected 'live_METRIC < VALUE' (or <=, >, >=), e.g. 'live_f2 < 0.6'; got {text!r}")
+    return match.group(1), match.group(2), float(match.group(3))
+
+
+def served_quality(url: str, model: str, metric: str, min_labelled: int,
+                   timeout: float = 5.0) -> tuple[float, int] | None:
+    """(live ``metric``, labelled answers) of the version the server at ``url`` answers with now, or None when
+    the server cannot be read, has no such figure, or too few answers have an outcome to believe it."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=timeout) as answer:
+            text = answer.read().decode()
+    except OSError as exc:
+        print(f"live quality check of {url} skipped: {exc}", flush=True)
+        return None
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples
+               if s.labels.get("model") == model]
+    served = next((str(int(s.value)) for s in samples if s.name == "shopfloor_served_version"), None)
+    value = next((s.value for s in samples if s.name == "shopfloor_live_quality"
+                  and s.labels.get("version") == served and s.labels.get("metric") == metric), None)
+    rows = next((int(s.value) for s in samples if s.name == "shopfloor_live_labelled_rows"
+                 and s.labels.get("version") == served), 0)
+    if value is None or rows < min_labelled:
+        return None
+    return float(value), rows
+
+
 def new_episode(drifted: dict[str, float] | None, episode: bool) -> tuple[bool, bool]:
     """(fire now, in an episode after this read): fire when drift appears outside an episode; the episode
     ends only on a read with no drifted feature (an unreadable server changes nothing)."""
@@ -219,7 +270,8 @@ def fire(schedule: Schedule, reason: str, slot: float | None = None) -> dict[str
     started = time.time()
     result_file = folder() / f"{schedule.id}.last.json"
     result_file.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "shopfloor_cli.main", "run", "retraining", "--data", schedule.data,
+    rows = ["--data", schedule.data] if schedule.data else ["--from-log"]  # no table: the served answers
+    cmd = [sys.executable, "-m", "shopfloor_cli.main", "run", "retraining", *rows,
            "--label", schedule.label, "--model-name", schedule.model_name, "--json", str(result_file)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     event = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "trigger": reason,
@@ -256,8 +308,10 @@ def run_forever(schedule_id: str) -> None:
         fire(schedule, "missed slot", missed)
     due = schedule.next_time(time.time())
     seen = None
-    next_scrape, episode = time.time(), False
-    print(f"schedule {schedule.id}: next run at {datetime.fromtimestamp(due).isoformat()}", flush=True)
+    next_scrape, episode, low = time.time(), False, False
+    condition = parse_condition(schedule.when) if schedule.when else None
+    print(f"schedule {schedule.id}: next run at "
+          f"{datetime.fromtimestamp(due).isoformat() if math.isfinite(due) else 'a trigger'}", flush=True)
     while schedule.record.exists():
         now = time.time()
         if now >= due:
@@ -267,12 +321,21 @@ def run_forever(schedule_id: str) -> None:
             continue
         if schedule.watch_server and now >= next_scrape:
             next_scrape = now + schedule.server_poll
-            drifted = served_drift(schedule.watch_server, schedule.model_name, schedule.psi)
-            start, episode = new_episode(drifted, episode)
-            if start:
-                top = sorted(drifted, key=drifted.get, reverse=True)[:5]
-                fire(schedule, f"served drift (PSI > {schedule.psi:g}) in {len(drifted)} features: "
-                               + ", ".join(f"{f} {drifted[f]}" for f in top))
+            if condition is not None:  # live quality: once per episode of the condition holding
+                metric, op, bound = condition
+                found = served_quality(schedule.watch_server, schedule.model_name, metric, schedule.min_labelled)
+                holds = None if found is None else ({metric: found[0]} if COMPARE[op](found[0], bound) else {})
+                start, low = new_episode(holds, low)
+                if start:
+                    fire(schedule, f"live {metric} {found[0]:.3f} {op} {bound:g} over {found[1]} answers "
+                                   "with an outcome")
+            else:
+                drifted = served_drift(schedule.watch_server, schedule.model_name, schedule.psi)
+                start, episode = new_episode(drifted, episode)
+                if start:
+                    top = sorted(drifted, key=drifted.get, reverse=True)[:5]
+                    fire(schedule, f"served drift (PSI > {schedule.psi:g}) in {len(drifted)} features: "
+                                   + ", ".join(f"{f} {drifted[f]}" for f in top))
         if schedule.watch and Path(schedule.watch).exists():
             stamp = Path(schedule.watch).stat().st_mtime_ns
             if seen is not None and stamp != seen:

@@ -140,6 +140,11 @@ def test_feedback_over_rest_drives_the_live_gauge(registered, tmp_path):
         assert metric_value(text, series) == pytest.approx(expected)
         assert metric_value(text, f'shopfloor_registered_quality{{metric="f2",model="{MODEL}",version="1"}}') == 0.9
         assert metric_value(text, f'shopfloor_prediction_log_rows_total{{model="{MODEL}",outcome="written"}}') == 40
+        # what `shopfloor schedule retraining --when 'live_f2 < ...'` reads
+        from shopfloor_cli.scheduler import served_quality
+
+        assert served_quality(url, MODEL, "f2", min_labelled=40) == (pytest.approx(expected), 40)
+        assert served_quality(url, MODEL, "f2", min_labelled=41) is None  # too few outcomes to believe
 
 
 def _cloud_event(url: str, kind: str, event_id: str, body: bytes) -> int:

@@ -24,8 +24,17 @@ def test_cron_lines_for_kfp():
 def test_schedule_validation(home):
     with pytest.raises(ValueError, match="cron"):
         scheduler.Schedule(data="x.csv", cron="61 3 * * *")
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="give cron, interval, or a server to watch"):
         scheduler.Schedule(data="x.csv")
+    with pytest.raises(ValueError, match="not both"):
+        scheduler.Schedule(data="x.csv", cron="0 3 * * *", interval=60)
+    with pytest.raises(ValueError, match="when: needs a model server"):
+        scheduler.Schedule(data="", interval=60, when="live_f2 < 0.6")
+    with pytest.raises(ValueError, match="expected 'live_METRIC < VALUE'"):
+        scheduler.Schedule(data="", watch_server="http://127.0.0.1:8080", when="f2 below 0.6")
+    on_quality = scheduler.Schedule(data="", watch_server="http://127.0.0.1:8080", when="live_pr_auc <= .5")
+    assert on_quality.next_time(0) == float("inf") and on_quality.latest_slot(time.time()) is None
+    assert scheduler.parse_condition("live_pr_auc <= .5") == ("pr_auc", "<=", 0.5)
     nightly = scheduler.Schedule(data="x.csv", cron="0 3 * * *")
     start = time.mktime((2026, 11, 23, 10, 0, 0, 0, 0, -1))
     assert time.localtime(nightly.next_time(start))[:5] == (2026, 11, 24, 3, 0)
