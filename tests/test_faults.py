@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -195,18 +196,29 @@ def _wait(condition, timeout: float) -> None:
 
 
 def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, gearbox_csv):
+    """With registry users on, as the cluster runs MLflow: the model server reads as its read-only identity,
+    registrations and the pipeline write as the pipeline's."""
+    from shopfloor.platform import mlflow_auth as auth
+
+    admin = auth.Identity(auth.ADMIN_USER, "admin-password-for-fault-tests")
+    trainer = auth.Identity("line-1-training", "trainer-password-2")
+    reader = auth.Identity("line-1-server", "server-password-2")
     home = tmp_path / "home"
     home.mkdir()
     backend, artifacts, port = f"sqlite:///{home / 'server.db'}", str(home / "artifacts"), free_port()
+    users = auth.server_environment(home / "auth", environ={auth.PASSWORD_ENV: admin.password})
     script = REGISTER.format(tests=str(Path(__file__).parent))
-    with mlflow_server(backend, artifacts, port=port) as url:
-        first = subprocess.run([sys.executable, "-c", script, url, "0.5", "0", str(home)], env=_env(home, url),
-                               capture_output=True, text=True)
+    with mlflow_server(backend, artifacts, port=port, auth=users) as url:
+        auth.grant_role(url, admin, trainer, "pipeline", MODEL, "serving-tests")
+        auth.grant_role(url, admin, reader, "server", MODEL, "serving-tests")
+        first = subprocess.run([sys.executable, "-c", script, url, "0.5", "0", str(home)],
+                               env=_env(home, url, **trainer.environ()), capture_output=True, text=True)
         assert first.returncode == 0, first.stderr[-2000:]
     # the server starts while the registry runs; then the registry goes away (SIGKILL) and comes back
-    with mlflow_server(backend, artifacts, port=port) as url:
+    with mlflow_server(backend, artifacts, port=port, auth=users) as url:
         log = home / "server.log"
-        with local_server(MODEL, extra=["--poll-seconds", "1"], env=_env(home, url), log=log) as served:
+        with local_server(MODEL, extra=["--poll-seconds", "1"], env=_env(home, url, **reader.environ()),
+                          log=log) as served:
             rows = {"instances": _example(served)}
             assert call(f"{served}/v1/models/{MODEL}:predict", rows).headers["x-model-version"] == "1"
             stopped_at = time.monotonic()
@@ -223,13 +235,15 @@ def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, 
                             home=home, tracking_uri=url)
             assert run.returncode == 2 and "unreachable" in run.stderr and time.monotonic() - started < 30
             # the registry comes back with a new champion: the server follows
-            with mlflow_server(backend, artifacts, port=port):
+            with mlflow_server(backend, artifacts, port=port, auth=users):
                 second = subprocess.run([sys.executable, "-c", script, url, "0.9", "1", str(home)],
-                                        env=_env(home, url), capture_output=True, text=True)
+                                        env=_env(home, url, **trainer.environ()), capture_output=True, text=True)
                 assert second.returncode == 0, second.stderr[-2000:]
                 _wait(lambda: call(f"{served}/v1/models/{MODEL}:predict", rows).headers.get("x-model-version")
                       == "2", 60)
             assert time.monotonic() - stopped_at > 6
+            # it read as itself throughout: never refused (MLflow's client says "error code 401" or "403")
+            assert re.search(r"error code 40[13]|PERMISSION_DENIED", log.read_text()) is None
 
 
 def _stop_server(url: str) -> None:
