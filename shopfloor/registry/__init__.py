@@ -38,6 +38,7 @@ from shopfloor.contract import InputSchema, ShopfloorModel, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 from shopfloor.platform.failpoints import reach
 from shopfloor.platform.mlflow_auth import refused
+from shopfloor.registry.history import move_alias
 from shopfloor.registry.lock import registry_lock
 from shopfloor.registry.promotion import Decision, by_score, forced
 
@@ -321,7 +322,10 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
             mlflow.set_tags(decision.tags)
             alias = CHAMPION if decision.promote else CHALLENGER
             client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
-            client.set_registered_model_alias(model_name, alias, str(version))
+            kind = "retraining" if (tags or {}).get("shopfloor.pipeline") == "retraining" else (
+                "promotion" if decision.promote else "challenger")
+            move_alias(model_name, alias, version, kind=kind, reason=decision.reason, run_id=run.info.run_id,
+                       client=client)
             client.delete_model_version_tag(model_name, str(version), PENDING)
     except BaseException:
         # Every version this run created goes, including one registered by a log step that failed later.

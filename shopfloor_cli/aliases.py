@@ -1,0 +1,67 @@
+"""``shopfloor history``, ``rollback`` and ``promote``: who moved ``@champion`` when and why, and moving it back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from shopfloor.constants import FAULT_MODEL
+from shopfloor_cli.common import add_model_name, checked_name
+
+
+def _tracking() -> None:
+    from shopfloor.registry import use_tracking
+
+    use_tracking(None)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from shopfloor.registry.history import history
+
+    _tracking()
+    moves = history(checked_name(args))
+    if args.json:
+        print(json.dumps(moves, indent=2))
+        return 0
+    if not moves:
+        print("no alias moves on record")
+    for m in moves:
+        who = f"run {m['run_id']}" if m["run_id"] else m["command"]
+        print(f"{m['time']}  @{m['alias']:<10} {m['from'] or '-':>4} -> {m['to']:<4} {m['kind']:<10} "
+              f"{who} ({m['user']}): {m['reason']}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from shopfloor.registry.history import rollback
+
+    _tracking()
+    move = rollback(checked_name(args), args.to, args.reason or "")
+    print(f"@champion of {args.model_name}: version {move['from']} -> {move['to']} (recorded); servers following "
+          "the alias switch at their next check (--poll-seconds, 10 s by default)")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from shopfloor.registry.history import promote_challenger
+
+    _tracking()
+    move = promote_challenger(checked_name(args), args.reason or "")
+    print(f"@champion of {args.model_name}: version {move['from']} -> {move['to']} (the challenger; recorded)")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    hist = sub.add_parser("history", help="every move of @champion and @challenger: when, from, to, who, why")
+    add_model_name(hist, FAULT_MODEL, "registered model")
+    hist.add_argument("--json", action="store_true")
+    hist.set_defaults(func=cmd_history)
+    back = sub.add_parser("rollback", help="move @champion back to the version that held it before (or --to)")
+    add_model_name(back, FAULT_MODEL, "registered model")
+    back.add_argument("--to", help="this version instead of the previous champion")
+    back.add_argument("--reason", help="why, for the history")
+    back.set_defaults(func=cmd_rollback)
+    prom = sub.add_parser("promote", help="end a trial: the @challenger version takes @champion")
+    add_model_name(prom, FAULT_MODEL, "registered model")
+    prom.add_argument("--reason", help="why, for the history")
+    prom.set_defaults(func=cmd_promote)
