@@ -24,7 +24,7 @@ from kserve import InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput
 
-from serving import drift, live, metrics
+from serving import drift, live, metrics, trial
 from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH
 from shopfloor.contract import ShopfloorModel, Tensor
 from shopfloor.errors import DataError
@@ -113,8 +113,10 @@ class RegistryModel(Model):
                  max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0,
                  prediction_log: bool = True, key_column: str | None = None,
                  quality_seconds: float = live.DEFAULT_REFRESH_SECONDS,
-                 quality_window: float = live.DEFAULT_WINDOW_SECONDS) -> None:
+                 quality_window: float = live.DEFAULT_WINDOW_SECONDS, challenger: str | None = None) -> None:
         super().__init__(name, return_response_headers=True)
+        self.trial_mode = trial.TrialMode.parse(challenger) if challenger else None
+        self.trial: trial.Trial | None = None  # @challenger on trial, in each process that serves
         self.log_predictions = prediction_log
         self.key_column = key_column
         self.prediction_log: PredictionLog | None = None  # started in each process that serves
@@ -143,6 +145,9 @@ class RegistryModel(Model):
         drift.register_collector(SERVED)
         live.register_collector(SERVED)
         metrics.set_version(self.name, self.alias, self.current.version)
+        if self.trial_mode is not None and self.trial is None:
+            self.trial = trial.Trial(self.name, self.trial_mode)
+            self.trial.refresh(self._load)
         self.ready = True
         if self.poll_seconds > 0 and self._watcher is None:
             self._watcher = threading.Thread(target=self._watch, name="alias-watcher", daemon=True)
@@ -154,8 +159,14 @@ class RegistryModel(Model):
         gc.freeze()
         return self.ready
 
+    def _load(self, version: str, run_id: str) -> Loaded:
+        return Loaded(version, load_version(self.name, version), run_id)
+
     def refresh(self) -> bool:
-        """Load the alias's version if it moved; True when a switch happened."""
+        """Load the alias's version if it moved (and follow ``@challenger`` on trial); True when the served
+        version switched."""
+        if self.trial is not None:
+            self.trial.refresh(self._load)
         current = self.current
         try:
             found = champion_version(self.name, self.alias)
@@ -209,7 +220,8 @@ class RegistryModel(Model):
     # reloads the model from the registry and watches the alias itself.
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for transient in ("_stop", "_watcher", "current", "drift", "prediction_log", "live", "_http_client_instance",
+        for transient in ("_stop", "_watcher", "current", "drift", "prediction_log", "live", "trial",
+                          "_http_client_instance",
                           "_grpc_client_stub"):
             state.pop(transient, None)
         return state
@@ -217,7 +229,7 @@ class RegistryModel(Model):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._stop, self._watcher, self.current, self.drift = threading.Event(), None, None, None
-        self.prediction_log = self.live = None
+        self.prediction_log = self.live = self.trial = None
         self._http_client_instance = self._grpc_client_stub = None
         if state.get("ready"):
             # Load in the background: the parent pings each new worker within 5 s, and loading
@@ -250,6 +262,10 @@ class RegistryModel(Model):
         answered request goes to the prediction log under ``request_id`` (the caller's, or a new one).
         """
         served = self.current  # one version for the whole request
+        on_trial = self.trial
+        role = "answered"
+        if on_trial is not None and on_trial.answers_this():
+            served, role = on_trial.loaded, trial.CANARY  # this request goes to the challenger
         model = served.model
         request_id = request_id or new_request_id()
         key_column = self.key_column or served.key_column
@@ -257,9 +273,13 @@ class RegistryModel(Model):
             request, keys = split_key(payload, v2, key_column)
             if v2:
                 tensors = request if isinstance(request, list) else [tensor_of(i) for i in request.inputs]
-                rows = model.inputs.parse_v2(tensors, self.max_batch)
+
+                def parse(schema):
+                    return schema.parse_v2(tensors, self.max_batch)
             else:
-                rows = model.inputs.parse_v1(request, self.max_batch)
+                def parse(schema):
+                    return schema.parse_v1(request, self.max_batch)
+            rows = parse(model.inputs)
             if keys is not None and len(keys) != len(rows):
                 raise DataError(key_column, f"{len(keys)} keys for {len(rows)} rows", "bad_shape")
             for column, count in model.inputs.unknown_categories(rows).items():
@@ -272,7 +292,14 @@ class RegistryModel(Model):
         if self.drift is not None:
             self.drift.add(rows)
         if self.prediction_log is not None:
-            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys))
+            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys, role))
+        if on_trial is not None:
+            trial.ROWS.labels(self.name, served.version, role).inc(len(rows))
+            shadow = on_trial.shadow(served, rows, results, parse)
+            if shadow is not None and self.prediction_log is not None:
+                challenger, answered = shadow
+                self.prediction_log.add(Entry(now(), self.name, challenger.version, request_id, rows, answered, keys,
+                                              trial.SHADOW))
         n = len(rows)
         if v2:
             if isinstance(payload, InferRequest):

@@ -74,11 +74,12 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
           access_log: bool = False, fast_path: bool = True, max_body: int = DEFAULT_MAX_BODY,
           body_timeout: float = DEFAULT_BODY_TIMEOUT, grpc_port: int | None = None, prediction_log: bool = True,
           key_column: str | None = None, quality_seconds: float = DEFAULT_REFRESH_SECONDS,
-          quality_window: float = DEFAULT_WINDOW_SECONDS) -> None:
+          quality_window: float = DEFAULT_WINDOW_SECONDS, challenger: str | None = None) -> None:
     """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM); ``grpc_port`` also serves the
     Open Inference Protocol over gRPC (KServe's own servicer). Every answered row goes to the prediction log
     (``shopfloor.monitoring``) unless ``prediction_log`` is False; ``key_column`` names a business key that
-    requests may carry beside the features (passed through to the log, not scored)."""
+    requests may carry beside the features (passed through to the log, not scored). ``challenger``: ``shadow``
+    or ``canary:PERCENT`` puts ``@challenger`` on trial beside the champion (``serving.trial``)."""
     from kserve import ModelServer
 
     from shopfloor.platform.cpus import use_cpus
@@ -88,7 +89,7 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
                            body_timeout=body_timeout)
     model = RegistryModel(model_name, alias=alias, tracking_uri=tracking_uri, max_batch=max_batch,
                           poll_seconds=poll_seconds, prediction_log=prediction_log, key_column=key_column,
-                          quality_seconds=quality_seconds, quality_window=quality_window)
+                          quality_seconds=quality_seconds, quality_window=quality_window, challenger=challenger)
     model.load()
     grpc = {"enable_grpc": True, "grpc_port": grpc_port} if grpc_port else {"enable_grpc": False}
     ModelServer(http_port=port, workers=workers, **grpc).start([model])

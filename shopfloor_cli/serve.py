@@ -23,6 +23,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     model = checked_name(args)
     from serving.server import serve
+    from serving.trial import TrialMode
+
+    if args.challenger:
+        TrialMode.parse(args.challenger)  # a bad share is named before anything loads
 
     print(f"serving models:/{model}@{args.alias} on http://{args.host}:{args.port} "
           f"(MLflow {config.tracking_uri()})", flush=True)
@@ -30,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
           poll_seconds=args.poll_seconds, tracking_uri=config.tracking_uri(), access_log=args.access_log,
           fast_path=not args.kserve_routes, max_body=args.max_body_bytes, body_timeout=args.body_timeout,
           grpc_port=args.grpc_port, prediction_log=not args.no_prediction_log, key_column=args.key_column,
-          quality_seconds=args.quality_seconds, quality_window=args.quality_window)
+          quality_seconds=args.quality_seconds, quality_window=args.quality_window, challenger=args.challenger)
     return 0
 
 
@@ -127,6 +131,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="how often live quality is recomputed from the log and the outcomes (0: never)")
     srv.add_argument("--quality-window", type=float, default=7 * 86400.0,
                      help="live quality covers the answers of this many seconds back (default: a week)")
+    srv.add_argument("--challenger", metavar="shadow|canary:PERCENT",
+                     help="put @challenger on trial: shadow (scores every request, answers none; its answers go to "
+                          "the prediction log) or canary:10 (answers about 10 %% of requests)")
     srv.set_defaults(func=cmd_serve)
 
     snk = sub.add_parser("prediction-sink", help="keep what KServe's inference logger sends (the cluster's "

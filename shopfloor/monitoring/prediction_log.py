@@ -42,6 +42,7 @@ class Entry:
     batch: Any  # a checked batch of the contract: Rows, Windows or Sequences
     outputs: dict[str, np.ndarray]
     keys: Sequence[Any] | None = None
+    role: str = "answered"  # or "canary" (answered by a challenger), "shadow" (scored by one, never returned)
 
 
 @dataclass
@@ -170,7 +171,7 @@ class PredictionLog:
         self.root = root or monitoring_root()
         self.flush_seconds, self.max_rows = flush_seconds, max_rows
         self.stats = LogStats()
-        self._pending: dict[tuple[str, str, type, int], Pending] = {}
+        self._pending: dict[tuple[str, str, str, type, int], Pending] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._warned = False
@@ -181,7 +182,7 @@ class PredictionLog:
     def add(self, entry: Entry) -> bool:
         """Queue one answered request; False (and counted) when the queue is full. Never blocks on disk."""
         n = len(entry.batch)
-        group = (entry.model, entry.version, type(entry.batch), int(entry.time // 86400))  # and the UTC day
+        group = (entry.model, entry.version, entry.role, type(entry.batch), int(entry.time // 86400))  # and the day
         with self._lock:
             if self.stats.queued + n > self.max_rows:
                 self.stats.dropped += n
@@ -198,11 +199,11 @@ class PredictionLog:
         with self._lock:
             pending, self._pending = self._pending, {}
         written = 0
-        for (model, version, _, days), waiting in pending.items():
+        for (model, version, role, _, days), waiting in pending.items():
             day = datetime.fromtimestamp(days * 86400, UTC).date()
             rows = waiting.rows
             try:
-                table = waiting.table()
+                table = waiting.table().append_column("role", pa.array([role] * waiting.rows, pa.string()))
                 # dictionary pages only for strings: on float columns they cost 3x the write for nothing
                 strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
                 write_part(table, predictions_dir(self.root, model, version, day), use_dictionary=strings)

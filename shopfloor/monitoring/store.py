@@ -2,9 +2,11 @@
 
 ``ROOT/predictions/model=NAME/version=V/date=YYYY-MM-DD/part-*.parquet``: one row per answered row, columns
 ``request_id``, ``row`` (its position in the request), ``time`` (UTC), ``key`` (the business key, when the
-model names one), ``input.COLUMN`` for tabular inputs or ``input`` for windows and sequences, and
-``output.NAME``. ``ROOT/outcomes/model=NAME/date=YYYY-MM-DD/part-*.parquet``: ``request_id``, ``row``, ``key``,
-``label``, ``received``. Files appear whole (written under a temporary name, then renamed), so a reader never
+model names one), ``input.COLUMN`` for tabular inputs or ``input`` for windows and sequences,
+``output.NAME``, and ``role``: ``answered`` (or ``canary``: answered by a challenger on trial) or ``shadow``
+(a challenger's answer to the same request, never returned).
+``ROOT/outcomes/model=NAME/date=YYYY-MM-DD/part-*.parquet``: ``request_id``, ``row``, ``key``, ``label``,
+``received``. Files appear whole (written under a temporary name, then renamed), so a reader never
 sees half a file, and every writer (server worker, sink, feedback command) writes files of its own, so two
 writers never lose each other's rows. Hive-style directory names let any Parquet reader (pyarrow, DuckDB,
 Spark) query the same tree.

@@ -23,6 +23,8 @@ def labelled_log(model: str, features: list[str], label: str, labels: dict[str, 
     """The answered rows of ``model`` that have an outcome, as ``features`` + ``label``; ``DataError`` when
     there are none or the log lacks a feature (rows logged by a model with other columns)."""
     table = joined(model, since=since, root=root)
+    if not table.empty and "role" in table.columns:
+        table = table[table["role"] != "shadow"]  # a shadow answer repeats a request already on record
     if table.empty:
         raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
                                 f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)")
