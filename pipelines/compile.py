@@ -8,6 +8,7 @@ import yaml
 from kfp import compiler
 
 from pipelines.catalog import get
+from pipelines.monitored import monitored
 from shopfloor.constants import IMAGE
 
 COMPILED_DIR = Path(__file__).parent / "compiled"
@@ -17,11 +18,12 @@ def compile_pipeline(name: str, out: str | Path | None = None, image: str | None
     """Write pipeline ``name`` as IR YAML (default ``pipelines/compiled/NAME.yaml``) and return the path.
 
     Components are declared with the default image; ``image`` replaces it in every executor, so one
-    compiled file can point at the image a cluster's registry actually holds.
+    compiled file can point at the image a cluster's registry actually holds. The compiled pipeline ends with
+    an exit step that records the run's outcome (``pipelines.monitored``).
     """
     out = Path(out) if out else COMPILED_DIR / f"{name}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(get(name), str(out))
+    compiler.Compiler().compile(monitored(get(name)), str(out))
     if image and image != IMAGE:
         spec = yaml.safe_load(out.read_text())
         for executor in spec["deploymentSpec"]["executors"].values():

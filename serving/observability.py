@@ -31,6 +31,8 @@ FAULT_RATE_FLOOR = 0.01
 #: compared with a fixed margin).
 LIVE_QUALITY_MARGIN = 0.1
 LIVE_QUALITY_MIN_ROWS = 200
+#: How often retraining is scheduled (the documented nightly cron); no success in two periods is an alert.
+RETRAINING_PERIOD_SECONDS = 86400
 
 _LATENCY = "shopfloor_request_latency_seconds_bucket"
 
@@ -84,7 +86,22 @@ def alert_rules() -> dict[str, Any]:
               f"{LIVE_QUALITY_MARGIN:g} below its registered test figure over at least {LIVE_QUALITY_MIN_ROWS} answers "
               "with an outcome: retrain"),
     ]
-    return {"groups": [{"name": "shopfloor-model-servers", "rules": rules}]}
+    pipelines = [
+        alert("ShopfloorPipelineRunFailed", "shopfloor_pipeline_last_run_success == 0", "0m", "critical",
+              "the last run of {{ $labels.pipeline }} failed (its step and error are in the run; on one machine in "
+              "$SHOPFLOOR_HOME/metrics/pipeline_runs.jsonl)"),
+        alert("ShopfloorNoSuccessfulRetraining",
+              'time() - shopfloor_pipeline_last_success_timestamp_seconds{pipeline="retraining"} '
+              f"> {2 * RETRAINING_PERIOD_SECONDS}", "0m", "warning",
+              f"retraining has not succeeded for two schedule periods ({2 * RETRAINING_PERIOD_SECONDS // 3600} h): "
+              "models may be going stale"),
+        alert("ShopfloorRetrainingNeverSucceeded",
+              'shopfloor_pipeline_last_run_timestamp_seconds{pipeline="retraining"} unless on (pipeline) '
+              "shopfloor_pipeline_last_success_timestamp_seconds", f"{2 * RETRAINING_PERIOD_SECONDS}s", "warning",
+              "retraining has run but never succeeded"),
+    ]
+    return {"groups": [{"name": "shopfloor-model-servers", "rules": rules},
+                       {"name": "shopfloor-pipelines", "rules": pipelines}]}
 
 
 def _panel(pid: int, title: str, targets: list[tuple[str, str]], x: int, y: int, unit: str = "short",

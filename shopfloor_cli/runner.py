@@ -195,8 +195,13 @@ def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = N
                 os.environ.pop(EVENTS_ENV, None)
             else:
                 os.environ[EVENTS_ENV] = previous
+    from shopfloor.platform.run_outcomes import record_outcome
+
+    failed = next((s for s in console.steps if s["status"] == "failed"), None)
+    record_outcome(name, "FAILED" if error is not None else "SUCCEEDED",  # as the compiled exit step would
+                   error="" if error is None else str((failed or {}).get("error") or error),
+                   task=(failed or {}).get("name", ""))
     if error is not None:
-        failed = next((s for s in console.steps if s["status"] == "failed"), None)
         if failed is not None and failed.get("user_error"):
             raise StepFailed(failed["error"]) from None
         where = f"step {failed['name']}: {failed['error']}" if failed else f"{type(error).__name__}: {error}"

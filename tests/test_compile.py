@@ -1,3 +1,4 @@
+import pytest
 import yaml
 from kfp.components import load_component_from_file
 
@@ -17,11 +18,30 @@ def test_every_pipeline_compiles_and_loads_back(tmp_path):
         assert all("pip install" not in c for c in commands)  # the image already holds everything
 
 
+def pipeline_tasks(spec: dict, name: str) -> dict:
+    """The tasks of the pipeline's own DAG, inside the exit handler of its compiled form."""
+    handler = spec["root"]["dag"]["tasks"]["exit-handler-1"]["componentRef"]["name"]
+    inner = spec["components"][handler]["dag"]["tasks"][name]["componentRef"]["name"]
+    return spec["components"][inner]["dag"]["tasks"]
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_every_compiled_pipeline_ends_with_an_exit_step_that_records_its_outcome(tmp_path, name):
+    spec = yaml.safe_load(compile_pipeline(name, out=tmp_path / f"{name}.yaml").read_text())
+    root = spec["root"]["dag"]["tasks"]
+    assert set(root) == {"exit-handler-1", "record-run-outcome"}
+    exit_step = root["record-run-outcome"]
+    assert exit_step["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"  # runs on failure too
+    assert exit_step["dependentTasks"] == ["exit-handler-1"]
+    assert exit_step["inputs"]["parameters"]["pipeline_name"]["runtimeValue"]["constant"] == name
+    assert pipeline_tasks(spec, name)  # the pipeline's own steps, unchanged inside
+
+
 def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
     """One ParallelFor branch per chosen synthesizer, collected into training and registration; deploy only
     when asked for and only for a new champion (KFP conditions, no skip flags in the components)."""
     spec = yaml.safe_load(compile_pipeline("fault-detection", out=tmp_path / "fd.yaml").read_text())
-    tasks = spec["root"]["dag"]["tasks"]
+    tasks = pipeline_tasks(spec, "fault-detection")
     loops = [t for t in tasks.values() if "parameterIterator" in t]
     assert len(loops) == 2
 

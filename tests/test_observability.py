@@ -17,7 +17,7 @@ def test_generated_observability_manifest_is_up_to_date():
 
 
 def test_dashboard_and_rules_cover_what_an_operator_watches():
-    rules = {r["alert"]: r for r in alert_rules()["groups"][0]["rules"]}
+    rules = {r["alert"]: r for g in alert_rules()["groups"] for r in g["rules"]}
     assert str(SLA_P95_SECONDS) in rules["ShopfloorLatencyAboveSLA"]["expr"]
     assert str(PSI_ALERT) in rules["ShopfloorFeatureDrift"]["expr"]
     assert "shopfloor_registry_alias_version" in rules["ShopfloorServedVersionNotAlias"]["expr"]
@@ -75,7 +75,41 @@ def test_live_quality_alert_fires_only_with_enough_labelled_answers(tmp_path):
 
 def alert_summary(name: str, **labels: str) -> str:
     """An alert's summary with its template filled for ``labels``."""
-    summary = next(r for r in alert_rules()["groups"][0]["rules"] if r["alert"] == name)["annotations"]["summary"]
+    summary = next(r for g in alert_rules()["groups"] for r in g["rules"] if r["alert"] == name)["annotations"][
+        "summary"]
     for key, value in labels.items():
         summary = summary.replace(f"{{{{ $labels.{key} }}}}", value)
     return summary
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None,
+                    reason="promtool is not installed: apt-get install prometheus")
+def test_unattended_run_alerts_fire_on_a_failed_run_and_on_a_missing_success(tmp_path):
+    """As record_outcome writes them: retraining failed at minute 5 (its last success three days before), a
+    health-index run succeeded. Fires: the failed run, and no success for two periods; not for health index."""
+    from serving.observability import RETRAINING_PERIOD_SECONDS
+
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(alert_rules()))
+    three_days_ago = -3 * 86400
+    series = [
+        ('shopfloor_pipeline_last_run_success{pipeline="retraining"}', "1 1 1 1 1 0x30"),
+        ('shopfloor_pipeline_last_run_timestamp_seconds{pipeline="retraining"}', "0x35"),
+        ('shopfloor_pipeline_last_success_timestamp_seconds{pipeline="retraining"}', f"{three_days_ago}x35"),
+        ('shopfloor_pipeline_last_run_success{pipeline="health-index"}', "1x35"),
+        ('shopfloor_pipeline_last_success_timestamp_seconds{pipeline="health-index"}', f"{three_days_ago}x35"),
+    ]
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": [{"series": s, "values": v} for s, v in series],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "ShopfloorPipelineRunFailed", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "ShopfloorPipelineRunFailed", "exp_alerts": [
+                {"exp_labels": {"severity": "critical", "pipeline": "retraining"},
+                 "exp_annotations": {"summary": alert_summary("ShopfloorPipelineRunFailed", pipeline="retraining")}}]},
+            {"eval_time": "10m", "alertname": "ShopfloorNoSuccessfulRetraining", "exp_alerts": [
+                {"exp_labels": {"severity": "warning", "pipeline": "retraining"},
+                 "exp_annotations": {"summary": alert_summary("ShopfloorNoSuccessfulRetraining")}}]},
+        ]}]}
+    assert 3 * 86400 > 2 * RETRAINING_PERIOD_SECONDS
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests))
+    done = subprocess.run(["promtool", "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -126,12 +126,19 @@ def test_online_drift_gauge_follows_the_served_rows(served):
     assert scheduler.served_drift("http://127.0.0.1:9", MODEL, 0.25, timeout=1) is None
 
 
-def test_every_metric_of_the_dashboard_and_alert_rules_is_exported(served):
+def test_every_metric_of_the_dashboard_and_alert_rules_is_exported(served, tmp_path):
+    """The model servers' rules read what the server exports; the pipelines' rules what a run's outcome
+    record writes."""
     from serving.observability import alert_rules, dashboard, metric_names
+    from shopfloor.platform.run_outcomes import record_outcome
 
     call(f"{served['url']}/v2/models/{MODEL}/infer", {"inputs": []})  # one 4xx, so the rejection series exist
     _send(served["url"], served["rows"].head(20))
     exported = metric_names(metrics_text(served["url"]))
-    wanted = metric_names(json.dumps(dashboard())) | metric_names(json.dumps(alert_rules()))
+    groups = {g["name"]: g for g in alert_rules()["groups"]}
+    record_outcome("retraining", "SUCCEEDED", directory=tmp_path)
+    written = metric_names((tmp_path / "shopfloor_pipeline_retraining.prom").read_text())
+    assert metric_names(json.dumps(groups["shopfloor-pipelines"])) <= written
+    wanted = metric_names(json.dumps(dashboard())) | metric_names(json.dumps(groups["shopfloor-model-servers"]))
     assert len(wanted) >= 9
     assert wanted <= exported, sorted(wanted - exported)
