@@ -56,6 +56,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     kwargs = dict(namespace=args.namespace, alias=args.alias, image=args.image or None,
                   tracking_uri=args.tracking_uri, scale_target=args.scale_target)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    action = "canary" if args.canary is not None else "promote" if args.promote else \
+        "rollback" if args.rollback else None
+    if action is not None:
+        return _rollout(model, action, args, kwargs)
     manifest = inference_service(model, **kwargs)
     errors = schema_errors(manifest)
     if errors:
@@ -65,6 +69,29 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(manifest, sort_keys=False), end="")
         return 0
     print(deploy_cluster(model, **kwargs))
+    return 0
+
+
+def _rollout(model: str, action: str, args: argparse.Namespace, kwargs: dict) -> int:
+    """``deploy --canary / --promote / --rollback``: KServe's canary rollout of the InferenceService; --promote
+    also moves ``@champion`` to the challenger in the registry (recorded in its history) first."""
+    import yaml
+
+    from shopfloor.platform.deploy import canary_patch, rollout_cluster
+
+    kwargs.pop("alias", None)
+    if args.dry_run:
+        print(yaml.safe_dump(canary_patch(model, action, args.canary, **kwargs), sort_keys=False), end="")
+        return 0
+    if action == "promote":
+        from shopfloor.registry import use_tracking
+        from shopfloor.registry.history import promote_challenger
+
+        use_tracking(None)
+        promote_challenger(model, command="shopfloor deploy --promote")
+    result = rollout_cluster(model, action, args.canary, **kwargs)
+    print(f"InferenceService {result['namespace']}/{model}: {action}, canaryTrafficPercent "
+          f"{result['canary_traffic_percent']}")
     return 0
 
 
@@ -151,6 +178,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dep.add_argument("--tracking-uri", default=CLUSTER_TRACKING_URI)
     dep.add_argument("--scale-target", type=int, help="requests/s per replica that triggers scaling out")
     dep.add_argument("--dry-run", action="store_true", help="print the manifest instead of applying it")
+    roll = dep.add_mutually_exclusive_group()
+    roll.add_argument("--canary", type=float, metavar="PERCENT",
+                      help="KServe canary rollout: a new revision serving @challenger gets PERCENT %% of the traffic")
+    roll.add_argument("--promote", action="store_true",
+                      help="end the canary: @challenger takes @champion (recorded) and gets all the traffic")
+    roll.add_argument("--rollback", action="store_true",
+                      help="end the canary: all the traffic back to the revision that served before it")
     dep.set_defaults(func=cmd_deploy)
 
     lt = sub.add_parser("loadtest", help="Locust headless against a model server, with an SLA check")

@@ -6,12 +6,14 @@ import subprocess
 import sys
 
 import mlflow
+import pytest
 import yaml
 from serving_fixtures import MODEL, call, register_gearbox_model
 
 from loadtest.run import free_port
 from serving.inference_service import schema_errors
 from shopfloor.platform.deploy import deploy_local, inference_service
+from shopfloor_cli.main import main
 
 
 def test_manifest_has_the_papers_sizing_and_validates():
@@ -77,3 +79,97 @@ def test_deploy_local_starts_then_follows_the_champion(tmp_path, monkeypatch):
     finally:
         os.killpg(started["pid"], signal.SIGTERM)
         mlflow.set_tracking_uri(None)
+
+
+def _fake_kubernetes(tmp_path, monkeypatch, status: int = 200):
+    """A loopback HTTP server standing in for the Kubernetes API, and a kubeconfig pointing the real client at
+    it; returns the list the requests are captured in."""
+    import http.server
+    import json as _json
+    import threading
+
+    captured = []
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_PATCH(self):  # noqa: N802 - the handler's interface
+            body = self.rfile.read(int(self.headers["content-length"]))
+            captured.append({"method": "PATCH", "path": self.path, "content_type": self.headers["content-type"],
+                             "body": _json.loads(body)})
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"kind": "Status", "code": %d}' % status if status != 200 else b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: fake, cluster: {{server: "http://127.0.0.1:{server.server_port}"}}}}]
+users: [{{name: me, user: {{token: test-token}}}}]
+contexts: [{{name: fake, context: {{cluster: fake, user: me}}}}]
+current-context: fake
+""")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return captured, server
+
+
+def test_canary_promote_and_rollback_send_kserves_canary_patches(tmp_path, monkeypatch, capsys):
+    from shopfloor.constants import NAMESPACE
+
+    captured, server = _fake_kubernetes(tmp_path, monkeypatch)
+    try:
+        assert main(["deploy", "--model-name", MODEL, "--canary", "10"]) == 0
+        assert main(["deploy", "--model-name", MODEL, "--rollback"]) == 0
+    finally:
+        server.shutdown()
+    path = f"/apis/serving.kserve.io/v1beta1/namespaces/{NAMESPACE}/inferenceservices/{MODEL}"
+    assert [(c["method"], c["path"], c["content_type"]) for c in captured] == \
+        [("PATCH", path, "application/merge-patch+json")] * 2
+    canary = captured[0]["body"]["spec"]["predictor"]
+    assert canary["canaryTrafficPercent"] == 10
+    args = canary["containers"][0]["args"]
+    assert args[args.index("--alias") + 1] == "challenger"
+    assert schema_errors({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                          "metadata": {"name": MODEL, "namespace": NAMESPACE}, "spec": {"predictor": canary}}) == []
+    assert captured[1]["body"] == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+
+
+def test_promote_moves_the_alias_then_gives_the_champion_all_the_traffic(home, tmp_path, monkeypatch):
+    from shopfloor.registry.history import history
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    register_gearbox_model(home, f2=0.9, seed=0, tracking_uri=uri)
+    register_gearbox_model(home, f2=0.1, seed=1, tracking_uri=uri)  # v2 on trial as @challenger
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    captured, server = _fake_kubernetes(tmp_path, monkeypatch)
+    try:
+        assert main(["deploy", "--model-name", MODEL, "--promote"]) == 0
+    finally:
+        server.shutdown()
+    predictor = captured[0]["body"]["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 100
+    args = predictor["containers"][0]["args"]
+    assert args[args.index("--alias") + 1] == "champion"
+    last = history(MODEL)[-1]
+    assert (last["from"], last["to"], last["kind"], last["command"]) == ("1", "2", "manual",
+                                                                        "shopfloor deploy --promote")
+
+
+@pytest.mark.parametrize("share", ["-5", "100.5"])
+def test_a_canary_share_outside_0_to_100_is_named(share, capsys):
+    assert main(["deploy", "--model-name", MODEL, "--canary", share, "--dry-run"]) == 2
+    assert "canary" in capsys.readouterr().err
+
+
+def test_a_rollout_without_an_inferenceservice_is_named(tmp_path, monkeypatch, capsys):
+    captured, server = _fake_kubernetes(tmp_path, monkeypatch, status=404)
+    try:
+        assert main(["deploy", "--model-name", MODEL, "--rollback"]) == 2
+    finally:
+        server.shutdown()
+    assert "no InferenceService" in capsys.readouterr().err

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor import config
-from shopfloor.constants import CHAMPION, CLUSTER_TRACKING_URI, FAULT_MODEL, IMAGE, NAMESPACE, SERVER_PORT
+from shopfloor.constants import CHALLENGER, CHAMPION, CLUSTER_TRACKING_URI, FAULT_MODEL, IMAGE, NAMESPACE, SERVER_PORT
+from shopfloor.errors import DataError
 from shopfloor.platform import hardening
 from shopfloor.platform.mlflow_auth import SERVER_IDENTITY, credentials_env
 from shopfloor.progress import reported
@@ -124,16 +125,10 @@ def deploy_local(model: str, expected_version: str, port: int = SERVER_PORT, log
 def deploy_cluster(model: str, namespace: str = NAMESPACE, tracking_uri: str = CLUSTER_TRACKING_URI,
                    **kwargs: Any) -> dict[str, Any]:
     """Create or patch the InferenceService in ``namespace`` (in-cluster credentials, else kubeconfig)."""
-    from kubernetes import client
-    from kubernetes import config as kube_config
     from kubernetes.client.rest import ApiException
 
-    try:
-        kube_config.load_incluster_config()
-    except kube_config.ConfigException:
-        kube_config.load_kube_config()
     manifest = inference_service(model, namespace=namespace, tracking_uri=tracking_uri, **kwargs)
-    api = client.CustomObjectsApi()
+    api = _custom_objects()
     where = {"group": API_GROUP, "version": API_VERSION_ONLY, "namespace": namespace, "plural": "inferenceservices"}
     try:
         api.get_namespaced_custom_object(name=model, **where)
@@ -146,6 +141,58 @@ def deploy_cluster(model: str, namespace: str = NAMESPACE, tracking_uri: str = C
         api.patch_namespaced_custom_object(name=model, body=manifest, **where)
         action = "patched"
     return {"target": "cluster", "action": action, "namespace": namespace, "name": model}
+
+
+def _custom_objects():
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:  # KUBECONFIG as it is now (the client reads it once, at import)
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
+    return client.CustomObjectsApi()
+
+
+def canary_patch(model: str, action: str, percent: float | None = None, namespace: str = NAMESPACE,
+                 tracking_uri: str = CLUSTER_TRACKING_URI, **kwargs: Any) -> dict[str, Any]:
+    """The merge patch of a KServe canary rollout: ``canary`` serves ``@challenger`` from a new revision that
+    gets ``percent`` % of the traffic (``canaryTrafficPercent``); ``promote`` serves ``@champion`` (which the
+    registry has just moved to the challenger's version) with all the traffic; ``rollback`` sends all the traffic
+    back to the last revision that had it (``canaryTrafficPercent: 0``)."""
+    if action == "rollback":
+        return {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+    if action == "canary":
+        if percent is None or not 0 <= percent <= 100:
+            raise DataError("canary", f"canary share must be a percentage from 0 to 100, got {percent!r}")
+        alias, share = CHALLENGER, percent
+    elif action == "promote":
+        alias, share = CHAMPION, 100
+    else:
+        raise ValueError(f"action must be canary, promote or rollback, got {action!r}")
+    predictor = inference_service(model, namespace=namespace, alias=alias, tracking_uri=tracking_uri,
+                                  **kwargs)["spec"]["predictor"]
+    return {"spec": {"predictor": {**predictor, "canaryTrafficPercent": int(round(share))}}}
+
+
+def rollout_cluster(model: str, action: str, percent: float | None = None, namespace: str = NAMESPACE,
+                    **kwargs: Any) -> dict[str, Any]:
+    """Patch the model's InferenceService for a canary step (``canary_patch``); it must exist already."""
+    from kubernetes.client.rest import ApiException
+
+    body = canary_patch(model, action, percent, namespace=namespace, **kwargs)
+    api = _custom_objects()
+    where = {"group": API_GROUP, "version": API_VERSION_ONLY, "namespace": namespace, "plural": "inferenceservices"}
+    try:
+        api.patch_namespaced_custom_object(name=model, body=body, **where)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise DataError("model-name", f"no InferenceService {namespace}/{model} to roll out on: deploy it "
+                                          "first (shopfloor deploy)") from None
+        raise
+    share = body["spec"]["predictor"]["canaryTrafficPercent"]
+    return {"target": "cluster", "action": action, "namespace": namespace, "name": model,
+            "canary_traffic_percent": share}
 
 
 @reported("deploy {target}", summary=lambda r: (f"serving version {r['version']} at {r['url']} ({r['action']})"
