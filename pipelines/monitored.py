@@ -13,6 +13,7 @@ import inspect
 from kfp import dsl
 
 from components.run_outcome import record_run_outcome
+from pipelines.deploy import step_options
 
 
 def monitored(pipeline):
@@ -24,6 +25,7 @@ def monitored(pipeline):
         kwargs.update(zip(names, args, strict=False))  # KFP passes the parameters' placeholders by position
         exit_step = record_run_outcome(pipeline_name=pipeline.name)
         exit_step.set_display_name("record the run's outcome")
+        step_options([exit_step])
         with dsl.ExitHandler(exit_step, name="run"):
             pipeline(**kwargs)
 

@@ -13,7 +13,7 @@ import yaml
 
 from shopfloor.constants import NAMESPACE
 from shopfloor.platform import hardening
-from shopfloor.platform.deploy import SERVER_LABEL
+from shopfloor.platform.deploy import SERVER_LABEL, SINK_NAME
 from shopfloor.platform.mlflow_server import server_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def containers(doc: dict) -> tuple[dict, list[dict]]:
     return spec, spec["containers"]
 
 
-def test_mlflow_is_reachable_from_exactly_the_pipeline_and_model_server_pods():
+def test_mlflow_is_reachable_from_exactly_the_pipeline_model_server_and_prediction_sink_pods():
     policy = next(d for d in documents() if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "mlflow-ingress")
     assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
     assert policy["spec"]["policyTypes"] == ["Ingress"]
@@ -42,13 +42,17 @@ def test_mlflow_is_reachable_from_exactly_the_pipeline_and_model_server_pods():
     # each peer names a namespace AND pods in it (one list item: both must match), never a namespace alone
     pipeline_pods = {"matchLabels": {"pipelines.kubeflow.org/v2_component": "true"}}
     server_pods = {"matchLabels": {SERVER_LABEL[0]: SERVER_LABEL[1]}}
+    sink_pods = {"matchLabels": {"app.kubernetes.io/component": SINK_NAME}}  # it reads the versions' schemas
     assert rule["from"] == [{"namespaceSelector": namespace, "podSelector": pipeline_pods},
-                            {"namespaceSelector": namespace, "podSelector": server_pods}]
+                            {"namespaceSelector": namespace, "podSelector": server_pods},
+                            {"namespaceSelector": namespace, "podSelector": sink_pods}]
     assert rule["ports"] == [{"port": 5000, "protocol": "TCP"}]
     # and every model server pod carries the label the policy admits
     for doc in documents():
         if doc["kind"] == "InferenceService":
             assert doc["spec"]["predictor"]["labels"] == {SERVER_LABEL[0]: SERVER_LABEL[1]}
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == SINK_NAME:
+            assert doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == SINK_NAME
     database = next(d for d in documents() if d["kind"] == "NetworkPolicy"
                     and d["metadata"]["name"] == "mlflow-postgres-ingress")
     assert database["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name":
