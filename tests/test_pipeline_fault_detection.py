@@ -79,7 +79,15 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
         assert metrics[f"{name}_fidelity_ks_complement"] == pytest.approx(info["fidelity_ks_complement"])
         assert info["trials"] == 2 and info["sets"] == 3  # 2 CV folds + the final set
 
-    # The line's table changes a column: the champion cannot read the new rows, so it is not replaced.
+
+def test_a_table_with_other_columns_never_replaces_the_champion(tmp_path, gearbox_csv):
+    """The line's table changes a column: the champion cannot read the new rows, so it is not replaced."""
+    from serving_fixtures import register_gearbox_model
+
+    home = tmp_path / "home"
+    home.mkdir()
+    register_gearbox_model(home, f2=0.5, name=MODEL)  # v1 on the line's columns
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     renamed = tmp_path / "renamed.csv"
     pd.read_csv(gearbox_csv).rename(columns={"ws1_press_pinion_peak_kN": "pinion_peak"}).to_csv(renamed, index=False)
     second, again = _run(renamed, tmp_path, home, 1, "wgan", "kmeans")
