@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -43,11 +43,14 @@ from shopfloor.defaults import FAULT_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.platform import failures
 from shopfloor.platform.failpoints import reach
-from shopfloor.plots import confusion_matrices, pca_scatter
 from shopfloor.progress import PerMethod, reported
 from shopfloor.registry.promotion import Decision
-from shopfloor.synth.filter import filter_rows
-from shopfloor.synth.tuning import Objective, factory_for, space_for, tune
+
+if TYPE_CHECKING:
+    from shopfloor.synth.tuning import Objective
+
+# torch (the synthesizers), the filters and matplotlib are imported by the steps that use them: each pipeline
+# step is a process of its own, and importing them all cost every step 2 of its 3.5 s of start-up.
 
 EXPERIMENT = EXPERIMENTS["fault-detection"]
 SCORE = "test_f2"
@@ -136,6 +139,8 @@ def _tuning_goal(train: str, preprocessing: str, objective: str, classifier: str
                  seed: int) -> tuple[pd.DataFrame, Objective]:
     """The faults a synthesizer is tuned on (3/4 of train's) and what scores it (on the other 1/4): the same
     for every tuning worker and for the step that reads their study."""
+    from shopfloor.synth.tuning import Objective
+
     prep = ing.Preprocessing.load(preprocessing)
     classifier = classifier_families(classifier)[0]  # several families: the first (the quickest) judges utility
     train_rows = pd.read_parquet(train)
@@ -159,6 +164,8 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
               seed: int = FAULT_DETECTION.seed, progress: bool = True) -> dict[str, Any]:
     """One tuning worker (``job`` is ``SYNTHESIZER/WORKER``): its share of the trial budget, in the study that
     all workers of the synthesizer share, with its own sampler seed so that workers explore apart."""
+    from shopfloor.synth.tuning import factory_for, space_for, tune
+
     synthesizer, _, index = job.partition("/")
     worker = int(index or 0)
     if workers > 1 and not storage:
@@ -196,6 +203,7 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
     workers filled), refit it with the chosen settings for every fold of the development rows and for all of
     them, and write each one's candidate rows (raw columns, ``_fold``)."""
     from shopfloor.synth.fidelity import fidelity_report
+    from shopfloor.synth.tuning import factory_for, space_for, tune
 
     out = Path(synthesizer_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -247,6 +255,9 @@ def filter_step(train: str, valid: str, preprocessing: str, candidates: str, *, 
                 seed: int = FAULT_DETECTION.seed, synthesizer: str = "") -> dict[str, Any]:
     """Filter every candidate set with a filter fitted on the rows of its fold; PCA plot of the final set's
     kept vs dropped rows. ``synthesizer`` names the rows' source in reports."""
+    from shopfloor.plots import pca_scatter
+    from shopfloor.synth.filter import filter_rows
+
     prep = ing.Preprocessing.load(preprocessing)
     cand = pd.read_parquet(candidates)
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
@@ -280,6 +291,7 @@ def training_sets(local: ing.Preprocessing, rows: pd.DataFrame, synthetic: dict[
     each synthesizer, with ``r`` times the fold's gap in new minority rows (kept candidates in their
     filter's order)."""
     from shopfloor.classify.train import smote_candidates
+    from shopfloor.synth.filter import filter_rows
 
     real = local.scaled(rows)
     x, y = ing.xy(real)
@@ -333,6 +345,8 @@ def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic:
     chooses anything. SMOTE's rows also go through ``filter_method`` (or each of ``smote_filters``) as extra
     comparison rows. A synthesizer whose branch failed (its rows are a failure record) and a method whose
     classifier fails to fit are left out and reported; the run fails only when no method is left."""
+    from shopfloor.plots import confusion_matrices
+
     check_metric(threshold_metric)
     families = classifier_families(classifier)
     if smote_filters is None:
