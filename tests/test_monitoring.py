@@ -191,6 +191,17 @@ def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_ch
     params = MlflowClient().get_run(version.run_id).data.params
     assert params["parent_version"] == "1" and {"test_f2", "champion_test_f2"} <= set(metrics)
     assert metrics["test_f2"] > metrics["champion_test_f2"]  # the drifted line taught it something
+    from shopfloor.registry.history import history
+
+    assert history(MODEL_NAME)[-1]["kind"] == "retraining" and history(MODEL_NAME)[-1]["to"] == "2"
+
+    # the live figures of version 1 on those answers, logged to MLflow as an evaluation run beside its own
+    assert main(["quality", "--model-name", MODEL_NAME, "--log"]) == 0
+    evaluations = MlflowClient().search_runs(
+        [MlflowClient().get_run(MlflowClient().get_model_version(MODEL_NAME, "1").run_id).info.experiment_id],
+        filter_string=f"tags.`shopfloor.evaluates` = '{MODEL_NAME}/1'")
+    [evaluation] = evaluations
+    assert evaluation.data.metrics["live_labelled_rows"] == 1200 and 0 <= evaluation.data.metrics["live_f2"] <= 1
 
 
 def test_retraining_from_an_empty_log_is_a_named_error(home, capsys):
