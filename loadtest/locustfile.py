@@ -1,7 +1,7 @@
 """Locust users for the Shopfloor model server: v1 (KServe) and v2 (Open Inference Protocol).
 
 Each user sends one row per request at ``SHOPFLOOR_RATE`` requests per second (default 10, the
-paper's profile with 20 users = 200 RPS). Users are ``FastHttpUser`` (geventhttpclient): Locust's
+Dahdal et al.'s profile with 20 users = 200 RPS). Users are ``FastHttpUser`` (geventhttpclient): Locust's
 ``HttpUser`` (requests) costs several times more CPU per request, enough to make the generator the
 bottleneck long before the server. Rows are drawn like the training data: from the CSV in
 ``SHOPFLOOR_LOADTEST_DATA`` if set, else from the gearbox simulator; their columns must be the

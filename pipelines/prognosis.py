@@ -1,5 +1,5 @@
 """Prognosis DAG: simulate the prior -> train the conditional flow + GRU -> evaluate on measured (or simulated)
-wear curves with the paper's Figs. 9-10 -> register -> deploy (when asked for, and only a new champion)."""
+wear curves with Russell and Wang's Figs. 9-10 -> register -> deploy (when asked for, and only a new champion)."""
 
 from kfp import dsl
 

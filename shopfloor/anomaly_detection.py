@@ -181,7 +181,7 @@ def evaluate_step(model_path: str, windows: str, *, plots: str, parameters_path:
 
 
 def _trend_cases(frame: pd.DataFrame, count: int = 2) -> list:
-    """Cases to trend: the seed's 13 and 11 when present, else the cases with the most failed sub-cuts."""
+    """Cases to trend: von Hahn and Mechefske's 13 and 11 when present, else the cases with the most failed sub-cuts."""
     if "case" not in frame:
         return []
     cases = list(pd.unique(frame["case"]))

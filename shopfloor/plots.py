@@ -20,7 +20,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 
 def pca_scatter(real: pd.DataFrame, labels: np.ndarray, synthetic: dict[str, pd.DataFrame], path: Path,
                 title: str = "Real and synthetic rows (PCA, 2 components)") -> Path:
-    """The paper's Fig. 4: real majority/minority rows and each synthetic set in the real PCA plane."""
+    """Dahdal et al.'s Fig. 4: real majority/minority rows and each synthetic set in the real PCA plane."""
     pca = PCA(n_components=2, random_state=0).fit(real.to_numpy(float))
     fig, ax = plt.subplots(figsize=(6.5, 5))
     r = pca.transform(real.to_numpy(float))
@@ -42,7 +42,7 @@ def pca_scatter(real: pd.DataFrame, labels: np.ndarray, synthetic: dict[str, pd.
 
 
 def confusion_matrices(reports: dict[str, dict[str, float]], path: Path, split: str = "test") -> Path:
-    """The paper's Fig. 5: one confusion matrix per model, side by side."""
+    """Dahdal et al.'s Fig. 5: one confusion matrix per model, side by side."""
     fig, axes = plt.subplots(1, len(reports), figsize=(3.4 * len(reports), 3.3), squeeze=False)
     for ax, (name, rep) in zip(axes[0], reports.items(), strict=True):
         cm = np.array([[rep["tn"], rep["fp"]], [rep["fn"], rep["tp"]]])

@@ -3,7 +3,7 @@
 simulate (prior draws of (a, b) kept by the rejection rule, their noisy curves: 12,000 to train, 3,000 to
 validate) -> train (GRU summary + conditional RealNVP by NLL) -> evaluate (after ``observed`` cuts of each
 validation / test curve: 10,000 posterior draws, the median forecast's RMSE on the cuts that followed,
-the 10-90 % band's coverage, the paper's Figs. 9-10) -> register (one MLflow model: a wear sequence in,
+the 10-90 % band's coverage, Russell and Wang's Figs. 9-10) -> register (one MLflow model: a wear sequence in,
 the forecast and the cuts left out) -> deploy. Without a table, the evaluation curves are simulated too.
 """
 

@@ -78,7 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mill.add_argument("--seed", type=int, default=0)
     mill.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
     mill.set_defaults(func=cmd_milling)
-    wear = sim.add_parser("wear", help="flank-wear curves of tools by Eq. 20 of the prognosis paper, with noise")
+    wear = sim.add_parser("wear", help="flank-wear curves of tools by Russell and Wang's Eq. 20, with noise")
     wear.add_argument("--cases", type=int, default=6)
     wear.add_argument("--prior-scale", type=float, default=1.0)
     wear.add_argument("--seed", type=int, default=0)

@@ -20,7 +20,7 @@ from shopfloor.data.ingest import xy
 
 def fit_classifier(train_scaled: pd.DataFrame, kind: str = "logreg", seed: int = 0,
                    class_weight: str | None = None):
-    """A classifier on scaled rows: ``logreg`` (the paper's interpretable choice), ``hgb``
+    """A classifier on scaled rows: ``logreg`` (Dahdal et al.'s interpretable choice), ``hgb``
     (scikit-learn's histogram gradient boosting, for threshold rules such as AI4I's failure modes) or
     ``resnet`` (``shopfloor.retrain``, which retraining adapts by EnKF)."""
     x, y = xy(train_scaled)

@@ -32,7 +32,7 @@ Generative process, per unit:
    Both move the very features that the oversize-seat and thread-damage faults move, so a model
    fitted before the change reads normal units as faulty.
 6. A fraction ``mislabel_rate`` (default 1.5 %) of labels is flipped, as end-of-line test verdicts are
-   sometimes wrong; the paper filters synthetic rows because of such units.
+   sometimes wrong; Dahdal et al. filter synthetic rows because of such units.
 
 Columns are the 66 features plus ``faulty`` (0/1, the possibly wrong label). With
 ``include_truth=True`` the true label and root cause are added as ``true_faulty`` and ``root_cause``.

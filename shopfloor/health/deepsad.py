@@ -1,6 +1,6 @@
 """DeepSAD (Ruff et al., ICLR 2020) with the diversity regularizer of Frusque et al. ("2DS").
 
-The encoder is a bias-free MLP (the paper's three dense layers: 32 and 32 units with ReLU, then a
+The encoder is a bias-free MLP (Frusque et al.'s three dense layers: 32 and 32 units with ReLU, then a
 linear map to the 16-dimensional embedding): with biases the network could map every input onto the
 centre ``c`` and the hypersphere would collapse. ``c`` is the mean embedding of the rows labelled
 healthy after a first forward pass (of all rows when none is labelled), with components near zero
@@ -10,13 +10,13 @@ actually sit at, so they can be pulled onto it. Loss (Eq. 1), for embeddings ``y
     mu/n * sum_unlabelled ||y_i||^2  +  eta/n * sum_labelled (||y_i||^2)^{l_i}  +  weight decay
 
 with ``l_i = +1`` for rows known healthy (pulled in) and ``-1`` for rows known failed (pushed out
-through the inverse distance); the paper keeps the labelled terms at weight 1 (``eta``) and
+through the inverse distance); Frusque et al. keep the labelled terms at weight 1 (``eta``) and
 down-weights the unlabelled one to 0.1 (``mu``), since the unlabelled middle of a life may already be
 degraded. The diversity term (Eqs. 2-3), on the batch Gram matrix ``C = Y^T Y`` (no division by the
-batch size: the paper's scale, at which lambda = 0.001 balances it against the DeepSAD loss), is
+batch size: Frusque et al.'s scale, at which lambda = 0.001 balances it against the DeepSAD loss), is
 ``-ln det(C) + tr(C)``: smallest at ``C = I``, it keeps the embedding full rank so that its dimensions
 carry different information for the fusion step. It is computed with ``slogdet`` on ``C + jitter I``.
-Defaults are the paper's §III-D: 1000 epochs of Adam at 5e-4, batches of 128, weight decay 1.
+Defaults are Frusque et al.'s §III-D: 1000 epochs of Adam at 5e-4, batches of 128, weight decay 1.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _encoder(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
 
 @dataclass
 class DeepSADConfig:
-    """The paper's settings (§III-D, appendix A) as defaults."""
+    """Frusque et al.'s settings (§III-D, appendix A) as defaults."""
 
     hidden: tuple[int, ...] = (32, 32)
     embedding_dim: int = 16
@@ -76,7 +76,7 @@ class DeepSADConfig:
     weight_decay: float = 1.0
     mu: float = 0.1  # weight of the unlabelled term
     eta: float = 1.0  # weight of the labelled terms
-    diversity: float = 0.0  # lambda; > 0 gives 2DS (the paper: 0.001)
+    diversity: float = 0.0  # lambda; > 0 gives 2DS (Frusque et al.: 0.001)
     pretrain_epochs: int = 0  # autoencoder pretraining of the encoder
     center_eps: float = 0.1
 

@@ -3,7 +3,7 @@
 * correlation (Eq. 10): cosine similarity ``h_hat . h / (||h_hat|| ||h||)`` with a reference HI
   (``correlation_pearson``: Pearson's r, which ignores the offset the cosine form rewards);
 * rescaled RMSE (Eqs. 11-12): one affine map ``h' = h_hat M + m`` shared by all units, chosen so that the
-  estimated and reference HIs have the same mean over a steady window (the paper's cycles 100-150 of
+  estimated and reference HIs have the same mean over a steady window (Frusque et al.'s cycles 100-150 of
   the milling runs; here a share of each unit's life, default 40-60 %) and the same maximum over all
   units; then ``||h' - h||_F`` per unit (``rescaled_rmse_per_unit``: the older per-unit least-squares
   fit, which flatters);
@@ -63,7 +63,7 @@ def rescaled_rmse(his: Sequence[np.ndarray], refs: Sequence[np.ndarray],
 
 
 def rescaled_rmse_per_unit(h_hat: np.ndarray, h: np.ndarray) -> float:
-    """The per-unit least-squares affine fit and its RMSE (not the paper's: each unit gets its own map)."""
+    """The per-unit least-squares affine fit and its RMSE (not Frusque et al.'s: each unit gets its own map)."""
     h_hat, h = np.asarray(h_hat, float), np.asarray(h, float)
     design = np.column_stack([h_hat, np.ones_like(h_hat)])
     (scale, shift), *_ = np.linalg.lstsq(design, h, rcond=None)

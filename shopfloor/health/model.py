@@ -8,9 +8,9 @@ fuses ``[features | embedding]``. ``seeds > 1`` averages the HIs of encoders and
 different seeds. Scoring is causal (``shopfloor.health.prepare``): the HI of a unit's row never depends
 on its later rows.
 
-Defaults are the paper's (§III-D, appendix A): embedding 16, three bias-free layers, lambda 0.001,
+Defaults are Frusque et al.'s (§III-D, appendix A): embedding 16, three bias-free layers, lambda 0.001,
 1000 epochs at 5e-4, weight decay 1, the unlabelled DeepSAD term weighted 0.1. ``weight_decay="auto"``
-is the paper's procedure: start at 1 and raise it tenfold until two encoders trained from different
+is Frusque et al.'s procedure: start at 1 and raise it tenfold until two encoders trained from different
 seeds agree (their anomaly scores on the training rows correlate at least ``WD_AGREEMENT``).
 """
 
@@ -51,7 +51,7 @@ class HIConfig:
     baseline: bool = False  # subtract each unit's level over its first t_d steps
     window: int = 0  # rolling mean and std over this many steps (0: the rows themselves)
     beta: float = 0.05  # ridge of APAIC
-    weight_decay: float | str = 1.0  # or "auto" (the paper's procedure)
+    weight_decay: float | str = 1.0  # or "auto" (Frusque et al.'s procedure)
     deepsad: dict[str, Any] = field(default_factory=dict)  # other DeepSAD settings (epochs, embedding_dim...)
 
 
@@ -77,7 +77,7 @@ class HealthIndexModel:
     # ------------------------------------------------------------ fit
     def fit(self, trajectories: Sequence[np.ndarray], running: Sequence[np.ndarray] = ()) -> HealthIndexModel:
         """``trajectories``: per-unit (T, F) arrays in time order, each ending in failure; ``running``:
-        units still in service (the paper's held-out units): their first ``t_d`` steps are labelled
+        units still in service (Frusque et al.'s held-out units): their first ``t_d`` steps are labelled
         healthy for the encoder and they enter the fusion without a failure bound (Eq. 9). Leave it empty
         for a model that never saw the units it will score."""
         cfg = self.config
@@ -113,7 +113,7 @@ class HealthIndexModel:
         if cfg.weight_decay != "auto":
             return DeepSAD(seed=seed, progress=self.progress, weight_decay=float(cfg.weight_decay),
                            **settings).fit(rows, labels)
-        for decay in WD_STEPS:  # the paper: raise the weight decay until two seeds agree
+        for decay in WD_STEPS:  # Frusque et al.: raise the weight decay until two seeds agree
             first = DeepSAD(seed=seed, weight_decay=decay, **settings).fit(rows, labels)
             second = DeepSAD(seed=seed + 1000, weight_decay=decay, **settings).fit(rows, labels)
             agreement = float(np.corrcoef(first.score(rows), second.score(rows))[0, 1])

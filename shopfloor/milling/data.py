@@ -14,10 +14,10 @@ absurd values (further from the channel's typical level than ``ABSURD_SPREADS`` 
 spread: the published cut 17 holds 1e34), a length unlike the others (cut 94: 15,360 samples where the
 rest have 9,000) and constant channels. ``subcuts`` cuts each cut's analysis window (``window_start`` to
 ``window_end``, the whole cut without them) into windows of ``window`` samples every ``stride`` samples,
-64 and 64 as in the seed's ``data_prep.py``. ``split`` follows the seed's protocol (sub-cuts split at
-random, stratified by tool class: 67 / 16.5 / 16.5 %) or keeps whole cuts together (``"cut"``: no cut
-lends sub-cuts to both training and test). ``WindowScaler`` is the seed's min-max scaling per signal,
-fitted on training sub-cuts only and not clipped.
+64 and 64 as in von Hahn and Mechefske's ``data_prep.py``. ``split`` follows their protocol (sub-cuts
+split at random, stratified by tool class: 67 / 16.5 / 16.5 %) or keeps whole cuts together (``"cut"``: no
+cut lends sub-cuts to both training and test). ``WindowScaler`` is their min-max scaling per signal, fitted
+on training sub-cuts only and not clipped.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def tool_class(vb: np.ndarray | pd.Series, bounds: tuple[float, float] = WEAR_BO
 def fill_wear(cuts: pd.DataFrame) -> pd.Series:
     """VB of every cut: measured where it was, else interpolated linearly within the case along ``run``
     (``time`` when there is no run), the nearest measurement at a case's ends. NASA measured VB after
-    most cuts but not all; the seed filled the gaps by hand."""
+    most cuts but not all; von Hahn and Mechefske filled the gaps by hand."""
     order = "run" if "run" in cuts else "time" if "time" in cuts else None
     if "case" not in cuts or order is None:
         return cuts["VB"].astype(float)
@@ -352,8 +352,8 @@ SPLITS = ("subcut", "cut")
 def split(sub: SubCuts, protocol: str = "cut", seed: int = 0) -> dict[str, np.ndarray]:
     """Indices of the train, valid and test sub-cuts.
 
-    ``"subcut"``: the seed's protocol: sub-cuts split at random, stratified by tool class, 67 % train,
-    then the rest halved (random states 15 and 10, as the seed's notebook, whatever ``seed``).
+    ``"subcut"``: von Hahn and Mechefske's protocol: sub-cuts split at random, stratified by tool class, 67 % train,
+    then the rest halved (random states 15 and 10, as von Hahn and Mechefske's notebook, whatever ``seed``).
     ``"cut"``: whole cuts assigned, stratified by tool class, in the same shares (``seed`` draws them):
     no cut contributes sub-cuts to two splits.
     """
@@ -386,7 +386,7 @@ def split(sub: SubCuts, protocol: str = "cut", seed: int = 0) -> dict[str, np.nd
 class WindowScaler:
     """Min-max scaling per signal, ``(x - min) / (max - min)`` with min and max over the fitted windows.
 
-    As in the seed, values outside the fitted range are not clipped: a worn tool's larger current shows
+    As in von Hahn and Mechefske, values outside the fitted range are not clipped: a worn tool's larger current shows
     as values above 1, which is information, not an error."""
 
     def fit(self, X: np.ndarray) -> WindowScaler:

@@ -15,7 +15,7 @@ from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from shopfloor.classify.metrics import classification_report
 
-#: Cutting parameters of the milling data set and how the seed names their values.
+#: Cutting parameters of the milling data set and how von Hahn and Mechefske name their values.
 PARAMETERS = {"material": {1: "cast iron", 2: "steel"}, "DOC": {0.75: "depth 0.75", 1.5: "depth 1.5"},
               "feed": {0.25: "feed 0.25", 0.5: "feed 0.5"}}
 

@@ -46,7 +46,7 @@ def inference_service(model_name: str, *, namespace: str = NAMESPACE, alias: str
                       scale_metric: str = "rps", scale_target: int | None = None,
                       service_account: str | None = None) -> dict[str, Any]:
     """The InferenceService manifest for ``models:/MODEL@ALIAS``: the Shopfloor image running
-    ``shopfloor serve`` as a custom KServe predictor, with the paper's sizing (1 to 10 replicas of 0.5
+    ``shopfloor serve`` as a custom KServe predictor, with Dahdal et al.'s sizing (1 to 10 replicas of 0.5
     CPU and 0.5 Gi, requests equal to limits) and an explicit autoscaling target; hardened as every Shopfloor
     container (``shopfloor.platform.hardening``); its registry identity (read-only) from the model servers'
     Secret where the registry requires one. KServe's inference logger sends every request and response to the

@@ -1,4 +1,4 @@
-"""scikit-learn estimators around the ``ResNet``: a regressor (the paper's cutting forces) and a binary
+"""scikit-learn estimators around the ``ResNet``: a regressor (Rom et al.'s cutting forces) and a binary
 classifier (the gearbox faults), each with ``retrain`` for warm-started adaptation to new data.
 
 ``fit`` trains from random weights by backpropagation. ``retrain`` starts from the fitted weights and

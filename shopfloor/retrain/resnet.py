@@ -2,8 +2,8 @@
 
     z(0) = x A + a,   z(l) = z(l-1) + tanh(z(l-1) W(l) + b(l)),  l = 1..L,   y = z(L) B + c
 
-Rows are row vectors, so ``z W`` is the paper's ``W^T x``. Width ``m`` is fixed over the layers, as in
-the paper; the maps ``A`` and ``B`` let the inputs and outputs have any size. Every weight lives in one
+Rows are row vectors, so ``z W`` is Rom et al.'s ``W^T x``. Width ``m`` is fixed over the layers, as in
+Rom et al.; the maps ``A`` and ``B`` let the inputs and outputs have any size. Every weight lives in one
 flat vector ``u`` (the state the EnKF moves); ``ensemble_forward`` runs a whole ensemble of such
 vectors in one batched pass.
 """

@@ -6,9 +6,9 @@ output on the training inputs; the estimators pass Eq. 17 in the units users rea
 cutting forces).
 
 EnKF (Eqs. 18-20): J particles u_j ~ N(u, sigma_c I) around the current weights; each iteration draws
-a mini-batch of observations (the paper draws one), runs every particle on it in one batched forward,
+a mini-batch of observations (Rom et al. draw one), runs every particle on it in one batched forward,
 and moves each particle by du_j = C(u) Gamma*_n (y - G(x, u_j)), where C is the cross-covariance of
-weights and outputs and Gamma*_n = gamma(n) grows with the iteration n (the paper: Gamma* = n),
+weights and outputs and Gamma*_n = gamma(n) grows with the iteration n (Rom et al.: Gamma* = n),
 capped by ``gamma_max`` so that its norm stays bounded. No derivative is taken. The result is the
 ensemble mean.
 """
@@ -90,8 +90,8 @@ class EnKFTrainer:
     sigma_c: float = 0.01  # covariance of the initial ensemble (standard deviation sqrt(sigma_c))
     gamma: Callable[[int], float] = float  # Gamma*_n as a function of the iteration n (paper: n)
     gamma_max: float = 1e3
-    regularised: bool = True  # Gamma* = (D(u) + I / gamma(n))^-1 (bounded); False: the paper's gamma(n) I
-    batch_size: int = 1  # observations per iteration (the paper: one)
+    regularised: bool = True  # Gamma* = (D(u) + I / gamma(n))^-1 (bounded); False: Rom et al.'s gamma(n) I
+    batch_size: int = 1  # observations per iteration (Rom et al.: one)
     tol: float = 0.03
     max_iter: int = 20000
     check_every: int = 2  # how often the ensemble mean's training error is computed

@@ -7,7 +7,7 @@ Each affine coupling block keeps the features picked by its mask and transforms 
     x_S' = (y_S' - t(x_S)) * exp(-s(x_S))                                              (Eq. 11)
 
 Masks alternate (even/odd features) from block to block so that every feature is transformed. A block
-may also take a context vector c (the paper's conditional flow, §2 and Fig. 1's dotted path): the
+may also take a context vector c (Russell and Wang's conditional flow, §2 and Fig. 1's dotted path): the
 conditioner then sees [x_S, c], and the flow models p(x | c) (the prognosis's posterior of the wear
 model's parameters given the observed wear). The scale is soft-clamped by
 ``tanh_alpha(s) = alpha * tanh(s / alpha)`` with a learnable alpha per block (Eq. 18), which keeps

@@ -5,7 +5,7 @@ Generator: noise -> N hidden LeakyReLU layers -> one output per encoded column: 
 one-hot block drawn with the Gumbel-softmax trick during training (so the critic sees near one-hot
 vectors, as real rows are) and read by argmax when sampling, so a generated category is always one seen
 in training; integers are rounded. Critic: rows -> N hidden LeakyReLU layers -> one linear output.
-RMSProp for both, as in the paper. The Wasserstein loss is kept Lipschitz either by weight clipping (the
+RMSProp for both, as in Dahdal et al. The Wasserstein loss is kept Lipschitz either by weight clipping (the
 original WGAN, the default) or by a gradient penalty (WGAN-GP); Optuna searches both. The budget is a
 number of generator steps (each after ``n_critic`` critic steps), not of epochs: a minority table of a
 few dozen rows gets as many updates as a large one.
@@ -67,7 +67,7 @@ class WGANSynthesizer(Synthesizer):
 
     @staticmethod
     def search_space(trial, max_steps: int = 1500) -> dict[str, Any]:
-        """The paper's WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
+        """Dahdal et al.'s WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
         return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
                 "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
                 "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),

@@ -5,5 +5,5 @@ physically expected curves. ``posterior``: a GRU summary of the observed wear an
 (the project's coupling blocks with a context input) over the model's parameters (a, b), trained on
 simulations. ``forecast``: posterior samples pushed through Eq. 20: median and quantile curves, the
 remaining cuts to a wear limit. ``curves``: wear curves from the milling labels or a user's table.
-``mcmc``: a random-walk Metropolis sampler of the same posterior, the baseline the paper names.
+``mcmc``: a random-walk Metropolis sampler of the same posterior, the baseline Russell and Wang name.
 """

@@ -2,7 +2,7 @@
 
 A table has a case column, a wear column and optionally a cut column that orders the measurements
 (row order otherwise). Missing wear values inside a case are filled by linear interpolation between the
-measured neighbours, as the paper does (the nearest measurement at a case's ends). Checks, each a named
+measured neighbours, as Russell and Wang do (the nearest measurement at a case's ends). Checks, each a named
 ``DataError``: the columns exist; the wear column is numeric; no wear value is negative or above
 ``MAX_WEAR``; no case's wear decreases at every step; some case has two measured values or more (cases
 with fewer are left out with a ``CurveWarning`` naming them: the milling data's case 6 has one cut).

@@ -1,9 +1,9 @@
 """Prognosis from posterior draws of (a, b): wear curves to come, their quantiles, and the cuts left.
 
 Given the first n observed values y[0..n-1], every draw continues Eq. 20 from the last observation
-(k0 = n - 1, x[k0] = y[n-1]); the measurement noise is added to the continued curves, as the paper's code
+(k0 = n - 1, x[k0] = y[n-1]); the measurement noise is added to the continued curves, as Russell and Wang's code
 does, so the 10-90 % band is a band for future *measurements*. The median curve is the point forecast
-(the paper's RMSE uses it).
+(Russell and Wang's RMSE uses it).
 
 Remaining cuts to a wear limit: for each draw, the number of cuts after the last observed one until its
 noise-free curve reaches the limit, in closed form (a geometric sum); NaN where a draw never reaches it

@@ -3,13 +3,13 @@
     x[0] = 0,    x[k+1] = x[k] + 0.4 b exp(0.4 a k)        (Eq. 20, noise-free state)
     y[k] = x[k] + nu,    nu ~ N(0, 0.002)                   (observed wear; 0.002 is the variance)
 
-The paper writes the noise inside the recursion; its public code adds it to each observed value
+Russell and Wang write the noise inside the recursion; its public code adds it to each observed value
 (``noise_power`` = variance 0.002, standard deviation 0.045 mm), which is what is done here: the wear
 itself grows deterministically, the measurement scatters.
 
 Prior: a, b ~ N(0, ``prior_scale``^2), ``prior_scale`` 1 as §5.2 writes (the public code uses 0.3). Curves
 for k = 0..24 are drawn and a (a, b) is kept only when its noise-free curve is physically expected
-(``physically_expected``), the paper's three exclusions made explicit as the public code does them:
+(``physically_expected``), Russell and Wang's three exclusions made explicit as the public code does them:
 
 1. never decreasing: every x[k] >= 0 (with x[0] = 0 this holds exactly when b >= 0);
 2. not too steep: x[k] <= exp(0.2 k) - 1 for every k (0.22 mm after 1 cut, 1.7 mm after 5, 6.4 after 10);

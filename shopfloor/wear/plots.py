@@ -1,4 +1,4 @@
-"""The paper's Figs. 9-10: each evaluation curve with its observed cuts, what followed, the median forecast
+"""Russell and Wang's Figs. 9-10: each evaluation curve with its observed cuts, what followed, the median forecast
 and the 10-90 % band, its RMSE in the title."""
 
 from __future__ import annotations

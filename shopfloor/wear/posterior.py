@@ -3,12 +3,12 @@
 The GRU reads the observed wear one value per step; its last output is the context vector. The flow is
 the project's RealNVP (``shopfloor.synth.flow``) with every coupling block's conditioner also seeing
 the context. Training minimizes the negative log-likelihood of the simulated parameters given their
-curves (Eq. 16) with the context taken after 8, 9, ..., 20 observed values, as the paper's code does
+curves (Eq. 16) with the context taken after 8, 9, ..., 20 observed values, as Russell and Wang's code does
 (every length in every batch). A GRU is causal, so one pass over the first 20 values gives all thirteen
 contexts at once: the output after step l is exactly the last output for the first l values.
 
 Defaults are Table 1's selected setting: lr 1e-3, 2 GRU layers, GRU output 32, 8 coupling blocks of
-hidden size 32; batch 512 and 12,000 / 3,000 simulated curves as the paper's code. The weights kept are
+hidden size 32; batch 512 and 12,000 / 3,000 simulated curves as Russell and Wang's code. The weights kept are
 those of the epoch with the lowest validation NLL (on simulated validation curves).
 """
 
