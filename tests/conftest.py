@@ -89,3 +89,9 @@ def gearbox_csv(tmp_path) -> Path:
     path = tmp_path / "gearbox.csv"
     simulate_gearbox(rows=600, seed=3).to_csv(path, index=False)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """End-to-end runs (``slow``) first: the workers share them out while the quick tests fill the gaps, rather
+    than one worker finishing a two-minute run alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -59,6 +59,7 @@ def hostile_table(path) -> None:
 FAST = ("--trials", "2", "--timeout", "30", "--max-steps", "16", "--cv-folds", "2", "--classifier", "logreg")
 
 
+@pytest.mark.slow
 def test_the_whole_pipeline_runs_a_hostile_table_with_every_synthesizer(tmp_path):
     data = tmp_path / "parts.csv"
     hostile_table(data)
@@ -72,6 +73,7 @@ def test_the_whole_pipeline_runs_a_hostile_table_with_every_synthesizer(tmp_path
     assert (run["version"], run["alias"]) == (1, "champion")
 
 
+@pytest.mark.slow
 def test_a_failing_synthesizer_is_reported_and_the_others_register(tmp_path, gearbox_csv, monkeypatch):
     home, out = tmp_path / "home", tmp_path / "run.json"
     monkeypatch.setenv("SHOPFLOOR_FAILPOINT", "synthesize-flow:raise")
