@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from shopfloor.constants import QUALITY_REFRESH_SECONDS, QUALITY_WINDOW_SECONDS
 from shopfloor.monitoring.live_quality import Quality, live_quality
 
 log = logging.getLogger("kserve")
-DEFAULT_REFRESH_SECONDS = 30.0
-DEFAULT_WINDOW_SECONDS = 7 * 86400.0  # live quality over the answers of the last week
+DEFAULT_REFRESH_SECONDS, DEFAULT_WINDOW_SECONDS = QUALITY_REFRESH_SECONDS, QUALITY_WINDOW_SECONDS
 
 
 class LiveCollector:

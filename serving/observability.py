@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from shopfloor.constants import NAMESPACE
+from shopfloor.constants import MIN_LABELLED_ROWS, NAMESPACE
 
 #: The SLA of the serving benchmark (p95 of 56 ms at 20 users x 10 requests/s), as ``shopfloor loadtest``.
 SLA_P95_SECONDS = 0.056
@@ -30,7 +30,7 @@ FAULT_RATE_FLOOR = 0.01
 #: with an outcome, is a model gone stale (scores where higher is better; errors such as ``rul_mae`` are not
 #: compared with a fixed margin).
 LIVE_QUALITY_MARGIN = 0.1
-LIVE_QUALITY_MIN_ROWS = 200
+LIVE_QUALITY_MIN_ROWS = MIN_LABELLED_ROWS
 #: How often retraining is scheduled (the documented nightly cron); no success in two periods is an alert.
 RETRAINING_PERIOD_SECONDS = 86400
 

@@ -63,6 +63,11 @@ SERVER_PORT = 8080
 SERVE_PORTS = {"fault-detection": SERVER_PORT, "health-index": SERVER_PORT + 1, "retraining": SERVER_PORT,
                "anomaly-detection": SERVER_PORT + 2, "prognosis": SERVER_PORT + 3}
 DEFAULT_MAX_BATCH = 4096
+#: Live quality (answers with an outcome): recomputed this often by the model server, over this window, and
+#: believed (by alerts and schedule triggers) over at least this many answers.
+QUALITY_REFRESH_SECONDS = 30.0
+QUALITY_WINDOW_SECONDS = 7 * 86400.0
+MIN_LABELLED_ROWS = 200
 
 # ------------------------------------------------------------------ model names
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from shopfloor.constants import CLUSTER_TRACKING_URI, KFP_EXPERIMENT, PIPELINE_NAMES
+from shopfloor.constants import CLUSTER_TRACKING_URI, KFP_EXPERIMENT, MIN_LABELLED_ROWS, PIPELINE_NAMES
 from shopfloor_cli.common import add_model_name, model_name_for
 
 
@@ -172,7 +172,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="local, with --watch-server: run when the served version's live quality meets CONDITION, "
                           "e.g. 'live_f2 < 0.6', once per episode; without --data it retrains on the served "
                           "answers with their outcomes")
-    rec.add_argument("--min-labelled", type=int, default=200,
+    rec.add_argument("--min-labelled", type=int, default=MIN_LABELLED_ROWS,
                      help="with --when: answers with an outcome needed before the live figure counts")
     rec.add_argument("--label", default="faulty")
     add_model_name(rec, None, "the model to retrain (required with --data or --watch)")

@@ -61,23 +61,11 @@ def shopfloor(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shopfloor_cli.main", *args], text=True)
 
 
-def served_version(url: str, model: str) -> str:
-    """The version the server answers with now (its ``shopfloor_served_version`` gauge)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "shopfloor_served_version" and sample.labels.get("model") == model:
-                return str(int(sample.value))
-    return ""
-
-
 def cmd_demo_loop(args: argparse.Namespace) -> int:
     from loadtest.run import local_server
     from shopfloor.errors import RegistryError
     from shopfloor.monitoring.live_quality import live_quality
+    from shopfloor.platform.deploy import served_version
     from shopfloor.registry import champion_version, use_tracking
 
     home = Path(args.home or Path(".shopfloor") / "demo-loop" / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor import config
-from shopfloor.constants import FAULT_MODEL
+from shopfloor.constants import FAULT_MODEL, MIN_LABELLED_ROWS
 from shopfloor.platform.processes import alive
 
 
@@ -52,7 +52,7 @@ class Schedule:
     watch: str | None = None  # a file whose changes are checked for drift (default: none)
     watch_server: str | None = None  # a model server whose shopfloor_feature_psi gauges are watched
     when: str | None = None  # a condition on the watched server's live quality, e.g. "live_f2 < 0.6"
-    min_labelled: int = 200  # answers with an outcome the served version needs before ``when`` is believed
+    min_labelled: int = MIN_LABELLED_ROWS  # answers with an outcome needed before ``when`` is believed
     psi: float = 0.25  # the PSI above which a served feature counts as drifted
     server_poll: float = 15.0  # seconds between reads of the server's /metrics
     label: str = "faulty"
@@ -197,9 +197,9 @@ def drift_in(schedule: Schedule) -> list[str]:
         return []
 
 
-def served_drift(url: str, model: str, threshold: float, timeout: float = 5.0) -> dict[str, float] | None:
-    """Features whose online PSI on the model server at ``url`` is above ``threshold`` (None when the server
-    cannot be read: an unreachable server is not evidence of drift)."""
+def scraped(url: str, what: str, timeout: float = 5.0) -> list | None:
+    """The samples of a model server's ``/metrics`` (None, said, when it cannot be read: an unreachable server
+    is evidence of nothing)."""
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -208,15 +208,19 @@ def served_drift(url: str, model: str, threshold: float, timeout: float = 5.0) -
         with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=timeout) as answer:
             text = answer.read().decode()
     except OSError as exc:
-        print(f"drift check of {url} skipped: {exc}", flush=True)
+        print(f"{what} check of {url} skipped: {exc}", flush=True)
         return None
-    drifted = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == "shopfloor_feature_psi":
-            for sample in family.samples:
-                if sample.labels.get("model") == model and sample.value > threshold:
-                    drifted[sample.labels["feature"]] = round(float(sample.value), 3)
-    return drifted
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def served_drift(url: str, model: str, threshold: float, timeout: float = 5.0) -> dict[str, float] | None:
+    """Features whose online PSI on the model server at ``url`` is above ``threshold`` (None when the server
+    cannot be read)."""
+    samples = scraped(url, "drift", timeout)
+    if samples is None:
+        return None
+    return {s.labels["feature"]: round(float(s.value), 3) for s in samples
+            if s.name == "shopfloor_feature_psi" and s.labels.get("model") == model and s.value > threshold}
 
 
 CONDITION = re.compile(r"^\s*live_([a-z0-9_]+)\s*(<=|>=|<|>)\s*(-?[0-9]*\.?[0-9]+)\s*$")
@@ -235,18 +239,10 @@ def served_quality(url: str, model: str, metric: str, min_labelled: int,
                    timeout: float = 5.0) -> tuple[float, int] | None:
     """(live ``metric``, labelled answers) of the version the server at ``url`` answers with now, or None when
     the server cannot be read, has no such figure, or too few answers have an outcome to believe it."""
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=timeout) as answer:
-            text = answer.read().decode()
-    except OSError as exc:
-        print(f"live quality check of {url} skipped: {exc}", flush=True)
+    scrape = scraped(url, "live quality", timeout)
+    if scrape is None:
         return None
-    samples = [s for f in text_string_to_metric_families(text) for s in f.samples
-               if s.labels.get("model") == model]
+    samples = [s for s in scrape if s.labels.get("model") == model]
     served = next((str(int(s.value)) for s in samples if s.name == "shopfloor_served_version"), None)
     value = next((s.value for s in samples if s.name == "shopfloor_live_quality"
                   and s.labels.get("version") == served and s.labels.get("metric") == metric), None)

@@ -13,6 +13,8 @@ from shopfloor.constants import (
     FAULT_MODEL,
     NAMESPACE,
     PROTOCOLS,
+    QUALITY_REFRESH_SECONDS,
+    QUALITY_WINDOW_SECONDS,
     SERVE_PORTS,
 )
 from shopfloor_cli.common import add_model_name, checked_name
@@ -154,9 +156,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "under $SHOPFLOOR_HOME/monitoring, written within about a second)")
     srv.add_argument("--key-column", help="a business key (part or unit id) that requests may carry beside the "
                                           "features: kept in the log with the answer, not scored")
-    srv.add_argument("--quality-seconds", type=float, default=30.0,
+    srv.add_argument("--quality-seconds", type=float, default=QUALITY_REFRESH_SECONDS,
                      help="how often live quality is recomputed from the log and the outcomes (0: never)")
-    srv.add_argument("--quality-window", type=float, default=7 * 86400.0,
+    srv.add_argument("--quality-window", type=float, default=QUALITY_WINDOW_SECONDS,
                      help="live quality covers the answers of this many seconds back (default: a week)")
     srv.add_argument("--challenger", metavar="shadow|canary:PERCENT",
                      help="put @challenger on trial: shadow (scores every request, answers none; its answers go to "

@@ -78,7 +78,7 @@ def score(table: pd.DataFrame) -> dict[str, float]:
 
 def live_quality(model: str, since: datetime | None = None, root: Path | None = None) -> list[Quality]:
     """Live quality of each version of ``model`` that answered since ``since`` and has outcomes."""
-    table = joined(model, since=since, root=root)
+    table = joined(model, since=since, root=root, inputs=False)
     if table.empty:
         return []
     found = []

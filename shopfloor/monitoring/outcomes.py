@@ -117,7 +117,7 @@ def record_outcomes(model: str, records: Sequence[Mapping[str, Any]], label: str
 
 
 def _unknown(model: str, stored: list[dict], root: Path) -> int:
-    logged = read_predictions(model, root=root)
+    logged = read_predictions(model, root=root, inputs=False)
     if logged.empty:
         return len(stored)
     ids, keys = set(logged["request_id"]), set(logged["key"].dropna())
@@ -151,10 +151,10 @@ def latest_outcomes(model: str, root: Path | None = None) -> pd.DataFrame:
     return pd.concat([by_id, by_key], ignore_index=True)
 
 
-def joined(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
+def joined(model: str, since: datetime | None = None, root: Path | None = None, inputs: bool = True) -> pd.DataFrame:
     """Logged predictions of ``model`` with their outcome in ``label`` (rows without one left out): an outcome
     by request id matches that request's row; one by key matches every logged row with that key."""
-    logged = read_predictions(model, since=since, root=root)
+    logged = read_predictions(model, since=since, root=root, inputs=inputs)
     outcomes = latest_outcomes(model, root)
     if logged.empty or outcomes.empty:
         return pd.DataFrame()

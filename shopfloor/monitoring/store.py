@@ -72,10 +72,17 @@ def _files(base: Path, since: datetime | None) -> list[tuple[Path, dict[str, str
     return found
 
 
-def _read(base: Path, since: datetime | None, time_column: str) -> pd.DataFrame:
+def _wanted(path: Path, inputs: bool) -> list[str] | None:
+    """The columns to read: all, or all but the inputs (most of a tabular row's bytes) when they are not needed."""
+    if inputs:
+        return None
+    return [n for n in pq.read_schema(path).names if not (n.startswith(INPUT) or n == "input")]
+
+
+def _read(base: Path, since: datetime | None, time_column: str, inputs: bool = True) -> pd.DataFrame:
     frames = []
     for path, parts in _files(base, since):
-        frame = pq.read_table(path).to_pandas()
+        frame = pq.read_table(path, columns=_wanted(path, inputs)).to_pandas()
         for name, value in parts.items():
             if name != "date":
                 frame[name] = value
@@ -89,12 +96,13 @@ def _read(base: Path, since: datetime | None, time_column: str) -> pd.DataFrame:
 
 
 def read_predictions(model: str, since: datetime | None = None, root: Path | None = None,
-                     version: str | None = None) -> pd.DataFrame:
-    """Every logged row of ``model`` (one per answered row), oldest first; empty when none."""
+                     version: str | None = None, inputs: bool = True) -> pd.DataFrame:
+    """Every logged row of ``model`` (one per answered row), oldest first; empty when none. ``inputs=False``
+    leaves the inputs unread (scoring and id lookups need only ids, keys and outputs)."""
     base = (root or monitoring_root()) / PREDICTIONS / _part("model", model)
     if version is not None:
         base = base / _part("version", version)
-    table = _read(base, since, "time")
+    table = _read(base, since, "time", inputs)
     if version is not None and not table.empty:
         table["version"] = version
     return table

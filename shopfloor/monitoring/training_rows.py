@@ -34,8 +34,9 @@ def labelled_log(model: str, features: list[str], label: str, labels: dict[str, 
                                     f"(logged by a version with other inputs)")
     rows = table[[INPUT + f for f in features]].set_axis(features, axis=1)
     logged = table[[INPUT + f for f in features]].notna().all(axis=1)  # versions with fewer columns left out
-    values = table["label"].astype(int)
-    rows[label] = values.map({int(k): v for k, v in labels.items()}) if labels else values
+    # a classifier's 0/1 outcomes as its own class names; any other outcome (a life left, a wear) as it came
+    rows[label] = table["label"].astype(int).map({int(k): v for k, v in labels.items()}) if labels \
+        else table["label"]
     return rows[logged].reset_index(drop=True)
 
 
