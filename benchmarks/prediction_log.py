@@ -3,7 +3,8 @@
 1. One-row v1 throughput of ``shopfloor serve`` with the prediction log on (the default) and off
    (``--no-prediction-log``), same registered model (the gearbox logistic regression, 66 columns), same run,
    alternating, ``--rounds`` rounds each: wrk (one thread, pinned to the second core) at 8 connections against
-   the server pinned to the first. After each logged round the Parquet log must hold as many rows as the
+   the server pinned to the first, with the CPU share each used (the server at its core's limit and wrk
+   below its own: the rate is the server's). After each logged round the Parquet log must hold as many rows as the
    server answered (wrk's 2xx responses are a lower bound: requests in flight when wrk stops are answered too).
 2. The writer and the reader: rows/s of turning queued one-row answers into Parquet (``PredictionLog.flush``),
    and of joining logged rows with their outcomes (``outcomes.joined``) at ``--rows`` rows each.
@@ -45,6 +46,26 @@ def _serving_benchmark():
     return module
 
 
+def loaded(bench, url: str, body: bytes, seconds: float, home: Path) -> dict:
+    """One wrk run against the server at ``url``, with where the time went: the CPU share the server process
+    and the generator (wrk, a child of this process) used over the run. A server near 100 % of its core and a
+    generator well below it: the server is the bottleneck, and the rate is the server's."""
+    import resource
+
+    import psutil
+
+    port = int(url.rsplit(":", 1)[1])
+    pid = next(c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == "LISTEN")
+    server = psutil.Process(pid)
+    before, children, start = server.cpu_times(), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    result = bench.wrk(f"{url}/v1/models/{MODEL}:predict", body, 8, seconds, home)
+    wall = time.perf_counter() - start
+    after, done = server.cpu_times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["server_cpu_share"] = (after.user + after.system - before.user - before.system) / wall
+    result["generator_cpu_share"] = (done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime) / wall
+    return result
+
+
 def throughput(home: Path, seconds: float, rounds: int) -> dict:
     import os
 
@@ -52,23 +73,27 @@ def throughput(home: Path, seconds: float, rounds: int) -> dict:
     sample, _ = bench.register(home)
     body = bench.payloads(sample)["v1_one"]
     runs: dict[str, list[float]] = {"log_on": [], "log_off": []}
+    shares: dict[str, list[tuple[float, float]]] = {"log_on": [], "log_off": []}
     checks = []
     for r in range(rounds):
         for name, extra in (("log_on", []), ("log_off", ["--no-prediction-log"])):
             monitoring = home / f"monitoring-{name}-{r}"
             os.environ["SHOPFLOOR_MONITORING"] = str(monitoring)  # the server's log, read back below
             with bench.shopfloor_server(home, [*extra, "--quality-seconds", "0"], f"{name}-{r}") as url:
-                result = bench.wrk(f"{url}/v1/models/{MODEL}:predict", body, 8, seconds, home)
+                result = loaded(bench, url, body, seconds, home)
             runs[name].append(result["rps"])
+            shares[name].append((round(result["server_cpu_share"], 2), round(result["generator_cpu_share"], 2)))
             if name == "log_on":
                 logged = len(read_predictions(MODEL, root=monitoring))
                 answered = round(result["rps"] * seconds)
                 checks.append({"round": r, "wrk_2xx_about": answered, "logged_rows": logged,
                                "non_2xx": result["non_2xx"]})
-            print(f"round {r} {name}: {result['rps']:.0f} req/s", flush=True)
+            print(f"round {r} {name}: {result['rps']:.0f} req/s (server {result['server_cpu_share']:.0%} of a core, "
+                  f"wrk {result['generator_cpu_share']:.0%})", flush=True)
     on, off = statistics.median(runs["log_on"]), statistics.median(runs["log_off"])
     return {"connections": 8, "seconds": seconds, "rounds": rounds, "rps": runs, "median_on": on,
-            "median_off": off, "ratio_on_over_off": on / off, "goal_ratio": 0.9, "log_checks": checks}
+            "median_off": off, "ratio_on_over_off": on / off, "goal_ratio": 0.9, "log_checks": checks,
+            "cpu_share_server_and_wrk": shares}
 
 
 def writer_and_join(root: Path, n: int) -> dict:

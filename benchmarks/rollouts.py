@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
-from prediction_log import MODEL, _serving_benchmark  # noqa: E402
+from prediction_log import MODEL, _serving_benchmark, loaded  # noqa: E402
 
 from shopfloor.classify.train import reference_classifier  # noqa: E402
 from shopfloor.data.simulate import simulate_gearbox  # noqa: E402
@@ -44,15 +44,19 @@ def register_challenger(seed: int = 5) -> None:
 
 def shadow_throughput(bench, home: Path, body: bytes, seconds: float, rounds: int) -> dict:
     runs: dict[str, list[float]] = {"plain": [], "shadow": []}
+    shares: dict[str, list[tuple[float, float]]] = {"plain": [], "shadow": []}
     for r in range(rounds):
         for name, extra in (("plain", []), ("shadow", ["--challenger", "shadow"])):
             os.environ["SHOPFLOOR_MONITORING"] = str(home / f"monitoring-{name}-{r}")
             with bench.shopfloor_server(home, [*extra, "--quality-seconds", "0"], f"{name}-{r}") as url:
-                result = bench.wrk(f"{url}/v1/models/{MODEL}:predict", body, 8, seconds, home)
+                result = loaded(bench, url, body, seconds, home)
             runs[name].append(result["rps"])
-            print(f"round {r} {name}: {result['rps']:.0f} req/s", flush=True)
+            shares[name].append((round(result["server_cpu_share"], 2), round(result["generator_cpu_share"], 2)))
+            print(f"round {r} {name}: {result['rps']:.0f} req/s (server {result['server_cpu_share']:.0%} of a core, "
+                  f"wrk {result['generator_cpu_share']:.0%})", flush=True)
     plain, shadow = statistics.median(runs["plain"]), statistics.median(runs["shadow"])
-    return {"rps": runs, "median_plain": plain, "median_shadow": shadow, "ratio": shadow / plain, "goal_ratio": 0.6}
+    return {"rps": runs, "median_plain": plain, "median_shadow": shadow, "ratio": shadow / plain, "goal_ratio": 0.6,
+            "cpu_share_server_and_wrk": shares}
 
 
 def canary_share(bench, home: Path, body: bytes, n: int = 10_000, percent: float = 10.0) -> dict:
