@@ -63,6 +63,10 @@ benchmarks: install
 	$(BIN)/python benchmarks/wear_prognosis.py
 	$(BIN)/python benchmarks/retraining_enkf.py
 	$(BIN)/python benchmarks/retraining_loop.py
+	$(BIN)/python benchmarks/prediction_log.py --rounds 5
+	$(BIN)/python benchmarks/feedback_loop.py
+	$(BIN)/python benchmarks/retraining_kinds.py
+	$(BIN)/python benchmarks/rollouts.py
 
 # Regenerate the InferenceServices, dashboard and alert rules of manifests/base from serving/ and render the overlay
 # (kubectl's kustomize: `apt-get install kubectl` on Debian/Ubuntu, or `microk8s kubectl`).

@@ -30,13 +30,13 @@ def check_new_data(data_path: str, label: str, tracking_uri: str, model_name: st
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def retrain_challenger(adapt: Input[Dataset], tracking_uri: str, model_name: str, challenger: Output[Model],
-                       seed: int = 0) -> str:
+                       fine_tune_epochs: int = 20, simulations: int = 6000, seed: int = 0) -> str:
     import json
 
     from shopfloor.retraining import retrain_step
 
     info = retrain_step(adapt.path, tracking_uri=tracking_uri, challenger=challenger.path, model_name=model_name,
-                        seed=seed)
+                        fine_tune_epochs=fine_tune_epochs, simulations=simulations, seed=seed)
     challenger.metadata.update(info)
     return json.dumps(info)
 
@@ -44,7 +44,7 @@ def retrain_challenger(adapt: Input[Dataset], tracking_uri: str, model_name: str
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def promote(adapt: Input[Dataset], holdout: Input[Dataset], challenger: Input[Model], drift: Input[Dataset],
             retrain_info: str, check_info: str, tracking_uri: str, model_name: str, metrics: Output[Metrics],
-            metric: str = "f2", margin: float = 0.0) -> str:
+            metric: str = "auto", margin: float = 0.0) -> str:
     import json
 
     from shopfloor.retraining import promote_step
@@ -52,7 +52,7 @@ def promote(adapt: Input[Dataset], holdout: Input[Dataset], challenger: Input[Mo
     result = promote_step(adapt.path, holdout.path, challenger.path, drift.path, tracking_uri=tracking_uri,
                           model_name=model_name, metric=metric, margin=margin,
                           retrain_info=json.loads(retrain_info))
-    metrics.log_metric(f"challenger_{metric}", round(result["challenger"], 4))
-    metrics.log_metric(f"champion_{metric}", round(result["champion"], 4))
+    metrics.log_metric(f"challenger_{result['metric']}", round(result["challenger"], 4))
+    metrics.log_metric(f"champion_{result['metric']}", round(result["champion"], 4))
     metrics.log_metric("promoted", int(result["promoted"]))
     return json.dumps({**result, "check": json.loads(check_info), "retrain": json.loads(retrain_info)})

@@ -42,8 +42,9 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
                     likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile, model_name: str = FAULT_MODEL,
                     force_promote: bool = False, deploy_target: str = "none",
                     serve_port: int = SERVE_PORTS["fault-detection"], namespace: str = NAMESPACE, image: str = "",
-                    seed: int = FAULT_DETECTION.seed) -> str:
-    data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical, seed=seed)
+                    key_column: str = "", seed: int = FAULT_DETECTION.seed) -> str:
+    data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical,
+                  key_column=key_column, seed=seed)
     data.set_display_name("ingest")
     tasks = [data]
     splits = {"train": data.outputs["train"], "valid": data.outputs["valid"],

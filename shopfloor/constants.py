@@ -42,7 +42,13 @@ OBJECTIVES = ("fidelity", "utility", "both")
 DEFAULT_OBJECTIVE = "both"
 THRESHOLD_METRICS = ("f2", "f1", "g_mean")
 DEPLOY_TARGETS = ("none", "local", "cluster")
-RETRAIN_METRICS = ("f2", "f1", "recall", "precision", "g_mean", "accuracy")
+#: What a retraining run may compare champion and challenger by, for each kind of model (higher is better; an
+#: error enters negated). The first of each is what ``auto`` picks.
+RETRAIN_METRICS_BY_KIND = {"classifier": ("f2", "f1", "recall", "precision", "g_mean", "accuracy"),
+                           "health_index": ("rul_ranking", "neg_rul_rmse", "rul_interval_coverage"),
+                           "anomaly_detector": ("ap", "precision", "recall"),
+                           "prognosis": ("neg_rmse", "coverage")}
+RETRAIN_METRICS = ("auto", *dict.fromkeys(m for ms in RETRAIN_METRICS_BY_KIND.values() for m in ms))
 PROTOCOLS = ("v1", "v2", "both")
 
 # ------------------------------------------------------------------ cluster

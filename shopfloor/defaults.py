@@ -95,11 +95,13 @@ class Prognosis:
 @dataclass(frozen=True)
 class Retraining:
     label: str = "faulty"
-    metric: str = "f2"
+    metric: str = "auto"  # the first of the champion's kind in RETRAIN_METRICS_BY_KIND (a classifier: f2)
     margin: float = 0.0
     holdout_size: float = 0.4
     ks_threshold: float = 0.1
     psi_threshold: float = 0.25
+    fine_tune_epochs: int = 20  # a network challenger (beta-VAE, wear posterior) continues from the champion's weights
+    simulations: int = 6000  # wear curves simulated from the prior refitted to the new curves (80 % train, 20 % valid)
     seed: int = 0
 
 

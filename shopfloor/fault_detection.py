@@ -102,15 +102,19 @@ def faults_of(rows: pd.DataFrame) -> pd.DataFrame:
                                       f"(label {i['positive_label']!r}); train/valid/test {i['train_rows']}/"
                                       f"{i['valid_rows']}/{i['test_rows']}")
 def ingest_step(data: str, label: str, *, train: str, valid: str, test: str, preprocessing: str,
-                drop: list[str] | None = None, categorical: list[str] | None = None,
+                drop: list[str] | None = None, categorical: list[str] | None = None, key_column: str = "",
                 test_size: float = 0.2, valid_size: float = 0.2, seed: int = FAULT_DETECTION.seed) -> dict[str, Any]:
-    """Read and check the table, split it stratified, fit the [-1, 1] preprocessing on train."""
+    """Read and check the table, split it stratified, fit the [-1, 1] preprocessing on train. ``key_column``
+    (a part id) is kept out of the features and named in the model, so the server logs it with each answer."""
     reach("ingest")
-    table = ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)
+    raw = ing.read_table(data)
+    ing.check_key_column(raw, key_column, label)
+    table = ing.prepare(raw, label, drop=[*(drop or []), *([key_column] if key_column else [])],
+                        categorical=categorical)
     splits = ing.split(table, test_size=test_size, valid_size=valid_size, seed=seed)
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
         _write(frame, path)
-    ing.Preprocessing.fit(table, splits.train).save(preprocessing)
+    ing.Preprocessing.fit(table, splits.train, key_column=key_column).save(preprocessing)
     return {"rows": len(table.label), "features": table.features.shape[1],
             "categorical": list(table.categorical), "minority_rows": int(table.label.sum()),
             "positive_label": table.positive_label, "train_rows": len(splits.train),
@@ -525,7 +529,7 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     chosen = summary["methods"][best]
     prep = ing.Preprocessing.load(out / "preprocessing.joblib")
     model = FaultClassifier(joblib.load(out / model_file(best)), prep.schema, threshold=chosen["threshold"],
-                            labels=prep.labels)
+                            labels=prep.labels, key_column=getattr(prep, "key_column", ""))
     metrics = {f"test_{k}": v for k, v in chosen["test"].items()}
     metrics |= {f"cv_{k}": v for k, v in chosen["cv"].items()}
     for name, m in summary["methods"].items():

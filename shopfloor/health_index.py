@@ -11,6 +11,7 @@ model: a unit's rows in, HI, remaining life and its interval out) -> deploy.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from shopfloor.errors import DataError
 from shopfloor.health.data import load_trajectories
 from shopfloor.health.metrics import hi_report
 from shopfloor.health.model import HIConfig
-from shopfloor.health.rul import CAP, nasa_score
+from shopfloor.health.rul import CAP
+from shopfloor.health.selection import at_cuts
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["health-index"]
@@ -134,31 +136,6 @@ def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, 
             "seconds": clock.monotonic() - started, "cv_table": cv.table.to_dict(orient="records")}
 
 
-def at_cuts(frames: list[pd.DataFrame], draws: int = 20, seed: int = 0) -> dict[str, float]:
-    """What the cross-validation measures, for these units: each cut at random steps (as engines still running),
-    the Spearman correlation of the HI there with the remaining life (``rul_ranking``: its negative, 1 when the
-    HI ranks units exactly by life left), and the remaining-life estimate's RMSE against the capped truth, its
-    NASA score and how often the interval holds the truth."""
-    from shopfloor.health.selection import capped_rul, random_cuts, rank_at_cuts
-
-    rng = np.random.default_rng(seed)
-    his = [g["health_index"].to_numpy() for g in frames]
-    ranks, predicted, true, inside = [], [], [], []
-    for _ in range(draws):
-        cuts = random_cuts([len(g) for g in frames], rng)
-        ranks.append(rank_at_cuts(his, cuts))
-        for g, c in zip(frames, cuts, strict=True):
-            truth = capped_rul(len(g))[c]
-            predicted.append(float(g["rul"].iloc[c]))
-            true.append(truth)
-            inside.append(g["rul_lower"].iloc[c] <= truth <= g["rul_upper"].iloc[c])
-    predicted, true = np.array(predicted), np.array(true)
-    return {"spearman_rul": float(np.mean(ranks)), "rul_ranking": -float(np.mean(ranks)),
-            "rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
-            "rul_nasa_score": nasa_score(predicted, true) / max(len(true), 1),
-            "rul_interval_coverage": float(np.mean(inside))}
-
-
 @reported("evaluate", summary=lambda m: ", ".join(f"{k} {v:.3f}" for k, v in m.items()
                                                   if k in ("test_spearman_rul", "test_monotonicity",
                                                            "test_truth_correlation", "test_rul_rmse")))
@@ -212,7 +189,7 @@ def register_step(model_path: str, his_path: str, metrics: dict[str, float], *, 
     unit's rows in time order; output: the HI, the remaining life and its interval for each row), with the CV
     table beside it."""
     from shopfloor.health.pyfunc import HealthIndexPyfunc
-    from shopfloor.registry import register_model, use_tracking
+    from shopfloor.registry import REFERENCE, register_model, use_tracking
 
     bundle = joblib.load(model_path)
     model = HealthIndexPyfunc(bundle["model"], bundle["features"], bundle["unit"], bundle["time"], bundle["types"],
@@ -225,6 +202,10 @@ def register_step(model_path: str, his_path: str, metrics: dict[str, float], *, 
     use_tracking(tracking_uri)
     score = SCORE if SCORE in metrics else next(iter(metrics))
     artifacts = {"hi_trajectories.png": Path(plot)} if plot else {}
+    # the fitted units, so a retraining run refits on them and the new units together
+    staging = Path(tempfile.mkdtemp(prefix="shopfloor-reference-")) / "train.parquet"
+    his.loc[his["split"] == "train", model.inputs.names].to_parquet(staging, index=False)
+    artifacts[REFERENCE] = staging
     rows: list[dict[str, Any]] = []
     if cv:
         artifacts["health_index_cv.csv"] = Path(cv)

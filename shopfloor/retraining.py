@@ -3,6 +3,8 @@
 check:    new data against the champion's signature; split into adaptation and held-out rows; drift
           report against the rows the champion was trained on (logged with it as ``reference/``).
 retrain:  a challenger from the champion: EnKF warm start for a ResNet, a refit for scikit-learn models.
+          A champion of another kind (health index, anomaly detector, wear prognosis) takes its own rows,
+          split by unit, cut or tool, and its own challenger (``shopfloor.retrain.kinds``).
 promote:  champion and challenger scored on the same held-out rows; the challenger is registered
           either way (so its run and reason stay on record) and takes the ``champion`` alias only if
           its metric is not worse than the champion's by more than ``margin``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from sklearn.model_selection import train_test_split
 
 from shopfloor.classify.metrics import classification_report
 from shopfloor.classify.model import FaultClassifier
-from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
+from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS, RETRAIN_METRICS_BY_KIND
 from shopfloor.contract import TabularSchema
 from shopfloor.data import ingest as ing
 from shopfloor.defaults import RETRAINING
@@ -42,29 +45,41 @@ METRICS = RETRAIN_METRICS
 
 def champion_inputs(model_name: str, tracking_uri: str | None = None) -> Contract:
     """The contract of ``model_name@champion`` (its MLmodel file only): what new data must look like.
-
-    ``RegistryError`` when no champion exists; ``DataError`` when it is not a fault classifier (a
-    health-index model, say).
-    """
+    ``RegistryError`` when no champion exists."""
     from shopfloor.registry import champion_contract, use_tracking
 
     use_tracking(tracking_uri)
-    contract = champion_contract(model_name)
-    if contract.kind != FaultClassifier.KIND:
-        raise DataError("model", f"{model_name}@champion is a {contract.kind} model; only fault classifiers retrain")
-    return contract
+    return champion_contract(model_name)
 
 
-def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Contract, FaultClassifier]:
-    """The champion's contract and the registered ``FaultClassifier`` itself."""
+def is_classifier(contract: Contract) -> bool:
+    return contract.kind == FaultClassifier.KIND
+
+
+def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Contract, Any]:
+    """The champion's contract and the registered model itself (a ``FaultClassifier``, or another kind's)."""
     from shopfloor.registry import load_version
 
     contract = champion_inputs(model_name, tracking_uri)
     return contract, load_version(model_name, contract.version.version)
 
 
-def check_columns(table: pd.DataFrame, features: list[str], label: str) -> None:
-    """New data must hold exactly the champion's raw columns and the label."""
+def read_new_rows(data: str, contract: Contract, label: str, champion: Any = None) -> pd.DataFrame:
+    """The new rows checked against the champion: a classifier's labelled table, or what another kind learns
+    from (``shopfloor.retrain.kinds``). ``DataError`` naming the field otherwise."""
+    if is_classifier(contract):
+        table = ing.read_table(data)
+        check_columns(table, contract.inputs.names, label, contract.details.get("key_column"))
+        return table
+    from shopfloor.registry import load_version
+    from shopfloor.retrain.kinds import retrainer_for
+
+    champion = champion if champion is not None else load_version(contract.version.name, contract.version.version)
+    return retrainer_for(contract.kind).read(data, champion)
+
+
+def check_columns(table: pd.DataFrame, features: list[str], label: str, key_column: str | None = None) -> None:
+    """New data must hold exactly the champion's raw columns and the label (and its business key, if named)."""
     if table.empty:
         raise DataError("data", "the new data have no rows")
     if label not in table.columns:
@@ -73,7 +88,7 @@ def check_columns(table: pd.DataFrame, features: list[str], label: str) -> None:
     if missing:
         raise DataError(missing[0], f"feature of the champion's signature is missing from the new data "
                                     f"({len(missing)} missing)")
-    extra = [c for c in table.columns if c not in features and c != label]
+    extra = [c for c in table.columns if c not in features and c not in (label, key_column)]
     if extra:
         raise DataError(extra[0], "column is not in the champion's signature (drop it or retrain from scratch)")
 
@@ -92,11 +107,15 @@ def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout:
                model_name: str = FAULT_MODEL, holdout_size: float = RETRAINING.holdout_size,
                ks_threshold: float = RETRAINING.ks_threshold, psi_threshold: float = RETRAINING.psi_threshold,
                seed: int = RETRAINING.seed) -> dict[str, Any]:
-    """Check the new table, split it stratified, and report drift per column (KS or categories, PSI)."""
+    """Check the new table, split it stratified, and report drift per column (KS or categories, PSI). For
+    other kinds than a classifier: check their rows and split them by group (``shopfloor.retrain.kinds``)."""
     contract = champion_inputs(model_name, tracking_uri)
+    if not is_classifier(contract):
+        return _check_kind(data, contract, adapt=adapt, holdout=holdout, report=report,
+                           holdout_size=holdout_size, seed=seed)
     features = contract.inputs.names
     table = ing.read_table(data)
-    check_columns(table, features, label)
+    check_columns(table, features, label, contract.details.get("key_column"))
     rows = labelled_rows(table, contract.inputs, label)
     train, test = train_test_split(rows, test_size=holdout_size, stratify=rows[ing.LABEL], random_state=seed)
     for frame, path in ((train, adapt), (test, holdout)):
@@ -113,6 +132,25 @@ def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout:
     info |= {"drift": drift.any_drift, "drifted": drift.drifted, "max_ks": float(drift.table["ks"].max()),
              "max_psi": float(drift.table["psi"].max())}
     Path(report).write_text(json.dumps({**info, "features": drift.table.reset_index().to_dict("records")}, indent=2))
+    return info
+
+
+def _check_kind(data: str, contract: Contract, *, adapt: str, holdout: str, report: str, holdout_size: float,
+                seed: int) -> dict[str, Any]:
+    from shopfloor.registry import load_version
+    from shopfloor.retrain.kinds import retrainer_for
+
+    retrainer = retrainer_for(contract.kind)
+    champion = load_version(contract.version.name, contract.version.version)
+    rows = retrainer.read(data, champion)
+    train, test = retrainer.split(rows, champion, holdout_size, seed)
+    for frame, path in ((train, adapt), (test, holdout)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+    info = {"champion_version": int(contract.version.version), "kind": contract.kind, "rows": len(rows),
+            "adapt_rows": len(train), "holdout_rows": len(test), "drift": None, "drifted": [],
+            **retrainer.summary(rows, champion)}
+    Path(report).write_text(json.dumps(info, indent=2))
     return info
 
 
@@ -136,18 +174,28 @@ def challenger_from(champion: FaultClassifier, x: pd.DataFrame, y: np.ndarray, s
         how = {"method": "refit"}
         if hasattr(fitted, "steps"):  # the encoder may have met new categories
             schema = ing.schema_of(fitted[0], x, [c.name for c in schema.columns if c.type == "boolean"])
-    challenger = FaultClassifier(fitted, schema, threshold=champion.threshold, labels=champion.labels)
+    challenger = FaultClassifier(fitted, schema, threshold=champion.threshold, labels=champion.labels,
+                                 key_column=champion.details().get("key_column"))
     return challenger, {**how, "seconds": time.perf_counter() - start}
 
 
 @reported("retrain", summary=lambda i: f"challenger by {i['method']} in {i['seconds']:.2f} s "
                                        f"from champion v{i['champion_version']}")
 def retrain_step(adapt: str, *, tracking_uri: str, challenger: str, model_name: str = FAULT_MODEL,
+                 fine_tune_epochs: int = RETRAINING.fine_tune_epochs, simulations: int = RETRAINING.simulations,
                  seed: int = RETRAINING.seed) -> dict[str, Any]:
     """Build the challenger from the current champion on the adaptation rows and save it (joblib)."""
     contract, champion = load_champion(model_name, tracking_uri)
     rows = pd.read_parquet(adapt)
-    model, info = challenger_from(champion, rows[contract.inputs.names], rows[ing.LABEL].to_numpy(), seed=seed)
+    if is_classifier(contract):
+        model, info = challenger_from(champion, rows[contract.inputs.names], rows[ing.LABEL].to_numpy(), seed=seed)
+    else:
+        from shopfloor.registry import reference_rows
+        from shopfloor.retrain.kinds import retrainer_for
+
+        model, info = retrainer_for(contract.kind).challenger(
+            champion, rows, reference=reference_rows(contract.version.run_id), seed=seed,
+            settings={"fine_tune_epochs": fine_tune_epochs, "simulations": simulations})
     Path(challenger).parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, challenger)
     return {**info, "champion_version": int(contract.version.version)}
@@ -172,15 +220,29 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
     version = contract.version
     model = joblib.load(challenger)
     rows = pd.read_parquet(holdout)
-    old, new = _scores(champion, rows), _scores(model, rows)
+    if is_classifier(contract):
+        metric = RETRAIN_METRICS_BY_KIND[contract.kind][0] if metric == "auto" else metric
+        if metric not in RETRAIN_METRICS_BY_KIND[contract.kind]:
+            raise DataError("metric", f"a classifier is compared by one of "
+                                      f"{list(RETRAIN_METRICS_BY_KIND[contract.kind])}, got {metric!r}")
+        old, new = _scores(champion, rows), _scores(model, rows)
+        example, kept = pd.read_parquet(adapt)[model.inputs.names].head(5), {REFERENCE: Path(adapt)}
+    else:
+        from shopfloor.retrain.kinds import retrainer_for
+
+        retrainer = retrainer_for(contract.kind)
+        metric = retrainer.metric(metric)
+        old, new = retrainer.score(champion, rows), retrainer.score(model, rows)
+        adapted = pd.read_parquet(adapt)
+        example = retrainer.example(adapted, model)
+        kept = {REFERENCE: _reference_with(adapt, contract)} if contract.kind == "health_index" else {}
     promote = new[metric] >= old[metric] - margin
     verdict = "promoted" if promote else "kept the champion"
     reason = (f"{verdict}: challenger {metric} {new[metric]:.3f} vs champion v{version.version} {old[metric]:.3f} "
               f"on {len(rows)} held-out rows (margin {margin:g})")
-    metrics = {**{f"test_{k}": new[k] for k in METRICS}, **{f"champion_test_{k}": old[k] for k in METRICS}}
+    metrics = {**{f"test_{k}": v for k, v in new.items()}, **{f"champion_test_{k}": v for k, v in old.items()}}
     retrain_info = retrain_info or {}
     metrics |= {f"retrain_{k}": float(v) for k, v in retrain_info.items() if isinstance(v, int | float)}
-    reference = pd.read_parquet(adapt)
 
     def decide() -> Decision:
         """Compare-and-set, under the registry lock: the decision stands only if the champion it was made
@@ -193,14 +255,35 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
                                    "run, so the comparison no longer holds; registered as challenger")
         return Decision(promote, reason, str(version.version), old[metric], new[metric], len(rows))
 
-    reg = register_model(model, reference[model.inputs.names].head(5), model_name=model_name, experiment=EXPERIMENT,
+    reg = register_model(model, example, model_name=model_name, experiment=EXPERIMENT,
                          metrics=metrics, params={"metric": metric, "margin": margin,
-                                                  "parent_version": version.version,
+                                                  "parent_version": version.version, "kind": contract.kind,
                                                   "method": retrain_info.get("method", "")},
                          score_metric=f"test_{metric}", promote=decide,
-                         artifacts={REFERENCE: Path(adapt), "drift.json": Path(drift)},
+                         artifacts={**kept, "drift.json": Path(drift)},
                          tags={"shopfloor.pipeline": "retraining"})
     promote, reason = reg.decision.promote, reg.decision.reason
     return {"model_name": model_name, "version": reg.version, "alias": reg.alias, "promoted": promote,
             "reason": reason, "metric": metric, "challenger": new[metric], "champion": old[metric],
-            "champion_version": int(version.version), "run_id": reg.run_id}
+            "champion_version": int(version.version), "run_id": reg.run_id, "kind": contract.kind,
+            "scores": {"challenger": new, "champion": old}, "holdout_rows": len(rows)}
+
+
+def _reference_with(adapt: str, contract: Contract) -> Path:
+    """The training rows a refitted health index learned from: the champion's own (when logged with it) and
+    the adaptation units, so the next retraining adds to them again. Unit ids of the new rows are kept; a
+    unit id already among the champion's is suffixed."""
+    from shopfloor.registry import reference_rows
+
+    new = pd.read_parquet(adapt)
+    before = reference_rows(contract.version.run_id)
+    if before is not None and not before.empty:
+        unit = contract.details.get("unit", new.columns[0])
+        clash = new[unit].isin(set(before[unit]))
+        if clash.any():
+            new[unit] = new[unit].astype(str).where(~clash, new[unit].astype(str) + f"-v{contract.version.version}")
+            before = before.assign(**{unit: before[unit].astype(str)})
+        new = pd.concat([before, new[before.columns]], ignore_index=True)
+    out = Path(tempfile.mkdtemp(prefix="shopfloor-reference-")) / "train.parquet"
+    new.to_parquet(out, index=False)
+    return out

@@ -41,8 +41,9 @@ def cmd_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _labels(model: str) -> dict | None:
-    """A classifier's registered class names (so outcomes may use them), else None."""
+def _champion_details(model: str) -> tuple[dict | None, str | None]:
+    """A classifier's registered class names (so outcomes may use them) and the business key the champion was
+    trained with; (None, None) without a champion."""
     from shopfloor.errors import RegistryError
     from shopfloor.registry import champion_contract, use_tracking
 
@@ -50,16 +51,18 @@ def _labels(model: str) -> dict | None:
     try:
         contract = champion_contract(model)
     except RegistryError:
-        return None
-    return contract.details.get("labels") if contract.kind == "classifier" else None
+        return None, None
+    labels = contract.details.get("labels") if contract.kind == "classifier" else None
+    return labels, contract.details.get("key_column")
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     from shopfloor.monitoring.outcomes import record_file
 
     model = checked_name(args)
-    report = record_file(model, args.file, label=args.label_column, key_column=args.key_column,
-                         labels=_labels(model))
+    labels, key = _champion_details(model)
+    report = record_file(model, args.file, label=args.label_column, key_column=args.key_column or key,
+                         labels=labels)
     print(json.dumps(report.as_dict(), indent=2))
     return 0 if report.stored else 2
 
@@ -95,7 +98,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fb.add_argument("--label-column", default="label",
                     help="the outcome: a classifier's class (0/1 or its class names), a detector's 0/1, the life "
                          "left after the answer, or the measured wear")
-    fb.add_argument("--key-column", help="match outcomes by this business key instead of request_id")
+    fb.add_argument("--key-column", help="match outcomes by this business key instead of request_id (default: the "
+                                         "key the champion was trained with, if any)")
     fb.set_defaults(func=cmd_feedback)
 
     q = sub.add_parser("quality", help="live quality of each served version on the answers with an outcome")

@@ -89,7 +89,10 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
     label = args.label or "faulty"
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
-    ing.prepare(ing.read_table(data), label, drop=drop, categorical=categorical)  # fail in a second on bad input
+    key = args.key_column or ""
+    table = ing.read_table(data)
+    ing.check_key_column(table, key, label)  # fail in a second on bad input
+    ing.prepare(table, label, drop=[*drop, *([key] if key else [])], categorical=categorical)
     from shopfloor.synth.tuning import check_storage
 
     storage = check_storage(args.optuna_storage or config.optuna_storage())
@@ -106,7 +109,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
 
         os.environ.setdefault(BUDGET_ENV, str(threads_for(branches)))
     run = run_local(fault_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    label=label, drop_columns=drop, categorical=categorical, synthesizers=synthesizers,
+                    label=label, drop_columns=drop, categorical=categorical, key_column=key, synthesizers=synthesizers,
                     filter_method=args.filter, objective=args.objective, classifier=args.classifier,
                     threshold_metric=args.threshold_metric, deploy_target=args.deploy, serve_port=args.port,
                     n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
@@ -197,37 +200,53 @@ def cmd_health_index(args: argparse.Namespace) -> int:
 def cmd_retraining(args: argparse.Namespace) -> int:
     model = model_name_for(args, "retraining")
 
+    import pandas as pd
+
     from shopfloor import config
     from shopfloor.data import embedded
-    from shopfloor.data.ingest import read_table
     from shopfloor.errors import DataError
-    from shopfloor.retraining import champion_inputs, check_columns
+    from shopfloor.retraining import champion_inputs, is_classifier, read_new_rows
 
     if args.from_log and args.data:
         raise DataError("from-log", "give --data or --from-log, not both")
+    contract = champion_inputs(model)
     if args.from_log:  # answers the served champion logged, with the outcomes fed back
-        from shopfloor.monitoring.training_rows import write_labelled_log
+        from shopfloor.monitoring.training_rows import write_training_rows
         from shopfloor_cli.monitor import since_time
 
-        contract = champion_inputs(model)
-        data = write_labelled_log(model, contract.inputs.names, args.label, contract.details.get("labels"),
-                                  since=since_time(args.since))
+        data = write_training_rows(model, contract, args.label, since=since_time(args.since))
+    elif args.data:
+        data = Path(args.data).resolve()
+    elif is_classifier(contract):
+        data = embedded.gearbox_after_change(args.drift, args.seed)
     else:
-        data = Path(args.data).resolve() if args.data else embedded.gearbox_after_change(args.drift, args.seed)
-    # Fail in a second, before any pipeline starts, on no champion, an empty file or other columns.
-    check_columns(read_table(data), champion_inputs(model).inputs.names, args.label)
+        raise DataError("data", f"{model}@champion is a {contract.kind} model: give its new rows with --data, or "
+                                "retrain from the served answers with --from-log")
+    # Fail in seconds, before any pipeline starts, on no champion, an empty file or other columns.
+    read_new_rows(str(data), contract, args.label)
 
     from pipelines.retraining import retraining
     from shopfloor_cli.runner import run_local
 
     _header("retraining", data, model, "new rows for @champion")
     run = run_local(retraining, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    label=args.label, model_name=model, metric=args.metric, margin=args.margin, seed=args.seed)
+                    label=args.label, model_name=model, metric=args.metric, margin=args.margin,
+                    fine_tune_epochs=args.fine_tune_epochs, simulations=args.simulations, seed=args.seed)
     result = run.output
     check, retrain = result["check"], result["retrain"]
-    drifted = ", ".join(check["drifted"][:6]) or "none"
-    print(f"\ndrift: {'yes' if check['drift'] else 'no'} (features: {drifted})")
+    if check.get("drift") is not None:
+        drifted = ", ".join(check["drifted"][:6]) or "none"
+        print(f"\ndrift: {'yes' if check['drift'] else 'no'} (features: {drifted})")
+    else:
+        print(f"\nnew rows: {check['rows']} in {check.get('groups', '?')} {check.get('group', 'group')}(s)")
     print(f"challenger by {retrain['method']} in {retrain['seconds']:.2f} s")
+    scores = result.get("scores")
+    if scores:
+        from shopfloor.tables import markdown_table
+
+        print(f"\nchampion v{result['champion_version']} and challenger on the same {result['holdout_rows']} "
+              f"held-out rows:\n")
+        print(markdown_table(pd.DataFrame(scores).T))
     print(result["reason"])
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
     write_json(args.json, {**result, "log": str(run.log)})
@@ -358,6 +377,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fd.add_argument("--label", help="label column (default: faulty)")
     fd.add_argument("--drop", help="comma-separated columns to ignore")
     fd.add_argument("--categorical", help="comma-separated string columns, encoded inside the model")
+    fd.add_argument("--key-column", help="a business key (a part id): not a feature; requests may carry it and the "
+                                         "server logs it with each answer, so outcomes can be fed back by it")
     fd.add_argument("--synthesizer", default=",".join(FAULT_DETECTION.synthesizers),
                     help=f"'all' or a comma-separated choice of {', '.join(SYNTHESIZERS)}: each runs as a parallel "
                          "branch")
@@ -493,10 +514,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          "stopping (0: never)")
     pg.set_defaults(func=cmd_prognosis)
 
-    rt = run.add_parser("retraining", help="retrain the champion on new data; promote only if not worse")
-    _common(rt, "retraining", "new labelled rows (default: a simulated gearbox batch after a supplier change)")
-    rt.add_argument("--label", default=RETRAINING.label)
-    rt.add_argument("--metric", default=RETRAINING.metric, choices=RETRAIN_METRICS)
+    rt = run.add_parser("retraining", help="retrain the champion, whatever its kind, on new data; promote only if "
+                                           "not worse on the same held-out rows")
+    _common(rt, "retraining", "new rows: a classifier's labelled table (default: a simulated gearbox batch after a "
+                              "supplier change), a health index's run-to-failure units, an anomaly detector's "
+                              "labelled sub-cuts (cut, label, subcut), a wear prognosis's curves (case, cut, VB)")
+    rt.add_argument("--label", default=RETRAINING.label, help="a classifier's label column")
+    rt.add_argument("--metric", default=RETRAINING.metric, choices=RETRAIN_METRICS,
+                    help="what champion and challenger are compared by (auto: f2 for a classifier, rul_ranking "
+                         "for a health index, ap for an anomaly detector, neg_rmse for a wear prognosis)")
     rt.add_argument("--margin", type=float, default=RETRAINING.margin,
                     help="how much worse the challenger may be and still win")
     rt.add_argument("--drift", type=float, default=2.0, help="drift of the simulated batch when --data is not given")
@@ -504,4 +530,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="retrain on production rows: the served champion's logged answers that have an outcome "
                          "(shopfloor feedback), instead of --data")
     rt.add_argument("--since", help="with --from-log: only answers since (ISO time, or 30m, 6h, 7d)")
+    rt.add_argument("--fine-tune-epochs", type=int, default=RETRAINING.fine_tune_epochs,
+                    help="a beta-VAE or wear-posterior challenger: most epochs continued from the champion's weights")
+    rt.add_argument("--simulations", type=int, default=RETRAINING.simulations,
+                    help="a wear-prognosis challenger: curves simulated from the prior refitted to the new curves")
     rt.set_defaults(func=cmd_retraining)

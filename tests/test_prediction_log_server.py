@@ -220,3 +220,55 @@ def test_the_sink_writes_what_kserves_logger_sends_as_the_server_logs_it(registe
     right = logged.sort_values(key).reset_index(drop=True)[compared]
     pd.testing.assert_frame_equal(left, right, check_dtype=False)
     assert len(logged) == 7
+
+
+def test_a_key_named_at_training_is_logged_and_outcomes_join_by_it(tmp_path, monkeypatch):
+    """``run fault-detection --key-column part_id`` keeps the part id out of the features and names it in the
+    model: the server takes it from each instance without being told, logs it, and ``shopfloor feedback``
+    matches a file of outcomes by it."""
+    from serving_fixtures import register_in
+
+    from shopfloor.classify.train import reference_classifier
+    from shopfloor.data import ingest as ing
+    from shopfloor.data.simulate import simulate_gearbox
+    from shopfloor.errors import DataError
+    from shopfloor.fault_detection import ingest_step
+    from shopfloor.monitoring.outcomes import joined
+    from shopfloor_cli.main import main
+
+    table = simulate_gearbox(rows=400, seed=3)
+    table.insert(0, KEY, [f"P-{i:04d}" for i in range(len(table))])
+    data = tmp_path / "line.csv"
+    table.to_csv(data, index=False)
+    out = {k: str(tmp_path / k) for k in ("train", "valid", "test", "prep")}
+    ingest_step(str(data), "faulty", train=out["train"], valid=out["valid"], test=out["test"],
+                preprocessing=out["prep"], key_column=KEY)
+    prep = ing.Preprocessing.load(out["prep"])
+    assert prep.key_column == KEY and KEY not in prep.schema.names  # passed through, never a feature
+    with pytest.raises(DataError) as caught:
+        ingest_step(str(data), "faulty", train=out["train"], valid=out["valid"], test=out["test"],
+                    preprocessing=out["prep"], key_column="serial")
+    assert caught.value.field == "key-column"
+
+    home = tmp_path / "home"
+    home.mkdir()
+    model, splits = reference_classifier(table.drop(columns=KEY), "faulty", 0, None)
+    model.key_column = KEY
+    register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), 0.5)
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    sent = table.head(30)
+    with local_server(MODEL, extra=["--poll-seconds", "0"], env=env) as url:
+        body, _ = _post(f"{url}/v1/models/{MODEL}:predict",
+                        {"instances": sent.drop(columns="faulty").to_dict("records")})
+        assert len(body["predictions"]) == 30
+    _wait_for(lambda: len(_logged(home)) == 30, what="30 logged rows")
+    logged = _logged(home)
+    assert logged["key"].tolist() == sent[KEY].tolist()
+    outcomes = tmp_path / "outcomes.csv"
+    sent[[KEY, "faulty"]].rename(columns={"faulty": "label"}).to_csv(outcomes, index=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["feedback", "--model-name", MODEL, "--file", str(outcomes)]) == 0  # no --key-column given
+    matched = joined(MODEL, root=home / "monitoring")
+    assert len(matched) == 30 and matched.set_index("key")["label"].to_dict() == \
+        dict(zip(sent[KEY], sent["faulty"].astype(float), strict=True))

@@ -29,17 +29,22 @@ class FaultClassifier(ShopfloorModel):
                Output("fault_probability", "FP64", description="probability of the fault class"))
 
     def __init__(self, estimator: Any, inputs: TabularSchema, threshold: float = 0.5,
-                 labels: tuple[str, str] = ("0", "1")) -> None:
+                 labels: tuple[str, str] = ("0", "1"), key_column: str | None = None) -> None:
+        """``key_column``: the business key (a part id) requests may carry beside the features; passed
+        through to the prediction log, never a feature."""
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
         self.estimator = estimator
         self.inputs = inputs
         self.threshold = float(threshold)
         self.labels = tuple(labels)  # (healthy, faulty) as the user's label column names them
+        self.key_column = key_column or None
         self._scorer: Scorer | None = None
 
     def details(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "labels": {"0": self.labels[0], "1": self.labels[1]}}
+        key = getattr(self, "key_column", None)  # models pickled before keys were named have none
+        return {"threshold": self.threshold, "labels": {"0": self.labels[0], "1": self.labels[1]},
+                **({"key_column": key} if key else {})}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

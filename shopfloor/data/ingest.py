@@ -54,6 +54,16 @@ class LabelledTable:
     boolean: tuple[str, ...] = ()
 
 
+def check_key_column(table: pd.DataFrame, key_column: str, label: str) -> None:
+    """A business key named at training must be a column of the table, other than the label."""
+    if not key_column:
+        return
+    if key_column == label:
+        raise DataError("key-column", f"{key_column!r} is the label column; the key names each part, not its class")
+    if key_column not in table.columns:
+        raise DataError("key-column", f"no column {key_column!r} in the table; columns are {list(table.columns)[:12]}")
+
+
 def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
             categorical: list[str] | None = None, min_categories: int = 2) -> LabelledTable:
     """Validate ``table`` and type its columns: drop columns, check features and label.
@@ -209,17 +219,19 @@ class Preprocessing:
     labels: tuple[str, str]
     categorical: tuple[str, ...] = ()
     boolean: tuple[str, ...] = ()
+    key_column: str = ""  # the business key named at training: passed through by the server, not a feature
 
     @classmethod
-    def fit(cls, data: LabelledTable, train: pd.DataFrame) -> Preprocessing:
+    def fit(cls, data: LabelledTable, train: pd.DataFrame, key_column: str = "") -> Preprocessing:
         pre = fit_preprocessor(train, data.categorical)
         return cls(pre, schema_of(pre, train, data.boolean), (data.negative_label, data.positive_label),
-                   tuple(data.categorical), tuple(data.boolean))
+                   tuple(data.categorical), tuple(data.boolean), key_column)
 
     def refit(self, rows: pd.DataFrame) -> Preprocessing:
         """The same preprocessing fitted on other rows (features and label)."""
         pre = fit_preprocessor(rows, self.categorical)
-        return Preprocessing(pre, schema_of(pre, rows, self.boolean), self.labels, self.categorical, self.boolean)
+        return Preprocessing(pre, schema_of(pre, rows, self.boolean), self.labels, self.categorical, self.boolean,
+                             self.key_column)
 
     def save(self, path: str | Path) -> None:
         joblib.dump(self, path)

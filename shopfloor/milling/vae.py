@@ -216,14 +216,16 @@ def vae_loss(model: BetaVAE, x: torch.Tensor) -> torch.Tensor:
 
 
 def fit_vae(X_train: np.ndarray, X_valid: np.ndarray | None, config: VAEConfig, seed: int = 0,
-            progress: bool = False, desc: str = "beta-VAE", report=None) -> tuple[BetaVAE, dict]:
+            progress: bool = False, desc: str = "beta-VAE", report=None,
+            start: BetaVAE | None = None) -> tuple[BetaVAE, dict]:
     """Train on scaled windows; early stopping on ``X_valid``'s loss (on the training loss without it).
 
     ``report(epoch, valid_loss)`` is called after each epoch (Optuna's pruner); it may raise to stop.
+    ``start``: a trained VAE of the same shape to continue from (its copy is trained; a warm start).
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = BetaVAE(X_train.shape[1], X_train.shape[2], config)
+    model = copy.deepcopy(start) if start is not None else BetaVAE(X_train.shape[1], X_train.shape[2], config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     train = torch.from_numpy(np.ascontiguousarray(X_train, dtype=np.float32))
     valid = torch.from_numpy(np.ascontiguousarray(X_valid, dtype=np.float32)) if X_valid is not None else None

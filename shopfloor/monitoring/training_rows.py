@@ -1,9 +1,16 @@
 """Production rows as training rows: what a served model was asked, with what really happened.
 
-The logged inputs of every answer that has an outcome become a table of the model's own raw columns plus
-the label column, as a user's file would hold them, so retraining takes them through the same checks,
-split and scoring as a file. A classifier's outcomes are written as its registered class names, so the
-minority class stays the fault class whatever the mix of the new rows.
+The logged inputs of every answer that has an outcome become the table a retraining run would take from a
+user's file, so they go through the same checks, split and scoring:
+
+- classifier: the model's raw columns plus the label column; outcomes written as its registered class names,
+  so the minority class stays the fault class whatever the mix of the new rows;
+- health index: run-to-failure units (unit, time, conditions, features), each unit's rows once (requests
+  resend a unit's history) and only units whose failure is on record (an outcome of 0 steps left);
+- anomaly detector: sub-cuts with their cut (the business key, else the request) and label (1: failed tool);
+- wear prognosis: wear curves (case, cut, VB): each answered sequence with the wear measured at the next cut,
+  the longest per tool (the business key), or per request without a key, where a curve that is the start of
+  a longer one is left out.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import pandas as pd
 from shopfloor.errors import DataError
 from shopfloor.monitoring.outcomes import joined
 from shopfloor.monitoring.store import INPUT, monitoring_root
+
+LIFE_LEFT = "life_left"  # a health index's outcome: steps the unit still ran after the answer
 
 
 def labelled_log(model: str, features: list[str], label: str, labels: dict[str, str] | None = None,
@@ -40,10 +49,74 @@ def labelled_log(model: str, features: list[str], label: str, labels: dict[str, 
     return rows[logged].reset_index(drop=True)
 
 
-def write_labelled_log(model: str, features: list[str], label: str, labels: dict[str, str] | None = None,
-                       since: datetime | None = None, root: Path | None = None) -> Path:
-    """``labelled_log`` written as Parquet under the monitoring folder (a file the retraining run reads)."""
-    table = labelled_log(model, features, label, labels, since, root)
+def run_to_failure_log(model: str, columns: list[str], unit: str, time: str, since: datetime | None = None,
+                       root: Path | None = None) -> pd.DataFrame:
+    """The logged rows of the units whose failure is on record, each (unit, time) once, in the champion's
+    ``columns``; ``DataError`` when no unit's failure is."""
+    rows = labelled_log(model, columns, LIFE_LEFT, since=since, root=root)
+    rows = rows.drop_duplicates([unit, time], keep="last")
+    failed = rows.groupby(unit)[LIFE_LEFT].transform("min") <= 0
+    if not failed.any():
+        raise DataError("data", f"no unit of {model} has its failure on record (an outcome of 0 steps left) "
+                                f"among {rows[unit].nunique()} unit(s) with outcomes")
+    kept = rows[failed & (rows[LIFE_LEFT] >= 0)]
+    return kept[columns].sort_values([unit, time], kind="stable").reset_index(drop=True)
+
+
+def _answers(model: str, since: datetime | None, root: Path | None) -> pd.DataFrame:
+    """Answered rows with an outcome and their input, each request row once, with the group they belong to:
+    the business key, else the request."""
+    table = joined(model, since=since, root=root)
+    if not table.empty and "role" in table.columns:
+        table = table[table["role"] != "shadow"]
+    if table.empty or "input" not in table.columns:
+        raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
+                                f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)")
+    table = table.drop_duplicates(["request_id", "row"], keep="last")
+    key = table["key"] if "key" in table.columns else pd.Series(None, index=table.index, dtype=object)
+    return table.assign(group=key.where(key.notna(), table["request_id"]).astype(str))
+
+
+def labelled_windows(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
+    """Logged sub-cuts with their cut and outcome (columns ``cut``, ``label``, ``subcut``)."""
+    table = _answers(model, since, root)
+    return pd.DataFrame({"cut": table["group"].to_numpy(), "label": table["label"].to_numpy(float),
+                         "subcut": [[list(step) for step in w] for w in table["input"]]})
+
+
+def wear_curves(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
+    """Logged wear sequences, each with the wear measured at the next cut, as a wear table (case, cut, VB)."""
+    table = _answers(model, since, root)
+    curves = {}
+    for group, sequence, measured in zip(table["group"], table["input"], table["label"], strict=True):
+        curve = (*map(float, sequence), float(measured))
+        if len(curve) > len(curves.get(group, ())):
+            curves[group] = curve
+    starts = {c[:n] for c in curves.values() for n in range(1, len(c))}
+    kept = {g: c for g, c in curves.items() if c not in starts}
+    return pd.DataFrame([{"case": g, "cut": i + 1, "VB": v} for g, c in kept.items() for i, v in enumerate(c)])
+
+
+def training_rows(model: str, contract, label: str, since: datetime | None = None,
+                  root: Path | None = None) -> pd.DataFrame:
+    """The logged answers of ``model`` with outcomes as the new rows a retraining of its champion (``contract``)
+    takes."""
+    if contract.kind == "classifier":
+        return labelled_log(model, contract.inputs.names, label, contract.details.get("labels"), since, root)
+    if contract.kind == "health_index":
+        details = contract.details
+        return run_to_failure_log(model, contract.inputs.names, details["unit"], details["time"], since, root)
+    if contract.kind == "anomaly_detector":
+        return labelled_windows(model, since, root)
+    if contract.kind == "prognosis":
+        return wear_curves(model, since, root)
+    raise DataError("model", f"no retraining from the log for a {contract.kind} model")
+
+
+def write_training_rows(model: str, contract, label: str, since: datetime | None = None,
+                        root: Path | None = None) -> Path:
+    """``training_rows`` written as Parquet under the monitoring folder (a file the retraining run reads)."""
+    table = training_rows(model, contract, label, since, root)
     out = (root or monitoring_root()) / "training" / f"{model}-{datetime.now().strftime('%Y%m%dT%H%M%S%f')}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)

@@ -18,6 +18,7 @@ for k = 0..24 are drawn and a (a, b) is kept only when its noise-free curve is p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +68,17 @@ class Simulations:
 
 
 def simulate(n: int, prior_scale: float = 1.0, noise_var: float = NOISE_VAR, seed: int = 0,
-             n_steps: int = STEPS) -> Simulations:
-    """``n`` accepted (a, b) from the prior with their noisy observed curves."""
+             n_steps: int = STEPS, draw: Callable[[np.random.Generator, int], np.ndarray] | None = None
+             ) -> Simulations:
+    """``n`` accepted (a, b) from the prior with their noisy observed curves. ``draw(rng, count)``: another
+    prior to draw (count, 2) parameters from (default N(0, ``prior_scale``^2 I)); the rejection rule holds
+    for every prior."""
     rng = np.random.default_rng(seed)
     kept_params, kept_curves, drawn = [], [], 0
     have = 0
     while have < n:
         batch = max(4 * (n - have), 10_000)
-        params = prior_scale * rng.standard_normal((batch, 2))
+        params = draw(rng, batch) if draw is not None else prior_scale * rng.standard_normal((batch, 2))
         x = curves(params, n_steps)
         ok = physically_expected(x)
         drawn += batch

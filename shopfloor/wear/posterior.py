@@ -85,11 +85,12 @@ class WearPosterior(nn.Module):
 
 def fit_posterior(train_params: np.ndarray, train_observed: np.ndarray, valid_params: np.ndarray,
                   valid_observed: np.ndarray, config: PosteriorConfig | None = None, seed: int = 0,
-                  progress: bool = False) -> tuple[WearPosterior, dict]:
-    """Train by NLL; keep the weights of the best validation epoch."""
+                  progress: bool = False, start: WearPosterior | None = None) -> tuple[WearPosterior, dict]:
+    """Train by NLL; keep the weights of the best validation epoch. ``start``: a trained posterior to continue
+    from (its copy is trained, with its own architecture; ``config`` sets the training)."""
     config = config or PosteriorConfig()
     torch.manual_seed(seed)
-    model = WearPosterior(config)
+    model = copy.deepcopy(start) if start is not None else WearPosterior(config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     tp = torch.as_tensor(train_params, dtype=torch.float32)
     to = torch.as_tensor(train_observed, dtype=torch.float32)
@@ -97,6 +98,10 @@ def fit_posterior(train_params: np.ndarray, train_observed: np.ndarray, valid_pa
     vo = torch.as_tensor(valid_observed, dtype=torch.float32)
     generator = torch.Generator().manual_seed(seed)
     best, best_state, best_epoch, waited, history = math.inf, copy.deepcopy(model.state_dict()), 0, 0, []
+    if start is not None:  # the weights it starts from stay unless an epoch does better on validation
+        model.eval()
+        with torch.no_grad():
+            best = float(model.training_nll(vp, vo))
     started = time.perf_counter()
     epochs = bar(range(1, config.epochs + 1), desc="flow + GRU", unit="epoch", enabled=progress)
     for epoch in epochs:

@@ -1,0 +1,110 @@
+"""Retraining for the models that are not fault classifiers: one small class per kind, the same three steps.
+
+A retraining run checks the new rows and splits them into adaptation and held-out rows, builds a challenger
+from the champion on the adaptation rows, and scores champion and challenger on the same held-out rows
+(``shopfloor.retraining``). A fault classifier's rows are a labelled table; the other kinds' rows are what
+each learns from, whole: run-to-failure units (health index), sub-cuts of labelled cuts (anomaly detector),
+wear curves (prognosis). So the split is by group (a unit, a cut, a tool), never through one: the held-out
+rows are machines the challenger has not seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.constants import RETRAIN_METRICS_BY_KIND
+from shopfloor.errors import DataError
+
+
+def split_groups(groups: pd.Series, positive: pd.Series | None, holdout_size: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row masks (adapt, holdout) with whole groups on one side. With ``positive`` (one flag per row, true for a
+    group's rare class, e.g. a failed tool), groups with and without it are split separately, so both sides
+    hold some of each where there are two or more."""
+    rng = np.random.default_rng(seed)
+    keys = pd.unique(groups)
+    flagged = set(groups[positive.astype(bool)].unique()) if positive is not None else set()
+    held: list = []
+    for part in ([k for k in keys if k in flagged], [k for k in keys if k not in flagged]):
+        if len(part) < 2:
+            continue
+        count = min(len(part) - 1, max(1, int(round(holdout_size * len(part)))))
+        held += [part[i] for i in rng.choice(len(part), size=count, replace=False)]
+    holdout = groups.isin(held).to_numpy()
+    return ~holdout, holdout
+
+
+class KindRetrainer:
+    """How one kind of model is retrained: read its new rows, split them, build a challenger, score a model.
+
+    ``group`` names the column that keeps rows together; ``positive`` (optional) the column whose true value
+    marks the rare class the split must put on both sides."""
+
+    KIND: ClassVar[str]
+    group: ClassVar[str]
+    positive: ClassVar[str | None] = None
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return RETRAIN_METRICS_BY_KIND[self.KIND]
+
+    def metric(self, requested: str) -> str:
+        """``requested`` checked against this kind's metrics (``auto``: the first)."""
+        if requested == "auto":
+            return self.metrics[0]
+        if requested not in self.metrics:
+            raise DataError("metric", f"a {self.KIND} model is compared by one of {list(self.metrics)}, "
+                                      f"got {requested!r}")
+        return requested
+
+    def read(self, path: str, champion: Any) -> pd.DataFrame:
+        """The new rows from a file, checked against the champion's inputs."""
+        raise NotImplementedError
+
+    def group_column(self, champion: Any) -> str:
+        """The column whose value keeps rows together."""
+        return self.group
+
+    def split(self, rows: pd.DataFrame, champion: Any, holdout_size: float,
+              seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        group = self.group_column(champion)
+        positive = rows[self.positive] if self.positive else None
+        adapt, holdout = split_groups(rows[group], positive, holdout_size, seed)
+        if not holdout.any() or not adapt.any():
+            raise DataError("data", f"{rows[group].nunique()} {group}(s) in the new data: at least two are "
+                                    f"needed, one to adapt on and one to score on")
+        return rows[adapt].reset_index(drop=True), rows[holdout].reset_index(drop=True)
+
+    def summary(self, rows: pd.DataFrame, champion: Any) -> dict[str, Any]:
+        """What the check step reports of the new rows."""
+        group = self.group_column(champion)
+        return {"groups": int(rows[group].nunique()), "group": group}
+
+    def challenger(self, champion: Any, adapt: pd.DataFrame, *, reference: pd.DataFrame | None,
+                   seed: int, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """A challenger built from ``champion`` on the adaptation rows (and the champion's own training rows,
+        ``reference``, where it was registered with them); how it was built."""
+        raise NotImplementedError
+
+    def score(self, model: Any, rows: pd.DataFrame) -> dict[str, float]:
+        """Every metric of this kind for ``model`` on ``rows``."""
+        raise NotImplementedError
+
+    def example(self, rows: pd.DataFrame, model: Any) -> Any:
+        """An input example for the registered signature."""
+        raise NotImplementedError
+
+
+def retrainer_for(kind: str) -> KindRetrainer:
+    """The retrainer of ``kind``; a ``DataError`` for a kind that has none."""
+    from shopfloor.retrain.detector_refit import DetectorRetrainer
+    from shopfloor.retrain.health_refit import HealthIndexRetrainer
+    from shopfloor.retrain.wear_refit import PrognosisRetrainer
+
+    found = {r.KIND: r for r in (HealthIndexRetrainer, DetectorRetrainer, PrognosisRetrainer)}
+    if kind not in found:
+        raise DataError("model", f"no retraining for a {kind} model")
+    return found[kind]()

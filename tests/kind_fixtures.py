@@ -1,0 +1,147 @@
+"""Small registered champions of the kinds that are not classifiers, and their answers written to the prediction
+log as the model server writes them, with outcomes: the rows a retraining from the log starts from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.monitoring.outcomes import record_outcomes
+from shopfloor.monitoring.prediction_log import Entry, PredictionLog
+from shopfloor.registry import REFERENCE, register_model, use_tracking
+
+HEALTH, DETECTOR, WEAR = "hi-line", "mill-line", "wear-line"
+
+
+def _register(home: Path, model: Any, example: Any, name: str, metric: str,
+              artifacts: dict[str, Path] | None = None) -> None:
+    use_tracking(f"sqlite:///{home / 'mlflow.db'}")
+    register_model(model, example, model_name=name, experiment="retraining-tests", metrics={metric: 0.0},
+                   params={}, score_metric=metric, artifacts=artifacts)
+
+
+# ------------------------------------------------------------------ health index
+def run_to_failure(units: int, seed: int) -> pd.DataFrame:
+    from shopfloor.data.simulate import simulate_run_to_failure
+
+    return simulate_run_to_failure(units=units, min_life=60, max_life=90, n_bands=6, seed=seed).drop(columns="wear")
+
+
+def register_health(home: Path, table: pd.DataFrame, method: str = "a2ds") -> Any:
+    """A health index (``method``: a2ds with a short DeepSAD, or a simple rival) fitted on ``table``'s units."""
+    from shopfloor.data.ingest import column_type
+    from shopfloor.health import selection as sel
+    from shopfloor.health.model import HIConfig
+    from shopfloor.health.pyfunc import HealthIndexPyfunc
+
+    features = [c for c in table.columns if c not in ("unit", "time")]
+    settings = sel.Settings(hi=HIConfig(t_d=0.2, t_f=15, window=3, deepsad={"epochs": 10, "embedding_dim": 4}))
+    frames = [g.sort_values("time") for _, g in table.groupby("unit")]
+    arrays = sel.unit_arrays(frames, features, None)
+    hi = sel.make(method, settings).fit(arrays)
+    rul = sel.make_rul("hi", settings, int(np.median([len(a) for a in arrays]))).fit(arrays, [hi.transform(a)
+                                                                                               for a in arrays])
+    types = {c: column_type(table[c]) for c in table.columns}
+    model = HealthIndexPyfunc(hi, features, "unit", "time", types, rul=rul, window=3, method=method,
+                              rul_interval=(-10.0, 10.0))
+    reference = home / "hi-reference.parquet"
+    table.to_parquet(reference, index=False)
+    _register(home, model, table[model.inputs.names].head(5), HEALTH, "test_rul_ranking", {REFERENCE: reference})
+    return model
+
+
+def log_health_answers(model: Any, table: pd.DataFrame, requests_per_unit: int = 3, running: tuple = ()) -> int:
+    """Each unit's history sent a few times as it runs (the last time at its failure, except for the
+    ``running`` units, last sent two thirds into their lives), every answered row's outcome the steps the unit
+    still ran; the number of rows logged."""
+    log, outcomes, rows = PredictionLog(flush_seconds=60), [], 0
+    for unit, g in table.groupby("unit"):
+        g = g.sort_values("time").reset_index(drop=True)
+        for k in range(1, requests_per_unit + 1):
+            sent = g.head(len(g) * k // requests_per_unit * (2 if unit in running else 3) // 3)
+            batch = model.inputs.from_input(sent[model.inputs.names])
+            request = f"{unit}-{k}"
+            log.add(Entry(datetime.now(UTC).timestamp(), HEALTH, "1", request, batch, model.predict_rows(batch)))
+            outcomes += [{"request_id": request, "row": i, "label": len(g) - 1 - i} for i in range(len(sent))]
+            rows += len(sent)
+    log.close()
+    assert record_outcomes(HEALTH, outcomes).stored == rows
+    return rows
+
+
+# ------------------------------------------------------------------ anomaly detector
+def milling_subcuts(cases: int, seed: int):
+    from shopfloor.milling import data as milling
+    from shopfloor.milling.simulate import simulate_milling
+
+    return milling.subcuts(milling.load_table(simulate_milling(cases=cases, samples=800, seed=seed)))
+
+
+def register_detector(home: Path, sub, kind: str = "beta_vae") -> Any:
+    from shopfloor.milling.baselines import MahalanobisDetector
+    from shopfloor.milling.detector import MillingAnomalyDetector
+    from shopfloor.milling.pyfunc import MillingAnomalyPyfunc
+    from shopfloor.milling.vae import VAEConfig
+
+    classes = sub.meta["tool_class"].to_numpy().astype(int)
+    failed = (classes == 2).astype(int)
+    if kind == "beta_vae":
+        config = VAEConfig(latent=4, filters=16, dilations=(1, 2), layers=1, epochs=3, patience=3)
+        detector = MillingAnomalyDetector(config, seed=0).fit(sub.X, classes, sub.X, classes)
+    else:
+        detector = MahalanobisDetector().fit(sub.X[classes == 0])
+        detector.set_threshold(sub.X, failed)
+    model = MillingAnomalyPyfunc(detector, tuple(sub.signal_names), sub.stride)
+    _register(home, model, sub.X[:2].astype(np.float32), DETECTOR, "test_ap")
+    return model
+
+
+def log_detector_answers(model: Any, sub) -> int:
+    """Each cut's sub-cuts in one request keyed by the cut; the outcome by key: 1 for a failed tool."""
+    log, outcomes = PredictionLog(flush_seconds=60), []
+    for cut, index in sub.meta.groupby("cut").groups.items():
+        batch = model.inputs.from_input(sub.X[np.asarray(index)])
+        keys = [str(cut)] * len(index)
+        log.add(Entry(datetime.now(UTC).timestamp(), DETECTOR, "1", f"cut-{cut}", batch, model.predict_rows(batch),
+                      keys=keys))
+        failed = int((sub.meta.loc[index, "tool_class"] == 2).any())
+        outcomes.append({"cut": str(cut), "label": failed})
+    log.close()
+    assert record_outcomes(DETECTOR, outcomes, key_column="cut").stored == len(outcomes)
+    return len(sub.X)
+
+
+# ------------------------------------------------------------------ wear prognosis
+def register_wear(home: Path, prior_scale: float = 1.0) -> Any:
+    from shopfloor.wear import model as wear_model
+    from shopfloor.wear.posterior import PosteriorConfig, fit_posterior
+    from shopfloor.wear.pyfunc import PrognosisPyfunc
+
+    sims = wear_model.simulate(700, prior_scale, seed=0)
+    config = PosteriorConfig(context=8, blocks=2, hidden=8, gru_layers=1, epochs=3)
+    posterior, _ = fit_posterior(sims.params[:600], sims.observed[:600], sims.params[600:], sims.observed[600:],
+                                 config)
+    model = PrognosisPyfunc(posterior, horizon=5, draws=500, prior_scale=prior_scale)
+    _register(home, model, pd.DataFrame({"wear": [[0.0, 0.05, 0.08]]}), WEAR, "neg_test_rmse")
+    return model
+
+
+def log_wear_answers(model: Any, table: pd.DataFrame, keyed: bool = True) -> int:
+    """Every tool's wear so far sent after each cut, the outcome the wear measured at the next cut."""
+    log, outcomes, answers = PredictionLog(flush_seconds=60), [], 0
+    for case, g in table.groupby("case"):
+        wear = g.sort_values("cut")["VB"].to_numpy(float)
+        for n in range(2, len(wear)):
+            batch = model.inputs.from_input(pd.DataFrame({"wear": [list(wear[:n])]}))
+            request = f"{case}-{n}"
+            log.add(Entry(datetime.now(UTC).timestamp(), WEAR, "1", request, batch, model.predict_rows(batch),
+                          keys=[str(case)] if keyed else None))
+            outcomes.append({"request_id": request, "label": float(wear[n])})
+            answers += 1
+    log.close()
+    assert record_outcomes(WEAR, outcomes).stored == answers
+    return answers
