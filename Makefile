@@ -66,6 +66,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/prediction_log.py --rounds 5
 	$(BIN)/python benchmarks/feedback_loop.py
 	$(BIN)/python benchmarks/retraining_kinds.py
+	$(BIN)/python benchmarks/wear_prior_widening.py
 	$(BIN)/python benchmarks/rollouts.py
 
 # Regenerate the InferenceServices, dashboard and alert rules of manifests/base from serving/ and render the overlay

@@ -5,7 +5,9 @@ below, smaller than the defaults so the three fit in minutes on two cores); the 
 changed line is replayed through the server over HTTP (v1), and the outcomes of every answer are fed back
 over REST by request id; ``shopfloor run retraining --from-log`` takes the logged answers with their outcomes
 as new training rows. Figures: the champion's live quality on the changed line (the server's own gauge
-computation over the log), champion and challenger on the same held-out rows, the decision, the times.
+computation over the log), champion and challenger on the same held-out rows, the decision, the times; and,
+for the wear prognosis, champion and challenger over five more fleets (in process), since six held-out tools
+make one fleet's figures noisy.
 
 The changes replayed:
 - health index: a harder duty cycle, units living 70-120 steps where the champion learned 120-260;
@@ -149,13 +151,45 @@ def one_kind(pipeline: str, root: Path) -> dict:
             "train_seconds": trained, "replay_seconds": replayed, "retraining_seconds": retrained}
 
 
+def wear_fleets(seeds: range = range(5), tools: int = 16) -> dict:
+    """The wear challenger's spread over fleets: one champion (the benchmark's settings, in process), then for
+    each fleet of ``tools`` simulated N(0, 0.3^2) tools, a challenger from ten of them scored with the champion
+    on the other six. Six held-out tools make one fleet's figures noisy; this says how noisy."""
+    from shopfloor.defaults import RETRAINING
+    from shopfloor.retrain.wear_refit import PrognosisRetrainer
+    from shopfloor.wear import model as wear_model
+    from shopfloor.wear.posterior import PosteriorConfig, fit_posterior
+    from shopfloor.wear.pyfunc import PrognosisPyfunc
+
+    sims = wear_model.simulate(5000, 1.0, seed=0)
+    posterior, _ = fit_posterior(sims.params[:4000], sims.observed[:4000], sims.params[4000:], sims.observed[4000:],
+                                 PosteriorConfig(epochs=40, patience=50))
+    champion, retrainer, rows = PrognosisPyfunc(posterior, prior_scale=1.0), PrognosisRetrainer(), []
+    settings = {"fine_tune_epochs": RETRAINING.fine_tune_epochs, "simulations": RETRAINING.simulations}
+    for seed in seeds:
+        fleet = wear_model.wear_table(cases=tools, seed=100 + seed, prior_scale=0.3)
+        cases = sorted(fleet["case"].unique())
+        adapt, held = fleet[fleet["case"].isin(cases[:10])], fleet[fleet["case"].isin(cases[10:])]
+        challenger, _ = retrainer.challenger(champion, adapt, reference=None, seed=seed, settings=settings)
+        old, new = retrainer.score(champion, held), retrainer.score(challenger, held)
+        rows.append({"fleet": 100 + seed, "champion_rmse": old["rmse"], "challenger_rmse": new["rmse"],
+                     "champion_coverage": old["coverage"], "challenger_coverage": new["coverage"]})
+    frame = pd.DataFrame(rows)
+    summary = {c: {"mean": float(frame[c].mean()), "sd": float(frame[c].std())} for c in frame.columns if c != "fleet"}
+    return {"fleets": rows, "summary": summary}
+
+
 def main() -> None:
     kinds = sys.argv[1:] or list(REPLAY)
     with tempfile.TemporaryDirectory() as tmp:
         results = {kind: one_kind(kind, Path(tmp)) for kind in kinds}
     for kind, r in results.items():
         print(f"{kind}: {r['decision']}")
-    save("retraining_kinds", {"settings": {k: " ".join(v) for k, v in TRAIN.items()}, "kinds": results})
+    fleets = wear_fleets() if "prognosis" in kinds else None
+    if fleets:
+        print("wear prognosis over fleets:", json.dumps(fleets["summary"]))
+    save("retraining_kinds", {"settings": {k: " ".join(v) for k, v in TRAIN.items()}, "kinds": results,
+                              "wear_fleets": fleets})
 
 
 if __name__ == "__main__":
