@@ -100,9 +100,15 @@ def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str) -> pd.
     return prepared.features[schema.names].assign(**{ing.LABEL: prepared.label.to_numpy()})
 
 
-@reported("check", summary=lambda i: f"{i['rows']} new rows against champion v{i['champion_version']}; drift "
-                                     + ("not measured" if i["drift"] is None else
-                                        f"in {len(i['drifted'])} features" if i["drift"] else "none"))
+def _check_summary(i: dict[str, Any]) -> str:
+    head = f"{i['rows']} new rows against champion v{i['champion_version']}; "
+    if "group" in i:  # another kind than a classifier: rows kept together by unit, cut or tool
+        return head + f"{i['groups']} {i['group']}s, {i['adapt_rows']} rows to adapt on, {i['holdout_rows']} held out"
+    return head + "drift " + ("not measured" if i["drift"] is None else
+                              f"in {len(i['drifted'])} features" if i["drift"] else "none")
+
+
+@reported("check", summary=_check_summary)
 def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout: str, report: str,
                model_name: str = FAULT_MODEL, holdout_size: float = RETRAINING.holdout_size,
                ks_threshold: float = RETRAINING.ks_threshold, psi_threshold: float = RETRAINING.psi_threshold,

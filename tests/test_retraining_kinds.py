@@ -34,8 +34,9 @@ def uri(home: Path) -> str:
     return f"sqlite:///{home / 'mlflow.db'}"
 
 
-def retrain(home: Path, name: str, tmp: Path, **settings) -> tuple[dict, pd.DataFrame]:
-    """The retraining steps on the logged rows of ``name``, in process; the result and the held-out rows."""
+def retrain(home: Path, name: str, tmp: Path, **settings) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The retraining steps on the logged rows of ``name``, in process; the result (with how the challenger was
+    built under ``retrain``), the held-out and the adaptation rows."""
     from shopfloor import retraining as r
     from shopfloor.monitoring.training_rows import write_training_rows
     from shopfloor.registry import champion_contract
@@ -48,7 +49,7 @@ def retrain(home: Path, name: str, tmp: Path, **settings) -> tuple[dict, pd.Data
                           model_name=name, **settings)
     result = r.promote_step(files["adapt"], files["holdout"], str(tmp / "challenger.joblib"), files["drift"],
                             tracking_uri=uri(home), model_name=name, retrain_info=info)
-    return result, pd.read_parquet(files["holdout"]), pd.read_parquet(files["adapt"])
+    return {**result, "retrain": info}, pd.read_parquet(files["holdout"]), pd.read_parquet(files["adapt"])
 
 
 def logged_metrics(name: str, version: int) -> dict[str, float]:
@@ -142,7 +143,7 @@ def test_a_simple_detector_is_refitted_and_too_few_failed_cuts_are_named(home, t
     sub = milling_subcuts(6, seed=2)
     log_detector_answers(load_version(DETECTOR, 1), sub)
     result, holdout, _ = retrain(home, DETECTOR, tmp_path)
-    assert "refit of the mahalanobis detector" in result["reason"] or result["scores"]
+    assert result["retrain"]["method"].startswith("refit of the mahalanobis detector, threshold set on")
     assert_scored_on_the_same_rows("anomaly_detector", DETECTOR, result, holdout)
 
     from shopfloor.retrain.detector_refit import DetectorRetrainer

@@ -59,6 +59,10 @@ def _try_create(client: MlflowClient, name: str, tags: dict[str, str], model_nam
             return False
         if "database is locked" in str(exc).lower():  # SQLite under concurrent writers: try again
             return False
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            # MLflow found the name taken, then read it to say so and found it gone: the holder released the
+            # lock in between. Contended, not broken: try again.
+            return False
         raise
 
 
