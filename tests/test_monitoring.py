@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, fbeta_score
 
 from shopfloor.contract import Column, Rows, TabularSchema
@@ -148,6 +149,12 @@ def test_the_live_figure_equals_a_hand_computed_f2(tmp_path):
      {"ap": 1.0, "precision": 1.0}),
     ({"output.health_index": [0.1, 0.5, 0.9], "output.rul": [90.0, 50.0, 10.0]}, [100.0, 40.0, 10.0],
      {"rank_correlation": 1.0, "rul_mae": 20 / 3}),
+    # three requests (units); the last rows (HI 0.3, 0.9, 0.6 with 30, 5, 40 steps left) rank them partly wrong
+    ({"request_id": ["a", "a", "b", "b", "c", "c"], "row": [0, 1, 0, 1, 0, 1],
+      "output.health_index": [0.1, 0.3, 0.5, 0.9, 0.2, 0.6], "output.rul": [50.0, 30.0, 20.0, 5.0, 60.0, 40.0]},
+     [50.0, 30.0, 20.0, 5.0, 60.0, 40.0],
+     {"rank_correlation": -spearmanr([0.1, 0.3, 0.5, 0.9, 0.2, 0.6], [50, 30, 20, 5, 60, 40]).statistic,
+      "rul_ranking": 0.5, "rul_mae": 0.0}),
     ({"output.median": [[0.10, 0.12], [0.20, 0.21]], "output.q10": [[0.05, 0.1], [0.15, 0.2]],
       "output.q90": [[0.15, 0.2], [0.22, 0.3]]}, [0.12, 0.30], {"mae": 0.06, "coverage": 0.5}),
 ])

@@ -7,8 +7,9 @@ of its registration (``test_<metric>`` on the version's run):
   threshold), ``pr_auc`` (average precision) of ``fault_probability``;
 - anomaly detector (label 1 = failed tool): ``ap`` of ``score``, ``precision`` of ``anomaly``;
 - health index (label = steps the unit still ran after the answer, once its failure is observed):
-  ``rank_correlation`` (Spearman of the health index with the life that was left, sign turned so that 1 is
-  perfect) and ``rul_mae``;
+  ``rank_correlation`` (Spearman of the health index with the life that was left over every answered row, sign
+  turned so that 1 is perfect), ``rul_ranking`` (the same over each request's last row only: units ranked as
+  they stood when asked, the figure the health-index pipeline registers as ``test_rul_ranking``) and ``rul_mae``;
 - wear prognosis (label = the wear measured at the next cut): ``mae`` of the first forecast step and
   ``coverage`` of its 10-90 % band.
 """
@@ -63,9 +64,15 @@ def score(table: pd.DataFrame) -> dict[str, float]:
         return {k: float(v) for k, v in metrics.items()}
     if "health_index" in out:
         metrics = {"rul_mae": float(np.mean(np.abs(out["rul"].to_numpy(float) - y)))} if "rul" in out else {}
+        hi = out["health_index"].to_numpy(float)
         if len(np.unique(y)) > 1:
-            rho = spearmanr(out["health_index"].to_numpy(float), y).statistic
-            metrics["rank_correlation"] = float(-rho)
+            metrics["rank_correlation"] = float(-spearmanr(hi, y).statistic)
+        if {"request_id", "row"} <= set(table.columns):
+            # the pipeline's own figure (registered as test_rul_ranking): units ranked at one moment each, here
+            # each request's last row, the unit as it stood when asked
+            last = (table.groupby("request_id")["row"].transform("max") == table["row"]).to_numpy()
+            if last.sum() >= 3 and len(np.unique(y[last])) > 1:
+                metrics["rul_ranking"] = float(-spearmanr(hi[last], y[last]).statistic)
         return metrics
     if "median" in out:
         median = _first(out["median"])
