@@ -25,21 +25,13 @@ MIN_COVERAGE = 0.7
 
 
 def main() -> None:
+    from retraining_kinds import fleet, wear_champion
+
     import shopfloor.retrain.wear_refit as wear_refit
     from shopfloor.defaults import RETRAINING
-    from shopfloor.wear import model as wear_model
-    from shopfloor.wear.posterior import PosteriorConfig, fit_posterior
-    from shopfloor.wear.pyfunc import PrognosisPyfunc
 
-    sims = wear_model.simulate(5000, 1.0, seed=0)
-    posterior, _ = fit_posterior(sims.params[:4000], sims.observed[:4000], sims.params[4000:], sims.observed[4000:],
-                                 PosteriorConfig(epochs=40, patience=50))
-    champion, retrainer = PrognosisPyfunc(posterior, prior_scale=1.0), wear_refit.PrognosisRetrainer()
-    fleets = []
-    for seed in FLEETS:
-        fleet = wear_model.wear_table(cases=16, seed=seed, prior_scale=0.3)
-        cases = sorted(fleet["case"].unique())
-        fleets.append((fleet[fleet["case"].isin(cases[:10])], fleet[fleet["case"].isin(cases[10:])]))
+    champion, retrainer = wear_champion(), wear_refit.PrognosisRetrainer()
+    fleets = [fleet(seed) for seed in FLEETS]
     settings = {"fine_tune_epochs": RETRAINING.fine_tune_epochs, "simulations": RETRAINING.simulations}
     rows, chosen = [], wear_refit.WIDEN
     try:

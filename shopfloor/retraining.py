@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from sklearn.model_selection import train_test_split
 
 from shopfloor.classify.metrics import classification_report
 from shopfloor.classify.model import FaultClassifier
-from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS, RETRAIN_METRICS_BY_KIND
+from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
 from shopfloor.contract import TabularSchema
 from shopfloor.data import ingest as ing
 from shopfloor.defaults import RETRAINING
@@ -64,7 +63,7 @@ def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Con
     return contract, load_version(model_name, contract.version.version)
 
 
-def read_new_rows(data: str, contract: Contract, label: str, champion: Any = None) -> pd.DataFrame:
+def read_new_rows(data: str, contract: Contract, label: str) -> pd.DataFrame:
     """The new rows checked against the champion: a classifier's labelled table, or what another kind learns
     from (``shopfloor.retrain.kinds``). ``DataError`` naming the field otherwise."""
     if is_classifier(contract):
@@ -74,8 +73,7 @@ def read_new_rows(data: str, contract: Contract, label: str, champion: Any = Non
     from shopfloor.registry import load_version
     from shopfloor.retrain.kinds import retrainer_for
 
-    champion = champion if champion is not None else load_version(contract.version.name, contract.version.version)
-    return retrainer_for(contract.kind).read(data, champion)
+    return retrainer_for(contract.kind).read(data, load_version(contract.version.name, contract.version.version))
 
 
 def check_columns(table: pd.DataFrame, features: list[str], label: str, key_column: str | None = None) -> None:
@@ -219,6 +217,7 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
     """Score both models on the held-out rows, register the challenger, move the alias if it earned it."""
     from shopfloor.registry import REFERENCE, register_model
     from shopfloor.registry.promotion import Decision
+    from shopfloor.retrain.kinds import metric_for, retrainer_for
 
     if metric not in METRICS:
         raise DataError("metric", f"must be one of {list(METRICS)}, got {metric!r}")
@@ -226,22 +225,15 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
     version = contract.version
     model = joblib.load(challenger)
     rows = pd.read_parquet(holdout)
+    metric = metric_for(contract.kind, metric)
+    adapted = pd.read_parquet(adapt)
     if is_classifier(contract):
-        metric = RETRAIN_METRICS_BY_KIND[contract.kind][0] if metric == "auto" else metric
-        if metric not in RETRAIN_METRICS_BY_KIND[contract.kind]:
-            raise DataError("metric", f"a classifier is compared by one of "
-                                      f"{list(RETRAIN_METRICS_BY_KIND[contract.kind])}, got {metric!r}")
         old, new = _scores(champion, rows), _scores(model, rows)
-        example, kept = pd.read_parquet(adapt)[model.inputs.names].head(5), {REFERENCE: Path(adapt)}
+        example, kept = adapted[model.inputs.names].head(5), {REFERENCE: Path(adapt)}
     else:
-        from shopfloor.retrain.kinds import retrainer_for
-
         retrainer = retrainer_for(contract.kind)
-        metric = retrainer.metric(metric)
         old, new = retrainer.score(champion, rows), retrainer.score(model, rows)
-        adapted = pd.read_parquet(adapt)
-        example = retrainer.example(adapted, model)
-        kept = {REFERENCE: _reference_with(adapt, contract)} if contract.kind == "health_index" else {}
+        example, kept = retrainer.example(adapted, model), retrainer.training_rows(adapt, contract)
     promote = new[metric] >= old[metric] - margin
     verdict = "promoted" if promote else "kept the champion"
     reason = (f"{verdict}: challenger {metric} {new[metric]:.3f} vs champion v{version.version} {old[metric]:.3f} "
@@ -274,22 +266,3 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
             "champion_version": int(version.version), "run_id": reg.run_id, "kind": contract.kind,
             "scores": {"challenger": new, "champion": old}, "holdout_rows": len(rows)}
 
-
-def _reference_with(adapt: str, contract: Contract) -> Path:
-    """The training rows a refitted health index learned from: the champion's own (when logged with it) and
-    the adaptation units, so the next retraining adds to them again. Unit ids of the new rows are kept; a
-    unit id already among the champion's is suffixed."""
-    from shopfloor.registry import reference_rows
-
-    new = pd.read_parquet(adapt)
-    before = reference_rows(contract.version.run_id)
-    if before is not None and not before.empty:
-        unit = contract.details.get("unit", new.columns[0])
-        clash = new[unit].isin(set(before[unit]))
-        if clash.any():
-            new[unit] = new[unit].astype(str).where(~clash, new[unit].astype(str) + f"-v{contract.version.version}")
-            before = before.assign(**{unit: before[unit].astype(str)})
-        new = pd.concat([before, new[before.columns]], ignore_index=True)
-    out = Path(tempfile.mkdtemp(prefix="shopfloor-reference-")) / "train.parquet"
-    new.to_parquet(out, index=False)
-    return out

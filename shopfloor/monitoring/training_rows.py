@@ -27,16 +27,23 @@ from shopfloor.monitoring.store import INPUT, monitoring_root
 LIFE_LEFT = "life_left"  # a health index's outcome: steps the unit still ran after the answer
 
 
+def _with_outcomes(model: str, since: datetime | None, root: Path | None, column: str | None = None) -> pd.DataFrame:
+    """Answered rows of ``model`` with their outcome and inputs; ``DataError`` when there are none (or none with
+    an input ``column``)."""
+    table = joined(model, since=since, root=root)
+    if not table.empty and "role" in table.columns:
+        table = table[table["role"] != "shadow"]  # a shadow answer repeats a request already on record
+    if table.empty or (column is not None and column not in table.columns):
+        raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
+                                f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)")
+    return table
+
+
 def labelled_log(model: str, features: list[str], label: str, labels: dict[str, str] | None = None,
                  since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
     """The answered rows of ``model`` that have an outcome, as ``features`` + ``label``; ``DataError`` when
     there are none or the log lacks a feature (rows logged by a model with other columns)."""
-    table = joined(model, since=since, root=root)
-    if not table.empty and "role" in table.columns:
-        table = table[table["role"] != "shadow"]  # a shadow answer repeats a request already on record
-    if table.empty:
-        raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
-                                f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)")
+    table = _with_outcomes(model, since, root)
     missing = [f for f in features if INPUT + f not in table.columns]
     if missing:
         raise DataError(missing[0], f"the logged answers of {model} have no column {missing[0]!r} "
@@ -66,13 +73,7 @@ def run_to_failure_log(model: str, columns: list[str], unit: str, time: str, sin
 def _answers(model: str, since: datetime | None, root: Path | None) -> pd.DataFrame:
     """Answered rows with an outcome and their input, each request row once, with the group they belong to:
     the business key, else the request."""
-    table = joined(model, since=since, root=root)
-    if not table.empty and "role" in table.columns:
-        table = table[table["role"] != "shadow"]
-    if table.empty or "input" not in table.columns:
-        raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
-                                f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)")
-    table = table.drop_duplicates(["request_id", "row"], keep="last")
+    table = _with_outcomes(model, since, root, column="input").drop_duplicates(["request_id", "row"], keep="last")
     key = table["key"] if "key" in table.columns else pd.Series(None, index=table.index, dtype=object)
     return table.assign(group=key.where(key.notna(), table["request_id"]).astype(str))
 

@@ -88,11 +88,10 @@ class DetectorRetrainer(KindRetrainer):
         started = time.perf_counter()
         X, failed = windows(adapt), adapt[LABEL].to_numpy(int)
         learn, tune = split_groups(adapt[CUT], adapt[LABEL], 1 / 3, seed)
+        where = "the adaptation cuts held out from learning"
         if len(np.unique(failed[tune])) < 2:
-            tune = np.ones(len(adapt), dtype=bool)
-            where = "all adaptation sub-cuts"
-        else:
-            where = "the adaptation cuts held out from learning"
+            tune, where = np.ones(len(adapt), dtype=bool), "all adaptation sub-cuts"
+        both = len(np.unique(failed[tune])) == 2  # a threshold (and the RMS signal) can be chosen on them
         healthy = learn & (failed == 0)
         if not healthy.any():
             raise DataError(LABEL, "no healthy cut to learn from among the adaptation cuts")
@@ -110,13 +109,13 @@ class DetectorRetrainer(KindRetrainer):
             detector.members_ = members
             how = f"warm start of the beta-VAE ({epochs} epochs at most)"
         elif isinstance(detector, RMSDetector):
-            if len(np.unique(failed[tune])) == 2:
+            if both:
                 detector.fit(X[healthy], X[tune], failed[tune], champion.inputs.signals)
             how = "RMS signal chosen again"
         else:
             detector.fit(X[healthy])
             how = f"refit of the {detector.name} detector"
-        if len(np.unique(failed[tune])) == 2:
+        if both:
             detector.set_threshold(X[tune], failed[tune])
             how += f", threshold set on {where}"
         else:

@@ -13,7 +13,9 @@ there with the life left, and the remaining-life error.
 from __future__ import annotations
 
 import copy
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,3 +113,22 @@ class HealthIndexRetrainer(KindRetrainer):
     def example(self, rows: pd.DataFrame, model: Any) -> pd.DataFrame:
         first = rows[rows[model.unit] == rows[model.unit].iloc[0]].sort_values(model.time)
         return first[model.inputs.names].head(max(5, model.min_rows))
+
+    def training_rows(self, adapt: str, contract: Any) -> dict[str, Any]:
+        """The units the challenger was refitted on: the champion's own (when logged with it) and the adaptation
+        units, logged as its reference so the next retraining adds to them again. A new unit whose id is
+        already among the champion's is suffixed with the champion's version (``7-v3``)."""
+        from shopfloor.registry import REFERENCE, reference_rows
+
+        new = pd.read_parquet(adapt)
+        before = reference_rows(contract.version.run_id)
+        if before is not None and not before.empty:
+            unit, suffix = contract.details["unit"], f"-v{contract.version.version}"
+            clash = new[unit].isin(set(before[unit]))
+            if clash.any():
+                new[unit] = new[unit].astype(str).where(~clash, new[unit].astype(str) + suffix)
+                before = before.assign(**{unit: before[unit].astype(str)})
+            new = pd.concat([before, new[before.columns]], ignore_index=True)
+        out = Path(tempfile.mkdtemp(prefix="shopfloor-reference-")) / "train.parquet"
+        new.to_parquet(out, index=False)
+        return {REFERENCE: out}

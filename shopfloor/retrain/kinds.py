@@ -47,18 +47,8 @@ class KindRetrainer:
     group: ClassVar[str]
     positive: ClassVar[str | None] = None
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        return RETRAIN_METRICS_BY_KIND[self.KIND]
-
     def metric(self, requested: str) -> str:
-        """``requested`` checked against this kind's metrics (``auto``: the first)."""
-        if requested == "auto":
-            return self.metrics[0]
-        if requested not in self.metrics:
-            raise DataError("metric", f"a {self.KIND} model is compared by one of {list(self.metrics)}, "
-                                      f"got {requested!r}")
-        return requested
+        return metric_for(self.KIND, requested)
 
     def read(self, path: str, champion: Any) -> pd.DataFrame:
         """The new rows from a file, checked against the champion's inputs."""
@@ -96,6 +86,20 @@ class KindRetrainer:
     def example(self, rows: pd.DataFrame, model: Any) -> Any:
         """An input example for the registered signature."""
         raise NotImplementedError
+
+    def training_rows(self, adapt: str, contract: Any) -> dict[str, Any]:
+        """Artifacts that keep what the challenger learned from, for the next retraining (none by default)."""
+        return {}
+
+
+def metric_for(kind: str, requested: str) -> str:
+    """``requested`` checked against the metrics ``kind`` is compared by (``auto``: the first)."""
+    metrics = RETRAIN_METRICS_BY_KIND[kind]
+    if requested == "auto":
+        return metrics[0]
+    if requested not in metrics:
+        raise DataError("metric", f"a {kind} model is compared by one of {list(metrics)}, got {requested!r}")
+    return requested
 
 
 def retrainer_for(kind: str) -> KindRetrainer:
