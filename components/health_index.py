@@ -13,12 +13,15 @@ from components import IMAGE
 def health_ingest(data_path: str, unit: str, time: str, train: Output[Dataset], test: Output[Dataset], t_d: float,
                   t_f: float, truth: str, drop_columns: list, conditions: list, window: int, test_fraction: float,
                   seed: int):
+    import time as clock
+
+    started = clock.time()  # the run's time budget counts from here; it travels in the splits' metadata
     from shopfloor.health_index import ingest_step
 
     info = ingest_step(data_path, unit, time, train=train.path, test=test.path, t_d=t_d, t_f=t_f, truth=truth,
                        drop=drop_columns, conditions=conditions, window=window, test_fraction=test_fraction,
                        seed=seed)
-    train.metadata.update({k: v for k, v in info.items() if k != "features"})
+    train.metadata.update({**{k: v for k, v in info.items() if k != "features"}, "run_started": started})
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -26,12 +29,13 @@ def health_train(train: Input[Dataset], test: Input[Dataset], unit: str, time: s
                  his: Output[Dataset], cv: Output[Dataset], table: Output[Markdown], t_d: float, t_f: float,
                  truth: str, conditions: list, methods: list, diversity: float, epochs: int, embedding_dim: int,
                  weight_decay: str, beta: float, fusion: str, seeds: int, baseline: bool, window: int, folds: int,
-                 timeout: float, seed: int):
+                 timeout: float, seed: int, budget: float = 0.0):
     from pathlib import Path
 
     import pandas as pd
 
     from shopfloor.health_index import train_step
+    from shopfloor.platform.budget import Budget
     from shopfloor.tables import markdown_table
 
     decay = weight_decay if weight_decay == "auto" else float(weight_decay)
@@ -39,7 +43,8 @@ def health_train(train: Input[Dataset], test: Input[Dataset], unit: str, time: s
                       t_d=t_d, t_f=t_f, truth=truth, conditions=conditions, methods=methods, diversity=diversity,
                       epochs=epochs, embedding_dim=embedding_dim, weight_decay=decay, beta=beta, fusion=fusion,
                       seeds=seeds, baseline=baseline, window=window, folds=folds,
-                      timeout=timeout if timeout > 0 else None, seed=seed)
+                      timeout=timeout if timeout > 0 else None, seed=seed,
+                      run_budget=Budget.of_run("health-index", budget, train.metadata))
     model.metadata.update({k: v for k, v in info.items() if isinstance(v, (int, float, str))})
     text = markdown_table(pd.read_csv(cv.path).set_index("method"))
     Path(table.path).write_text(f"### Cross-validation across units (chosen: {info['chosen']}, remaining life from "

@@ -42,7 +42,8 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
                     likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile, model_name: str = FAULT_MODEL,
                     force_promote: bool = False, deploy_target: str = "none",
                     serve_port: int = SERVE_PORTS["fault-detection"], namespace: str = NAMESPACE, image: str = "",
-                    key_column: str = "", seed: int = FAULT_DETECTION.seed) -> str:
+                    key_column: str = "", budget: float = FAULT_DETECTION.budget,
+                    seed: int = FAULT_DETECTION.seed) -> str:
     data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical,
                   key_column=key_column, seed=seed)
     data.set_display_name("ingest")
@@ -50,25 +51,26 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
     splits = {"train": data.outputs["train"], "valid": data.outputs["valid"],
               "preprocessing": data.outputs["preprocessing"]}
     cv = {"cv_folds": cv_folds, "cv_repeats": cv_repeats, "seed": seed}
+    time = {"budget": budget}  # one time budget, counted from ingest's start (in the splits' metadata)
     study = {"objective": objective, "classifier": classifier, "n_trials": n_trials, "timeout": timeout,
              "optuna_storage": optuna_storage, "study_name": study_name, "max_steps": max_steps}
     jobs = tuning_plan(synthesizers=synthesizers, workers=tuning_workers)
     jobs.set_display_name("tuning plan")
     with dsl.ParallelFor(jobs.output, name="tuning-workers") as job:
-        tuned = tune(**splits, job=job, workers=tuning_workers, seed=seed, **study)
+        tuned = tune(**splits, job=job, workers=tuning_workers, seed=seed, **study, **time)
         tuned.set_display_name("tune")
     studies = gather_studies(studies=dsl.Collected(tuned.outputs["study"]))
     studies.set_display_name("studies")
     tasks += [jobs, tuned, studies]
     with dsl.ParallelFor(synthesizers, name="synthesizers") as name:
-        made = synthesize(**splits, studies=studies.outputs["gathered"], name=name, **study, **cv)
+        made = synthesize(**splits, studies=studies.outputs["gathered"], name=name, **study, **cv, **time)
         made.set_display_name("synthesize")
         kept = filter_rows(**splits, candidates=made.outputs["candidates"], method=filter_method,
-                           d_max_quantile=d_max_quantile, likelihood_quantile=likelihood_quantile, **cv)
+                           d_max_quantile=d_max_quantile, likelihood_quantile=likelihood_quantile, **cv, **time)
         kept.set_display_name("filter")
         tasks += [made, kept]
     fit = train(**splits, test=data.outputs["test"], synthetic=dsl.Collected(kept.outputs["kept"]),
-                classifier=classifier, filter_method=filter_method, threshold_metric=threshold_metric, **cv)
+                classifier=classifier, filter_method=filter_method, threshold_metric=threshold_metric, **cv, **time)
     fit.set_display_name("train: classifiers")
     reg = register(models=fit.outputs["models"], report=fit.outputs["report"], test=data.outputs["test"],
                    synthesizers=dsl.Collected(made.outputs["synthesizer"]),

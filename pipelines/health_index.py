@@ -23,7 +23,7 @@ def health_index(data_path: str, tracking_uri: str, unit: str = HEALTH_INDEX.uni
                  folds: int = HEALTH_INDEX.folds, timeout: float = HEALTH_INDEX.timeout,
                  test_fraction: float = HEALTH_INDEX.test_fraction, model_name: str = HEALTH_MODEL,
                  deploy_target: str = "none", serve_port: int = SERVE_PORTS["health-index"], namespace: str = NAMESPACE,
-                 image: str = "", seed: int = HEALTH_INDEX.seed) -> str:
+                 image: str = "", budget: float = HEALTH_INDEX.budget, seed: int = HEALTH_INDEX.seed) -> str:
     data = health_ingest(data_path=data_path, unit=unit, time=time, t_d=t_d, t_f=t_f, truth=truth,
                          drop_columns=drop_columns, conditions=conditions, window=window,
                          test_fraction=test_fraction, seed=seed)
@@ -31,7 +31,7 @@ def health_index(data_path: str, tracking_uri: str, unit: str = HEALTH_INDEX.uni
     fit = health_train(train=data.outputs["train"], test=data.outputs["test"], unit=unit, time=time, t_d=t_d, t_f=t_f,
                        truth=truth, conditions=conditions, methods=methods, diversity=diversity, epochs=epochs,
                        embedding_dim=embedding_dim, weight_decay=weight_decay, beta=beta, fusion=fusion, seeds=seeds,
-                       baseline=baseline, window=window, folds=folds, timeout=timeout, seed=seed)
+                       baseline=baseline, window=window, folds=folds, timeout=timeout, seed=seed, budget=budget)
     fit.set_display_name("train: health indices and remaining life, cross-validated")
     ev = health_evaluate(his=fit.outputs["his"], unit=unit, time=time, truth=truth)
     ev.set_display_name("evaluate: HI metrics, RUL")

@@ -102,11 +102,11 @@ def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int
     from shopfloor.milling.compare import VAE, choose, fit_baselines
     from shopfloor.milling.search import search
     from shopfloor.milling.vae import VAEConfig
-    from shopfloor.platform.cpus import threads_for
+    from shopfloor.platform.cpus import TRAINING_SHARE, threads_for
 
     if train_on not in TRAIN_ON:
         raise DataError("train-on", f"choose one of {', '.join(TRAIN_ON)}, got {train_on!r}")
-    threads = threads_for()  # applied when the step started (shopfloor.progress)
+    threads = threads_for(share=TRAINING_SHARE)  # applied when the step started (shopfloor.progress)
     sub = milling.load_subcuts(windows)
     parts = _parts(sub)
     tr, va = sub.take(parts["train"]), sub.take(parts["valid"])

@@ -28,6 +28,7 @@ class FaultDetection:
     cv_repeats: int = 1
     d_max_quantile: float = 0.95
     likelihood_quantile: float = 0.05
+    budget: float = 600.0  # seconds for the whole run (0: none), shared by the steps (shopfloor.platform.budget)
     seed: int = 0
 
 
@@ -50,6 +51,7 @@ class HealthIndex:
     folds: int = 5
     draws: int = 20
     timeout: float = 480.0  # seconds of cross-validation; the costliest method is left out past it
+    budget: float = 900.0  # seconds for the whole run (0: none), shared by the steps (shopfloor.platform.budget)
     test_fraction: float = 0.25
     seed: int = 0
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +37,14 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import train_test_split
 
 from shopfloor.classify.model import FaultClassifier
-from shopfloor.classify.selection import check_metric, cv_score, evaluate_at, folds
+from shopfloor.classify.selection import check_metric, evaluate_at, folds
 from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
 from shopfloor.defaults import FAULT_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.platform import failures
+from shopfloor.platform.budget import Budget, BudgetSpent, Pace
 from shopfloor.platform.failpoints import reach
 from shopfloor.progress import PerMethod, reported
 from shopfloor.registry.promotion import Decision
@@ -64,6 +67,42 @@ UTILITY_RATIO = 0.5  # synthetic rows while tuning for utility
 def _write(frame: pd.DataFrame, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
+
+
+class FoldWriter:
+    """Candidate sets written to one Parquet file one fold at a time (a ``_fold`` column), so that a step holds one
+    set in memory, not all: at 300,000 rows the sets of one synthesizer hold about 3 million rows."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = None
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame, fold: int) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = frame.reset_index(drop=True).assign(**{FOLD: fold})
+        schema = self.writer.schema if self.writer is not None else None
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+        self.rows += len(frame)
+
+    def __enter__(self) -> FoldWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_fold(path: str | Path, fold: int) -> pd.DataFrame:
+    """One fold's rows of a file ``FoldWriter`` wrote, without its ``_fold`` column."""
+    rows = pd.read_parquet(path, filters=[(FOLD, "==", fold)])
+    return rows.drop(columns=[FOLD]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- the development rows
@@ -159,15 +198,42 @@ def study_url(storage: str | None, folder: Path, synthesizer: str) -> str:
     return storage or f"sqlite:///{folder / f'{synthesizer}.db'}"
 
 
+@contextmanager
+def _within(budget: Budget | None, step: str, synthesizer: str) -> Iterator[None]:
+    """Tuning under a run's budget: no completed trial because the budget ran out is ``BudgetSpent``, not a
+    failure of the synthesizer."""
+    if budget is not None and budget.left(step) <= 0:
+        raise BudgetSpent(f"no time left for tuning {synthesizer} ({budget.estimate()})")
+    try:
+        yield
+    except RuntimeError as exc:
+        if budget is not None and budget.left(step) <= 0 and "no trial completed" in str(exc):
+            raise BudgetSpent(f"no tuning trial of {synthesizer} completed within the time budget "
+                              f"({budget.estimate()})") from exc
+        raise
+
+
+def _check_pace(budget: Budget | None, step: str, pace: Pace, units: int, what: str) -> None:
+    """``BudgetSpent`` when ``units`` more units of work, at ``pace``, would end past ``step``'s deadline."""
+    if budget is None:
+        return
+    left = budget.left(step)
+    if left <= 0 or not pace.fits(units, left):
+        raise BudgetSpent(f"{what}: {units} left would end past the time budget (about {pace.each:.0f} s each, "
+                          f"{max(0.0, left):.0f} s left; {budget.estimate()})")
+
+
 @reported("tune {job}", summary=lambda i: f"worker {i['worker'] + 1} of {i['workers']}: budget {i['budget']} trials, "
                                           f"study {i['study']} now holds {i['trials']} ({i['pruned']} pruned)",
           per_method=PerMethod("job", outputs=("study_dir",)))
 def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir: str, workers: int, n_trials: int,
               timeout: float, storage: str | None, study_name: str, objective: str = FAULT_DETECTION.objective,
               classifier: str = FAULT_DETECTION.classifier, max_steps: int = FAULT_DETECTION.max_steps,
-              seed: int = FAULT_DETECTION.seed, progress: bool = True) -> dict[str, Any]:
+              seed: int = FAULT_DETECTION.seed, progress: bool = True,
+              run_budget: Budget | None = None) -> dict[str, Any]:
     """One tuning worker (``job`` is ``SYNTHESIZER/WORKER``): its share of the trial budget, in the study that
-    all workers of the synthesizer share, with its own sampler seed so that workers explore apart."""
+    all workers of the synthesizer share, with its own sampler seed so that workers explore apart. With a
+    ``run_budget``, tuning ends by the budget's ``tune`` deadline, a running trial included."""
     from shopfloor.synth.tuning import factory_for, space_for, tune
 
     synthesizer, _, index = job.partition("/")
@@ -179,10 +245,11 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
     out.mkdir(parents=True, exist_ok=True)
     faults, goal = _tuning_goal(train, preprocessing, objective, classifier, seed)
     share = math.ceil(n_trials / workers)
-    result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress), goal,
-                  n_trials=share, timeout=timeout, storage=study_url(storage, out, synthesizer),
-                  study_name=f"{study_name}-{synthesizer}", seed=seed + 1000 * worker, progress=progress,
-                  label=job, refit=False)
+    with _within(run_budget, "tune", synthesizer):
+        result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress), goal,
+                      n_trials=share, timeout=timeout, storage=study_url(storage, out, synthesizer),
+                      study_name=f"{study_name}-{synthesizer}", seed=seed + 1000 * worker, progress=progress,
+                      label=job, refit=False, hard_deadline=run_budget.deadline("tune") if run_budget else None)
     info = {"job": job, "synthesizer": synthesizer, "worker": worker, "workers": workers, "budget": share,
             "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
             "best": result.best_values}
@@ -202,10 +269,12 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
                     cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
                     candidate_factor: float = 3.0, max_steps: int = FAULT_DETECTION.max_steps,
                     seed: int = FAULT_DETECTION.seed, progress: bool = True,
-                    studies_dir: str | None = None) -> dict[str, Any]:
+                    studies_dir: str | None = None, run_budget: Budget | None = None) -> dict[str, Any]:
     """Tune ``synthesizer`` on the training split (or, with ``studies_dir``, read the study that the tuning
     workers filled), refit it with the chosen settings for every fold of the development rows and for all of
-    them, and write each one's candidate rows (raw columns, ``_fold``)."""
+    them, and write each one's candidate rows (raw columns, ``_fold``). With a ``run_budget``, when the refits
+    left would end past its ``synthesize`` deadline at their pace so far, the synthesizer is left out
+    (``BudgetSpent``): without a refit for every fold it cannot be compared fairly with the other methods."""
     from shopfloor.synth.fidelity import fidelity_report
     from shopfloor.synth.tuning import factory_for, space_for, tune
 
@@ -217,10 +286,11 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
     local = folder / f"{synthesizer}.db"
     url = f"sqlite:///{local}" if studies_dir and local.exists() else study_url(storage, folder, synthesizer)
     try:
-        result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
-                      goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
-                      study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
-                      refit=False)
+        with _within(run_budget, "tune", synthesizer):
+            result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
+                          goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
+                          study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
+                          refit=False, hard_deadline=run_budget.deadline("tune") if run_budget else None)
     except Exception as exc:
         if worker_failures:  # the study is empty because its workers failed: say why they did
             raise RuntimeError(worker_failures[0].error) from exc
@@ -228,20 +298,25 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
     reach(f"synthesize-{synthesizer}")
     factory = factory_for(synthesizer, seed, progress=False)
-    sets, fidelity = [], []
-    for fold, rows in dev.parts():
-        synth = factory(result.best_params).fit(faults_of(rows))
-        n = math.ceil(candidate_factor * max(RATIOS) * max(gap(rows), 1))
-        sets.append(synth.sample(n, seed=seed + 101 + fold).assign(**{FOLD: fold}))
-        if fold != FINAL:  # fidelity to the faults this fold's synthesizer never saw
-            held = faults_of(dev.rows.iloc[dev.folds[fold][1]])
-            fidelity.append(fidelity_report(held, synth.sample(4 * len(held), seed=seed + 2)))
+    fidelity = []
+    pace = Pace()
+    parts = len(dev.folds) + 1
+    with FoldWriter(candidates) as sets:
+        for done, (fold, rows) in enumerate(dev.parts()):
+            _check_pace(run_budget, "synthesize", pace, parts - done, f"{synthesizer}'s refits")
+            begun = time.monotonic()
+            synth = factory(result.best_params).fit(faults_of(rows))
+            pace.add(time.monotonic() - begun)
+            n = math.ceil(candidate_factor * max(RATIOS) * max(gap(rows), 1))
+            sets.write(synth.sample(n, seed=seed + 101 + fold), fold)
+            if fold != FINAL:  # fidelity to the faults this fold's synthesizer never saw
+                held = faults_of(dev.rows.iloc[dev.folds[fold][1]])
+                fidelity.append(fidelity_report(held, synth.sample(4 * len(held), seed=seed + 2)))
     synth.save(out / "synthesizer.pt")  # the last one: fitted on all development faults
-    _write(pd.concat(sets, ignore_index=True), candidates)
     report = {k: float(np.mean([f[k] for f in fidelity])) for k in fidelity[0]}
     info = {"synthesizer": synthesizer, "objective": objective, "best": result.best_values,
             "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
-            "candidates": int(sum(len(s) for s in sets)), "sets": len(sets), "pareto": result.pareto,
+            "candidates": sets.rows, "sets": parts, "pareto": result.pareto,
             **{f"fidelity_{k}": v for k, v in report.items()},
             **{f"param_{k}": v for k, v in synth.get_parameters().items()}}
     (out / "info.json").write_text(json.dumps(info, indent=2, default=str))
@@ -256,26 +331,31 @@ def filter_step(train: str, valid: str, preprocessing: str, candidates: str, *, 
                 method: str = "kmeans", d_max_quantile: float = FAULT_DETECTION.d_max_quantile,
                 likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile,
                 cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
-                seed: int = FAULT_DETECTION.seed, synthesizer: str = "") -> dict[str, Any]:
+                seed: int = FAULT_DETECTION.seed, synthesizer: str = "", run_budget: Budget | None = None
+                ) -> dict[str, Any]:
     """Filter every candidate set with a filter fitted on the rows of its fold; PCA plot of the final set's
-    kept vs dropped rows. ``synthesizer`` names the rows' source in reports."""
+    kept vs dropped rows. ``synthesizer`` names the rows' source in reports. With a ``run_budget``, filters that
+    would end past its ``filter`` deadline leave the synthesizer out (``BudgetSpent``)."""
     from shopfloor.plots import pca_scatter
     from shopfloor.synth.filter import filter_rows
 
     prep = ing.Preprocessing.load(preprocessing)
-    cand = pd.read_parquet(candidates)
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
-    sets, infos = [], []
-    for fold, rows in dev.parts():
-        local = prep.refit(rows)
-        x, y = ing.xy(local.scaled(rows))
-        raw = cand[cand[FOLD] == fold].drop(columns=[FOLD]).reset_index(drop=True)
-        encoded = local.encode(raw)
-        result = filter_rows(method, encoded, x, y, seed=seed, d_max_quantile=d_max_quantile,
-                             likelihood_quantile=likelihood_quantile)
-        sets.append(raw.iloc[result.order].assign(**{FOLD: fold}))
-        infos.append(result.info)
-    _write(pd.concat(sets, ignore_index=True), kept)
+    infos = []
+    pace = Pace()
+    with FoldWriter(kept) as sets:
+        for done, (fold, rows) in enumerate(dev.parts()):
+            _check_pace(run_budget, "filter", pace, len(dev.folds) + 1 - done, f"{synthesizer or 'the'} filters")
+            begun = time.monotonic()
+            local = prep.refit(rows)
+            x, y = ing.xy(local.scaled(rows))
+            raw = read_fold(candidates, fold)
+            encoded = local.encode(raw)
+            result = filter_rows(method, encoded, x, y, seed=seed, d_max_quantile=d_max_quantile,
+                                 likelihood_quantile=likelihood_quantile)
+            sets.write(raw.iloc[result.order], fold)
+            infos.append(result.info)
+            pace.add(time.monotonic() - begun)
     final = infos[-1]
     dropped = np.setdiff1d(np.arange(len(encoded)), result.order)
     pca_scatter(x, y, {"kept": encoded.iloc[result.order], "dropped": encoded.iloc[dropped]}, Path(plot))
@@ -287,34 +367,54 @@ def filter_step(train: str, valid: str, preprocessing: str, candidates: str, *, 
 
 
 # ---------------------------------------------------------------- train
-def training_sets(local: ing.Preprocessing, rows: pd.DataFrame, synthetic: dict[str, pd.DataFrame],
-                  smote_filters: tuple[str, ...], ratios: tuple[float, ...], seed: int = 0
-                  ) -> dict[str, tuple[pd.DataFrame, str | None]]:
-    """Every candidate's encoded training rows (and class weight) for one fold: ``baseline``,
-    ``class_weighted``, ``smote@r``, ``smote-FILTER@r`` for each of ``smote_filters`` and ``NAME@r`` for
-    each synthesizer, with ``r`` times the fold's gap in new minority rows (kept candidates in their
-    filter's order)."""
-    from shopfloor.classify.train import smote_candidates
-    from shopfloor.synth.filter import filter_rows
+class TrainingSets:
+    """Every candidate's encoded training rows (and class weight) for one fold, built when asked: ``baseline``,
+    ``class_weighted``, ``smote@r``, ``smote-FILTER@r`` for each of ``smote_filters`` and ``NAME@r`` for each
+    synthesizer, with ``r`` times the fold's gap in new minority rows (kept candidates in their filter's order).
 
-    real = local.scaled(rows)
-    x, y = ing.xy(real)
-    need = {r: int(round(r * gap(rows))) for r in ratios}
-    sets: dict[str, tuple[pd.DataFrame, str | None]] = {"baseline": (real, None), "class_weighted": (real, "balanced")}
-    pools = {"smote": smote_candidates(real, max(need.values()), seed)}
-    extra = smote_candidates(real, 3 * max(need.values()), seed + 1) if smote_filters else None
-    for method in smote_filters:
-        pools[f"smote-{method}"] = extra.iloc[filter_rows(method, extra, x, y, seed=seed).order]
-    pools |= {name: local.encode(frame) for name, frame in synthetic.items()}
-    for name, pool in pools.items():
-        for r, n in need.items():
-            sets[f"{name}@{r:g}"] = (pd.concat([real, pool.head(n).assign(**{ing.LABEL: 1})], ignore_index=True),
-                                     None)
-    return sets
+    A set is made only when a fit asks for it and only one is held at a time, so memory grows with one training
+    set, not with the grid (at 300,000 rows, eleven sets of up to twice the rows each would not fit in 4 GiB); the
+    candidate pools (SMOTE's, filtered SMOTE's, each synthesizer's) are made once per fold, on first use."""
 
+    def __init__(self, local: ing.Preprocessing, rows: pd.DataFrame, synthetic: dict[str, pd.DataFrame],
+                 smote_filters: tuple[str, ...], ratios: tuple[float, ...], seed: int = 0) -> None:
+        self.local, self.synthetic, self.smote_filters, self.seed = local, synthetic, smote_filters, seed
+        self.real = local.scaled(rows)
+        self.need = {r: int(round(r * gap(rows))) for r in ratios}
+        self._pools: dict[str, pd.DataFrame] = {}
 
-def _method(config: str) -> str:
-    return config.split("@")[0]
+    @staticmethod
+    def names(synthesizers: list[str], smote_filters: tuple[str, ...], ratios: tuple[float, ...]) -> list[str]:
+        """The configs, simplest first: without synthetic rows, SMOTE, filtered SMOTE, each synthesizer."""
+        pools = ["smote", *(f"smote-{m}" for m in smote_filters), *synthesizers]
+        return ["baseline", "class_weighted", *(f"{p}@{r:g}" for p in pools for r in ratios)]
+
+    def _pool(self, name: str) -> pd.DataFrame:
+        from shopfloor.classify.train import smote_candidates
+        from shopfloor.synth.filter import filter_rows
+
+        if name not in self._pools:
+            most = max(self.need.values())
+            if name == "smote":
+                self._pools[name] = smote_candidates(self.real, most, self.seed)
+            elif name.startswith("smote-") and name.removeprefix("smote-") in self.smote_filters:
+                extra = smote_candidates(self.real, 3 * most, self.seed + 1)
+                x, y = ing.xy(self.real)
+                self._pools[name] = extra.iloc[filter_rows(name.removeprefix("smote-"), extra, x, y,
+                                                           seed=self.seed).order]
+            else:
+                self._pools[name] = self.local.encode(self.synthetic[name])
+        return self._pools[name]
+
+    def __getitem__(self, config: str) -> tuple[pd.DataFrame, str | None]:
+        if config == "baseline":
+            return self.real, None
+        if config == "class_weighted":
+            return self.real, "balanced"
+        name, _, ratio = config.partition("@")
+        n = self.need[float(ratio)]
+        rows = self._pool(name).head(n).assign(**{ing.LABEL: 1})
+        return pd.concat([self.real, rows], ignore_index=True), None
 
 
 def classifier_families(choice: str) -> tuple[str, ...]:
@@ -333,117 +433,145 @@ def model_file(method: str) -> str:
 
 
 def _train_summary(s: dict[str, Any]) -> str:
-    failed = f"; {len(s['failed'])} left out ({', '.join(s['failed'])})" if s["failed"] else ""
-    return (f"{len(s['methods'])} methods x amounts, {'/'.join(s['classifiers'])}, {s['cv']['folds']} CV folds; "
-            f"chosen: {s['best']} (CV {s['threshold_metric']} {s['methods'][s['best']]['cv']['score']:.3f}, test "
-            f"{s['methods'][s['best']]['test']['f2']:.3f} F2){failed}")
+    failed = f"; {len(s['failed'])} failed ({', '.join(s['failed'])})" if s["failed"] else ""
+    cut = f"; {len(s['left_out'])} left out by the time budget" if s["left_out"] else ""
+    return (f"{len(s['methods'])} methods x amounts, {'/'.join(s['classifiers'])}, {s['cv']['folds']} CV folds, "
+            f"{s['grid']['fits']} fits; chosen: {s['best']} (CV {s['threshold_metric']} "
+            f"{s['methods'][s['best']]['cv']['score']:.3f}, test {s['methods'][s['best']]['test']['f2']:.3f} F2)"
+            f"{failed}{cut}")
+
+
+#: How much longer a final refit on every development row takes than one fold's fit (5 folds: 5/4 of the rows).
+FINAL_REFIT_FACTOR = 1.3
 
 
 @reported("train", summary=_train_summary)
 def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic: dict[str, str], *,
                models_dir: str, report: str, plot: str, classifier: str, filter_method: str,
                threshold_metric: str, ratios: tuple[float, ...] = RATIOS, cv_folds: int, cv_repeats: int,
-               seed: int, smote_filters: tuple[str, ...] | None = None) -> dict[str, Any]:
+               seed: int, smote_filters: tuple[str, ...] | None = None, run_budget: Budget | None = None
+               ) -> dict[str, Any]:
     """Choose by repeated stratified cross-validation on train + valid among every method, amount of synthetic rows
     and classifier family; refit each method's best on all of them, score each once on test. The test split never
     chooses anything. SMOTE's rows also go through ``filter_method`` (or each of ``smote_filters``) as extra
     comparison rows. A synthesizer whose branch failed (its rows are a failure record) and a method whose
-    classifier fails to fit are left out and reported; the run fails only when no method is left."""
+    classifier fails to fit are left out and reported; the run fails only when no method is left.
+
+    With a ``run_budget``, the grid ends by the budget's ``cv`` deadline (``shopfloor.classify.grid``: successive
+    halving, then fits left out, the first family without synthetic rows always kept) and the final refits by its
+    ``train`` deadline: the chosen method's refit always, the others' while time is left (each left out is named)."""
+    from shopfloor.classify.grid import Candidate, run_grid
     from shopfloor.plots import confusion_matrices
 
     check_metric(threshold_metric)
     families = classifier_families(classifier)
+    several = len(families) > 1
     if smote_filters is None:
         smote_filters = () if filter_method == "none" else (filter_method,)
     prep = ing.Preprocessing.load(preprocessing)
     dev = Development.load(train, valid, cv_folds, cv_repeats, seed)
     failed: dict[str, failures.Failure] = {}
-    kept = {}
+    left_out: dict[str, str] = {}
+    kept: dict[str, str] = {}  # each synthesizer's kept rows, read one fold at a time
     for name, path in synthetic.items():
         record = failures.read(path)
         if record is None:
-            kept[name] = pd.read_parquet(path)
+            kept[name] = path
+        elif record.error.startswith(BudgetSpent.__name__):
+            left_out[name] = f"{record.step}: {record.error.removeprefix(BudgetSpent.__name__ + ': ')}"
         else:
             failed[name] = record
 
     def synthetic_for(fold: int) -> dict[str, pd.DataFrame]:
-        return {n: f[f[FOLD] == fold].drop(columns=[FOLD]).reset_index(drop=True) for n, f in kept.items()}
+        return {name: read_fold(path, fold) for name, path in kept.items()}
 
-    def named(config: str, family: str) -> str:
-        method, _, ratio = config.partition("@")
-        name = method if len(families) == 1 else f"{method}/{family}"
-        return f"{name}@{ratio}" if ratio else name
-
-    def fit(train_rows: pd.DataFrame, family: str, weight: str | None, config: str, where: str):
+    def fit(train_rows: pd.DataFrame, candidate: Candidate, weight: str | None, where: str):
         """A fitted classifier, or None after recording the method's failure."""
-        method = _method(config)
+        method = candidate.method
         if method in failed:
             return None
         try:
-            return fit_classifier(train_rows, family, seed=seed, class_weight=weight)
+            return fit_classifier(train_rows, candidate.family, seed=seed, class_weight=weight)
         except DataError:
             raise
         except Exception as exc:  # noqa: BLE001  (one classifier failing leaves the others to compare)
             failed[method] = failures.Failure.of(method, where, exc)
             return None
 
-    pooled: dict[str, tuple[list, list]] = {}
-    for k, (fit_idx, held) in enumerate(dev.folds):
+    def fold(k: int) -> tuple[int, np.ndarray, pd.DataFrame, TrainingSets]:
+        fit_idx, held = dev.folds[k]
         rows, held_rows = dev.rows.iloc[fit_idx].reset_index(drop=True), dev.rows.iloc[held]
         local = prep.refit(rows)
-        held_x = local.encode(held_rows)
-        for config, (train_rows, weight) in training_sets(local, rows, synthetic_for(k), smote_filters, ratios,
-                                                          seed).items():
-            for family in families:
-                key = named(config, family)
-                model = fit(train_rows, family, weight, key, f"train (fold {k + 1})")
-                if model is None:
-                    continue
-                labels, proba = pooled.setdefault(key, ([], []))
-                labels.append(held_rows[ing.LABEL].to_numpy())
-                proba.append(model.predict_proba(held_x)[:, 1])
-    scores = {config: cv_score(np.concatenate(labels), np.concatenate(proba), threshold_metric)
-              for config, (labels, proba) in pooled.items() if _method(config) not in failed}
-    best_config: dict[str, str] = {}
-    for config, score in scores.items():  # each method's best amount of synthetic rows
-        method = _method(config)
+        return (k, held_rows[ing.LABEL].to_numpy(), local.encode(held_rows),
+                TrainingSets(local, rows, synthetic_for(k), smote_filters, ratios, seed))
+
+    def fit_predict(candidate: Candidate, context: tuple[int, np.ndarray, pd.DataFrame, TrainingSets]):
+        k, labels, held_x, sets = context
+        train_rows, weight = sets[candidate.config]
+        model = fit(train_rows, candidate, weight, f"train (fold {k + 1})")
+        return None if model is None else (labels, model.predict_proba(held_x)[:, 1])
+
+    configs = TrainingSets.names(list(kept), smote_filters, ratios)
+    candidates = [Candidate(c, f) for c in configs for f in families]
+    cv_left = (lambda: run_budget.left("cv")) if run_budget else (lambda: float("inf"))
+    grid = run_grid(candidates, len(dev.folds), fold, fit_predict, metric=threshold_metric,
+                    protected=[candidates[0]], left=cv_left)
+    left_out |= {c.name(several): why for c, why in grid.left_out.items()}
+    scores = {c: s for c, s in grid.scores.items() if c.method not in failed}
+    best_config: dict[str, Candidate] = {}
+    for c, score in scores.items():  # each method's best amount of synthetic rows
+        method = c.method_name(several)
         if method not in best_config or score.score > scores[best_config[method]].score:
-            best_config[method] = config
+            best_config[method] = c
+    # ties go to the simpler method: baseline, class weights, SMOTE, synthesizers (the grid's order)
+    ranked = sorted(best_config, key=lambda m: (-scores[best_config[m]].score, candidates.index(best_config[m])))
     out = Path(models_dir)
     out.mkdir(parents=True, exist_ok=True)
     final = prep.refit(dev.rows)
     final.save(out / "preprocessing.joblib")
     dev.rows.to_parquet(out / "reference.parquet", index=False)
     test_rows = pd.read_parquet(test)
-    final_sets = training_sets(final, dev.rows, synthetic_for(FINAL), smote_filters, ratios, seed)
+    x_test, y_test = ing.xy(test_rows)
+    final_sets = TrainingSets(final, dev.rows, synthetic_for(FINAL), smote_filters, ratios, seed)
     methods = {}
-    for method, config in best_config.items():
-        plain = config.split("@")[0].split("/")[0] + (f"@{config.split('@')[1]}" if "@" in config else "")
-        family = config.split("@")[0].split("/")[1] if len(families) > 1 else families[0]
-        train_rows, weight = final_sets[plain]
-        fitted = fit(train_rows, family, weight, config, "train (final refit)")
+    for method in ranked:
+        c = best_config[method]
+        expected = FINAL_REFIT_FACTOR * grid.seconds.get(c, 0.0)
+        # the chosen method is always refitted; the others while the budget's time lasts
+        if methods and run_budget is not None and expected > run_budget.left("train"):
+            left_out[method] = (f"not refitted for the test split: its refit takes about {expected:.0f} s, "
+                                f"{max(0.0, run_budget.left('train')):.0f} s were left (CV {threshold_metric} "
+                                f"{scores[c].score:.3f})")
+            continue
+        train_rows, weight = final_sets[c.config]
+        fitted = fit(train_rows, c, weight, "train (final refit)")
         if fitted is None:
             continue
         model = full_model(final.preprocessor, fitted)
         joblib.dump(model, out / model_file(method))
-        threshold = scores[config].threshold
-        x, y = ing.xy(test_rows)
-        methods[method] = {"config": config, "classifier": family,
-                           "ratio": float(config.split("@")[1]) if "@" in config else None,
-                           "threshold": threshold, "cv": scores[config].to_dict(), "train_rows": len(train_rows),
-                           "test": evaluate_at(y, model.predict_proba(x)[:, 1], threshold)}
+        threshold = scores[c].threshold
+        methods[method] = {"config": c.name(several), "classifier": c.family, "ratio": c.ratio,
+                           "threshold": threshold, "cv": scores[c].to_dict(), "train_rows": len(train_rows),
+                           "test": evaluate_at(y_test, model.predict_proba(x_test)[:, 1], threshold)}
     if not methods:
         raise RuntimeError("no method worked: " + "; ".join(str(f) for f in failed.values()))
-    order = list(methods)  # ties go to the simpler method: baseline, class weights, SMOTE, synthesizers
-    best = max(order, key=lambda m: (methods[m]["cv"]["score"], -order.index(m)))
+    best = next(iter(methods))  # the best CV score among those refitted: the ranking's first that worked
+    for c, why in grid.left_out.items():  # a method none of whose candidates went through: named with a reason
+        method = c.method_name(several)
+        if method not in methods and method not in failed and method not in best_config:
+            left_out.setdefault(method, why)
     confusion_matrices({m: v["test"] for m, v in methods.items()}, Path(plot))
     summary = {"best": best, "classifier": classifier, "classifiers": list(families),
                "threshold_metric": threshold_metric, "filter": filter_method,
                "cv": {"folds": len(dev.folds), "repeats": cv_repeats, "rows": len(dev.rows), "ratios": list(ratios)},
-               "methods": methods, "configs": {c: s.to_dict() for c, s in scores.items()},
+               "grid": {"candidates": len(candidates), "fits": grid.fits,
+                        "seconds_per_fit": {c.name(several): round(t, 3) for c, t in grid.seconds.items()}},
+               "budget": {"seconds": run_budget.seconds if run_budget else 0.0,
+                          "left_after": round(run_budget.remaining(), 1) if run_budget else None},
+               "methods": methods, "configs": {c.name(several): s.to_dict() for c, s in scores.items()},
                "best_test_method": max(methods, key=lambda m: methods[m]["test"]["f2"]),
                "failed": {name: {"step": f.step, "error": f.error} for name, f in failed.items()},
-               "methods_failed": len(failed)}
+               "left_out": left_out, "methods_failed": len(failed)}
     Path(report).write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -458,9 +586,15 @@ def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFra
     failed = summary.get("failed", {})
     for name, f in failed.items():
         rows[name] = {"failed": f"{f['step']}: {f['error']}"[:160]}
+    # a whole method the time budget left out (its candidates dropped one by one are in the report's JSON)
+    cut = {name: why for name, why in summary.get("left_out", {}).items() if name not in rows and "@" not in name
+           and not any(m.startswith(f"{name}/") for m in rows)}
+    for name, why in cut.items():
+        rows[name] = {"left_out": why[:160]}
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
-    if failed:
-        frame["failed"] = frame["failed"].fillna("")
+    for column, present in (("failed", failed), ("left_out", cut)):
+        if present:
+            frame[column] = frame[column].fillna("")
     return frame
 
 

@@ -28,6 +28,7 @@ from shopfloor.health.metrics import hi_report
 from shopfloor.health.model import HIConfig
 from shopfloor.health.rul import CAP
 from shopfloor.health.selection import at_cuts
+from shopfloor.platform.budget import Budget
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["health-index"]
@@ -70,7 +71,7 @@ def _train_summary(i: dict[str, Any]) -> str:
             f"(CV RMSE {i['cv_rul_rmse']:.1f}){skipped}")
 
 
-@reported("train", summary=_train_summary)
+@reported("train", summary=_train_summary, data=lambda i: {"skipped": i["skipped"]})
 def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, his_path: str, cv_path: str, t_d: float,
                t_f: float, truth: str = "", conditions: list[str] | None = None,
                methods: list[str] | None = HEALTH_INDEX.methods, diversity: float = HEALTH_INDEX.diversity,
@@ -79,16 +80,19 @@ def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, 
                fusion: str = HEALTH_INDEX.fusion, seeds: int = HEALTH_INDEX.seeds,
                baseline: bool = HEALTH_INDEX.baseline, window: int = HEALTH_INDEX.window,
                folds: int = HEALTH_INDEX.folds, draws: int = HEALTH_INDEX.draws,
-               timeout: float | None = HEALTH_INDEX.timeout, seed: int = HEALTH_INDEX.seed) -> dict[str, Any]:
+               timeout: float | None = HEALTH_INDEX.timeout, seed: int = HEALTH_INDEX.seed,
+               run_budget: Budget | None = None) -> dict[str, Any]:
     """Cross-validate every health-index method and both remaining-life estimators across the fitted units
     (``shopfloor.health.selection``), refit the winners on all of them (the held-out units are scored as engines
-    never seen), and write every row's HI, remaining life and interval, and the CV table (``cv_path``, CSV)."""
+    never seen), and write every row's HI, remaining life and interval, and the CV table (``cv_path``, CSV).
+    The cross-validation ends by ``timeout`` (seconds) and by a ``run_budget``'s ``cv`` deadline, whichever is
+    first; the simplest method always completes."""
     import time as clock
 
     from shopfloor.health import selection as sel
-    from shopfloor.platform.cpus import threads_for
+    from shopfloor.platform.cpus import TRAINING_SHARE, threads_for
 
-    threads = threads_for()  # applied when the step started (shopfloor.progress)
+    threads = threads_for(share=TRAINING_SHARE)  # applied when the step started (shopfloor.progress)
     started = clock.monotonic()
     tr, te = pd.read_parquet(train), pd.read_parquet(test)
     conditions = list(conditions or [])
@@ -103,8 +107,12 @@ def train_step(train: str, test: str, unit: str, time: str, *, model_path: str, 
                       deepsad={"epochs": epochs, "embedding_dim": embedding_dim})
     settings = sel.Settings(hi=config, conditions=conditions, seed=seed)
     train_frames = unit_frames(tr, unit, time)
+    begun = clock.monotonic()
+    limits = [lambda: timeout - (clock.monotonic() - begun)] if timeout else []
+    if run_budget is not None and run_budget.bounded:
+        limits.append(lambda: run_budget.left("cv"))
     cv = sel.cross_validate(train_frames, features, settings, methods=methods, folds=folds, draws=draws,
-                            timeout=timeout)
+                            left=lambda: min((limit() for limit in limits), default=float("inf")))
     cv.table.to_csv(cv_path, index=False)
     regimes = sel.fit_regimes(train_frames, features, settings)
     arrays = sel.unit_arrays(train_frames, features, regimes)

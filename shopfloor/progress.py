@@ -150,9 +150,16 @@ def step(name: str) -> Iterator[StepReport]:
     _ended(report, time.perf_counter() - start)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB: a pipeline step's own, as each step is a process of its own."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
 def _ended(report: StepReport, seconds: float) -> None:
     emit({"event": "step", "name": report.name, "status": "ok", "seconds": seconds, "summary": report.summary,
-          "data": report.data})
+          "data": report.data, "peak_rss_mb": round(peak_rss_mb(), 1)})
     if not events_path():
         print(f"[{seconds:6.1f} s] {report.name}: {report.summary}", file=sys.stderr, flush=True)
 
@@ -176,9 +183,9 @@ def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dic
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            from shopfloor.platform.cpus import use_cpus
+            from shopfloor.platform.cpus import TRAINING_SHARE, use_cpus
 
-            use_cpus()  # threads from the CPUs this step is given, before its work starts
+            use_cpus(share=TRAINING_SHARE)  # threads from the CPUs this step is given, before its work starts
             title = name.format_map(_Blank(kwargs))
             if per_method is not None:
                 return _contained(fn, title, per_method, summary, data, args, kwargs)

@@ -23,6 +23,7 @@ from shopfloor.constants import (
     THRESHOLD_METRICS,
 )
 from shopfloor.defaults import ANOMALY_DETECTION, FAULT_DETECTION, HEALTH_INDEX, PROGNOSIS, RETRAINING
+from shopfloor.platform.budget import parse_seconds
 from shopfloor.synth.catalog import NAMES as SYNTHESIZERS
 from shopfloor.synth.catalog import parse_selection
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
@@ -53,6 +54,17 @@ def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> 
               f"v2: {data['url']}/v2/models/{registration['model_name']}/infer)")
     else:
         print(f"deployed: {step['summary']}")
+
+
+def _print_left_out(left_out: dict[str, str], budget: float) -> None:
+    """What the time budget left out: whole methods by name, the grid's dropped candidates as a count."""
+    methods = {n: why for n, why in left_out.items() if "@" not in n}
+    for name, why in methods.items():
+        print(f"left out by the {budget:g} s time budget: {name}: {why}")
+    dropped = len(left_out) - len(methods)
+    if dropped:
+        print(f"left out by the {budget:g} s time budget: {dropped} candidate amounts of synthetic rows (each with "
+              "its reason in the JSON report's left_out)")
 
 
 def _header(pipeline: str, data: Path, model: str, detail: str) -> None:
@@ -96,6 +108,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     from shopfloor.synth.tuning import check_storage
 
     storage = check_storage(args.optuna_storage or config.optuna_storage())
+    budget = parse_seconds(args.budget)
 
     from pipelines.fault_detection import fault_detection
     from shopfloor.fault_detection import comparison_table
@@ -115,7 +128,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
                     n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
                     cv_repeats=args.cv_repeats, optuna_storage=storage, tuning_workers=args.tuning_workers,
                     study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
-                    seed=args.seed)
+                    budget=budget, seed=args.seed)
     result = run.output
     report = result.pop("report")
     best, best_test = report["best"], report["best_test_method"]
@@ -129,6 +142,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
           f"(threshold {report['methods'][best]['threshold']:.3f}); {result['reason']}")
     for name, failure in report["failed"].items():
         print(f"left out: {name} failed at {failure['step']}: {failure['error']}")
+    _print_left_out(report.get("left_out", {}), budget)
     _deployment(run, args, result)
     write_json(args.json, {**result, "report": report, "methods_failed": report["methods_failed"],
                            "log": str(run.log)})
@@ -167,6 +181,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     load_trajectories(read_table(data), unit, time, args.t_d, args.t_f, exclude=[truth, *drop] if truth else drop,
                       conditions=conditions, window=args.window)
 
+    budget = parse_seconds(args.budget)
     from pipelines.health_index import health_index
     from shopfloor_cli.runner import run_local
 
@@ -177,7 +192,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
                     embedding_dim=args.embedding_dim, weight_decay=args.weight_decay, fusion=args.fusion,
                     seeds=args.seeds, baseline=not args.no_baseline, window=args.window, folds=args.folds,
                     timeout=args.timeout, model_name=model, deploy_target=args.deploy, serve_port=args.port,
-                    seed=args.seed)
+                    budget=budget, seed=args.seed)
     result = run.output
     import pandas as pd
 
@@ -189,6 +204,9 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     print(markdown_table(pd.DataFrame(result["cv"]).set_index("method")))
     m = result["metrics"]
     print(f"\nchosen: {result['method']} health index, remaining life from {result['rul_method']}")
+    skipped = ((run.step("train") or {}).get("data") or {}).get("skipped", {})
+    for name, why in skipped.items():
+        print(f"left out by the time limit: {name}: {why}")
     nan = float("nan")
     print(f"held-out units (never seen in fitting): Spearman with life left {m.get('test_spearman_rul', nan):.3f}, "
           f"monotonicity {m.get('test_monotonicity', nan):.3f}, remaining-life RMSE {m.get('test_rul_rmse', nan):.1f} "
@@ -367,6 +385,14 @@ def _common(p: argparse.ArgumentParser, pipeline: str, data_help: str) -> None:
         p.add_argument("--port", type=int, default=SERVE_PORTS[pipeline], help="port of the local model server")
 
 
+def _budget_option(p: argparse.ArgumentParser, seconds: float, steps: str) -> None:
+    p.add_argument("--budget", default=f"{seconds / 60:g}m",
+                   help=f"time for the whole run, e.g. 15m, 900s, 1h; 0: no limit (default: %(default)s). Shared by "
+                        f"{steps} by a fixed rule; past a step's share the costliest work is left out and named, "
+                        "and the simplest rival always completes, so a slow or busy machine registers a simpler "
+                        "model instead of failing")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run a pipeline here with kfp.local").add_subparsers(dest="pipeline",
                                                                                           required=True)
@@ -410,6 +436,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                              "postgresql+psycopg2://user@host/optuna (default: SQLite in "
                                              "$SHOPFLOOR_HOME)")
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
+    _budget_option(fd, FAULT_DETECTION.budget, "tuning (25 %%), the synthesizers' refits (to 45 %%), filters (to "
+                                              "55 %%), the classifiers' cross-validation (to 85 %%) and refits")
     fd.set_defaults(func=cmd_fault_detection)
 
     hi = run.add_parser("health-index", help="a health index and remaining life from run-to-failure trajectories: "
@@ -448,6 +476,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hi.add_argument("--window", type=int, default=HEALTH_INDEX.window,
                     help="rolling mean and std over this many steps (0: off)")
     hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
+    _budget_option(hi, HEALTH_INDEX.budget, "the cross-validation (to 80 %%), the final refit and the evaluation")
     hi.set_defaults(func=cmd_health_index)
 
     ad = run.add_parser("anomaly-detection", help="anomaly detection on milling signals (worn tools): a beta-VAE "

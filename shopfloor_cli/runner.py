@@ -46,8 +46,9 @@ class LocalRun:
 class Console:
     """Draws step events on the terminal: one line per finished step, a bar per running one."""
 
-    def __init__(self, stream: TextIO, bars: bool) -> None:
+    def __init__(self, stream: TextIO, bars: bool, budget: float = 0.0) -> None:
         self.stream, self.bars = stream, bars
+        self.started, self.budget = time.time(), budget  # a run's time budget, seconds (0: none)
         self.steps: list[dict[str, Any]] = []
         self._open: dict[str, Any] = {}
 
@@ -68,12 +69,19 @@ class Console:
             seconds = f"{event['seconds']:6.1f} s"
             if event["status"] == "ok":
                 self.line(f"  {event['name']:<24}{seconds}  {event.get('summary', '')}")
+                if self.budget:
+                    self.line(f"  {'':<24}{'':8}  time: {self._estimate()}")
             elif event["status"] in ("contained", "skipped"):  # one method failed; the run goes on
                 self.line(f"  {event['name']:<24}{seconds}  LEFT OUT: {event.get('summary', '')}")
             else:
                 self.line(f"  {event['name']:<24}{seconds}  FAILED: {event.get('error', '')}")
         elif kind in ("progress", "close") and self.bars:
             self._bar(event)
+
+    def _estimate(self) -> str:
+        from shopfloor.platform.budget import Budget
+
+        return Budget("run", self.budget, self.started).estimate()
 
     def _bar(self, event: dict[str, Any]) -> None:
         from tqdm.auto import tqdm
@@ -177,7 +185,8 @@ def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = N
     error: Exception | None = None
     original_print = builtins.print  # parallel kfp.local tasks can leave their indenting print behind
     with _output_to(log, quiet=not verbose) as terminal:
-        console = Console(terminal if stream is None else stream, bars=not verbose and terminal.isatty())
+        console = Console(terminal if stream is None else stream, bars=not verbose and terminal.isatty(),
+                          budget=float(arguments.get("budget") or 0.0))
         follower = _Follower(events, console)
         follower.start()
         try:

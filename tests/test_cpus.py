@@ -83,3 +83,12 @@ def test_every_step_declares_cpu_and_memory(tmp_path):
             resources = executor["container"].get("resources", {})
             assert resources.get("cpuLimit") == float(STEP_CPU_LIMIT), (name, executor["container"]["command"][-1])
             assert resources.get("cpuRequest") == float(STEP_CPU_REQUEST) and resources.get("memoryLimit")
+
+
+def test_a_training_step_leaves_half_the_cpus_to_a_neighbour(tmp_path, affinity, monkeypatch):
+    monkeypatch.delenv(cpus.BUDGET_ENV, raising=False)
+    (tmp_path / "cpu.max").write_text("200000 100000\n")  # 2 CPUs: one thread, as benchmarks/thread_policy.py chose
+    assert cpus.threads_for(1, tmp_path, share=cpus.TRAINING_SHARE) == 1
+    assert cpus.threads_for(1, tmp_path / "absent", share=cpus.TRAINING_SHARE) == 8  # 16 in the affinity mask
+    monkeypatch.setenv(cpus.BUDGET_ENV, "2")  # a dedicated machine's steps may be given more
+    assert cpus.threads_for(1, tmp_path, share=cpus.TRAINING_SHARE) == 2

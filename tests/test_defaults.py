@@ -10,12 +10,13 @@ import inspect
 import pytest
 
 from shopfloor.defaults import DEFAULTS
+from shopfloor.platform.budget import parse_seconds
 from shopfloor_cli.main import build_parser
 
 #: Command-line options whose name differs from the pipeline parameter they set, and how their value maps.
 CLI_NAMES = {"trials": "n_trials", "filter": "filter_method", "synthesizer": "synthesizers", "train": "n_train",
              "valid": "n_valid"}
-CLI_VALUES = {"synthesizers": lambda text: tuple(text.split(","))}
+CLI_VALUES = {"synthesizers": lambda text: tuple(text.split(",")), "budget": lambda text: parse_seconds(text)}
 
 
 def fields(pipeline: str) -> dict:

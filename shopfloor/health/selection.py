@@ -176,14 +176,21 @@ def _folds(n: int, folds: int) -> int:
 
 def cross_validate(frames: Sequence[pd.DataFrame], features: list[str], settings: Settings, *,
                    methods: Sequence[str] = METHODS, folds: int = 5, draws: int = 20, timeout: float | None = None,
-                   on_fit: Callable[[str, int], None] | None = None) -> CVResult:
+                   on_fit: Callable[[str, int], None] | None = None, left: Callable[[], float] | None = None
+                   ) -> CVResult:
     """Out-of-fold HIs and remaining-life estimates of every method; the choices (see the module docstring).
 
-    ``frames``: each training unit's rows in time order. ``timeout``: seconds; a method whose remaining folds would
-    end past it, at the pace of its folds so far, is left out of the choice (and named in ``skipped``); the
-    simplest methods run first, so the costly ones are the ones left out.
+    ``frames``: each training unit's rows in time order. The methods run one after the other, every fold of one
+    before the next, simplest first (``METHODS``' order), so that a deadline leaves out the costliest: ``timeout``
+    (seconds from now) or ``left()`` (seconds left to a run's budget). Before each fold of a method, a method whose
+    remaining folds, at its pace so far, would end past it is left out (named in ``skipped``); a method's first
+    fold is not started when it would end past the deadline at the pace of the simpler methods' folds. The first
+    method always completes, so a run has a model to register.
     """
     started = time.monotonic()
+    methods = sorted(methods, key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
+    if left is None:
+        left = (lambda: timeout - (time.monotonic() - started)) if timeout else (lambda: float("inf"))
     n = len(frames)
     k = _folds(n, folds)
     splitter = KFold(n_splits=k, shuffle=True, random_state=settings.seed)
@@ -191,25 +198,28 @@ def cross_validate(frames: Sequence[pd.DataFrame], features: list[str], settings
     ruls: dict[str, list[np.ndarray | None]] = {f"{m}/hi": [None] * n for m in methods} | {"sensors": [None] * n}
     seconds: dict[str, float] = dict.fromkeys([*methods, "sensors"], 0.0)
     skipped: dict[str, str] = {}
-    for fold, (fit_idx, held_idx) in enumerate(splitter.split(np.arange(n))):
+    prepared = []  # each fold's regimes and unit arrays, made once for every method
+    for fit_idx, held_idx in splitter.split(np.arange(n)):
         regimes = fit_regimes([frames[i] for i in fit_idx], features, settings)
         fit_units = unit_arrays([frames[i] for i in fit_idx], features, regimes)
         held_units = unit_arrays([frames[i] for i in held_idx], features, regimes)
-        begun = time.monotonic()
         median_life = int(np.median([len(u) for u in fit_units]))
+        begun = time.monotonic()
         sensors = make_rul("sensors", settings, median_life).fit(fit_units)
         for i, unit in zip(held_idx, held_units, strict=True):
             ruls["sensors"][i] = sensors.predict(unit)
         seconds["sensors"] += time.monotonic() - begun
-        for method in methods:
-            if method in skipped:
-                continue
-            if timeout is not None:  # would this method's remaining folds, at its pace so far, end past the budget?
-                pace = seconds[method] / fold if fold else 0.0
-                if time.monotonic() - started + pace * (k - fold) > timeout:
-                    skipped[method] = (f"left out: its {k - fold} remaining fold(s) would end past --timeout "
-                                       f"{timeout:g} s (fold {fold + 1} of {k})")
-                    continue
+        prepared.append((held_idx, fit_units, held_units, median_life))
+    for rank, method in enumerate(methods):
+        for fold, (held_idx, fit_units, held_units, median_life) in enumerate(prepared):
+            if rank:  # would this method's remaining folds, at its pace (or the simpler ones'), end too late?
+                done = [seconds[m] / k for m in methods[:rank] if m not in skipped]
+                pace = seconds[method] / fold if fold else min(done, default=0.0)
+                if pace * (k - fold) > left():
+                    skipped[method] = (f"left out: its {k - fold} remaining fold(s) would end past the time "
+                                       f"limit at about {pace:.0f} s a fold (fold {fold + 1} of {k})")
+                    his[method] = [None] * n
+                    break
             if on_fit:
                 on_fit(method, fold)
             begun = time.monotonic()
@@ -220,8 +230,6 @@ def cross_validate(frames: Sequence[pd.DataFrame], features: list[str], settings
                 ruls[f"{method}/hi"][i] = rul.predict(unit, his[method][i])
             seconds[method] += time.monotonic() - begun
     done = [m for m in methods if m not in skipped]
-    if not done:
-        raise TimeoutError(f"no health-index method finished its cross-validation within {timeout:g} s")
     rng = np.random.default_rng(settings.seed)
     lengths = [len(f) for f in frames]
     cut_draws = [random_cuts(lengths, rng) for _ in range(draws)]

@@ -83,25 +83,39 @@ BUDGET_ENV = "SHOPFLOOR_THREADS"
 POOL_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def threads_for(branches: int = 1, root: Path = CGROUP_ROOT) -> int:
-    """Threads for one of ``branches`` parallel workers sharing this process's CPUs (at least 1), within the
-    budget a parent gave (``SHOPFLOOR_THREADS``)."""
-    threads = max(1, available_cpus(root) // max(1, branches))
-    try:
-        budget = int(os.environ.get(BUDGET_ENV, "0"))
-    except ValueError:
-        budget = 0
+#: The share of its CPUs a training step's pools take. Measured on 2 cores (benchmarks/thread_policy.py): alone,
+#: two threads beat one by 1.15x (small MLPs) to 1.6x (gradient boosting); beside a second job doing the same, two
+#: threads each made the work 4x to 38x slower than alone, one thread each about 1.0-1.6x. Spinning OpenMP pools
+#: that take every core lose far more beside a neighbour than they gain alone, and OpenMP's passive wait policy is
+#: slower than one thread in every case. So a training step leaves half the machine to a neighbour (the model
+#: server, another run); ``SHOPFLOOR_THREADS`` gives a dedicated machine's steps more.
+TRAINING_SHARE = 0.5
+
+
+def threads_for(branches: int = 1, root: Path = CGROUP_ROOT, share: float = 1.0) -> int:
+    """Threads for one of ``branches`` parallel workers sharing ``share`` of this process's CPUs (at least 1),
+    within the budget a parent gave (``SHOPFLOOR_THREADS``, which also overrides ``share``)."""
+    budget = _budget()
+    cpus = available_cpus(root)
+    threads = max(1, int(cpus * (1.0 if budget else share)) // max(1, branches))
     return max(1, min(threads, budget)) if budget > 0 else threads
 
 
-def use_cpus(branches: int = 1) -> int:
+def _budget() -> int:
+    try:
+        return max(0, int(os.environ.get(BUDGET_ENV, "0")))
+    except ValueError:
+        return 0
+
+
+def use_cpus(branches: int = 1, share: float = 1.0) -> int:
     """Size torch's and the BLAS / OpenMP pools for this process; returns the thread count.
 
     Called when every pipeline step starts (``shopfloor.progress.reported``), by the model server and by the
     benchmarks. The pool variables are set before torch or a BLAS starts its pool (they read them once), and the
     pools already started are resized (torch, threadpoolctl).
     """
-    threads = threads_for(branches)
+    threads = threads_for(branches, share=share)
     for name in POOL_ENVS:
         os.environ[name] = str(threads)
     # OpenMP's own wait policy stays (spin briefly, then sleep). Forcing OMP_WAIT_POLICY=PASSIVE was measured on

@@ -129,15 +129,18 @@ class TuningResult:
 
 
 def _epoch_callback(trial: optuna.Trial, synth: Synthesizer, objective: Objective, single: bool,
-                    deadline: float | None, fitted: dict) -> Callable[[int], None]:
+                    deadline: float | None, fitted: dict, hard_deadline: float | None = None) -> Callable[[int], None]:
     """After each epoch: stop a trial that runs past the study's time budget once some trial of this session
     has finished (Optuna only checks the budget between trials, and one trial of a large network can take
-    minutes); for single-objective studies, report the objective at each quarter of the epochs (known
-    once training starts) and prune."""
+    minutes), and any trial, the first too, past ``hard_deadline`` (epoch seconds: the run's time budget); for
+    single-objective studies, report the objective at each quarter of the epochs (known once training starts)
+    and prune."""
 
     def report(epoch: int) -> None:
         if deadline is not None and fitted and time.monotonic() > deadline:
             raise optuna.TrialPruned(f"stopped after {epoch + 1} epochs: the tuning time budget is spent")
+        if hard_deadline is not None and time.time() > hard_deadline:
+            raise optuna.TrialPruned(f"stopped after {epoch + 1} epochs: the run's time budget is spent")
         marks = {max(0, round(synth.total_epochs * k / CHECKPOINTS) - 1): k for k in range(1, CHECKPOINTS)}
         if single and epoch in marks:
             trial.report(objective.values(synth)[0], step=marks[epoch])
@@ -156,23 +159,27 @@ def _pareto_pick(front: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTr
 
 def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: Objective, *,
          n_trials: int, timeout: float | None, storage: str, study_name: str, seed: int = 0,
-         progress: bool = True, label: str = "", refit: bool = True) -> TuningResult:
+         progress: bool = True, label: str = "", refit: bool = True,
+         hard_deadline: float | None = None) -> TuningResult:
     """Run (or resume, or join: several workers may share one study) a study and return its best settings and,
     with ``refit``, the best synthesizer fitted on ``train``.
 
     Every trial fits a synthesizer on ``train`` and is scored by ``objective``; single-objective trials
     report at each quarter of their epochs and the median pruner stops weak ones. ``n_trials=0`` only reads
-    the study (what the workers of a ``--tuning-workers`` run left).
+    the study (what the workers of a ``--tuning-workers`` run left). ``hard_deadline`` (epoch seconds) stops a
+    running trial, the first one too, and starts no other after it.
     """
     fitted: dict[int, Synthesizer] = {}  # this session's fitted synthesizers, by trial number
     single = len(objective.directions) == 1
     deadline = time.monotonic() + timeout if timeout else None
+    if hard_deadline is not None:
+        timeout = max(0.0, min(timeout or float("inf"), hard_deadline - time.time()))
 
     def run(trial: optuna.Trial) -> float | tuple[float, float]:
         params = space(trial)
         try:
             synth = factory(params)
-            synth.callback = _epoch_callback(trial, synth, objective, single, deadline, fitted)
+            synth.callback = _epoch_callback(trial, synth, objective, single, deadline, fitted, hard_deadline)
             synth.fit(train)
             synth.callback = None
             values = objective.values(synth)
