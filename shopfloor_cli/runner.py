@@ -68,9 +68,8 @@ class Console:
             self.steps.append(event)
             seconds = f"{event['seconds']:6.1f} s"
             if event["status"] == "ok":
-                self.line(f"  {event['name']:<24}{seconds}  {event.get('summary', '')}")
-                if self.budget:
-                    self.line(f"  {'':<24}{'':8}  time: {self._estimate()}")
+                time_left = f" [{self._estimate()}]" if self.budget else ""
+                self.line(f"  {event['name']:<24}{seconds}  {event.get('summary', '')}{time_left}")
             elif event["status"] in ("contained", "skipped"):  # one method failed; the run goes on
                 self.line(f"  {event['name']:<24}{seconds}  LEFT OUT: {event.get('summary', '')}")
             else:

@@ -3,9 +3,10 @@ its decision threshold, in the model contract of ``shopfloor.contract``.
 
 The pipeline holds the preprocessing (imputation, scaling, one-hot encoding of string columns), so a
 client sends ``{"Type": "L", "Torque [Nm]": 40.1, ...}`` as the table had it. scikit-learn validates
-its input in every step of every call (a few milliseconds for one row); for the common linear model the
-fitted affine maps are compiled into plain numpy at load time (``linear_scorer``), checked equal to the
-pipeline on random rows first, and used by both the pyfunc and the server.
+its input in every step of every call (a few milliseconds for one row); for the linear model and for gradient
+boosting the fitted pipeline is compiled into plain numpy at load time (``linear_scorer`` here,
+``shopfloor.classify.compiled.tree_scorer``), checked equal to the pipeline on random rows first, and used by both
+the pyfunc and the server.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class FaultClassifier(ShopfloorModel):
     def scorer(self) -> Scorer:
         """The fault-probability function of this model (the compiled linear path where it applies)."""
         if self._scorer is None:
-            fast = linear_scorer(self.estimator, self.inputs)
+            from shopfloor.classify.compiled import tree_scorer
+
+            fast = linear_scorer(self.estimator, self.inputs) or tree_scorer(self.estimator, self.inputs)
             self._scorer = fast if fast is not None else self._pipeline_proba
         return self._scorer
 

@@ -95,8 +95,7 @@ class Budget:
         spent = time.time() - self.started
         if not self.bounded:
             return f"{spent:.0f} s so far, no time budget"
-        left = max(0.0, self.remaining())
-        return f"{spent:.0f} s so far, at most {left:.0f} s left of the {self.seconds:.0f} s budget"
+        return f"{spent:.0f} s of the {self.seconds:.0f} s budget, at most {max(0.0, self.remaining()):.0f} s left"
 
 
 class Pace:

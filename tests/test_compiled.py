@@ -1,0 +1,82 @@
+"""The gradient-boosting champion compiled into numpy scores what the registered pipeline scores, on rows with missing
+values and categories it never saw, and is refused where it could not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopfloor.classify.compiled import column_encoder, tree_scorer
+from shopfloor.classify.model import FaultClassifier
+from shopfloor.classify.train import fit_classifier, full_model
+from shopfloor.data import ingest as ing
+
+
+def _table(n: int = 900, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"torque": rng.normal(40, 10, n), "speed": rng.integers(1000, 3000, n),
+                          "type": rng.choice(["L", "M", "H"], n), "coolant": rng.choice(["a", "b"], n)})
+    risk = (frame["torque"] - 40) / 10 + (frame["type"] == "H") * 1.5 + rng.normal(0, 0.5, n)
+    frame["faulty"] = (risk > 1.6).astype(int)
+    frame.loc[rng.random(n) < 0.05, "torque"] = np.nan
+    return frame
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = ing.prepare(_table(), "faulty", categorical=["type", "coolant"])
+    splits = ing.split(data, seed=0)
+    pre = ing.fit_preprocessor(splits.train, data.categorical)
+    estimator = full_model(pre, fit_classifier(ing.transform(pre, splits.train), "hgb", seed=0))
+    return FaultClassifier(estimator, ing.schema_of(pre, splits.train)), splits
+
+
+def _hostile(rows: pd.DataFrame) -> pd.DataFrame:
+    """The test rows with missing values and a category nobody has seen."""
+    rows = rows.drop(columns=[ing.LABEL]).copy()
+    rows.loc[rows.index[::5], "torque"] = np.nan
+    rows.loc[rows.index[::7], "type"] = "XL"
+    rows.loc[rows.index[::11], "coolant"] = None
+    return rows
+
+
+def test_the_compiled_forest_equals_the_pipeline(fitted):
+    model, splits = fitted
+    assert model.scorer().__qualname__.startswith("tree_scorer")
+    rows = model.inputs.from_input(_hostile(splits.test))
+    expected = model.estimator.predict_proba(rows.frame())[:, 1]
+    assert np.allclose(model.scorer()(rows), expected, rtol=0, atol=1e-12)
+    predicted = model.predict_rows(rows)
+    assert np.array_equal(predicted["class"], (expected >= model.threshold).astype(int))
+
+
+def test_the_column_encoder_equals_the_column_transformer(fitted):
+    model, splits = fitted
+    rows = model.inputs.from_input(_hostile(splits.test))
+    pre = model.estimator.steps[0][1]
+    encoded = column_encoder(pre, model.inputs)(rows)
+    assert np.allclose(encoded, np.asarray(pre.transform(rows.frame()), dtype=float), rtol=0, atol=1e-12)
+
+
+def test_one_row_and_a_batch_alike(fitted):
+    model, splits = fitted
+    rows = model.inputs.from_input(splits.test.drop(columns=[ing.LABEL]))
+    whole = model.scorer()(rows)
+    one = model.inputs.from_input(splits.test.drop(columns=[ing.LABEL]).head(1))
+    assert model.scorer()(one)[0] == pytest.approx(whole[0], abs=1e-15)
+
+
+def test_what_it_cannot_compile_is_left_to_the_pipeline(fitted):
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    model, splits = fitted
+    pre = model.estimator.steps[0][1]
+    x, y = ing.xy(ing.transform(pre, splits.train))
+    forest = Pipeline([("preprocess", pre), ("classifier", RandomForestClassifier(n_estimators=3).fit(x, y))])
+    assert tree_scorer(forest, model.inputs) is None
+    kind = np.arange(len(y)) % 3
+    native = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(
+        np.column_stack([kind, x.to_numpy()[:, 1]]), (kind == 1).astype(int))  # split on the category itself
+    assert tree_scorer(Pipeline([("preprocess", pre), ("classifier", native)]), model.inputs) is None
