@@ -43,6 +43,7 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
                     force_promote: bool = False, deploy_target: str = "none",
                     serve_port: int = SERVE_PORTS["fault-detection"], namespace: str = NAMESPACE, image: str = "",
                     key_column: str = "", budget: float = FAULT_DETECTION.budget,
+                    max_latency_ms: float = FAULT_DETECTION.max_latency_ms,
                     seed: int = FAULT_DETECTION.seed) -> str:
     data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical,
                   key_column=key_column, seed=seed)
@@ -70,7 +71,8 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
         kept.set_display_name("filter")
         tasks += [made, kept]
     fit = train(**splits, test=data.outputs["test"], synthetic=dsl.Collected(kept.outputs["kept"]),
-                classifier=classifier, filter_method=filter_method, threshold_metric=threshold_metric, **cv, **time)
+                classifier=classifier, filter_method=filter_method, threshold_metric=threshold_metric,
+                max_latency_ms=max_latency_ms, **cv, **time)
     fit.set_display_name("train: classifiers")
     reg = register(models=fit.outputs["models"], report=fit.outputs["report"], test=data.outputs["test"],
                    synthesizers=dsl.Collected(made.outputs["synthesizer"]),

@@ -701,6 +701,10 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
 
+    def verify(self, model_input: Any) -> None:
+        """Raise ``ValueError`` when the path that serves this model does not answer what the fitted model does
+        on ``model_input`` (checked at registration; kinds that compile a faster serving path override it)."""
+
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """MLflow's entry point: raw inputs in (a DataFrame of columns, or an array of windows for a tensor
         schema; MLflow validates either against the signature, not the annotation), one column per output."""

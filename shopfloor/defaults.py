@@ -29,6 +29,7 @@ class FaultDetection:
     d_max_quantile: float = 0.95
     likelihood_quantile: float = 0.05
     budget: float = 600.0  # seconds for the whole run (0: none), shared by the steps (shopfloor.platform.budget)
+    max_latency_ms: float = 10.0  # a method slower to score one row (99th percentile) is left out (0: no limit)
     seed: int = 0
 
 

@@ -441,6 +441,7 @@ def _train_summary(s: dict[str, Any]) -> str:
             f"{failed}{cut}")
 
 
+BATCH_ROWS = 100  # rows whose scoring time is measured for each method (one row, and all of them as a batch)
 #: How much longer a final refit on every development row takes than one fold's fit (5 folds: 5/4 of the rows).
 FINAL_REFIT_FACTOR = 1.3
 
@@ -449,8 +450,8 @@ FINAL_REFIT_FACTOR = 1.3
 def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic: dict[str, str], *,
                models_dir: str, report: str, plot: str, classifier: str, filter_method: str,
                threshold_metric: str, ratios: tuple[float, ...] = RATIOS, cv_folds: int, cv_repeats: int,
-               seed: int, smote_filters: tuple[str, ...] | None = None, run_budget: Budget | None = None
-               ) -> dict[str, Any]:
+               seed: int, smote_filters: tuple[str, ...] | None = None, run_budget: Budget | None = None,
+               max_latency_ms: float = FAULT_DETECTION.max_latency_ms) -> dict[str, Any]:
     """Choose by repeated stratified cross-validation on train + valid among every method, amount of synthetic rows
     and classifier family; refit each method's best on all of them, score each once on test. The test split never
     chooses anything. SMOTE's rows also go through ``filter_method`` (or each of ``smote_filters``) as extra
@@ -459,8 +460,11 @@ def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic:
 
     With a ``run_budget``, the grid ends by the budget's ``cv`` deadline (``shopfloor.classify.grid``: successive
     halving, then fits left out, the first family without synthetic rows always kept) and the final refits by its
-    ``train`` deadline: the chosen method's refit always, the others' while time is left (each left out is named)."""
+    ``train`` deadline: the chosen method's refit always, the others' while time is left (each left out is named).
+    Each refitted method's one-row scoring time is measured on its served path; a method whose 99th percentile
+    exceeds ``max_latency_ms`` (0: no limit) is left out, named, except the cheapest rival."""
     from shopfloor.classify.grid import Candidate, run_grid
+    from shopfloor.platform.latency import scoring_latency
     from shopfloor.plots import confusion_matrices
 
     check_metric(threshold_metric)
@@ -548,11 +552,19 @@ def train_step(train: str, valid: str, test: str, preprocessing: str, synthetic:
         if fitted is None:
             continue
         model = full_model(final.preprocessor, fitted)
-        joblib.dump(model, out / model_file(method))
         threshold = scores[c].threshold
+        served = FaultClassifier(model, final.schema, threshold=threshold)
+        latency = scoring_latency(served, x_test.head(BATCH_ROWS))
+        if max_latency_ms > 0 and latency["latency_one_p99_ms"] > max_latency_ms and c != candidates[0]:
+            left_out[method] = (f"too slow to serve: one row takes {latency['latency_one_p99_ms']:.2f} ms at the "
+                                f"99th percentile, over --max-latency-ms {max_latency_ms:g} (CV {threshold_metric} "
+                                f"{scores[c].score:.3f})")
+            continue
+        joblib.dump(model, out / model_file(method))
         methods[method] = {"config": c.name(several), "classifier": c.family, "ratio": c.ratio,
                            "threshold": threshold, "cv": scores[c].to_dict(), "train_rows": len(train_rows),
-                           "test": evaluate_at(y_test, model.predict_proba(x_test)[:, 1], threshold)}
+                           "test": evaluate_at(y_test, model.predict_proba(x_test)[:, 1], threshold),
+                           "latency": {k.removeprefix("latency_"): round(v, 4) for k, v in latency.items()}}
     if not methods:
         raise RuntimeError("no method worked: " + "; ".join(str(f) for f in failed.values()))
     best = next(iter(methods))  # the best CV score among those refitted: the ranking's first that worked
@@ -583,6 +595,8 @@ def comparison_table(summary: dict[str, Any], split: str = "test") -> pd.DataFra
     for name, m in summary["methods"].items():
         rows[name] = {**{k: m[split][k] for k in METRICS_SHOWN}, f"cv_{summary['threshold_metric']}": m["cv"]["score"],
                       "threshold": m["threshold"], "synthetic_share": m["ratio"] if m["ratio"] is not None else 0.0}
+        if "latency" in m:  # the served path's scoring time, one row and a batch of 100
+            rows[name] |= {"row_p99_ms": m["latency"]["one_p99_ms"], "batch_p50_ms": m["latency"]["batch_p50_ms"]}
     failed = summary.get("failed", {})
     for name, f in failed.items():
         rows[name] = {"failed": f"{f['step']}: {f['error']}"[:160]}
@@ -674,6 +688,8 @@ def register_step(models_dir: str, report: str, test: str, *, tracking_uri: str,
     metrics["methods_failed"] = float(summary.get("methods_failed", 0))
     test_rows = pd.read_parquet(test)
     example = test_rows.drop(columns=[ing.LABEL]).head(5)
+    # the compiled serving path against the fitted pipeline on every development row (train + valid)
+    model.verify(pd.read_parquet(out / "reference.parquet").drop(columns=[ing.LABEL]))
     use_tracking(tracking_uri)
     tables = {"comparison_test.json": comparison_table(summary).reset_index()}
     if fidelity:

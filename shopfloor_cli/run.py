@@ -128,7 +128,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
                     n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
                     cv_repeats=args.cv_repeats, optuna_storage=storage, tuning_workers=args.tuning_workers,
                     study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
-                    budget=budget, seed=args.seed)
+                    budget=budget, max_latency_ms=args.max_latency_ms, seed=args.seed)
     result = run.output
     report = result.pop("report")
     best, best_test = report["best"], report["best_test_method"]
@@ -192,7 +192,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
                     embedding_dim=args.embedding_dim, weight_decay=args.weight_decay, fusion=args.fusion,
                     seeds=args.seeds, baseline=not args.no_baseline, window=args.window, folds=args.folds,
                     timeout=args.timeout, model_name=model, deploy_target=args.deploy, serve_port=args.port,
-                    budget=budget, seed=args.seed)
+                    budget=budget, max_latency_ms=args.max_latency_ms, seed=args.seed)
     result = run.output
     import pandas as pd
 
@@ -436,6 +436,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                              "postgresql+psycopg2://user@host/optuna (default: SQLite in "
                                              "$SHOPFLOOR_HOME)")
     fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
+    fd.add_argument("--max-latency-ms", type=float, default=FAULT_DETECTION.max_latency_ms,
+                    help="leave out a method whose served path takes longer than this to score one row, in "
+                         "milliseconds at the 99th percentile (0: no limit; default: %(default)s); the cheapest rival "
+                         "is always kept")
     _budget_option(fd, FAULT_DETECTION.budget, "tuning (25 %%), the synthesizers' refits (to 45 %%), filters (to "
                                               "55 %%), the classifiers' cross-validation (to 85 %%) and refits")
     fd.set_defaults(func=cmd_fault_detection)

@@ -108,27 +108,51 @@ def test_a_spent_budget_leaves_only_the_cheapest_rival(clock):
     assert all("left out by the time budget at fold 1 of 5" in why for why in result.left_out.values())
 
 
-def test_a_fault_detection_run_past_its_budget_registers_the_simplest_model(tmp_path, gearbox_csv):
+@pytest.fixture()
+def splits(tmp_path, gearbox_csv) -> dict[str, str]:
+    from shopfloor import fault_detection as fd
+
+    paths = {k: str(tmp_path / k) for k in ("train", "valid", "test", "prep")}
+    fd.ingest_step(str(gearbox_csv), "faulty", train=paths["train"], valid=paths["valid"], test=paths["test"],
+                   preprocessing=paths["prep"])
+    return paths
+
+
+def _train(paths: dict[str, str], tmp_path, synthetic: dict[str, str], **options):
+    from shopfloor import fault_detection as fd
+
+    return fd.train_step(paths["train"], paths["valid"], paths["test"], paths["prep"], synthetic,
+                         models_dir=str(tmp_path / "models"), report=str(tmp_path / "report.json"),
+                         plot=str(tmp_path / "cm.png"), classifier="auto", filter_method="discriminator",
+                         threshold_metric="f2", cv_folds=3, cv_repeats=1, seed=0, **options)
+
+
+def test_a_fault_detection_run_past_its_budget_registers_the_simplest_model(tmp_path, splits):
     """Training with a budget already spent and a synthesizer branch left out by it: the cheapest rival (logistic
     regression without synthetic rows) is chosen; nothing is reported as failed; everything else is named."""
     from shopfloor import fault_detection as fd
     from shopfloor.platform import failures
 
-    paths = {k: str(tmp_path / k) for k in ("train", "valid", "test", "prep")}
-    fd.ingest_step(str(gearbox_csv), "faulty", train=paths["train"], valid=paths["valid"], test=paths["test"],
-                   preprocessing=paths["prep"])
     spent = Budget.start("fault-detection", 10, started=time.time() - 60)
     kept = tmp_path / "kept"
-    info = fd.synthesize_step(paths["train"], paths["valid"], paths["prep"], synthesizer="wgan",
+    info = fd.synthesize_step(splits["train"], splits["valid"], splits["prep"], synthesizer="wgan",
                               synthesizer_dir=str(tmp_path / "synth"), candidates=str(kept), n_trials=1, timeout=5,
                               storage=None, study_name="spent", progress=False, run_budget=spent)
     assert info["failed"] and failures.read(kept).error.startswith(BudgetSpent.__name__)
-    summary = fd.train_step(paths["train"], paths["valid"], paths["test"], paths["prep"], {"wgan": str(kept)},
-                            models_dir=str(tmp_path / "models"), report=str(tmp_path / "report.json"),
-                            plot=str(tmp_path / "cm.png"), classifier="auto", filter_method="discriminator",
-                            threshold_metric="f2", cv_folds=3, cv_repeats=1, seed=0, run_budget=spent)
+    summary = _train(splits, tmp_path, {"wgan": str(kept)}, run_budget=spent)
     assert summary["best"] == "baseline/logreg" and list(summary["methods"]) == ["baseline/logreg"]
     assert summary["failed"] == {} and "no time left for tuning wgan" in summary["left_out"]["wgan"]
     assert "baseline/hgb" in summary["left_out"] and summary["grid"]["fits"] == 3
     table = fd.comparison_table(summary)
     assert {"baseline/logreg", "wgan", "baseline/hgb"} <= set(table.index) and "left_out" in table.columns
+
+
+def test_a_method_too_slow_to_serve_is_left_out_but_the_cheapest_rival_is_kept(tmp_path, splits):
+    summary = _train(splits, tmp_path, {}, max_latency_ms=1e-6)
+    assert list(summary["methods"]) == ["baseline/logreg"]
+    slow = {m: why for m, why in summary["left_out"].items() if "too slow to serve" in why}
+    assert "baseline/hgb" in slow and "over --max-latency-ms 1e-06" in slow["baseline/hgb"]
+    latency = summary["methods"]["baseline/logreg"]["latency"]
+    assert 0 < latency["one_p50_ms"] <= latency["one_p99_ms"] and latency["batch_items"] == 100
+    free = _train(splits, tmp_path, {}, max_latency_ms=0)
+    assert "baseline/hgb" in free["methods"] and not any("too slow" in w for w in free["left_out"].values())

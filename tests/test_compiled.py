@@ -80,3 +80,25 @@ def test_what_it_cannot_compile_is_left_to_the_pipeline(fitted):
     native = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(
         np.column_stack([kind, x.to_numpy()[:, 1]]), (kind == 1).astype(int))  # split on the category itself
     assert tree_scorer(Pipeline([("preprocess", pre), ("classifier", native)]), model.inputs) is None
+
+
+def test_a_version_whose_compiled_path_disagrees_is_not_registered(home, fitted):
+    import copy
+
+    from mlflow import MlflowClient
+
+    from shopfloor.registry import register_model, use_tracking
+
+    use_tracking()
+    model, splits = fitted
+    rows = splits.test.drop(columns=[ing.LABEL])
+    broken = copy.copy(model)
+    broken._scorer = lambda batch: model.scorer()(batch) + 1e-6  # a compiled path off by a millionth
+    with pytest.raises(ValueError, match="compiled scoring path disagrees with the fitted pipeline on 5 of 5 rows"):
+        register_model(broken, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": 0.5}, params={},
+                       score_metric="test_f2")
+    assert MlflowClient().search_registered_models() == []
+    registered = register_model(model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": 0.5},
+                                params={}, score_metric="test_f2")
+    figures = MlflowClient().get_run(registered.run_id).data.metrics
+    assert 0 < figures["latency_one_p50_ms"] <= figures["latency_one_p99_ms"] and figures["latency_batch_items"] == 100

@@ -64,6 +64,19 @@ class FaultClassifier(ShopfloorModel):
             self._scorer = fast if fast is not None else self._pipeline_proba
         return self._scorer
 
+    def verify(self, model_input: Any, atol: float = 1e-9) -> None:
+        """The compiled path (where there is one) against the fitted pipeline on ``model_input``'s rows."""
+        scorer = self.scorer()
+        if scorer == self._pipeline_proba:
+            return
+        rows = self.inputs.from_input(model_input)
+        compiled, fitted = scorer(rows), self._pipeline_proba(rows)
+        wrong = np.abs(compiled - fitted) > atol
+        if wrong.any():
+            raise ValueError(f"the compiled scoring path disagrees with the fitted pipeline on {int(wrong.sum())} of "
+                             f"{len(rows)} rows (largest difference {float(np.abs(compiled - fitted).max()):.3g}): "
+                             "not registered")
+
     def _pipeline_proba(self, rows: Rows) -> np.ndarray:
         return np.asarray(self.estimator.predict_proba(rows.frame())[:, 1], dtype=np.float64)
 

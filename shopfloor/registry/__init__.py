@@ -37,6 +37,7 @@ from shopfloor.constants import CHALLENGER, CHAMPION
 from shopfloor.contract import InputSchema, ShopfloorModel, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 from shopfloor.platform.failpoints import reach
+from shopfloor.platform.latency import scoring_latency
 from shopfloor.platform.mlflow_auth import refused
 from shopfloor.registry.history import move_alias
 from shopfloor.registry.lock import registry_lock
@@ -303,6 +304,8 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
                 mlflow.log_artifacts(staging)
         for name, table in (tables or {}).items():
             mlflow.log_table(table, artifact_file=name)
+        model.verify(example)  # the path that will serve it answers what was fitted, or nothing is registered
+        mlflow.log_metrics(scoring_latency(model, example))
         info = log_model(model, example, model_name)
         score = float(metrics[score_metric])
         decision = None
