@@ -12,23 +12,27 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def anomaly_ingest(data_path: str, windows: Output[Dataset], cut_column: str, labels_path: str, signals: list,
                    window: int, stride: int, split: str, seed: int):
+    import time
+
+    started = time.time()  # the run's time budget counts from here; it travels in the windows' metadata
     from shopfloor.anomaly_detection import ingest_step
 
     info = ingest_step(data_path, windows=windows.path, cut_column=cut_column, labels=labels_path, signals=signals,
                        window=window, stride=stride, split=split, seed=seed)
-    windows.metadata.update({k: v for k, v in info.items() if k != "dropped_reasons"})
+    windows.metadata.update({**{k: v for k, v in info.items() if k != "dropped_reasons"}, "run_started": started})
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def anomaly_train(windows: Input[Dataset], model: Output[Model], trials: Output[Dataset], n_trials: int,
                   timeout: float, epochs: int, max_filters: int, arch: str, train_on: str, ensemble: bool,
-                  score: str, threshold_metric: str, seed: int):
+                  score: str, threshold_metric: str, seed: int, budget: float = 0.0):
     from shopfloor.anomaly_detection import train_step
+    from shopfloor.platform.budget import Budget
 
     info = train_step(windows.path, model_path=model.path, trials_path=trials.path, n_trials=n_trials,
                       timeout=timeout if timeout > 0 else None, epochs=epochs, max_filters=max_filters, arch=arch,
                       train_on=train_on, ensemble=ensemble, score=score, threshold_metric=threshold_metric,
-                      seed=seed)
+                      seed=seed, run_budget=Budget.of_run("anomaly-detection", budget, windows.metadata))
     model.metadata.update({k: v for k, v in info.items() if not isinstance(v, dict)})
 
 

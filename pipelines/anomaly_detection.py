@@ -23,13 +23,14 @@ def anomaly_detection(data_path: str, tracking_uri: str, cut_column: str = ANOMA
                       ensemble: bool = ANOMALY_DETECTION.ensemble, score: str = ANOMALY_DETECTION.score,
                       threshold_metric: str = ANOMALY_DETECTION.threshold_metric, model_name: str = ANOMALY_MODEL,
                       deploy_target: str = "none", serve_port: int = SERVE_PORTS["anomaly-detection"],
-                      namespace: str = NAMESPACE, image: str = "", seed: int = ANOMALY_DETECTION.seed) -> str:
+                      namespace: str = NAMESPACE, image: str = "", budget: float = ANOMALY_DETECTION.budget,
+                      seed: int = ANOMALY_DETECTION.seed) -> str:
     data = anomaly_ingest(data_path=data_path, cut_column=cut_column, labels_path=labels_path, signals=signals,
                           window=window, stride=stride, split=split, seed=seed)
     data.set_display_name("ingest: cuts -> sub-cuts")
     fit = anomaly_train(windows=data.outputs["windows"], n_trials=n_trials, timeout=timeout, epochs=epochs,
                         max_filters=max_filters, arch=arch, train_on=train_on, ensemble=ensemble, score=score,
-                        threshold_metric=threshold_metric, seed=seed)
+                        threshold_metric=threshold_metric, seed=seed, budget=budget)
     fit.set_display_name("train: beta-VAE search and simple detectors")
     ev = anomaly_evaluate(model=fit.outputs["model"], windows=data.outputs["windows"])
     ev.set_display_name("evaluate: AP, ROC-AUC, comparison, figures")

@@ -24,6 +24,7 @@ from shopfloor.defaults import ANOMALY_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.milling import data as milling
 from shopfloor.milling.base import TRAIN_ON
+from shopfloor.platform.budget import Budget
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["anomaly-detection"]
@@ -93,10 +94,11 @@ def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int
                max_filters: int = ANOMALY_DETECTION.max_filters, arch: str = ANOMALY_DETECTION.arch,
                train_on: str = ANOMALY_DETECTION.train_on, ensemble: bool = ANOMALY_DETECTION.ensemble,
                score: str = ANOMALY_DETECTION.score, threshold_metric: str = ANOMALY_DETECTION.threshold_metric,
-               seed: int = ANOMALY_DETECTION.seed) -> dict[str, Any]:
+               seed: int = ANOMALY_DETECTION.seed, run_budget: Budget | None = None) -> dict[str, Any]:
     """Random search over beta-VAEs and the simple detectors, all on the healthy training sub-cuts (or the
     classes ``train_on`` names), judged by validation AP; the winner and its validation threshold are saved,
-    with every candidate for the report."""
+    with every candidate for the report. The search ends by ``timeout`` and by a ``run_budget``'s ``search``
+    deadline, whichever is first (checked between trials: the first trial always completes)."""
     import time
 
     from shopfloor.milling.compare import VAE, choose, fit_baselines
@@ -112,6 +114,8 @@ def train_step(windows: str, *, model_path: str, trials_path: str, n_trials: int
     tr, va = sub.take(parts["train"]), sub.take(parts["valid"])
     classes = {name: p.meta["tool_class"].to_numpy().astype(int) for name, p in (("train", tr), ("valid", va))}
     started = time.monotonic()
+    if run_budget is not None and run_budget.bounded:
+        timeout = max(0.0, min(timeout or float("inf"), run_budget.left("search")))
     result = search(tr.X, classes["train"], va.X, classes["valid"], n_trials=n_trials, timeout=timeout,
                     base=VAEConfig(epochs=epochs, arch=arch), max_filters=max_filters, ensemble=ensemble,
                     train_on=train_on, seed=seed, score=score, threshold_metric=threshold_metric, progress=True)

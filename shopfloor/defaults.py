@@ -65,6 +65,7 @@ class AnomalyDetection:
     split: str = "cut"
     n_trials: int = 10
     timeout: float = 600.0  # seconds of VAE search
+    budget: float = 900.0  # seconds for the whole run (0: none), shared by the steps (shopfloor.platform.budget)
     epochs: int = 200
     max_filters: int = 64
     arch: str = "tcn"

@@ -306,7 +306,7 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
                     epochs=args.epochs, max_filters=args.max_filters, arch=args.arch,
                     train_on=args.train_on, ensemble=not args.no_ensemble, score=args.score,
                     threshold_metric=args.threshold_metric, model_name=model, deploy_target=args.deploy,
-                    serve_port=args.port, seed=args.seed)
+                    serve_port=args.port, budget=parse_seconds(args.budget), seed=args.seed)
     result = run.output
     m = result["metrics"]
     import pandas as pd
@@ -519,6 +519,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ad.add_argument("--threshold-metric", default=ANOMALY_DETECTION.threshold_metric, choices=("f1", "f2"),
                     help="the threshold maximizes it")
     ad.add_argument("--cases", type=int, default=8, help="simulated tools when --data is not given")
+    _budget_option(ad, ANOMALY_DETECTION.budget, "the VAE search (to 70 %%) and the simple detectors, evaluation "
+                                                 "and registration")
     ad.set_defaults(func=cmd_anomaly_detection)
 
     pg = run.add_parser("prognosis", help="tool-wear prognosis by a conditional normalizing flow (amortized inference)")

@@ -4,7 +4,8 @@ A run's steps are processes of their own (kfp.local, pods on Kubeflow), so the b
 length in seconds and the wall-clock time the run started (the ingest step's start, ``time.time()``). Each step ends
 by a deadline at a fixed cumulative share of the budget (``SHARES``): the fault-detection tuning by 25 %, the
 synthesizers' refits by 45 %, the filters by 55 %, the classifiers' cross-validation by 85 % and their final refits
-by 95 %; the health index's cross-validation by 80 % and its final refit by 90 %. A step
+by 95 %; the health index's cross-validation by 80 % and its final refit by 90 %; the anomaly detector's VAE search
+by 70 % (the simple detectors, the RMS of one signal among them, are fitted after it whatever the time). A step
 that finishes before its deadline passes the rest on to the next, because the next deadline counts from the run's
 start, not from its own.
 
@@ -26,6 +27,7 @@ from shopfloor.errors import DataError
 SHARES: dict[str, dict[str, float]] = {
     "fault-detection": {"tune": 0.25, "synthesize": 0.45, "filter": 0.55, "cv": 0.85, "train": 0.95},
     "health-index": {"cv": 0.8, "train": 0.9},
+    "anomaly-detection": {"search": 0.7, "train": 0.85},
 }
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
