@@ -124,7 +124,7 @@ def _train(paths: dict[str, str], tmp_path, synthetic: dict[str, str], **options
     return fd.train_step(paths["train"], paths["valid"], paths["test"], paths["prep"], synthetic,
                          models_dir=str(tmp_path / "models"), report=str(tmp_path / "report.json"),
                          plot=str(tmp_path / "cm.png"), classifier="auto", filter_method="discriminator",
-                         threshold_metric="f2", cv_folds=3, cv_repeats=1, seed=0, **options)
+                         threshold_metric="f2", cv_folds=2, cv_repeats=1, seed=0, **options)
 
 
 def test_a_fault_detection_run_past_its_budget_registers_the_simplest_model(tmp_path, splits):
@@ -142,17 +142,17 @@ def test_a_fault_detection_run_past_its_budget_registers_the_simplest_model(tmp_
     summary = _train(splits, tmp_path, {"wgan": str(kept)}, run_budget=spent)
     assert summary["best"] == "baseline/logreg" and list(summary["methods"]) == ["baseline/logreg"]
     assert summary["failed"] == {} and "no time left for tuning wgan" in summary["left_out"]["wgan"]
-    assert "baseline/hgb" in summary["left_out"] and summary["grid"]["fits"] == 3
+    assert "baseline/hgb" in summary["left_out"] and summary["grid"]["fits"] == 2
     table = fd.comparison_table(summary)
     assert {"baseline/logreg", "wgan", "baseline/hgb"} <= set(table.index) and "left_out" in table.columns
 
 
 def test_a_method_too_slow_to_serve_is_left_out_but_the_cheapest_rival_is_kept(tmp_path, splits):
-    summary = _train(splits, tmp_path, {}, max_latency_ms=1e-6)
+    summary = _train(splits, tmp_path, {}, max_latency_ms=1e-6, smote_filters=())
     assert list(summary["methods"]) == ["baseline/logreg"]
     slow = {m: why for m, why in summary["left_out"].items() if "too slow to serve" in why}
     assert "baseline/hgb" in slow and "over --max-latency-ms 1e-06" in slow["baseline/hgb"]
     latency = summary["methods"]["baseline/logreg"]["latency"]
     assert 0 < latency["one_p50_ms"] <= latency["one_p99_ms"] and latency["batch_items"] == 100
-    free = _train(splits, tmp_path, {}, max_latency_ms=0)
+    free = _train(splits, tmp_path, {}, max_latency_ms=0, smote_filters=())
     assert "baseline/hgb" in free["methods"] and not any("too slow" in w for w in free["left_out"].values())
