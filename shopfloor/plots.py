@@ -17,10 +17,23 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+#: Points drawn per group of a scatter: more are unreadable, and at 300,000 rows drawing every one took most of a
+#: filter step's memory.
+MAX_POINTS = 5000
+
+
+def _at_most(frame: pd.DataFrame, n: int = MAX_POINTS, seed: int = 0) -> pd.DataFrame:
+    return frame if len(frame) <= n else frame.sample(n, random_state=seed)
+
 
 def pca_scatter(real: pd.DataFrame, labels: np.ndarray, synthetic: dict[str, pd.DataFrame], path: Path,
                 title: str = "Real and synthetic rows (PCA, 2 components)") -> Path:
-    """Dahdal et al.'s Fig. 4: real majority/minority rows and each synthetic set in the real PCA plane."""
+    """Dahdal et al.'s Fig. 4: real majority/minority rows and each synthetic set in the real PCA plane (at most
+    ``MAX_POINTS`` of each class and set, drawn at random with a fixed seed)."""
+    labels = np.asarray(labels)
+    parts = [_at_most(real[labels == k]) for k in (0, 1)]
+    real, labels = pd.concat(parts), np.repeat([0, 1], [len(p) for p in parts])
+    synthetic = {name: _at_most(frame) for name, frame in synthetic.items()}
     pca = PCA(n_components=2, random_state=0).fit(real.to_numpy(float))
     fig, ax = plt.subplots(figsize=(6.5, 5))
     r = pca.transform(real.to_numpy(float))
