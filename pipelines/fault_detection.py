@@ -38,6 +38,7 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
                     timeout: float = FAULT_DETECTION.timeout, optuna_storage: str = "", study_name: str = "fd",
                     tuning_workers: int = FAULT_DETECTION.tuning_workers, max_steps: int = FAULT_DETECTION.max_steps,
                     cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
+                    cv_rows: int = FAULT_DETECTION.cv_rows,
                     d_max_quantile: float = FAULT_DETECTION.d_max_quantile,
                     likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile, model_name: str = FAULT_MODEL,
                     force_promote: bool = False, deploy_target: str = "none",
@@ -51,7 +52,7 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
     tasks = [data]
     splits = {"train": data.outputs["train"], "valid": data.outputs["valid"],
               "preprocessing": data.outputs["preprocessing"]}
-    cv = {"cv_folds": cv_folds, "cv_repeats": cv_repeats, "seed": seed}
+    cv = {"cv_folds": cv_folds, "cv_repeats": cv_repeats, "cv_rows": cv_rows, "seed": seed}
     time = {"budget": budget}  # one time budget, counted from ingest's start (in the splits' metadata)
     study = {"objective": objective, "classifier": classifier, "n_trials": n_trials, "timeout": timeout,
              "optuna_storage": optuna_storage, "study_name": study_name, "max_steps": max_steps}

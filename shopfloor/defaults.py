@@ -26,6 +26,7 @@ class FaultDetection:
     max_steps: int = 1000  # generator updates per trial, at most
     cv_folds: int = 5
     cv_repeats: int = 1
+    cv_rows: int = 30000  # development rows the cross-validation chooses on, at most (0: all); the winner gets all
     d_max_quantile: float = 0.95
     likelihood_quantile: float = 0.05
     budget: float = 600.0  # seconds for the whole run (0: none), shared by the steps (shopfloor.platform.budget)

@@ -128,7 +128,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
                     n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
                     cv_repeats=args.cv_repeats, optuna_storage=storage, tuning_workers=args.tuning_workers,
                     study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
-                    budget=budget, max_latency_ms=args.max_latency_ms, seed=args.seed)
+                    budget=budget, max_latency_ms=args.max_latency_ms, cv_rows=args.cv_rows, seed=args.seed)
     result = run.output
     report = result.pop("report")
     best, best_test = report["best"], report["best_test_method"]
@@ -192,7 +192,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
                     embedding_dim=args.embedding_dim, weight_decay=args.weight_decay, fusion=args.fusion,
                     seeds=args.seeds, baseline=not args.no_baseline, window=args.window, folds=args.folds,
                     timeout=args.timeout, model_name=model, deploy_target=args.deploy, serve_port=args.port,
-                    budget=budget, max_latency_ms=args.max_latency_ms, seed=args.seed)
+                    budget=budget, max_latency_ms=args.max_latency_ms, cv_rows=args.cv_rows, seed=args.seed)
     result = run.output
     import pandas as pd
 
@@ -421,6 +421,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="cross-validation folds over train + valid")
     fd.add_argument("--cv-repeats", type=int, default=FAULT_DETECTION.cv_repeats,
                     help="repeats of the cross-validation")
+    fd.add_argument("--cv-rows", type=int, default=FAULT_DETECTION.cv_rows,
+                    help="development rows the cross-validation chooses on, at most: a larger table chooses on a "
+                         "stratified sample of this many, and the chosen model is refitted on every row (0: all; "
+                         "default: %(default)s)")
     fd.add_argument("--promote", action="store_true",
                     help="take @champion even if worse than the champion, or if the champion takes other columns")
     fd.add_argument("--trials", type=int, default=FAULT_DETECTION.n_trials, help="Optuna trials per synthesizer")

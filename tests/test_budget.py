@@ -156,3 +156,22 @@ def test_a_method_too_slow_to_serve_is_left_out_but_the_cheapest_rival_is_kept(t
     assert 0 < latency["one_p50_ms"] <= latency["one_p99_ms"] and latency["batch_items"] == 100
     free = _train(splits, tmp_path, {}, max_latency_ms=0, smote_filters=())
     assert "baseline/hgb" in free["methods"] and not any("too slow" in w for w in free["left_out"].values())
+
+
+def test_a_large_table_chooses_on_a_sample_of_the_full_folds(splits):
+    """Each fold of the sample is its full fold restricted to one stratified sample (so rows synthesized from a
+    fold's training faults never saw its held-out faults); the final model still gets every row."""
+    from shopfloor.fault_detection import FINAL, Development, folds
+
+    full = Development.load(splits["train"], splits["valid"], 3, 1, 0, cv_rows=0)
+    small = Development.load(splits["train"], splits["valid"], 3, 1, 0, cv_rows=200)
+    assert full.sampled == len(full.rows) and small.sampled == 200 and len(small.rows) == len(full.rows)
+    sample = np.unique(np.concatenate([held for _, held in small.folds]))
+    assert len(sample) == 200
+    labels = full.rows["label"].to_numpy()
+    assert abs(labels[sample].mean() - labels.mean()) < 0.01  # stratified
+    for (fit, held), (full_fit, full_held) in zip(small.folds, folds(labels, 3, 1, 0), strict=True):
+        assert set(fit) <= set(full_fit) and set(held) <= set(full_held) and not set(fit) & set(held)
+        assert set(fit) | set(held) == set(sample)
+    parts = dict(small.parts())
+    assert len(parts[FINAL]) == len(full.rows)

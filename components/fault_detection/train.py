@@ -10,8 +10,8 @@ from components import IMAGE
 def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], preprocessing: Input[Model],
           synthetic: Input[list[Dataset]], models: Output[Model], report: Output[Dataset], metrics: Output[Metrics],
           confusion: Output[ClassificationMetrics], table: Output[Markdown], plots: Output[HTML], classifier: str,
-          filter_method: str, threshold_metric: str, cv_folds: int, cv_repeats: int, seed: int, budget: float = 0.0,
-          max_latency_ms: float = 10.0):
+          filter_method: str, threshold_metric: str, cv_folds: int, cv_repeats: int, cv_rows: int, seed: int,
+          budget: float = 0.0, max_latency_ms: float = 10.0):
     import os
     from pathlib import Path
 
@@ -25,7 +25,8 @@ def train(train: Input[Dataset], valid: Input[Dataset], test: Input[Dataset], pr
     summary = train_step(train.path, valid.path, test.path, preprocessing.path,
                          {rows.metadata["synthesizer"]: rows.path for rows in synthetic}, models_dir=models.path,
                          report=report.path, plot=str(png), classifier=classifier, filter_method=filter_method,
-                         threshold_metric=threshold_metric, cv_folds=cv_folds, cv_repeats=cv_repeats, seed=seed,
+                         threshold_metric=threshold_metric, cv_folds=cv_folds, cv_repeats=cv_repeats, cv_rows=cv_rows,
+                         seed=seed,
                          run_budget=Budget.of_run("fault-detection", budget, train.metadata),
                          max_latency_ms=max_latency_ms)
     best = summary["methods"][summary["best"]]
