@@ -192,7 +192,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
                     embedding_dim=args.embedding_dim, weight_decay=args.weight_decay, fusion=args.fusion,
                     seeds=args.seeds, baseline=not args.no_baseline, window=args.window, folds=args.folds,
                     timeout=args.timeout, model_name=model, deploy_target=args.deploy, serve_port=args.port,
-                    budget=budget, max_latency_ms=args.max_latency_ms, cv_rows=args.cv_rows, seed=args.seed)
+                    budget=budget, seed=args.seed)
     result = run.output
     import pandas as pd
 
