@@ -3,7 +3,7 @@
 One request is one item where the model's inputs take items one at a time (a row of a table, a window), else the
 registration example as a whole (a unit's history); a batch is 100 items. Each is scored through the model's own
 serving path (``predict_rows`` on checked inputs, as the model server calls it) until ``seconds`` have passed, and
-the median and 99th percentile are kept. The figures are logged with every version (``latency_*`` metrics), so a
+the median and 99th percentile are kept (at least 3 calls each: a slow model's figures are then few). The figures are logged with every version (``latency_*`` metrics), so a
 user sees what a champion costs to serve before it serves, and a pipeline can leave out a method that is too slow.
 """
 
@@ -28,7 +28,7 @@ def _items(example: Any, n: int) -> Any:
     return np.concatenate([array] * reps)[:n]
 
 
-def _timings(model: Any, batch: Any, seconds: float, at_least: int = 10) -> np.ndarray:
+def _timings(model: Any, batch: Any, seconds: float, at_least: int = 3) -> np.ndarray:
     times = []
     began = time.perf_counter()
     while len(times) < at_least or time.perf_counter() - began < seconds:
