@@ -84,7 +84,35 @@ def _health_selection(data: dict) -> str:
     return "\n".join(out)
 
 
-SPECIAL = {"milling_anomaly": _milling, "health_index_selection": _health_selection}
+def _by_size(runs: dict) -> list[tuple[int, dict]]:
+    return sorted(((int(size), run) for size, run in runs.items()), key=lambda pair: pair[0])
+
+
+def _scaling(data: dict) -> str:
+    """One row per run (size, wall time, peak memory of its largest step, the model chosen and its test figure, how
+    much the time budget left out), then each run's steps, then the run beside a neighbour."""
+    out = []
+    for key, label, figure in (("fault_detection", "rows", "test_f2"),
+                               ("fault_detection_before_cv_rows", "rows", "test_f2"),
+                               ("health_index", "units", "test_spearman_rul")):
+        runs = _by_size(data.get(key, {}))
+        if not runs:
+            continue
+        rows = [{label: size, "wall_s": r.get("wall_s", r.get("wall_s_steps")), "peak_rss_mb": r.get("peak_rss_mb"),
+                 "chosen": r.get("chosen"), figure: r.get(figure), "left_out": len(r.get("left_out") or {}),
+                 "exit": r.get("exit")} for size, r in runs]
+        steps = [{label: size, "step": name, **step} for size, r in runs for name, step in r.get("steps", {}).items()]
+        out += [f"\n`{key}`:\n", _table(rows, [label, "wall_s", "peak_rss_mb", "chosen", figure, "left_out", "exit"]),
+                "", _table(steps, [label, "step", "seconds", "peak_rss_mb", "status"])]
+    beside = data.get("beside")
+    if beside:
+        out += [f"\nA default fault-detection run ({beside['rows']} rows) alone and beside a {beside['neighbour']}: "
+                f"seconds beside / alone, fair share 2x; whole run {_cell(beside['ratio_total'])}x.\n",
+                _table([{"step": k, "ratio": v} for k, v in beside["ratio_per_step"].items()], ["step", "ratio"])]
+    return "\n".join(out)
+
+
+SPECIAL = {"milling_anomaly": _milling, "health_index_selection": _health_selection, "scaling": _scaling}
 
 
 def render() -> str:
