@@ -3,8 +3,9 @@
 One request is one item where the model's inputs take items one at a time (a row of a table, a window), else the
 registration example as a whole (a unit's history); a batch is 100 items. Each is scored through the model's own
 serving path (``predict_rows`` on checked inputs, as the model server calls it) until ``seconds`` have passed, and
-the median and 99th percentile are kept (at least 3 calls each: a slow model's figures are then few). The figures are logged with every version (``latency_*`` metrics), so a
-user sees what a champion costs to serve before it serves, and a pipeline can leave out a method that is too slow.
+the median and 99th percentile are kept (at least 3 calls each: a slow model's figures are then few). The figures
+are logged with every version (``latency_*`` metrics), so a user sees what a champion costs to serve before it
+serves, and a pipeline can leave out a method that is too slow.
 """
 
 from __future__ import annotations
