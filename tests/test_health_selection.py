@@ -4,6 +4,8 @@ linear degradation with one noisy sensor is won by the ridge rival."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +142,21 @@ def test_a_spent_budget_still_completes_the_simplest_method_and_leaves_out_the_c
     assert result.chosen == "ridge" and set(result.skipped) == {"apaic"}
     assert "remaining fold(s) would end past the time limit" in result.skipped["apaic"]
     assert list(result.table["method"]) == ["ridge", "sensors"]
+
+
+def test_a_deep_fit_that_would_overrun_the_limit_is_stopped_in_the_middle():
+    """Ridge's quick folds make the 2DS fold look affordable; the limit then stops DeepSAD between epochs instead of
+    letting one fold overrun the run's budget, and the method is left out with its reason."""
+    frames = linear_degradation(units=8)
+    settings = Settings(hi=HIConfig(t_d=5, t_f=5, deepsad={"epochs": 100_000}))
+    deadline = {"at": float("inf")}
+
+    def starting(method: str, fold: int) -> None:  # the limit falls a second into the deep method's first fold
+        if method == "a2ds":
+            deadline["at"] = min(deadline["at"], time.monotonic() + 1.0)
+
+    began = time.monotonic()
+    result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "a2ds"), folds=2, draws=2,
+                            on_fit=starting, left=lambda: deadline["at"] - time.monotonic())
+    assert time.monotonic() - began < 30  # 100,000 epochs would take far longer
+    assert result.chosen == "ridge" and "was stopped at the time limit" in result.skipped["a2ds"]

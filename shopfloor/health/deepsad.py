@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from shopfloor.platform.budget import check
 from shopfloor.progress import bar
 from shopfloor.settings import with_overrides
 
@@ -123,6 +124,7 @@ class DeepSAD:
                 opt.step()
                 total += loss.item()
             self.history.append(total)
+            check("DeepSAD")  # a run's time limit stops a fit that would overrun it (shopfloor.platform.budget)
         self.encoder.eval()
         return self
 

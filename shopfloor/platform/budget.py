@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from shopfloor.errors import DataError
@@ -118,3 +121,30 @@ class Pace:
     def fits(self, units: int, left: float) -> bool:
         """Would ``units`` more units, at the pace so far, end within ``left`` seconds? (True before any unit.)"""
         return self.each * units <= left
+
+
+class Interrupted(BudgetSpent):
+    """Raised inside a fit that ran past the deadline set by ``until`` (checked by the fit's own loop)."""
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("shopfloor_deadline", default=None)
+
+
+@contextmanager
+def until(deadline: float | None) -> Iterator[None]:
+    """Within this block, long fits that call ``check`` (DeepSAD's epochs) stop with ``Interrupted`` once the wall
+    clock passes ``deadline`` (epoch seconds; None: never). A deadline set outside is kept if it is earlier."""
+    outer = _DEADLINE.get()
+    chosen = deadline if outer is None else outer if deadline is None else min(outer, deadline)
+    token = _DEADLINE.set(chosen)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check(what: str) -> None:
+    """``Interrupted`` when the deadline of the enclosing ``until`` has passed."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.time() > deadline:
+        raise Interrupted(f"{what} stopped: the time limit passed")
