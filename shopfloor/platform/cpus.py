@@ -83,12 +83,12 @@ BUDGET_ENV = "SHOPFLOOR_THREADS"
 POOL_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-#: The share of its CPUs a training step's pools take. Measured on 2 cores (benchmarks/thread_policy.py): alone,
-#: two threads beat one by 1.15x (small MLPs) to 1.6x (gradient boosting); beside a second job doing the same, two
-#: threads each made the work 4x to 38x slower than alone, one thread each about 1.0-1.6x. Spinning OpenMP pools
-#: that take every core lose far more beside a neighbour than they gain alone, and OpenMP's passive wait policy is
-#: slower than one thread in every case. So a training step leaves half the machine to a neighbour (the model
-#: server, another run); ``SHOPFLOOR_THREADS`` gives a dedicated machine's steps more.
+#: The share of its CPUs a training step's pools take. Measured on 2 cores (benchmarks/thread_policy.py): alone, two
+#: threads beat one by 1.09x (a small MLP) to 1.64x (gradient boosting, 1-D convolutions); beside a second job doing
+#: the same, two threads each ran 8.3x to 14.6x slower than the best alone, one thread each 1.1x to 1.6x. Spinning
+#: OpenMP pools that take every core lose far more beside a neighbour than they gain alone; OpenMP's passive wait
+#: policy was slower than one thread except for convolutions alone. So a training step leaves half the machine to a
+#: neighbour (the model server, another run); ``SHOPFLOOR_THREADS`` gives a dedicated machine's steps more.
 TRAINING_SHARE = 0.5
 
 
