@@ -25,7 +25,6 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,19 +213,11 @@ def study_url(storage: str | None, folder: Path, synthesizer: str) -> str:
     return storage or f"sqlite:///{folder / f'{synthesizer}.db'}"
 
 
-@contextmanager
-def _within(budget: Budget | None, step: str, synthesizer: str) -> Iterator[None]:
-    """Tuning under a run's budget: no completed trial because the budget ran out is ``BudgetSpent``, not a
-    failure of the synthesizer."""
-    if budget is not None and budget.left(step) <= 0:
+def _time_to_tune(budget: Budget | None, synthesizer: str) -> None:
+    """``BudgetSpent`` when a run's budget has no time left for tuning (``tune`` itself says so of a study whose
+    trials the deadline stopped)."""
+    if budget is not None and budget.left("tune") <= 0:
         raise BudgetSpent(f"no time left for tuning {synthesizer} ({budget.estimate()})")
-    try:
-        yield
-    except RuntimeError as exc:
-        if budget is not None and budget.left(step) <= 0 and "no trial completed" in str(exc):
-            raise BudgetSpent(f"no tuning trial of {synthesizer} completed within the time budget "
-                              f"({budget.estimate()})") from exc
-        raise
 
 
 def _check_pace(budget: Budget | None, step: str, pace: Pace, units: int, what: str) -> None:
@@ -261,11 +252,11 @@ def tune_step(train: str, valid: str, preprocessing: str, *, job: str, study_dir
     out.mkdir(parents=True, exist_ok=True)
     faults, goal = _tuning_goal(train, preprocessing, objective, classifier, seed)
     share = math.ceil(n_trials / workers)
-    with _within(run_budget, "tune", synthesizer):
-        result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress), goal,
-                      n_trials=share, timeout=timeout, storage=study_url(storage, out, synthesizer),
-                      study_name=f"{study_name}-{synthesizer}", seed=seed + 1000 * worker, progress=progress,
-                      label=job, refit=False, hard_deadline=run_budget.deadline("tune") if run_budget else None)
+    _time_to_tune(run_budget, synthesizer)
+    result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress), goal,
+                  n_trials=share, timeout=timeout, storage=study_url(storage, out, synthesizer),
+                  study_name=f"{study_name}-{synthesizer}", seed=seed + 1000 * worker, progress=progress,
+                  label=job, refit=False, hard_deadline=run_budget.deadline("tune") if run_budget else None)
     info = {"job": job, "synthesizer": synthesizer, "worker": worker, "workers": workers, "budget": share,
             "trials": result.n_trials, "pruned": result.n_pruned, "study": result.study_name,
             "best": result.best_values}
@@ -302,12 +293,14 @@ def synthesize_step(train: str, valid: str, preprocessing: str, *, synthesizer: 
     worker_failures = [failures.read(p) for p in sorted(folder.glob(f"failed-{synthesizer}-*.json"))]
     local = folder / f"{synthesizer}.db"
     url = f"sqlite:///{local}" if studies_dir and local.exists() else study_url(storage, folder, synthesizer)
+    _time_to_tune(run_budget, synthesizer)
     try:
-        with _within(run_budget, "tune", synthesizer):
-            result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
-                          goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
-                          study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
-                          refit=False, hard_deadline=run_budget.deadline("tune") if run_budget else None)
+        result = tune(faults, space_for(synthesizer, max_steps), factory_for(synthesizer, seed, progress),
+                      goal, n_trials=0 if studies_dir else n_trials, timeout=timeout, storage=url,
+                      study_name=f"{study_name}-{synthesizer}", seed=seed, progress=progress, label=synthesizer,
+                      refit=False, hard_deadline=run_budget.deadline("tune") if run_budget else None)
+    except BudgetSpent:
+        raise
     except Exception as exc:
         if worker_failures:  # the study is empty because its workers failed: say why they did
             raise RuntimeError(worker_failures[0].error) from exc

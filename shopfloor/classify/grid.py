@@ -91,10 +91,12 @@ def run_grid(candidates: Sequence[Candidate], n_folds: int, fold: Callable[[int]
 
     for k in range(n_folds):
         if k:
-            _halve(alive, protected, pace, partial, drop, folds_left=n_folds - k, left=left, folds_done=k,
+            so_far = {c: partial(c) for c in alive}  # pooled scores on the folds done, once per fold
+            worse = {c: -(s.score if s else 0.0) for c, s in so_far.items()}.__getitem__
+            _halve(alive, protected, pace, worse, drop, folds_left=n_folds - k, left=left, folds_done=k,
                    n_folds=n_folds)
             # the best so far first: a deadline in the middle of a fold leaves out the weaker candidates
-            alive.sort(key=lambda c: (c not in protected, -(partial(c).score if partial(c) else 0.0)))
+            alive.sort(key=lambda c: (c not in protected, worse(c)))
         context = fold(k)
         for c in list(alive):
             if c not in protected:
@@ -118,7 +120,7 @@ def run_grid(candidates: Sequence[Candidate], n_folds: int, fold: Callable[[int]
 
 
 def _halve(alive: list[Candidate], protected: Sequence[Candidate], pace: dict[Candidate, Pace],
-           partial: Callable[[Candidate], CVScore | None], drop: Callable[[Candidate, str], None], *,
+           worse: Callable[[Candidate], float], drop: Callable[[Candidate, str], None], *,
            folds_left: int, left: Callable[[], float], folds_done: int, n_folds: int) -> None:
     """Drop the worse half of the unprotected candidates until the rest of the grid fits before the deadline."""
     while True:
@@ -126,7 +128,7 @@ def _halve(alive: list[Candidate], protected: Sequence[Candidate], pace: dict[Ca
         extras = [c for c in alive if c not in protected]
         if needed <= left() or not extras:
             return
-        ranked = sorted(extras, key=lambda c: -(partial(c).score if partial(c) else 0.0))
+        ranked = sorted(extras, key=worse)
         for c in ranked[len(extras) // 2:]:
             drop(c, f"dropped by successive halving after {folds_done} of {n_folds} folds: the grid's remaining "
                     f"{folds_left} fold(s) needed about {needed:.0f} s, {max(0.0, left()):.0f} s were left")

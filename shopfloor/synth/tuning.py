@@ -22,6 +22,7 @@ import pandas as pd
 
 from shopfloor.constants import OBJECTIVES
 from shopfloor.errors import DataError
+from shopfloor.platform.budget import BudgetSpent
 from shopfloor.platform.failpoints import reach
 from shopfloor.progress import bar
 from shopfloor.synth.base import Synthesizer
@@ -208,6 +209,8 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
 
             study.optimize(run, n_trials=n_trials, timeout=timeout, callbacks=[advance])
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete and hard_deadline is not None and time.time() > hard_deadline:
+        raise BudgetSpent(f"study {study_name!r}: no trial completed within the run's time budget")
     if not complete:
         raise RuntimeError(f"study {study_name!r}: no trial completed; see the trials' 'failure' attributes")
     front = [] if single else study.best_trials
