@@ -51,6 +51,22 @@ def test_the_compiled_forest_equals_the_pipeline(fitted):
     assert np.array_equal(predicted["class"], (expected >= model.threshold).astype(int))
 
 
+def test_the_generated_forest_is_bit_equal_and_the_walk_agrees(fitted, monkeypatch):
+    from shopfloor.classify import compiled
+
+    model, splits = fitted
+    classifier = model.estimator.steps[-1][1]
+    x = np.asarray(model.estimator.steps[0][1].transform(_hostile(splits.test)), dtype=float)
+    expected = classifier._raw_predict(x).ravel()
+    forest = compiled.Forest(classifier)
+    assert forest.generated is not None
+    assert np.array_equal(forest.raw(x), expected)  # same comparisons, leaves summed in the same order
+    assert np.allclose(forest.walk(x), expected, rtol=0, atol=1e-12)
+    monkeypatch.setattr(compiled, "MAX_GENERATED_NODES", 10)  # too large to generate: the numpy walk serves
+    large = compiled.Forest(classifier)
+    assert large.generated is None and np.array_equal(large.raw(x), forest.walk(x))
+
+
 def test_the_column_encoder_equals_the_column_transformer(fitted):
     model, splits = fitted
     rows = model.inputs.from_input(_hostile(splits.test))

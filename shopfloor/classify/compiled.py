@@ -3,10 +3,10 @@
 scikit-learn validates a one-row DataFrame in every step of every call and starts its OpenMP pool for each tree;
 through the registered pipeline (ColumnTransformer, then the classifier) one row cost about 6.5 ms of CPU, so the
 model server answered 141-183 one-row requests a second. Here the fitted preprocessing becomes per-column affine
-maps and one-hot lookups, and all trees are walked together, one level at a time for every (row, tree) pair, with
-the same float64 comparisons scikit-learn makes (``value <= threshold``, a missing value going where the node sends
-it), so the probabilities equal the pipeline's to rounding. ``tree_scorer`` returns None (the pipeline is used)
-for anything else, and for a compiled path that disagrees with the pipeline on random rows.
+maps and one-hot lookups, and the trees become generated Python code, one nested comparison per node, with the same
+float64 comparisons scikit-learn makes (``value <= threshold``, a missing value going where the node sends it) and
+the leaves summed in its order, so the raw scores equal the classifier's own. ``tree_scorer`` returns None (the
+pipeline is used) for anything else, and for a compiled path that disagrees with the pipeline on random rows.
 
 A maintained compiler (ONNX through skl2onnx and onnxruntime) was the alternative; its tree ensembles compare in
 float32, so rows near a threshold can fall on the other side, and a served model must equal the registered one.
@@ -188,7 +188,9 @@ def _numeric_block(steps: list, positions: list[int]) -> Callable[[Rows], np.nda
     if affine is None:
         return None
     fill, scale, shift = affine
-    imputes = bool(steps) and type(steps[0]).__name__ == "SimpleImputer"
+    from sklearn.impute import SimpleImputer
+
+    imputes = bool(steps) and isinstance(steps[0], SimpleImputer)
     index = np.asarray(positions, dtype=np.intp)
 
     def block(rows: Rows) -> np.ndarray:
@@ -267,14 +269,57 @@ def column_encoder(preprocessor: Any, schema: TabularSchema) -> Encoder | None:
     return lambda rows: np.hstack([b(rows) for b in blocks]) if blocks else np.zeros((len(rows), 0))
 
 
-class Forest:
-    """Every tree of a binary ``HistGradientBoostingClassifier`` in flat arrays, walked together.
+ROWS_PER_LIST = 4096
+MAX_GENERATED_NODES = 200_000  # about 10 MB of source and 2 s to compile; larger forests are walked in numpy
 
-    Leaves point to themselves with a threshold of +inf, so a walk needs no test for having arrived: after as many
-    levels as the deepest tree, every (row, tree) pair sits on its leaf."""
+
+def _generated(trees: list[np.ndarray], baseline: float) -> Callable[[list[float]], float] | None:
+    """One Python function of a row (a list of floats): each tree as nested comparisons, its leaf added to the
+    baseline in tree order, as scikit-learn sums them, so the raw score is the same float. A row only pays for its
+    path through each tree (about 10 comparisons here, against the deepest tree's 23 levels for every tree in the
+    numpy walk): 6.5 us against 136 us for one row of the default champion (121 trees, 7,381 nodes). None for
+    forests over ``MAX_GENERATED_NODES`` nodes or deeper than Python's indentation allows."""
+    if sum(len(t) for t in trees) > MAX_GENERATED_NODES or max((int(t["depth"].max()) for t in trees), default=0) > 90:
+        return None
+    lines = ["def raw(x):", f"    s = {_literal(baseline)}"]
+
+    def emit(nodes: np.ndarray, i: int, indent: str) -> None:
+        node = nodes[i]
+        if node["is_leaf"]:
+            lines.append(f"{indent}s += {_literal(float(node['value']))}")
+            return
+        feature, threshold = int(node["feature_idx"]), _literal(float(node["num_threshold"]))
+        # a missing value fails every comparison: "not x > t" sends it left, "x <= t" right
+        test = f"not x[{feature}] > {threshold}" if node["missing_go_to_left"] else f"x[{feature}] <= {threshold}"
+        lines.append(f"{indent}if {test}:")
+        emit(nodes, int(node["left"]), indent + " ")
+        lines.append(f"{indent}else:")
+        emit(nodes, int(node["right"]), indent + " ")
+
+    for nodes in trees:
+        emit(nodes, 0, "    ")
+    lines.append("    return s")
+    namespace: dict[str, Any] = {"INF": np.inf}
+    exec(compile("\n".join(lines), "<hgb forest>", "exec"), namespace)  # noqa: S102 (our own numbers only)
+    return namespace["raw"]
+
+
+def _literal(value: float) -> str:
+    """A float as Python source that reads back as the same float (repr round-trips; infinities by name)."""
+    return repr(value) if np.isfinite(value) else ("INF" if value > 0 else "-INF")
+
+
+class Forest:
+    """Every tree of a binary ``HistGradientBoostingClassifier``, scored row by row through generated code
+    (``_generated``), or, for forests too large to generate, in flat arrays walked together.
+
+    In the arrays, leaves point to themselves with a threshold of +inf, so a walk needs no test for having
+    arrived: after as many levels as the deepest tree, every (row, tree) pair sits on its leaf."""
 
     def __init__(self, model: Any) -> None:
         trees = [predictors[0].nodes for predictors in model._predictors]
+        self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
+        self.generated = _generated(trees, self.baseline)
         sizes = np.array([len(t) for t in trees])
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         nodes = np.concatenate(trees)
@@ -289,10 +334,19 @@ class Forest:
         self.value = nodes["value"].astype(np.float64)
         self.roots = offsets.astype(np.intp)
         self.depth = int(nodes["depth"].max()) if len(nodes) else 0
-        self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The ensemble's raw score (log-odds) of each row of ``x``."""
+        if self.generated is None:
+            return self.walk(x)
+        out = np.empty(len(x))
+        for start in range(0, len(x), ROWS_PER_LIST):  # a row as a list of floats costs 30x its array's memory
+            block = x[start:start + ROWS_PER_LIST].tolist()
+            out[start:start + len(block)] = list(map(self.generated, block))
+        return out
+
+    def walk(self, x: np.ndarray) -> np.ndarray:
+        """``raw`` through the flat arrays, one level at a time for every (row, tree) pair."""
         rows = np.arange(len(x))[:, None]
         node = np.broadcast_to(self.roots, (len(x), len(self.roots)))
         for _ in range(self.depth):
