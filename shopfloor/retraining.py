@@ -1,10 +1,12 @@
 """The continuous-retraining workflow as plain functions over files, one per pipeline step.
 
-check:    new data against the champion's signature; split into adaptation and held-out rows; drift
-          report against the rows the champion was trained on (logged with it as ``reference/``).
-retrain:  a challenger from the champion: EnKF warm start for a ResNet, a refit for scikit-learn models.
-          A champion of another kind (health index, anomaly detector, wear prognosis) takes its own rows,
-          split by unit, cut or tool, and its own challenger (``shopfloor.retrain.kinds``).
+check:    new data read as the champion's kind reads them; split into adaptation and held-out rows; drift
+          report against the rows the champion was trained on (logged with it as ``reference/``), where the
+          kind measures one.
+retrain:  a challenger from the champion, as its kind builds one: EnKF warm start for a ResNet, a refit for
+          scikit-learn models, its own for a health index, an anomaly detector or a wear prognosis.
+
+Every step asks the champion's kind (``shopfloor.retrain.kinds``: one retrainer per kind) and none branches on it.
 promote:  champion and challenger scored on the same held-out rows; the challenger is registered
           either way (so its run and reason stay on record) and takes the ``champion`` alias only if
           its metric is not worse than the champion's by more than ``margin``.
@@ -15,28 +17,19 @@ touches the champion. Servers that follow ``@champion`` pick a promoted version 
 
 from __future__ import annotations
 
-import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import train_test_split
 
-from shopfloor.classify.metrics import classification_report
-from shopfloor.classify.model import FaultClassifier
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
-from shopfloor.contract import TabularSchema
-from shopfloor.data import ingest as ing
 from shopfloor.defaults import RETRAINING
 from shopfloor.errors import DataError
 from shopfloor.progress import reported
-from shopfloor.registry import Contract, reference_rows
-from shopfloor.retrain.drift import drift_report
+from shopfloor.registry import Contract
+from shopfloor.retrain.kinds import retrainer_for
 
 EXPERIMENT = EXPERIMENTS["retraining"]
 METRICS = RETRAIN_METRICS
@@ -51,10 +44,6 @@ def champion_inputs(model_name: str, tracking_uri: str | None = None) -> Contrac
     return champion_contract(model_name)
 
 
-def is_classifier(contract: Contract) -> bool:
-    return contract.kind == FaultClassifier.KIND
-
-
 def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Contract, Any]:
     """The champion's contract and the registered model itself (a ``FaultClassifier``, or another kind's)."""
     from shopfloor.registry import load_version
@@ -63,39 +52,21 @@ def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Con
     return contract, load_version(model_name, contract.version.version)
 
 
-def read_new_rows(data: str, contract: Contract, label: str) -> pd.DataFrame:
-    """The new rows checked against the champion: a classifier's labelled table, or what another kind learns
-    from (``shopfloor.retrain.kinds``). ``DataError`` naming the field otherwise."""
-    if is_classifier(contract):
-        table = ing.read_table(data)
-        check_columns(table, contract.inputs.names, label, contract.details.get("key_column"))
-        return table
-    from shopfloor.registry import load_version
-    from shopfloor.retrain.kinds import retrainer_for
-
-    return retrainer_for(contract.kind).read(data, load_version(contract.version.name, contract.version.version))
+def check_new_rows(data: str, model_name: str, label: str, tracking_uri: str | None = None) -> None:
+    """Fail in seconds, before a pipeline starts, on new rows the champion cannot take (its kind's check).
+    ``DataError`` naming the field."""
+    contract, champion = load_champion(model_name, tracking_uri)
+    retrainer_for(contract.kind).check(data, champion, label)
 
 
-def check_columns(table: pd.DataFrame, features: list[str], label: str, key_column: str | None = None) -> None:
-    """New data must hold exactly the champion's raw columns and the label (and its business key, if named)."""
-    if table.empty:
-        raise DataError("data", "the new data have no rows")
-    if label not in table.columns:
-        raise DataError(label, "label column not found in the new data")
-    missing = [f for f in features if f not in table.columns]
-    if missing:
-        raise DataError(missing[0], f"feature of the champion's signature is missing from the new data "
-                                    f"({len(missing)} missing)")
-    extra = [c for c in table.columns if c not in features and c not in (label, key_column)]
-    if extra:
-        raise DataError(extra[0], "column is not in the champion's signature (drop it or retrain from scratch)")
+def write_log_rows(model_name: str, label: str, since: Any = None, root: Path | None = None) -> Path:
+    """The answers the served champion logged, with their outcomes, as its kind's new rows in a Parquet file (the
+    file a retraining run reads)."""
+    from shopfloor.monitoring.training_rows import write_training_rows
 
-
-def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str) -> pd.DataFrame:
-    """The new table typed as the champion takes it (string columns as categories), with the 0/1 label."""
-    categorical = [c.name for c in schema.categorical]
-    prepared = ing.prepare(table[[*schema.names, label]], label, categorical=categorical, min_categories=1)
-    return prepared.features[schema.names].assign(**{ing.LABEL: prepared.label.to_numpy()})
+    contract, champion = load_champion(model_name)
+    table = retrainer_for(contract.kind).log_rows(model_name, champion, label, since, root)
+    return write_training_rows(model_name, table, root)
 
 
 def _check_summary(i: dict[str, Any]) -> str:
@@ -111,76 +82,27 @@ def check_step(data: str, label: str, *, tracking_uri: str, adapt: str, holdout:
                model_name: str = FAULT_MODEL, holdout_size: float = RETRAINING.holdout_size,
                ks_threshold: float = RETRAINING.ks_threshold, psi_threshold: float = RETRAINING.psi_threshold,
                seed: int = RETRAINING.seed) -> dict[str, Any]:
-    """Check the new table, split it stratified, and report drift per column (KS or categories, PSI). For
-    other kinds than a classifier: check their rows and split them by group (``shopfloor.retrain.kinds``)."""
-    contract = champion_inputs(model_name, tracking_uri)
-    if not is_classifier(contract):
-        return _check_kind(data, contract, adapt=adapt, holdout=holdout, report=report,
-                           holdout_size=holdout_size, seed=seed)
-    features = contract.inputs.names
-    table = ing.read_table(data)
-    check_columns(table, features, label, contract.details.get("key_column"))
-    rows = labelled_rows(table, contract.inputs, label)
-    train, test = train_test_split(rows, test_size=holdout_size, stratify=rows[ing.LABEL], random_state=seed)
-    for frame, path in ((train, adapt), (test, holdout)):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        frame.reset_index(drop=True).to_parquet(path, index=False)
-    reference = reference_rows(contract.version.run_id)
-    info: dict[str, Any] = {"champion_version": int(contract.version.version), "rows": len(rows),
-                            "adapt_rows": len(train), "holdout_rows": len(test)}
-    if reference is None:
-        info |= {"drift": None, "drifted": []}
-        Path(report).write_text(json.dumps(info, indent=2))
-        return info
-    drift = drift_report(reference[features], rows[features], ks_threshold=ks_threshold, psi_threshold=psi_threshold)
-    info |= {"drift": drift.any_drift, "drifted": drift.drifted, "max_ks": float(drift.table["ks"].max()),
-             "max_psi": float(drift.table["psi"].max())}
-    Path(report).write_text(json.dumps({**info, "features": drift.table.reset_index().to_dict("records")}, indent=2))
-    return info
+    """Check the new rows as the champion's kind reads them, split them (a classifier's stratified, another kind's
+    by unit, cut or tool), and report drift per column where the kind measures it (KS or categories, PSI)."""
+    from shopfloor.registry import reference_rows
 
-
-def _check_kind(data: str, contract: Contract, *, adapt: str, holdout: str, report: str, holdout_size: float,
-                seed: int) -> dict[str, Any]:
-    from shopfloor.registry import load_version
-    from shopfloor.retrain.kinds import retrainer_for
-
+    contract, champion = load_champion(model_name, tracking_uri)
     retrainer = retrainer_for(contract.kind)
-    champion = load_version(contract.version.name, contract.version.version)
-    rows = retrainer.read(data, champion)
+    rows = retrainer.read(data, champion, label)
+    drift = retrainer.drift(rows, champion, reference_rows(contract.version.run_id),
+                            {"ks_threshold": ks_threshold, "psi_threshold": psi_threshold})
+    info: dict[str, Any] = {"champion_version": int(contract.version.version), "kind": contract.kind,
+                            "rows": len(rows), **retrainer.summary(rows, champion)}
     train, test = retrainer.split(rows, champion, holdout_size, seed)
+    del rows
     for frame, path in ((train, adapt), (test, holdout)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path, index=False)
-    info = {"champion_version": int(contract.version.version), "kind": contract.kind, "rows": len(rows),
-            "adapt_rows": len(train), "holdout_rows": len(test), "drift": None, "drifted": [],
-            **retrainer.summary(rows, champion)}
-    Path(report).write_text(json.dumps(info, indent=2))
+    info |= {"adapt_rows": len(train), "holdout_rows": len(test)}
+    per_column = drift.pop("features", []) if drift else []
+    info |= drift or {"drift": None, "drifted": []}
+    Path(report).write_text(json.dumps({**info, "features": per_column} if per_column else info, indent=2))
     return info
-
-
-def challenger_from(champion: FaultClassifier, x: pd.DataFrame, y: np.ndarray, seed: int = 0
-                    ) -> tuple[FaultClassifier, dict[str, Any]]:
-    """A challenger adapted to (x, y): EnKF warm start when the final step can ``retrain`` (the ResNet),
-    otherwise a clone of the whole pipeline (preprocessing included) refitted. The challenger keeps the
-    champion's columns, threshold and labels."""
-    estimator = champion.estimator
-    final = estimator[-1] if hasattr(estimator, "steps") else estimator
-    start = time.perf_counter()
-    schema = champion.inputs
-    if hasattr(final, "retrain"):
-        fitted = copy.deepcopy(estimator)
-        head = fitted[:-1] if hasattr(fitted, "steps") else None
-        rows = head.transform(x) if head is not None else x
-        result = fitted[-1].retrain(rows, y, method="enkf", seed=seed)
-        how = {"method": "enkf", "iterations": result.iterations, "train_error": result.error}
-    else:
-        fitted = clone(estimator).fit(x, y)
-        how = {"method": "refit"}
-        if hasattr(fitted, "steps"):  # the encoder may have met new categories
-            schema = ing.schema_of(fitted[0], x, [c.name for c in schema.columns if c.type == "boolean"])
-    challenger = FaultClassifier(fitted, schema, threshold=champion.threshold, labels=champion.labels,
-                                 key_column=champion.details().get("key_column"))
-    return challenger, {**how, "seconds": time.perf_counter() - start}
 
 
 @reported("retrain", summary=lambda i: f"challenger by {i['method']} in {i['seconds']:.2f} s "
@@ -188,26 +110,18 @@ def challenger_from(champion: FaultClassifier, x: pd.DataFrame, y: np.ndarray, s
 def retrain_step(adapt: str, *, tracking_uri: str, challenger: str, model_name: str = FAULT_MODEL,
                  fine_tune_epochs: int = RETRAINING.fine_tune_epochs, simulations: int = RETRAINING.simulations,
                  seed: int = RETRAINING.seed) -> dict[str, Any]:
-    """Build the challenger from the current champion on the adaptation rows and save it (joblib)."""
+    """Build the challenger from the current champion on the adaptation rows, as its kind does, and save it
+    (joblib)."""
+    from shopfloor.registry import reference_rows
+
     contract, champion = load_champion(model_name, tracking_uri)
     rows = pd.read_parquet(adapt)
-    if is_classifier(contract):
-        model, info = challenger_from(champion, rows[contract.inputs.names], rows[ing.LABEL].to_numpy(), seed=seed)
-    else:
-        from shopfloor.registry import reference_rows
-        from shopfloor.retrain.kinds import retrainer_for
-
-        model, info = retrainer_for(contract.kind).challenger(
-            champion, rows, reference=reference_rows(contract.version.run_id), seed=seed,
-            settings={"fine_tune_epochs": fine_tune_epochs, "simulations": simulations})
+    model, info = retrainer_for(contract.kind).challenger(
+        champion, rows, reference=reference_rows(contract.version.run_id), seed=seed,
+        settings={"fine_tune_epochs": fine_tune_epochs, "simulations": simulations})
     Path(challenger).parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, challenger)
     return {**info, "champion_version": int(contract.version.version)}
-
-
-def _scores(model: FaultClassifier, rows: pd.DataFrame) -> dict[str, float]:
-    predicted = model.predict(None, rows[model.inputs.names])["class"].to_numpy()
-    return classification_report(rows[ing.LABEL].to_numpy(), predicted)
 
 
 @reported("promote", summary=lambda r: r["reason"])
@@ -215,9 +129,8 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
                  model_name: str = FAULT_MODEL, metric: str = RETRAINING.metric, margin: float = RETRAINING.margin,
                  retrain_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score both models on the held-out rows, register the challenger, move the alias if it earned it."""
-    from shopfloor.registry import REFERENCE, register_model
+    from shopfloor.registry import register_model
     from shopfloor.registry.promotion import Decision
-    from shopfloor.retrain.kinds import metric_for, retrainer_for
 
     if metric not in METRICS:
         raise DataError("metric", f"must be one of {list(METRICS)}, got {metric!r}")
@@ -225,15 +138,11 @@ def promote_step(adapt: str, holdout: str, challenger: str, drift: str, *, track
     version = contract.version
     model = joblib.load(challenger)
     rows = pd.read_parquet(holdout)
-    metric = metric_for(contract.kind, metric)
-    adapted = pd.read_parquet(adapt)
-    if is_classifier(contract):
-        old, new = _scores(champion, rows), _scores(model, rows)
-        example, kept = adapted[model.inputs.names].head(5), {REFERENCE: Path(adapt)}
-    else:
-        retrainer = retrainer_for(contract.kind)
-        old, new = retrainer.score(champion, rows), retrainer.score(model, rows)
-        example, kept = retrainer.example(adapted, model), retrainer.training_rows(adapt, contract)
+    retrainer = retrainer_for(contract.kind)
+    metric = retrainer.metric(metric)
+    old, new = retrainer.score(champion, rows), retrainer.score(model, rows)
+    example = retrainer.example(pd.read_parquet(adapt), model)
+    kept = retrainer.training_rows(adapt, contract)
     promote = new[metric] >= old[metric] - margin
     verdict = "promoted" if promote else "kept the champion"
     reason = (f"{verdict}: challenger {metric} {new[metric]:.3f} vs champion v{version.version} {old[metric]:.3f} "

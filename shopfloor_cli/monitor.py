@@ -52,8 +52,8 @@ def _champion_details(model: str) -> tuple[dict | None, str | None]:
         contract = champion_contract(model)
     except RegistryError:
         return None, None
-    labels = contract.details.get("labels") if contract.kind == "classifier" else None
-    return labels, contract.details.get("key_column")
+    # class names where the kind has them (a classifier); other kinds' outcomes are numbers
+    return contract.details.get("labels"), contract.details.get("key_column")
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:

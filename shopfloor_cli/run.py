@@ -221,27 +221,26 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from shopfloor import config
-    from shopfloor.data import embedded
     from shopfloor.errors import DataError
-    from shopfloor.retraining import champion_inputs, is_classifier, read_new_rows
+    from shopfloor.retrain.kinds import retrainer_for
+    from shopfloor.retraining import champion_inputs, check_new_rows, write_log_rows
 
     if args.from_log and args.data:
         raise DataError("from-log", "give --data or --from-log, not both")
     contract = champion_inputs(model)
     if args.from_log:  # answers the served champion logged, with the outcomes fed back
-        from shopfloor.monitoring.training_rows import write_training_rows
         from shopfloor_cli.monitor import since_time
 
-        data = write_training_rows(model, contract, args.label, since=since_time(args.since))
+        data = write_log_rows(model, args.label, since=since_time(args.since))
     elif args.data:
         data = Path(args.data).resolve()
-    elif is_classifier(contract):
-        data = embedded.gearbox_after_change(args.drift, args.seed)
     else:
-        raise DataError("data", f"{model}@champion is a {contract.kind} model: give its new rows with --data, or "
-                                "retrain from the served answers with --from-log")
+        data = retrainer_for(contract.kind).embedded_rows(args.drift, args.seed)
+        if data is None:
+            raise DataError("data", f"{model}@champion is a {contract.kind} model: give its new rows with --data, "
+                                    "or retrain from the served answers with --from-log")
     # Fail in seconds, before any pipeline starts, on no champion, an empty file or other columns.
-    read_new_rows(str(data), contract, args.label)
+    check_new_rows(str(data), model, args.label)
 
     from pipelines.retraining import retraining
     from shopfloor_cli.runner import run_local

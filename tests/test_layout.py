@@ -4,6 +4,7 @@ no lower module imports a workflow, one name per pipeline in every layer."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,96 @@ def test_one_name_per_pipeline_in_every_layer(name):
 def test_one_module_named_registry():
     named = [p for p in ROOT.rglob("registry*.py") if ".venv" not in p.parts and "tests" not in p.parts]
     assert [p.relative_to(ROOT) for p in named] == [], named  # the registry is one package: shopfloor/registry/
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every Shopfloor module (``shopfloor``, ``serving``) to the Shopfloor modules it imports, imports inside
+    functions and relative imports included."""
+    modules = {}
+    for package in ("shopfloor", "serving"):
+        for path in files(package):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+                module = ".".join([*base, node.module] if node.module else base) if node.level else node.module
+                for alias in node.names:
+                    target = f"{module}.{alias.name}"
+                    found.add(target if target in modules else module)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    groups.append(sorted(group))
+    return groups
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle():
+    assert _cycles(_module_graph()) == []
+
+
+MODEL_KINDS = ("classifier", "health_index", "anomaly_detector", "prognosis")
+NAMED_KIND = "|".join(MODEL_KINDS)
+KIND_BRANCH = re.compile(rf"is_classifier|KIND\s*[!=]=|kind\s*[!=]=\s*(\w+\.KIND|[\"']({NAMED_KIND})[\"'])")
+KIND_PACKAGES = ("shopfloor/retrain/", "shopfloor/classify/", "shopfloor/health/", "shopfloor/milling/",
+                 "shopfloor/wear/", "shopfloor/fault_detection.py", "shopfloor/synth/")
+
+
+@pytest.mark.parametrize("package", ["shopfloor", "serving", "shopfloor_cli"])
+def test_the_retraining_asks_the_kind_and_never_branches_on_it(package):
+    """The retraining steps, the log's training rows and the retraining command ask the kind's retrainer."""
+    branching = [f"{p.relative_to(ROOT)}:{n}" for p in files(package) for n, line in
+                 enumerate(p.read_text().splitlines(), 1) if KIND_BRANCH.search(line)
+                 and not str(p.relative_to(ROOT)).startswith(KIND_PACKAGES)]
+    known = {"shopfloor_cli/prognose.py"}  # the prognosis command refuses another kind's model, by design
+    assert [b for b in branching if b.split(":")[0] not in known] == []

@@ -27,7 +27,7 @@ from kind_fixtures import (
 from mlflow import MlflowClient
 
 from shopfloor.errors import DataError
-from shopfloor.retrain.kinds import split_groups
+from shopfloor.retrain.base import split_groups
 
 
 def uri(home: Path) -> str:
@@ -38,10 +38,8 @@ def retrain(home: Path, name: str, tmp: Path, **settings) -> tuple[dict, pd.Data
     """The retraining steps on the logged rows of ``name``, in process; the result (with how the challenger was
     built under ``retrain``), the held-out and the adaptation rows."""
     from shopfloor import retraining as r
-    from shopfloor.monitoring.training_rows import write_training_rows
-    from shopfloor.registry import champion_contract
 
-    data = write_training_rows(name, champion_contract(name), "label")
+    data = r.write_log_rows(name, "label")
     files = {k: str(tmp / f"{k}.parquet") for k in ("adapt", "holdout", "drift")}
     r.check_step(str(data), "label", tracking_uri=uri(home), adapt=files["adapt"], holdout=files["holdout"],
                  report=files["drift"], model_name=name)
@@ -109,14 +107,14 @@ def test_a_health_index_retrains_on_new_units_whose_failure_is_on_record(home, t
 
 
 def test_a_health_index_log_without_a_failure_is_a_named_error(home):
-    from shopfloor.monitoring.training_rows import write_training_rows
-    from shopfloor.registry import champion_contract, load_version
+    from shopfloor.registry import load_version
+    from shopfloor.retraining import write_log_rows
 
     register_health(home, run_to_failure(4, seed=1), method="ridge")
     new = run_to_failure(3, seed=2)
     log_health_answers(load_version(HEALTH, 1), new, running=(1, 2, 3))
     with pytest.raises(DataError, match="no unit of hi-line has its failure on record"):
-        write_training_rows(HEALTH, champion_contract(HEALTH), "label")
+        write_log_rows(HEALTH, "label")
 
 
 def test_a_beta_vae_detector_continues_from_its_weights_on_new_healthy_cuts(home, tmp_path):

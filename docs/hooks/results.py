@@ -88,6 +88,22 @@ def _by_size(runs: dict) -> list[tuple[int, dict]]:
     return sorted(((int(size), run) for size, run in runs.items()), key=lambda pair: pair[0])
 
 
+def _retraining(key: str, logs: list) -> list[str]:
+    """The retraining runs from prediction logs of each size: wall time, the largest process, each step."""
+    if not logs:
+        return []
+    rows = [{"log_rows": size, "wall_s": r.get("wall_s"), "largest_process_mb": r.get("largest_process_so_far_mb"),
+             "new_rows": r.get("new_rows"), "holdout_rows": r.get("holdout_rows"), "method": r.get("method"),
+             "promoted": r.get("promoted"), "exit": r.get("exit")} for size, r in logs]
+    steps = [{"log_rows": size, "step": name, **step}
+             for size, r in logs for name, step in r.get("steps", {}).items()]
+    return ["\n`" + key + "` from the prediction log (`shopfloor run retraining --from-log`; the CLI reads the log "
+            "before the steps start, so its memory shows only in the largest process):\n",
+            _table(rows, ["log_rows", "wall_s", "largest_process_mb", "new_rows", "holdout_rows", "method",
+                          "promoted", "exit"]), "", _table(steps, ["log_rows", "step", "seconds", "peak_rss_mb",
+                                                                  "status"])]
+
+
 def _scaling(data: dict) -> str:
     """One row per run (size, wall time, peak memory of its largest step, the model chosen and its test figure, how
     much the time budget left out), then each run's steps, then the run beside a neighbour."""
@@ -104,6 +120,8 @@ def _scaling(data: dict) -> str:
         steps = [{label: size, "step": name, **step} for size, r in runs for name, step in r.get("steps", {}).items()]
         out += [f"\n`{key}`:\n", _table(rows, [label, "wall_s", "peak_rss_mb", "chosen", figure, "left_out", "exit"]),
                 "", _table(steps, [label, "step", "seconds", "peak_rss_mb", "status"])]
+    for key in ("retraining", "retraining_before_memory_fixes"):
+        out += _retraining(key, _by_size(data.get(key, {})))
     beside = data.get("beside")
     if beside:
         out += [f"\nA default fault-detection run ({beside['rows']} rows) alone and beside a {beside['neighbour']}: "

@@ -6,6 +6,7 @@ fault, because a factory table with a typo in its label column should cost secon
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,24 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         return pd.read_csv(path, encoding="utf-8-sig")
     except Exception as exc:  # pandas raises many types; the user needs the file name and cause
+        raise DataError("data", f"cannot read {path}: {exc}") from exc
+
+
+def peek_table(path: str | Path, rows: int = 5) -> pd.DataFrame:
+    """The first ``rows`` rows of a CSV or Parquet file, with all its columns: what a check of its shape needs,
+    without reading a million rows (``read_table``'s errors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("data", f"file not found: {path}")
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            first = next(parquet.iter_batches(batch_size=rows), None)
+            return first.to_pandas() if first is not None else parquet.schema_arrow.empty_table().to_pandas()
+        return pd.read_csv(path, encoding="utf-8-sig", nrows=rows)
+    except Exception as exc:  # as read_table: the user needs the file name and cause
         raise DataError("data", f"cannot read {path}: {exc}") from exc
 
 
@@ -97,7 +116,7 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
         raise DataError(label, f"only {n_minority} minority rows ({str(minority)!r}); at least "
                                f"{MIN_MINORITY_ROWS} are needed")
 
-    features = table.drop(columns=[label, *(drop or [])]).copy()
+    features = table.drop(columns=[label, *(drop or [])])  # a new frame: setting its columns leaves the table be
     features.columns = [str(c) for c in features.columns]
     if features.shape[1] == 0:
         raise DataError("features", "no feature columns left")
@@ -117,12 +136,12 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
         raise DataError(non_numeric[0], f"feature column is not numeric (all non-numeric: {non_numeric}); "
                                         "drop it or name it categorical")
     numeric = [c for c in features.columns if c not in categorical]
-    values = features[numeric].to_numpy(dtype=float)
-    if np.isinf(values).any():
-        bad = [c for c in numeric if np.isinf(features[c].to_numpy(dtype=float)).any()]
-        raise DataError(bad[0], "feature column holds infinite values")
+    infinite = [c for c in numeric if np.isinf(features[c].to_numpy(dtype=float)).any()]  # a column at a time:
+    if infinite:  # the whole table as one float matrix was the largest copy of a million-row retraining
+        raise DataError(infinite[0], f"feature column holds infinite values (all such: {infinite})")
     for column in numeric:  # integers and flags keep their dtype: synthesizers generate them as such
-        if not (pd.api.types.is_integer_dtype(features[column]) or pd.api.types.is_bool_dtype(features[column])):
+        kept = pd.api.types.is_integer_dtype(features[column]) or pd.api.types.is_bool_dtype(features[column])
+        if not kept and features[column].dtype != np.float64:
             features[column] = features[column].astype(float)
     y = (y_raw == minority).astype(int).rename(LABEL)
     return LabelledTable(features, y, str(minority), str(majority), tuple(categorical), tuple(boolean))
@@ -155,6 +174,29 @@ def split(data: LabelledTable, test_size: float = 0.2, valid_size: float = 0.2, 
     return Splits(train.reset_index(drop=True), valid.reset_index(drop=True), test.reset_index(drop=True))
 
 
+class MedianImputer(SimpleImputer):
+    """``SimpleImputer(strategy="median")`` with the median taken by ``np.nanmedian``: the same statistics, but
+    scikit-learn's masked-array median took 7.9 s and 1.6 GB on 600,000 rows x 66 columns, ``nanmedian`` 0.5 s
+    (the largest cost of refitting a champion on a million logged rows). Everything else is SimpleImputer's."""
+
+    def __init__(self, *, missing_values: float = np.nan, copy: bool = True) -> None:
+        super().__init__(missing_values=missing_values, strategy="median", copy=copy)
+
+    def fit(self, X, y=None):  # noqa: N803 (scikit-learn's name)
+        self.strategy = "mean"  # fast, and sets up every fitted attribute; the statistics are replaced below
+        try:
+            super().fit(X, y)
+        finally:
+            self.strategy = "median"
+        values = np.asarray(X, dtype=np.float64)
+        if not (isinstance(self.missing_values, float) and np.isnan(self.missing_values)):
+            values = np.where(values == self.missing_values, np.nan, values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN, as scikit-learn gives
+            self.statistics_ = np.nanmedian(values, axis=0)
+        return self
+
+
 def fit_preprocessor(train: pd.DataFrame, categorical: tuple[str, ...] | list[str] = ()) -> ColumnTransformer:
     """Numeric columns: median imputation, scaling to [-1, 1] (the WGAN generator ends in tanh). String
     columns: the most frequent category for a missing one, one-hot (an unknown category becomes an
@@ -163,7 +205,7 @@ def fit_preprocessor(train: pd.DataFrame, categorical: tuple[str, ...] | list[st
     numeric = [c for c in features.columns if c not in categorical]
     blocks = []
     if numeric:
-        blocks.append(("numeric", Pipeline([("impute", SimpleImputer(strategy="median")),
+        blocks.append(("numeric", Pipeline([("impute", MedianImputer()),
                                             ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))]), numeric))
     if categorical:
         blocks.append(("categorical", Pipeline([

@@ -1,7 +1,8 @@
 """Production rows as training rows: what a served model was asked, with what really happened.
 
 The logged inputs of every answer that has an outcome become the table a retraining run would take from a
-user's file, so they go through the same checks, split and scoring:
+user's file, so they go through the same checks, split and scoring. Each kind's retrainer
+(``shopfloor.retrain.kinds``) calls the reader of its own rows:
 
 - classifier: the model's raw columns plus the label column; outcomes written as its registered class names,
   so the minority class stays the fault class whatever the mix of the new rows;
@@ -31,7 +32,7 @@ def _with_outcomes(model: str, since: datetime | None, root: Path | None, column
     """Answered rows of ``model`` with their outcome and inputs; ``DataError`` when there are none (or none with
     an input ``column``)."""
     table = joined(model, since=since, root=root)
-    if not table.empty and "role" in table.columns:
+    if not table.empty and "role" in table.columns and (table["role"] == "shadow").any():
         table = table[table["role"] != "shadow"]  # a shadow answer repeats a request already on record
     if table.empty or (column is not None and column not in table.columns):
         raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
@@ -48,12 +49,13 @@ def labelled_log(model: str, features: list[str], label: str, labels: dict[str, 
     if missing:
         raise DataError(missing[0], f"the logged answers of {model} have no column {missing[0]!r} "
                                     f"(logged by a version with other inputs)")
-    rows = table[[INPUT + f for f in features]].set_axis(features, axis=1)
-    logged = table[[INPUT + f for f in features]].notna().all(axis=1)  # versions with fewer columns left out
+    rows = table.reindex(columns=[INPUT + f for f in features])
+    rows.columns = features  # renamed in place: one copy of the inputs, not three
+    logged = rows.notna().all(axis=1).to_numpy()  # versions with fewer columns left out
     # a classifier's 0/1 outcomes as its own class names; any other outcome (a life left, a wear) as it came
     rows[label] = table["label"].astype(int).map({int(k): v for k, v in labels.items()}) if labels \
         else table["label"]
-    return rows[logged].reset_index(drop=True)
+    return rows if logged.all() else rows[logged].reset_index(drop=True)
 
 
 def run_to_failure_log(model: str, columns: list[str], unit: str, time: str, since: datetime | None = None,
@@ -98,26 +100,9 @@ def wear_curves(model: str, since: datetime | None = None, root: Path | None = N
     return pd.DataFrame([{"case": g, "cut": i + 1, "VB": v} for g, c in kept.items() for i, v in enumerate(c)])
 
 
-def training_rows(model: str, contract, label: str, since: datetime | None = None,
-                  root: Path | None = None) -> pd.DataFrame:
-    """The logged answers of ``model`` with outcomes as the new rows a retraining of its champion (``contract``)
-    takes."""
-    if contract.kind == "classifier":
-        return labelled_log(model, contract.inputs.names, label, contract.details.get("labels"), since, root)
-    if contract.kind == "health_index":
-        details = contract.details
-        return run_to_failure_log(model, contract.inputs.names, details["unit"], details["time"], since, root)
-    if contract.kind == "anomaly_detector":
-        return labelled_windows(model, since, root)
-    if contract.kind == "prognosis":
-        return wear_curves(model, since, root)
-    raise DataError("model", f"no retraining from the log for a {contract.kind} model")
-
-
-def write_training_rows(model: str, contract, label: str, since: datetime | None = None,
-                        root: Path | None = None) -> Path:
-    """``training_rows`` written as Parquet under the monitoring folder (a file the retraining run reads)."""
-    table = training_rows(model, contract, label, since, root)
+def write_training_rows(model: str, table: pd.DataFrame, root: Path | None = None) -> Path:
+    """New rows taken from the log (a kind's retrainer's ``log_rows``) written as Parquet under the monitoring
+    folder: the file a retraining run reads."""
     out = (root or monitoring_root()) / "training" / f"{model}-{datetime.now().strftime('%Y%m%dT%H%M%S%f')}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)

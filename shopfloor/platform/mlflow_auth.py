@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopfloor.errors import ShopfloorError
+from shopfloor.platform.refusal import refused
 
 ADMIN_USER = "admin"
 PASSWORD_ENV = "SHOPFLOOR_MLFLOW_ADMIN_PASSWORD"
@@ -176,18 +177,3 @@ def _credentials(identity: Identity) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def refused(exc: Exception) -> str | None:
-    """Why the server refused the request behind ``exc`` (an MLflow error), naming the identity, or None when
-    it was not a refusal."""
-    code = getattr(exc, "error_code", "")
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if code == "PERMISSION_DENIED":
-        return f"permission denied to MLFLOW_TRACKING_USERNAME {user or 'anonymous'!r}"
-    if code == "UNAUTHENTICATED":
-        if user:
-            return (f"the MLflow server did not accept MLFLOW_TRACKING_USERNAME {user!r} with its "
-                    "MLFLOW_TRACKING_PASSWORD (wrong password or unknown user)")
-        return "the MLflow server requires a user: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
-    return None

@@ -38,7 +38,7 @@ from shopfloor.contract import InputSchema, ShopfloorModel, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
 from shopfloor.platform.failpoints import reach
 from shopfloor.platform.latency import scoring_latency
-from shopfloor.platform.mlflow_auth import refused
+from shopfloor.platform.refusal import refused
 from shopfloor.registry.history import move_alias
 from shopfloor.registry.lock import registry_lock
 from shopfloor.registry.promotion import Decision, by_score, forced

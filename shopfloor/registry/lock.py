@@ -23,8 +23,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from shopfloor.errors import RegistryError
-from shopfloor.platform.mlflow_auth import refused
 from shopfloor.platform.processes import alive
+from shopfloor.platform.refusal import refused
 
 log = logging.getLogger(__name__)
 LEASE = 120.0  # seconds after which a lock is taken to be abandoned

@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_score, recall_score
 
 from shopfloor.errors import DataError
-from shopfloor.retrain.kinds import KindRetrainer, split_groups
+from shopfloor.retrain.base import KindRetrainer, split_groups
 
 CUT, LABEL, SUBCUT = "cut", "label", "subcut"
 
@@ -39,7 +39,12 @@ class DetectorRetrainer(KindRetrainer):
     group = CUT
     positive = LABEL
 
-    def read(self, path: str, champion: Any) -> pd.DataFrame:
+    def log_rows(self, model: str, champion: Any, label: str, since: Any = None, root: Any = None) -> pd.DataFrame:
+        from shopfloor.monitoring.training_rows import labelled_windows
+
+        return labelled_windows(model, since, root)
+
+    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
         from shopfloor.data.ingest import read_table
 
         table = read_table(path)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import DataError
-from shopfloor.retrain.kinds import KindRetrainer
+from shopfloor.retrain.base import KindRetrainer
 
 
 class HealthIndexRetrainer(KindRetrainer):
@@ -31,7 +31,12 @@ class HealthIndexRetrainer(KindRetrainer):
     def group_column(self, champion: Any) -> str:
         return champion.unit
 
-    def read(self, path: str, champion: Any) -> pd.DataFrame:
+    def log_rows(self, model: str, champion: Any, label: str, since: Any = None, root: Any = None) -> pd.DataFrame:
+        from shopfloor.monitoring.training_rows import run_to_failure_log
+
+        return run_to_failure_log(model, champion.inputs.names, champion.unit, champion.time, since, root)
+
+    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
         from shopfloor.data.ingest import read_table
 
         table = read_table(path)

@@ -1,114 +1,26 @@
-"""Retraining for the models that are not fault classifiers: one small class per kind, the same three steps.
+"""The catalog of kinds: a registered model's kind name to the retrainer that knows it.
 
-A retraining run checks the new rows and splits them into adaptation and held-out rows, builds a challenger
-from the champion on the adaptation rows, and scores champion and challenger on the same held-out rows
-(``shopfloor.retraining``). A fault classifier's rows are a labelled table; the other kinds' rows are what
-each learns from, whole: run-to-failure units (health index), sub-cuts of labelled cuts (anomaly detector),
-wear curves (prognosis). So the split is by group (a unit, a cut, a tool), never through one: the held-out
-rows are machines the challenger has not seen.
+A new kind of model adds its retrainer (a ``KindRetrainer``, ``shopfloor.retrain.base``) here and nowhere else:
+the retraining steps, the CLI and the log's training rows ask the catalog and never branch on a kind.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-import numpy as np
-import pandas as pd
-
-from shopfloor.constants import RETRAIN_METRICS_BY_KIND
 from shopfloor.errors import DataError
+from shopfloor.retrain.base import KindRetrainer, metric_for
+from shopfloor.retrain.classifier_refit import ClassifierRetrainer
+from shopfloor.retrain.detector_refit import DetectorRetrainer
+from shopfloor.retrain.health_refit import HealthIndexRetrainer
+from shopfloor.retrain.wear_refit import PrognosisRetrainer
 
+RETRAINERS: dict[str, type[KindRetrainer]] = {
+    r.KIND: r for r in (ClassifierRetrainer, HealthIndexRetrainer, DetectorRetrainer, PrognosisRetrainer)}
 
-def split_groups(groups: pd.Series, positive: pd.Series | None, holdout_size: float,
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row masks (adapt, holdout) with whole groups on one side. With ``positive`` (one flag per row, true for a
-    group's rare class, e.g. a failed tool), groups with and without it are split separately, so both sides
-    hold some of each where there are two or more."""
-    rng = np.random.default_rng(seed)
-    keys = pd.unique(groups)
-    flagged = set(groups[positive.astype(bool)].unique()) if positive is not None else set()
-    held: list = []
-    for part in ([k for k in keys if k in flagged], [k for k in keys if k not in flagged]):
-        if len(part) < 2:
-            continue
-        count = min(len(part) - 1, max(1, int(round(holdout_size * len(part)))))
-        held += [part[i] for i in rng.choice(len(part), size=count, replace=False)]
-    holdout = groups.isin(held).to_numpy()
-    return ~holdout, holdout
-
-
-class KindRetrainer:
-    """How one kind of model is retrained: read its new rows, split them, build a challenger, score a model.
-
-    ``group`` names the column that keeps rows together; ``positive`` (optional) the column whose true value
-    marks the rare class the split must put on both sides."""
-
-    KIND: ClassVar[str]
-    group: ClassVar[str]
-    positive: ClassVar[str | None] = None
-
-    def metric(self, requested: str) -> str:
-        return metric_for(self.KIND, requested)
-
-    def read(self, path: str, champion: Any) -> pd.DataFrame:
-        """The new rows from a file, checked against the champion's inputs."""
-        raise NotImplementedError
-
-    def group_column(self, champion: Any) -> str:
-        """The column whose value keeps rows together."""
-        return self.group
-
-    def split(self, rows: pd.DataFrame, champion: Any, holdout_size: float,
-              seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        group = self.group_column(champion)
-        positive = rows[self.positive] if self.positive else None
-        adapt, holdout = split_groups(rows[group], positive, holdout_size, seed)
-        if not holdout.any() or not adapt.any():
-            raise DataError("data", f"{rows[group].nunique()} {group}(s) in the new data: at least two are "
-                                    f"needed, one to adapt on and one to score on")
-        return rows[adapt].reset_index(drop=True), rows[holdout].reset_index(drop=True)
-
-    def summary(self, rows: pd.DataFrame, champion: Any) -> dict[str, Any]:
-        """What the check step reports of the new rows."""
-        group = self.group_column(champion)
-        return {"groups": int(rows[group].nunique()), "group": group}
-
-    def challenger(self, champion: Any, adapt: pd.DataFrame, *, reference: pd.DataFrame | None,
-                   seed: int, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """A challenger built from ``champion`` on the adaptation rows (and the champion's own training rows,
-        ``reference``, where it was registered with them); how it was built."""
-        raise NotImplementedError
-
-    def score(self, model: Any, rows: pd.DataFrame) -> dict[str, float]:
-        """Every metric of this kind for ``model`` on ``rows``."""
-        raise NotImplementedError
-
-    def example(self, rows: pd.DataFrame, model: Any) -> Any:
-        """An input example for the registered signature."""
-        raise NotImplementedError
-
-    def training_rows(self, adapt: str, contract: Any) -> dict[str, Any]:
-        """Artifacts that keep what the challenger learned from, for the next retraining (none by default)."""
-        return {}
-
-
-def metric_for(kind: str, requested: str) -> str:
-    """``requested`` checked against the metrics ``kind`` is compared by (``auto``: the first)."""
-    metrics = RETRAIN_METRICS_BY_KIND[kind]
-    if requested == "auto":
-        return metrics[0]
-    if requested not in metrics:
-        raise DataError("metric", f"a {kind} model is compared by one of {list(metrics)}, got {requested!r}")
-    return requested
+__all__ = ["RETRAINERS", "KindRetrainer", "metric_for", "retrainer_for"]
 
 
 def retrainer_for(kind: str) -> KindRetrainer:
     """The retrainer of ``kind``; a ``DataError`` for a kind that has none."""
-    from shopfloor.retrain.detector_refit import DetectorRetrainer
-    from shopfloor.retrain.health_refit import HealthIndexRetrainer
-    from shopfloor.retrain.wear_refit import PrognosisRetrainer
-
-    found = {r.KIND: r for r in (HealthIndexRetrainer, DetectorRetrainer, PrognosisRetrainer)}
-    if kind not in found:
+    if kind not in RETRAINERS:
         raise DataError("model", f"no retraining for a {kind} model")
-    return found[kind]()
+    return RETRAINERS[kind]()

@@ -26,7 +26,7 @@ import pandas as pd
 
 from shopfloor.defaults import PROGNOSIS
 from shopfloor.errors import DataError
-from shopfloor.retrain.kinds import KindRetrainer
+from shopfloor.retrain.base import KindRetrainer
 
 CASE, CUT, WEAR = PROGNOSIS.case, "cut", PROGNOSIS.wear
 #: sd added to the fitted prior's spread. Chosen on ten simulated validation fleets (seeds 200-209, none reported)
@@ -58,7 +58,12 @@ class PrognosisRetrainer(KindRetrainer):
     KIND = "prognosis"
     group = CASE
 
-    def read(self, path: str, champion: Any) -> pd.DataFrame:
+    def log_rows(self, model: str, champion: Any, label: str, since: Any = None, root: Any = None) -> pd.DataFrame:
+        from shopfloor.monitoring.training_rows import wear_curves
+
+        return wear_curves(model, since, root)
+
+    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
         from shopfloor.data.ingest import read_table
         from shopfloor.wear.curves import load_curves
 
