@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import logging
 import os
 import threading
@@ -73,9 +74,23 @@ def served_version() -> str | None:
     return model.current.version if model is not None and model.current is not None else None
 
 
-def new_request_id() -> str:
-    """32 random hex digits, as a uuid4's hex but a quarter of its cost on the request path."""
-    return os.urandom(16).hex()
+class _RequestIds:
+    """32 hex digits per request: 16 random ones drawn once per process, then a counter. Unique as a uuid4 is
+    in practice (a new process, even a forked one, draws a new prefix), without a system call per request:
+    ``os.urandom`` per request was 4.5 % of the server's time under one-row load (py-spy)."""
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.prefix = ""
+        self.count = itertools.count()
+
+    def __call__(self) -> str:
+        if self.pid != os.getpid():
+            self.pid, self.prefix, self.count = os.getpid(), os.urandom(8).hex(), itertools.count()
+        return f"{self.prefix}{next(self.count):016x}"
+
+
+new_request_id = _RequestIds()
 
 
 def split_key(payload: Any, v2: bool, key_column: str | None) -> tuple[Any, list | None]:

@@ -192,9 +192,10 @@ def _numeric_block(steps: list, positions: list[int]) -> Callable[[Rows], np.nda
 
     imputes = bool(steps) and isinstance(steps[0], SimpleImputer)
     index = np.asarray(positions, dtype=np.intp)
+    whole = bool(np.array_equal(index, np.arange(len(index))))  # every numeric column in order: no gather
 
     def block(rows: Rows) -> np.ndarray:
-        x = rows.numeric[:, index]
+        x = rows.numeric if whole and rows.numeric.shape[1] == len(index) else rows.numeric[:, index]
         if imputes and np.isnan(x).any():
             x = np.where(np.isnan(x), fill, x)
         return x * scale + shift
@@ -266,6 +267,8 @@ def column_encoder(preprocessor: Any, schema: TabularSchema) -> Encoder | None:
         if block is None:
             return None
         blocks.append(block)
+    if len(blocks) == 1:  # the common case (numbers only): no stacking per call
+        return blocks[0]
     return lambda rows: np.hstack([b(rows) for b in blocks]) if blocks else np.zeros((len(rows), 0))
 
 
