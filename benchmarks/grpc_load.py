@@ -15,9 +15,17 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
 
 async def main(args: argparse.Namespace) -> dict:
-    row = json.loads(args.row)
-    request = pb.ModelInferRequest(model_name=args.model, inputs=[pb.ModelInferRequest.InferInputTensor(
-        name="rows", datatype="FP64", shape=[1, len(row)], contents=pb.InferTensorContents(fp64_contents=row))])
+    if args.tensor:  # {"name", "datatype": "FP32" or "FP64", "shape", "data"}
+        spec = json.loads(args.tensor)
+        field = "fp32_contents" if spec["datatype"] == "FP32" else "fp64_contents"
+        tensor = pb.ModelInferRequest.InferInputTensor(name=spec["name"], datatype=spec["datatype"],
+                                                       shape=spec["shape"],
+                                                       contents=pb.InferTensorContents(**{field: spec["data"]}))
+    else:
+        row = json.loads(args.row)
+        tensor = pb.ModelInferRequest.InferInputTensor(name="rows", datatype="FP64", shape=[1, len(row)],
+                                                       contents=pb.InferTensorContents(fp64_contents=row))
+    request = pb.ModelInferRequest(model_name=args.model, inputs=[tensor])
     latencies: list[float] = []
     errors = 0
     async with grpc.aio.insecure_channel(f"127.0.0.1:{args.port}") as channel:
@@ -54,5 +62,7 @@ if __name__ == "__main__":
     parser.add_argument("--model", required=True)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--row", required=True)
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--row", help="one tabular row: a JSON list of numbers")
+    inputs.add_argument("--tensor", help="one v2 input tensor: JSON with name, datatype, shape, data")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

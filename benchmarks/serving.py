@@ -111,15 +111,16 @@ def process(cmd: list[str], url: str, ready_path: str, log: Path, env: dict | No
         out.close()
 
 
-def shopfloor_server(home: Path, extra: list[str], name: str, workers: int = 1, cores: str = SERVER_CORE):
+def shopfloor_server(home: Path, extra: list[str], name: str, workers: int = 1, cores: str = SERVER_CORE,
+                     model: str = MODEL):
     port = free_port()
-    cmd = [sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", MODEL, "--port", str(port),
+    cmd = [sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", model, "--port", str(port),
            "--poll-seconds", "0", "--workers", str(workers), *extra]
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
 
     @contextlib.contextmanager
     def run():
-        with process(cmd, f"http://127.0.0.1:{port}", f"/v2/models/{MODEL}/ready", home / f"{name}.log", env,
+        with process(cmd, f"http://127.0.0.1:{port}", f"/v2/models/{model}/ready", home / f"{name}.log", env,
                      cores=cores) as url:
             if workers > 1:
                 time.sleep(15)  # spawned workers load the model in the background
@@ -220,12 +221,13 @@ def measure(name: str, urls: dict[str, str], bodies: dict[str, bytes], seconds: 
 
 
 # ------------------------------------------------------------------ gRPC
-def grpc_rate(port: int, row: list[float], seconds: float, concurrency: int = 8) -> dict:
+def grpc_rate(port: int, row: list[float] | dict, seconds: float, concurrency: int = 8, model: str = MODEL) -> dict:
     """KServe's gRPC Open Inference Protocol: one-row ModelInfer calls from ``grpc_load`` pinned to the
-    generator's core."""
+    generator's core (``row``: the numbers of one tabular row, or a whole v2 tensor as a dict)."""
+    given = ["--tensor", json.dumps(row)] if isinstance(row, dict) else ["--row", json.dumps(row)]
     cmd = ["taskset", "-c", GENERATOR_CORE, sys.executable, str(Path(__file__).with_name("grpc_load.py")),
-           "--port", str(port), "--model", MODEL, "--seconds", str(seconds), "--concurrency", str(concurrency),
-           "--row", json.dumps(row)]
+           "--port", str(port), "--model", model, "--seconds", str(seconds), "--concurrency", str(concurrency),
+           *given]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
     if out.returncode:
         return {"error": out.stderr[-1000:]}

@@ -130,7 +130,52 @@ def _scaling(data: dict) -> str:
     return "\n".join(out)
 
 
-SPECIAL = {"milling_anomaly": _milling, "health_index_selection": _health_selection, "scaling": _scaling}
+def _serving_champion(data: dict) -> str:
+    """Per kind: the champion of its default run scored in process on one core, then served (requests/s under wrk,
+    one worker on one core), with the ratio to a bare ASGI app in the same run; then the fault classifier's
+    compiled path and load test."""
+    kinds = data.get("kinds", {})
+    rows = []
+    for pipeline, k in kinds.items():
+        served = k.get("served", {})
+        ours, bare = served.get("shopfloor", {}), served.get("bare_asgi", {})
+        one = k.get("predict_rows_ms", {}).get("one", {})
+        rows.append({"pipeline": pipeline, "chosen": k.get("chosen"), "one_p50_ms": one.get("p50_ms"),
+                     "one_p99_ms": one.get("p99_ms"),
+                     "batch_100_p50_ms": k.get("predict_rows_ms", {}).get("batch_100", {}).get("p50_ms"),
+                     "v1_one_rps": ours.get("v1_one_8c", {}).get("rps"),
+                     "v2_one_rps": ours.get("v2_one_8c", {}).get("rps"),
+                     "grpc_one_rps": ours.get("grpc_one_8", {}).get("rps"),
+                     "v1_batch_100_rps": ours.get("v1_batch_100_4c", {}).get("rps"),
+                     "bare_v1_one_rps": bare.get("v1_one_8c", {}).get("rps"),
+                     "ratio_v1_one": served.get("ratio_to_bare_asgi", {}).get("v1_one_8c")})
+    out = ["Each pipeline's default champion: one request (one row, one unit's first step, one sub-cut, one wear "
+           "curve) and 100, scored in process on one core (ms); served by one `shopfloor serve` worker on one core "
+           "under wrk on the other (requests/s; gRPC by `grpc_load`), and the ratio to a bare ASGI app on the same "
+           "v1 payload in the same run.\n",
+           _table(rows, ["pipeline", "chosen", "one_p50_ms", "one_p99_ms", "batch_100_p50_ms", "v1_one_rps",
+                         "v2_one_rps", "grpc_one_rps", "v1_batch_100_rps", "bare_v1_one_rps", "ratio_v1_one"])]
+    fault = kinds.get("fault-detection", {})
+    if "scoring_ms" in fault:
+        paths = [{"path": name, "one_p50_ms": v["one"]["p50_ms"], "one_p99_ms": v["one"]["p99_ms"],
+                  "batch_100_p50_ms": v["batch_100"]["p50_ms"]} for name, v in fault["scoring_ms"].items()]
+        forest = fault.get("forest", {})
+        paths += [{"path": f"trees only: {name}", "one_p50_ms": forest[name]["one"]["p50_ms"],
+                   "one_p99_ms": forest[name]["one"]["p99_ms"], "batch_100_p50_ms": forest[name]["batch_100"]["p50_ms"]}
+                  for name in ("generated", "walk") if name in forest]
+        out += [f"\nThe fault classifier ({fault.get('chosen')}; {forest.get('trees', '?')} trees, "
+                f"{forest.get('nodes', '?')} nodes, deepest {forest.get('deepest', '?')}): its compiled path against "
+                f"the fitted scikit-learn pipeline (largest difference {_cell(fault.get('largest_difference'))}), "
+                "and the trees alone, generated code against the level-by-level walk:\n",
+                _table(paths, ["path", "one_p50_ms", "one_p99_ms", "batch_100_p50_ms"])]
+    test = fault.get("loadtest")
+    if test:
+        out.append(f"\n`shopfloor loadtest --serve-local --users 200 --rate 10 --duration 30s`: {test.get('sla')}")
+    return "\n".join(out)
+
+
+SPECIAL = {"milling_anomaly": _milling, "health_index_selection": _health_selection, "scaling": _scaling,
+           "serving_champion": _serving_champion}
 
 
 def render() -> str:
