@@ -109,7 +109,7 @@ class LiveQualityWatcher:
         if self.model.prediction_log is not None:
             self.model.prediction_log.flush()  # score what this process answered up to now
         since = datetime.fromtimestamp(time.time() - self.window_seconds, UTC)
-        self.latest = live_quality(self.model.name, since=since)
+        self.latest = live_quality(self.model.name, since=since, kind=current.model.KIND if current else None)
         return self.latest
 
     def _run(self) -> None:

@@ -225,10 +225,9 @@ class RegistryModel(Model):
         as 0/1 or its registered class names."""
         from shopfloor.monitoring.outcomes import record_outcomes
 
-        details = self.current.model.details()
+        labels = self.current.model.details().get("labels")  # class names, where the kind has them
         return record_outcomes(self.name, records, key_column=self.key_column or self.current.key_column,
-                               labels=details.get("labels") if "class" in {o.name for o in self.current.model.outputs}
-                               else None)
+                               labels=labels)
 
     # ------------------------------------------------------------ workers
     # With --workers N, KServe pickles the registered models into spawned processes. Each worker

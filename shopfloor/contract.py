@@ -692,13 +692,23 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     the subclass) and ``predict_rows``, the one scoring function that the pyfunc and the server share."""
 
     OUTPUTS: ClassVar[tuple[Output, ...]] = ()
-    #: What the model is, for people (logged in the metadata; the server does not look at it).
+    #: What the model is: its name in the catalog of kinds (``shopfloor.kinds``), logged in the metadata.
     KIND: ClassVar[str] = "model"
+    #: The output whose presence in a logged answer tells this kind apart (live quality reads logs, not models).
+    ANSWER: ClassVar[str] = ""
 
     inputs: InputSchema
 
     def predict_rows(self, rows: Batch) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
+        raise NotImplementedError
+
+    @classmethod
+    def live_metrics(cls, outputs: Mapping[str, pd.Series], label: np.ndarray,
+                     table: pd.DataFrame) -> dict[str, float]:
+        """This kind's registered metrics on served answers (``outputs``, by output name) with the outcomes fed back
+        (``label``); ``table`` holds the joined log rows (request ids, row numbers). The live figure sits beside the
+        registered ``test_<metric>`` of the version."""
         raise NotImplementedError
 
     def verify(self, model_input: Any) -> None:

@@ -6,7 +6,7 @@ check:    new data read as the champion's kind reads them; split into adaptation
 retrain:  a challenger from the champion, as its kind builds one: EnKF warm start for a ResNet, a refit for
           scikit-learn models, its own for a health index, an anomaly detector or a wear prognosis.
 
-Every step asks the champion's kind (``shopfloor.retrain.kinds``: one retrainer per kind) and none branches on it.
+Every step asks the champion's kind (``shopfloor.kinds``: one retrainer per kind) and none branches on it.
 promote:  champion and challenger scored on the same held-out rows; the challenger is registered
           either way (so its run and reason stay on record) and takes the ``champion`` alias only if
           its metric is not worse than the champion's by more than ``margin``.
@@ -27,9 +27,9 @@ import pandas as pd
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL, RETRAIN_METRICS
 from shopfloor.defaults import RETRAINING
 from shopfloor.errors import DataError
+from shopfloor.kinds import retrainer_for
 from shopfloor.progress import reported
 from shopfloor.registry import Contract
-from shopfloor.retrain.kinds import retrainer_for
 
 EXPERIMENT = EXPERIMENTS["retraining"]
 METRICS = RETRAIN_METRICS

@@ -222,7 +222,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
 
     from shopfloor import config
     from shopfloor.errors import DataError
-    from shopfloor.retrain.kinds import retrainer_for
+    from shopfloor.kinds import retrainer_for
     from shopfloor.retraining import champion_inputs, check_new_rows, write_log_rows
 
     if args.from_log and args.data:

@@ -57,8 +57,8 @@ def logged_metrics(name: str, version: int) -> dict[str, float]:
 
 def assert_scored_on_the_same_rows(kind: str, name: str, result: dict, holdout: pd.DataFrame) -> None:
     """The figures logged on the challenger's run are both models' scores on exactly the held-out rows."""
+    from shopfloor.kinds import retrainer_for
     from shopfloor.registry import load_version
-    from shopfloor.retrain.kinds import retrainer_for
 
     retrainer = retrainer_for(kind)
     metrics = logged_metrics(name, result["version"])
@@ -194,7 +194,7 @@ def test_a_wear_prognosis_continues_on_curves_from_a_prior_refitted_to_the_new_o
 
 
 def test_a_metric_of_another_kind_and_no_new_rows_are_named(home, capsys):
-    from shopfloor.retrain.kinds import retrainer_for
+    from shopfloor.kinds import retrainer_for
     from shopfloor_cli.main import main
 
     with pytest.raises(DataError, match="compared by one of") as caught:

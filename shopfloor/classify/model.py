@@ -22,8 +22,23 @@ class FaultClassifier(ShopfloorModel):
     """``class`` (1 = faulty) when the fault probability reaches ``threshold``, and the probability."""
 
     KIND = "classifier"
+    ANSWER = "class"
     OUTPUTS = (Output("class", "INT64", description="1 when the unit is predicted faulty"),
                Output("fault_probability", "FP64", description="probability of the fault class"))
+
+    @classmethod
+    def live_metrics(cls, outputs, label, table) -> dict[str, float]:
+        """``f2``, ``precision``, ``recall`` of the answered class (the registered threshold); ``pr_auc`` (average
+        precision) of the fault probability where both classes came back."""
+        from sklearn.metrics import average_precision_score, fbeta_score, precision_score, recall_score
+
+        answered, truth = outputs["class"].to_numpy(int), label.astype(int)
+        metrics = {"f2": fbeta_score(truth, answered, beta=2, zero_division=0),
+                   "precision": precision_score(truth, answered, zero_division=0),
+                   "recall": recall_score(truth, answered, zero_division=0)}
+        if len(np.unique(truth)) == 2 and "fault_probability" in outputs:
+            metrics["pr_auc"] = average_precision_score(truth, outputs["fault_probability"].to_numpy(float))
+        return {k: float(v) for k, v in metrics.items()}
 
     def __init__(self, estimator: Any, inputs: TabularSchema, threshold: float = 0.5,
                  labels: tuple[str, str] = ("0", "1"), key_column: str | None = None) -> None:

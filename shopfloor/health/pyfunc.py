@@ -38,10 +38,30 @@ class HealthIndexPyfunc(ShopfloorModel):
     one registered model."""
 
     KIND = "health_index"
+    ANSWER = "health_index"
     OUTPUTS = (Output("health_index", "FP64", description="0 healthy ... 1 failed"),
                Output("rul", "FP64", description="estimated remaining steps (capped)"),
                Output("rul_lower", "FP64", description="remaining steps, 10th percentile of held-out errors"),
                Output("rul_upper", "FP64", description="remaining steps, 90th percentile of held-out errors"))
+
+    @classmethod
+    def live_metrics(cls, outputs, label, table) -> dict[str, float]:
+        """With label the steps a unit still ran after the answer: ``rank_correlation`` (Spearman of the index with
+        the life left over every answered row, sign turned so that 1 is perfect), ``rul_ranking`` (the same over
+        each request's last row: units ranked as they stood when asked, the pipeline's ``test_rul_ranking``) and
+        ``rul_mae``."""
+        from scipy.stats import spearmanr
+
+        metrics = {"rul_mae": float(np.mean(np.abs(outputs["rul"].to_numpy(float) - label)))} \
+            if "rul" in outputs else {}
+        hi = outputs["health_index"].to_numpy(float)
+        if len(np.unique(label)) > 1:
+            metrics["rank_correlation"] = float(-spearmanr(hi, label).statistic)
+        if {"request_id", "row"} <= set(table.columns):
+            last = (table.groupby("request_id")["row"].transform("max") == table["row"]).to_numpy()
+            if last.sum() >= 3 and len(np.unique(label[last])) > 1:
+                metrics["rul_ranking"] = float(-spearmanr(hi[last], label[last]).statistic)
+        return metrics
 
     def __init__(self, model: HealthIndex, features: list[str], unit: str, time: str, types: dict[str, str],
                  rul: RulEstimator, regimes: OperatingRegimes | None = None, window: int = 0, method: str = "a2ds",

@@ -17,9 +17,23 @@ from shopfloor.milling.base import SubcutDetector
 
 class MillingAnomalyPyfunc(ShopfloorModel):
     KIND = "anomaly_detector"
+    ANSWER = "anomaly"
     OUTPUTS = (Output("score", "FP64", description="anomaly score of the sub-cut (higher: more likely a failed tool)"),
                Output("anomaly", "BOOL", description="the score reached the threshold set on validation: a failed "
                                                      "tool"))
+
+    @classmethod
+    def live_metrics(cls, outputs, label, table) -> dict[str, float]:
+        """``precision`` of the anomaly flag; ``ap`` (average precision) of the score where failed and healthy
+        tools both came back (label 1: a failed tool)."""
+        from sklearn.metrics import average_precision_score, precision_score
+
+        truth = label.astype(int)
+        flagged = outputs["anomaly"].to_numpy(bool).astype(int)
+        metrics = {"precision": precision_score(truth, flagged, zero_division=0)}
+        if len(np.unique(truth)) == 2:
+            metrics["ap"] = average_precision_score(truth, outputs["score"].to_numpy(float))
+        return {k: float(v) for k, v in metrics.items()}
 
     def __init__(self, detector: SubcutDetector, signals: tuple[str, ...], stride: int) -> None:
         self.detector, self.stride = detector, stride

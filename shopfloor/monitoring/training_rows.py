@@ -2,7 +2,7 @@
 
 The logged inputs of every answer that has an outcome become the table a retraining run would take from a
 user's file, so they go through the same checks, split and scoring. Each kind's retrainer
-(``shopfloor.retrain.kinds``) calls the reader of its own rows:
+(``shopfloor.kinds``) calls the reader of its own rows:
 
 - classifier: the model's raw columns plus the label column; outcomes written as its registered class names,
   so the minority class stays the fault class whatever the mix of the new rows;

@@ -6,7 +6,7 @@ from the champion on the adaptation rows, and scores champion and challenger on 
 classifier's rows are a labelled table, split stratified; the other kinds' rows are what each learns from,
 whole: run-to-failure units (health index), sub-cuts of labelled cuts (anomaly detector), wear curves
 (prognosis). Those are split by group (a unit, a cut, a tool), never through one: the held-out rows are
-machines the challenger has not seen. This module imports no retrainer; ``shopfloor.retrain.kinds`` lists them.
+machines the challenger has not seen. This module imports no retrainer; ``shopfloor.kinds`` lists them.
 """
 
 from __future__ import annotations

@@ -19,6 +19,23 @@ from shopfloor.wear.posterior import WearPosterior
 
 class PrognosisPyfunc(ShopfloorModel):
     KIND = "prognosis"
+    ANSWER = "median"
+
+    @staticmethod
+    def _first(values) -> np.ndarray:
+        """The first forecast step of each logged curve."""
+        return np.array([v[0] if isinstance(v, list | np.ndarray) else v for v in values], dtype=float)
+
+    @classmethod
+    def live_metrics(cls, outputs, label, table) -> dict[str, float]:
+        """With label the wear measured at the next cut: ``mae`` of the first forecast step, ``coverage`` of its
+        10-90 % band."""
+        median = cls._first(outputs["median"])
+        metrics = {"mae": float(np.mean(np.abs(median - label)))}
+        if "q10" in outputs and "q90" in outputs:
+            metrics["coverage"] = float(np.mean((cls._first(outputs["q10"]) <= label)
+                                                & (label <= cls._first(outputs["q90"]))))
+        return metrics
 
     def __init__(self, posterior: WearPosterior, horizon: int = 15, limit: float = 0.7, draws: int = 10_000,
                  seed: int = 0, prior_scale: float = 1.0) -> None:

@@ -1,0 +1,68 @@
+"""The catalog of model kinds: a registered model's kind name to its model class and its retrainer.
+
+A new kind of model is one line here: its registered model class (a ``ShopfloorModel``: outputs, scoring, live
+metrics) and its retrainer (a ``KindRetrainer``: new rows, split, challenger, comparison). The server, live quality,
+the retraining steps and the CLI ask the catalog and never branch on a kind. Classes are named by import path and
+loaded on first use (as the synthesizers' catalog does), so listing the kinds imports neither torch nor a kind's
+package, and no kind's module imports this one back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from shopfloor.errors import DataError
+
+if TYPE_CHECKING:
+    from shopfloor.contract import ShopfloorModel
+    from shopfloor.retrain.base import KindRetrainer
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    model: str  # "module:Class" of the registered model
+    retrainer: str  # "module:Class" of its retrainer
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("classifier", "shopfloor.classify.model:FaultClassifier",
+         "shopfloor.retrain.classifier_refit:ClassifierRetrainer"),
+    Kind("health_index", "shopfloor.health.pyfunc:HealthIndexPyfunc",
+         "shopfloor.retrain.health_refit:HealthIndexRetrainer"),
+    Kind("anomaly_detector", "shopfloor.milling.pyfunc:MillingAnomalyPyfunc",
+         "shopfloor.retrain.detector_refit:DetectorRetrainer"),
+    Kind("prognosis", "shopfloor.wear.pyfunc:PrognosisPyfunc", "shopfloor.retrain.wear_refit:PrognosisRetrainer"),
+)}
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(import_module(module), attr)
+
+
+def _kind(name: str) -> Kind:
+    if name not in KINDS:
+        raise DataError("model", f"no kind of model named {name!r} (known: {', '.join(KINDS)})")
+    return KINDS[name]
+
+
+def model_class(kind: str) -> type[ShopfloorModel]:
+    """The registered model class of ``kind``; a ``DataError`` for an unknown kind."""
+    return _load(_kind(kind).model)
+
+
+def retrainer_for(kind: str) -> KindRetrainer:
+    """The retrainer of ``kind``; a ``DataError`` for a kind that has none."""
+    return _load(_kind(kind).retrainer)()
+
+
+def kind_answering(outputs: set[str] | list[str]) -> str:
+    """The kind whose answers hold ``outputs`` (logged answers name their outputs, not their kind): the kind whose
+    model class declares ``ANSWER`` among them; ``ValueError`` when none does."""
+    for name, kind in KINDS.items():
+        if _load(kind.model).ANSWER in outputs:
+            return name
+    raise ValueError(f"no kind of model answers {sorted(outputs)}")
