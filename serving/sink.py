@@ -25,6 +25,7 @@ import orjson
 
 from serving.fast import respond, tensors_of
 from serving.model import split_key
+from shopfloor.config import MONITORING_ENV
 from shopfloor.errors import DataError
 from shopfloor.monitoring.prediction_log import Entry, PredictionLog
 from shopfloor.platform.deploy import SINK_NAME, SINK_PORT
@@ -148,7 +149,7 @@ def manifests(namespace: str | None = None, image: str = "shopfloor-python") -> 
     container = {"name": "sink", "image": image,
                  "args": ["shopfloor", "prediction-sink", "--host", "0.0.0.0", "--port", str(SINK_PORT)],
                  "env": [{"name": "MLFLOW_TRACKING_URI", "value": CLUSTER_TRACKING_URI},
-                         {"name": "SHOPFLOOR_MONITORING", "value": "/data/monitoring"},
+                         {"name": MONITORING_ENV, "value": "/data/monitoring"},
                          *credentials_env(SERVER_IDENTITY)],
                  "ports": [{"name": "http", "containerPort": SINK_PORT, "protocol": "TCP"}],
                  "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},

@@ -6,9 +6,9 @@ its choices from it at once.
 
 from __future__ import annotations
 
-import os
 import re
 
+from shopfloor.config import environment
 from shopfloor.errors import DataError
 
 # ------------------------------------------------------------------ models and pipelines
@@ -53,7 +53,7 @@ PROTOCOLS = ("v1", "v2", "both")
 
 # ------------------------------------------------------------------ cluster
 #: The one container image every component and the model server run in.
-IMAGE = os.environ.get("SHOPFLOOR_IMAGE", "localhost:32000/shopfloor-python:0.1.0")
+IMAGE = environment().image
 #: What each pipeline step asks of the cluster; its threads follow the limit (shopfloor.platform.cpus).
 STEP_CPU_REQUEST, STEP_CPU_LIMIT = "1", "2"
 STEP_MEMORY_REQUEST, STEP_MEMORY_LIMIT = "2G", "8G"

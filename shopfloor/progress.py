@@ -26,13 +26,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-EVENTS_ENV = "SHOPFLOOR_EVENTS"
+from shopfloor.config import environment
+
 #: Seconds between two progress events of one bar (the terminal redraws no faster anyway).
 EVENT_INTERVAL = 0.5
 
 
 def events_path() -> str | None:
-    return os.environ.get(EVENTS_ENV) or None
+    return environment().events
 
 
 def emit(event: dict[str, Any]) -> None:

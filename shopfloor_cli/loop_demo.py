@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from shopfloor import config
 from shopfloor.constants import FAULT_MODEL
 from shopfloor.data.simulate import simulate_gearbox
 from shopfloor_cli.common import write_json
@@ -69,9 +70,9 @@ def cmd_demo_loop(args: argparse.Namespace) -> int:
     from shopfloor.registry import champion_version, use_tracking
 
     home = Path(args.home or Path(".shopfloor") / "demo-loop" / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
-    os.environ["SHOPFLOOR_HOME"] = str(home)  # its own registry and log: the user's champion is not touched
+    os.environ[config.HOME_ENV] = str(home)  # its own registry and log: the user's champion is not touched
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("SHOPFLOOR_MONITORING", None)
+    os.environ.pop(config.MONITORING_ENV, None)
     model = FAULT_MODEL
     print(f"demo loop in {home}", flush=True)
     use_tracking(None)

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 from kfp import local
 
 from shopfloor import config
+from shopfloor.config import EVENTS_ENV
 from shopfloor.errors import ShopfloorError
-from shopfloor.progress import EVENTS_ENV
 
 
 class StepFailed(ShopfloorError):

@@ -15,6 +15,7 @@ import argparse
 import signal
 import threading
 
+from shopfloor.config import environment
 from shopfloor.constants import EXPERIMENTS, PIPELINE_NAMES
 from shopfloor.platform.mlflow_auth import ROLES
 
@@ -75,7 +76,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_mlflow_user(args: argparse.Namespace) -> int:
     """Create the identity (unless it exists) and grant its role; the admin's password comes as for the server."""
-    import os
     from pathlib import Path
 
     from shopfloor.errors import DataError
@@ -88,7 +88,7 @@ def cmd_mlflow_user(args: argparse.Namespace) -> int:
                                                "with shopfloor mlflow-server --auth")
     try:
         password = (Path(args.password_file).read_text().strip() if args.password_file
-                    else os.environ.get("SHOPFLOOR_MLFLOW_USER_PASSWORD", ""))
+                    else environment().user_password or "")
     except OSError as exc:
         raise DataError("password-file", f"cannot read {args.password_file}: {exc.strerror}") from None
     if not password:

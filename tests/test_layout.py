@@ -170,3 +170,13 @@ def test_the_retraining_asks_the_kind_and_never_branches_on_it(package):
                  and not str(p.relative_to(ROOT)).startswith(KIND_PACKAGES)]
     known = {"shopfloor_cli/prognose.py"}  # the prognosis command refuses another kind's model, by design
     assert [b for b in branching if b.split(":")[0] not in known] == []
+
+
+READS_SHOPFLOOR_VARIABLE = re.compile(r"""(environ\.get\(|environ\[|getenv\()\s*["']SHOPFLOOR_""")
+
+
+@pytest.mark.parametrize("package", ["shopfloor", "serving", "shopfloor_cli", "components", "pipelines"])
+def test_shopfloor_variables_are_read_only_in_config(package):
+    reading = [f"{p.relative_to(ROOT)}:{n}" for p in files(package) if p.name != "config.py"
+               for n, line in enumerate(p.read_text().splitlines(), 1) if READS_SHOPFLOOR_VARIABLE.search(line)]
+    assert reading == []

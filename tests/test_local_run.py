@@ -7,7 +7,8 @@ import io
 import pytest
 from kfp import dsl
 
-from shopfloor.progress import EVENTS_ENV, bar, emit, step
+from shopfloor.config import EVENTS_ENV
+from shopfloor.progress import bar, emit, step
 from shopfloor_cli.runner import Console, StepFailed, run_local
 
 

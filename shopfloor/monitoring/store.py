@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shopfloor.config import home
+from shopfloor.config import environment, home
 
 PREDICTIONS, OUTCOMES = "predictions", "outcomes"
 INPUT, OUTPUT = "input.", "output."
@@ -32,7 +32,7 @@ INPUT, OUTPUT = "input.", "output."
 
 def monitoring_root() -> Path:
     """Where the log lives on one machine: ``$SHOPFLOOR_MONITORING`` or ``$SHOPFLOOR_HOME/monitoring``."""
-    configured = os.environ.get("SHOPFLOOR_MONITORING")
+    configured = environment().monitoring
     return Path(configured).expanduser().resolve() if configured else home() / "monitoring"
 
 

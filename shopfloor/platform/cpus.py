@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from shopfloor.config import THREADS_ENV, environment
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -79,7 +81,7 @@ def available_cpus(root: Path = CGROUP_ROOT) -> int:
 
 #: A thread budget a parent process hands its children (``shopfloor run`` divides the CPUs among a pipeline's
 #: parallel branches); a child never takes more than its own CPUs allow.
-BUDGET_ENV = "SHOPFLOOR_THREADS"
+BUDGET_ENV = THREADS_ENV  # the name a parent sets for its children
 POOL_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -103,7 +105,7 @@ def threads_for(branches: int = 1, root: Path = CGROUP_ROOT, share: float = 1.0)
 
 def _budget() -> int:
     try:
-        return max(0, int(os.environ.get(BUDGET_ENV, "0")))
+        return max(0, int(environment().threads or "0"))
     except ValueError:
         return 0
 

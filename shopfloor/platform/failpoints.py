@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import time
 
-ENV = "SHOPFLOOR_FAILPOINT"
+from shopfloor.config import FAILPOINT_ENV, environment
+
+ENV = FAILPOINT_ENV
 
 
 class FailPoint(RuntimeError):
@@ -21,7 +23,7 @@ class FailPoint(RuntimeError):
 
 
 def reach(name: str) -> None:
-    spec = os.environ.get(ENV)
+    spec = environment().failpoint
     if not spec:
         return
     point, _, seconds = spec.partition(":")

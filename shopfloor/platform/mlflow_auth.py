@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopfloor.config import ADMIN_PASSWORD_ENV, ADMIN_PASSWORD_FILE_ENV, environment
 from shopfloor.errors import ShopfloorError
 from shopfloor.platform.refusal import refused
 
 ADMIN_USER = "admin"
-PASSWORD_ENV = "SHOPFLOOR_MLFLOW_ADMIN_PASSWORD"
-PASSWORD_FILE_ENV = "SHOPFLOOR_MLFLOW_ADMIN_PASSWORD_FILE"
+PASSWORD_ENV, PASSWORD_FILE_ENV = ADMIN_PASSWORD_ENV, ADMIN_PASSWORD_FILE_ENV
 #: The admin password MLflow shipped for years; anything that still uses it is open to anyone who read its docs.
 MLFLOW_OLD_DEFAULT = "password1234"
 MIN_PASSWORD = 12
@@ -55,16 +55,20 @@ def admin_password(environ: dict[str, str] | None = None) -> str:
     """The admin password from ``SHOPFLOOR_MLFLOW_ADMIN_PASSWORD`` or the file named by
     ``SHOPFLOOR_MLFLOW_ADMIN_PASSWORD_FILE`` (a mounted Secret). Never a default: a missing, short or
     well-known password is refused, naming the variable."""
-    env = os.environ if environ is None else environ
-    if env.get(PASSWORD_FILE_ENV):
-        path = Path(env[PASSWORD_FILE_ENV])
+    if environ is None:
+        settings = environment()
+        named_file, named = settings.admin_password_file, settings.admin_password
+    else:
+        named_file, named = environ.get(PASSWORD_FILE_ENV), environ.get(PASSWORD_ENV)
+    if named_file:
+        path = Path(named_file)
         try:
             password = path.read_text().strip()
         except OSError as exc:
             raise AuthError(f"{PASSWORD_FILE_ENV}: cannot read {path}: {exc.strerror}") from None
         source = f"{PASSWORD_FILE_ENV} ({path})"
-    elif env.get(PASSWORD_ENV):
-        password, source = env[PASSWORD_ENV], PASSWORD_ENV
+    elif named:
+        password, source = named, PASSWORD_ENV
     else:
         raise AuthError(f"--auth needs the admin password: set {PASSWORD_ENV}, or {PASSWORD_FILE_ENV} to a file "
                         "holding it; there is no default")

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from shopfloor import config
+from shopfloor.config import environment
 
 log = logging.getLogger(__name__)
-PUSHGATEWAY_ENV = "SHOPFLOOR_PUSHGATEWAY"
 SUCCEEDED = "SUCCEEDED"
 
 
@@ -68,7 +68,7 @@ def record_outcome(pipeline: str, state: str, error: str = "", task: str = "", w
     outcome = {"pipeline": pipeline, "state": state, "time": when, "error": error[:2000], "task": task}
     with (directory / "pipeline_runs.jsonl").open("a") as out:
         out.write(json.dumps(outcome) + "\n")
-    gateway = os.environ.get(PUSHGATEWAY_ENV)
+    gateway = environment().pushgateway
     if gateway:
         push(gateway, pipeline, when, succeeded)
     return outcome
