@@ -174,8 +174,20 @@ def _serving_champion(data: dict) -> str:
     return "\n".join(out)
 
 
-SPECIAL = {"milling_anomaly": _milling, "health_index_selection": _health_selection, "scaling": _scaling,
-           "serving_champion": _serving_champion}
+def _prognosis_draws(data: dict) -> str:
+    """Error, band coverage and one request's latency of the served wear forecast by draw count."""
+    noise = data.get("noise_10000_other_seed", {})
+    return "\n".join([
+        f"{data.get('validation_curves')} simulated validation tools, {data.get('observed_cuts')} cuts seen; changes "
+        f"against 10,000 draws. 10,000 draws under another seed: RMSE {_cell(noise.get('rmse_change'))} mm, coverage "
+        f"{_cell(noise.get('coverage_change'))} (the Monte-Carlo noise). The champion serves "
+        f"{data.get('served_draws')} draws.\n",
+        _table(data.get("by_draws", []), ["draws", "rmse", "coverage", "rmse_change", "coverage_change", "p50_ms",
+                                          "p99_ms"])])
+
+
+SPECIAL = {"prognosis_draws": _prognosis_draws, "milling_anomaly": _milling,
+           "health_index_selection": _health_selection, "scaling": _scaling, "serving_champion": _serving_champion}
 
 
 def render() -> str:
