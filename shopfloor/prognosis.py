@@ -2,9 +2,10 @@
 
 simulate (prior draws of (a, b) kept by the rejection rule, their noisy curves: 12,000 to train, 3,000 to
 validate) -> train (GRU summary + conditional RealNVP by NLL) -> evaluate (after ``observed`` cuts of each
-validation / test curve: 10,000 posterior draws, the median forecast's RMSE on the cuts that followed,
-the 10-90 % band's coverage, Russell and Wang's Figs. 9-10) -> register (one MLflow model: a wear sequence in,
-the forecast and the cuts left out) -> deploy. Without a table, the evaluation curves are simulated too.
+validation / test curve: as many posterior draws as the model serves, ``PROGNOSIS.draws``; the median forecast's
+RMSE on the cuts that followed, the 10-90 % band's coverage, Russell and Wang's Figs. 9-10) -> register (one MLflow
+model: a wear sequence in, the forecast and the cuts left out) -> deploy. Without a table, the evaluation curves
+are simulated too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from shopfloor.wear import model as wear_model
 
 EXPERIMENT = EXPERIMENTS["prognosis"]
 SCORE = "test_rmse"
-DRAWS = 10_000
 
 
 @reported("simulate prior", summary=lambda i: f"{i['train']} + {i['valid']} curves kept of {i['drawn']} drawn "
@@ -105,7 +105,7 @@ def evaluate_step(model_path: str, *, plots: str, table_path: str, data: str = "
             if len(curve) <= observed:
                 continue  # nothing after the observed cuts to score
             started = time.perf_counter()
-            params = posterior.sample(curve[:observed], DRAWS, seed=seed)
+            params = posterior.sample(curve[:observed], PROGNOSIS.draws, seed=seed)
             result = forecast(params, curve[:observed], len(curve) - observed, limit, seed=seed)
             seconds = time.perf_counter() - started
             rows.append({"split": split, "case": key, "cuts": len(curve), "rmse": rmse(result.median, curve[observed:]),

@@ -359,7 +359,7 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
                     model_name=model, deploy_target=args.deploy, serve_port=args.port, seed=args.seed)
     result = run.output
     m = result["metrics"]
-    print(f"\nPrognosis after {args.observed} observed cuts (median of {10000} posterior draws):")
+    print(f"\nPrognosis after {args.observed} observed cuts (median of {PROGNOSIS.draws:,} posterior draws):")
     for key in (k for k in m if "_rmse_case_" in k):
         split, case = key.split("_rmse_case_")
         print(f"  {split:5s} case {case:>4s}: RMSE {m[key]:.3f} mm")
@@ -367,7 +367,7 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
         if f"{split}_rmse" in m:
             print(f"  {split} mean RMSE {m[f'{split}_rmse']:.3f} mm, 10-90 % band coverage "
                   f"{m[f'{split}_coverage']:.0%}")
-    print(f"  10,000 posterior draws of one curve in {m['sample_seconds'] * 1000:.1f} ms")
+    print(f"  {PROGNOSIS.draws:,} posterior draws of one curve and its forecast in {m['sample_seconds'] * 1000:.1f} ms")
     return _registered(run, args, result)
 
 

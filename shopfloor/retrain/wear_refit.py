@@ -34,7 +34,6 @@ CASE, CUT, WEAR = PROGNOSIS.case, "cut", PROGNOSIS.wear
 #: band too narrow with 0.05: 0.05 -> RMSE 0.140, coverage 0.70; 0.1 -> 0.144, 0.72; 0.2 -> 0.176, 0.76;
 #: 0.3 -> 0.203, 0.80 (the champion: 0.211, 0.89).
 WIDEN = 0.1
-DRAWS = 10_000
 MIN_CUTS = 3  # a held-out curve needs cuts to observe and cuts to forecast
 
 
@@ -114,7 +113,7 @@ class PrognosisRetrainer(KindRetrainer):
             if len(curve) < MIN_CUTS:
                 continue
             seen = min(PROGNOSIS.observed, len(curve) - 1)
-            params = model.posterior.sample(curve[:seen], DRAWS, seed=model.seed)
+            params = model.posterior.sample(curve[:seen], model.draws, seed=model.seed)
             result = forecast(params, curve[:seen], len(curve) - seen, model.limit, seed=model.seed)
             errors.append(rmse(result.median, curve[seen:]))
             covered.append(coverage(result, curve[seen:]))

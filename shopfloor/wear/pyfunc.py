@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from shopfloor.contract import Output, Sequences, SequenceSchema, ShopfloorModel
+from shopfloor.defaults import PROGNOSIS
 from shopfloor.wear.curves import MAX_WEAR
 from shopfloor.wear.forecast import forecast
 from shopfloor.wear.posterior import WearPosterior
@@ -37,7 +38,7 @@ class PrognosisPyfunc(ShopfloorModel):
                                                 & (label <= cls._first(outputs["q90"]))))
         return metrics
 
-    def __init__(self, posterior: WearPosterior, horizon: int = 15, limit: float = 0.7, draws: int = 10_000,
+    def __init__(self, posterior: WearPosterior, horizon: int = 15, limit: float = 0.7, draws: int = PROGNOSIS.draws,
                  seed: int = 0, prior_scale: float = 1.0) -> None:
         self.posterior, self.horizon, self.limit, self.draws, self.seed = posterior, horizon, limit, draws, seed
         self.prior_scale = prior_scale
