@@ -187,7 +187,8 @@ def _prognosis_draws(data: dict) -> str:
 
 
 SPECIAL = {"prognosis_draws": _prognosis_draws, "milling_anomaly": _milling,
-           "health_index_selection": _health_selection, "scaling": _scaling, "serving_champion": _serving_champion}
+           "health_index_selection": _health_selection, "scaling": _scaling, "scaling_unbounded": _scaling,
+           "serving_champion": _serving_champion}
 
 
 def render() -> str:
