@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import mlflow
 import pytest
+from helpers.store import STORE_ENV, seed_store
 
 from shopfloor.data.simulate import simulate_gearbox
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 # Under pytest-xdist the workers share the machine's CPUs: each gets its share as the thread budget that every
 # Shopfloor process it starts reads (shopfloor.platform.cpus), so that two workers never run 2 x N threads on
@@ -21,18 +19,6 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 
     os.environ.setdefault(BUDGET_ENV, str(max(1, available_cpus() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
     use_cpus()  # and the test process's own pools, before torch starts its own
-
-
-STORE_ENV = "SHOPFLOOR_TEST_STORE"
-
-
-def seed_store(path: Path) -> None:
-    """Put a copy of the session's migrated MLflow store at ``path`` unless a store is there: migrating a new
-    SQLite store costs seconds, copying one costs milliseconds, and every test starts from the same empty store."""
-    template = os.environ.get(STORE_ENV)
-    if template and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(template, path)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from helpers.serving_fixtures import MODEL, register_gearbox_model
 from mlflow import MlflowClient
-from serving_fixtures import MODEL, register_gearbox_model
 
 from shopfloor.registry import use_tracking
 from shopfloor.registry.history import history, promote_challenger, rollback

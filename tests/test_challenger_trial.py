@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers.serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 from mlflow import MlflowClient
-from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 from test_faults import _break_artifact
 
 from loadtest.run import local_server

@@ -4,7 +4,7 @@ run in this process (``main(argv)``); two cases run as a real command, as a user
 import numpy as np
 import pandas as pd
 import pytest
-from cli import nothing_registered, run_cli, shopfloor
+from helpers.cli import nothing_registered, run_cli, shopfloor
 
 from shopfloor.data.simulate import simulate_gearbox
 

@@ -9,7 +9,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from serving_fixtures import MODEL, register_gearbox_model, rows_as_lists
+from helpers.serving_fixtures import MODEL, register_gearbox_model, rows_as_lists
 
 from loadtest.run import local_server
 from shopfloor.platform.net import free_port

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from serving_fixtures import gearbox_with_variant
+from helpers.serving_fixtures import gearbox_with_variant
 
 from shopfloor.classify.model import FaultClassifier, linear_scorer
 from shopfloor.classify.train import fit_classifier, full_model, reference_classifier

@@ -8,7 +8,7 @@ import sys
 import mlflow
 import pytest
 import yaml
-from serving_fixtures import MODEL, call, register_gearbox_model
+from helpers.serving_fixtures import MODEL, call, register_gearbox_model
 
 from loadtest.run import free_port
 from serving.inference_service import schema_errors

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from cli import shopfloor
+from helpers.cli import shopfloor
+from helpers.serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 from mlflow import MlflowClient
-from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 
 from loadtest.run import local_server
 from shopfloor.platform.mlflow_server import mlflow_server
@@ -121,7 +121,7 @@ REGISTER = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from serving_fixtures import register_gearbox_model
+from helpers.serving_fixtures import register_gearbox_model
 uri, f2, seed, home = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 reg, _, _ = register_gearbox_model(home, f2=f2, seed=seed, tracking_uri=uri)
 print(reg.version, reg.alias)

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from cli import shopfloor
-from hostile_tables import LABEL, corpus
+from helpers.cli import shopfloor
+from helpers.hostile_tables import LABEL, corpus
 from mlflow import MlflowClient
 
 from shopfloor import fault_detection as fd

@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from serving_fixtures import MODEL, call, register_gearbox_model
+from helpers.serving_fixtures import MODEL, call, register_gearbox_model
 
 from shopfloor.constants import IMAGE
 from shopfloor.platform import hardening

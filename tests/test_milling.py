@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import scipy.io
 import torch
-from conftest import SHARED
+from helpers.store import SHARED
 
 from shopfloor.contract import Tensor, TensorSchema
 from shopfloor.errors import DataError

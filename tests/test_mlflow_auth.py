@@ -7,10 +7,10 @@ import os
 import time
 
 import pytest
-from cli import run_cli
+from helpers.cli import run_cli
+from helpers.serving_fixtures import register_gearbox_model
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from serving_fixtures import register_gearbox_model
 
 from serving.model import RegistryModel
 from shopfloor.errors import RegistryError

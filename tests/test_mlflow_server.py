@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cli import shopfloor
+from helpers.cli import shopfloor
+from helpers.serving_fixtures import call, metric_value, metrics_text, register_gearbox_model
 from mlflow import MlflowClient
-from serving_fixtures import call, metric_value, metrics_text, register_gearbox_model
 
 from shopfloor.platform.mlflow_server import postgres_bin, postgres_mlflow
 from shopfloor.platform.net import free_port

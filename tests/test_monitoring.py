@@ -166,8 +166,8 @@ def test_each_model_kind_is_scored_with_its_registered_metric(outputs, label, ex
 def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_champion(home, tmp_path):
     """The served champion's logged answers with their outcomes are the training rows of ``run retraining
     --from-log``; answers without an outcome are left out."""
+    from helpers.retrain_fixtures import MODEL_NAME, register_champion
     from mlflow import MlflowClient
-    from retrain_fixtures import MODEL_NAME, register_champion
 
     from shopfloor.data.simulate import simulate_gearbox
     from shopfloor.registry import load_version
@@ -212,7 +212,7 @@ def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_ch
 
 
 def test_retraining_from_an_empty_log_is_a_named_error(home, capsys):
-    from retrain_fixtures import MODEL_NAME, register_champion
+    from helpers.retrain_fixtures import MODEL_NAME, register_champion
 
     from shopfloor_cli.main import main
 

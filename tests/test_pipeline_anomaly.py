@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
-from cli import nothing_registered, run_cli, shopfloor
+from helpers.cli import nothing_registered, run_cli, shopfloor
+from helpers.serving_fixtures import call
 from mlflow import MlflowClient
-from serving_fixtures import call
 
 from loadtest.run import local_server
 from shopfloor.milling import data as milling

@@ -6,7 +6,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from cli import shopfloor
+from helpers.cli import shopfloor
 from mlflow import MlflowClient
 
 from shopfloor.registry import load_version
@@ -82,7 +82,7 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
 
 def test_a_table_with_other_columns_never_replaces_the_champion(tmp_path, gearbox_csv):
     """The line's table changes a column: the champion cannot read the new rows, so it is not replaced."""
-    from serving_fixtures import register_gearbox_model
+    from helpers.serving_fixtures import register_gearbox_model
 
     home = tmp_path / "home"
     home.mkdir()

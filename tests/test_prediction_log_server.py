@@ -13,7 +13,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
+from helpers.serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 from sklearn.metrics import fbeta_score
 
 from loadtest.run import local_server, wait_ready
@@ -226,7 +226,7 @@ def test_a_key_named_at_training_is_logged_and_outcomes_join_by_it(tmp_path, mon
     """``run fault-detection --key-column part_id`` keeps the part id out of the features and names it in the
     model: the server takes it from each instance without being told, logs it, and ``shopfloor feedback``
     matches a file of outcomes by it."""
-    from serving_fixtures import register_in
+    from helpers.serving_fixtures import register_in
 
     from shopfloor.classify.train import reference_classifier
     from shopfloor.data import ingest as ing

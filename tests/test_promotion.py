@@ -2,7 +2,7 @@
 what each run once recorded on its own test split does not decide. A real SQLite MLflow store."""
 
 import pytest
-from serving_fixtures import register_in
+from helpers.serving_fixtures import register_in
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 

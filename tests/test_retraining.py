@@ -6,9 +6,9 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from cli import run_cli, shopfloor
+from helpers.cli import run_cli, shopfloor
+from helpers.retrain_fixtures import drifted_csv, register_champion
 from mlflow import MlflowClient
-from retrain_fixtures import drifted_csv, register_champion
 from sklearn.dummy import DummyClassifier
 
 from shopfloor.classify.model import FaultClassifier
@@ -131,7 +131,7 @@ def test_resnet_loop_through_kfp_local(home, tmp_path):
 def test_retraining_takes_the_raw_table_with_its_string_columns(home, tmp_path):
     """The champion encodes ``variant`` itself, so new rows arrive as the line writes them, new categories
     included, and the refitted challenger learns the new category."""
-    from serving_fixtures import gearbox_with_variant, register_gearbox_model
+    from helpers.serving_fixtures import gearbox_with_variant, register_gearbox_model
 
     register_gearbox_model(home, f2=0.5, variant=True)
     new = gearbox_with_variant(900, seed=8)

@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from kind_fixtures import (
+from helpers.kind_fixtures import (
     DETECTOR,
     HEALTH,
     WEAR,

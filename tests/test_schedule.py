@@ -7,8 +7,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cli import shopfloor
-from retrain_fixtures import drifted_csv, register_champion
+from helpers.cli import shopfloor
+from helpers.retrain_fixtures import drifted_csv, register_champion
 
 from shopfloor_cli import scheduler
 from shopfloor_cli.kfp_client import kfp_cron, schedule

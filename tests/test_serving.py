@@ -17,7 +17,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from serving_fixtures import (
+from helpers.serving_fixtures import (
     MODEL,
     call,
     metric_value,

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
+from helpers.serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
 
 from loadtest.run import local_server
 from shopfloor_cli import scheduler

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SHARED
+from helpers.store import SHARED
 
 from shopfloor.contract import SequenceSchema, Tensor
 from shopfloor.errors import DataError

@@ -13,7 +13,7 @@ def shopfloor(*args: str, home: Path, timeout: float = 600, tracking_uri: str | 
     """``shopfloor ARGS`` with ``home`` as its data directory and, unless ``tracking_uri`` says otherwise,
     the SQLite store in it."""
     if tracking_uri is None:
-        from conftest import seed_store
+        from helpers.store import seed_store
 
         seed_store(home / "mlflow.db")  # the session's migrated store, copied (tests/conftest.py)
     env = {**os.environ, "SHOPFLOOR_HOME": str(home),
