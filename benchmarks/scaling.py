@@ -138,7 +138,7 @@ def _served_log(home: Path, model: str, rows: int, per_request: int = 100, seed:
     contract = champion_contract(model)
     champion = load_version(model, contract.version.version)
     table = simulate_gearbox(rows=rows, seed=seed, drift=2.0)
-    names = {"0": champion.labels[0], "1": champion.labels[1]}  # outcomes as the plant writes them: class names
+    names = champion.details()["labels"]  # outcomes as the plant writes them: class names
     log = PredictionLog(flush_seconds=3600, max_rows=20_000)
     started, now = time.monotonic(), datetime.now(UTC).timestamp()
     numeric = table[contract.inputs.names].to_numpy(float)

@@ -52,19 +52,13 @@ def load_champion(model_name: str, tracking_uri: str | None = None) -> tuple[Con
     return contract, load_version(model_name, contract.version.version)
 
 
-def check_new_rows(data: str, model_name: str, label: str, tracking_uri: str | None = None) -> None:
-    """Fail in seconds, before a pipeline starts, on new rows the champion cannot take (its kind's check).
-    ``DataError`` naming the field."""
-    contract, champion = load_champion(model_name, tracking_uri)
-    retrainer_for(contract.kind).check(data, champion, label)
-
-
-def write_log_rows(model_name: str, label: str, since: Any = None, root: Path | None = None) -> Path:
+def write_log_rows(model_name: str, label: str, since: Any = None, root: Path | None = None,
+                   loaded: tuple[Contract, Any] | None = None) -> Path:
     """The answers the served champion logged, with their outcomes, as its kind's new rows in a Parquet file (the
-    file a retraining run reads)."""
+    file a retraining run reads); ``loaded``: the champion as ``load_champion`` gave it, where the caller has it."""
     from shopfloor.monitoring.training_rows import write_training_rows
 
-    contract, champion = load_champion(model_name)
+    contract, champion = loaded or load_champion(model_name)
     table = retrainer_for(contract.kind).log_rows(model_name, champion, label, since, root)
     return write_training_rows(model_name, table, root)
 

@@ -223,24 +223,25 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     from shopfloor import config
     from shopfloor.errors import DataError
     from shopfloor.kinds import retrainer_for
-    from shopfloor.retraining import champion_inputs, check_new_rows, write_log_rows
+    from shopfloor.retraining import load_champion, write_log_rows
 
     if args.from_log and args.data:
         raise DataError("from-log", "give --data or --from-log, not both")
-    contract = champion_inputs(model)
+    contract, champion = load_champion(model)
+    retrainer = retrainer_for(contract.kind)
     if args.from_log:  # answers the served champion logged, with the outcomes fed back
         from shopfloor_cli.monitor import since_time
 
-        data = write_log_rows(model, args.label, since=since_time(args.since))
+        data = write_log_rows(model, args.label, since=since_time(args.since), loaded=(contract, champion))
     elif args.data:
         data = Path(args.data).resolve()
     else:
-        data = retrainer_for(contract.kind).embedded_rows(args.drift, args.seed)
+        data = retrainer.embedded_rows(args.drift, args.seed)
         if data is None:
             raise DataError("data", f"{model}@champion is a {contract.kind} model: give its new rows with --data, "
                                     "or retrain from the served answers with --from-log")
     # Fail in seconds, before any pipeline starts, on no champion, an empty file or other columns.
-    check_new_rows(str(data), model, args.label)
+    retrainer.check(str(data), champion, args.label)
 
     from pipelines.retraining import retraining
     from shopfloor_cli.runner import run_local

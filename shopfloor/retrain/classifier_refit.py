@@ -96,8 +96,7 @@ class ClassifierRetrainer(KindRetrainer):
                  root: Any = None) -> pd.DataFrame:
         from shopfloor.monitoring.training_rows import labelled_log
 
-        names = {"0": champion.labels[0], "1": champion.labels[1]}
-        return labelled_log(model, champion.inputs.names, label, names, since, root)
+        return labelled_log(model, champion.inputs.names, label, champion.details()["labels"], since, root)
 
     def split(self, rows: pd.DataFrame, champion: FaultClassifier, holdout_size: float,
               seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
