@@ -29,8 +29,11 @@ demo: install
 demo-loop: install
 	$(BIN)/shopfloor demo-loop
 
+# Style, formatting and types: ruff's rules, ruff's formatter (checked, not applied), mypy on the library.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # One pytest-xdist worker per CPU this process may use (affinity and cgroup quota, not the node's core count);
 # each worker's Shopfloor processes get their share of the CPUs as thread budget (tests/conftest.py).

@@ -62,10 +62,16 @@ def tuning(storage: str, workers: int) -> dict:
     study = f"workers-{workers}-{time.time_ns()}"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, storage, study, str(TRIALS // workers),
-                               str(1000 * seed), str(MAX_STEPS)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for seed in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, storage, study, str(TRIALS // workers), str(1000 * seed), str(MAX_STEPS)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(workers)
+    ]
     inside = []
     for proc in procs:
         out, err = proc.communicate()
@@ -76,11 +82,16 @@ def tuning(storage: str, workers: int) -> dict:
     trials = optuna.load_study(study_name=study, storage=storage).trials
     numbers = [t.number for t in trials]
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    return {"workers": workers, "trials": len(trials), "complete": len(done),
-            "distinct_trial_numbers": len(set(numbers)) == len(numbers),
-            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in trials),
-            "best_fidelity_loss": round(min(t.value for t in done), 4), "wall_seconds": round(wall, 1),
-            "slowest_worker_tuning_seconds": round(max(inside), 1)}
+    return {
+        "workers": workers,
+        "trials": len(trials),
+        "complete": len(done),
+        "distinct_trial_numbers": len(set(numbers)) == len(numbers),
+        "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in trials),
+        "best_fidelity_loss": round(min(t.value for t in done), 4),
+        "wall_seconds": round(wall, 1),
+        "slowest_worker_tuning_seconds": round(max(inside), 1),
+    }
 
 
 def image() -> dict | None:
@@ -92,19 +103,35 @@ def image() -> dict | None:
     wheels = subprocess.run(["make", "wheelhouse"], cwd=ROOT, capture_output=True, text=True)
     wheelhouse = time.perf_counter() - start
     start = time.perf_counter()
-    built = subprocess.run(["docker", "build", "--no-cache", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, "."],
-                           cwd=ROOT, capture_output=True, text=True)
+    built = subprocess.run(
+        ["docker", "build", "--no-cache", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     build = time.perf_counter() - start
     if wheels.returncode or built.returncode:
         sys.exit(wheels.stderr[-2000:] + built.stderr[-3000:])
-    size = int(subprocess.run(["docker", "image", "inspect", tag, "--format", "{{.Size}}"], capture_output=True,
-                              text=True).stdout)
-    base_size = int(subprocess.run(["docker", "image", "inspect", base, "--format", "{{.Size}}"],
-                                   capture_output=True, text=True).stdout)
+    size = int(
+        subprocess.run(
+            ["docker", "image", "inspect", tag, "--format", "{{.Size}}"], capture_output=True, text=True
+        ).stdout
+    )
+    base_size = int(
+        subprocess.run(
+            ["docker", "image", "inspect", base, "--format", "{{.Size}}"], capture_output=True, text=True
+        ).stdout
+    )
     wheel_bytes = sum(p.stat().st_size for p in (ROOT / "wheelhouse").glob("*.whl"))
-    return {"base_image": base, "base_bytes": base_size, "image_bytes": size, "image_gib": round(size / 2**30, 2),
-            "wheelhouse_bytes": wheel_bytes, "wheelhouse_seconds": round(wheelhouse, 1),
-            "build_seconds_no_cache": round(build, 1)}
+    return {
+        "base_image": base,
+        "base_bytes": base_size,
+        "image_bytes": size,
+        "image_gib": round(size / 2**30, 2),
+        "wheelhouse_bytes": wheel_bytes,
+        "wheelhouse_seconds": round(wheelhouse, 1),
+        "build_seconds_no_cache": round(build, 1),
+    }
 
 
 def main() -> None:
@@ -112,20 +139,29 @@ def main() -> None:
     parser.add_argument("--parts", default="pipeline,tuning,image")
     parts = set(parser.parse_args().parts.split(","))
     previous = RESULTS / "cluster_path.json"
-    result = {k: v for k, v in (json.loads(previous.read_text()) if previous.exists() else {}).items()
-              if k in ("pipeline", "tuning", "image")}
+    result = {
+        k: v
+        for k, v in (json.loads(previous.read_text()) if previous.exists() else {}).items()
+        if k in ("pipeline", "tuning", "image")
+    }
     with tempfile.TemporaryDirectory() as root:
         with postgres_mlflow(Path(root)) as (url, pg):
             if "pipeline" in parts:
                 sqlite, server = pipeline(None), pipeline(url)
-                result["pipeline"] = {"sqlite": sqlite, "mlflow_server_postgres": server,
-                                      "ratio_server_over_sqlite": round(server["wall_seconds"]
-                                                                        / sqlite["wall_seconds"], 2)}
+                result["pipeline"] = {
+                    "sqlite": sqlite,
+                    "mlflow_server_postgres": server,
+                    "ratio_server_over_sqlite": round(server["wall_seconds"] / sqlite["wall_seconds"], 2),
+                }
             if "tuning" in parts:
                 one, two = tuning(pg.uri("optuna"), 1), tuning(pg.uri("optuna"), 2)
-                result["tuning"] = {"trial_budget": TRIALS, "max_steps": MAX_STEPS, "one_worker": one,
-                                    "two_workers": two,
-                                    "wall_ratio_two_over_one": round(two["wall_seconds"] / one["wall_seconds"], 2)}
+                result["tuning"] = {
+                    "trial_budget": TRIALS,
+                    "max_steps": MAX_STEPS,
+                    "one_worker": one,
+                    "two_workers": two,
+                    "wall_ratio_two_over_one": round(two["wall_seconds"] / one["wall_seconds"], 2),
+                }
     if "image" in parts:
         result["image"] = image()
     save("cluster_path", result)

@@ -33,9 +33,12 @@ def unpack(revision: str, dest: Path) -> Path:
 def save(name: str, figures: dict[str, Any]) -> Path:
     """Print the figures and write them, with the machine they were measured on, to results/NAME.json."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "machine": {"python": platform.python_version(), "processor": platform.machine(),
-                           "cpus": os.cpu_count()}, **figures}
+    payload = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"python": platform.python_version(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        **figures,
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=float))
     print(json.dumps(payload, indent=2, default=float))

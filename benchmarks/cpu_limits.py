@@ -22,20 +22,22 @@ from common import save  # noqa: E402
 from shopfloor.platform import hardening  # noqa: E402
 
 LIMITS = {"quota --cpus 1": ["--cpus", "1"], "cpuset --cpuset-cpus 0": ["--cpuset-cpus", "0"]}
-PROBE = ("import os, torch; from shopfloor.platform.cpus import affinity_cpus, cgroup_quota, use_cpus; "
-         "n = use_cpus(); print(os.cpu_count(), affinity_cpus(), cgroup_quota(), n, torch.get_num_threads())")
+PROBE = (
+    "import os, torch; from shopfloor.platform.cpus import affinity_cpus, cgroup_quota, use_cpus; "
+    "n = use_cpus(); print(os.cpu_count(), affinity_cpus(), cgroup_quota(), n, torch.get_num_threads())"
+)
 
 
 def flags() -> list[str]:
     """The hardened ``docker run`` flags, with an explicit 4 GiB for the scratch mounts, where a whole run's
     store lives."""
-    return [f"{flag},size=4g" if flag.split(":")[0] in hardening.WRITABLE else flag
-            for flag in hardening.docker_run_flags()]
+    return [
+        f"{flag},size=4g" if flag.split(":")[0] in hardening.WRITABLE else flag for flag in hardening.docker_run_flags()
+    ]
 
 
 def docker(image: str, limit: list[str], *command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "run", "--rm", *flags(), *limit, image, *command], capture_output=True,
-                          text=True)
+    return subprocess.run(["docker", "run", "--rm", *flags(), *limit, image, *command], capture_output=True, text=True)
 
 
 def main() -> None:
@@ -57,15 +59,30 @@ def main() -> None:
             if run.returncode != 0:
                 sys.exit(run.stdout[-2000:] + run.stderr[-2000:])
         steps = [line for line in run.stdout.splitlines() if line.startswith("  ") and " s  " in line]
-        results[name] = {"docker_flags": limit, "wall_seconds": walls, "os_cpu_count": int(cpu_count),
-                         "affinity_cpus": int(affinity), "cgroup_quota": None if quota == "None" else float(quota),
-                         "shopfloor_threads": int(threads), "torch_threads": int(torch_threads), "steps": steps}
+        results[name] = {
+            "docker_flags": limit,
+            "wall_seconds": walls,
+            "os_cpu_count": int(cpu_count),
+            "affinity_cpus": int(affinity),
+            "cgroup_quota": None if quota == "None" else float(quota),
+            "shopfloor_threads": int(threads),
+            "torch_threads": int(torch_threads),
+            "steps": steps,
+        }
         print(name, results[name]["wall_seconds"], "s; threads", threads, flush=True)
     quota_s = min(results["quota --cpus 1"]["wall_seconds"])
     cpuset_s = min(results["cpuset --cpuset-cpus 0"]["wall_seconds"])
-    save("cpu_limits", {"command": "benchmarks/cpu_limits.py " + " ".join(sys.argv[1:]), "image": args.image,
-                        "runs": results, "quota_over_cpuset": round(quota_s / cpuset_s, 3),
-                        "goal_ratio_at_most": 1.2, "meets_goal": quota_s / cpuset_s <= 1.2})
+    save(
+        "cpu_limits",
+        {
+            "command": "benchmarks/cpu_limits.py " + " ".join(sys.argv[1:]),
+            "image": args.image,
+            "runs": results,
+            "quota_over_cpuset": round(quota_s / cpuset_s, 3),
+            "goal_ratio_at_most": 1.2,
+            "meets_goal": quota_s / cpuset_s <= 1.2,
+        },
+    )
 
 
 if __name__ == "__main__":

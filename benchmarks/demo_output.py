@@ -29,8 +29,14 @@ def run_demo(tree: Path, home: Path) -> dict:
     env = {**os.environ, "SHOPFLOOR_HOME": str(home), "PYTHONPATH": str(tree)}
     env.pop("MLFLOW_TRACKING_URI", None)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "run", "fault-detection"], cwd=tree, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "shopfloor_cli.main", "run", "fault-detection"],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(proc.stdout[-3000:])
@@ -46,12 +52,16 @@ def main() -> None:
         before = run_demo(unpack(args.before, work / "before-tree"), work / "home-before")
         after = run_demo(ROOT, work / "home-after")
     print(after["output"])
-    save("demo_output", {
-        "command": f"benchmarks/demo_output.py --before {args.before}  (counts the lines of "
-                   "`shopfloor run fault-detection`, what `make demo` runs after its install)",
-        "before": {"revision": args.before, "lines": before["lines"], "seconds": before["seconds"]},
-        "after": {"lines": after["lines"], "seconds": after["seconds"]},
-        "after_output": after["output"].splitlines()})
+    save(
+        "demo_output",
+        {
+            "command": f"benchmarks/demo_output.py --before {args.before}  (counts the lines of "
+            "`shopfloor run fault-detection`, what `make demo` runs after its install)",
+            "before": {"revision": args.before, "lines": before["lines"], "seconds": before["seconds"]},
+            "after": {"lines": after["lines"], "seconds": after["seconds"]},
+            "after_output": after["output"].splitlines(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -31,27 +31,46 @@ def run(*extra: str, tracking_uri: str | None = None) -> dict:
             env["MLFLOW_TRACKING_URI"] = tracking_uri
         out = Path(home) / "result.json"
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "run", "fault-detection", *extra,
-                               "--json", str(out)], env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "shopfloor_cli.main", "run", "fault-detection", *extra, "--json", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             sys.exit(proc.stdout[-3000:] + proc.stderr[-3000:])
         result = json.loads(out.read_text())
     methods = result["report"]["methods"]
     steps = [line for line in proc.stdout.splitlines() if line.startswith("  ") and " s  " in line]
-    return {"command": " ".join(["shopfloor run fault-detection", *extra]), "wall_seconds": round(wall, 1),
-            "steps": steps, "output": proc.stdout.splitlines()[-40:], "chosen": result["chosen"],
-            "alias": result["alias"], "methods_failed": result.get("methods_failed", 0),
-            "test": {name: {k: round(m["test"][k], 3) for k in ("f1", "f2", "recall", "g_mean", "pr_auc")}
-                     for name, m in methods.items()},
-            "cv_f2": {name: round(m["cv"]["score"], 3) for name, m in methods.items()}}
+    return {
+        "command": " ".join(["shopfloor run fault-detection", *extra]),
+        "wall_seconds": round(wall, 1),
+        "steps": steps,
+        "output": proc.stdout.splitlines()[-40:],
+        "chosen": result["chosen"],
+        "alias": result["alias"],
+        "methods_failed": result.get("methods_failed", 0),
+        "test": {
+            name: {k: round(m["test"][k], 3) for k in ("f1", "f2", "recall", "g_mean", "pr_auc")}
+            for name, m in methods.items()
+        },
+        "cv_f2": {name: round(m["cv"]["score"], 3) for name, m in methods.items()},
+    }
 
 
 def main() -> None:
     default = run()
     everything = run("--synthesizer", "all", "--rows", "2000")
-    save("fault_detection_e2e", {"default": default, "all_synthesizers_2000_rows": everything,
-                                 "goal_seconds_all": 300, "meets_goal": everything["wall_seconds"] < 300})
+    save(
+        "fault_detection_e2e",
+        {
+            "default": default,
+            "all_synthesizers_2000_rows": everything,
+            "goal_seconds_all": 300,
+            "meets_goal": everything["wall_seconds"] < 300,
+        },
+    )
 
 
 if __name__ == "__main__":

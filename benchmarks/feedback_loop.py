@@ -27,13 +27,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "loop.json"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "demo-loop", "--home", str(Path(tmp) / "home"),
-                        "--json", str(out)], check=True, cwd=tmp)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shopfloor_cli.main",
+                "demo-loop",
+                "--home",
+                str(Path(tmp) / "home"),
+                "--json",
+                str(out),
+            ],
+            check=True,
+            cwd=tmp,
+        )
         total = time.perf_counter() - start
         result = json.loads(out.read_text())
-    save("feedback_loop", {"phases": result["phases"], "decision": result["retraining"]["reason"],
-                           "promoted": result["retraining"]["promoted"], "loop_seconds": result["seconds"],
-                           "total_seconds_with_first_champion": total})
+    save(
+        "feedback_loop",
+        {
+            "phases": result["phases"],
+            "decision": result["retraining"]["reason"],
+            "promoted": result["retraining"]["promoted"],
+            "loop_seconds": result["seconds"],
+            "total_seconds_with_first_champion": total,
+        },
+    )
 
 
 if __name__ == "__main__":

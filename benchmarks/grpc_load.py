@@ -18,13 +18,17 @@ async def main(args: argparse.Namespace) -> dict:
     if args.tensor:  # {"name", "datatype": "FP32" or "FP64", "shape", "data"}
         spec = json.loads(args.tensor)
         field = "fp32_contents" if spec["datatype"] == "FP32" else "fp64_contents"
-        tensor = pb.ModelInferRequest.InferInputTensor(name=spec["name"], datatype=spec["datatype"],
-                                                       shape=spec["shape"],
-                                                       contents=pb.InferTensorContents(**{field: spec["data"]}))
+        tensor = pb.ModelInferRequest.InferInputTensor(
+            name=spec["name"],
+            datatype=spec["datatype"],
+            shape=spec["shape"],
+            contents=pb.InferTensorContents(**{field: spec["data"]}),
+        )
     else:
         row = json.loads(args.row)
-        tensor = pb.ModelInferRequest.InferInputTensor(name="rows", datatype="FP64", shape=[1, len(row)],
-                                                       contents=pb.InferTensorContents(fp64_contents=row))
+        tensor = pb.ModelInferRequest.InferInputTensor(
+            name="rows", datatype="FP64", shape=[1, len(row)], contents=pb.InferTensorContents(fp64_contents=row)
+        )
     request = pb.ModelInferRequest(model_name=args.model, inputs=[tensor])
     latencies: list[float] = []
     errors = 0
@@ -50,10 +54,14 @@ async def main(args: argparse.Namespace) -> dict:
         used = os.times()
     latencies.sort()
     n = len(latencies)
-    return {"rps": n / wall, "p50_ms": 1e3 * latencies[n // 2] if n else None,
-            "p99_ms": 1e3 * latencies[int(0.99 * (n - 1))] if n else None, "errors": errors,
-            "concurrency": args.concurrency,
-            "generator_cpu_percent": 100 * ((used.user - cpu.user) + (used.system - cpu.system)) / wall}
+    return {
+        "rps": n / wall,
+        "p50_ms": 1e3 * latencies[n // 2] if n else None,
+        "p99_ms": 1e3 * latencies[int(0.99 * (n - 1))] if n else None,
+        "errors": errors,
+        "concurrency": args.concurrency,
+        "generator_cpu_percent": 100 * ((used.user - cpu.user) + (used.system - cpu.system)) / wall,
+    }
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Two ways of scoring a held-out engine, reported separately:
   for DeepSAD and their whole trajectories enter the fusion unlabelled (Eq. 9), so the end of their lives
   takes part in fitting the model that scores them.
 
-Methods (Frusque et al., Table III) with the paper's settings (``shopfloor.health.model``: lambda 0.001,
+Methods (Frusque et al., Table III) with the paper's settings (``shopfloor.health_index.estimator``: lambda 0.001,
 embedding 16, 1000 epochs, weight decay 1, T_d = T_f = 30): svdd (one-class SVM on the healthy cycles),
 deepsad (distance to the centre), apaic_raw (APAIC on the standardized sensors), ads, a2ds, ra2ds. Then the
 improvements, each kept only if it helps on this cross-validation: ``+window`` (rolling mean and std over
@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, mean_sd, save  # noqa: E402
 
 from shopfloor.data.simulate import simulate_run_to_failure  # noqa: E402
-from shopfloor.health.apaic import RealTimeAPAIC  # noqa: E402
-from shopfloor.health.metrics import correlation, correlation_pearson, hi_report  # noqa: E402
-from shopfloor.health.model import HealthIndexModel, HIConfig  # noqa: E402
-from shopfloor.health.prepare import rolling  # noqa: E402
-from shopfloor.health.rul import RulModel, nasa_score  # noqa: E402
+from shopfloor.health_index.apaic import RealTimeAPAIC  # noqa: E402
+from shopfloor.health_index.estimator import HealthIndexModel, HIConfig  # noqa: E402
+from shopfloor.health_index.metrics import correlation, correlation_pearson, hi_report  # noqa: E402
+from shopfloor.health_index.prepare import rolling  # noqa: E402
+from shopfloor.health_index.rul import RulModel, nasa_score  # noqa: E402
 
 FD001 = SHARED / "cmapss" / "train_FD001.txt"
 T_D = T_F = 30
@@ -72,8 +72,7 @@ def evaluate(his: list[np.ndarray]) -> dict[str, float]:
     return report
 
 
-def rul_scores(train_his: list[np.ndarray], test_his: list[np.ndarray], seed: int,
-               points: int = 5) -> dict[str, float]:
+def rul_scores(train_his: list[np.ndarray], test_his: list[np.ndarray], seed: int, points: int = 5) -> dict[str, float]:
     """RMSE and NASA score (per engine) of the remaining-life regression at random points of the held-out lives."""
     model = RulModel(seed=seed).fit(train_his)
     rng = np.random.default_rng(seed)
@@ -84,8 +83,10 @@ def rul_scores(train_his: list[np.ndarray], test_his: list[np.ndarray], seed: in
             predicted.append(estimate[t])
             true.append(len(h) - 1 - t)
     predicted, true = np.array(predicted), np.array(true)
-    return {"rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
-            "rul_nasa_per_engine": nasa_score(predicted, true) / len(test_his)}
+    return {
+        "rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
+        "rul_nasa_per_engine": nasa_score(predicted, true) / len(test_his),
+    }
 
 
 def raw_rul(train: list[np.ndarray], test: list[np.ndarray], seed: int) -> dict[str, float]:
@@ -109,8 +110,10 @@ def raw_rul(train: list[np.ndarray], test: list[np.ndarray], seed: int) -> dict[
             predicted.append(estimate[t])
             true.append(len(u) - 1 - t)
     predicted, true = np.array(predicted), np.array(true)
-    return {"rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
-            "rul_nasa_per_engine": nasa_score(predicted, true) / len(test)}
+    return {
+        "rul_rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
+        "rul_nasa_per_engine": nasa_score(predicted, true) / len(test),
+    }
 
 
 def config(name: str, epochs: int) -> HIConfig:
@@ -172,11 +175,16 @@ def simulator(epochs: int) -> dict:
     traj = {u: g.sort_values("time") for u, g in sim.groupby("unit")}
     train_ids, test_ids = list(traj)[:7], list(traj)[7:]
     model = HealthIndexModel(HIConfig(t_d=20, t_f=20, deepsad={"epochs": epochs})).fit(
-        [traj[u][features].to_numpy() for u in train_ids])
-    corr = [float(np.corrcoef(model.transform(traj[u][features].to_numpy()), traj[u]["wear"])[0, 1])
-            for u in test_ids]
-    return {"units_train": 7, "units_test": 3, "a2ds_correlation_with_hidden_wear": corr, "mean": float(np.mean(corr)),
-            "goal": 0.95}
+        [traj[u][features].to_numpy() for u in train_ids]
+    )
+    corr = [float(np.corrcoef(model.transform(traj[u][features].to_numpy()), traj[u]["wear"])[0, 1]) for u in test_ids]
+    return {
+        "units_train": 7,
+        "units_test": 3,
+        "a2ds_correlation_with_hidden_wear": corr,
+        "mean": float(np.mean(corr)),
+        "goal": 0.95,
+    }
 
 
 def main() -> None:
@@ -184,9 +192,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=2, help="repeats with other seeds (mean and sd over them)")
     parser.add_argument("--epochs", type=int, default=1000, help="DeepSAD epochs (the paper: 1000)")
-    parser.add_argument("--methods", default="apaic_raw,ads,a2ds,apaic_raw+window,apaic_raw+baseline,"
-                                              "apaic_raw+window+baseline,a2ds+window,a2ds+baseline,a2ds+both,"
-                                              "a2ds+seeds,a2ds+all")
+    parser.add_argument(
+        "--methods",
+        default="apaic_raw,ads,a2ds,apaic_raw+window,apaic_raw+baseline,"
+        "apaic_raw+window+baseline,a2ds+window,a2ds+baseline,a2ds+both,"
+        "a2ds+seeds,a2ds+all",
+    )
     parser.add_argument("--no-transductive", dest="transductive", action="store_false")
     parser.add_argument("--name", default="health_index")
     args = parser.parse_args()
@@ -203,27 +214,57 @@ def main() -> None:
                 folds.setdefault(method, []).append(values)
             for key, value in t.items():
                 times.setdefault(key, []).append(value)
-            print(f"seed {seed} fold {k}: " + ", ".join(f"{m} MK {v['monotonicity']:.3f} TR {v['trendability']:.3f}"
-                                                       for m, v in results.items() if "monotonicity" in v), flush=True)
+            print(
+                f"seed {seed} fold {k}: "
+                + ", ".join(
+                    f"{m} MK {v['monotonicity']:.3f} TR {v['trendability']:.3f}"
+                    for m, v in results.items()
+                    if "monotonicity" in v
+                ),
+                flush=True,
+            )
         per_seed.append({m: {key: float(np.mean([f[key] for f in fs])) for key in fs[0]} for m, fs in folds.items()})
     table = {m: {key: mean_sd([s[m][key] for s in per_seed]) for key in per_seed[0][m]} for m in per_seed[0]}
     keys = ("monotonicity", "trendability", "rul_correlation")
-    learned = [m for m in table if m.startswith("prospective/") and "monotonicity" in table[m]
-               and not any(b in m for b in ("svdd", "deepsad", "apaic_raw"))]
+    learned = [
+        m
+        for m in table
+        if m.startswith("prospective/")
+        and "monotonicity" in table[m]
+        and not any(b in m for b in ("svdd", "deepsad", "apaic_raw"))
+    ]
     best = {key: max(learned, key=lambda m, key=key: table[m][key]["mean"]) for key in keys}
     raw = {key: max(table[m][key]["mean"] for m in table if m.startswith("prospective/apaic_raw")) for key in keys}
-    goals = {key: {"best_learned": best[key], "value": table[best[key]][key]["mean"], "best_raw_apaic": raw[key],
-                   "at_least_raw": table[best[key]][key]["mean"] >= raw[key]} for key in best}
+    goals = {
+        key: {
+            "best_learned": best[key],
+            "value": table[best[key]][key]["mean"],
+            "best_raw_apaic": raw[key],
+            "at_least_raw": table[best[key]][key]["mean"] >= raw[key],
+        }
+        for key in best
+    }
     goals["monotonicity"]["at_least_0.95"] = goals["monotonicity"]["value"] >= 0.95
     goals["trendability"]["at_least_0.95"] = goals["trendability"]["value"] >= 0.95
-    save(args.name, {
-        "command": "benchmarks/health_index.py " + " ".join(sys.argv[1:]),
-        "fd001": {"engines": len(units), "folds": args.folds, "seeds": args.seeds, "t_d": T_D, "t_f": T_F,
-                  "epochs": args.epochs, "metrics": table},
-        "goals": goals,
-        "paper_phm2010_ra2ds": {"correlation": 0.967, "monotonicity": 0.989, "trendability": 0.987},
-        "simulator": simulator(args.epochs),
-        "seconds_per_fold": {k: float(np.mean(v)) for k, v in times.items()}})
+    save(
+        args.name,
+        {
+            "command": "benchmarks/health_index.py " + " ".join(sys.argv[1:]),
+            "fd001": {
+                "engines": len(units),
+                "folds": args.folds,
+                "seeds": args.seeds,
+                "t_d": T_D,
+                "t_f": T_F,
+                "epochs": args.epochs,
+                "metrics": table,
+            },
+            "goals": goals,
+            "paper_phm2010_ra2ds": {"correlation": 0.967, "monotonicity": 0.989, "trendability": 0.987},
+            "simulator": simulator(args.epochs),
+            "seconds_per_fold": {k: float(np.mean(v)) for k, v in times.items()},
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, save  # noqa: E402
 
-from shopfloor.health import selection as sel  # noqa: E402
-from shopfloor.health.model import HIConfig  # noqa: E402
-from shopfloor.health_index import evaluate_step, ingest_step, train_step, unit_frames  # noqa: E402
+from shopfloor.health_index import selection as sel  # noqa: E402
+from shopfloor.health_index.estimator import HIConfig  # noqa: E402
+from shopfloor.health_index.workflow import evaluate_step, ingest_step, train_step, unit_frames  # noqa: E402
 from shopfloor.platform.cpus import use_cpus  # noqa: E402
 
 FD001 = SHARED / "cmapss" / "train_FD001.txt"
@@ -53,17 +53,27 @@ def main() -> None:
         table.to_csv(data, index=False)
         paths = {k: str(root / k) for k in ("train", "test", "model", "his", "cv", "plot")}
         drop = SETTINGS + CONSTANT
-        info = ingest_step(str(data), "unit", "cycle", train=paths["train"], test=paths["test"], t_d=30, t_f=30,
-                           drop=drop, window=10)
+        info = ingest_step(
+            str(data), "unit", "cycle", train=paths["train"], test=paths["test"], t_d=30, t_f=30, drop=drop, window=10
+        )
         started = time.perf_counter()
-        trained = train_step(paths["train"], paths["test"], "unit", "cycle", model_path=paths["model"],
-                             his_path=paths["his"], cv_path=paths["cv"], t_d=30, t_f=30, epochs=args.epochs)
+        trained = train_step(
+            paths["train"],
+            paths["test"],
+            "unit",
+            "cycle",
+            model_path=paths["model"],
+            his_path=paths["his"],
+            cv_path=paths["cv"],
+            t_d=30,
+            t_f=30,
+            epochs=args.epochs,
+        )
         train_seconds = time.perf_counter() - started
         metrics = evaluate_step(paths["his"], "unit", "cycle", plot=paths["plot"])
         tr, te = pd.read_parquet(paths["train"]), pd.read_parquet(paths["test"])
         features = [c for c in tr.columns if c not in ("unit", "cycle")]
-        settings = sel.Settings(hi=HIConfig(t_d=30, t_f=30, window=10, baseline=True,
-                                            deepsad={"epochs": args.epochs}))
+        settings = sel.Settings(hi=HIConfig(t_d=30, t_f=30, window=10, baseline=True, deepsad={"epochs": args.epochs}))
         fit_units = sel.unit_arrays(unit_frames(tr, "unit", "cycle"), features, None)
         held = sel.unit_arrays(unit_frames(te, "unit", "cycle"), features, None)
         rng = np.random.default_rng(0)
@@ -77,22 +87,48 @@ def main() -> None:
             print(f"held-out {method}: Spearman {held_out[method]['spearman_rul']:.3f}", flush=True)
     cv = pd.DataFrame(trained["cv_table"])
     chosen = trained["chosen"]
-    save(args.name, {
-        "command": "benchmarks/health_index_selection.py " + " ".join(sys.argv[1:]),
-        "data": {"engines": info["units"], "fitted": info["train_units"], "held_out": info["test_units"],
-                 "features": info["features"]},
-        "settings": {"epochs": args.epochs, "window": 10, "baseline": True, "t_d": 30, "t_f": 30, "folds": 5,
-                     "draws": 20, "torch_threads": threads},
-        "cv": cv.to_dict(orient="records"), "chosen": chosen, "rul_chosen": trained["rul_chosen"],
-        "train_step_seconds": train_seconds,
-        "held_out": {"chosen_spearman_rul": metrics["test_spearman_rul"], "rul_rmse": metrics["test_rul_rmse"],
-                     "rul_nasa_score": metrics["test_rul_nasa_score"],
-                     "rul_interval_coverage": metrics["test_rul_interval_coverage"],
-                     "monotonicity": metrics["test_monotonicity"], "every_method": held_out},
-        "goal": {"spearman_rul_at_most": -0.85, "not_worse_than_ridge": bool(
-            held_out[chosen]["spearman_rul"] <= held_out["ridge"]["spearman_rul"] + 1e-9),
-            "met_on_held_out": bool(metrics["test_spearman_rul"] <= -0.85)},
-        "not_measured": "six operating conditions (FD002) and the public test engines: not in ../shared/datasets"})
+    save(
+        args.name,
+        {
+            "command": "benchmarks/health_index_selection.py " + " ".join(sys.argv[1:]),
+            "data": {
+                "engines": info["units"],
+                "fitted": info["train_units"],
+                "held_out": info["test_units"],
+                "features": info["features"],
+            },
+            "settings": {
+                "epochs": args.epochs,
+                "window": 10,
+                "baseline": True,
+                "t_d": 30,
+                "t_f": 30,
+                "folds": 5,
+                "draws": 20,
+                "torch_threads": threads,
+            },
+            "cv": cv.to_dict(orient="records"),
+            "chosen": chosen,
+            "rul_chosen": trained["rul_chosen"],
+            "train_step_seconds": train_seconds,
+            "held_out": {
+                "chosen_spearman_rul": metrics["test_spearman_rul"],
+                "rul_rmse": metrics["test_rul_rmse"],
+                "rul_nasa_score": metrics["test_rul_nasa_score"],
+                "rul_interval_coverage": metrics["test_rul_interval_coverage"],
+                "monotonicity": metrics["test_monotonicity"],
+                "every_method": held_out,
+            },
+            "goal": {
+                "spearman_rul_at_most": -0.85,
+                "not_worse_than_ridge": bool(
+                    held_out[chosen]["spearman_rul"] <= held_out["ridge"]["spearman_rul"] + 1e-9
+                ),
+                "met_on_held_out": bool(metrics["test_spearman_rul"] <= -0.85),
+            },
+            "not_measured": "six operating conditions (FD002) and the public test engines: not in ../shared/datasets",
+        },
+    )
 
 
 if __name__ == "__main__":

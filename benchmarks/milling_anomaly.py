@@ -41,12 +41,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import RESULTS, SHARED, mean_sd, save  # noqa: E402
 
-from shopfloor.milling import data as milling  # noqa: E402
-from shopfloor.milling.base import SubcutDetector  # noqa: E402
-from shopfloor.milling.compare import VAE, choose, fit_baselines  # noqa: E402
-from shopfloor.milling.detector import MillingAnomalyDetector  # noqa: E402
-from shopfloor.milling.evaluate import by_parameter, score_metrics  # noqa: E402
-from shopfloor.milling.vae import VAEConfig  # noqa: E402
+from shopfloor.anomaly_detection import data as milling  # noqa: E402
+from shopfloor.anomaly_detection.base import SubcutDetector  # noqa: E402
+from shopfloor.anomaly_detection.compare import VAE, choose, fit_baselines  # noqa: E402
+from shopfloor.anomaly_detection.detector import MillingAnomalyDetector  # noqa: E402
+from shopfloor.anomaly_detection.evaluate import by_parameter, score_metrics  # noqa: E402
+from shopfloor.anomaly_detection.vae import VAEConfig  # noqa: E402
 from shopfloor.platform.cpus import use_cpus  # noqa: E402
 
 MILLING = SHARED / "milling"
@@ -84,15 +84,20 @@ def figures_of(detector: SubcutDetector, split: dict[str, milling.SubCuts]) -> d
             out["test_flag_recall"] = tp / max(int(split[name].failed.sum()), 1)
             if isinstance(detector, MillingAnomalyDetector):
                 kl = detector.scores(split[name].X)["latent"]
-                out |= {f"test_mean_kl_{c}": float(kl[classes(split[name]) == k].mean())
-                        for k, c in enumerate(milling.CLASS_NAMES)}
+                out |= {
+                    f"test_mean_kl_{c}": float(kl[classes(split[name]) == k].mean())
+                    for k, c in enumerate(milling.CLASS_NAMES)
+                }
     return out
 
 
 def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     keys = sorted({k for r in runs for k in r if isinstance(r[k], (int, float))})
-    return {k: mean_sd([r[k] for r in runs if k in r and np.isfinite(r[k])]) for k in keys
-            if any(k in r and np.isfinite(r[k]) for r in runs)}
+    return {
+        k: mean_sd([r[k] for r in runs if k in r and np.isfinite(r[k])])
+        for k in keys
+        if any(k in r and np.isfinite(r[k]) for r in runs)
+    }
 
 
 def single_runs(split, seeds: int, epochs: int, train_on: str = "healthy") -> list[dict[str, float]]:
@@ -103,50 +108,79 @@ def single_runs(split, seeds: int, epochs: int, train_on: str = "healthy") -> li
         detector = MillingAnomalyDetector(VAEConfig(epochs=epochs), seed=seed, train_on=train_on)
         detector.fit(tr.X, classes(tr), va.X, classes(va))
         took = time.perf_counter() - started
-        result = figures_of(detector, split) | {"train_seconds": took,
-                                                 "epochs": detector.members_[0].info["epochs"]}
+        result = figures_of(detector, split) | {"train_seconds": took, "epochs": detector.members_[0].info["epochs"]}
         runs.append(result)
-        print(f"  single seed {seed} ({train_on}): valid AP {result['valid_ap']:.3f}, test AP {result['test_ap']:.3f}"
-              f", PR-AUC {result['test_pr_auc']:.3f}, ROC-AUC {result['test_roc_auc']:.3f} ({took:.0f} s, "
-              f"{result['epochs']} epochs)", flush=True)
+        print(
+            f"  single seed {seed} ({train_on}): valid AP {result['valid_ap']:.3f}, test AP {result['test_ap']:.3f}"
+            f", PR-AUC {result['test_pr_auc']:.3f}, ROC-AUC {result['test_roc_auc']:.3f} ({took:.0f} s, "
+            f"{result['epochs']} epochs)",
+            flush=True,
+        )
     return runs
 
 
 def protocol(sub: milling.SubCuts, name: str, args: argparse.Namespace) -> dict:
-    from shopfloor.milling.search import search
+    from shopfloor.anomaly_detection.search import search
 
     split = {k: sub.take(v) for k, v in milling.split(sub, name, seed=0).items()}
     tr, va = split["train"], split["valid"]
-    counts = {k: {"subcuts": len(v), "failed": int(v.failed.sum()), "healthy": int((classes(v) == 0).sum())}
-              for k, v in split.items()}
+    counts = {
+        k: {"subcuts": len(v), "failed": int(v.failed.sum()), "healthy": int((classes(v) == 0).sum())}
+        for k, v in split.items()
+    }
     print(f"protocol {name}: {counts}", flush=True)
     out: dict = {"split": counts, "no_skill_precision_test": counts["test"]["failed"] / counts["test"]["subcuts"]}
     single = single_runs(split, args.seeds, args.epochs)
     out["single"] = {"runs": single, "summary": summarize(single)}
     if args.healthy_degraded_seeds:
         mixed = single_runs(split, args.healthy_degraded_seeds, args.epochs, train_on="healthy+degraded")
-        out["single_healthy_degraded"] = {"runs": mixed, "summary": summarize(mixed),
-                                          "note": "not the published recipe: degraded tools in training"}
+        out["single_healthy_degraded"] = {
+            "runs": mixed,
+            "summary": summarize(mixed),
+            "note": "not the published recipe: degraded tools in training",
+        }
     started = time.perf_counter()
-    found = search(tr.X, classes(tr), va.X, classes(va), n_trials=args.trials, timeout=args.timeout,
-                   base=VAEConfig(epochs=args.epochs), max_filters=args.max_filters, seed=0, progress=True)
+    found = search(
+        tr.X,
+        classes(tr),
+        va.X,
+        classes(va),
+        n_trials=args.trials,
+        timeout=args.timeout,
+        base=VAEConfig(epochs=args.epochs),
+        max_filters=args.max_filters,
+        seed=0,
+        progress=True,
+    )
     took = time.perf_counter() - started
     out["search"] = figures_of(found.detector, split) | {
-        "seconds": took, "trials": len(found.trials), "chosen": found.chosen,
-        "ensemble_valid_ap": found.ensemble_valid_ap, "trial_records": found.trials}
-    print(f"  search ({found.chosen}, {len(found.trials)} trials, {took:.0f} s): valid AP "
-          f"{out['search']['valid_ap']:.3f}, test AP {out['search']['test_ap']:.3f}, ROC-AUC "
-          f"{out['search']['test_roc_auc']:.3f}", flush=True)
+        "seconds": took,
+        "trials": len(found.trials),
+        "chosen": found.chosen,
+        "ensemble_valid_ap": found.ensemble_valid_ap,
+        "trial_records": found.trials,
+    }
+    print(
+        f"  search ({found.chosen}, {len(found.trials)} trials, {took:.0f} s): valid AP "
+        f"{out['search']['valid_ap']:.3f}, test AP {out['search']['test_ap']:.3f}, ROC-AUC "
+        f"{out['search']['test_roc_auc']:.3f}",
+        flush=True,
+    )
     baselines = fit_baselines(tr.X, classes(tr), va.X, classes(va), signal_names=tuple(sub.signal_names))
     candidates = {**baselines, VAE: found.detector}
     registered, valid_ap = choose(candidates, va.X, va.failed)
     out["baselines"] = {k: figures_of(d, split) | {"details": d.details()} for k, d in baselines.items()}
     for k, v in out["baselines"].items():
-        print(f"  {k}: valid AP {v['valid_ap']:.3f}, test AP {v['test_ap']:.3f}, PR-AUC {v['test_pr_auc']:.3f}, "
-              f"ROC-AUC {v['test_roc_auc']:.3f}", flush=True)
-    out["registered"] = {"detector": registered, "valid_ap": valid_ap,
-                         "test_ap": out["search"]["test_ap"] if registered == VAE else
-                         out["baselines"][registered]["test_ap"]}
+        print(
+            f"  {k}: valid AP {v['valid_ap']:.3f}, test AP {v['test_ap']:.3f}, PR-AUC {v['test_pr_auc']:.3f}, "
+            f"ROC-AUC {v['test_roc_auc']:.3f}",
+            flush=True,
+        )
+    out["registered"] = {
+        "detector": registered,
+        "valid_ap": valid_ap,
+        "test_ap": out["search"]["test_ap"] if registered == VAE else out["baselines"][registered]["test_ap"],
+    }
     out["_detectors"] = candidates  # for the serving figures; dropped before saving
     return out
 
@@ -157,8 +191,8 @@ def serving(model_detector: SubcutDetector, X: np.ndarray, signals: tuple[str, .
     import os
     import urllib.request
 
+    from shopfloor.anomaly_detection.pyfunc import MillingAnomalyPyfunc
     from shopfloor.contract import Windows
-    from shopfloor.milling.pyfunc import MillingAnomalyPyfunc
 
     model = MillingAnomalyPyfunc(model_detector, signals, 64)
     one, batch = Windows(X[:1].astype(np.float64), model.inputs), Windows(X[:256].astype(np.float64), model.inputs)
@@ -174,41 +208,62 @@ def serving(model_detector: SubcutDetector, X: np.ndarray, signals: tuple[str, .
         return t
 
     t, b = timed(lambda: model.predict_rows(one), 300), timed(lambda: model.predict_rows(batch), 30)
-    out = {"detector": model_detector.name, "in_process": {
-        "one_subcut_ms_p50": 1e3 * float(np.median(t)), "one_subcut_ms_p99": 1e3 * float(np.percentile(t, 99)),
-        "batch256_ms_p50": 1e3 * float(np.median(b)), "batch256_subcuts_per_s": 256 / float(np.median(b))}}
+    out = {
+        "detector": model_detector.name,
+        "in_process": {
+            "one_subcut_ms_p50": 1e3 * float(np.median(t)),
+            "one_subcut_ms_p99": 1e3 * float(np.percentile(t, 99)),
+            "batch256_ms_p50": 1e3 * float(np.median(b)),
+            "batch256_subcuts_per_s": 256 / float(np.median(b)),
+        },
+    }
     os.environ["SHOPFLOOR_HOME"] = str(tmp)
     from loadtest.run import local_server
     from shopfloor.registry import register_model, use_tracking
 
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     use_tracking(uri)
-    register_model(model, X[:2].astype(np.float32), model_name="milling-bench", experiment="bench",
-                   metrics={"x": 1.0}, params={}, score_metric="x")
+    register_model(
+        model,
+        X[:2].astype(np.float32),
+        model_name="milling-bench",
+        experiment="bench",
+        metrics={"x": 1.0},
+        params={},
+        score_metric="x",
+    )
     env = {"SHOPFLOOR_HOME": str(tmp), "MLFLOW_TRACKING_URI": uri}
     with local_server("milling-bench", extra=["--poll-seconds", "0"], env=env, log=tmp / "serve.log") as url:
+
         def post(body: bytes) -> None:
-            req = urllib.request.Request(f"{url}/v1/models/milling-bench:predict", data=body,
-                                         headers={"content-type": "application/json"})
+            req = urllib.request.Request(
+                f"{url}/v1/models/milling-bench:predict", data=body, headers={"content-type": "application/json"}
+            )
             with urllib.request.urlopen(req) as r:
                 json.loads(r.read())
 
         one_body = json.dumps({"instances": X[:1].astype(float).tolist()}).encode()
         batch_body = json.dumps({"instances": X[:256].astype(float).tolist()}).encode()
         singles, batches = timed(lambda: post(one_body), 300), timed(lambda: post(batch_body), 20)
-    out["http_v1"] = {"one_subcut_ms_p50": 1e3 * float(np.median(singles)),
-                      "one_subcut_ms_p99": 1e3 * float(np.percentile(singles, 99)),
-                      "batch256_ms_p50": 1e3 * float(np.median(batches)),
-                      "batch256_subcuts_per_s": 256 / float(np.median(batches)),
-                      "client": "one Python urllib client, sequential requests (latency, not capacity)"}
+    out["http_v1"] = {
+        "one_subcut_ms_p50": 1e3 * float(np.median(singles)),
+        "one_subcut_ms_p99": 1e3 * float(np.percentile(singles, 99)),
+        "batch256_ms_p50": 1e3 * float(np.median(batches)),
+        "batch256_subcuts_per_s": 256 / float(np.median(batches)),
+        "client": "one Python urllib client, sequential requests (latency, not capacity)",
+    }
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=4, help="single runs of the published model per protocol")
-    parser.add_argument("--healthy-degraded-seeds", type=int, default=2,
-                        help="single runs trained on healthy and degraded tools (subcut protocol; 0: none)")
+    parser.add_argument(
+        "--healthy-degraded-seeds",
+        type=int,
+        default=2,
+        help="single runs trained on healthy and degraded tools (subcut protocol; 0: none)",
+    )
     parser.add_argument("--trials", type=int, default=24, help="random-search trials per protocol")
     parser.add_argument("--timeout", type=float, default=1200.0, help="random-search budget in seconds")
     parser.add_argument("--max-filters", type=int, default=64)
@@ -236,21 +291,36 @@ def main() -> None:
     figures = {
         "selected": {
             "protocol": "subcut" if "subcut" in results else next(iter(results)),
-            "test_ap": search["test_ap"], "test_pr_auc": search["test_pr_auc"],
-            "test_roc_auc": search["test_roc_auc"], "valid_ap": search["valid_ap"], "vae": search["chosen"],
-            "seeds_test_ap": single["test_ap"], "seeds_test_roc_auc": single["test_roc_auc"],
+            "test_ap": search["test_ap"],
+            "test_pr_auc": search["test_pr_auc"],
+            "test_roc_auc": search["test_roc_auc"],
+            "valid_ap": search["valid_ap"],
+            "vae": search["chosen"],
+            "seeds_test_ap": single["test_ap"],
+            "seeds_test_roc_auc": single["test_roc_auc"],
             "baselines_test_ap": {k: v["test_ap"] for k, v in main_protocol["baselines"].items()},
             "baselines_valid_ap": {k: v["valid_ap"] for k, v in main_protocol["baselines"].items()},
             "best_baseline_on_validation": best_baseline,
             "registered": main_protocol["registered"]["detector"],
-            "goal": GOAL, "published": PUBLISHED,
-            "goal_met": bool(search["test_ap"] >= GOAL["test_ap"] and search["test_roc_auc"] >= GOAL["test_roc_auc"]
-                             and search["test_ap"] > main_protocol["baselines"][best_baseline]["test_ap"]),
+            "goal": GOAL,
+            "published": PUBLISHED,
+            "goal_met": bool(
+                search["test_ap"] >= GOAL["test_ap"]
+                and search["test_roc_auc"] >= GOAL["test_roc_auc"]
+                and search["test_ap"] > main_protocol["baselines"][best_baseline]["test_ap"]
+            ),
         },
         "data": {"cuts_dropped_by_checks": [str(d) for d in dropped], "signals": list(sub.signal_names)},
-        "settings": {"seeds": args.seeds, "epochs_max": args.epochs, "search_trials": args.trials,
-                     "search_timeout_s": args.timeout, "max_filters": args.max_filters, "torch_threads": threads,
-                     "train_on": "healthy", "gpu": "none lent to this run; CPU only"},
+        "settings": {
+            "seeds": args.seeds,
+            "epochs_max": args.epochs,
+            "search_trials": args.trials,
+            "search_timeout_s": args.timeout,
+            "max_filters": args.max_filters,
+            "torch_threads": threads,
+            "train_on": "healthy",
+            "gpu": "none lent to this run; CPU only",
+        },
         "protocols": results,
     }
     save(args.name, figures | {"command": "benchmarks/milling_anomaly.py " + " ".join(sys.argv[1:])})
@@ -258,8 +328,9 @@ def main() -> None:
         chosen = main_protocol["registered"]["detector"]
         split = milling.split(sub, figures["selected"]["protocol"], seed=0)
         with tempfile.TemporaryDirectory() as tmp:
-            figures["serving"] = serving(detectors[figures["selected"]["protocol"]][chosen], sub.X[split["test"]],
-                                         sub.signal_names, Path(tmp))
+            figures["serving"] = serving(
+                detectors[figures["selected"]["protocol"]][chosen], sub.X[split["test"]], sub.signal_names, Path(tmp)
+            )
     figures["command"] = "benchmarks/milling_anomaly.py " + " ".join(sys.argv[1:])
     save(args.name, figures)
     (RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)

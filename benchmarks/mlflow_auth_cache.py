@@ -30,10 +30,15 @@ def per_request_ms(cache_seconds: int) -> float:
         root = Path(tmp)
         env = auth.server_environment(root / "auth", environ={auth.PASSWORD_ENV: ADMIN.password})
         config = Path(env["MLFLOW_AUTH_CONFIG_PATH"])
-        config.write_text(config.read_text().replace(f"auth_cache_ttl_seconds = {auth.AUTH_CACHE_SECONDS}",
-                                                     f"auth_cache_ttl_seconds = {cache_seconds}"))
-        with mlflow_server(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), auth=env) as url, \
-                auth._credentials(ADMIN):
+        config.write_text(
+            config.read_text().replace(
+                f"auth_cache_ttl_seconds = {auth.AUTH_CACHE_SECONDS}", f"auth_cache_ttl_seconds = {cache_seconds}"
+            )
+        )
+        with (
+            mlflow_server(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), auth=env) as url,
+            auth._credentials(ADMIN),
+        ):
             client = MlflowClient(url)
             client.search_experiments()
             started = time.perf_counter()
@@ -46,10 +51,16 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     uncached = per_request_ms(0)
     cached = per_request_ms(auth.AUTH_CACHE_SECONDS)
-    save("mlflow_auth_cache", {"command": "benchmarks/mlflow_auth_cache.py", "requests": REQUESTS,
-                               "ms_per_request_no_cache": round(uncached, 1),
-                               f"ms_per_request_cache_{auth.AUTH_CACHE_SECONDS}s": round(cached, 1),
-                               "ratio": round(uncached / cached, 1)})
+    save(
+        "mlflow_auth_cache",
+        {
+            "command": "benchmarks/mlflow_auth_cache.py",
+            "requests": REQUESTS,
+            "ms_per_request_no_cache": round(uncached, 1),
+            f"ms_per_request_cache_{auth.AUTH_CACHE_SECONDS}s": round(cached, 1),
+            "ratio": round(uncached / cached, 1),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ def main() -> None:
     figures = {"quiet": {name: measure(policy) for name, policy in (("unset", None), ("passive", "PASSIVE"))}}
     neighbour = subprocess.Popen([sys.executable, "-c", BUSY])
     try:
-        figures["one_busy_neighbour"] = {name: measure(policy) for name, policy in (("unset", None),
-                                                                                    ("passive", "PASSIVE"))}
+        figures["one_busy_neighbour"] = {
+            name: measure(policy) for name, policy in (("unset", None), ("passive", "PASSIVE"))
+        }
     finally:
         neighbour.kill()
     save("omp_wait_policy", {"command": "benchmarks/omp_wait_policy.py", **figures})

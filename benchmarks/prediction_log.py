@@ -86,14 +86,27 @@ def throughput(home: Path, seconds: float, rounds: int) -> dict:
             if name == "log_on":
                 logged = len(read_predictions(MODEL, root=monitoring))
                 answered = round(result["rps"] * seconds)
-                checks.append({"round": r, "wrk_2xx_about": answered, "logged_rows": logged,
-                               "non_2xx": result["non_2xx"]})
-            print(f"round {r} {name}: {result['rps']:.0f} req/s (server {result['server_cpu_share']:.0%} of a core, "
-                  f"wrk {result['generator_cpu_share']:.0%})", flush=True)
+                checks.append(
+                    {"round": r, "wrk_2xx_about": answered, "logged_rows": logged, "non_2xx": result["non_2xx"]}
+                )
+            print(
+                f"round {r} {name}: {result['rps']:.0f} req/s (server {result['server_cpu_share']:.0%} of a core, "
+                f"wrk {result['generator_cpu_share']:.0%})",
+                flush=True,
+            )
     on, off = statistics.median(runs["log_on"]), statistics.median(runs["log_off"])
-    return {"connections": 8, "seconds": seconds, "rounds": rounds, "rps": runs, "median_on": on,
-            "median_off": off, "ratio_on_over_off": on / off, "goal_ratio": 0.9, "log_checks": checks,
-            "cpu_share_server_and_wrk": shares}
+    return {
+        "connections": 8,
+        "seconds": seconds,
+        "rounds": rounds,
+        "rps": runs,
+        "median_on": on,
+        "median_off": off,
+        "ratio_on_over_off": on / off,
+        "goal_ratio": 0.9,
+        "log_checks": checks,
+        "cpu_share_server_and_wrk": shares,
+    }
 
 
 def writer_and_join(root: Path, n: int) -> dict:
@@ -102,8 +115,16 @@ def writer_and_join(root: Path, n: int) -> dict:
     log = PredictionLog(root=root, flush_seconds=3600, max_rows=n + 1)
     now = datetime.now(UTC).timestamp()
     for i in range(n):
-        log.add(Entry(now, MODEL, "1", f"r{i}", Rows(rng.random((1, 66)), np.empty((1, 0), object), schema),
-                      {"class": np.array([i % 7 == 0]), "fault_probability": np.array([0.3])}))
+        log.add(
+            Entry(
+                now,
+                MODEL,
+                "1",
+                f"r{i}",
+                Rows(rng.random((1, 66)), np.empty((1, 0), object), schema),
+                {"class": np.array([i % 7 == 0]), "fault_probability": np.array([0.3])},
+            )
+        )
     start = time.perf_counter()
     log.flush()
     write_s = time.perf_counter() - start
@@ -113,8 +134,13 @@ def writer_and_join(root: Path, n: int) -> dict:
     join_s = time.perf_counter() - start
     assert len(table) == n
     log.close()
-    return {"rows": n, "write_rows_per_s": n / write_s, "join_rows_per_s": n / join_s, "write_s": write_s,
-            "join_s": join_s}
+    return {
+        "rows": n,
+        "write_rows_per_s": n / write_s,
+        "join_rows_per_s": n / join_s,
+        "write_s": write_s,
+        "join_s": join_s,
+    }
 
 
 def main() -> None:
@@ -126,8 +152,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         figures = {"throughput": throughput(Path(tmp), args.seconds, args.rounds)}
         figures["writer_and_join"] = writer_and_join(Path(tmp) / "offline", args.rows)
-    print(f"one-row v1: log on {figures['throughput']['median_on']:.0f} req/s, off "
-          f"{figures['throughput']['median_off']:.0f} req/s, ratio {figures['throughput']['ratio_on_over_off']:.2f}")
+    print(
+        f"one-row v1: log on {figures['throughput']['median_on']:.0f} req/s, off "
+        f"{figures['throughput']['median_off']:.0f} req/s, ratio {figures['throughput']['ratio_on_over_off']:.2f}"
+    )
     save("prediction_log", figures)
 
 

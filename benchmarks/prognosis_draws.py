@@ -30,7 +30,7 @@ COUNTS = (10_000, 4_000, 2_000, 1_000, 500)
 
 
 def scores(model, curves: list[np.ndarray], observed: int, draws: int, seed: int) -> dict[str, float]:
-    from shopfloor.wear.forecast import coverage, forecast, rmse
+    from shopfloor.prognosis.forecast import coverage, forecast, rmse
 
     errors, covered = [], []
     for curve in curves:
@@ -62,15 +62,18 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
+    from shopfloor.prognosis.curves import load_curves
+    from shopfloor.prognosis.wear_model import wear_table
     from shopfloor.registry import champion_contract, load_version, use_tracking
-    from shopfloor.wear.curves import load_curves
-    from shopfloor.wear.model import wear_table
 
     use_tracking(f"sqlite:///{args.home / 'mlflow.db'}")
     contract = champion_contract(PROGNOSIS_MODEL)
     model = load_version(PROGNOSIS_MODEL, contract.version.version)
-    curves = [c for c in load_curves(wear_table(cases=args.cases, seed=7000), "case", "VB", "cut").values()
-              if len(c) > args.observed]
+    curves = [
+        c
+        for c in load_curves(wear_table(cases=args.cases, seed=7000), "case", "VB", "cut").values()
+        if len(c) > args.observed
+    ]
     os.sched_setaffinity(0, {0})
     torch.set_num_threads(1)
     served = model.draws
@@ -79,15 +82,30 @@ def main() -> None:
     rows = []
     for draws in COUNTS:
         got = scores(model, curves, args.observed, draws, seed=0)
-        rows.append({"draws": draws, **got, "rmse_change": got["rmse"] - reference["rmse"],
-                     "coverage_change": got["coverage"] - reference["coverage"],
-                     **latency(model, curves[0], args.observed, draws)})
+        rows.append(
+            {
+                "draws": draws,
+                **got,
+                "rmse_change": got["rmse"] - reference["rmse"],
+                "coverage_change": got["coverage"] - reference["coverage"],
+                **latency(model, curves[0], args.observed, draws),
+            }
+        )
         print(rows[-1], flush=True)
-    save("prognosis_draws", {"champion_version": str(contract.version.version), "served_draws": served,
-                             "validation_curves": len(curves), "observed_cuts": args.observed,
-                             "noise_10000_other_seed": {"rmse_change": noise["rmse"] - reference["rmse"],
-                                                        "coverage_change": noise["coverage"] - reference["coverage"]},
-                             "by_draws": rows})
+    save(
+        "prognosis_draws",
+        {
+            "champion_version": str(contract.version.version),
+            "served_draws": served,
+            "validation_curves": len(curves),
+            "observed_cuts": args.observed,
+            "noise_10000_other_seed": {
+                "rmse_change": noise["rmse"] - reference["rmse"],
+                "coverage_change": noise["coverage"] - reference["coverage"],
+            },
+            "by_draws": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

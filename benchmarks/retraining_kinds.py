@@ -51,7 +51,7 @@ def shopfloor(*args: str) -> None:
 
 def feed(url: str, model: str, outcomes: list[dict]) -> None:
     for start in range(0, len(outcomes), 500):
-        post(f"{url}/v1/models/{model}/feedback", {"outcomes": outcomes[start:start + 500]})
+        post(f"{url}/v1/models/{model}/feedback", {"outcomes": outcomes[start : start + 500]})
 
 
 # ------------------------------------------------------------------ the changed lines, replayed
@@ -96,10 +96,10 @@ def replay_wear(url: str, model: str, table: pd.DataFrame) -> int:
 
 
 def changed_line(pipeline: str, data: Path):
+    from shopfloor.anomaly_detection import data as milling
+    from shopfloor.anomaly_detection.simulate import simulate_milling
     from shopfloor.data.simulate import simulate_run_to_failure
-    from shopfloor.milling import data as milling
-    from shopfloor.milling.simulate import simulate_milling
-    from shopfloor.wear.model import wear_table
+    from shopfloor.prognosis.wear_model import wear_table
 
     if pipeline == "health-index":
         return simulate_run_to_failure(units=16, min_life=70, max_life=120, seed=21)
@@ -135,33 +135,47 @@ def one_kind(pipeline: str, root: Path) -> dict:
     shopfloor("run", "retraining", "--model-name", model, "--from-log", "--json", str(out))
     retrained = time.perf_counter() - began
     result = json.loads(out.read_text())
-    return {"champion_live": {"version": live.version, "labelled_rows": live.rows, **live.metrics},
-            "answered_rows": answered, "new_rows": result["check"]["rows"],
-            "groups": {"adapt_and_holdout": result["check"].get("groups"), "what": result["check"].get("group")},
-            "holdout_rows": result["holdout_rows"], "metric": result["metric"],
-            "champion_holdout": result["scores"]["champion"], "challenger_holdout": result["scores"]["challenger"],
-            "promoted": result["promoted"], "decision": result["reason"], "method": result["retrain"]["method"],
-            "train_seconds": trained, "replay_seconds": replayed, "retraining_seconds": retrained,
-            # of the retraining run, what building the challenger took; the rest is three pipeline steps starting,
-            # loading the champion and registering
-            "challenger_seconds": result["retrain"]["seconds"]}
+    return {
+        "champion_live": {"version": live.version, "labelled_rows": live.rows, **live.metrics},
+        "answered_rows": answered,
+        "new_rows": result["check"]["rows"],
+        "groups": {"adapt_and_holdout": result["check"].get("groups"), "what": result["check"].get("group")},
+        "holdout_rows": result["holdout_rows"],
+        "metric": result["metric"],
+        "champion_holdout": result["scores"]["champion"],
+        "challenger_holdout": result["scores"]["challenger"],
+        "promoted": result["promoted"],
+        "decision": result["reason"],
+        "method": result["retrain"]["method"],
+        "train_seconds": trained,
+        "replay_seconds": replayed,
+        "retraining_seconds": retrained,
+        # of the retraining run, what building the challenger took; the rest is three pipeline steps starting,
+        # loading the champion and registering
+        "challenger_seconds": result["retrain"]["seconds"],
+    }
 
 
 def wear_champion():
     """A wear prognosis as the benchmark trains one (4,000 simulated curves, 40 epochs, prior N(0, 1)), in process."""
-    from shopfloor.wear import model as wear_model
-    from shopfloor.wear.posterior import PosteriorConfig, fit_posterior
-    from shopfloor.wear.pyfunc import PrognosisPyfunc
+    from shopfloor.prognosis import wear_model as wear_model
+    from shopfloor.prognosis.posterior import PosteriorConfig, fit_posterior
+    from shopfloor.prognosis.pyfunc import PrognosisPyfunc
 
     sims = wear_model.simulate(5000, 1.0, seed=0)
-    posterior, _ = fit_posterior(sims.params[:4000], sims.observed[:4000], sims.params[4000:], sims.observed[4000:],
-                                 PosteriorConfig(epochs=40, patience=50))
+    posterior, _ = fit_posterior(
+        sims.params[:4000],
+        sims.observed[:4000],
+        sims.params[4000:],
+        sims.observed[4000:],
+        PosteriorConfig(epochs=40, patience=50),
+    )
     return PrognosisPyfunc(posterior, prior_scale=1.0)
 
 
 def fleet(seed: int, tools: int = 16) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A fleet of simulated tools whose (a, b) follow N(0, 0.3^2): ten to adapt on, the rest held out."""
-    from shopfloor.wear.model import wear_table
+    from shopfloor.prognosis.wear_model import wear_table
 
     table = wear_table(cases=tools, seed=seed, prior_scale=0.3)
     cases = sorted(table["case"].unique())
@@ -172,9 +186,9 @@ def curve_fit_rmse(rows: pd.DataFrame) -> float:
     """The simple rival on the same held-out curves: Eq. 20 fitted by least squares to each curve's observed cuts
     and extrapolated, scored as the prognosis is (the median forecast's RMSE on the cuts that followed)."""
     from shopfloor.defaults import PROGNOSIS
-    from shopfloor.retrain.wear_refit import MIN_CUTS, curves_of, fit_params
-    from shopfloor.wear.forecast import rmse
-    from shopfloor.wear.model import curves
+    from shopfloor.prognosis.forecast import rmse
+    from shopfloor.prognosis.retrain import MIN_CUTS, curves_of, fit_params
+    from shopfloor.prognosis.wear_model import curves
 
     errors = []
     for curve in curves_of(rows).values():
@@ -191,18 +205,26 @@ def wear_fleets(seeds: range = range(100, 105)) -> dict:
     scored with the champion, and the curve fit, on the other six. Six held-out tools make one fleet's figures
     noisy; this says how noisy."""
     from shopfloor.defaults import RETRAINING
-    from shopfloor.retrain.wear_refit import PrognosisRetrainer
+    from shopfloor.prognosis.retrain import PrognosisRetrainer
 
     champion, retrainer, rows = wear_champion(), PrognosisRetrainer(), []
     settings = {"fine_tune_epochs": RETRAINING.fine_tune_epochs, "simulations": RETRAINING.simulations}
     for seed in seeds:
         adapt, held = fleet(seed)
-        challenger, _ = retrainer.challenger(champion, adapt, reference=None, seed=seed - seeds.start,
-                                             settings=settings)
+        challenger, _ = retrainer.challenger(
+            champion, adapt, reference=None, seed=seed - seeds.start, settings=settings
+        )
         old, new = retrainer.score(champion, held), retrainer.score(challenger, held)
-        rows.append({"fleet": seed, "champion_rmse": old["rmse"], "challenger_rmse": new["rmse"],
-                     "curve_fit_rmse": curve_fit_rmse(held), "champion_coverage": old["coverage"],
-                     "challenger_coverage": new["coverage"]})
+        rows.append(
+            {
+                "fleet": seed,
+                "champion_rmse": old["rmse"],
+                "challenger_rmse": new["rmse"],
+                "curve_fit_rmse": curve_fit_rmse(held),
+                "champion_coverage": old["coverage"],
+                "challenger_coverage": new["coverage"],
+            }
+        )
     frame = pd.DataFrame(rows)
     summary = {c: {"mean": float(frame[c].mean()), "sd": float(frame[c].std())} for c in frame.columns if c != "fleet"}
     return {"fleets": rows, "summary": summary}
@@ -217,8 +239,10 @@ def main() -> None:
     fleets = wear_fleets() if "prognosis" in kinds else None
     if fleets:
         print("wear prognosis over fleets:", json.dumps(fleets["summary"]))
-    save("retraining_kinds", {"settings": {k: " ".join(v) for k, v in TRAIN.items()}, "kinds": results,
-                              "wear_fleets": fleets})
+    save(
+        "retraining_kinds",
+        {"settings": {k: " ".join(v) for k, v in TRAIN.items()}, "kinds": results, "wear_fleets": fleets},
+    )
 
 
 if __name__ == "__main__":

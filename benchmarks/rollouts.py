@@ -31,15 +31,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 from prediction_log import MODEL, _serving_benchmark, loaded  # noqa: E402
 
-from shopfloor.classify.train import reference_classifier  # noqa: E402
 from shopfloor.data.simulate import simulate_gearbox  # noqa: E402
+from shopfloor.fault_detection.train import reference_classifier  # noqa: E402
 from shopfloor.registry import register_model  # noqa: E402
 
 
 def register_challenger(seed: int = 5) -> None:
     model, splits = reference_classifier(simulate_gearbox(rows=3000, seed=seed), "faulty")
-    register_model(model, splits.test.drop(columns=["label"]).head(5), model_name=MODEL, experiment="bench",
-                   metrics={"test_f2": 0.1}, params={}, score_metric="test_f2")
+    register_model(
+        model,
+        splits.test.drop(columns=["label"]).head(5),
+        model_name=MODEL,
+        experiment="bench",
+        metrics={"test_f2": 0.1},
+        params={},
+        score_metric="test_f2",
+    )
 
 
 def shadow_throughput(bench, home: Path, body: bytes, seconds: float, rounds: int) -> dict:
@@ -52,18 +59,28 @@ def shadow_throughput(bench, home: Path, body: bytes, seconds: float, rounds: in
                 result = loaded(bench, url, body, seconds, home)
             runs[name].append(result["rps"])
             shares[name].append((round(result["server_cpu_share"], 2), round(result["generator_cpu_share"], 2)))
-            print(f"round {r} {name}: {result['rps']:.0f} req/s (server {result['server_cpu_share']:.0%} of a core, "
-                  f"wrk {result['generator_cpu_share']:.0%})", flush=True)
+            print(
+                f"round {r} {name}: {result['rps']:.0f} req/s (server {result['server_cpu_share']:.0%} of a core, "
+                f"wrk {result['generator_cpu_share']:.0%})",
+                flush=True,
+            )
     plain, shadow = statistics.median(runs["plain"]), statistics.median(runs["shadow"])
-    return {"rps": runs, "median_plain": plain, "median_shadow": shadow, "ratio": shadow / plain, "goal_ratio": 0.6,
-            "cpu_share_server_and_wrk": shares}
+    return {
+        "rps": runs,
+        "median_plain": plain,
+        "median_shadow": shadow,
+        "ratio": shadow / plain,
+        "goal_ratio": 0.6,
+        "cpu_share_server_and_wrk": shares,
+    }
 
 
 def canary_share(bench, home: Path, body: bytes, n: int = 10_000, percent: float = 10.0) -> dict:
     os.environ["SHOPFLOOR_MONITORING"] = str(home / "monitoring-canary")
     counts: dict[str, int] = {}
-    with bench.shopfloor_server(home, ["--challenger", f"canary:{percent:g}", "--quality-seconds", "0"],
-                                "canary") as url:
+    with bench.shopfloor_server(
+        home, ["--challenger", f"canary:{percent:g}", "--quality-seconds", "0"], "canary"
+    ) as url:
         host, port = url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port))
         for _ in range(n):
@@ -75,8 +92,15 @@ def canary_share(bench, home: Path, body: bytes, n: int = 10_000, percent: float
     p = percent / 100
     challenger = counts.get("2", 0)
     bound = 4 * math.sqrt(n * p * (1 - p))
-    return {"requests": n, "percent": percent, "by_version": counts, "challenger_share": challenger / n,
-            "expected": n * p, "bound_4sd": bound, "within_bound": abs(challenger - n * p) <= bound}
+    return {
+        "requests": n,
+        "percent": percent,
+        "by_version": counts,
+        "challenger_share": challenger / n,
+        "expected": n * p,
+        "bound_4sd": bound,
+        "within_bound": abs(challenger - n * p) <= bound,
+    }
 
 
 def rollback_time(bench, home: Path, body: bytes) -> dict:
@@ -84,9 +108,12 @@ def rollback_time(bench, home: Path, body: bytes) -> dict:
 
     os.environ["SHOPFLOOR_MONITORING"] = str(home / "monitoring-rollback")
     poll = 2.0
-    servers = [bench.shopfloor_server(home, ["--quality-seconds", "0", "--poll-seconds", str(poll)], f"rb{i}",
-                                      cores="0,1") for i in range(2)]
+    servers = [
+        bench.shopfloor_server(home, ["--quality-seconds", "0", "--poll-seconds", str(poll)], f"rb{i}", cores="0,1")
+        for i in range(2)
+    ]
     with servers[0] as first, servers[1] as second:
+
         def version(url: str) -> str:
             host, port = url.removeprefix("http://").split(":")
             conn = http.client.HTTPConnection(host, int(port), timeout=5)
@@ -102,8 +129,13 @@ def rollback_time(bench, home: Path, body: bytes) -> dict:
                 if url not in reached and version(url) == move["to"]:
                     reached[url] = time.perf_counter() - start
             time.sleep(0.02)
-    return {"poll_seconds": poll, "served_before": before, "rolled_back_to": move["to"],
-            "seconds_until_each_server": sorted(reached.values()), "seconds_until_all": max(reached.values())}
+    return {
+        "poll_seconds": poll,
+        "served_before": before,
+        "rolled_back_to": move["to"],
+        "seconds_until_each_server": sorted(reached.values()),
+        "seconds_until_all": max(reached.values()),
+    }
 
 
 def main() -> None:
@@ -117,15 +149,24 @@ def main() -> None:
         sample, _ = bench.register(home)
         register_challenger()  # v2, @challenger (lower registered score)
         body = bench.payloads(sample)["v1_one"]
-        figures = {"shadow": shadow_throughput(bench, home, body, args.seconds, args.rounds),
-                   "canary": canary_share(bench, home, body)}
+        figures = {
+            "shadow": shadow_throughput(bench, home, body, args.seconds, args.rounds),
+            "canary": canary_share(bench, home, body),
+        }
         # a promotion then a rollback: v3 takes @champion, the rollback brings v1 back
         model_seconds = time.perf_counter()
-        from shopfloor.classify.train import reference_classifier as fit
+        from shopfloor.fault_detection.train import reference_classifier as fit
 
         model, splits = fit(simulate_gearbox(rows=3000, seed=9), "faulty")
-        register_model(model, splits.test.drop(columns=["label"]).head(5), model_name=MODEL, experiment="bench",
-                       metrics={"test_f2": 0.95}, params={}, score_metric="test_f2")
+        register_model(
+            model,
+            splits.test.drop(columns=["label"]).head(5),
+            model_name=MODEL,
+            experiment="bench",
+            metrics={"test_f2": 0.95},
+            params={},
+            score_metric="test_f2",
+        )
         figures["rollback"] = rollback_time(bench, home, body) | {"setup_seconds": time.perf_counter() - model_seconds}
     print(json.dumps({k: v for k, v in figures.items()}, indent=1, default=str)[:1500])
     save("rollouts", figures)

@@ -39,14 +39,24 @@ def _events(home: Path) -> list[dict]:
     return [e for e in map(json.loads, lines) if e.get("event") == "step"]
 
 
-def start(pipeline: str, data: Path | None, home: Path, extra: list[str],
-          model: str | None = None) -> tuple[subprocess.Popen, float]:
+def start(
+    pipeline: str, data: Path | None, home: Path, extra: list[str], model: str | None = None
+) -> tuple[subprocess.Popen, float]:
     """``shopfloor run PIPELINE`` on ``data`` (None: the pipeline's own source, as ``--from-log``) in ``home``."""
     env = {**os.environ, "SHOPFLOOR_HOME": str(home)}
     env.pop("MLFLOW_TRACKING_URI", None)
     out = home / "result.json"
-    command = [*SHOPFLOOR, "run", pipeline, *(["--data", str(data)] if data else []),
-               "--model-name", model or f"scaling-{pipeline}", "--json", str(out), *extra]
+    command = [
+        *SHOPFLOOR,
+        "run",
+        pipeline,
+        *(["--data", str(data)] if data else []),
+        "--model-name",
+        model or f"scaling-{pipeline}",
+        "--json",
+        str(out),
+        *extra,
+    ]
     log = (home / "stdout.log").open("w")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), time.monotonic()
 
@@ -57,11 +67,17 @@ def finish(proc: subprocess.Popen, began: float, home: Path) -> dict:
     code = proc.wait()
     wall = time.monotonic() - began
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest process waited for yet
-    steps = {e["name"]: {"seconds": round(e["seconds"], 1), "status": e["status"],
-                         "peak_rss_mb": e.get("peak_rss_mb")} for e in _events(home)}
-    figures: dict = {"exit": code, "wall_s": round(wall, 1), "steps": steps,
-                     "peak_rss_mb": max((s["peak_rss_mb"] or 0.0) for s in steps.values()) if steps else None,
-                     "largest_process_so_far_mb": round(largest)}
+    steps = {
+        e["name"]: {"seconds": round(e["seconds"], 1), "status": e["status"], "peak_rss_mb": e.get("peak_rss_mb")}
+        for e in _events(home)
+    }
+    figures: dict = {
+        "exit": code,
+        "wall_s": round(wall, 1),
+        "steps": steps,
+        "peak_rss_mb": max((s["peak_rss_mb"] or 0.0) for s in steps.values()) if steps else None,
+        "largest_process_so_far_mb": round(largest),
+    }
     result = home / "result.json"
     if code in (0, 3) and result.exists():
         figures["result"] = json.loads(result.read_text())
@@ -93,11 +109,17 @@ def fault_detection(rows: int, workdir: Path, extra: list[str]) -> dict:
     if result:
         report = result["report"]
         best = report["best"]
-        figures |= {"chosen": best, "test_f2": report["methods"][best]["test"]["f2"],
-                    "cv_score": report["methods"][best]["cv"]["score"], "methods": len(report["methods"]),
-                    "grid_fits": report["grid"]["fits"], "grid_candidates": report["grid"]["candidates"],
-                    "left_out": report["left_out"], "failed": report["failed"],
-                    "csv_mb": round(data.stat().st_size / 2**20, 1)}
+        figures |= {
+            "chosen": best,
+            "test_f2": report["methods"][best]["test"]["f2"],
+            "cv_score": report["methods"][best]["cv"]["score"],
+            "methods": len(report["methods"]),
+            "grid_fits": report["grid"]["fits"],
+            "grid_candidates": report["grid"]["candidates"],
+            "left_out": report["left_out"],
+            "failed": report["failed"],
+            "csv_mb": round(data.stat().st_size / 2**20, 1),
+        }
     return figures
 
 
@@ -111,10 +133,13 @@ def health_index(units: int, workdir: Path, extra: list[str]) -> dict:
     figures, result, home = _run("health-index", data, workdir, [*HI_COLUMNS, *extra])
     if result:
         train = next((e for e in _events(home) if e["name"] == "train"), {})
-        figures |= {"chosen": result["method"], "rul_method": result["rul_method"],
-                    "test_spearman_rul": result["metrics"].get("test_spearman_rul"),
-                    "test_rul_rmse": result["metrics"].get("test_rul_rmse"),
-                    "left_out": (train.get("data") or {}).get("skipped", {})}
+        figures |= {
+            "chosen": result["method"],
+            "rul_method": result["rul_method"],
+            "test_spearman_rul": result["metrics"].get("test_spearman_rul"),
+            "test_rul_rmse": result["metrics"].get("test_rul_rmse"),
+            "left_out": (train.get("data") or {}).get("skipped", {}),
+        }
     return figures
 
 
@@ -143,23 +168,40 @@ def _served_log(home: Path, model: str, rows: int, per_request: int = 100, seed:
     started, now = time.monotonic(), datetime.now(UTC).timestamp()
     numeric = table[contract.inputs.names].to_numpy(float)
     for first in range(0, rows, 10_000):
-        chunk = table.iloc[first:first + 10_000]
+        chunk = table.iloc[first : first + 10_000]
         answers = champion.predict(None, chunk[contract.inputs.names])
         for start_row in range(0, len(chunk), per_request):
             part = slice(start_row, start_row + per_request)
             batch = Rows(numeric[first:][part], np.empty((len(chunk.iloc[part]), 0), object), contract.inputs)
-            log.add(Entry(now, model, str(contract.version.version), f"r{first + start_row}", batch,
-                          {c: answers[c].to_numpy()[part] for c in answers.columns}))
+            log.add(
+                Entry(
+                    now,
+                    model,
+                    str(contract.version.version),
+                    f"r{first + start_row}",
+                    batch,
+                    {c: answers[c].to_numpy()[part] for c in answers.columns},
+                )
+            )
         log.flush()
     log.close()
     logged = time.monotonic() - started
     truth = table["faulty"].to_numpy()
     for first in range(0, rows, 100_000):
-        record_outcomes(model, [{"request_id": f"r{i - i % per_request}", "row": i % per_request,
-                                 "label": names[str(int(truth[i]))]} for i in range(first, min(rows, first + 100_000))],
-                        labels=names)
-    return {"rows": rows, "rows_per_request": per_request, "log_write_s": round(logged, 1),
-            "outcomes_s": round(time.monotonic() - started - logged, 1)}
+        record_outcomes(
+            model,
+            [
+                {"request_id": f"r{i - i % per_request}", "row": i % per_request, "label": names[str(int(truth[i]))]}
+                for i in range(first, min(rows, first + 100_000))
+            ],
+            labels=names,
+        )
+    return {
+        "rows": rows,
+        "rows_per_request": per_request,
+        "log_write_s": round(logged, 1),
+        "outcomes_s": round(time.monotonic() - started - logged, 1),
+    }
 
 
 def retraining(log_rows: int, workdir: Path) -> dict:
@@ -176,8 +218,13 @@ def retraining(log_rows: int, workdir: Path) -> dict:
     result = json.loads((home / "result.json").read_text()) if figures.pop("result", None) else None
     figures |= {"champion_wall_s": champion["wall_s"], "log": log}
     if result:
-        figures |= {"promoted": result["promoted"], "reason": result["reason"], "method": result["retrain"]["method"],
-                    "new_rows": result["check"]["rows"], "holdout_rows": result["holdout_rows"]}
+        figures |= {
+            "promoted": result["promoted"],
+            "reason": result["reason"],
+            "method": result["retrain"]["method"],
+            "new_rows": result["check"]["rows"],
+            "holdout_rows": result["holdout_rows"],
+        }
     return figures
 
 
@@ -195,10 +242,19 @@ def beside(rows: int, units: int, workdir: Path) -> dict:
     finally:
         neighbour.kill()
         neighbour.wait()
-    ratios = {name: round(shared["steps"][name]["seconds"] / max(step["seconds"], 0.1), 2)
-              for name, step in alone["steps"].items() if name in shared["steps"]}
-    return {"rows": rows, "neighbour": f"health-index, {units} units, no budget", "alone": alone,
-            "beside": shared, "ratio_per_step": ratios, "ratio_total": round(shared["wall_s"] / alone["wall_s"], 2)}
+    ratios = {
+        name: round(shared["steps"][name]["seconds"] / max(step["seconds"], 0.1), 2)
+        for name, step in alone["steps"].items()
+        if name in shared["steps"]
+    }
+    return {
+        "rows": rows,
+        "neighbour": f"health-index, {units} units, no budget",
+        "alone": alone,
+        "beside": shared,
+        "ratio_per_step": ratios,
+        "ratio_total": round(shared["wall_s"] / alone["wall_s"], 2),
+    }
 
 
 def main() -> None:
@@ -206,8 +262,11 @@ def main() -> None:
     parser.add_argument("--rows", default="3000,30000,300000", help="fault-detection sizes, comma-separated")
     parser.add_argument("--units", default="100,1000", help="health-index fleet sizes, comma-separated")
     parser.add_argument("--budget", help="a --budget for every run (default: each pipeline's default)")
-    parser.add_argument("--log-rows", default="1000000",
-                        help="retraining from prediction logs of these sizes, comma-separated (0: none)")
+    parser.add_argument(
+        "--log-rows",
+        default="1000000",
+        help="retraining from prediction logs of these sizes, comma-separated (0: none)",
+    )
     parser.add_argument("--beside", action="store_true", help="also the fault-detection run beside a neighbour")
     parser.add_argument("--name", default=RESULT, help="results/NAME.json (default: %(default)s)")
     args = parser.parse_args()

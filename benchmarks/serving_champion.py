@@ -43,8 +43,12 @@ _spec = importlib.util.spec_from_file_location("serving_benchmark", Path(__file_
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)  # its wrk and server helpers (a module name that does not shadow ``serving``)
 
-MODELS = {"fault-detection": FAULT_MODEL, "health-index": HEALTH_MODEL, "anomaly-detection": ANOMALY_MODEL,
-          "prognosis": PROGNOSIS_MODEL}
+MODELS = {
+    "fault-detection": FAULT_MODEL,
+    "health-index": HEALTH_MODEL,
+    "anomaly-detection": ANOMALY_MODEL,
+    "prognosis": PROGNOSIS_MODEL,
+}
 BATCH = 100
 
 
@@ -58,8 +62,14 @@ def champion_home(pipeline: str, homes: Path) -> tuple[Path, float | None]:
     env = {**os.environ, "SHOPFLOOR_HOME": str(home)}
     env.pop("MLFLOW_TRACKING_URI", None)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "run", pipeline], cwd=ROOT, env=env, check=True,
-                   stdout=(home / "train.log").open("w"), stderr=subprocess.STDOUT)
+    subprocess.run(
+        [sys.executable, "-m", "shopfloor_cli.main", "run", pipeline],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=(home / "train.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     return home, time.perf_counter() - started
 
 
@@ -78,14 +88,14 @@ def requests(pipeline: str, model) -> tuple[list[Any], list[Any]]:
 
         table = simulate_run_to_failure(units=1, min_life=BATCH + 20, seed=21)
         rows = table.sort_values("time")[names].head(BATCH).to_dict(orient="records")
-        return rows[:max(1, model.min_rows)], rows
+        return rows[: max(1, model.min_rows)], rows
     if pipeline == "anomaly-detection":
-        from shopfloor.milling import data as milling
-        from shopfloor.milling.simulate import simulate_milling
+        from shopfloor.anomaly_detection import data as milling
+        from shopfloor.anomaly_detection.simulate import simulate_milling
 
         windows = milling.subcuts(milling.load_table(simulate_milling(cases=2, seed=11))).X[:BATCH].tolist()
         return windows[:1], windows
-    from shopfloor.wear.model import wear_table  # a tool's wear so far, after each of its first ten cuts
+    from shopfloor.prognosis.wear_model import wear_table  # a tool's wear so far, after each of its first ten cuts
 
     curve = wear_table(cases=1, seed=5)["VB"].tolist()[:10]
     return [curve], [curve] * BATCH
@@ -114,8 +124,11 @@ def per_call_ms(fn, batch, seconds: float = 2.0) -> dict[str, float]:
         fn(batch)
         times.append(time.perf_counter() - start)
     ms = np.asarray(times) * 1e3
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4),
-            "calls": len(ms)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 4),
+        "p99_ms": round(float(np.percentile(ms, 99)), 4),
+        "calls": len(ms),
+    }
 
 
 def in_process(pipeline: str, home: Path) -> tuple[dict, tuple[list[Any], list[Any]], Any]:
@@ -140,14 +153,20 @@ def in_process(pipeline: str, home: Path) -> tuple[dict, tuple[list[Any], list[A
     if torch:
         torch.set_num_threads(1)
     try:
-        figures: dict = {"version": str(contract.version.version), "kind": contract.kind,
-                         "chosen": params.get("chosen_model") or params.get("chosen") or contract.details.get("method"),
-                         "predict_rows_ms": {"one": per_call_ms(model.predict_rows, one),
-                                             f"batch_{BATCH}": per_call_ms(model.predict_rows, many)}}
+        figures: dict = {
+            "version": str(contract.version.version),
+            "kind": contract.kind,
+            "chosen": params.get("chosen_model") or params.get("chosen") or contract.details.get("method"),
+            "predict_rows_ms": {
+                "one": per_call_ms(model.predict_rows, one),
+                f"batch_{BATCH}": per_call_ms(model.predict_rows, many),
+            },
+        }
         if pipeline == "fault-detection":
             paths = {"compiled": model.scorer(), "pipeline": model._pipeline_proba}
-            figures["scoring_ms"] = {k: {"one": per_call_ms(fn, one), f"batch_{BATCH}": per_call_ms(fn, many)}
-                                     for k, fn in paths.items()}
+            figures["scoring_ms"] = {
+                k: {"one": per_call_ms(fn, one), f"batch_{BATCH}": per_call_ms(fn, many)} for k, fn in paths.items()
+            }
             figures["scorer"] = paths["compiled"].__qualname__.split(".")[0]
             figures["forest"] = forest_paths(model, batch)
             figures["largest_difference"] = float(np.abs(paths["compiled"](many) - paths["pipeline"](many)).max())
@@ -161,16 +180,20 @@ def in_process(pipeline: str, home: Path) -> tuple[dict, tuple[list[Any], list[A
 def forest_paths(model, batch: list[Any]) -> dict:
     """The gradient-boosting trees alone on encoded rows: the generated code against the level-by-level numpy walk
     (what the compiled path used before), one row and ``BATCH``."""
-    from shopfloor.classify.compiled import Forest, column_encoder
+    from shopfloor.fault_detection.compiled import Forest, column_encoder
 
     steps = model.estimator.steps
     forest = Forest(steps[-1][1])
     encode = column_encoder(steps[0][1], model.inputs)
     x = encode(model.inputs.parse_v1({"instances": batch}))
-    return {"trees": len(forest.roots), "nodes": len(forest.value), "deepest": forest.depth,
-            "generated": {"one": per_call_ms(forest.raw, x[:1]), f"batch_{BATCH}": per_call_ms(forest.raw, x)},
-            "walk": {"one": per_call_ms(forest.walk, x[:1]), f"batch_{BATCH}": per_call_ms(forest.walk, x)},
-            "largest_difference": float(np.abs(forest.raw(x) - forest.walk(x)).max())}
+    return {
+        "trees": len(forest.roots),
+        "nodes": len(forest.value),
+        "deepest": forest.depth,
+        "generated": {"one": per_call_ms(forest.raw, x[:1]), f"batch_{BATCH}": per_call_ms(forest.raw, x)},
+        "walk": {"one": per_call_ms(forest.walk, x[:1]), f"batch_{BATCH}": per_call_ms(forest.walk, x)},
+        "largest_difference": float(np.abs(forest.raw(x) - forest.walk(x)).max()),
+    }
 
 
 def loadtest(home: Path, out: Path) -> dict:
@@ -179,13 +202,35 @@ def loadtest(home: Path, out: Path) -> dict:
     import re
 
     env = {**os.environ, "SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
-    done = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "loadtest", "--serve-local", "--users", "200",
-                           "--rate", "10", "--duration", "30s", "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shopfloor_cli.main",
+            "loadtest",
+            "--serve-local",
+            "--users",
+            "200",
+            "--rate",
+            "10",
+            "--duration",
+            "30s",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     line = next((x for x in done.stdout.splitlines() if x.startswith("SLA ")), "")
     figures: dict = {"exit": done.returncode, "offered_rps": 2000, "sla": line or done.stderr[-1500:]}
-    for key, pattern in (("achieved_rps", r"achieved (\d+)"), ("p95_ms", r"p95 (\d+) ms"),
-                         ("error_percent", r"errors ([\d.]+)%"), ("generator_cpu_percent", r"busiest at (\d+) %")):
+    for key, pattern in (
+        ("achieved_rps", r"achieved (\d+)"),
+        ("p95_ms", r"p95 (\d+) ms"),
+        ("error_percent", r"errors ([\d.]+)%"),
+        ("generator_cpu_percent", r"busiest at (\d+) %"),
+    ):
         found = re.search(pattern, line)
         figures[key] = float(found.group(1)) if found else None
     figures["passed"] = done.returncode == 0
@@ -202,16 +247,20 @@ def served(pipeline: str, home: Path, bodies: tuple[list[Any], list[Any]], schem
     out: dict = {}
     with bench.shopfloor_server(home, ["--grpc-port", str(grpc_port)], f"serve-{pipeline}", model=name) as url:
         v1, v2 = f"{url}/v1/models/{name}:predict", f"{url}/v2/models/{name}/infer"
-        out["shopfloor"] = {"v1_one_8c": bench.wrk(v1, one_v1, 8, seconds, tmp),
-                            "v2_one_8c": bench.wrk(v2, one_v2, 8, seconds, tmp),
-                            f"v1_batch_{BATCH}_4c": bench.wrk(v1, many_v1, 4, seconds, tmp),
-                            "grpc_one_8": bench.grpc_rate(grpc_port, v2_tensor(schema, first), seconds,
-                                                          model=name)}
+        out["shopfloor"] = {
+            "v1_one_8c": bench.wrk(v1, one_v1, 8, seconds, tmp),
+            "v2_one_8c": bench.wrk(v2, one_v2, 8, seconds, tmp),
+            f"v1_batch_{BATCH}_4c": bench.wrk(v1, many_v1, 4, seconds, tmp),
+            "grpc_one_8": bench.grpc_rate(grpc_port, v2_tensor(schema, first), seconds, model=name),
+        }
     with bench.bare_server(home) as url:
-        out["bare_asgi"] = {"v1_one_8c": bench.wrk(f"{url}/", one_v1, 8, seconds, tmp),
-                            f"v1_batch_{BATCH}_4c": bench.wrk(f"{url}/", many_v1, 4, seconds, tmp)}
-    out["ratio_to_bare_asgi"] = {k: round(out["shopfloor"][k]["rps"] / out["bare_asgi"][k]["rps"], 3)
-                                 for k in out["bare_asgi"]}
+        out["bare_asgi"] = {
+            "v1_one_8c": bench.wrk(f"{url}/", one_v1, 8, seconds, tmp),
+            f"v1_batch_{BATCH}_4c": bench.wrk(f"{url}/", many_v1, 4, seconds, tmp),
+        }
+    out["ratio_to_bare_asgi"] = {
+        k: round(out["shopfloor"][k]["rps"] / out["bare_asgi"][k]["rps"], 3) for k in out["bare_asgi"]
+    }
     return out
 
 
@@ -225,8 +274,7 @@ def main() -> None:
     homes = args.homes or Path(tempfile.mkdtemp(prefix="shopfloor-champions-"))
     tmp = Path(tempfile.mkdtemp(prefix="shopfloor-wrk-"))
     path = ROOT / "benchmarks" / "results" / "serving_champion.json"
-    kept = json.loads(path.read_text()).get("kinds", {}) if path.exists() and args.pipelines != ",".join(MODELS) \
-        else {}
+    kept = json.loads(path.read_text()).get("kinds", {}) if path.exists() and args.pipelines != ",".join(MODELS) else {}
     figures: dict = {"homes": str(homes), "kinds": kept}  # a run of some pipelines keeps the others' figures
     for pipeline in args.pipelines.split(","):
         home, trained = champion_home(pipeline, homes)
@@ -237,9 +285,12 @@ def main() -> None:
             kind["loadtest"] = loadtest(home, tmp / "loadtest")
         figures["kinds"][pipeline] = kind
         one = kind["predict_rows_ms"]["one"]
-        print(f"{pipeline}: {kind['chosen']} one request p50 {one['p50_ms']:.3f} ms p99 {one['p99_ms']:.3f} ms; "
-              f"v1 one row {kind['served']['shopfloor']['v1_one_8c']['rps']:.0f} req/s, "
-              f"{kind['served']['ratio_to_bare_asgi']['v1_one_8c']:.2f} of bare ASGI", flush=True)
+        print(
+            f"{pipeline}: {kind['chosen']} one request p50 {one['p50_ms']:.3f} ms p99 {one['p99_ms']:.3f} ms; "
+            f"v1 one row {kind['served']['shopfloor']['v1_one_8c']['rps']:.0f} req/s, "
+            f"{kind['served']['ratio_to_bare_asgi']['v1_one_8c']:.2f} of bare ASGI",
+            flush=True,
+        )
         save("serving_champion", figures)
 
 

@@ -45,9 +45,11 @@ while time.perf_counter() - t < seconds or k < 2:
     work(); k += 1
 print((time.perf_counter() - t) / k)
 """
-KINDS = {"hgb": "gradient boosting, 100 trees on 24,000 x 66 rows",
-         "mlp": "300 steps of a 66-256-256-1 MLP, batch 64",
-         "conv": "30 steps of two 64-filter Conv1d layers on 64 windows of 6 x 64"}
+KINDS = {
+    "hgb": "gradient boosting, 100 trees on 24,000 x 66 rows",
+    "mlp": "300 steps of a 66-256-256-1 MLP, batch 64",
+    "conv": "30 steps of two 64-filter Conv1d layers on 64 windows of 6 x 64",
+}
 
 
 def _start(kind: str, threads: int, passive: bool, seconds: float) -> subprocess.Popen:
@@ -55,8 +57,9 @@ def _start(kind: str, threads: int, passive: bool, seconds: float) -> subprocess
     env.pop("OMP_WAIT_POLICY", None)
     if passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    return subprocess.Popen([sys.executable, "-c", WORK, kind, str(seconds)], env=env, stdout=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORK, kind, str(seconds)], env=env, stdout=subprocess.PIPE, text=True
+    )
 
 
 def measure(kind: str, threads: int, beside: bool, passive: bool = False, seconds: float = 8.0) -> float:
@@ -71,15 +74,20 @@ def measure(kind: str, threads: int, beside: bool, passive: bool = False, second
 def main() -> None:
     figures: dict = {"cpus": len(os.sched_getaffinity(0)), "work": KINDS, "seconds_per_unit": {}, "ratios": {}}
     for kind in KINDS:
-        row = {f"{label}_{threads}_threads": measure(kind, threads, beside)
-               for threads in (1, 2) for label, beside in (("alone", False), ("beside", True))}
+        row = {
+            f"{label}_{threads}_threads": measure(kind, threads, beside)
+            for threads in (1, 2)
+            for label, beside in (("alone", False), ("beside", True))
+        }
         row["alone_2_threads_passive"] = measure(kind, 2, False, passive=True)
         row["beside_2_threads_passive"] = measure(kind, 2, True, passive=True)
         best_alone = min(row["alone_1_threads"], row["alone_2_threads"])
         figures["seconds_per_unit"][kind] = row
-        figures["ratios"][kind] = {"one_thread_alone_vs_best_alone": round(row["alone_1_threads"] / best_alone, 2),
-                                   "beside_vs_best_alone_1_thread": round(row["beside_1_threads"] / best_alone, 2),
-                                   "beside_vs_best_alone_2_threads": round(row["beside_2_threads"] / best_alone, 2)}
+        figures["ratios"][kind] = {
+            "one_thread_alone_vs_best_alone": round(row["alone_1_threads"] / best_alone, 2),
+            "beside_vs_best_alone_1_thread": round(row["beside_1_threads"] / best_alone, 2),
+            "beside_vs_best_alone_2_threads": round(row["beside_2_threads"] / best_alone, 2),
+        }
     save("thread_policy", figures)
 
 

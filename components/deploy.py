@@ -11,5 +11,13 @@ def deploy(registration: str, target: str, tracking_uri: str, port: int, namespa
 
     from shopfloor.platform.deploy import deploy_step
 
-    return json.dumps(deploy_step(json.loads(registration), target=target, port=port, namespace=namespace,
-                                  image=image, tracking_uri=tracking_uri))
+    return json.dumps(
+        deploy_step(
+            json.loads(registration),
+            target=target,
+            port=port,
+            namespace=namespace,
+            image=image,
+            tracking_uri=tracking_uri,
+        )
+    )

@@ -11,5 +11,8 @@ def record_run_outcome(status: dsl.PipelineTaskFinalStatus, pipeline_name: str) 
 
     from shopfloor.platform.run_outcomes import record_outcome
 
-    return json.dumps(record_outcome(pipeline_name, status.state, error=status.error_message or "",
-                                     task=status.pipeline_task_name or ""))
+    return json.dumps(
+        record_outcome(
+            pipeline_name, status.state, error=status.error_message or "", task=status.pipeline_task_name or ""
+        )
+    )

@@ -34,8 +34,10 @@ def _load_rows(inputs: list[dict]) -> list[list]:
     names = [i["name"] for i in inputs]
     missing = [f for f in names if f not in table.columns]
     if missing:
-        raise RuntimeError(f"load-test rows lack {len(missing)} model inputs (first {missing[0]!r}); "
-                           "set SHOPFLOOR_LOADTEST_DATA to a CSV of the training data")
+        raise RuntimeError(
+            f"load-test rows lack {len(missing)} model inputs (first {missing[0]!r}); "
+            "set SHOPFLOOR_LOADTEST_DATA to a CSV of the training data"
+        )
     table = table[names].dropna()
     for column in inputs:
         cast = str if column["datatype"] == "BYTES" else float
@@ -57,8 +59,17 @@ def v2_body(row: list) -> dict:
     """One [1, columns] FP64 tensor for an all-numeric model, else one [1] tensor per column."""
     if all(i["datatype"] != "BYTES" for i in _INPUTS):
         return {"inputs": [{"name": "rows", "shape": [1, len(row)], "datatype": "FP64", "data": row}]}
-    return {"inputs": [{"name": i["name"], "shape": [1], "datatype": "BYTES" if i["datatype"] == "BYTES" else "FP64",
-                        "data": [value]} for i, value in zip(_INPUTS, row, strict=True)]}
+    return {
+        "inputs": [
+            {
+                "name": i["name"],
+                "shape": [1],
+                "datatype": "BYTES" if i["datatype"] == "BYTES" else "FP64",
+                "data": [value],
+            }
+            for i, value in zip(_INPUTS, row, strict=True)
+        ]
+    }
 
 
 class V1User(FastHttpUser):

@@ -26,13 +26,32 @@ def wait_ready(url: str, model: str, timeout: float = 120.0, proc: subprocess.Po
 
 
 @contextlib.contextmanager
-def local_server(model: str, alias: str = CHAMPION, workers: int = 1, extra: list[str] | None = None,
-                 env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+def local_server(
+    model: str,
+    alias: str = CHAMPION,
+    workers: int = 1,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[str]:
     """``shopfloor serve`` on a free 127.0.0.1 port; yields its URL and stops it afterwards."""
     port = free_port()
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", model, "--alias", alias,
-           "--port", str(port), "--workers", str(workers), *(extra or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "shopfloor_cli.main",
+        "serve",
+        "--model-name",
+        model,
+        "--alias",
+        alias,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        *(extra or []),
+    ]
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -105,9 +124,20 @@ class CpuWatch:
         return float(sorted(values)[len(values) // 2]) if values else 0.0
 
 
-def run_locust(host: str, out_dir: Path, *, users: int = 20, rate: float = 10.0, duration: str = "60s",
-               protocol: str = "both", model: str = FAULT_MODEL, p95_ms: float = 56.0,
-               max_error_rate: float = 0.0, spawn_rate: float | None = None, processes: int | None = None) -> SlaResult:
+def run_locust(
+    host: str,
+    out_dir: Path,
+    *,
+    users: int = 20,
+    rate: float = 10.0,
+    duration: str = "60s",
+    protocol: str = "both",
+    model: str = FAULT_MODEL,
+    p95_ms: float = 56.0,
+    max_error_rate: float = 0.0,
+    spawn_rate: float | None = None,
+    processes: int | None = None,
+) -> SlaResult:
     """Locust headless (FastHttpUser) with ``users`` users at ``rate`` requests/s each, in ``processes``
     forked processes (default: every core but the server's); returns the SLA verdict with the offered and
     achieved rates and the load generator's own CPU use."""
@@ -116,36 +146,84 @@ def run_locust(host: str, out_dir: Path, *, users: int = 20, rate: float = 10.0,
     from shopfloor.errors import ShopfloorError
 
     if importlib.util.find_spec("locust") is None:
-        raise ShopfloorError("locust is not installed here (the serving image leaves it out): "
-                             "pip install 'shopfloor[loadtest]', or run the load test from a workstation")
+        raise ShopfloorError(
+            "locust is not installed here (the serving image leaves it out): "
+            "pip install 'shopfloor[loadtest]', or run the load test from a workstation"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     processes = processes or default_processes()
     env = {**os.environ, "SHOPFLOOR_RATE": str(rate), "SHOPFLOOR_MODEL": model}
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
-           "-u", str(users), "-r", str(spawn_rate or users), "--run-time", duration, "--only-summary",
-           "--csv", str(out_dir / "locust"), "--html", str(out_dir / "report.html"), "--loglevel", "WARNING",
-           *(["--processes", str(processes)] if processes > 1 else []), *USERS[protocol]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        host,
+        "-u",
+        str(users),
+        "-r",
+        str(spawn_rate or users),
+        "--run-time",
+        duration,
+        "--only-summary",
+        "--csv",
+        str(out_dir / "locust"),
+        "--html",
+        str(out_dir / "report.html"),
+        "--loglevel",
+        "WARNING",
+        *(["--processes", str(processes)] if processes > 1 else []),
+        *USERS[protocol],
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with CpuWatch(proc.pid) as watch:
         _, stderr = proc.communicate()
     stats = out_dir / "locust_stats.csv"
     if not stats.exists():
         raise RuntimeError(f"locust wrote no statistics (exit {proc.returncode}): {stderr[-2000:]}")
-    return check(stats, p95_ms=p95_ms, max_error_rate=max_error_rate, offered_rps=users * rate,
-                 generator_cpu=watch.busiest_percent, processes=processes)
+    return check(
+        stats,
+        p95_ms=p95_ms,
+        max_error_rate=max_error_rate,
+        offered_rps=users * rate,
+        generator_cpu=watch.busiest_percent,
+        processes=processes,
+    )
 
 
-def step_profile(host: str, out_dir: Path, *, rates: list[float], rate_per_user: float = 10.0, step: str = "20s",
-                 protocol: str = "v1", model: str = FAULT_MODEL, p95_ms: float = 56.0,
-                 processes: int | None = None, log=print) -> dict:
+def step_profile(
+    host: str,
+    out_dir: Path,
+    *,
+    rates: list[float],
+    rate_per_user: float = 10.0,
+    step: str = "20s",
+    protocol: str = "v1",
+    model: str = FAULT_MODEL,
+    p95_ms: float = 56.0,
+    processes: int | None = None,
+    log=print,
+) -> dict:
     """Offer rising rates (users at ``rate_per_user`` requests/s each) until the SLA breaks or the load
     generator saturates; the highest rate that held the SLA, with the generator below saturation."""
     steps, best, reason = [], None, None
     for offered in rates:
         users = max(1, round(offered / rate_per_user))
-        result = run_locust(host, out_dir / f"step_{int(offered)}", users=users, rate=rate_per_user, duration=step,
-                            protocol=protocol, model=model, p95_ms=p95_ms, spawn_rate=max(10, users),
-                            processes=processes)
+        result = run_locust(
+            host,
+            out_dir / f"step_{int(offered)}",
+            users=users,
+            rate=rate_per_user,
+            duration=step,
+            protocol=protocol,
+            model=model,
+            p95_ms=p95_ms,
+            spawn_rate=max(10, users),
+            processes=processes,
+        )
         steps.append(result.to_dict())
         log(result.summary())
         if result.generator_saturated:
@@ -155,5 +233,9 @@ def step_profile(host: str, out_dir: Path, *, rates: list[float], rate_per_user:
             reason = "the SLA broke"
             break
         best = result.rps
-    return {"highest_rate_holding_sla": best, "stopped_because": reason or "every step held", "steps": steps,
-            "p95_limit_ms": p95_ms}
+    return {
+        "highest_rate_holding_sla": best,
+        "stopped_because": reason or "every step held",
+        "steps": steps,
+        "p95_limit_ms": p95_ms,
+    }

@@ -45,8 +45,12 @@ class SlaResult:
     @property
     def passed(self) -> bool:
         """The SLA held: p95 within the limit, errors within the limit, and the offered rate achieved."""
-        return (self.requests > 0 and self.p95_ms <= self.p95_limit_ms and self.error_rate <= self.max_error_rate
-                and self.achieved_share >= ACHIEVED_SHARE)
+        return (
+            self.requests > 0
+            and self.p95_ms <= self.p95_limit_ms
+            and self.error_rate <= self.max_error_rate
+            and self.achieved_share >= ACHIEVED_SHARE
+        )
 
     def verdict(self) -> str:
         if self.passed:
@@ -56,21 +60,35 @@ class SlaResult:
         return "FAIL"
 
     def summary(self) -> str:
-        offered = f"offered {self.offered_rps:.0f} RPS, achieved {self.rps:.0f}" if self.offered_rps else \
-            f"{self.rps:.0f} RPS"
-        line = (f"SLA {self.verdict()}: {self.requests} requests, {offered}, p50 {self.p50_ms:.0f} ms, "
-                f"p95 {self.p95_ms:.0f} ms (limit {self.p95_limit_ms:g}), p99 {self.p99_ms:.0f} ms, "
-                f"errors {self.error_rate:.2%} (limit {self.max_error_rate:.2%}); Locust: {self.processes} "
-                f"process(es), busiest at {self.generator_cpu:.0f} % of a core")
+        offered = (
+            f"offered {self.offered_rps:.0f} RPS, achieved {self.rps:.0f}"
+            if self.offered_rps
+            else f"{self.rps:.0f} RPS"
+        )
+        line = (
+            f"SLA {self.verdict()}: {self.requests} requests, {offered}, p50 {self.p50_ms:.0f} ms, "
+            f"p95 {self.p95_ms:.0f} ms (limit {self.p95_limit_ms:g}), p99 {self.p99_ms:.0f} ms, "
+            f"errors {self.error_rate:.2%} (limit {self.max_error_rate:.2%}); Locust: {self.processes} "
+            f"process(es), busiest at {self.generator_cpu:.0f} % of a core"
+        )
         if self.generator_saturated:
             line += " - the generator, not the server, limited this run"
         return line
 
     def to_dict(self) -> dict:
-        return {"offered_rps": self.offered_rps, "achieved_rps": round(self.rps, 1), "requests": self.requests,
-                "failures": self.failures, "p50_ms": self.p50_ms, "p95_ms": self.p95_ms, "p99_ms": self.p99_ms,
-                "generator_cpu_percent": round(self.generator_cpu, 1), "generator_saturated": self.generator_saturated,
-                "processes": self.processes, "passed": self.passed}
+        return {
+            "offered_rps": self.offered_rps,
+            "achieved_rps": round(self.rps, 1),
+            "requests": self.requests,
+            "failures": self.failures,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "generator_cpu_percent": round(self.generator_cpu, 1),
+            "generator_saturated": self.generator_saturated,
+            "processes": self.processes,
+            "passed": self.passed,
+        }
 
 
 def read_aggregated(stats_csv: str | Path) -> dict[str, str]:
@@ -82,11 +100,26 @@ def read_aggregated(stats_csv: str | Path) -> dict[str, str]:
     raise ValueError(f"{stats_csv}: no Aggregated row; did Locust send any request?")
 
 
-def check(stats_csv: str | Path, p95_ms: float = 56.0, max_error_rate: float = 0.0, offered_rps: float = 0.0,
-          generator_cpu: float = 0.0, processes: int = 1) -> SlaResult:
+def check(
+    stats_csv: str | Path,
+    p95_ms: float = 56.0,
+    max_error_rate: float = 0.0,
+    offered_rps: float = 0.0,
+    generator_cpu: float = 0.0,
+    processes: int = 1,
+) -> SlaResult:
     row = read_aggregated(stats_csv)
     requests = int(row["Request Count"])
-    return SlaResult(requests=requests, failures=int(row["Failure Count"]), rps=float(row["Requests/s"]),
-                     p50_ms=float(row["50%"]), p95_ms=float(row["95%"]), p99_ms=float(row["99%"]),
-                     p95_limit_ms=p95_ms, max_error_rate=max_error_rate, offered_rps=offered_rps,
-                     generator_cpu=generator_cpu, processes=processes)
+    return SlaResult(
+        requests=requests,
+        failures=int(row["Failure Count"]),
+        rps=float(row["Requests/s"]),
+        p50_ms=float(row["50%"]),
+        p95_ms=float(row["95%"]),
+        p99_ms=float(row["99%"]),
+        p95_limit_ms=p95_ms,
+        max_error_rate=max_error_rate,
+        offered_rps=offered_rps,
+        generator_cpu=generator_cpu,
+        processes=processes,
+    )

@@ -8,9 +8,13 @@ from pipelines.health_index import health_index
 from pipelines.prognosis import prognosis
 from pipelines.retraining import retraining
 
-PIPELINES: dict[str, Callable] = {"fault-detection": fault_detection, "health-index": health_index,
-                                  "retraining": retraining, "anomaly-detection": anomaly_detection,
-                                  "prognosis": prognosis}
+PIPELINES: dict[str, Callable] = {
+    "fault-detection": fault_detection,
+    "health-index": health_index,
+    "retraining": retraining,
+    "anomaly-detection": anomaly_detection,
+    "prognosis": prognosis,
+}
 
 
 def get(name: str) -> Callable:

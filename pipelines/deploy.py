@@ -14,14 +14,21 @@ from shopfloor.constants import (
 )
 
 
-def deploy_new_champion(registration: dsl.PipelineTask, *, target, port, namespace, image,
-                        tracking_uri) -> list[dsl.PipelineTask]:
+def deploy_new_champion(
+    registration: dsl.PipelineTask, *, target, port, namespace, image, tracking_uri
+) -> list[dsl.PipelineTask]:
     """Add the conditional deploy task after ``registration`` (a task with ``registration`` and ``alias``
     outputs); returns the tasks added, for caching options."""
     with dsl.If(target != "none", name="deploy asked for"):
         with dsl.If(registration.outputs["alias"] == CHAMPION, name="new champion"):
-            serve = deploy(registration=registration.outputs["registration"], target=target, port=port,
-                           namespace=namespace, image=image, tracking_uri=tracking_uri)
+            serve = deploy(
+                registration=registration.outputs["registration"],
+                target=target,
+                port=port,
+                namespace=namespace,
+                image=image,
+                tracking_uri=tracking_uri,
+            )
             serve.set_display_name("deploy: KServe")
     return [serve]
 
@@ -35,12 +42,17 @@ def step_options(tasks: list[dsl.PipelineTask]) -> None:
         task.set_memory_request(STEP_MEMORY_REQUEST).set_memory_limit(STEP_MEMORY_LIMIT)
 
 
-def finish(tasks: list[dsl.PipelineTask], registration: dsl.PipelineTask, *, target, port, namespace, image,
-           tracking_uri):
+def finish(
+    tasks: list[dsl.PipelineTask], registration: dsl.PipelineTask, *, target, port, namespace, image, tracking_uri
+):
     """The end of every model pipeline: the conditional deploy after ``registration``, no caching (each run
     trains and registers anew), CPU and memory requests and limits on every step (its threads follow them), and
     the registration as the pipeline's output."""
-    tasks = [*tasks, *deploy_new_champion(registration, target=target, port=port, namespace=namespace, image=image,
-                                          tracking_uri=tracking_uri)]
+    tasks = [
+        *tasks,
+        *deploy_new_champion(
+            registration, target=target, port=port, namespace=namespace, image=image, tracking_uri=tracking_uri
+        ),
+    ]
     step_options(tasks)
     return registration.outputs["registration"]

@@ -28,34 +28,69 @@ from shopfloor.constants import (
 from shopfloor.defaults import FAULT_DETECTION
 
 
-@dsl.pipeline(name="fault-detection",
-              description="Balance rare faults with tuned synthetic rows, train and register a classifier.")
-def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECTION.label, drop_columns: list = [],  # noqa: B006
-                    categorical: list = [], synthesizers: list = list(FAULT_DETECTION.synthesizers),  # noqa: B006
-                    filter_method: str = FAULT_DETECTION.filter_method, objective: str = FAULT_DETECTION.objective,
-                    classifier: str = FAULT_DETECTION.classifier,
-                    threshold_metric: str = FAULT_DETECTION.threshold_metric, n_trials: int = FAULT_DETECTION.n_trials,
-                    timeout: float = FAULT_DETECTION.timeout, optuna_storage: str = "", study_name: str = "fd",
-                    tuning_workers: int = FAULT_DETECTION.tuning_workers, max_steps: int = FAULT_DETECTION.max_steps,
-                    cv_folds: int = FAULT_DETECTION.cv_folds, cv_repeats: int = FAULT_DETECTION.cv_repeats,
-                    cv_rows: int = FAULT_DETECTION.cv_rows,
-                    d_max_quantile: float = FAULT_DETECTION.d_max_quantile,
-                    likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile, model_name: str = FAULT_MODEL,
-                    force_promote: bool = False, deploy_target: str = "none",
-                    serve_port: int = SERVE_PORTS["fault-detection"], namespace: str = NAMESPACE, image: str = "",
-                    key_column: str = "", budget: float = FAULT_DETECTION.budget,
-                    max_latency_ms: float = FAULT_DETECTION.max_latency_ms,
-                    seed: int = FAULT_DETECTION.seed) -> str:
-    data = ingest(data_path=data_path, label=label, drop_columns=drop_columns, categorical=categorical,
-                  key_column=key_column, seed=seed)
+@dsl.pipeline(
+    name="fault-detection",
+    description="Balance rare faults with tuned synthetic rows, train and register a classifier.",
+)
+def fault_detection(
+    data_path: str,
+    tracking_uri: str,
+    label: str = FAULT_DETECTION.label,
+    drop_columns: list = [],
+    categorical: list = [],
+    synthesizers: list = list(FAULT_DETECTION.synthesizers),
+    filter_method: str = FAULT_DETECTION.filter_method,
+    objective: str = FAULT_DETECTION.objective,
+    classifier: str = FAULT_DETECTION.classifier,
+    threshold_metric: str = FAULT_DETECTION.threshold_metric,
+    n_trials: int = FAULT_DETECTION.n_trials,
+    timeout: float = FAULT_DETECTION.timeout,
+    optuna_storage: str = "",
+    study_name: str = "fd",
+    tuning_workers: int = FAULT_DETECTION.tuning_workers,
+    max_steps: int = FAULT_DETECTION.max_steps,
+    cv_folds: int = FAULT_DETECTION.cv_folds,
+    cv_repeats: int = FAULT_DETECTION.cv_repeats,
+    cv_rows: int = FAULT_DETECTION.cv_rows,
+    d_max_quantile: float = FAULT_DETECTION.d_max_quantile,
+    likelihood_quantile: float = FAULT_DETECTION.likelihood_quantile,
+    model_name: str = FAULT_MODEL,
+    force_promote: bool = False,
+    deploy_target: str = "none",
+    serve_port: int = SERVE_PORTS["fault-detection"],
+    namespace: str = NAMESPACE,
+    image: str = "",
+    key_column: str = "",
+    budget: float = FAULT_DETECTION.budget,
+    max_latency_ms: float = FAULT_DETECTION.max_latency_ms,
+    seed: int = FAULT_DETECTION.seed,
+) -> str:
+    data = ingest(
+        data_path=data_path,
+        label=label,
+        drop_columns=drop_columns,
+        categorical=categorical,
+        key_column=key_column,
+        seed=seed,
+    )
     data.set_display_name("ingest")
     tasks = [data]
-    splits = {"train": data.outputs["train"], "valid": data.outputs["valid"],
-              "preprocessing": data.outputs["preprocessing"]}
+    splits = {
+        "train": data.outputs["train"],
+        "valid": data.outputs["valid"],
+        "preprocessing": data.outputs["preprocessing"],
+    }
     cv = {"cv_folds": cv_folds, "cv_repeats": cv_repeats, "cv_rows": cv_rows, "seed": seed}
     time = {"budget": budget}  # one time budget, counted from ingest's start (in the splits' metadata)
-    study = {"objective": objective, "classifier": classifier, "n_trials": n_trials, "timeout": timeout,
-             "optuna_storage": optuna_storage, "study_name": study_name, "max_steps": max_steps}
+    study = {
+        "objective": objective,
+        "classifier": classifier,
+        "n_trials": n_trials,
+        "timeout": timeout,
+        "optuna_storage": optuna_storage,
+        "study_name": study_name,
+        "max_steps": max_steps,
+    }
     jobs = tuning_plan(synthesizers=synthesizers, workers=tuning_workers)
     jobs.set_display_name("tuning plan")
     with dsl.ParallelFor(jobs.output, name="tuning-workers") as job:
@@ -67,18 +102,46 @@ def fault_detection(data_path: str, tracking_uri: str, label: str = FAULT_DETECT
     with dsl.ParallelFor(synthesizers, name="synthesizers") as name:
         made = synthesize(**splits, studies=studies.outputs["gathered"], name=name, **study, **cv, **time)
         made.set_display_name("synthesize")
-        kept = filter_rows(**splits, candidates=made.outputs["candidates"], method=filter_method,
-                           d_max_quantile=d_max_quantile, likelihood_quantile=likelihood_quantile, **cv, **time)
+        kept = filter_rows(
+            **splits,
+            candidates=made.outputs["candidates"],
+            method=filter_method,
+            d_max_quantile=d_max_quantile,
+            likelihood_quantile=likelihood_quantile,
+            **cv,
+            **time,
+        )
         kept.set_display_name("filter")
         tasks += [made, kept]
-    fit = train(**splits, test=data.outputs["test"], synthetic=dsl.Collected(kept.outputs["kept"]),
-                classifier=classifier, filter_method=filter_method, threshold_metric=threshold_metric,
-                max_latency_ms=max_latency_ms, **cv, **time)
+    fit = train(
+        **splits,
+        test=data.outputs["test"],
+        synthetic=dsl.Collected(kept.outputs["kept"]),
+        classifier=classifier,
+        filter_method=filter_method,
+        threshold_metric=threshold_metric,
+        max_latency_ms=max_latency_ms,
+        **cv,
+        **time,
+    )
     fit.set_display_name("train: classifiers")
-    reg = register(models=fit.outputs["models"], report=fit.outputs["report"], test=data.outputs["test"],
-                   synthesizers=dsl.Collected(made.outputs["synthesizer"]),
-                   pca_plots=dsl.Collected(kept.outputs["pca_plot"]), tracking_uri=tracking_uri, model_name=model_name,
-                   force_promote=force_promote)
+    reg = register(
+        models=fit.outputs["models"],
+        report=fit.outputs["report"],
+        test=data.outputs["test"],
+        synthesizers=dsl.Collected(made.outputs["synthesizer"]),
+        pca_plots=dsl.Collected(kept.outputs["pca_plot"]),
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        force_promote=force_promote,
+    )
     reg.set_display_name("register: MLflow")
-    return finish([*tasks, fit, reg], reg, target=deploy_target, port=serve_port, namespace=namespace, image=image,
-                  tracking_uri=tracking_uri)
+    return finish(
+        [*tasks, fit, reg],
+        reg,
+        target=deploy_target,
+        port=serve_port,
+        namespace=namespace,
+        image=image,
+        tracking_uri=tracking_uri,
+    )

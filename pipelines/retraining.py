@@ -15,25 +15,56 @@ from shopfloor.constants import FAULT_MODEL
 from shopfloor.defaults import RETRAINING
 
 
-@dsl.pipeline(name="retraining",
-              description="Retrain the champion on new data (EnKF warm start or refit); promote only if not worse.")
-def retraining(data_path: str, tracking_uri: str, label: str = RETRAINING.label, model_name: str = FAULT_MODEL,
-               metric: str = RETRAINING.metric, margin: float = RETRAINING.margin,
-               holdout_size: float = RETRAINING.holdout_size, ks_threshold: float = RETRAINING.ks_threshold,
-               psi_threshold: float = RETRAINING.psi_threshold,
-               fine_tune_epochs: int = RETRAINING.fine_tune_epochs, simulations: int = RETRAINING.simulations,
-               seed: int = RETRAINING.seed) -> str:
-    check = check_new_data(data_path=data_path, label=label, tracking_uri=tracking_uri, model_name=model_name,
-                           holdout_size=holdout_size, ks_threshold=ks_threshold, psi_threshold=psi_threshold,
-                           seed=seed)
+@dsl.pipeline(
+    name="retraining",
+    description="Retrain the champion on new data (EnKF warm start or refit); promote only if not worse.",
+)
+def retraining(
+    data_path: str,
+    tracking_uri: str,
+    label: str = RETRAINING.label,
+    model_name: str = FAULT_MODEL,
+    metric: str = RETRAINING.metric,
+    margin: float = RETRAINING.margin,
+    holdout_size: float = RETRAINING.holdout_size,
+    ks_threshold: float = RETRAINING.ks_threshold,
+    psi_threshold: float = RETRAINING.psi_threshold,
+    fine_tune_epochs: int = RETRAINING.fine_tune_epochs,
+    simulations: int = RETRAINING.simulations,
+    seed: int = RETRAINING.seed,
+) -> str:
+    check = check_new_data(
+        data_path=data_path,
+        label=label,
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        holdout_size=holdout_size,
+        ks_threshold=ks_threshold,
+        psi_threshold=psi_threshold,
+        seed=seed,
+    )
     check.set_display_name("check: signature, split, drift")
-    fit = retrain_challenger(adapt=check.outputs["adapt"], tracking_uri=tracking_uri, model_name=model_name,
-                             fine_tune_epochs=fine_tune_epochs, simulations=simulations, seed=seed)
+    fit = retrain_challenger(
+        adapt=check.outputs["adapt"],
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        fine_tune_epochs=fine_tune_epochs,
+        simulations=simulations,
+        seed=seed,
+    )
     fit.set_display_name("retrain: challenger from champion")
-    decide = promote(adapt=check.outputs["adapt"], holdout=check.outputs["holdout"],
-                     challenger=fit.outputs["challenger"], drift=check.outputs["drift"],
-                     retrain_info=fit.outputs["Output"], check_info=check.outputs["Output"],
-                     tracking_uri=tracking_uri, model_name=model_name, metric=metric, margin=margin)
+    decide = promote(
+        adapt=check.outputs["adapt"],
+        holdout=check.outputs["holdout"],
+        challenger=fit.outputs["challenger"],
+        drift=check.outputs["drift"],
+        retrain_info=fit.outputs["Output"],
+        check_info=check.outputs["Output"],
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        metric=metric,
+        margin=margin,
+    )
     decide.set_display_name("promote: champion vs challenger")
     step_options([check, fit, decide])
     return decide.outputs["Output"]

@@ -5,7 +5,7 @@ detection and retraining log them) give each numeric column its deciles and the 
 between them. Every scored row goes into a ring buffer of the last ``window`` rows (one array write per
 request). When Prometheus scrapes ``/metrics``, a collector computes each column's population stability
 index of the buffer against the training shares, ``sum (q - p) ln(q / p)`` (the batch drift report's
-formula, ``shopfloor.retrain.drift.psi``), and exports it as ``shopfloor_feature_psi{model, feature}``,
+formula, ``shopfloor.retraining.drift.psi``), and exports it as ``shopfloor_feature_psi{model, feature}``,
 with the rows it was computed on; nothing is exported before ``min_rows`` rows have been seen. Models
 without logged training rows (or with no numeric column) export nothing.
 """
@@ -23,8 +23,15 @@ FLOOR = 1e-4
 
 
 class OnlineDrift:
-    def __init__(self, model: str, reference: pd.DataFrame, columns: list[str], window: int = 2000,
-                 min_rows: int = 200, bins: int = 10) -> None:
+    def __init__(
+        self,
+        model: str,
+        reference: pd.DataFrame,
+        columns: list[str],
+        window: int = 2000,
+        min_rows: int = 200,
+        bins: int = 10,
+    ) -> None:
         self.model, self.columns, self.window, self.min_rows = model, list(columns), window, min_rows
         self.edges, self.expected = [], []
         for column in self.columns:
@@ -43,7 +50,7 @@ class OnlineDrift:
         n = len(values)
         if n >= self.window:
             with self.lock:
-                self.buffer[:] = values[-self.window:]
+                self.buffer[:] = values[-self.window :]
                 self.count += n
             return
         with self.lock:
@@ -54,7 +61,7 @@ class OnlineDrift:
             else:
                 split = self.window - start
                 self.buffer[start:] = values[:split]
-                self.buffer[:end - self.window] = values[split:]
+                self.buffer[: end - self.window] = values[split:]
             self.count += n
 
     def psi(self) -> dict[str, float]:
@@ -82,10 +89,14 @@ class DriftCollector:
         self.served = served  # the name -> RegistryModel dict of the process
 
     def collect(self):
-        psi = GaugeMetricFamily("shopfloor_feature_psi", "Population stability index of the last served rows "
-                                "against the training rows, per numeric feature", labels=["model", "feature"])
-        rows = GaugeMetricFamily("shopfloor_drift_window_rows", "Served rows the online drift is computed on",
-                                 labels=["model"])
+        psi = GaugeMetricFamily(
+            "shopfloor_feature_psi",
+            "Population stability index of the last served rows against the training rows, per numeric feature",
+            labels=["model", "feature"],
+        )
+        rows = GaugeMetricFamily(
+            "shopfloor_drift_window_rows", "Served rows the online drift is computed on", labels=["model"]
+        )
         for name, model in list(self.served.items()):
             drift = getattr(model, "drift", None)
             if drift is None:

@@ -44,8 +44,13 @@ class BodyError(Exception):
 
 
 async def respond(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(headers or [])],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -58,8 +63,13 @@ def tensors_of(payload: Any) -> list[Tensor] | None:
         if not isinstance(item, dict):
             return None
         name, shape, datatype, data = item.get("name"), item.get("shape"), item.get("datatype"), item.get("data")
-        if not (isinstance(name, str) and isinstance(datatype, str) and isinstance(shape, list)
-                and all(type(d) is int for d in shape) and isinstance(data, list)):
+        if not (
+            isinstance(name, str)
+            and isinstance(datatype, str)
+            and isinstance(shape, list)
+            and all(type(d) is int for d in shape)
+            and isinstance(data, list)
+        ):
             return None
         out.append(Tensor(name, shape, datatype, data))
     return out
@@ -68,8 +78,14 @@ def tensors_of(payload: Any) -> list[Tensor] | None:
 class FastInference:
     """ASGI middleware: the direct inference path and the body guards (see the module docstring)."""
 
-    def __init__(self, app, served: Callable[[], dict], max_body: int = DEFAULT_MAX_BODY,
-                 body_timeout: float = DEFAULT_BODY_TIMEOUT, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        app,
+        served: Callable[[], dict],
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        enabled: bool = True,
+    ) -> None:
         self.app, self.served, self.max_body, self.body_timeout = app, served, max_body, body_timeout
         self.enabled = enabled
 
@@ -78,8 +94,14 @@ class FastInference:
             return await self.app(scope, receive, send)
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            return await self._refuse(send, BodyError(413, "body_too_large", f"request body of {declared} bytes "
-                                                      f"exceeds the limit of {self.max_body} bytes"))
+            return await self._refuse(
+                send,
+                BodyError(
+                    413,
+                    "body_too_large",
+                    f"request body of {declared} bytes exceeds the limit of {self.max_body} bytes",
+                ),
+            )
         if scope.get("method") == "POST" and FEEDBACK_ROUTE.match(scope.get("path", "")):
             return await self._feedback(scope, receive, send)
         route = self._route(scope) if self.enabled and scope.get("method") == "POST" else None
@@ -115,8 +137,12 @@ class FastInference:
         except DataError as exc:
             return await respond(send, 400, orjson.dumps({"error": str(exc)}))
         answered_id = result["id"] if v2 else result["request_id"]
-        await respond(send, 200, orjson.dumps(result), [(b"x-model-version", served.version.encode()),
-                                                        (b"x-request-id", answered_id.encode())])
+        await respond(
+            send,
+            200,
+            orjson.dumps(result),
+            [(b"x-model-version", served.version.encode()), (b"x-request-id", answered_id.encode())],
+        )
 
     async def _feedback(self, scope, receive, send) -> None:
         """``POST /v1/models/NAME/feedback``: ``{"outcomes": [{"request_id" or the key, "label"}, ...]}``.
@@ -136,8 +162,11 @@ class FastInference:
             return await respond(send, 400, orjson.dumps({"error": "outcomes: the body is not JSON"}))
         outcomes = payload.get("outcomes") if isinstance(payload, dict) else None
         if not isinstance(outcomes, list) or not outcomes or not all(isinstance(o, dict) for o in outcomes):
-            return await respond(send, 400, orjson.dumps(
-                {"error": "outcomes: expected {\"outcomes\": [{\"request_id\": ..., \"label\": ...}, ...]}"}))
+            return await respond(
+                send,
+                400,
+                orjson.dumps({"error": 'outcomes: expected {"outcomes": [{"request_id": ..., "label": ...}, ...]}'}),
+            )
         report = await asyncio.to_thread(model.record_feedback, outcomes)
         status = 400 if report.stored == 0 else 200
         await respond(send, status, orjson.dumps(report.as_dict()))
@@ -200,8 +229,12 @@ async def body_error_handler(request, exc: BodyError):
     from starlette.responses import Response
 
     metrics.reject(exc.reason)
-    return Response(orjson.dumps({"error": str(exc)}), status_code=exc.status, media_type="application/json",
-                    headers={"connection": "close"})
+    return Response(
+        orjson.dumps({"error": str(exc)}),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={"connection": "close"},
+    )
 
 
 def _header(scope, name: bytes) -> str:

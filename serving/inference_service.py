@@ -24,8 +24,15 @@ def _model_class(name: str):
     return None
 
 
-_PRIMITIVES = {"str": str, "int": int, "float": (int, float), "bool": bool, "object": object,
-               "datetime": str, "date": str}
+_PRIMITIVES = {
+    "str": str,
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+    "object": object,
+    "datetime": str,
+    "date": str,
+}
 
 
 def schema_errors(manifest: dict[str, Any]) -> list[str]:

@@ -32,23 +32,37 @@ class LiveCollector:
         self.served = served
 
     def collect(self):
-        rows = CounterMetricFamily("shopfloor_prediction_log_rows", "Answered rows by what became of them in the "
-                                   "prediction log (written, dropped: queue full, failed: write error)",
-                                   labels=["model", "outcome"])
-        queued = GaugeMetricFamily("shopfloor_prediction_log_queued_rows", "Answered rows waiting for the writer",
-                                   labels=["model"])
-        live = GaugeMetricFamily("shopfloor_live_quality", "Quality of a served version on the rows whose outcome "
-                                 "came back", labels=["model", "version", "metric"])
-        labelled = GaugeMetricFamily("shopfloor_live_labelled_rows", "Answered rows with an outcome, per version",
-                                     labels=["model", "version"])
-        registered = GaugeMetricFamily("shopfloor_registered_quality", "The test figure a version was registered "
-                                       "with", labels=["model", "version", "metric"])
+        rows = CounterMetricFamily(
+            "shopfloor_prediction_log_rows",
+            "Answered rows by what became of them in the "
+            "prediction log (written, dropped: queue full, failed: write error)",
+            labels=["model", "outcome"],
+        )
+        queued = GaugeMetricFamily(
+            "shopfloor_prediction_log_queued_rows", "Answered rows waiting for the writer", labels=["model"]
+        )
+        live = GaugeMetricFamily(
+            "shopfloor_live_quality",
+            "Quality of a served version on the rows whose outcome came back",
+            labels=["model", "version", "metric"],
+        )
+        labelled = GaugeMetricFamily(
+            "shopfloor_live_labelled_rows", "Answered rows with an outcome, per version", labels=["model", "version"]
+        )
+        registered = GaugeMetricFamily(
+            "shopfloor_registered_quality",
+            "The test figure a version was registered with",
+            labels=["model", "version", "metric"],
+        )
         for name, model in list(self.served.items()):
             plog = model.prediction_log
             if plog is not None:
                 stats = plog.stats
-                for outcome, value in (("written", stats.written), ("dropped", stats.dropped),
-                                       ("failed", stats.failed)):
+                for outcome, value in (
+                    ("written", stats.written),
+                    ("dropped", stats.dropped),
+                    ("failed", stats.failed),
+                ):
                     rows.add_metric([name, outcome], value)
                 queued.add_metric([name], stats.queued)
             watcher = getattr(model, "live", None)
@@ -80,14 +94,15 @@ def registered_quality(run_id: str) -> dict[str, float]:
     if not run_id:
         return {}
     metrics = mlflow.get_run(run_id).data.metrics
-    return {k[len("test_"):]: float(v) for k, v in metrics.items() if k.startswith("test_")}
+    return {k[len("test_") :]: float(v) for k, v in metrics.items() if k.startswith("test_")}
 
 
 class LiveQualityWatcher:
     """Recomputes live quality of a served model every ``refresh_seconds`` in a daemon thread."""
 
-    def __init__(self, model, refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
-                 window_seconds: float = DEFAULT_WINDOW_SECONDS) -> None:
+    def __init__(
+        self, model, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, window_seconds: float = DEFAULT_WINDOW_SECONDS
+    ) -> None:
         self.model, self.refresh_seconds, self.window_seconds = model, refresh_seconds, window_seconds
         self.latest: list[Quality] = []
         self.registered: dict[tuple[str, str], float] = {}

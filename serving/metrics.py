@@ -15,30 +15,48 @@ import time
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
-LATENCY = Histogram("shopfloor_request_latency_seconds", "Inference request latency, end to end in the server",
-                    ["model", "protocol"], buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
-RESPONSES = Counter("shopfloor_responses_total", "Inference responses by status class (2xx, 4xx, 5xx)",
-                    ["model", "protocol", "status"])
+LATENCY = Histogram(
+    "shopfloor_request_latency_seconds",
+    "Inference request latency, end to end in the server",
+    ["model", "protocol"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+RESPONSES = Counter(
+    "shopfloor_responses_total", "Inference responses by status class (2xx, 4xx, 5xx)", ["model", "protocol", "status"]
+)
 ROWS = Counter("shopfloor_rows_scored_total", "Rows scored", ["model"])
-PREDICTIONS = Counter("shopfloor_predictions_total", "Rows by the value of each whole-number output (e.g. class)",
-                      ["model", "output", "value"])
-UNKNOWN_CATEGORIES = Counter("shopfloor_unknown_categories_total",
-                             "Values of a string column that the model never saw in training (answered all the same)",
-                             ["model", "column"])
+PREDICTIONS = Counter(
+    "shopfloor_predictions_total",
+    "Rows by the value of each whole-number output (e.g. class)",
+    ["model", "output", "value"],
+)
+UNKNOWN_CATEGORIES = Counter(
+    "shopfloor_unknown_categories_total",
+    "Values of a string column that the model never saw in training (answered all the same)",
+    ["model", "column"],
+)
 REJECTED = Counter("shopfloor_rejected_requests_total", "Requests answered 4xx, by reason", ["reason"])
-MODEL_INFO = Gauge("shopfloor_model_version_info", "The model version being served (value 1)",
-                   ["model", "alias", "version"])
+MODEL_INFO = Gauge(
+    "shopfloor_model_version_info", "The model version being served (value 1)", ["model", "alias", "version"]
+)
 SERVED_VERSION = Gauge("shopfloor_served_version", "The version number this server answers with", ["model"])
-ALIAS_VERSION = Gauge("shopfloor_registry_alias_version", "The version number the registry's alias named at the "
-                      "last successful check", ["model", "alias"])
-ALIAS_CHECKS = Counter("shopfloor_alias_checks_total", "Checks of the registry's alias, by outcome (ok, failed)",
-                       ["model", "outcome"])
-ALIAS_CHECK_TIME = Gauge("shopfloor_alias_check_last_success_timestamp_seconds",
-                         "When the registry last answered an alias check", ["model"])
+ALIAS_VERSION = Gauge(
+    "shopfloor_registry_alias_version",
+    "The version number the registry's alias named at the last successful check",
+    ["model", "alias"],
+)
+ALIAS_CHECKS = Counter(
+    "shopfloor_alias_checks_total", "Checks of the registry's alias, by outcome (ok, failed)", ["model", "outcome"]
+)
+ALIAS_CHECK_TIME = Gauge(
+    "shopfloor_alias_check_last_success_timestamp_seconds", "When the registry last answered an alias check", ["model"]
+)
 RELOADS = Counter("shopfloor_model_reloads_total", "Switches to a new model version", ["model"])
-LOAD_FAILURES = Counter("shopfloor_model_load_failures_total",
-                        "Versions the alias named that could not be loaded (the served version stays)",
-                        ["model", "version"])
+LOAD_FAILURES = Counter(
+    "shopfloor_model_load_failures_total",
+    "Versions the alias named that could not be loaded (the served version stays)",
+    ["model", "version"],
+)
 
 _REJECT_COUNTED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("reject_counted", default=None)
 

@@ -124,11 +124,19 @@ def tensor_of(infer_input) -> Tensor:
 
 
 class RegistryModel(Model):
-    def __init__(self, name: str, alias: str = CHAMPION, tracking_uri: str | None = None,
-                 max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0,
-                 prediction_log: bool = True, key_column: str | None = None,
-                 quality_seconds: float = live.DEFAULT_REFRESH_SECONDS,
-                 quality_window: float = live.DEFAULT_WINDOW_SECONDS, challenger: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        alias: str = CHAMPION,
+        tracking_uri: str | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        poll_seconds: float = 10.0,
+        prediction_log: bool = True,
+        key_column: str | None = None,
+        quality_seconds: float = live.DEFAULT_REFRESH_SECONDS,
+        quality_window: float = live.DEFAULT_WINDOW_SECONDS,
+        challenger: str | None = None,
+    ) -> None:
         super().__init__(name, return_response_headers=True)
         self.trial_mode = trial.TrialMode.parse(challenger) if challenger else None
         self.trial: trial.Trial | None = None  # @challenger on trial, in each process that serves
@@ -226,17 +234,24 @@ class RegistryModel(Model):
         from shopfloor.monitoring.outcomes import record_outcomes
 
         labels = self.current.model.details().get("labels")  # class names, where the kind has them
-        return record_outcomes(self.name, records, key_column=self.key_column or self.current.key_column,
-                               labels=labels)
+        return record_outcomes(self.name, records, key_column=self.key_column or self.current.key_column, labels=labels)
 
     # ------------------------------------------------------------ workers
     # With --workers N, KServe pickles the registered models into spawned processes. Each worker
     # reloads the model from the registry and watches the alias itself.
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for transient in ("_stop", "_watcher", "current", "drift", "prediction_log", "live", "trial",
-                          "_http_client_instance",
-                          "_grpc_client_stub"):
+        for transient in (
+            "_stop",
+            "_watcher",
+            "current",
+            "drift",
+            "prediction_log",
+            "live",
+            "trial",
+            "_http_client_instance",
+            "_grpc_client_stub",
+        ):
             state.pop(transient, None)
         return state
 
@@ -266,8 +281,9 @@ class RegistryModel(Model):
         return self.current.model.v2_outputs()
 
     # ------------------------------------------------------------ inference
-    def answer(self, payload: dict | InferRequest | list[Tensor], v2: bool,
-               request_id: str = "") -> tuple[Loaded, dict[str, Any] | InferResponse]:
+    def answer(
+        self, payload: dict | InferRequest | list[Tensor], v2: bool, request_id: str = ""
+    ) -> tuple[Loaded, dict[str, Any] | InferResponse]:
         """Parse, check, score and shape one request, for both the KServe routes and the direct ASGI path.
 
         ``payload`` is the v1 JSON object, or for v2 KServe's ``InferRequest`` or already-built tensors;
@@ -291,8 +307,10 @@ class RegistryModel(Model):
                 def parse(schema):
                     return schema.parse_v2(tensors, self.max_batch)
             else:
+
                 def parse(schema):
                     return schema.parse_v1(request, self.max_batch)
+
             rows = parse(model.inputs)
             if keys is not None and len(keys) != len(rows):
                 raise DataError(key_column, f"{len(keys)} keys for {len(rows)} rows", "bad_shape")
@@ -312,30 +330,55 @@ class RegistryModel(Model):
             shadow = on_trial.shadow(served, rows, results, parse)
             if shadow is not None and self.prediction_log is not None:
                 challenger, answered = shadow
-                self.prediction_log.add(Entry(now(), self.name, challenger.version, request_id, rows, answered, keys,
-                                              trial.SHADOW))
+                self.prediction_log.add(
+                    Entry(now(), self.name, challenger.version, request_id, rows, answered, keys, trial.SHADOW)
+                )
         n = len(rows)
         if v2:
             if isinstance(payload, InferRequest):
                 # answered in the form the request used: binary tensors for raw inputs over gRPC, or where a REST
                 # request asks for binary outputs (KServe's response serializers do the rest)
-                outputs = [InferOutput(o.name, [n, *o.shape], o.datatype, data=results[o.name].ravel().tolist())
-                           for o in model.outputs]
-                return served, InferResponse(response_id=request_id, model_name=self.name,
-                                             infer_outputs=outputs, model_version=served.version,
-                                             use_binary_outputs=payload.use_binary_outputs,
-                                             requested_outputs=payload.request_outputs)
-            return served, {"model_name": self.name, "model_version": served.version, "id": request_id,
-                            "parameters": None,
-                            "outputs": [{"name": o.name, "shape": [n, *o.shape], "datatype": o.datatype,
-                                         "parameters": None, "data": results[o.name].ravel().tolist()}
-                                        for o in model.outputs]}
+                outputs = [
+                    InferOutput(o.name, [n, *o.shape], o.datatype, data=results[o.name].ravel().tolist())
+                    for o in model.outputs
+                ]
+                return served, InferResponse(
+                    response_id=request_id,
+                    model_name=self.name,
+                    infer_outputs=outputs,
+                    model_version=served.version,
+                    use_binary_outputs=payload.use_binary_outputs,
+                    requested_outputs=payload.request_outputs,
+                )
+            return served, {
+                "model_name": self.name,
+                "model_version": served.version,
+                "id": request_id,
+                "parameters": None,
+                "outputs": [
+                    {
+                        "name": o.name,
+                        "shape": [n, *o.shape],
+                        "datatype": o.datatype,
+                        "parameters": None,
+                        "data": results[o.name].ravel().tolist(),
+                    }
+                    for o in model.outputs
+                ],
+            }
         columns = [(o.name, results[o.name].tolist()) for o in model.outputs]
-        return served, {"predictions": [{name: values[i] for name, values in columns} for i in range(n)],
-                        "model_version": served.version, "request_id": request_id}
+        return served, {
+            "predictions": [{name: values[i] for name, values in columns} for i in range(n)],
+            "model_version": served.version,
+            "request_id": request_id,
+        }
 
-    def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None,
-                response_headers: dict[str, str] | None = None) -> dict | InferResponse:
+    def predict(
+        self,
+        payload: dict | InferRequest,
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> dict | InferResponse:
         """KServe's route (``--kserve-routes``, and requests the direct path leaves to KServe)."""
         v2 = isinstance(payload, InferRequest)
         request_id = (payload.id if v2 else "") or (headers or {}).get(REQUEST_ID_HEADER, "")

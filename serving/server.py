@@ -25,8 +25,12 @@ class HostBoundRESTServer(RESTServer):
     """KServe's REST server on ``bound_host``, with version routing, request metrics and the direct path."""
 
     bound_host = "127.0.0.1"
-    options: dict = {"access_log": False, "fast_path": True, "max_body": DEFAULT_MAX_BODY,
-                     "body_timeout": DEFAULT_BODY_TIMEOUT}
+    options: dict = {
+        "access_log": False,
+        "fast_path": True,
+        "max_body": DEFAULT_MAX_BODY,
+        "body_timeout": DEFAULT_BODY_TIMEOUT,
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -48,10 +52,18 @@ class HostBoundRESTServer(RESTServer):
         app.add_exception_handler(BodyError, body_error_handler)
         # Outside FastAPI's own middleware stack (error handling, telemetry, its body limit), which costs the
         # direct path about a tenth of a one-row request; uvicorn answers 500 for an exception that escapes.
-        ENTRY = MetricsMiddleware(VersionRouting(
-            FastInference(app, served=lambda: SERVED, max_body=options["max_body"],
-                          body_timeout=options["body_timeout"], enabled=options["fast_path"]),
-            served_version=served_version))
+        ENTRY = MetricsMiddleware(
+            VersionRouting(
+                FastInference(
+                    app,
+                    served=lambda: SERVED,
+                    max_body=options["max_body"],
+                    body_timeout=options["body_timeout"],
+                    enabled=options["fast_path"],
+                ),
+                served_version=served_version,
+            )
+        )
         self.config.app = "serving.server:ENTRY"  # imported by uvicorn when it starts, in every worker
 
 
@@ -69,12 +81,26 @@ def _use_host_bound_server(host: str, **options) -> None:
     multiprocess.RESTServer = HostBoundRESTServer
 
 
-def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, workers: int = 1, host: str = "127.0.0.1",
-          max_batch: int = DEFAULT_MAX_BATCH, poll_seconds: float = 10.0, tracking_uri: str | None = None,
-          access_log: bool = False, fast_path: bool = True, max_body: int = DEFAULT_MAX_BODY,
-          body_timeout: float = DEFAULT_BODY_TIMEOUT, grpc_port: int | None = None, prediction_log: bool = True,
-          key_column: str | None = None, quality_seconds: float = DEFAULT_REFRESH_SECONDS,
-          quality_window: float = DEFAULT_WINDOW_SECONDS, challenger: str | None = None) -> None:
+def serve(
+    model_name: str,
+    alias: str = CHAMPION,
+    port: int = SERVER_PORT,
+    workers: int = 1,
+    host: str = "127.0.0.1",
+    max_batch: int = DEFAULT_MAX_BATCH,
+    poll_seconds: float = 10.0,
+    tracking_uri: str | None = None,
+    access_log: bool = False,
+    fast_path: bool = True,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    grpc_port: int | None = None,
+    prediction_log: bool = True,
+    key_column: str | None = None,
+    quality_seconds: float = DEFAULT_REFRESH_SECONDS,
+    quality_window: float = DEFAULT_WINDOW_SECONDS,
+    challenger: str | None = None,
+) -> None:
     """Load ``models:/MODEL@ALIAS`` and serve it until stopped (SIGINT/SIGTERM); ``grpc_port`` also serves the
     Open Inference Protocol over gRPC (KServe's own servicer). Every answered row goes to the prediction log
     (``shopfloor.monitoring``) unless ``prediction_log`` is False; ``key_column`` names a business key that
@@ -85,11 +111,21 @@ def serve(model_name: str, alias: str = CHAMPION, port: int = SERVER_PORT, worke
     from shopfloor.platform.cpus import use_cpus
 
     use_cpus(branches=workers)  # each worker process its share of the CPUs the server is given
-    _use_host_bound_server(host, access_log=access_log, fast_path=fast_path, max_body=max_body,
-                           body_timeout=body_timeout)
-    model = RegistryModel(model_name, alias=alias, tracking_uri=tracking_uri, max_batch=max_batch,
-                          poll_seconds=poll_seconds, prediction_log=prediction_log, key_column=key_column,
-                          quality_seconds=quality_seconds, quality_window=quality_window, challenger=challenger)
+    _use_host_bound_server(
+        host, access_log=access_log, fast_path=fast_path, max_body=max_body, body_timeout=body_timeout
+    )
+    model = RegistryModel(
+        model_name,
+        alias=alias,
+        tracking_uri=tracking_uri,
+        max_batch=max_batch,
+        poll_seconds=poll_seconds,
+        prediction_log=prediction_log,
+        key_column=key_column,
+        quality_seconds=quality_seconds,
+        quality_window=quality_window,
+        challenger=challenger,
+    )
     model.load()
     grpc = {"enable_grpc": True, "grpc_port": grpc_port} if grpc_port else {"enable_grpc": False}
     ModelServer(http_port=port, workers=workers, **grpc).start([model])

@@ -59,8 +59,13 @@ def outputs_of(response: dict, names: list[str]) -> dict[str, np.ndarray]:
 class PredictionSink:
     """ASGI app: ``POST /`` takes one CloudEvent (binary mode); ``GET /healthz``; counts in ``stats``."""
 
-    def __init__(self, prediction_log: PredictionLog | None = None, pair_seconds: float = 60.0,
-                 max_pending: int = 10_000, key_column: str | None = None) -> None:
+    def __init__(
+        self,
+        prediction_log: PredictionLog | None = None,
+        pair_seconds: float = 60.0,
+        max_pending: int = 10_000,
+        key_column: str | None = None,
+    ) -> None:
         self.log = prediction_log or PredictionLog()
         self.pair_seconds, self.max_pending, self.key_column = pair_seconds, max_pending, key_column
         self.pending: OrderedDict[str, tuple[float, str, bytes]] = OrderedDict()
@@ -89,8 +94,11 @@ class PredictionSink:
         kind, event_id = headers.get("ce-type"), headers.get("ce-id")
         model = headers.get("ce-inferenceservicename")
         if kind not in (REQUEST, RESPONSE) or not event_id or not model:
-            raise DataError("ce-type", "expected a KServe inference logger CloudEvent (ce-type request or response, "
-                                       "ce-id, ce-inferenceservicename)")
+            raise DataError(
+                "ce-type",
+                "expected a KServe inference logger CloudEvent (ce-type request or response, "
+                "ce-id, ce-inferenceservicename)",
+            )
         self.stats["events"] += 1
         self._expire()
         other = self.pending.pop(event_id, None)
@@ -103,8 +111,9 @@ class PredictionSink:
 
     def _expire(self) -> None:
         horizon = time.monotonic() - self.pair_seconds
-        while self.pending and (len(self.pending) >= self.max_pending
-                                or next(iter(self.pending.values()))[0] < horizon):
+        while self.pending and (
+            len(self.pending) >= self.max_pending or next(iter(self.pending.values()))[0] < horizon
+        ):
             self.pending.popitem(last=False)
             self.stats["unpaired_dropped"] += 1
 
@@ -143,35 +152,59 @@ def manifests(namespace: str | None = None, image: str = "shopfloor-python") -> 
     from shopfloor.platform.mlflow_auth import SERVER_IDENTITY, credentials_env
 
     namespace = namespace or NAMESPACE
-    labels = {"app.kubernetes.io/name": SINK_NAME, "app.kubernetes.io/component": SINK_NAME,
-              "app.kubernetes.io/part-of": "shopfloor"}
+    labels = {
+        "app.kubernetes.io/name": SINK_NAME,
+        "app.kubernetes.io/component": SINK_NAME,
+        "app.kubernetes.io/part-of": "shopfloor",
+    }
     volumes, mounts = hardening.scratch_volumes()
-    container = {"name": "sink", "image": image,
-                 "args": ["shopfloor", "prediction-sink", "--host", "0.0.0.0", "--port", str(SINK_PORT)],
-                 "env": [{"name": "MLFLOW_TRACKING_URI", "value": CLUSTER_TRACKING_URI},
-                         {"name": MONITORING_ENV, "value": "/data/monitoring"},
-                         *credentials_env(SERVER_IDENTITY)],
-                 "ports": [{"name": "http", "containerPort": SINK_PORT, "protocol": "TCP"}],
-                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
-                               "limits": {"cpu": "1", "memory": "1Gi"}},
-                 "securityContext": hardening.security_context(),
-                 "volumeMounts": [*mounts, {"name": "data", "mountPath": "/data"}]}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
-                  "metadata": {"name": SINK_NAME, "namespace": namespace, "labels": labels},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": SINK_NAME}},
-                           "template": {"metadata": {"labels": labels},
-                                        "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": hardening.USER,
-                                                                     "runAsGroup": hardening.USER,
-                                                                     "fsGroup": hardening.USER,
-                                                                     "seccompProfile": {"type": "RuntimeDefault"}},
-                                                 "containers": [container],
-                                                 "volumes": [*volumes, {"name": "data", "persistentVolumeClaim":
-                                                                        {"claimName": "shopfloor-data"}}]}}}}
-    service = {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": SINK_NAME, "namespace": namespace, "labels": labels},
-               "spec": {"selector": {"app.kubernetes.io/name": SINK_NAME},
-                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
+    container = {
+        "name": "sink",
+        "image": image,
+        "args": ["shopfloor", "prediction-sink", "--host", "0.0.0.0", "--port", str(SINK_PORT)],
+        "env": [
+            {"name": "MLFLOW_TRACKING_URI", "value": CLUSTER_TRACKING_URI},
+            {"name": MONITORING_ENV, "value": "/data/monitoring"},
+            *credentials_env(SERVER_IDENTITY),
+        ],
+        "ports": [{"name": "http", "containerPort": SINK_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "securityContext": hardening.security_context(),
+        "volumeMounts": [*mounts, {"name": "data", "mountPath": "/data"}],
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": SINK_NAME, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": SINK_NAME}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": hardening.USER,
+                        "runAsGroup": hardening.USER,
+                        "fsGroup": hardening.USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [*volumes, {"name": "data", "persistentVolumeClaim": {"claimName": "shopfloor-data"}}],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": SINK_NAME, "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": SINK_NAME},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
     head = "# Generated by `make manifests` (python -m serving.sink): do not edit by hand.\n"
     return head + "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in (deployment, service))
 

@@ -25,18 +25,31 @@ log = logging.getLogger("kserve")
 SHADOW, CANARY = "shadow", "canary"
 
 READY = Gauge("shopfloor_challenger_ready", "1 while a challenger version is loaded and on trial", ["model"])
-LOAD_FAILURES = Counter("shopfloor_challenger_load_failures_total",
-                        "Challenger versions that could not be loaded (the champion answers alone)",
-                        ["model", "reason"])
-ROWS = Counter("shopfloor_version_rows_total", "Rows scored per version and role (answered, canary, shadow)",
-               ["model", "version", "role"])
-ERRORS = Counter("shopfloor_version_errors_total", "Requests a version failed to score, per role",
-                 ["model", "version", "role"])
-LATENCY = Histogram("shopfloor_version_scoring_seconds", "Time a version takes to score a request (model only)",
-                    ["model", "version", "role"], buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5))
-AGREEMENT = Gauge("shopfloor_challenger_agreement", "Share of shadow-scored rows on which the challenger's "
-                  "whole-number outputs (a class, an anomaly flag) equal the champion's",
-                  ["model", "champion", "challenger"])
+LOAD_FAILURES = Counter(
+    "shopfloor_challenger_load_failures_total",
+    "Challenger versions that could not be loaded (the champion answers alone)",
+    ["model", "reason"],
+)
+ROWS = Counter(
+    "shopfloor_version_rows_total",
+    "Rows scored per version and role (answered, canary, shadow)",
+    ["model", "version", "role"],
+)
+ERRORS = Counter(
+    "shopfloor_version_errors_total", "Requests a version failed to score, per role", ["model", "version", "role"]
+)
+LATENCY = Histogram(
+    "shopfloor_version_scoring_seconds",
+    "Time a version takes to score a request (model only)",
+    ["model", "version", "role"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5),
+)
+AGREEMENT = Gauge(
+    "shopfloor_challenger_agreement",
+    "Share of shadow-scored rows on which the challenger's "
+    "whole-number outputs (a class, an anomaly flag) equal the champion's",
+    ["model", "champion", "challenger"],
+)
 
 
 @dataclass(frozen=True)
@@ -96,13 +109,13 @@ class Trial:
             self.loaded, self.failed_version = None, version
             READY.labels(self.name).set(0)
             LOAD_FAILURES.labels(self.name, type(exc).__name__).inc()
-            log.exception("challenger version %s of %s could not be loaded; the champion answers alone",
-                          version, self.name)
+            log.exception(
+                "challenger version %s of %s could not be loaded; the champion answers alone", version, self.name
+            )
 
     def answers_this(self) -> bool:
         """Canary: whether this request goes to the challenger."""
-        return (self.mode.kind == CANARY and self.loaded is not None
-                and self._rng.random() * 100.0 < self.mode.percent)
+        return self.mode.kind == CANARY and self.loaded is not None and self._rng.random() * 100.0 < self.mode.percent
 
     def shadow(self, champion, rows, results: dict, parse) -> tuple[object, dict] | None:
         """Score ``rows`` with the challenger beside the champion's ``results``; (Loaded, its results), or None

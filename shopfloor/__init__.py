@@ -5,3 +5,7 @@ This package holds the algorithms and the platform API. It imports neither KFP n
 """
 
 __version__ = "0.1.0"
+
+from shopfloor import moved as _moved
+
+_moved.install()

@@ -46,13 +46,22 @@ class Environment:
 
 def environment() -> Environment:
     """Every ``SHOPFLOOR_*`` variable, read now."""
+
     def get(name: str) -> str | None:
         return os.environ.get(name) or None
 
-    return Environment(home=get(HOME_ENV) or DEFAULT_HOME, monitoring=get(MONITORING_ENV), threads=get(THREADS_ENV),
-                       events=get(EVENTS_ENV), failpoint=get(FAILPOINT_ENV), pushgateway=get(PUSHGATEWAY_ENV),
-                       image=get(IMAGE_ENV) or DEFAULT_IMAGE, admin_password=get(ADMIN_PASSWORD_ENV),
-                       admin_password_file=get(ADMIN_PASSWORD_FILE_ENV), user_password=get(USER_PASSWORD_ENV))
+    return Environment(
+        home=get(HOME_ENV) or DEFAULT_HOME,
+        monitoring=get(MONITORING_ENV),
+        threads=get(THREADS_ENV),
+        events=get(EVENTS_ENV),
+        failpoint=get(FAILPOINT_ENV),
+        pushgateway=get(PUSHGATEWAY_ENV),
+        image=get(IMAGE_ENV) or DEFAULT_IMAGE,
+        admin_password=get(ADMIN_PASSWORD_ENV),
+        admin_password_file=get(ADMIN_PASSWORD_FILE_ENV),
+        user_password=get(USER_PASSWORD_ENV),
+    )
 
 
 def home() -> Path:

@@ -19,13 +19,19 @@ FAULT_MODEL = "gearbox-fault-classifier"
 HEALTH_MODEL = "health-index"
 ANOMALY_MODEL = "milling-anomaly-detector"
 PROGNOSIS_MODEL = "tool-wear-prognosis"
-DEFAULT_MODELS = {"fault-detection": FAULT_MODEL, "health-index": HEALTH_MODEL, "retraining": FAULT_MODEL,
-                  "anomaly-detection": ANOMALY_MODEL, "prognosis": PROGNOSIS_MODEL}
+DEFAULT_MODELS = {
+    "fault-detection": FAULT_MODEL,
+    "health-index": HEALTH_MODEL,
+    "retraining": FAULT_MODEL,
+    "anomaly-detection": ANOMALY_MODEL,
+    "prognosis": PROGNOSIS_MODEL,
+}
 PIPELINE_NAMES = tuple(DEFAULT_MODELS)
 
 #: MLflow experiments, one per pipeline.
-EXPERIMENTS = {name: name for name in ("fault-detection", "health-index", "retraining", "anomaly-detection",
-                                        "prognosis")}
+EXPERIMENTS = {
+    name: name for name in ("fault-detection", "health-index", "retraining", "anomaly-detection", "prognosis")
+}
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -44,10 +50,12 @@ THRESHOLD_METRICS = ("f2", "f1", "g_mean")
 DEPLOY_TARGETS = ("none", "local", "cluster")
 #: What a retraining run may compare champion and challenger by, for each kind of model (higher is better; an
 #: error enters negated). The first of each is what ``auto`` picks.
-RETRAIN_METRICS_BY_KIND = {"classifier": ("f2", "f1", "recall", "precision", "g_mean", "accuracy"),
-                           "health_index": ("rul_ranking", "neg_rul_rmse", "rul_interval_coverage"),
-                           "anomaly_detector": ("ap", "precision", "recall"),
-                           "prognosis": ("neg_rmse", "coverage")}
+RETRAIN_METRICS_BY_KIND = {
+    "fault-detection": ("f2", "f1", "recall", "precision", "g_mean", "accuracy"),
+    "health-index": ("rul_ranking", "neg_rul_rmse", "rul_interval_coverage"),
+    "anomaly-detection": ("ap", "precision", "recall"),
+    "prognosis": ("neg_rmse", "coverage"),
+}
 RETRAIN_METRICS = ("auto", *dict.fromkeys(m for ms in RETRAIN_METRICS_BY_KIND.values() for m in ms))
 PROTOCOLS = ("v1", "v2", "both")
 
@@ -66,8 +74,13 @@ KFP_EXPERIMENT = "shopfloor"
 # ------------------------------------------------------------------ local serving
 #: The model server's port in a container, and the default local port of each pipeline's model.
 SERVER_PORT = 8080
-SERVE_PORTS = {"fault-detection": SERVER_PORT, "health-index": SERVER_PORT + 1, "retraining": SERVER_PORT,
-               "anomaly-detection": SERVER_PORT + 2, "prognosis": SERVER_PORT + 3}
+SERVE_PORTS = {
+    "fault-detection": SERVER_PORT,
+    "health-index": SERVER_PORT + 1,
+    "retraining": SERVER_PORT,
+    "anomaly-detection": SERVER_PORT + 2,
+    "prognosis": SERVER_PORT + 3,
+}
 DEFAULT_MAX_BATCH = 4096
 #: Live quality (answers with an outcome): recomputed this often by the model server, over this window, and
 #: believed (by alerts and schedule triggers) over at least this many answers.
@@ -87,6 +100,9 @@ def check_model_name(name: str, field: str = "model-name") -> str:
     letters, digits, '.', '_' and '-' are allowed, starting with a letter or digit, at most 63 long.
     """
     if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise DataError(field, f"{name!r} is not a usable model name: use letters, digits, '.', '_' and '-', "
-                               "starting with a letter or digit, at most 63 characters")
+        raise DataError(
+            field,
+            f"{name!r} is not a usable model name: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, at most 63 characters",
+        )
     return name

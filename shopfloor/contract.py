@@ -19,14 +19,14 @@ the server answers with HTTP 400.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from shopfloor.constants import DEFAULT_MAX_BATCH
 from shopfloor.errors import DataError
@@ -38,8 +38,14 @@ COLUMN_TYPES = ("double", "long", "boolean", "string")
 #: Open Inference Protocol datatype of each column type (what the v2 metadata endpoint lists).
 V2_TYPES = {"double": "FP64", "long": "INT64", "boolean": "BOOL", "string": "BYTES"}
 NUMERIC_V2 = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
-MLFLOW_OUTPUT_TYPES = {"FP64": "double", "FP32": "float", "INT64": "long", "INT32": "integer", "BOOL": "boolean",
-                       "BYTES": "string"}
+MLFLOW_OUTPUT_TYPES = {
+    "FP64": "double",
+    "FP32": "float",
+    "INT64": "long",
+    "INT32": "integer",
+    "BOOL": "boolean",
+    "BYTES": "string",
+}
 CONTRACT_VERSION = 1
 
 
@@ -187,10 +193,13 @@ class TabularSchema:
         numeric = tuple(c for c in self.columns if not c.categorical)
         categorical = tuple(c for c in self.columns if c.categorical)
         # Where each column's value goes, computed once: requests are parsed thousands of times a second.
-        layout = ([j for j, c in enumerate(self.columns) if not c.categorical],
-                  [j for j, c in enumerate(self.columns) if c.categorical],
-                  {k for k, c in enumerate(numeric) if c.type == "boolean"})
-        slots, n, c = [], 0, 0
+        layout = (
+            [j for j, c in enumerate(self.columns) if not c.categorical],
+            [j for j, c in enumerate(self.columns) if c.categorical],
+            {k for k, c in enumerate(numeric) if c.type == "boolean"},
+        )
+        slots: list[tuple[Callable[[Any, str], Any], int, int]] = []
+        n = c = 0
         for column in self.columns:  # (value parser, 0 numeric / 1 string matrix, position in it)
             if column.categorical:
                 slots.append((_category, 1, c))
@@ -198,8 +207,13 @@ class TabularSchema:
             else:
                 slots.append((_flag if column.type == "boolean" else _number, 0, n))
                 n += 1
-        for name, value in (("_index", {name: j for j, name in enumerate(names)}), ("_numeric", numeric),
-                            ("_categorical", categorical), ("_layout", layout), ("_slots", slots)):
+        for name, value in (
+            ("_index", {name: j for j, name in enumerate(names)}),
+            ("_numeric", numeric),
+            ("_categorical", categorical),
+            ("_layout", layout),
+            ("_slots", slots),
+        ):
             object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------ description
@@ -216,8 +230,10 @@ class TabularSchema:
         return list(self._categorical)
 
     def to_dict(self) -> list[dict[str, Any]]:
-        return [{"name": c.name, "type": c.type, **({"categories": list(c.categories)} if c.categorical else {})}
-                for c in self.columns]
+        return [
+            {"name": c.name, "type": c.type, **({"categories": list(c.categories)} if c.categorical else {})}
+            for c in self.columns
+        ]
 
     @classmethod
     def from_dict(cls, columns: Sequence[Mapping[str, Any]]) -> TabularSchema:
@@ -254,21 +270,25 @@ class TabularSchema:
         for i, row in enumerate(instances):
             if type(row) is list:
                 if len(row) != width:
-                    raise DataError(f"instances[{i}]", f"expected {width} values, got {len(row)}",
-                                    "wrong_feature_count")
+                    raise DataError(
+                        f"instances[{i}]", f"expected {width} values, got {len(row)}", "wrong_feature_count"
+                    )
                 values = row
             elif type(row) is dict:
                 if row.keys() != keys:  # set comparison in C: the same columns, none missing or unknown
                     self._name_problem(row, f"instances[{i}]")
                 values = list(map(row.__getitem__, names))
             else:
-                raise DataError(f"instances[{i}]", "a row is a list of values or an object of column: value",
-                                "malformed")
+                raise DataError(
+                    f"instances[{i}]", "a row is a list of values or an object of column: value", "malformed"
+                )
             nums = [values[j] for j in num_pos] if cat_pos else values
             cats = [values[j] for j in cat_pos]
             if flag_pos:
-                ok = all(type(v) in _FLAGS and v in (0, 1) if k in flag_pos else type(v) in _NUMBERS
-                         for k, v in enumerate(nums))
+                ok = all(
+                    type(v) in _FLAGS and v in (0, 1) if k in flag_pos else type(v) in _NUMBERS
+                    for k, v in enumerate(nums)
+                )
             else:  # the types of a row's values as one set, built in C (a generator costs ~0.2 us a value)
                 ok = _NUMBERS.issuperset(map(type, nums))
             if not ok or not _STRINGS.issuperset(map(type, cats)):
@@ -284,8 +304,11 @@ class TabularSchema:
     def _diagnose(self, row: list | dict, i: int) -> None:
         """Walk one row value by value and raise the ``DataError`` that names its first bad field."""
         where = f"instances[{i}]"
-        items = ((self._index[k], v, f"{where}.{k}") for k, v in row.items()) if isinstance(row, dict) else \
-            ((j, v, f"{where}[{j}]") for j, v in enumerate(row))
+        items = (
+            ((self._index[k], v, f"{where}.{k}") for k, v in row.items())
+            if isinstance(row, dict)
+            else ((j, v, f"{where}[{j}]") for j, v in enumerate(row))
+        )
         for j, value, at in items:
             self._slots[j][0](value, at)
         raise AssertionError(f"{where}: a row failed the bulk check but no value failed its own")
@@ -307,8 +330,12 @@ class TabularSchema:
         by_name: dict[str, tuple[int, Tensor]] = {}
         for k, tensor in enumerate(inputs):
             if tensor.name not in self._index:
-                raise DataError(f"inputs[{k}].name", f"unknown column {tensor.name!r}; send one [n, "
-                                f"{len(self.columns)}] tensor or one [n] tensor per column"[:200], "unknown_feature")
+                raise DataError(
+                    f"inputs[{k}].name",
+                    f"unknown column {tensor.name!r}; send one [n, "
+                    f"{len(self.columns)}] tensor or one [n] tensor per column"[:200],
+                    "unknown_feature",
+                )
             by_name[tensor.name] = (k, tensor)
         missing = [name for name in self.names if name not in by_name]
         if missing:
@@ -318,8 +345,9 @@ class TabularSchema:
         for column in self.columns:
             k, tensor = by_name[column.name]
             if len(tensor.shape or []) != 1:
-                raise DataError(f"inputs[{k}].shape", f"a per-column tensor has shape [n], got {tensor.shape}",
-                                "bad_shape")
+                raise DataError(
+                    f"inputs[{k}].shape", f"a per-column tensor has shape [n], got {tensor.shape}", "bad_shape"
+                )
             array = self._tensor_values(column, tensor, f"inputs[{k}]")
             lengths.add(len(array))
             arrays.append(array)
@@ -335,13 +363,17 @@ class TabularSchema:
     def _matrix(self, tensor: Tensor, max_batch: int) -> Rows:
         if self._categorical:
             names = ", ".join(c.name for c in self._categorical)
-            raise DataError("inputs[0].shape", f"this model takes string columns ({names}): send one [n] tensor "
-                                               "per column, BYTES for the string ones", "bad_shape")
+            raise DataError(
+                "inputs[0].shape",
+                f"this model takes string columns ({names}): send one [n] tensor per column, BYTES for the string ones",
+                "bad_shape",
+            )
         values = _numeric_tensor(tensor, "inputs[0]")
         rows = values.reshape(tensor.shape)
         if rows.shape[1] != len(self.columns):
-            raise DataError("inputs[0].shape", f"expected [n, {len(self.columns)}], got {list(rows.shape)}",
-                            "wrong_feature_count")
+            raise DataError(
+                "inputs[0].shape", f"expected [n, {len(self.columns)}], got {list(rows.shape)}", "wrong_feature_count"
+            )
         check_batch(rows.shape[0], "inputs[0]", max_batch)
         flags = self._layout[2]  # with no string columns, numeric positions are column positions
         if flags and not np.isin(rows[:, sorted(flags)], (0.0, 1.0)).all():
@@ -352,14 +384,23 @@ class TabularSchema:
     def _tensor_values(column: Column, tensor: Tensor, where: str) -> np.ndarray:
         if column.categorical:
             if tensor.datatype != "BYTES":
-                raise DataError(f"{where}.datatype", f"column {column.name!r} takes categories: send BYTES, not "
-                                                     f"{tensor.datatype!r}", "wrong_type")
+                raise DataError(
+                    f"{where}.datatype",
+                    f"column {column.name!r} takes categories: send BYTES, not {tensor.datatype!r}",
+                    "wrong_type",
+                )
             data = list(tensor.data) if isinstance(tensor.data, list | tuple) else []
             if len(data) != int(np.prod(tensor.shape)):
-                raise DataError(f"{where}.shape", f"shape {tensor.shape} does not match {len(data)} values",
-                                "bad_shape")
-            return np.array([_category(v.decode() if isinstance(v, bytes) else v, f"{where}.data[{i}]")
-                             for i, v in enumerate(data)], dtype=object)
+                raise DataError(
+                    f"{where}.shape", f"shape {tensor.shape} does not match {len(data)} values", "bad_shape"
+                )
+            return np.array(
+                [
+                    _category(v.decode() if isinstance(v, bytes) else v, f"{where}.data[{i}]")
+                    for i, v in enumerate(data)
+                ],
+                dtype=object,
+            )
         if column.type == "boolean" and tensor.datatype == "BOOL":
             return np.asarray(tensor.data, dtype=bool).reshape(-1).astype(np.float64)
         values = _numeric_tensor(tensor, where)
@@ -378,13 +419,17 @@ class TabularSchema:
             raise DataError(missing[0], f"column is missing ({len(missing)} missing)", "missing_feature")
         n = len(frame)
         # C order, as parsed requests are: the same rows give the same floating-point sums either way
-        numeric = (np.ascontiguousarray(frame[[c.name for c in self.numeric]].to_numpy(dtype=np.float64))
-                   if self.numeric else np.empty((n, 0)))
+        numeric = (
+            np.ascontiguousarray(frame[[c.name for c in self.numeric]].to_numpy(dtype=np.float64))
+            if self.numeric
+            else np.empty((n, 0))
+        )
         categorical = np.empty((n, len(self.categorical)), dtype=object)
         for k, column in enumerate(self.categorical):
             values = frame[column.name]
-            categorical[:, k] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                                 for v in values]
+            categorical[:, k] = [
+                None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values
+            ]
         return Rows(numeric, categorical, self)
 
     def unknown_categories(self, rows: Rows) -> dict[str, int]:
@@ -459,14 +504,21 @@ class TensorSchema:
         if values.ndim == 2:
             values = values[None]
         if values.ndim != 3 or values.shape[1:] != self.shape:
-            raise DataError(where, f"expected windows of shape [{self.length}, {len(self.signals)}] (time steps, "
-                                   f"signals {', '.join(self.signals)}), got {list(values.shape)}", "bad_shape")
+            raise DataError(
+                where,
+                f"expected windows of shape [{self.length}, {len(self.signals)}] (time steps, "
+                f"signals {', '.join(self.signals)}), got {list(values.shape)}",
+                "bad_shape",
+            )
         check_batch(len(values), where, max_batch)
         finite = np.isfinite(values)
         if not finite.all():
             i, t, c = (int(k) for k in np.argwhere(~finite)[0])
-            raise DataError(f"{where}[{i}][{t}][{c}]", f"signal {self.signals[c]!r}: NaN and infinite values are "
-                                                       "not accepted", "non_finite")
+            raise DataError(
+                f"{where}[{i}][{t}][{c}]",
+                f"signal {self.signals[c]!r}: NaN and infinite values are not accepted",
+                "non_finite",
+            )
         return Windows(np.ascontiguousarray(values, dtype=np.float64), self)
 
     def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Windows:
@@ -474,8 +526,9 @@ class TensorSchema:
             raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
         instances = payload["instances"]
         if not isinstance(instances, list) or not instances:
-            raise DataError("instances", "must be a non-empty list of windows", "malformed" if instances else
-                            "empty_batch")
+            raise DataError(
+                "instances", "must be a non-empty list of windows", "malformed" if instances else "empty_batch"
+            )
         try:
             values = np.array(instances)
         except (TypeError, ValueError):  # ragged lists
@@ -494,26 +547,35 @@ class TensorSchema:
         for i, window in enumerate(instances):
             if not isinstance(window, list) or len(window) != length:
                 got = len(window) if isinstance(window, list) else type(window).__name__
-                raise DataError(f"instances[{i}]", f"a window is a list of {length} time steps, got {got}",
-                                "bad_shape")
+                raise DataError(f"instances[{i}]", f"a window is a list of {length} time steps, got {got}", "bad_shape")
             for t, step in enumerate(window):
                 if not isinstance(step, list) or len(step) != width:
                     got = len(step) if isinstance(step, list) else type(step).__name__
-                    raise DataError(f"instances[{i}][{t}]", f"a time step holds {width} signals "
-                                                            f"({', '.join(self.signals)}), got {got}", "bad_shape")
+                    raise DataError(
+                        f"instances[{i}][{t}]",
+                        f"a time step holds {width} signals ({', '.join(self.signals)}), got {got}",
+                        "bad_shape",
+                    )
                 for c, value in enumerate(step):
                     _number(value, f"instances[{i}][{t}][{c}]")
         raise DataError("instances", f"expected a list of [{length}, {width}] windows", "bad_shape")
 
     def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Windows:
         if len(inputs) != 1:
-            raise DataError("inputs", f"send one tensor {self.name!r} of shape [n, {self.length}, "
-                                      f"{len(self.signals)}], got {len(inputs)} tensors", "malformed")
+            raise DataError(
+                "inputs",
+                f"send one tensor {self.name!r} of shape [n, {self.length}, "
+                f"{len(self.signals)}], got {len(inputs)} tensors",
+                "malformed",
+            )
         tensor = inputs[0]
         shape = list(tensor.shape or [])
         if len(shape) not in (2, 3) or shape[-2:] != list(self.shape):
-            raise DataError("inputs[0].shape", f"expected [n, {self.length}, {len(self.signals)}] (windows, time "
-                                               f"steps, signals), got {shape}", "bad_shape")
+            raise DataError(
+                "inputs[0].shape",
+                f"expected [n, {self.length}, {len(self.signals)}] (windows, time steps, signals), got {shape}",
+                "bad_shape",
+            )
         values = _numeric_tensor(tensor, "inputs[0]", finite=False)  # _checked names the first bad position
         return self._checked(values.reshape(shape), "inputs[0].data", max_batch)
 
@@ -557,17 +619,31 @@ class SequenceSchema:
         return [self.name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sequence": self.name, "min_length": self.min_length, "max_length": self.max_length,
-                "lower": self.lower, "upper": self.upper, "unit": self.unit}
+        return {
+            "sequence": self.name,
+            "min_length": self.min_length,
+            "max_length": self.max_length,
+            "lower": self.lower,
+            "upper": self.upper,
+            "unit": self.unit,
+        }
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> SequenceSchema:
-        return cls(spec["sequence"], int(spec["min_length"]), int(spec["max_length"]), float(spec["lower"]),
-                   float(spec["upper"]), spec.get("unit", ""))
+        return cls(
+            spec["sequence"],
+            int(spec["min_length"]),
+            int(spec["max_length"]),
+            float(spec["lower"]),
+            float(spec["upper"]),
+            spec.get("unit", ""),
+        )
 
     def v2_inputs(self) -> list[dict[str, Any]]:
-        return [{"name": self.name, "datatype": "FP64", "shape": [-1, -1]},
-                {"name": "length", "datatype": "INT64", "shape": [-1]}]
+        return [
+            {"name": self.name, "datatype": "FP64", "shape": [-1, -1]},
+            {"name": "length", "datatype": "INT64", "shape": [-1]},
+        ]
 
     def mlflow_schema(self):
         from mlflow.types import DataType
@@ -581,25 +657,29 @@ class SequenceSchema:
     def check(self, values: Any, where: str) -> np.ndarray:
         """One sequence, checked: a list of ``min_length`` to ``max_length`` finite numbers within bounds."""
         if not isinstance(values, list | tuple | np.ndarray):
-            raise DataError(where, f"a {self.name} sequence is a list of numbers, got {type(values).__name__}",
-                            "malformed")
+            raise DataError(
+                where, f"a {self.name} sequence is a list of numbers, got {type(values).__name__}", "malformed"
+            )
         if not self.min_length <= len(values) <= self.max_length:
-            raise DataError(where, f"a {self.name} sequence needs {self.min_length} to {self.max_length} values, got "
-                                   f"{len(values)}", "bad_shape")
+            raise DataError(
+                where,
+                f"a {self.name} sequence needs {self.min_length} to {self.max_length} values, got {len(values)}",
+                "bad_shape",
+            )
         for i, value in enumerate(values):
             if value is None or isinstance(value, bool) or not isinstance(value, Real):
                 raise DataError(f"{where}[{i}]", f"not a number: {value!r}"[:120], "non_numeric")
         array = np.asarray(values, dtype=np.float64)
         bad = ~np.isfinite(array)
         if bad.any():
-            raise DataError(f"{where}[{int(np.argmax(bad))}]", "NaN and infinite values are not accepted",
-                            "non_finite")
+            raise DataError(f"{where}[{int(np.argmax(bad))}]", "NaN and infinite values are not accepted", "non_finite")
         outside = (array < self.lower) | (array > self.upper)
         if outside.any():
             i = int(np.argmax(outside))
             unit = f" {self.unit}" if self.unit else ""
-            raise DataError(f"{where}[{i}]", f"{array[i]:g}{unit} is outside [{self.lower:g}, {self.upper:g}]{unit}",
-                            "out_of_range")
+            raise DataError(
+                f"{where}[{i}]", f"{array[i]:g}{unit} is outside [{self.lower:g}, {self.upper:g}]{unit}", "out_of_range"
+            )
         return array
 
     def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Sequences:
@@ -625,8 +705,12 @@ class SequenceSchema:
         by_name = {t.name: (k, t) for k, t in enumerate(inputs)}
         unknown = [t.name for t in inputs if t.name not in (self.name, "length")]
         if unknown or self.name not in by_name:
-            raise DataError("inputs", f"send a tensor {self.name!r} of shape [n, L] (and 'length' [n] for sequences "
-                                      f"shorter than L); got {[t.name for t in inputs]}", "malformed")
+            raise DataError(
+                "inputs",
+                f"send a tensor {self.name!r} of shape [n, L] (and 'length' [n] for sequences "
+                f"shorter than L); got {[t.name for t in inputs]}",
+                "malformed",
+            )
         k, tensor = by_name[self.name]
         shape = list(tensor.shape or [])
         if len(shape) not in (1, 2):
@@ -637,15 +721,24 @@ class SequenceSchema:
             j, lengths_tensor = by_name["length"]
             lengths = _numeric_tensor(lengths_tensor, f"inputs[{j}]").astype(np.int64).reshape(-1)
             if len(lengths) != len(values):
-                raise DataError(f"inputs[{j}].shape", f"one length per sequence: {len(values)} sequences, "
-                                                      f"{len(lengths)} lengths", "bad_shape")
+                raise DataError(
+                    f"inputs[{j}].shape",
+                    f"one length per sequence: {len(values)} sequences, {len(lengths)} lengths",
+                    "bad_shape",
+                )
             if (lengths < 0).any() or (lengths > values.shape[1]).any():
-                raise DataError(f"inputs[{j}].data", f"lengths must be between 0 and L = {values.shape[1]}",
-                                "bad_shape")
+                raise DataError(
+                    f"inputs[{j}].data", f"lengths must be between 0 and L = {values.shape[1]}", "bad_shape"
+                )
         else:
             lengths = np.full(len(values), values.shape[1])
-        return Sequences([self.check(row[:n].tolist(), f"inputs[{k}].data[{i}]")
-                          for i, (row, n) in enumerate(zip(values, lengths, strict=True))], self)
+        return Sequences(
+            [
+                self.check(row[:n].tolist(), f"inputs[{k}].data[{i}]")
+                for i, (row, n) in enumerate(zip(values, lengths, strict=True))
+            ],
+            self,
+        )
 
     def from_input(self, model_input: Any) -> Sequences:
         """MLflow's ``predict`` input: a DataFrame with a column of sequences, a dict, or a list of lists."""
@@ -657,8 +750,9 @@ class SequenceSchema:
             items = list(model_input.get(self.name, []))
         else:
             items = list(model_input)
-        return Sequences([self.check(list(np.asarray(v, dtype=np.float64)), f"{self.name}[{i}]")
-                          for i, v in enumerate(items)], self)
+        return Sequences(
+            [self.check(list(np.asarray(v, dtype=np.float64)), f"{self.name}[{i}]") for i, v in enumerate(items)], self
+        )
 
 
 def schema_from_dict(spec: Any) -> InputSchema:
@@ -672,24 +766,29 @@ def schema_from_dict(spec: Any) -> InputSchema:
 
 def _numeric_tensor(tensor: Tensor, where: str, finite: bool = True) -> np.ndarray:
     if tensor.datatype not in NUMERIC_V2:
-        raise DataError(f"{where}.datatype", f"{tensor.datatype!r} is not supported; send FP32 or FP64",
-                        "bad_datatype")
+        raise DataError(f"{where}.datatype", f"{tensor.datatype!r} is not supported; send FP32 or FP64", "bad_datatype")
     try:
         values = np.array(tensor.data, dtype=np.float64).reshape(-1)  # a fresh C-ordered array
     except (TypeError, ValueError) as exc:
         raise DataError(f"{where}.data", f"not numeric: {exc}"[:160], "non_numeric") from exc
     expected = int(np.prod(tensor.shape)) if tensor.shape else 0
     if values.size != expected:
-        raise DataError(f"{where}.shape", f"shape {tensor.shape} holds {expected} values, data has {values.size}",
-                        "bad_shape")
+        raise DataError(
+            f"{where}.shape", f"shape {tensor.shape} holds {expected} values, data has {values.size}", "bad_shape"
+        )
     if finite and not np.isfinite(values).all():
         raise DataError(f"{where}.data", "NaN and infinite values are not accepted", "non_finite")
     return values
 
 
-class ShopfloorModel(mlflow.pyfunc.PythonModel):
+SchemaT = TypeVar("SchemaT", bound=InputSchema)
+BatchT = TypeVar("BatchT", bound=Batch)
+
+
+class ShopfloorModel(PythonModel, Generic[SchemaT, BatchT]):
     """The base of every registered model: ``inputs`` (a schema of raw columns), ``OUTPUTS`` (declared on
-    the subclass) and ``predict_rows``, the one scoring function that the pyfunc and the server share."""
+    the subclass) and ``predict_rows``, the one scoring function that the pyfunc and the server share. A kind
+    names its schema and the batch it parses to (``ShopfloorModel[TabularSchema, Rows]``)."""
 
     OUTPUTS: ClassVar[tuple[Output, ...]] = ()
     #: What the model is: its name in the catalog of kinds (``shopfloor.kinds``), logged in the metadata.
@@ -697,15 +796,14 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     #: The output whose presence in a logged answer tells this kind apart (live quality reads logs, not models).
     ANSWER: ClassVar[str] = ""
 
-    inputs: InputSchema
+    inputs: SchemaT
 
-    def predict_rows(self, rows: Batch) -> dict[str, np.ndarray]:
+    def predict_rows(self, rows: BatchT) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
 
     @classmethod
-    def live_metrics(cls, outputs: Mapping[str, pd.Series], label: np.ndarray,
-                     table: pd.DataFrame) -> dict[str, float]:
+    def live_metrics(cls, outputs: Mapping[str, pd.Series], label: np.ndarray, table: pd.DataFrame) -> dict[str, float]:
         """This kind's registered metrics on served answers (``outputs``, by output name) with the outcomes fed back
         (``label``); ``table`` holds the joined log rows (request ids, row numbers). The live figure sits beside the
         registered ``test_<metric>`` of the version."""
@@ -718,7 +816,7 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """MLflow's entry point: raw inputs in (a DataFrame of columns, or an array of windows for a tensor
         schema; MLflow validates either against the signature, not the annotation), one column per output."""
-        rows = self.inputs.from_input(model_input)
+        rows = cast(BatchT, self.inputs.from_input(model_input))
         values = self.predict_rows(rows)
         return pd.DataFrame({o.name: list(values[o.name]) if o.shape else values[o.name] for o in self.OUTPUTS})
 
@@ -733,10 +831,18 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
 
     def metadata(self) -> dict[str, Any]:
         """What MLflow keeps in the model's ``MLmodel`` file: the whole contract, readable without Python."""
-        return {"shopfloor": {"contract": CONTRACT_VERSION, "kind": self.KIND, "inputs": self.inputs.to_dict(),
-                              "outputs": [{"name": o.name, "datatype": o.datatype, "shape": list(o.shape),
-                                           "description": o.description} for o in self.OUTPUTS],
-                              **self.details()}}
+        return {
+            "shopfloor": {
+                "contract": CONTRACT_VERSION,
+                "kind": self.KIND,
+                "inputs": self.inputs.to_dict(),
+                "outputs": [
+                    {"name": o.name, "datatype": o.datatype, "shape": list(o.shape), "description": o.description}
+                    for o in self.OUTPUTS
+                ],
+                **self.details(),
+            }
+        }
 
     def signature(self):
         """The MLflow signature: the raw input columns with their types, and the named outputs."""
@@ -746,8 +852,10 @@ class ShopfloorModel(mlflow.pyfunc.PythonModel):
 
         # a value per row that is a vector (a forecast curve) is an array column: MLflow cannot mix tensors
         # and columns in one schema, and ``predict`` answers one DataFrame column per output
-        outputs = [ColSpec(MLFLOW_OUTPUT_TYPES[o.datatype], o.name) if not o.shape
-                   else ColSpec(Array(DataType.double), o.name) for o in self.OUTPUTS]
+        outputs = [
+            ColSpec(MLFLOW_OUTPUT_TYPES[o.datatype], o.name) if not o.shape else ColSpec(Array(DataType.double), o.name)
+            for o in self.OUTPUTS
+        ]
         return ModelSignature(inputs=self.inputs.mlflow_schema(), outputs=Schema(outputs))
 
     def v2_outputs(self) -> list[dict[str, Any]]:

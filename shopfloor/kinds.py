@@ -17,7 +17,7 @@ from shopfloor.errors import DataError
 
 if TYPE_CHECKING:
     from shopfloor.contract import ShopfloorModel
-    from shopfloor.retrain.base import KindRetrainer
+    from shopfloor.retraining.base import KindRetrainer
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,30 @@ class Kind:
     retrainer: str  # "module:Class" of its retrainer
 
 
-KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("classifier", "shopfloor.classify.model:FaultClassifier",
-         "shopfloor.retrain.classifier_refit:ClassifierRetrainer"),
-    Kind("health_index", "shopfloor.health.pyfunc:HealthIndexPyfunc",
-         "shopfloor.retrain.health_refit:HealthIndexRetrainer"),
-    Kind("anomaly_detector", "shopfloor.milling.pyfunc:MillingAnomalyPyfunc",
-         "shopfloor.retrain.detector_refit:DetectorRetrainer"),
-    Kind("prognosis", "shopfloor.wear.pyfunc:PrognosisPyfunc", "shopfloor.retrain.wear_refit:PrognosisRetrainer"),
-)}
+#: Each kind is named as the pipeline that trains it (its CLI command and MLflow experiment).
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "fault-detection",
+            "shopfloor.fault_detection.pyfunc:FaultClassifier",
+            "shopfloor.fault_detection.retrain:ClassifierRetrainer",
+        ),
+        Kind(
+            "health-index",
+            "shopfloor.health_index.pyfunc:HealthIndexPyfunc",
+            "shopfloor.health_index.retrain:HealthIndexRetrainer",
+        ),
+        Kind(
+            "anomaly-detection",
+            "shopfloor.anomaly_detection.pyfunc:MillingAnomalyPyfunc",
+            "shopfloor.anomaly_detection.retrain:DetectorRetrainer",
+        ),
+        Kind(
+            "prognosis", "shopfloor.prognosis.pyfunc:PrognosisPyfunc", "shopfloor.prognosis.retrain:PrognosisRetrainer"
+        ),
+    )
+}
 
 
 def _load(path: str) -> Any:
@@ -43,7 +58,21 @@ def _load(path: str) -> Any:
     return getattr(import_module(module), attr)
 
 
+#: Kind names of models registered before the kind was named as its pipeline.
+EARLIER_NAMES = {
+    "classifier": "fault-detection",
+    "health_index": "health-index",
+    "anomaly_detector": "anomaly-detection",
+}
+
+
+def canonical(name: str) -> str:
+    """The kind's name today (a model registered by an earlier Shopfloor may carry an earlier one)."""
+    return EARLIER_NAMES.get(name, name)
+
+
 def _kind(name: str) -> Kind:
+    name = canonical(name)
     if name not in KINDS:
         raise DataError("model", f"no kind of model named {name!r} (known: {', '.join(KINDS)})")
     return KINDS[name]

@@ -26,8 +26,13 @@ def _at_most(frame: pd.DataFrame, n: int = MAX_POINTS, seed: int = 0) -> pd.Data
     return frame if len(frame) <= n else frame.sample(n, random_state=seed)
 
 
-def pca_scatter(real: pd.DataFrame, labels: np.ndarray, synthetic: dict[str, pd.DataFrame], path: Path,
-                title: str = "Real and synthetic rows (PCA, 2 components)") -> Path:
+def pca_scatter(
+    real: pd.DataFrame,
+    labels: np.ndarray,
+    synthetic: dict[str, pd.DataFrame],
+    path: Path,
+    title: str = "Real and synthetic rows (PCA, 2 components)",
+) -> Path:
     """Dahdal et al.'s Fig. 4: real majority/minority rows and each synthetic set in the real PCA plane (at most
     ``MAX_POINTS`` of each class and set, drawn at random with a fixed seed)."""
     labels = np.asarray(labels)
@@ -37,13 +42,14 @@ def pca_scatter(real: pd.DataFrame, labels: np.ndarray, synthetic: dict[str, pd.
     pca = PCA(n_components=2, random_state=0).fit(real.to_numpy(float))
     fig, ax = plt.subplots(figsize=(6.5, 5))
     r = pca.transform(real.to_numpy(float))
-    ax.scatter(*r[labels == 0].T, s=6, c="#9bb7d4", alpha=0.5, label="real: good")
-    ax.scatter(*r[labels == 1].T, s=14, c="#d62728", alpha=0.9, label="real: faulty")
+    good, bad = r[labels == 0], r[labels == 1]
+    ax.scatter(good[:, 0], good[:, 1], s=6, c="#9bb7d4", alpha=0.5, label="real: good")
+    ax.scatter(bad[:, 0], bad[:, 1], s=14, c="#d62728", alpha=0.9, label="real: faulty")
     markers = iter(["x", "+", "1", "2", "3"])
     for name, frame in synthetic.items():
         if len(frame):
             s = pca.transform(frame[real.columns].to_numpy(float))
-            ax.scatter(*s.T, s=14, marker=next(markers), alpha=0.7, label=f"synthetic: {name}")
+            ax.scatter(s[:, 0], s[:, 1], s=14, marker=next(markers), alpha=0.7, label=f"synthetic: {name}")
     ax.set_xlabel(f"PC1 ({pca.explained_variance_ratio_[0]:.0%})")
     ax.set_ylabel(f"PC2 ({pca.explained_variance_ratio_[1]:.0%})")
     ax.set_title(title)

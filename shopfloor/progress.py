@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,15 +50,24 @@ class _EventBar:
     """The part of tqdm's interface that Shopfloor uses, reported as events instead of drawn."""
 
     def __init__(self, iterable: Iterable | None, total: int | None, desc: str, unit: str) -> None:
-        self.iterable = iterable
-        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.iterable: Iterable = iterable if iterable is not None else ()
+        self.total = total if total is not None else (len(iterable) if isinstance(iterable, Sized) else None)
         self.desc, self.unit, self.n, self.postfix = desc, unit, 0, ""
         self._key = f"{os.getpid()}:{id(self)}"
         self._last = 0.0
 
     def _send(self, kind: str = "progress") -> None:
-        emit({"event": kind, "bar": self._key, "desc": self.desc, "n": self.n, "total": self.total,
-              "unit": self.unit, "postfix": self.postfix})
+        emit(
+            {
+                "event": kind,
+                "bar": self._key,
+                "desc": self.desc,
+                "n": self.n,
+                "total": self.total,
+                "unit": self.unit,
+                "postfix": self.postfix,
+            }
+        )
         self._last = time.monotonic()
 
     def __iter__(self) -> Iterator:
@@ -93,7 +102,7 @@ class _Off:
     """A bar that draws nothing (``enabled=False``)."""
 
     def __init__(self, iterable: Iterable | None) -> None:
-        self.iterable = iterable
+        self.iterable: Iterable = iterable if iterable is not None else ()
 
     def __iter__(self) -> Iterator:
         return iter(self.iterable)
@@ -114,8 +123,15 @@ class _Off:
         pass
 
 
-def bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
-        enabled: bool = True, leave: bool = False):
+def bar(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    enabled: bool = True,
+    leave: bool = False,
+):
     """A progress bar over ``iterable`` (or updated by hand up to ``total``): events in a pipeline run,
     tqdm otherwise, nothing when ``enabled`` is False."""
     if not enabled:
@@ -145,8 +161,17 @@ def step(name: str) -> Iterator[StepReport]:
     try:
         yield report
     except BaseException as exc:
-        emit({"event": "step", "name": name, "status": "failed", "seconds": time.perf_counter() - start,
-              "error": str(exc), "error_type": type(exc).__name__, "user_error": _is_user_error(exc)})
+        emit(
+            {
+                "event": "step",
+                "name": name,
+                "status": "failed",
+                "seconds": time.perf_counter() - start,
+                "error": str(exc),
+                "error_type": type(exc).__name__,
+                "user_error": _is_user_error(exc),
+            }
+        )
         raise
     _ended(report, time.perf_counter() - start)
 
@@ -159,8 +184,17 @@ def peak_rss_mb() -> float:
 
 
 def _ended(report: StepReport, seconds: float) -> None:
-    emit({"event": "step", "name": report.name, "status": "ok", "seconds": seconds, "summary": report.summary,
-          "data": report.data, "peak_rss_mb": round(peak_rss_mb(), 1)})
+    emit(
+        {
+            "event": "step",
+            "name": report.name,
+            "status": "ok",
+            "seconds": seconds,
+            "summary": report.summary,
+            "data": report.data,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }
+    )
     if not events_path():
         print(f"[{seconds:6.1f} s] {report.name}: {report.summary}", file=sys.stderr, flush=True)
 
@@ -176,8 +210,12 @@ class PerMethod:
     outputs: tuple[str, ...] = ()
 
 
-def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dict] | None = None,
-             per_method: PerMethod | None = None):
+def reported(
+    name: str,
+    summary: Callable[[Any], str],
+    data: Callable[[Any], dict] | None = None,
+    per_method: PerMethod | None = None,
+):
     """Decorate a pipeline step function so that each call is a ``step``: ``name`` may name the call's
     keyword arguments (``"synthesize {synthesizer}"``); ``summary`` and ``data`` read the result."""
 
@@ -201,8 +239,9 @@ def reported(name: str, summary: Callable[[Any], str], data: Callable[[Any], dic
     return wrap
 
 
-def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, data: Callable | None,
-               args: tuple, kwargs: dict) -> Any:
+def _contained(
+    fn: Callable, title: str, spec: PerMethod, summary: Callable, data: Callable | None, args: tuple, kwargs: dict
+) -> Any:
     from shopfloor.errors import DataError
     from shopfloor.platform import failures
 
@@ -214,8 +253,17 @@ def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, dat
         try:
             result = fn(*args, **kwargs)
         except DataError as exc:  # a bad option or column concerns every method: the run stops, naming it
-            emit({"event": "step", "name": title, "status": "failed", "seconds": time.perf_counter() - start,
-                  "error": str(exc), "error_type": type(exc).__name__, "user_error": True})
+            emit(
+                {
+                    "event": "step",
+                    "name": title,
+                    "status": "failed",
+                    "seconds": time.perf_counter() - start,
+                    "error": str(exc),
+                    "error_type": type(exc).__name__,
+                    "user_error": True,
+                }
+            )
             raise
         except Exception as exc:  # noqa: BLE001  (the method's own failure: reported, the others go on)
             failure = failures.Failure.of(method, title, exc)
@@ -228,8 +276,16 @@ def _contained(fn: Callable, title: str, spec: PerMethod, summary: Callable, dat
     for key in spec.outputs:
         if named.get(key):
             failures.write(named[key], failure)
-    emit({"event": "step", "name": title, "status": status, "seconds": time.perf_counter() - start,
-          "summary": f"{failure}; the other methods go on", "error": failure.error})
+    emit(
+        {
+            "event": "step",
+            "name": title,
+            "status": status,
+            "seconds": time.perf_counter() - start,
+            "summary": f"{failure}; the other methods go on",
+            "error": failure.error,
+        }
+    )
     if not events_path():
         print(f"{title}: {failure}; the other methods go on", file=sys.stderr, flush=True)
     return {"failed": True, **failure.to_dict()}

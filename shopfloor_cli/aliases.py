@@ -27,8 +27,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("no alias moves on record")
     for m in moves:
         who = f"run {m['run_id']}" if m["run_id"] else m["command"]
-        print(f"{m['time']}  @{m['alias']:<10} {m['from'] or '-':>4} -> {m['to']:<4} {m['kind']:<10} "
-              f"{who} ({m['user']}): {m['reason']}")
+        print(
+            f"{m['time']}  @{m['alias']:<10} {m['from'] or '-':>4} -> {m['to']:<4} {m['kind']:<10} "
+            f"{who} ({m['user']}): {m['reason']}"
+        )
     return 0
 
 
@@ -37,8 +39,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     _tracking()
     move = rollback(checked_name(args), args.to, args.reason or "")
-    print(f"@champion of {args.model_name}: version {move['from']} -> {move['to']} (recorded); servers following "
-          "the alias switch at their next check (--poll-seconds, 10 s by default)")
+    print(
+        f"@champion of {args.model_name}: version {move['from']} -> {move['to']} (recorded); servers following "
+        "the alias switch at their next check (--poll-seconds, 10 s by default)"
+    )
     return 0
 
 

@@ -40,9 +40,12 @@ def model_name_for(args: argparse.Namespace, pipeline: str) -> str:
         return check_model_name(args.model_name)
     if getattr(args, "data", None):
         stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(args.data).stem).strip("-.") or "line"
-        raise DataError("model-name", f"name the model of your own data, e.g. --model-name {stem}-"
-                                      f"{pipeline.split('-')[0]} (the default {DEFAULT_MODELS[pipeline]!r} belongs "
-                                      "to the simulated data)")
+        raise DataError(
+            "model-name",
+            f"name the model of your own data, e.g. --model-name {stem}-"
+            f"{pipeline.split('-')[0]} (the default {DEFAULT_MODELS[pipeline]!r} belongs "
+            "to the simulated data)",
+        )
     return DEFAULT_MODELS[pipeline]
 
 

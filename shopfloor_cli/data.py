@@ -19,8 +19,10 @@ def cmd_gearbox(args: argparse.Namespace) -> int:
         table = table.drop(columns=["faulty"])
         print(f"wrote the outcomes ({PART_ID}, faulty) to {outcomes}")
     out = write_table(table, args.out)
-    print(f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
-          f"({args.fault_rate:.1%} faulty expected, drift {args.drift:g})")
+    print(
+        f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
+        f"({args.fault_rate:.1%} faulty expected, drift {args.drift:g})"
+    )
     return 0
 
 
@@ -34,18 +36,20 @@ def cmd_cutting_force(args: argparse.Namespace) -> int:
 
 
 def cmd_milling(args: argparse.Namespace) -> int:
-    from shopfloor.milling.simulate import simulate_milling
+    from shopfloor.anomaly_detection.simulate import simulate_milling
 
     table = simulate_milling(cases=args.cases, samples=args.samples, seed=args.seed)
     out = write_table(table, args.out)
     cuts = table.groupby("cut_no")["VB"].first()
-    print(f"wrote {table['cut_no'].nunique()} cuts of {args.samples} samples ({args.cases} tools) to {out}; "
-          f"{int((cuts >= 0.7).sum())} cuts of failed tools (VB >= 0.7 mm)")
+    print(
+        f"wrote {table['cut_no'].nunique()} cuts of {args.samples} samples ({args.cases} tools) to {out}; "
+        f"{int((cuts >= 0.7).sum())} cuts of failed tools (VB >= 0.7 mm)"
+    )
     return 0
 
 
 def cmd_wear(args: argparse.Namespace) -> int:
-    from shopfloor.wear.model import wear_table
+    from shopfloor.prognosis.wear_model import wear_table
 
     table = wear_table(cases=args.cases, seed=args.seed, prior_scale=args.prior_scale)
     out = write_table(table, args.out)
@@ -62,8 +66,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gear.add_argument("--seed", type=int, default=0)
     gear.add_argument("--drift", type=float, default=0.0, help="supplier change: 1 moves the seats 7 %%, screws 8 %%")
     gear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
-    gear.add_argument("--outcomes", help=f"also a served batch: --out gets a {PART_ID} column and no label, this "
-                                         f"file the outcomes ({PART_ID}, faulty) to feed back")
+    gear.add_argument(
+        "--outcomes",
+        help=f"also a served batch: --out gets a {PART_ID} column and no label, this "
+        f"file the outcomes ({PART_ID}, faulty) to feed back",
+    )
     gear.set_defaults(func=cmd_gearbox)
     cut = sim.add_parser("cutting-force", help="specific cutting force by Kienzle's law (h, rake, speed)")
     cut.add_argument("--material", default="C35", help="C35, 16MnCr5, 42CrMo4 or GG20")

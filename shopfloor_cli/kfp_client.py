@@ -48,37 +48,68 @@ def _package(name: str, image: str | None, folder: str) -> str:
     return str(compile_pipeline(name, out=Path(folder) / f"{name}.yaml", image=image))
 
 
-def submit(name: str, host: str, arguments: dict[str, Any], *, tracking_uri: str = CLUSTER_TRACKING_URI,
-           image: str | None = None, experiment: str = KFP_EXPERIMENT, namespace: str | None = None,
-           token: str | None = None) -> dict[str, str]:
+def submit(
+    name: str,
+    host: str,
+    arguments: dict[str, Any],
+    *,
+    tracking_uri: str = CLUSTER_TRACKING_URI,
+    image: str | None = None,
+    experiment: str = KFP_EXPERIMENT,
+    namespace: str | None = None,
+    token: str | None = None,
+) -> dict[str, str]:
     """Compile ``name``, upload it as a run in ``experiment`` and return the run id and its URL."""
     params = run_arguments(name, arguments, tracking_uri, image)
     kfp_client = client(host, namespace, token)
     with tempfile.TemporaryDirectory() as folder:
-        result = kfp_client.create_run_from_pipeline_package(_package(name, image, folder), arguments=params,
-                                                             experiment_name=experiment, namespace=namespace)
+        result = kfp_client.create_run_from_pipeline_package(
+            _package(name, image, folder), arguments=params, experiment_name=experiment, namespace=namespace
+        )
     return {"run_id": result.run_id, "url": f"{host.rstrip('/')}/#/runs/details/{result.run_id}"}
 
 
-def schedule(name: str, host: str, cron: str, arguments: dict[str, Any], *, tracking_uri: str = CLUSTER_TRACKING_URI,
-             image: str | None = None, experiment: str = KFP_EXPERIMENT, job_name: str | None = None,
-             namespace: str | None = None, token: str | None = None) -> dict[str, str]:
+def schedule(
+    name: str,
+    host: str,
+    cron: str,
+    arguments: dict[str, Any],
+    *,
+    tracking_uri: str = CLUSTER_TRACKING_URI,
+    image: str | None = None,
+    experiment: str = KFP_EXPERIMENT,
+    job_name: str | None = None,
+    namespace: str | None = None,
+    token: str | None = None,
+) -> dict[str, str]:
     """A KFP recurring run of ``name`` on ``cron``: one run at a time, no backfill after a pause."""
     params = run_arguments(name, arguments, tracking_uri, image)
     kfp_client = client(host, namespace, token)
     exp = kfp_client.create_experiment(experiment, namespace=namespace)
     with tempfile.TemporaryDirectory() as folder:
-        job = kfp_client.create_recurring_run(exp.experiment_id, job_name or f"{name}-{cron.replace(' ', '_')}",
-                                              cron_expression=kfp_cron(cron), max_concurrency=1, no_catchup=True,
-                                              pipeline_package_path=_package(name, image, folder), params=params)
+        job = kfp_client.create_recurring_run(
+            exp.experiment_id,
+            job_name or f"{name}-{cron.replace(' ', '_')}",
+            cron_expression=kfp_cron(cron),
+            max_concurrency=1,
+            no_catchup=True,
+            pipeline_package_path=_package(name, image, folder),
+            params=params,
+        )
     return {"recurring_run_id": job.recurring_run_id, "name": job.display_name, "cron": kfp_cron(cron)}
 
 
 def list_schedules(host: str, namespace: str | None = None, token: str | None = None) -> list[dict[str, Any]]:
     runs = client(host, namespace, token).list_recurring_runs(page_size=100, namespace=namespace).recurring_runs
-    return [{"id": r.recurring_run_id, "name": r.display_name, "status": str(r.status),
-             "cron": r.trigger.cron_schedule.cron if r.trigger and r.trigger.cron_schedule else None}
-            for r in runs or []]
+    return [
+        {
+            "id": r.recurring_run_id,
+            "name": r.display_name,
+            "status": str(r.status),
+            "cron": r.trigger.cron_schedule.cron if r.trigger and r.trigger.cron_schedule else None,
+        }
+        for r in runs or []
+    ]
 
 
 def delete_schedule(host: str, recurring_run_id: str, namespace: str | None = None, token: str | None = None) -> None:

@@ -39,8 +39,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from shopfloor_cli.kfp_client import submit
 
-    result = submit(args.pipeline, args.host, _arguments(args.param), tracking_uri=args.tracking_uri,
-                    image=args.image, experiment=args.experiment, namespace=args.namespace)
+    result = submit(
+        args.pipeline,
+        args.host,
+        _arguments(args.param),
+        tracking_uri=args.tracking_uri,
+        image=args.image,
+        experiment=args.experiment,
+        namespace=args.namespace,
+    )
     print(f"run {result['run_id']}: {result['url']}")
     return 0
 
@@ -54,23 +61,41 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         params = _arguments(args.param)
         if args.model_name:
             params["model_name"] = model_name_for(args, "retraining")
-        job = schedule(args.pipeline, args.host, args.cron, params, tracking_uri=args.tracking_uri,
-                       image=args.image, experiment=args.experiment, namespace=args.namespace)
+        job = schedule(
+            args.pipeline,
+            args.host,
+            args.cron,
+            params,
+            tracking_uri=args.tracking_uri,
+            image=args.image,
+            experiment=args.experiment,
+            namespace=args.namespace,
+        )
         print(f"recurring run {job['recurring_run_id']} ({job['name']}) on cron {job['cron']!r}")
         return 0
     from shopfloor_cli import scheduler
 
     if not (args.data or args.watch or args.when):
-        raise SystemExit("shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on), "
-                         "or --when (retrain on the served answers with their outcomes)")
+        raise SystemExit(
+            "shopfloor schedule: a local schedule needs --data or --watch (the table to retrain on), "
+            "or --when (retrain on the served answers with their outcomes)"
+        )
     args.data = args.data or args.watch
     model = model_name_for(args, "retraining")
     try:
-        spec = scheduler.Schedule(data=str(Path(args.data).resolve()) if args.data else "", cron=args.cron,
-                                  interval=args.interval, label=args.label, model_name=model,
-                                  watch=str(Path(args.watch).resolve()) if args.watch else None,
-                                  watch_server=args.watch_server, psi=args.psi, server_poll=args.server_poll,
-                                  when=args.when, min_labelled=args.min_labelled)
+        spec = scheduler.Schedule(
+            data=str(Path(args.data).resolve()) if args.data else "",
+            cron=args.cron,
+            interval=args.interval,
+            label=args.label,
+            model_name=model,
+            watch=str(Path(args.watch).resolve()) if args.watch else None,
+            watch_server=args.watch_server,
+            psi=args.psi,
+            server_poll=args.server_poll,
+            when=args.when,
+            min_labelled=args.min_labelled,
+        )
     except ValueError as exc:
         raise SystemExit(f"shopfloor schedule: {exc}") from None
     job = scheduler.start(spec)
@@ -93,10 +118,16 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
         from shopfloor_cli import scheduler
 
         rows = scheduler.list_all()
-    print(json.dumps(rows, indent=2) if args.json else
-          "\n".join(f"{r['id']}  {r.get('cron') or str(r.get('interval')) + ' s'}  "
-                    f"{'running' if r.get('running', True) else 'stopped'}  runs {r.get('runs', '-')}"
-                    for r in rows) or "no schedules")
+    print(
+        json.dumps(rows, indent=2)
+        if args.json
+        else "\n".join(
+            f"{r['id']}  {r.get('cron') or str(r.get('interval')) + ' s'}  "
+            f"{'running' if r.get('running', True) else 'stopped'}  runs {r.get('runs', '-')}"
+            for r in rows
+        )
+        or "no schedules"
+    )
     return 0
 
 
@@ -164,16 +195,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _run_options(rec)
     rec.add_argument("--data", help="local: the table each run retrains on")
     rec.add_argument("--watch", help="local: also run when this file changes and has drifted")
-    rec.add_argument("--watch-server", metavar="URL",
-                     help="local: also run when the model server at URL reports online drift (shopfloor_feature_psi)")
+    rec.add_argument(
+        "--watch-server",
+        metavar="URL",
+        help="local: also run when the model server at URL reports online drift (shopfloor_feature_psi)",
+    )
     rec.add_argument("--psi", type=float, default=0.25, help="with --watch-server: the PSI that counts as drift")
     rec.add_argument("--server-poll", type=float, default=15.0, help="with --watch-server: seconds between reads")
-    rec.add_argument("--when", metavar="CONDITION",
-                     help="local, with --watch-server: run when the served version's live quality meets CONDITION, "
-                          "e.g. 'live_f2 < 0.6', once per episode; without --data it retrains on the served "
-                          "answers with their outcomes")
-    rec.add_argument("--min-labelled", type=int, default=MIN_LABELLED_ROWS,
-                     help="with --when: answers with an outcome needed before the live figure counts")
+    rec.add_argument(
+        "--when",
+        metavar="CONDITION",
+        help="local, with --watch-server: run when the served version's live quality meets CONDITION, "
+        "e.g. 'live_f2 < 0.6', once per episode; without --data it retrains on the served "
+        "answers with their outcomes",
+    )
+    rec.add_argument(
+        "--min-labelled",
+        type=int,
+        default=MIN_LABELLED_ROWS,
+        help="with --when: answers with an outcome needed before the live figure counts",
+    )
     rec.add_argument("--label", default="faulty")
     add_model_name(rec, None, "the model to retrain (required with --data or --watch)")
     lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")
@@ -184,7 +225,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dele.add_argument("id")
     _kubeflow_options(dele, False)
     dele.set_defaults(func=cmd_schedule_delete)
-    res = sch_sub.add_parser("resume", help="start a local schedule's scheduler again after a crash or reboot "
-                                            "(a slot already started is not run twice)")
+    res = sch_sub.add_parser(
+        "resume",
+        help="start a local schedule's scheduler again after a crash or reboot "
+        "(a slot already started is not run twice)",
+    )
     res.add_argument("id")
     res.set_defaults(func=cmd_schedule_resume)

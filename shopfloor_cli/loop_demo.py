@@ -32,8 +32,9 @@ BATCH = 50  # rows per request, as a line's cell controller might send them
 
 
 def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as answer:
         return json.loads(answer.read())
 
@@ -44,11 +45,11 @@ def replay(url: str, model: str, table: pd.DataFrame) -> tuple[int, set[str]]:
     features = table.drop(columns=["faulty"])
     versions = set()
     for start in range(0, len(features), BATCH):
-        records = features.iloc[start:start + BATCH].to_dict("records")
+        records = features.iloc[start : start + BATCH].to_dict("records")
         versions.add(post(f"{url}/v1/models/{model}:predict", {"instances": records})["model_version"])
     outcomes = [{PART_ID: p, "label": int(y)} for p, y in zip(table[PART_ID], table["faulty"], strict=True)]
     for start in range(0, len(outcomes), 500):
-        post(f"{url}/v1/models/{model}/feedback", {"outcomes": outcomes[start:start + 500]})
+        post(f"{url}/v1/models/{model}/feedback", {"outcomes": outcomes[start : start + 500]})
     return len(features), versions
 
 
@@ -84,8 +85,10 @@ def cmd_demo_loop(args: argparse.Namespace) -> int:
             return 1
     started = time.perf_counter()
     table = []
-    with local_server(model, extra=["--key-column", PART_ID, "--poll-seconds", "1", "--quality-seconds", "2"],
-                      log=home / "server.log") as url:
+    with local_server(
+        model, extra=["--key-column", PART_ID, "--poll-seconds", "1", "--quality-seconds", "2"], log=home / "server.log"
+    ) as url:
+
         def phase(name: str, drift: float, seed: int) -> datetime:
             since = datetime.now(UTC)
             rows, versions = replay(url, model, line(args.rows, seed, drift, name))
@@ -95,18 +98,39 @@ def cmd_demo_loop(args: argparse.Namespace) -> int:
                 time.sleep(0.2)
                 found = live_quality(model, since=since)
             for quality in found:
-                table.append({"phase": name, "drift": drift, "version": quality.version, "labelled": quality.rows,
-                              **{k: round(v, 3) for k, v in quality.metrics.items()}})
-            print(f"{name}: {rows} parts answered by v{', v'.join(sorted(versions))}, outcomes fed back: "
-                  + "; ".join(f"v{q.version} live F2 {q.metrics['f2']:.3f}" for q in found), flush=True)
+                table.append(
+                    {
+                        "phase": name,
+                        "drift": drift,
+                        "version": quality.version,
+                        "labelled": quality.rows,
+                        **{k: round(v, 3) for k, v in quality.metrics.items()},
+                    }
+                )
+            print(
+                f"{name}: {rows} parts answered by v{', v'.join(sorted(versions))}, outcomes fed back: "
+                + "; ".join(f"v{q.version} live F2 {q.metrics['f2']:.3f}" for q in found),
+                flush=True,
+            )
             return since
 
         phase("steady line", 0.0, args.seed + 1)
         drifted = phase("after a supplier change", args.drift, args.seed + 2)
         print("retraining on the drifted line's logged answers and their outcomes", flush=True)
         outcome = home / "retraining.json"
-        done = shopfloor("run", "retraining", "--model-name", model, "--from-log", "--since",
-                         drifted.isoformat(), "--label", "faulty", "--json", str(outcome))
+        done = shopfloor(
+            "run",
+            "retraining",
+            "--model-name",
+            model,
+            "--from-log",
+            "--since",
+            drifted.isoformat(),
+            "--label",
+            "faulty",
+            "--json",
+            str(outcome),
+        )
         if done.returncode != 0:
             return done.returncode
         result = json.loads(outcome.read_text())
@@ -125,12 +149,17 @@ def cmd_demo_loop(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo-loop", help="serve, replay a drifting simulated line, feed outcomes back, watch "
-                                            "live F2 fall, retrain from the logged rows, promote")
+    demo = sub.add_parser(
+        "demo-loop",
+        help="serve, replay a drifting simulated line, feed outcomes back, watch "
+        "live F2 fall, retrain from the logged rows, promote",
+    )
     demo.add_argument("--rows", type=int, default=1500, help="parts per phase")
     demo.add_argument("--drift", type=float, default=2.0, help="the supplier change (1: seats 7 %%, screws 8 %%)")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--home", help="the demo's own data directory (default: .shopfloor/demo-loop/TIME; given "
-                                     "again, its champion is reused)")
+    demo.add_argument(
+        "--home",
+        help="the demo's own data directory (default: .shopfloor/demo-loop/TIME; given again, its champion is reused)",
+    )
     demo.add_argument("--json", help="also write the table as JSON to this file")
     demo.set_defaults(func=cmd_demo_loop)

@@ -19,8 +19,20 @@ from shopfloor_cli import aliases, data, kubeflow, loop_demo, monitor, prognose,
 def cmd_ui(args: argparse.Namespace) -> int:
     from shopfloor import config
 
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", config.tracking_uri(),
-           "--default-artifact-root", config.artifact_root(), "--host", "127.0.0.1", "--port", str(args.port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        config.tracking_uri(),
+        "--default-artifact-root",
+        config.artifact_root(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+    ]
     print(" ".join(cmd), flush=True)
     return subprocess.call(cmd)
 

@@ -22,8 +22,9 @@ def since_time(text: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise DataError("since", f"expected an ISO time (2026-11-27T08:00) or a span (30m, 6h, 7d), "
-                                 f"got {text!r}") from None
+        raise DataError(
+            "since", f"expected an ISO time (2026-11-27T08:00) or a span (30m, 6h, 7d), got {text!r}"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -61,8 +62,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
     model = checked_name(args)
     labels, key = _champion_details(model)
-    report = record_file(model, args.file, label=args.label_column, key_column=args.key_column or key,
-                         labels=labels)
+    report = record_file(model, args.file, label=args.label_column, key_column=args.key_column or key, labels=labels)
     print(json.dumps(report.as_dict(), indent=2))
     return 0 if report.stored else 2
 
@@ -93,18 +93,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     fb = sub.add_parser("feedback", help="store real outcomes for served answers (by request id or key)")
     add_model_name(fb, FAULT_MODEL, "served model")
-    fb.add_argument("--file", required=True, help="CSV or Parquet: request_id (and row) or the key column, "
-                                                   "and the label column")
-    fb.add_argument("--label-column", default="label",
-                    help="the outcome: a classifier's class (0/1 or its class names), a detector's 0/1, the life "
-                         "left after the answer, or the measured wear")
-    fb.add_argument("--key-column", help="match outcomes by this business key instead of request_id (default: the "
-                                         "key the champion was trained with, if any)")
+    fb.add_argument(
+        "--file", required=True, help="CSV or Parquet: request_id (and row) or the key column, and the label column"
+    )
+    fb.add_argument(
+        "--label-column",
+        default="label",
+        help="the outcome: a classifier's class (0/1 or its class names), a detector's 0/1, the life "
+        "left after the answer, or the measured wear",
+    )
+    fb.add_argument(
+        "--key-column",
+        help="match outcomes by this business key instead of request_id (default: the "
+        "key the champion was trained with, if any)",
+    )
     fb.set_defaults(func=cmd_feedback)
 
     q = sub.add_parser("quality", help="live quality of each served version on the answers with an outcome")
     add_model_name(q, FAULT_MODEL, "served model")
     q.add_argument("--since", help="only answers since (ISO time, or 30m, 6h, 7d)")
-    q.add_argument("--log", action="store_true", help="also log each version's figures to MLflow as an "
-                                                      "evaluation run")
+    q.add_argument("--log", action="store_true", help="also log each version's figures to MLflow as an evaluation run")
     q.set_defaults(func=cmd_quality)

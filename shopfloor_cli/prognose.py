@@ -30,8 +30,10 @@ def cmd_prognose(args: argparse.Namespace) -> int:
     rows = model.inputs.parse_v1({"instances": values})
     out = {k: v[0] for k, v in model.predict_rows(rows).items()}
     n = len(values)
-    print(f"{name} version {version.version}: {n} cuts observed, last wear {values[-1]:.3f} mm; forecast "
-          f"({model.draws} posterior draws):")
+    print(
+        f"{name} version {version.version}: {n} cuts observed, last wear {values[-1]:.3f} mm; forecast "
+        f"({model.draws} posterior draws):"
+    )
     print("   cut   q10     median  q90  (mm)")
     for k in range(len(out["median"])):
         print(f"  {n + k:4d}  {out['q10'][k]:.3f}   {out['median'][k]:.3f}   {out['q90'][k]:.3f}")
@@ -39,10 +41,19 @@ def cmd_prognose(args: argparse.Namespace) -> int:
     def cuts(v: float) -> str:
         return "not reached" if math.isnan(v) else f"{v:.0f}"
 
-    print(f"cuts left until {model.limit:g} mm: median {cuts(out['remaining_cuts'])} (10 %: "
-          f"{cuts(out['remaining_cuts_q10'])}, 90 %: {cuts(out['remaining_cuts_q90'])})")
-    write_json(args.json, {"model": name, "version": version.version, "observed": values,
-                           **{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in out.items()}})
+    print(
+        f"cuts left until {model.limit:g} mm: median {cuts(out['remaining_cuts'])} (10 %: "
+        f"{cuts(out['remaining_cuts_q10'])}, 90 %: {cuts(out['remaining_cuts_q90'])})"
+    )
+    write_json(
+        args.json,
+        {
+            "model": name,
+            "version": version.version,
+            "observed": values,
+            **{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in out.items()},
+        },
+    )
     return 0
 
 

@@ -14,19 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.constants import (
-    CLASSIFIER_CHOICES,
     DEPLOY_TARGETS,
-    FILTERS,
-    OBJECTIVES,
-    RETRAIN_METRICS,
     SERVE_PORTS,
-    THRESHOLD_METRICS,
 )
-from shopfloor.defaults import ANOMALY_DETECTION, FAULT_DETECTION, HEALTH_INDEX, PROGNOSIS, RETRAINING
+from shopfloor.defaults import DEFAULTS, PROGNOSIS
 from shopfloor.platform.budget import parse_seconds
-from shopfloor.synth.catalog import NAMES as SYNTHESIZERS
 from shopfloor.synth.catalog import parse_selection
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
+from shopfloor_cli.options import add_settings
 
 #: Exit status of a run that registered a model although some methods failed (each named in the output and JSON).
 PARTIAL = 3
@@ -46,12 +41,16 @@ def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> 
         return
     step = run.step("deploy")
     if step is None:
-        print(f"deploy: skipped; version {registration['version']} is the {registration['alias']}, and only a new "
-              "champion is deployed (a running server keeps following @champion)")
+        print(
+            f"deploy: skipped; version {registration['version']} is the {registration['alias']}, and only a new "
+            "champion is deployed (a running server keeps following @champion)"
+        )
     elif args.deploy == "local":
         data = step["data"]
-        print(f"serving: {data['endpoint']} (version {data['version']}, server {data['action']}; "
-              f"v2: {data['url']}/v2/models/{registration['model_name']}/infer)")
+        print(
+            f"serving: {data['endpoint']} (version {data['version']}, server {data['action']}; "
+            f"v2: {data['url']}/v2/models/{registration['model_name']}/infer)"
+        )
     else:
         print(f"deployed: {step['summary']}")
 
@@ -63,8 +62,10 @@ def _print_left_out(left_out: dict[str, str], budget: float) -> None:
         print(f"left out by the {budget:g} s time budget: {name}: {why}")
     dropped = len(left_out) - len(methods)
     if dropped:
-        print(f"left out by the {budget:g} s time budget: {dropped} candidate amounts of synthetic rows (each with "
-              "its reason in the JSON report's left_out)")
+        print(
+            f"left out by the {budget:g} s time budget: {dropped} candidate amounts of synthetic rows (each with "
+            "its reason in the JSON report's left_out)"
+        )
 
 
 def _header(pipeline: str, data: Path, model: str, detail: str) -> None:
@@ -93,13 +94,17 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         synthesizers = parse_selection(args.synthesizer)
     except ValueError as exc:
         raise DataError("synthesizer", str(exc)) from None
-    for option, value, least in (("max-steps", args.max_steps, 8), ("cv-folds", args.cv_folds, 2),
-                                 ("cv-repeats", args.cv_repeats, 1), ("trials", args.trials, 1),
-                                 ("tuning-workers", args.tuning_workers, 1)):
+    for option, value, least in (
+        ("max-steps", args.max_steps, 8),
+        ("cv-folds", args.cv_folds, 2),
+        ("cv-repeats", args.cv_repeats, 1),
+        ("trials", args.trials, 1),
+        ("tuning-workers", args.tuning_workers, 1),
+    ):
         if value < least:
             raise DataError(option, f"must be at least {least}, got {value}")
     data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
-    label = args.label or "faulty"
+    label = args.label
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
     key = args.key_column or ""
     table = ing.read_table(data)
@@ -111,7 +116,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     budget = parse_seconds(args.budget)
 
     from pipelines.fault_detection import fault_detection
-    from shopfloor.fault_detection import comparison_table
+    from shopfloor.fault_detection.workflow import comparison_table
     from shopfloor.tables import markdown_table
     from shopfloor_cli.runner import run_local
 
@@ -121,31 +126,59 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         from shopfloor.platform.cpus import BUDGET_ENV, threads_for
 
         os.environ.setdefault(BUDGET_ENV, str(threads_for(branches)))
-    run = run_local(fault_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    label=label, drop_columns=drop, categorical=categorical, key_column=key, synthesizers=synthesizers,
-                    filter_method=args.filter, objective=args.objective, classifier=args.classifier,
-                    threshold_metric=args.threshold_metric, deploy_target=args.deploy, serve_port=args.port,
-                    n_trials=args.trials, timeout=args.timeout, max_steps=args.max_steps, cv_folds=args.cv_folds,
-                    cv_repeats=args.cv_repeats, optuna_storage=storage, tuning_workers=args.tuning_workers,
-                    study_name=args.study or f"{data.stem}-{args.seed}", model_name=model, force_promote=args.promote,
-                    budget=budget, max_latency_ms=args.max_latency_ms, cv_rows=args.cv_rows, seed=args.seed)
+    run = run_local(
+        fault_detection,
+        verbose=args.verbose,
+        data_path=str(data),
+        tracking_uri=config.tracking_uri(),
+        label=label,
+        drop_columns=drop,
+        categorical=categorical,
+        key_column=key,
+        synthesizers=synthesizers,
+        filter_method=args.filter,
+        objective=args.objective,
+        classifier=args.classifier,
+        threshold_metric=args.threshold_metric,
+        deploy_target=args.deploy,
+        serve_port=args.port,
+        n_trials=args.trials,
+        timeout=args.timeout,
+        max_steps=args.max_steps,
+        cv_folds=args.cv_folds,
+        cv_repeats=args.cv_repeats,
+        optuna_storage=storage,
+        tuning_workers=args.tuning_workers,
+        study_name=args.study or f"{data.stem}-{args.seed}",
+        model_name=model,
+        force_promote=args.promote,
+        budget=budget,
+        max_latency_ms=args.max_latency_ms,
+        cv_rows=args.cv_rows,
+        seed=args.seed,
+    )
     result = run.output
     report = result.pop("report")
     best, best_test = report["best"], report["best_test_method"]
-    print(f"\nTest split, each method at its CV-chosen amount of synthetic rows and "
-          f"{report['threshold_metric']}-optimal threshold:\n")
+    print(
+        f"\nTest split, each method at its CV-chosen amount of synthetic rows and "
+        f"{report['threshold_metric']}-optimal threshold:\n"
+    )
     print(markdown_table(comparison_table(report)))
-    print(f"\nchosen by {report['cv']['folds']}-fold cross-validation on train + valid: {best} (test F2 "
-          f"{report['methods'][best]['test']['f2']:.3f}; the best test row, {best_test}, has "
-          f"{report['methods'][best_test]['test']['f2']:.3f})")
-    print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
-          f"(threshold {report['methods'][best]['threshold']:.3f}); {result['reason']}")
+    print(
+        f"\nchosen by {report['cv']['folds']}-fold cross-validation on train + valid: {best} (test F2 "
+        f"{report['methods'][best]['test']['f2']:.3f}; the best test row, {best_test}, has "
+        f"{report['methods'][best_test]['test']['f2']:.3f})"
+    )
+    print(
+        f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
+        f"(threshold {report['methods'][best]['threshold']:.3f}); {result['reason']}"
+    )
     for name, failure in report["failed"].items():
         print(f"left out: {name} failed at {failure['step']}: {failure['error']}")
     _print_left_out(report.get("left_out", {}), budget)
     _deployment(run, args, result)
-    write_json(args.json, {**result, "report": report, "methods_failed": report["methods_failed"],
-                           "log": str(run.log)})
+    write_json(args.json, {**result, "report": report, "methods_failed": report["methods_failed"], "log": str(run.log)})
     return PARTIAL if report["failed"] else 0
 
 
@@ -157,14 +190,14 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     from shopfloor.data import embedded
     from shopfloor.data.ingest import read_table
     from shopfloor.errors import DataError
-    from shopfloor.health.data import load_trajectories
+    from shopfloor.health_index.data import load_trajectories
 
     if args.data:
         data, unit, time, truth = Path(args.data).resolve(), args.unit, args.time, args.truth or ""
     else:
         data, unit, time, truth = embedded.run_to_failure(args.units, args.seed), "unit", "time", "wear"
     drop, conditions = csv_list(args.drop), csv_list(args.condition)
-    from shopfloor.health.selection import METHODS
+    from shopfloor.health_index.selection import METHODS
 
     methods = csv_list(args.methods) if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))
@@ -178,29 +211,61 @@ def cmd_health_index(args: argparse.Namespace) -> int:
             float(args.weight_decay)
         except ValueError:
             raise DataError("weight-decay", f"a number or 'auto', got {args.weight_decay!r}") from None
-    load_trajectories(read_table(data), unit, time, args.t_d, args.t_f, exclude=[truth, *drop] if truth else drop,
-                      conditions=conditions, window=args.window)
+    load_trajectories(
+        read_table(data),
+        unit,
+        time,
+        args.t_d,
+        args.t_f,
+        exclude=[truth, *drop] if truth else drop,
+        conditions=conditions,
+        window=args.window,
+    )
 
     budget = parse_seconds(args.budget)
     from pipelines.health_index import health_index
     from shopfloor_cli.runner import run_local
 
     _header("health-index", data, model, f"unit {unit!r}, time {time!r}")
-    run = run_local(health_index, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    unit=unit, time=time, truth=truth, drop_columns=drop, conditions=conditions, t_d=args.t_d,
-                    t_f=args.t_f, methods=methods, diversity=args.diversity, epochs=args.epochs,
-                    embedding_dim=args.embedding_dim, weight_decay=args.weight_decay, fusion=args.fusion,
-                    seeds=args.seeds, baseline=not args.no_baseline, window=args.window, folds=args.folds,
-                    timeout=args.timeout, model_name=model, deploy_target=args.deploy, serve_port=args.port,
-                    budget=budget, seed=args.seed)
+    run = run_local(
+        health_index,
+        verbose=args.verbose,
+        data_path=str(data),
+        tracking_uri=config.tracking_uri(),
+        unit=unit,
+        time=time,
+        truth=truth,
+        drop_columns=drop,
+        conditions=conditions,
+        t_d=args.t_d,
+        t_f=args.t_f,
+        methods=methods,
+        diversity=args.diversity,
+        epochs=args.epochs,
+        embedding_dim=args.embedding_dim,
+        weight_decay=args.weight_decay,
+        fusion=args.fusion,
+        seeds=args.seeds,
+        baseline=not args.no_baseline,
+        window=args.window,
+        folds=args.folds,
+        timeout=args.timeout,
+        model_name=model,
+        deploy_target=args.deploy,
+        serve_port=args.port,
+        budget=budget,
+        seed=args.seed,
+    )
     result = run.output
     import pandas as pd
 
     from shopfloor.tables import markdown_table
 
-    print("\nCross-validation across the fitted units (held-out units cut at random steps, as machines still "
-          "running;\nspearman_rul: rank correlation of the HI there with the life left, more negative is better; "
-          "mean over draws):\n")
+    print(
+        "\nCross-validation across the fitted units (held-out units cut at random steps, as machines still "
+        "running;\nspearman_rul: rank correlation of the HI there with the life left, more negative is better; "
+        "mean over draws):\n"
+    )
     print(markdown_table(pd.DataFrame(result["cv"]).set_index("method")))
     m = result["metrics"]
     print(f"\nchosen: {result['method']} health index, remaining life from {result['rul_method']}")
@@ -208,9 +273,11 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     for name, why in skipped.items():
         print(f"left out by the time limit: {name}: {why}")
     nan = float("nan")
-    print(f"held-out units (never seen in fitting): Spearman with life left {m.get('test_spearman_rul', nan):.3f}, "
-          f"monotonicity {m.get('test_monotonicity', nan):.3f}, remaining-life RMSE {m.get('test_rul_rmse', nan):.1f} "
-          f"(interval coverage {m.get('test_rul_interval_coverage', nan):.2f})")
+    print(
+        f"held-out units (never seen in fitting): Spearman with life left {m.get('test_spearman_rul', nan):.3f}, "
+        f"monotonicity {m.get('test_monotonicity', nan):.3f}, remaining-life RMSE {m.get('test_rul_rmse', nan):.1f} "
+        f"(interval coverage {m.get('test_rul_interval_coverage', nan):.2f})"
+    )
     return _registered(run, args, result)
 
 
@@ -223,7 +290,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     from shopfloor import config
     from shopfloor.errors import DataError
     from shopfloor.kinds import retrainer_for
-    from shopfloor.retraining import load_champion, write_log_rows
+    from shopfloor.retraining.workflow import load_champion, write_log_rows
 
     if args.from_log and args.data:
         raise DataError("from-log", "give --data or --from-log, not both")
@@ -238,8 +305,11 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     else:
         data = retrainer.embedded_rows(args.drift, args.seed)
         if data is None:
-            raise DataError("data", f"{model}@champion is a {contract.kind} model: give its new rows with --data, "
-                                    "or retrain from the served answers with --from-log")
+            raise DataError(
+                "data",
+                f"{model}@champion is a {contract.kind} model: give its new rows with --data, "
+                "or retrain from the served answers with --from-log",
+            )
     # Fail in seconds, before any pipeline starts, on no champion, an empty file or other columns.
     retrainer.check(str(data), champion, args.label)
 
@@ -247,9 +317,19 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     from shopfloor_cli.runner import run_local
 
     _header("retraining", data, model, "new rows for @champion")
-    run = run_local(retraining, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    label=args.label, model_name=model, metric=args.metric, margin=args.margin,
-                    fine_tune_epochs=args.fine_tune_epochs, simulations=args.simulations, seed=args.seed)
+    run = run_local(
+        retraining,
+        verbose=args.verbose,
+        data_path=str(data),
+        tracking_uri=config.tracking_uri(),
+        label=args.label,
+        model_name=model,
+        metric=args.metric,
+        margin=args.margin,
+        fine_tune_epochs=args.fine_tune_epochs,
+        simulations=args.simulations,
+        seed=args.seed,
+    )
     result = run.output
     check, retrain = result["check"], result["retrain"]
     if check.get("drift") is not None:
@@ -262,8 +342,10 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     if scores:
         from shopfloor.tables import markdown_table
 
-        print(f"\nchampion v{result['champion_version']} and challenger on the same {result['holdout_rows']} "
-              f"held-out rows:\n")
+        print(
+            f"\nchampion v{result['champion_version']} and challenger on the same {result['holdout_rows']} "
+            f"held-out rows:\n"
+        )
         print(markdown_table(pd.DataFrame(scores).T))
     print(result["reason"])
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
@@ -278,12 +360,17 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
     import warnings
 
     from shopfloor import config
+    from shopfloor.anomaly_detection import data as milling
     from shopfloor.data import embedded
     from shopfloor.errors import DataError
-    from shopfloor.milling import data as milling
 
-    for option, value, least in (("trials", args.trials, 1), ("epochs", args.epochs, 1), ("window", args.window, 2),
-                                 ("stride", args.stride, 1), ("max-filters", args.max_filters, 16)):
+    for option, value, least in (
+        ("trials", args.trials, 1),
+        ("epochs", args.epochs, 1),
+        ("window", args.window, 2),
+        ("stride", args.stride, 1),
+        ("max-filters", args.max_filters, 16),
+    ):
         if value < least:
             raise DataError(option, f"must be at least {least}, got {value}")
     data = Path(args.data).resolve() if args.data else embedded.milling(args.cases, args.seed)
@@ -292,34 +379,58 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
     # fail in seconds on bad input: a missing struct or cut column, no valid cut, a cut shorter than a window
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", milling.MillingDataWarning)
-        checked = milling.validate(milling.load(data, cut_column=args.cut_column, signals=signals or None,
-                                                labels=labels or None))
+        checked = milling.validate(
+            milling.load(data, cut_column=args.cut_column, signals=signals or None, labels=labels or None)
+        )
     milling.subcuts(checked, window=args.window, stride=args.stride)
 
     from pipelines.anomaly_detection import anomaly_detection
     from shopfloor_cli.runner import run_local
 
     _header("anomaly-detection", data, model, f"{len(checked)} valid cuts, signals {', '.join(checked.signal_names)}")
-    run = run_local(anomaly_detection, verbose=args.verbose, data_path=str(data), tracking_uri=config.tracking_uri(),
-                    cut_column=args.cut_column, labels_path=labels, signals=signals, window=args.window,
-                    stride=args.stride, split=args.split, n_trials=args.trials, timeout=args.timeout,
-                    epochs=args.epochs, max_filters=args.max_filters, arch=args.arch,
-                    train_on=args.train_on, ensemble=not args.no_ensemble, score=args.score,
-                    threshold_metric=args.threshold_metric, model_name=model, deploy_target=args.deploy,
-                    serve_port=args.port, budget=parse_seconds(args.budget), seed=args.seed)
+    run = run_local(
+        anomaly_detection,
+        verbose=args.verbose,
+        data_path=str(data),
+        tracking_uri=config.tracking_uri(),
+        cut_column=args.cut_column,
+        labels_path=labels,
+        signals=signals,
+        window=args.window,
+        stride=args.stride,
+        split=args.split,
+        n_trials=args.trials,
+        timeout=args.timeout,
+        epochs=args.epochs,
+        max_filters=args.max_filters,
+        arch=args.arch,
+        train_on=args.train_on,
+        ensemble=not args.no_ensemble,
+        score=args.score,
+        threshold_metric=args.threshold_metric,
+        model_name=model,
+        deploy_target=args.deploy,
+        serve_port=args.port,
+        budget=parse_seconds(args.budget),
+        seed=args.seed,
+    )
     result = run.output
     m = result["metrics"]
     import pandas as pd
 
     from shopfloor.tables import markdown_table
 
-    print("\nAnomaly = a sub-cut of a failed tool (VB >= 0.7 mm). Detectors, each trained on the same healthy "
-          "sub-cuts;\nthe one with the best validation AP serves (test columns are for the report only):\n")
+    print(
+        "\nAnomaly = a sub-cut of a failed tool (VB >= 0.7 mm). Detectors, each trained on the same healthy "
+        "sub-cuts;\nthe one with the best validation AP serves (test columns are for the report only):\n"
+    )
     print(markdown_table(pd.DataFrame(result["comparison"]).set_index("detector")))
-    print(f"\nserved: {result['detector']}; test AP {m.get('test_ap', float('nan')):.3f} (no skill "
-          f"{m.get('test_no_skill_precision', float('nan')):.3f}), ROC-AUC {m.get('test_roc_auc', float('nan')):.3f}, "
-          f"per cut AP {m.get('test_cut_ap', float('nan')):.3f}; flag at the validation threshold: precision "
-          f"{m.get('test_flag_precision', 0):.3f}, recall {m.get('test_flag_recall', 0):.3f}")
+    print(
+        f"\nserved: {result['detector']}; test AP {m.get('test_ap', float('nan')):.3f} (no skill "
+        f"{m.get('test_no_skill_precision', float('nan')):.3f}), ROC-AUC {m.get('test_roc_auc', float('nan')):.3f}, "
+        f"per cut AP {m.get('test_cut_ap', float('nan')):.3f}; flag at the validation threshold: precision "
+        f"{m.get('test_flag_precision', 0):.3f}, recall {m.get('test_flag_recall', 0):.3f}"
+    )
     return _registered(run, args, result)
 
 
@@ -331,11 +442,16 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
 
     from shopfloor import config
     from shopfloor.errors import DataError
-    from shopfloor.prognosis import evaluation_curves
-    from shopfloor.wear.curves import CurveWarning
+    from shopfloor.prognosis.curves import CurveWarning
+    from shopfloor.prognosis.workflow import evaluation_curves
 
-    for option, value, least in (("epochs", args.epochs, 1), ("observed", args.observed, 2),
-                                 ("horizon", args.horizon, 1), ("train", args.train, 100), ("valid", args.valid, 10)):
+    for option, value, least in (
+        ("epochs", args.epochs, 1),
+        ("observed", args.observed, 2),
+        ("horizon", args.horizon, 1),
+        ("train", args.train, 100),
+        ("valid", args.valid, 10),
+    ):
         if value < least:
             raise DataError(option, f"must be at least {least}, got {value}")
     if not 0 < args.vb_limit <= 3.0:
@@ -353,11 +469,29 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
 
     source = Path(data) if data else Path("simulated wear curves")
     _header("prognosis", source, model, f"case {args.case!r}, wear {args.wear!r}" if data else "no table")
-    run = run_local(prognosis, verbose=args.verbose, tracking_uri=config.tracking_uri(), data_path=data,
-                    case=args.case, wear=args.wear, cut=args.cut or "", valid_cases=valid, test_cases=test,
-                    observed=args.observed, vb_limit=args.vb_limit, horizon=args.horizon, n_train=args.train,
-                    n_valid=args.valid, prior_scale=args.prior_scale, epochs=args.epochs, patience=args.patience,
-                    model_name=model, deploy_target=args.deploy, serve_port=args.port, seed=args.seed)
+    run = run_local(
+        prognosis,
+        verbose=args.verbose,
+        tracking_uri=config.tracking_uri(),
+        data_path=data,
+        case=args.case,
+        wear=args.wear,
+        cut=args.cut or "",
+        valid_cases=valid,
+        test_cases=test,
+        observed=args.observed,
+        vb_limit=args.vb_limit,
+        horizon=args.horizon,
+        n_train=args.train,
+        n_valid=args.valid,
+        prior_scale=args.prior_scale,
+        epochs=args.epochs,
+        patience=args.patience,
+        model_name=model,
+        deploy_target=args.deploy,
+        serve_port=args.port,
+        seed=args.seed,
+    )
     result = run.output
     m = result["metrics"]
     print(f"\nPrognosis after {args.observed} observed cuts (median of {PROGNOSIS.draws:,} posterior draws):")
@@ -366,211 +500,141 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
         print(f"  {split:5s} case {case:>4s}: RMSE {m[key]:.3f} mm")
     for split in ("valid", "test"):
         if f"{split}_rmse" in m:
-            print(f"  {split} mean RMSE {m[f'{split}_rmse']:.3f} mm, 10-90 % band coverage "
-                  f"{m[f'{split}_coverage']:.0%}")
+            print(
+                f"  {split} mean RMSE {m[f'{split}_rmse']:.3f} mm, 10-90 % band coverage {m[f'{split}_coverage']:.0%}"
+            )
     print(f"  {PROGNOSIS.draws:,} posterior draws of one curve and its forecast in {m['sample_seconds'] * 1000:.1f} ms")
     return _registered(run, args, result)
 
 
 # ------------------------------------------------------------------ parser
 def _common(p: argparse.ArgumentParser, pipeline: str, data_help: str) -> None:
+    """The options every ``shopfloor run`` takes, then the pipeline's own from its defaults."""
     p.add_argument("--data", help=data_help)
     add_model_name(p, None, "registered-model name (required with --data; default: the simulated data's model)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the result as JSON to this file")
     p.add_argument("--verbose", action="store_true", help="show kfp.local's executor logs live")
     if pipeline != "retraining":
-        p.add_argument("--deploy", default="none", choices=DEPLOY_TARGETS,
-                       help="serve a new champion: a local model server on --port, or a KServe InferenceService")
-        p.add_argument("--port", type=int, default=SERVE_PORTS[pipeline], help="port of the local model server")
-
-
-def _budget_option(p: argparse.ArgumentParser, seconds: float, steps: str) -> None:
-    p.add_argument("--budget", default=f"{seconds / 60:g}m",
-                   help=f"time for the whole run, e.g. 15m, 900s, 1h; 0: no limit (default: %(default)s). Shared by "
-                        f"{steps} by a fixed rule; past a step's share the costliest work is left out and named, "
-                        "and the simplest rival always completes, so a slow or busy machine registers a simpler "
-                        "model instead of failing")
+        p.add_argument(
+            "--deploy",
+            default="none",
+            choices=DEPLOY_TARGETS,
+            help="serve a new champion: a local model server on --port, or a KServe InferenceService "
+            "(default: %(default)s)",
+        )
+        p.add_argument(
+            "--port",
+            type=int,
+            default=SERVE_PORTS[pipeline],
+            help="port of the local model server (default: %(default)s)",
+        )
+    add_settings(p, DEFAULTS[pipeline])
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="run a pipeline here with kfp.local").add_subparsers(dest="pipeline",
-                                                                                          required=True)
-    fd = run.add_parser("fault-detection", help="synthesize faults, train, register",
-                        epilog="Exit status: 0 registered; 3 registered, but some methods failed (each named); 2 bad "
-                               "input; 1 the run failed.")
+    run = sub.add_parser("run", help="run a pipeline here with kfp.local").add_subparsers(
+        dest="pipeline", required=True
+    )
+    fd = run.add_parser(
+        "fault-detection",
+        help="synthesize faults, train, register",
+        epilog="Exit status: 0 registered; 3 registered, but some methods failed (each named); 2 bad "
+        "input; 1 the run failed.",
+    )
     _common(fd, "fault-detection", "CSV or Parquet table (default: the gearbox simulator)")
-    fd.add_argument("--label", help="label column (default: faulty)")
     fd.add_argument("--drop", help="comma-separated columns to ignore")
     fd.add_argument("--categorical", help="comma-separated string columns, encoded inside the model")
-    fd.add_argument("--key-column", help="a business key (a part id): not a feature; requests may carry it and the "
-                                         "server logs it with each answer, so outcomes can be fed back by it")
-    fd.add_argument("--synthesizer", default=",".join(FAULT_DETECTION.synthesizers),
-                    help=f"'all' or a comma-separated choice of {', '.join(SYNTHESIZERS)}: each runs as a parallel "
-                         "branch")
-    fd.add_argument("--filter", default=FAULT_DETECTION.filter_method, choices=FILTERS,
-                    help="how synthetic rows are filtered (SMOTE's rows too, as an extra comparison row)")
-    fd.add_argument("--objective", default=FAULT_DETECTION.objective, choices=OBJECTIVES,
-                    help="what tuning optimizes: fidelity to the real faults, use to a classifier, or both (Pareto)")
-    fd.add_argument("--classifier", default=FAULT_DETECTION.classifier, choices=CLASSIFIER_CHOICES,
-                    help="auto: logistic regression and gradient boosting through the same cross-validation as the "
-                         "methods; all: the ResNet too (retraining adapts it by EnKF); or one of them")
-    fd.add_argument("--threshold-metric", default=FAULT_DETECTION.threshold_metric, choices=THRESHOLD_METRICS,
-                    help="the metric the decision threshold maximizes (and models are compared by)")
-    fd.add_argument("--cv-folds", type=int, default=FAULT_DETECTION.cv_folds,
-                    help="cross-validation folds over train + valid")
-    fd.add_argument("--cv-repeats", type=int, default=FAULT_DETECTION.cv_repeats,
-                    help="repeats of the cross-validation")
-    fd.add_argument("--cv-rows", type=int, default=FAULT_DETECTION.cv_rows,
-                    help="development rows the cross-validation chooses on, at most: a larger table chooses on a "
-                         "stratified sample of this many, and the chosen model is refitted on every row (0: all; "
-                         "default: %(default)s)")
-    fd.add_argument("--promote", action="store_true",
-                    help="take @champion even if worse than the champion, or if the champion takes other columns")
-    fd.add_argument("--trials", type=int, default=FAULT_DETECTION.n_trials, help="Optuna trials per synthesizer")
-    fd.add_argument("--timeout", type=float, default=FAULT_DETECTION.timeout,
-                    help="Optuna time budget in seconds (per synthesizer)")
-    fd.add_argument("--max-steps", type=int, default=FAULT_DETECTION.max_steps,
-                    help="cap on synthesizer training steps per trial")
+    fd.add_argument(
+        "--key-column",
+        help="a business key (a part id): not a feature; requests may carry it and the "
+        "server logs it with each answer, so outcomes can be fed back by it",
+    )
+    fd.add_argument(
+        "--promote",
+        action="store_true",
+        help="take @champion even if worse than the champion, or if the champion takes other columns",
+    )
     fd.add_argument("--study", help="Optuna study name (resumed if it exists)")
-    fd.add_argument("--tuning-workers", type=int, default=FAULT_DETECTION.tuning_workers,
-                    help="tuning workers per synthesizer (a dsl.ParallelFor of pods on Kubeflow), sharing one study "
-                         "and the --trials budget")
-    fd.add_argument("--optuna-storage", help="Optuna storage URL shared by tuning workers, e.g. "
-                                             "postgresql+psycopg2://user@host/optuna (default: SQLite in "
-                                             "$SHOPFLOOR_HOME)")
-    fd.add_argument("--rows", type=int, default=3000, help="rows of simulated data when --data is not given")
-    fd.add_argument("--max-latency-ms", type=float, default=FAULT_DETECTION.max_latency_ms,
-                    help="leave out a method whose served path takes longer than this to score one row, in "
-                         "milliseconds at the 99th percentile (0: no limit; default: %(default)s); the cheapest rival "
-                         "is always kept")
-    _budget_option(fd, FAULT_DETECTION.budget, "tuning (25 %%), the synthesizers' refits (to 45 %%), filters (to "
-                                              "55 %%), the classifiers' cross-validation (to 85 %%) and refits")
+    fd.add_argument(
+        "--optuna-storage",
+        help="Optuna storage URL shared by tuning workers, e.g. "
+        "postgresql+psycopg2://user@host/optuna (default: SQLite in $SHOPFLOOR_HOME)",
+    )
+    fd.add_argument(
+        "--rows", type=int, default=3000, help="rows of simulated data when --data is not given (default: %(default)s)"
+    )
     fd.set_defaults(func=cmd_fault_detection)
 
-    hi = run.add_parser("health-index", help="a health index and remaining life from run-to-failure trajectories: "
-                                             "2DS + APAIC against simple rivals, chosen by cross-validation")
+    hi = run.add_parser(
+        "health-index",
+        help="a health index and remaining life from run-to-failure trajectories: "
+        "2DS + APAIC against simple rivals, chosen by cross-validation",
+    )
     _common(hi, "health-index", "CSV or Parquet, one row per unit and time step (default: the simulator)")
-    hi.add_argument("--unit", default=HEALTH_INDEX.unit)
-    hi.add_argument("--time", default=HEALTH_INDEX.time)
     hi.add_argument("--truth", help="a ground-truth column to compare with (kept out of the features)")
     hi.add_argument("--drop", help="comma-separated columns that are not features")
-    hi.add_argument("--condition", help="comma-separated operating-setting columns: sensors are standardized per "
-                                        "operating regime found from them")
-    hi.add_argument("--t-d", type=float, default=HEALTH_INDEX.t_d,
-                    help="first steps of each unit taken as healthy (a share of "
-                         "each unit's life when below 1, e.g. 0.15)")
-    hi.add_argument("--t-f", type=float, default=HEALTH_INDEX.t_f,
-                    help="last steps of each unit taken as failed (or a share)")
-    hi.add_argument("--methods", help="comma-separated health-index methods to cross-validate (default: all of "
-                                      "ridge, hgb, apaic, a2ds)")
-    hi.add_argument("--folds", type=int, default=HEALTH_INDEX.folds,
-                    help="cross-validation folds across the fitted units")
-    hi.add_argument("--timeout", type=float, default=HEALTH_INDEX.timeout,
-                    help="seconds for the cross-validation: a method whose remaining folds would end past it is left "
-                         "out, the costliest first (0: no limit)")
-    hi.add_argument("--diversity", type=float, default=HEALTH_INDEX.diversity,
-                    help="lambda of the diversity loss (0: plain DeepSAD)")
-    hi.add_argument("--epochs", type=int, default=HEALTH_INDEX.epochs, help="DeepSAD epochs (Frusque et al.: 1000)")
-    hi.add_argument("--embedding-dim", type=int, default=HEALTH_INDEX.embedding_dim)
-    hi.add_argument("--weight-decay", default=HEALTH_INDEX.weight_decay,
-                    help="DeepSAD weight decay, or 'auto': raised from 1 until two seeds agree (Frusque et al.)")
-    hi.add_argument("--fusion", default=HEALTH_INDEX.fusion, choices=("embedding", "both"),
-                    help="what APAIC fuses: the 2DS embedding, or [features | embedding]")
-    hi.add_argument("--seeds", type=int, default=HEALTH_INDEX.seeds,
-                    help="encoders from this many seeds, their HIs averaged")
-    hi.add_argument("--no-baseline", action="store_true",
-                    help="keep each unit's own level (by default its level over its first T_d steps is subtracted)")
-    hi.add_argument("--window", type=int, default=HEALTH_INDEX.window,
-                    help="rolling mean and std over this many steps (0: off)")
-    hi.add_argument("--units", type=int, default=10, help="simulated units when --data is not given")
-    _budget_option(hi, HEALTH_INDEX.budget, "the cross-validation (to 80 %%), the final refit and the evaluation")
+    hi.add_argument(
+        "--condition",
+        help="comma-separated operating-setting columns: sensors are standardized per operating regime found from them",
+    )
+    hi.add_argument(
+        "--units", type=int, default=10, help="simulated units when --data is not given (default: %(default)s)"
+    )
     hi.set_defaults(func=cmd_health_index)
 
-    ad = run.add_parser("anomaly-detection", help="anomaly detection on milling signals (worn tools): a beta-VAE "
-                                                  "against simple detectors, chosen on validation")
-    _common(ad, "anomaly-detection", "NASA's mill.mat, or CSV/Parquet with one row per sample and a cut column "
-                                     "(default: the milling simulator)")
-    ad.add_argument("--cut-column", default=ANOMALY_DETECTION.cut_column,
-                    help="the column that names each sample's cut (tables)")
-    ad.add_argument("--labels", help="a per-cut table (case, VB or tool_class, DOC, feed, material, window_start, "
-                                     "window_end) joined on the cut column")
+    ad = run.add_parser(
+        "anomaly-detection",
+        help="anomaly detection on milling signals (worn tools): a beta-VAE "
+        "against simple detectors, chosen on validation",
+    )
+    _common(
+        ad,
+        "anomaly-detection",
+        "NASA's mill.mat, or CSV/Parquet with one row per sample and a cut column (default: the milling simulator)",
+    )
+    ad.add_argument(
+        "--labels",
+        help="a per-cut table (case, VB or tool_class, DOC, feed, material, window_start, "
+        "window_end) joined on the cut column",
+    )
     ad.add_argument("--signals", help="comma-separated signal columns (default: every numeric non-label column)")
-    ad.add_argument("--window", type=int, default=ANOMALY_DETECTION.window,
-                    help="sub-cut length in samples (von Hahn and Mechefske: 64)")
-    ad.add_argument("--stride", type=int, default=ANOMALY_DETECTION.stride,
-                    help="samples between sub-cut starts (von Hahn and Mechefske: "
-                         "64)")
-    ad.add_argument("--split", default=ANOMALY_DETECTION.split, choices=("cut", "subcut"),
-                    help="keep each cut's sub-cuts in one split (cut), or split sub-cuts at random as von Hahn and "
-                         "Mechefske did (neighbouring sub-cuts of one cut then fall in validation and test alike)")
-    ad.add_argument("--trials", type=int, default=ANOMALY_DETECTION.n_trials,
-                    help="VAEs the random search tries (first: von Hahn and Mechefske's best model)")
-    ad.add_argument("--timeout", type=float, default=ANOMALY_DETECTION.timeout,
-                    help="search time budget in seconds (0: none)")
-    ad.add_argument("--epochs", type=int, default=ANOMALY_DETECTION.epochs,
-                    help="most epochs per VAE (early stopping on validation, patience searched in 30-49)")
-    ad.add_argument("--max-filters", type=int, default=ANOMALY_DETECTION.max_filters,
-                    help="cap on the filters searched (their space: 127)")
-    ad.add_argument("--arch", default=ANOMALY_DETECTION.arch, choices=("tcn", "cnn"),
-                    help="TCN, or plain dilated convolutions")
-    ad.add_argument("--train-on", default=ANOMALY_DETECTION.train_on, choices=("healthy", "healthy+degraded"),
-                    help="tool classes the detectors learn from: healthy (as von Hahn and Mechefske), or healthy "
-                         "and degraded (not theirs); failed tools never")
-    ad.add_argument("--no-ensemble", action="store_true", help="never average the best three VAEs")
-    ad.add_argument("--score", default=ANOMALY_DETECTION.score, choices=("latent", "input"),
-                    help="the score the anomaly flag uses: KL divergence (latent) or reconstruction error")
-    ad.add_argument("--threshold-metric", default=ANOMALY_DETECTION.threshold_metric, choices=("f1", "f2"),
-                    help="the threshold maximizes it")
-    ad.add_argument("--cases", type=int, default=8, help="simulated tools when --data is not given")
-    _budget_option(ad, ANOMALY_DETECTION.budget, "the VAE search (to 70 %%) and the simple detectors, evaluation "
-                                                 "and registration")
+    ad.add_argument(
+        "--cases", type=int, default=8, help="simulated tools when --data is not given (default: %(default)s)"
+    )
     ad.set_defaults(func=cmd_anomaly_detection)
 
     pg = run.add_parser("prognosis", help="tool-wear prognosis by a conditional normalizing flow (amortized inference)")
     _common(pg, "prognosis", "CSV or Parquet of measured wear: one row per case and cut (default: simulated curves)")
-    pg.add_argument("--case", default=PROGNOSIS.case, help="the column naming each tool (case)")
-    pg.add_argument("--wear", default=PROGNOSIS.wear, help="the flank-wear column, mm")
     pg.add_argument("--cut", help="the column ordering each case's measurements (default: row order)")
     pg.add_argument("--valid-cases", help="comma-separated cases to validate on (Russell and Wang: 1,3,13)")
-    pg.add_argument("--test-cases",
-                    help="comma-separated cases to test on (Russell and Wang: 2,11,12); with neither, all")
-    pg.add_argument("--observed", type=int, default=PROGNOSIS.observed,
-                    help="cuts observed before the forecast (Russell and Wang: 10)")
-    pg.add_argument("--vb-limit", type=float, default=PROGNOSIS.vb_limit,
-                    help="wear limit in mm for the cuts left (failed: 0.7)")
-    pg.add_argument("--horizon", type=int, default=PROGNOSIS.horizon, help="cuts forecast by the served model")
-    pg.add_argument("--train", type=int, default=PROGNOSIS.n_train,
-                    help="simulated training curves (Russell and Wang: 12,000)")
-    pg.add_argument("--valid", type=int, default=PROGNOSIS.n_valid,
-                    help="simulated validation curves (Russell and Wang: 3,000)")
-    pg.add_argument("--prior-scale", type=float, default=PROGNOSIS.prior_scale,
-                    help="sd of the N(0, sd^2) prior of a and b (Russell and Wang's text: 1; their public code: 0.3)")
-    pg.add_argument("--epochs", type=int, default=PROGNOSIS.epochs,
-                    help="most training epochs (Russell and Wang: 1000)")
-    pg.add_argument("--patience", type=int, default=PROGNOSIS.patience,
-                    help="epochs without a better validation NLL before "
-                         "stopping (0: never)")
+    pg.add_argument(
+        "--test-cases", help="comma-separated cases to test on (Russell and Wang: 2,11,12); with neither, all"
+    )
     pg.set_defaults(func=cmd_prognosis)
 
-    rt = run.add_parser("retraining", help="retrain the champion, whatever its kind, on new data; promote only if "
-                                           "not worse on the same held-out rows")
-    _common(rt, "retraining", "new rows: a classifier's labelled table (default: a simulated gearbox batch after a "
-                              "supplier change), a health index's run-to-failure units, an anomaly detector's "
-                              "labelled sub-cuts (cut, label, subcut), a wear prognosis's curves (case, cut, VB)")
-    rt.add_argument("--label", default=RETRAINING.label, help="a classifier's label column")
-    rt.add_argument("--metric", default=RETRAINING.metric, choices=RETRAIN_METRICS,
-                    help="what champion and challenger are compared by (auto: f2 for a classifier, rul_ranking "
-                         "for a health index, ap for an anomaly detector, neg_rmse for a wear prognosis)")
-    rt.add_argument("--margin", type=float, default=RETRAINING.margin,
-                    help="how much worse the challenger may be and still win")
-    rt.add_argument("--drift", type=float, default=2.0, help="drift of the simulated batch when --data is not given")
-    rt.add_argument("--from-log", action="store_true",
-                    help="retrain on production rows: the served champion's logged answers that have an outcome "
-                         "(shopfloor feedback), instead of --data")
+    rt = run.add_parser(
+        "retraining",
+        help="retrain the champion, whatever its kind, on new data; promote only if "
+        "not worse on the same held-out rows",
+    )
+    _common(
+        rt,
+        "retraining",
+        "new rows: a classifier's labelled table (default: a simulated gearbox batch after a "
+        "supplier change), a health index's run-to-failure units, an anomaly detector's "
+        "labelled sub-cuts (cut, label, subcut), a wear prognosis's curves (case, cut, VB)",
+    )
+    rt.add_argument(
+        "--drift",
+        type=float,
+        default=2.0,
+        help="drift of the simulated batch when --data is not given (default: %(default)s)",
+    )
+    rt.add_argument(
+        "--from-log",
+        action="store_true",
+        help="retrain on production rows: the served champion's logged answers that have an outcome "
+        "(shopfloor feedback), instead of --data",
+    )
     rt.add_argument("--since", help="with --from-log: only answers since (ISO time, or 30m, 6h, 7d)")
-    rt.add_argument("--fine-tune-epochs", type=int, default=RETRAINING.fine_tune_epochs,
-                    help="a beta-VAE or wear-posterior challenger: most epochs continued from the champion's weights")
-    rt.add_argument("--simulations", type=int, default=RETRAINING.simulations,
-                    help="a wear-prognosis challenger: curves simulated from the prior refitted to the new curves")
     rt.set_defaults(func=cmd_retraining)

@@ -93,8 +93,14 @@ class Console:
             return
         bar = self._open.get(key)
         if bar is None:
-            bar = self._open[key] = tqdm(total=event.get("total"), desc=f"  {event['desc']}", unit=event["unit"],
-                                         file=self.stream, leave=False, dynamic_ncols=True)
+            bar = self._open[key] = tqdm(
+                total=event.get("total"),
+                desc=f"  {event['desc']}",
+                unit=event["unit"],
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
+            )
         bar.n = event["n"]
         bar.set_postfix_str(event.get("postfix", ""), refresh=False)
         bar.refresh()
@@ -118,7 +124,7 @@ class _Follower(threading.Thread):
         with self.path.open("rb") as handle:
             handle.seek(self._offset)
             chunk = handle.read()
-        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
         self._offset += len(complete)
         for line in complete.decode("utf-8").splitlines():
             with contextlib.suppress(ValueError):
@@ -161,8 +167,14 @@ def _output_to(log: Path, quiet: bool) -> Iterator[TextIO]:
             terminal.close()
 
 
-def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = None,
-              container: dict[str, Any] | None = None, **arguments: Any) -> LocalRun:
+def run_local(
+    pipeline_func,
+    *,
+    verbose: bool = False,
+    stream: TextIO | None = None,
+    container: dict[str, Any] | None = None,
+    **arguments: Any,
+) -> LocalRun:
     """Run ``pipeline_func`` through ``kfp.local`` and return its JSON string output, parsed.
 
     Each component runs as a subprocess of this Python (``use_venv=False``): the installed
@@ -184,13 +196,17 @@ def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = N
     error: Exception | None = None
     original_print = builtins.print  # parallel kfp.local tasks can leave their indenting print behind
     with _output_to(log, quiet=not verbose) as terminal:
-        console = Console(terminal if stream is None else stream, bars=not verbose and terminal.isatty(),
-                          budget=float(arguments.get("budget") or 0.0))
+        console = Console(
+            terminal if stream is None else stream,
+            bars=not verbose and terminal.isatty(),
+            budget=float(arguments.get("budget") or 0.0),
+        )
         follower = _Follower(events, console)
         follower.start()
         try:
-            runner = local.DockerRunner(**container) if container is not None \
-                else local.SubprocessRunner(use_venv=False)
+            runner = (
+                local.DockerRunner(**container) if container is not None else local.SubprocessRunner(use_venv=False)
+            )
             local.init(runner=runner, pipeline_root=str(config.kfp_local_root()), raise_on_error=True)
             task = pipeline_func(**arguments)
         except Exception as exc:  # kfp raises RuntimeError for a failed task, others for bad wiring
@@ -206,9 +222,12 @@ def run_local(pipeline_func, *, verbose: bool = False, stream: TextIO | None = N
     from shopfloor.platform.run_outcomes import record_outcome
 
     failed = next((s for s in console.steps if s["status"] == "failed"), None)
-    record_outcome(name, "FAILED" if error is not None else "SUCCEEDED",  # as the compiled exit step would
-                   error="" if error is None else str((failed or {}).get("error") or error),
-                   task=(failed or {}).get("name", ""))
+    record_outcome(
+        name,
+        "FAILED" if error is not None else "SUCCEEDED",  # as the compiled exit step would
+        error="" if error is None else str((failed or {}).get("error") or error),
+        task=(failed or {}).get("name", ""),
+    )
     if error is not None:
         if failed is not None and failed.get("user_error"):
             raise StepFailed(failed["error"]) from None

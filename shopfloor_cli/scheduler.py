@@ -132,8 +132,13 @@ def start(schedule: Schedule) -> Schedule:
     """Save ``schedule`` and launch its scheduler process (detached; its output goes to ID.log)."""
     schedule.save()
     log = open(folder() / f"{schedule.id}.log", "ab")  # noqa: SIM115 (the child keeps it open)
-    process = subprocess.Popen([sys.executable, "-m", "shopfloor_cli.scheduler", schedule.id], stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopfloor_cli.scheduler", schedule.id],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=os.environ.copy(),
+    )
     schedule.pid = process.pid
     schedule.save()
     return schedule
@@ -156,8 +161,14 @@ def list_all() -> list[dict[str, Any]]:
         record = json.loads(path.read_text())
         events = folder() / f"{record['id']}.events.jsonl"
         fired = events.read_text().splitlines() if events.exists() else []
-        out.append({**record, "running": alive(record.get("pid")), "runs": len(fired),
-                    "last": json.loads(fired[-1]) if fired else None})
+        out.append(
+            {
+                **record,
+                "running": alive(record.get("pid")),
+                "runs": len(fired),
+                "last": json.loads(fired[-1]) if fired else None,
+            }
+        )
     return out
 
 
@@ -182,8 +193,8 @@ def drift_in(schedule: Schedule) -> list[str]:
     from shopfloor.data.ingest import read_table
     from shopfloor.errors import ShopfloorError
     from shopfloor.registry import reference_rows
-    from shopfloor.retrain.drift import drift_report
-    from shopfloor.retraining import champion_inputs
+    from shopfloor.retraining.drift import drift_report
+    from shopfloor.retraining.workflow import champion_inputs
 
     try:
         contract = champion_inputs(schedule.model_name)
@@ -219,8 +230,11 @@ def served_drift(url: str, model: str, threshold: float, timeout: float = 5.0) -
     samples = scraped(url, "drift", timeout)
     if samples is None:
         return None
-    return {s.labels["feature"]: round(float(s.value), 3) for s in samples
-            if s.name == "shopfloor_feature_psi" and s.labels.get("model") == model and s.value > threshold}
+    return {
+        s.labels["feature"]: round(float(s.value), 3)
+        for s in samples
+        if s.name == "shopfloor_feature_psi" and s.labels.get("model") == model and s.value > threshold
+    }
 
 
 CONDITION = re.compile(r"^\s*live_([a-z0-9_]+)\s*(<=|>=|<|>)\s*(-?[0-9]*\.?[0-9]+)\s*$")
@@ -235,8 +249,9 @@ def parse_condition(text: str) -> tuple[str, str, float]:
     return match.group(1), match.group(2), float(match.group(3))
 
 
-def served_quality(url: str, model: str, metric: str, min_labelled: int,
-                   timeout: float = 5.0) -> tuple[float, int] | None:
+def served_quality(
+    url: str, model: str, metric: str, min_labelled: int, timeout: float = 5.0
+) -> tuple[float, int] | None:
     """(live ``metric``, labelled answers) of the version the server at ``url`` answers with now, or None when
     the server cannot be read, has no such figure, or too few answers have an outcome to believe it."""
     scrape = scraped(url, "live quality", timeout)
@@ -244,10 +259,24 @@ def served_quality(url: str, model: str, metric: str, min_labelled: int,
         return None
     samples = [s for s in scrape if s.labels.get("model") == model]
     served = next((str(int(s.value)) for s in samples if s.name == "shopfloor_served_version"), None)
-    value = next((s.value for s in samples if s.name == "shopfloor_live_quality"
-                  and s.labels.get("version") == served and s.labels.get("metric") == metric), None)
-    rows = next((int(s.value) for s in samples if s.name == "shopfloor_live_labelled_rows"
-                 and s.labels.get("version") == served), 0)
+    value = next(
+        (
+            s.value
+            for s in samples
+            if s.name == "shopfloor_live_quality"
+            and s.labels.get("version") == served
+            and s.labels.get("metric") == metric
+        ),
+        None,
+    )
+    rows = next(
+        (
+            int(s.value)
+            for s in samples
+            if s.name == "shopfloor_live_labelled_rows" and s.labels.get("version") == served
+        ),
+        0,
+    )
     if value is None or rows < min_labelled:
         return None
     return float(value), rows
@@ -267,17 +296,37 @@ def fire(schedule: Schedule, reason: str, slot: float | None = None) -> dict[str
     result_file = folder() / f"{schedule.id}.last.json"
     result_file.unlink(missing_ok=True)
     rows = ["--data", schedule.data] if schedule.data else ["--from-log"]  # no table: the served answers
-    cmd = [sys.executable, "-m", "shopfloor_cli.main", "run", "retraining", *rows,
-           "--label", schedule.label, "--model-name", schedule.model_name, "--json", str(result_file)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "shopfloor_cli.main",
+        "run",
+        "retraining",
+        *rows,
+        "--label",
+        schedule.label,
+        "--model-name",
+        schedule.model_name,
+        "--json",
+        str(result_file),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
-    event = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "trigger": reason,
-             "exit_code": done.returncode, "seconds": round(time.time() - started, 1)}
+    event = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trigger": reason,
+        "exit_code": done.returncode,
+        "seconds": round(time.time() - started, 1),
+    }
     if slot is not None:
         event["slot"] = round(slot, 3)
     if result_file.exists():
         result = json.loads(result_file.read_text())
-        event |= {"version": result.get("version"), "alias": result.get("alias"),
-                  "promoted": result.get("promoted"), "decision": result.get("reason")}
+        event |= {
+            "version": result.get("version"),
+            "alias": result.get("alias"),
+            "promoted": result.get("promoted"),
+            "decision": result.get("reason"),
+        }
     else:
         event["error"] = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
     with schedule.events.open("a") as out:
@@ -306,8 +355,11 @@ def run_forever(schedule_id: str) -> None:
     seen = None
     next_scrape, episode, low = time.time(), False, False
     condition = parse_condition(schedule.when) if schedule.when else None
-    print(f"schedule {schedule.id}: next run at "
-          f"{datetime.fromtimestamp(due).isoformat() if math.isfinite(due) else 'a trigger'}", flush=True)
+    print(
+        f"schedule {schedule.id}: next run at "
+        f"{datetime.fromtimestamp(due).isoformat() if math.isfinite(due) else 'a trigger'}",
+        flush=True,
+    )
     while schedule.record.exists():
         now = time.time()
         if now >= due:
@@ -323,15 +375,19 @@ def run_forever(schedule_id: str) -> None:
                 holds = None if found is None else ({metric: found[0]} if COMPARE[op](found[0], bound) else {})
                 start, low = new_episode(holds, low)
                 if start:
-                    fire(schedule, f"live {metric} {found[0]:.3f} {op} {bound:g} over {found[1]} answers "
-                                   "with an outcome")
+                    fire(
+                        schedule, f"live {metric} {found[0]:.3f} {op} {bound:g} over {found[1]} answers with an outcome"
+                    )
             else:
                 drifted = served_drift(schedule.watch_server, schedule.model_name, schedule.psi)
                 start, episode = new_episode(drifted, episode)
                 if start:
                     top = sorted(drifted, key=drifted.get, reverse=True)[:5]
-                    fire(schedule, f"served drift (PSI > {schedule.psi:g}) in {len(drifted)} features: "
-                                   + ", ".join(f"{f} {drifted[f]}" for f in top))
+                    fire(
+                        schedule,
+                        f"served drift (PSI > {schedule.psi:g}) in {len(drifted)} features: "
+                        + ", ".join(f"{f} {drifted[f]}" for f in top),
+                    )
         if schedule.watch and Path(schedule.watch).exists():
             stamp = Path(schedule.watch).stat().st_mtime_ns
             if seen is not None and stamp != seen:

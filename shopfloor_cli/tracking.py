@@ -40,9 +40,11 @@ def cmd_mlflow_server(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         with mlflow_server(backend, artifacts, port=args.port, log=home / "mlflow-server.log", auth=auth) as url:
-            print(f"mlflow server: {url} (backend {backend}, artifacts {artifacts}"
-                  f"{', users required' if auth else ''}); export MLFLOW_TRACKING_URI={url}; Ctrl-C stops it",
-                  flush=True)
+            print(
+                f"mlflow server: {url} (backend {backend}, artifacts {artifacts}"
+                f"{', users required' if auth else ''}); export MLFLOW_TRACKING_URI={url}; Ctrl-C stops it",
+                flush=True,
+            )
             stop.wait()
     finally:
         if pg is not None:
@@ -52,24 +54,38 @@ def cmd_mlflow_server(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     srv = sub.add_parser("mlflow-server", help="MLflow tracking server (on PostgreSQL with --postgres)")
-    srv.add_argument("--postgres", action="store_true",
-                     help="keep runs and registry in a PostgreSQL of Shopfloor's own ($SHOPFLOOR_HOME/postgres; "
-                          "needs apt-get install postgresql)")
+    srv.add_argument(
+        "--postgres",
+        action="store_true",
+        help="keep runs and registry in a PostgreSQL of Shopfloor's own ($SHOPFLOOR_HOME/postgres; "
+        "needs apt-get install postgresql)",
+    )
     srv.add_argument("--backend-store-uri", help="runs and registry (default: the embedded SQLite store)")
     srv.add_argument("--artifacts-destination", help="where the server keeps artifacts")
     srv.add_argument("--port", type=int, default=5000)
-    srv.add_argument("--auth", action="store_true",
-                     help="require a user on every request (MLflow's basic-auth app; admin password from "
-                          "SHOPFLOOR_MLFLOW_ADMIN_PASSWORD or the file named by SHOPFLOOR_MLFLOW_ADMIN_PASSWORD_FILE)")
+    srv.add_argument(
+        "--auth",
+        action="store_true",
+        help="require a user on every request (MLflow's basic-auth app; admin password from "
+        "SHOPFLOOR_MLFLOW_ADMIN_PASSWORD or the file named by SHOPFLOOR_MLFLOW_ADMIN_PASSWORD_FILE)",
+    )
     srv.set_defaults(func=cmd_mlflow_server)
 
     user = sub.add_parser("mlflow-user", help="give an identity a role on a model of an MLflow server with --auth")
     user.add_argument("--username", required=True)
-    user.add_argument("--role", required=True, choices=sorted(ROLES),
-                      help="pipeline: trains and registers the model; server: reads it to serve it")
+    user.add_argument(
+        "--role",
+        required=True,
+        choices=sorted(ROLES),
+        help="pipeline: trains and registers the model; server: reads it to serve it",
+    )
     user.add_argument("--model-name", required=True)
-    user.add_argument("--pipeline", required=True, choices=PIPELINE_NAMES,
-                      help="the pipeline whose MLflow experiment holds the model's runs")
+    user.add_argument(
+        "--pipeline",
+        required=True,
+        choices=PIPELINE_NAMES,
+        help="the pipeline whose MLflow experiment holds the model's runs",
+    )
     user.add_argument("--password-file", help="the new identity's password (default: SHOPFLOOR_MLFLOW_USER_PASSWORD)")
     user.set_defaults(func=cmd_mlflow_user)
 
@@ -84,18 +100,28 @@ def cmd_mlflow_user(args: argparse.Namespace) -> int:
 
     uri = check_reachable()
     if not uri.startswith(("http://", "https://")):
-        raise DataError("MLFLOW_TRACKING_URI", f"{uri} is not an MLflow server; users exist only on one started "
-                                               "with shopfloor mlflow-server --auth")
+        raise DataError(
+            "MLFLOW_TRACKING_URI",
+            f"{uri} is not an MLflow server; users exist only on one started with shopfloor mlflow-server --auth",
+        )
     try:
-        password = (Path(args.password_file).read_text().strip() if args.password_file
-                    else environment().user_password or "")
+        password = (
+            Path(args.password_file).read_text().strip() if args.password_file else environment().user_password or ""
+        )
     except OSError as exc:
         raise DataError("password-file", f"cannot read {args.password_file}: {exc.strerror}") from None
     if not password:
-        raise DataError("password-file", "the new identity needs a password: --password-file or "
-                                         "SHOPFLOOR_MLFLOW_USER_PASSWORD")
-    granted = grant_role(uri, Identity(ADMIN_USER, admin_password()), Identity(args.username, password), args.role,
-                         args.model_name, EXPERIMENTS[args.pipeline])
+        raise DataError(
+            "password-file", "the new identity needs a password: --password-file or SHOPFLOOR_MLFLOW_USER_PASSWORD"
+        )
+    granted = grant_role(
+        uri,
+        Identity(ADMIN_USER, admin_password()),
+        Identity(args.username, password),
+        args.role,
+        args.model_name,
+        EXPERIMENTS[args.pipeline],
+    )
     for resource, permission in granted.items():
         print(f"{args.username}: {permission} on {resource}")
     return 0

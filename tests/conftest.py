@@ -41,6 +41,7 @@ def _migrated_store(tmp_path_factory):
             if str(db_uri).startswith("sqlite:///"):
                 seed_store(Path(str(db_uri).removeprefix("sqlite:///")))
             original(self, db_uri, *args, **kwargs)
+
         return init
 
     for cls, original in originals.items():

@@ -27,16 +27,22 @@ def three_versions(home):
 def test_every_move_is_recorded_and_a_rollback_goes_back_to_the_previous_champion(three_versions, capsys):
     moves = history(MODEL)
     assert [(m["alias"], m["from"], m["to"], m["kind"]) for m in moves] == [
-        ("champion", None, "1", "promotion"), ("champion", "1", "2", "promotion"),
-        ("challenger", None, "3", "challenger")]
+        ("champion", None, "1", "promotion"),
+        ("champion", "1", "2", "promotion"),
+        ("challenger", None, "3", "challenger"),
+    ]
     assert all(m["run_id"] and m["reason"] and m["time"] for m in moves)
 
     assert main(["rollback", "--model-name", MODEL, "--reason", "v2 misses cracked housings"]) == 0
     client = MlflowClient()
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     last = history(MODEL)[-1]
-    assert (last["from"], last["to"], last["kind"], last["reason"]) == ("2", "1", "rollback",
-                                                                        "v2 misses cracked housings")
+    assert (last["from"], last["to"], last["kind"], last["reason"]) == (
+        "2",
+        "1",
+        "rollback",
+        "v2 misses cracked housings",
+    )
     assert last["command"] == "shopfloor rollback" and not last["run_id"]
 
     assert main(["promote", "--model-name", MODEL]) == 0  # the challenger's trial ends: v3 takes over
@@ -47,10 +53,13 @@ def test_every_move_is_recorded_and_a_rollback_goes_back_to_the_previous_champio
     assert "rollback" in printed and "manual" in printed and "v2 misses cracked housings" in printed
 
 
-@pytest.mark.parametrize(("args", "named"), [
-    (["--to", "9"], "has no version 9"),
-    (["--to", "2"], "version 2 already holds @champion"),
-])
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--to", "9"], "has no version 9"),
+        (["--to", "2"], "version 2 already holds @champion"),
+    ],
+)
 def test_bad_rollbacks_are_named_and_move_nothing(three_versions, capsys, args, named):
     before = history(MODEL)
     assert main(["rollback", "--model-name", MODEL, *args]) == 2

@@ -8,14 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from shopfloor.classify import grid as grid_module
-from shopfloor.classify.grid import Candidate, run_grid
 from shopfloor.errors import DataError
+from shopfloor.fault_detection import grid as grid_module
+from shopfloor.fault_detection.grid import Candidate, run_grid
 from shopfloor.platform.budget import SHARES, Budget, BudgetSpent, Pace, parse_seconds
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("15m", 900), ("90s", 90), ("1h", 3600), ("600", 600), ("2.5m", 150),
-                                               ("0", 0), ("none", 0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("15m", 900), ("90s", 90), ("1h", 3600), ("600", 600), ("2.5m", 150), ("0", 0), ("none", 0)]
+)
 def test_durations(text, seconds):
     assert parse_seconds(text) == seconds
 
@@ -63,7 +64,7 @@ def clock(monkeypatch):
 
 def _grid(clock: Clock, deadline: float, n_folds: int = 5):
     """Six candidates; the better a candidate (higher ``quality``), the costlier its fit."""
-    candidates = [Candidate("baseline", "logreg"), *(Candidate(f"m{i}@1", "logreg") for i in range(5))]
+    candidates = [Candidate("baseline", "logreg"), *(Candidate(f"m{i}", "logreg", 1.0) for i in range(5))]
     quality = {c: i / 10 for i, c in enumerate(candidates)}
     rng = np.random.default_rng(0)
     labels = (rng.random(200) < 0.2).astype(int)
@@ -75,8 +76,15 @@ def _grid(clock: Clock, deadline: float, n_folds: int = 5):
         noise = np.random.default_rng(k).random(len(labels))
         return labels, (1 - quality[c]) * noise + quality[c] * labels
 
-    result = run_grid(candidates, n_folds, lambda k: k, fit_predict, metric="f2", protected=[candidates[0]],
-                      left=lambda: deadline - clock.now)
+    result = run_grid(
+        candidates,
+        n_folds,
+        lambda k: k,
+        fit_predict,
+        metric="f2",
+        protected=[candidates[0]],
+        left=lambda: deadline - clock.now,
+    )
     return candidates, result, fitted
 
 
@@ -110,34 +118,64 @@ def test_a_spent_budget_leaves_only_the_cheapest_rival(clock):
 
 @pytest.fixture()
 def splits(tmp_path, gearbox_csv) -> dict[str, str]:
-    from shopfloor import fault_detection as fd
+    from shopfloor.fault_detection import workflow as fd
 
     paths = {k: str(tmp_path / k) for k in ("train", "valid", "test", "prep")}
-    fd.ingest_step(str(gearbox_csv), "faulty", train=paths["train"], valid=paths["valid"], test=paths["test"],
-                   preprocessing=paths["prep"])
+    fd.ingest_step(
+        str(gearbox_csv),
+        "faulty",
+        train=paths["train"],
+        valid=paths["valid"],
+        test=paths["test"],
+        preprocessing=paths["prep"],
+    )
     return paths
 
 
 def _train(paths: dict[str, str], tmp_path, synthetic: dict[str, str], **options):
-    from shopfloor import fault_detection as fd
+    from shopfloor.fault_detection import workflow as fd
 
-    return fd.train_step(paths["train"], paths["valid"], paths["test"], paths["prep"], synthetic,
-                         models_dir=str(tmp_path / "models"), report=str(tmp_path / "report.json"),
-                         plot=str(tmp_path / "cm.png"), classifier="auto", filter_method="discriminator",
-                         threshold_metric="f2", cv_folds=2, cv_repeats=1, seed=0, **options)
+    return fd.train_step(
+        paths["train"],
+        paths["valid"],
+        paths["test"],
+        paths["prep"],
+        synthetic,
+        models_dir=str(tmp_path / "models"),
+        report=str(tmp_path / "report.json"),
+        plot=str(tmp_path / "cm.png"),
+        classifier="auto",
+        filter_method="discriminator",
+        threshold_metric="f2",
+        cv_folds=2,
+        cv_repeats=1,
+        seed=0,
+        **options,
+    )
 
 
 def test_a_fault_detection_run_past_its_budget_registers_the_simplest_model(tmp_path, splits):
     """Training with a budget already spent and a synthesizer branch left out by it: the cheapest rival (logistic
     regression without synthetic rows) is chosen; nothing is reported as failed; everything else is named."""
-    from shopfloor import fault_detection as fd
+    from shopfloor.fault_detection import workflow as fd
     from shopfloor.platform import failures
 
     spent = Budget.start("fault-detection", 10, started=time.time() - 60)
     kept = tmp_path / "kept"
-    info = fd.synthesize_step(splits["train"], splits["valid"], splits["prep"], synthesizer="wgan",
-                              synthesizer_dir=str(tmp_path / "synth"), candidates=str(kept), n_trials=1, timeout=5,
-                              storage=None, study_name="spent", progress=False, run_budget=spent)
+    info = fd.synthesize_step(
+        splits["train"],
+        splits["valid"],
+        splits["prep"],
+        synthesizer="wgan",
+        synthesizer_dir=str(tmp_path / "synth"),
+        candidates=str(kept),
+        n_trials=1,
+        timeout=5,
+        storage=None,
+        study_name="spent",
+        progress=False,
+        run_budget=spent,
+    )
     assert info["failed"] and failures.read(kept).error.startswith(BudgetSpent.__name__)
     summary = _train(splits, tmp_path, {"wgan": str(kept)}, run_budget=spent)
     assert summary["best"] == "baseline/logreg" and list(summary["methods"]) == ["baseline/logreg"]
@@ -161,7 +199,7 @@ def test_a_method_too_slow_to_serve_is_left_out_but_the_cheapest_rival_is_kept(t
 def test_a_large_table_chooses_on_a_sample_of_the_full_folds(splits):
     """Each fold of the sample is its full fold restricted to one stratified sample (so rows synthesized from a
     fold's training faults never saw its held-out faults); the final model still gets every row."""
-    from shopfloor.fault_detection import FINAL, Development, folds
+    from shopfloor.fault_detection.workflow import FINAL, Development, folds
 
     full = Development.load(splits["train"], splits["valid"], 3, 1, 0, cv_rows=0)
     small = Development.load(splits["train"], splits["valid"], 3, 1, 0, cv_rows=200)

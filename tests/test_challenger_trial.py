@@ -33,8 +33,9 @@ def _logged(home, name):
 def test_shadow_answers_are_never_returned_and_always_logged(champion_and_challenger):
     home, env, rows = champion_and_challenger
     env = {**env, "SHOPFLOOR_MONITORING": str(home / "shadow")}
-    with local_server(MODEL, extra=["--challenger", "shadow", "--poll-seconds", "0", "--quality-seconds", "0"],
-                      env=env) as url:
+    with local_server(
+        MODEL, extra=["--challenger", "shadow", "--poll-seconds", "0", "--quality-seconds", "0"], env=env
+    ) as url:
         answers = [call(f"{url}/v1/models/{MODEL}:predict", {"instances": [row]}) for row in rows[:40]]
         assert {a.headers["x-model-version"] for a in answers} == {"1"}
         assert {a.body["model_version"] for a in answers} == {"1"}
@@ -55,8 +56,9 @@ def test_canary_share_is_within_its_binomial_bound(champion_and_challenger):
     home, env, rows = champion_and_challenger
     env = {**env, "SHOPFLOOR_MONITORING": str(home / "canary")}
     n, share = 1000, 0.10
-    with local_server(MODEL, extra=["--challenger", "canary:10", "--poll-seconds", "0", "--quality-seconds", "0"],
-                      env=env) as url:
+    with local_server(
+        MODEL, extra=["--challenger", "canary:10", "--poll-seconds", "0", "--quality-seconds", "0"], env=env
+    ) as url:
         answers = [call(f"{url}/v1/models/{MODEL}:predict", {"instances": [rows[i % len(rows)]]}) for i in range(n)]
     by_challenger = sum(a.headers["x-model-version"] == "2" for a in answers)
     assert all(a.headers["x-model-version"] == a.body["model_version"] for a in answers)
@@ -72,8 +74,9 @@ def test_a_challenger_that_fails_to_load_costs_no_answer(tmp_path):
     broken, _, _ = register_gearbox_model(home, f2=0.1, seed=5)
     _break_artifact(MlflowClient(f"sqlite:///{home / 'mlflow.db'}"), broken.version)
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
-    with local_server(MODEL, extra=["--challenger", "canary:50", "--poll-seconds", "0", "--quality-seconds", "0"],
-                      env=env) as url:
+    with local_server(
+        MODEL, extra=["--challenger", "canary:50", "--poll-seconds", "0", "--quality-seconds", "0"], env=env
+    ) as url:
         answers = [call(f"{url}/v1/models/{MODEL}:predict", {"instances": [row]}) for row in rows_as_lists(rows)[:20]]
         text = metrics_text(url)
     assert all(a.status == 200 and a.headers["x-model-version"] == "1" for a in answers)

@@ -15,28 +15,56 @@ def _write(tmp_path, table, name="bad.csv"):
     return path
 
 
-
 BASE = simulate_gearbox(rows=300, seed=0)
 CASES = {
     "missing file": (None, "faulty", "file not found"),
     "absent label": (BASE, "broken", "broken: label column not found"),
     "one class": (BASE.assign(faulty=0), "faulty", "exactly two classes, found 1"),
     "three classes": (BASE.assign(faulty=np.resize([0, 1, 2], len(BASE))), "faulty", "exactly two classes, found 3"),
-    "non-numeric": (BASE.assign(ws1_press_pinion_peak_kN="high"), "faulty",
-                    "ws1_press_pinion_peak_kN: feature column is not numeric"),
-    "all NaN": (BASE.assign(ws2_screw_flange_angle_deg=np.nan), "faulty",
-                "ws2_screw_flange_angle_deg: feature column has only missing values"),
-    "few faults": (pd.concat([BASE[BASE.faulty == 0], BASE[BASE.faulty == 1].head(9)]), "faulty",
-                   "only 9 minority rows"),
-    "absent categorical": (BASE, "faulty", "variant: column named in drop/categorical is not in the table",
-                           "--categorical", "variant"),
-    "one-valued categorical": (BASE.assign(variant="A"), "faulty", "variant: categorical column has 1 distinct",
-                               "--categorical", "variant"),
+    "non-numeric": (
+        BASE.assign(ws1_press_pinion_peak_kN="high"),
+        "faulty",
+        "ws1_press_pinion_peak_kN: feature column is not numeric",
+    ),
+    "all NaN": (
+        BASE.assign(ws2_screw_flange_angle_deg=np.nan),
+        "faulty",
+        "ws2_screw_flange_angle_deg: feature column has only missing values",
+    ),
+    "few faults": (
+        pd.concat([BASE[BASE.faulty == 0], BASE[BASE.faulty == 1].head(9)]),
+        "faulty",
+        "only 9 minority rows",
+    ),
+    "absent categorical": (
+        BASE,
+        "faulty",
+        "variant: column named in drop/categorical is not in the table",
+        "--categorical",
+        "variant",
+    ),
+    "one-valued categorical": (
+        BASE.assign(variant="A"),
+        "faulty",
+        "variant: categorical column has 1 distinct",
+        "--categorical",
+        "variant",
+    ),
     "string column": (BASE.assign(variant="A"), "faulty", "variant: feature column is not numeric"),
-    "unknown synthesizer": (BASE, "faulty", "synthesizer: synthesizer must be 'all' or a comma-separated choice",
-                            "--synthesizer", "wgan,gan"),
-    "unknown threshold metric": (BASE, "faulty", "argument --threshold-metric: invalid choice: 'auc'",
-                                 "--threshold-metric", "auc"),
+    "unknown synthesizer": (
+        BASE,
+        "faulty",
+        "synthesizer: synthesizer must be 'all' or a comma-separated choice",
+        "--synthesizer",
+        "wgan,gan",
+    ),
+    "unknown threshold metric": (
+        BASE,
+        "faulty",
+        "argument --threshold-metric: invalid choice: 'auc'",
+        "--threshold-metric",
+        "auc",
+    ),
     "unknown objective": (BASE, "faulty", "argument --objective: invalid choice: 'speed'", "--objective", "speed"),
     "too few synthesizer steps": (BASE, "faulty", "max-steps: must be at least 8", "--max-steps", "4"),
 }
@@ -74,7 +102,16 @@ def test_own_data_needs_a_model_name_and_a_usable_one(pipeline, tmp_path, capsys
     home = tmp_path / "home"
     code, _, err = run_cli("run", pipeline, "--data", str(data), home=home, capsys=capsys, monkeypatch=monkeypatch)
     assert code == 2 and "model-name: name the model of your own data, e.g. --model-name bad-" in err, err
-    code, _, err = run_cli("run", pipeline, "--data", str(data), "--model-name", "bad name", home=home, capsys=capsys,
-                           monkeypatch=monkeypatch)
+    code, _, err = run_cli(
+        "run",
+        pipeline,
+        "--data",
+        str(data),
+        "--model-name",
+        "bad name",
+        home=home,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     assert code == 2 and "model-name: 'bad name' is not a usable model name" in err
     assert not home.exists() or not (home / "mlflow.db").exists()

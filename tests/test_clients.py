@@ -27,8 +27,9 @@ def served(tmp_path_factory):
     sent = rows.head(7).copy()
     sent[:] = x.astype(np.float64)  # what the server receives: the rows as FP32 tensors
     expected = model.predict(None, sent)
-    with local_server(MODEL, extra=["--poll-seconds", "0", "--grpc-port", str(grpc_port)], env=env,
-                      log=home / "serve.log") as url:
+    with local_server(
+        MODEL, extra=["--poll-seconds", "0", "--grpc-port", str(grpc_port)], env=env, log=home / "serve.log"
+    ) as url:
         yield url, f"127.0.0.1:{grpc_port}", x, expected
 
 
@@ -77,8 +78,12 @@ def test_triton_grpc_client(served):
     import sys
 
     _, grpc_url, x, expected = served
-    result = subprocess.run([sys.executable, "-c", TRITON_GRPC, grpc_url, MODEL, json.dumps(x.ravel().tolist()),
-                             json.dumps(list(x.shape))], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", TRITON_GRPC, grpc_url, MODEL, json.dumps(x.ravel().tolist()), json.dumps(list(x.shape))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     check({k: np.array(v) for k, v in answer.items()}, expected)

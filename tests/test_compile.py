@@ -53,8 +53,9 @@ def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
     workers = next(lo for lo in loops if source(lo).get("taskOutputParameter", {}).get("producerTask") == "tuning-plan")
     loop = next(lo for lo in loops if source(lo).get("componentInputParameter") == "synthesizers")
     # the tuning workers: one branch per synthesizer and worker, gathered before the synthesizers' branches
-    assert {t["taskInfo"]["name"] for t in spec["components"][workers["componentRef"]["name"]]["dag"]["tasks"]
-            .values()} == {"tune"}
+    assert {
+        t["taskInfo"]["name"] for t in spec["components"][workers["componentRef"]["name"]]["dag"]["tasks"].values()
+    } == {"tune"}
     gathered = tasks["gather-studies"]["inputs"]["artifacts"]["studies"]["taskOutputArtifact"]
     assert gathered["producerTask"] == workers["componentRef"]["name"].removeprefix("comp-")
     assert spec["root"]["inputDefinitions"]["parameters"]["tuning_workers"]["defaultValue"] == 1
@@ -73,4 +74,3 @@ def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
     inner = spec["components"][conditions[0]["componentRef"]["name"]]["dag"]["tasks"]
     nested = next(t for t in inner.values() if "triggerPolicy" in t)
     assert "alias" in nested["triggerPolicy"]["condition"] and "'champion'" in nested["triggerPolicy"]["condition"]
-

@@ -7,16 +7,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopfloor.classify.compiled import column_encoder, tree_scorer
-from shopfloor.classify.model import FaultClassifier
-from shopfloor.classify.train import fit_classifier, full_model
 from shopfloor.data import ingest as ing
+from shopfloor.fault_detection.compiled import column_encoder, tree_scorer
+from shopfloor.fault_detection.pyfunc import FaultClassifier
+from shopfloor.fault_detection.train import fit_classifier, full_model
 
 
 def _table(n: int = 900, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"torque": rng.normal(40, 10, n), "speed": rng.integers(1000, 3000, n),
-                          "type": rng.choice(["L", "M", "H"], n), "coolant": rng.choice(["a", "b"], n)})
+    frame = pd.DataFrame(
+        {
+            "torque": rng.normal(40, 10, n),
+            "speed": rng.integers(1000, 3000, n),
+            "type": rng.choice(["L", "M", "H"], n),
+            "coolant": rng.choice(["a", "b"], n),
+        }
+    )
     risk = (frame["torque"] - 40) / 10 + (frame["type"] == "H") * 1.5 + rng.normal(0, 0.5, n)
     frame["faulty"] = (risk > 1.6).astype(int)
     frame.loc[rng.random(n) < 0.05, "torque"] = np.nan
@@ -52,7 +58,7 @@ def test_the_compiled_forest_equals_the_pipeline(fitted):
 
 
 def test_the_generated_forest_is_bit_equal_and_the_walk_agrees(fitted, monkeypatch):
-    from shopfloor.classify import compiled
+    from shopfloor.fault_detection import compiled
 
     model, splits = fitted
     classifier = model.estimator.steps[-1][1]
@@ -94,7 +100,8 @@ def test_what_it_cannot_compile_is_left_to_the_pipeline(fitted):
     assert tree_scorer(forest, model.inputs) is None
     kind = np.arange(len(y)) % 3
     native = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(
-        np.column_stack([kind, x.to_numpy()[:, 1]]), (kind == 1).astype(int))  # split on the category itself
+        np.column_stack([kind, x.to_numpy()[:, 1]]), (kind == 1).astype(int)
+    )  # split on the category itself
     assert tree_scorer(Pipeline([("preprocess", pre), ("classifier", native)]), model.inputs) is None
 
 
@@ -111,10 +118,18 @@ def test_a_version_whose_compiled_path_disagrees_is_not_registered(home, fitted)
     broken = copy.copy(model)
     broken._scorer = lambda batch: model.scorer()(batch) + 1e-6  # a compiled path off by a millionth
     with pytest.raises(ValueError, match="compiled scoring path disagrees with the fitted pipeline on 5 of 5 rows"):
-        register_model(broken, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": 0.5}, params={},
-                       score_metric="test_f2")
+        register_model(
+            broken,
+            rows.head(5),
+            model_name="m",
+            experiment="e",
+            metrics={"test_f2": 0.5},
+            params={},
+            score_metric="test_f2",
+        )
     assert MlflowClient().search_registered_models() == []
-    registered = register_model(model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": 0.5},
-                                params={}, score_metric="test_f2")
+    registered = register_model(
+        model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": 0.5}, params={}, score_metric="test_f2"
+    )
     figures = MlflowClient().get_run(registered.run_id).data.metrics
     assert 0 < figures["latency_one_p50_ms"] <= figures["latency_one_p99_ms"] and figures["latency_batch_items"] == 100

@@ -9,15 +9,16 @@ import pandas as pd
 import pytest
 from helpers.serving_fixtures import gearbox_with_variant
 
-from shopfloor.classify.model import FaultClassifier, linear_scorer
-from shopfloor.classify.train import fit_classifier, full_model, reference_classifier
 from shopfloor.constants import check_model_name
 from shopfloor.contract import Column, TabularSchema, Tensor
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
+from shopfloor.fault_detection.pyfunc import FaultClassifier, linear_scorer
+from shopfloor.fault_detection.train import fit_classifier, full_model, reference_classifier
 
-SCHEMA = TabularSchema((Column("speed"), Column("door_open", "boolean"), Column("variant", "string", ("A", "B")),
-                        Column("torque")))
+SCHEMA = TabularSchema(
+    (Column("speed"), Column("door_open", "boolean"), Column("variant", "string", ("A", "B")), Column("torque"))
+)
 
 
 def _error(call) -> DataError:
@@ -29,8 +30,14 @@ def _error(call) -> DataError:
 # ------------------------------------------------------------------ v1
 def test_v1_rows_as_lists_and_objects_give_the_same_rows():
     lists = SCHEMA.parse_v1({"instances": [[1.5, True, "A", 3], [2.0, 0, "C", -1.0]]})
-    objects = SCHEMA.parse_v1({"instances": [{"torque": 3, "variant": "A", "door_open": True, "speed": 1.5},
-                                             {"speed": 2.0, "door_open": 0, "variant": "C", "torque": -1.0}]})
+    objects = SCHEMA.parse_v1(
+        {
+            "instances": [
+                {"torque": 3, "variant": "A", "door_open": True, "speed": 1.5},
+                {"speed": 2.0, "door_open": 0, "variant": "C", "torque": -1.0},
+            ]
+        }
+    )
     for rows in (lists, objects):
         assert rows.numeric.tolist() == [[1.5, 1.0, 3.0], [2.0, 0.0, -1.0]]
         assert rows.categorical.tolist() == [["A"], ["C"]]
@@ -38,35 +45,45 @@ def test_v1_rows_as_lists_and_objects_give_the_same_rows():
     assert list(lists.frame().columns) == ["speed", "door_open", "variant", "torque"]
 
 
-@pytest.mark.parametrize("row, field, reason", [
-    ([math.nan, True, "A", 3], "instances[0][0]", "non_finite"),
-    ([math.inf, True, "A", 3], "instances[0][0]", "non_finite"),
-    ([1.0, True, "A", -math.inf], "instances[0][3]", "non_finite"),
-    (["1.0", True, "A", 3], "instances[0][0]", "non_numeric"),
-    ([None, True, "A", 3], "instances[0][0]", "non_numeric"),
-    ([False, True, "A", 3], "instances[0][0]", "non_numeric"),  # a boolean is not a speed
-    ([1.0, 2, "A", 3], "instances[0][1]", "wrong_type"),  # booleans take true/false or 0/1
-    ([1.0, True, 7, 3], "instances[0][2]", "wrong_type"),  # a category is a string
-    ([1.0, True, ["A"], 3], "instances[0][2]", "wrong_type"),
-    ([1.0, True, "A"], "instances[0]", "wrong_feature_count"),
-    ({"speed": 1.0, "door_open": True, "variant": "A"}, "instances[0]", "missing_feature"),
-    ({"speed": 1.0, "door_open": True, "variant": "A", "torque": 1, "colour": 2}, "instances[0]", "unknown_feature"),
-    ({"speed": math.nan, "door_open": True, "variant": "A", "torque": 1}, "instances[0].speed", "non_finite"),
-    ({"speed": 1, "door_open": True, "variant": 1.5, "torque": 1}, "instances[0].variant", "wrong_type"),
-    ("1,2,3", "instances[0]", "malformed"),
-])
+@pytest.mark.parametrize(
+    "row, field, reason",
+    [
+        ([math.nan, True, "A", 3], "instances[0][0]", "non_finite"),
+        ([math.inf, True, "A", 3], "instances[0][0]", "non_finite"),
+        ([1.0, True, "A", -math.inf], "instances[0][3]", "non_finite"),
+        (["1.0", True, "A", 3], "instances[0][0]", "non_numeric"),
+        ([None, True, "A", 3], "instances[0][0]", "non_numeric"),
+        ([False, True, "A", 3], "instances[0][0]", "non_numeric"),  # a boolean is not a speed
+        ([1.0, 2, "A", 3], "instances[0][1]", "wrong_type"),  # booleans take true/false or 0/1
+        ([1.0, True, 7, 3], "instances[0][2]", "wrong_type"),  # a category is a string
+        ([1.0, True, ["A"], 3], "instances[0][2]", "wrong_type"),
+        ([1.0, True, "A"], "instances[0]", "wrong_feature_count"),
+        ({"speed": 1.0, "door_open": True, "variant": "A"}, "instances[0]", "missing_feature"),
+        (
+            {"speed": 1.0, "door_open": True, "variant": "A", "torque": 1, "colour": 2},
+            "instances[0]",
+            "unknown_feature",
+        ),
+        ({"speed": math.nan, "door_open": True, "variant": "A", "torque": 1}, "instances[0].speed", "non_finite"),
+        ({"speed": 1, "door_open": True, "variant": 1.5, "torque": 1}, "instances[0].variant", "wrong_type"),
+        ("1,2,3", "instances[0]", "malformed"),
+    ],
+)
 def test_v1_checks_name_the_field(row, field, reason):
     err = _error(lambda: SCHEMA.parse_v1({"instances": [[1.0, False, "B", 2.0], row]}))
     assert (err.field, err.reason) == (field.replace("[0]", "[1]", 1), reason)
 
 
-@pytest.mark.parametrize("payload, field, reason", [
-    ([], "instances", "malformed"),
-    ({"rows": []}, "instances", "malformed"),
-    ({"instances": {"speed": 1}}, "instances", "malformed"),
-    ({"instances": []}, "instances", "empty_batch"),
-    ({"instances": [[1.0, True, "A", 2.0]] * 3}, "instances", "batch_too_large"),
-])
+@pytest.mark.parametrize(
+    "payload, field, reason",
+    [
+        ([], "instances", "malformed"),
+        ({"rows": []}, "instances", "malformed"),
+        ({"instances": {"speed": 1}}, "instances", "malformed"),
+        ({"instances": []}, "instances", "empty_batch"),
+        ({"instances": [[1.0, True, "A", 2.0]] * 3}, "instances", "batch_too_large"),
+    ],
+)
 def test_v1_body_checks(payload, field, reason):
     err = _error(lambda: SCHEMA.parse_v1(payload, max_batch=2))
     assert (err.field, err.reason) == (field, reason)
@@ -74,8 +91,12 @@ def test_v1_body_checks(payload, field, reason):
 
 # ------------------------------------------------------------------ v2
 def _tensors(**overrides):
-    base = {"speed": Tensor("speed", [2], "FP32", [1.5, 2.0]), "door_open": Tensor("door_open", [2], "BOOL", [True, 0]),
-            "variant": Tensor("variant", [2], "BYTES", ["A", b"C"]), "torque": Tensor("torque", [2], "INT64", [3, -1])}
+    base = {
+        "speed": Tensor("speed", [2], "FP32", [1.5, 2.0]),
+        "door_open": Tensor("door_open", [2], "BOOL", [True, 0]),
+        "variant": Tensor("variant", [2], "BYTES", ["A", b"C"]),
+        "torque": Tensor("torque", [2], "INT64", [3, -1]),
+    }
     return list({**base, **overrides}.values())
 
 
@@ -85,19 +106,22 @@ def test_v2_per_column_tensors():
     assert rows.categorical.tolist() == [["A"], ["C"]]
 
 
-@pytest.mark.parametrize("overrides, field, reason", [
-    ({"speed": Tensor("speed", [2], "FP64", [1.0, math.nan])}, "inputs[0].data", "non_finite"),
-    ({"torque": Tensor("torque", [2], "FP64", [math.inf, 1.0])}, "inputs[3].data", "non_finite"),
-    ({"speed": Tensor("speed", [2], "FP64", ["fast", 1.0])}, "inputs[0].data", "non_numeric"),
-    ({"speed": Tensor("speed", [2], "BYTES", ["1", "2"])}, "inputs[0].datatype", "bad_datatype"),
-    ({"variant": Tensor("variant", [2], "FP64", [1.0, 2.0])}, "inputs[2].datatype", "wrong_type"),
-    ({"variant": Tensor("variant", [2], "BYTES", ["A", 5])}, "inputs[2].data[1]", "wrong_type"),
-    ({"door_open": Tensor("door_open", [2], "FP64", [0.5, 1.0])}, "inputs[1].data", "wrong_type"),
-    ({"speed": Tensor("speed", [3], "FP64", [1.0, 2.0])}, "inputs[0].shape", "bad_shape"),
-    ({"speed": Tensor("speed", [3], "FP64", [1.0, 2.0, 3.0])}, "inputs", "bad_shape"),  # lengths differ
-    ({"speed": Tensor("speed", [2, 1], "FP64", [1.0, 2.0])}, "inputs[0].shape", "bad_shape"),
-    ({"colour": Tensor("colour", [2], "FP64", [1.0, 2.0])}, "inputs[4].name", "unknown_feature"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, reason",
+    [
+        ({"speed": Tensor("speed", [2], "FP64", [1.0, math.nan])}, "inputs[0].data", "non_finite"),
+        ({"torque": Tensor("torque", [2], "FP64", [math.inf, 1.0])}, "inputs[3].data", "non_finite"),
+        ({"speed": Tensor("speed", [2], "FP64", ["fast", 1.0])}, "inputs[0].data", "non_numeric"),
+        ({"speed": Tensor("speed", [2], "BYTES", ["1", "2"])}, "inputs[0].datatype", "bad_datatype"),
+        ({"variant": Tensor("variant", [2], "FP64", [1.0, 2.0])}, "inputs[2].datatype", "wrong_type"),
+        ({"variant": Tensor("variant", [2], "BYTES", ["A", 5])}, "inputs[2].data[1]", "wrong_type"),
+        ({"door_open": Tensor("door_open", [2], "FP64", [0.5, 1.0])}, "inputs[1].data", "wrong_type"),
+        ({"speed": Tensor("speed", [3], "FP64", [1.0, 2.0])}, "inputs[0].shape", "bad_shape"),
+        ({"speed": Tensor("speed", [3], "FP64", [1.0, 2.0, 3.0])}, "inputs", "bad_shape"),  # lengths differ
+        ({"speed": Tensor("speed", [2, 1], "FP64", [1.0, 2.0])}, "inputs[0].shape", "bad_shape"),
+        ({"colour": Tensor("colour", [2], "FP64", [1.0, 2.0])}, "inputs[4].name", "unknown_feature"),
+    ],
+)
 def test_v2_checks_name_the_field(overrides, field, reason):
     err = _error(lambda: SCHEMA.parse_v2(_tensors(**overrides)))
     assert (err.field, err.reason) == (field, reason)
@@ -140,8 +164,9 @@ def test_other_estimators_are_scored_by_their_pipeline(variant_model):
 
     model, splits = variant_model
     pre = model.estimator[0]
-    forest = full_model(pre, RandomForestClassifier(n_estimators=5, random_state=0).fit(
-        *ing.xy(ing.transform(pre, splits.train))))
+    forest = full_model(
+        pre, RandomForestClassifier(n_estimators=5, random_state=0).fit(*ing.xy(ing.transform(pre, splits.train)))
+    )
     assert linear_scorer(forest, model.inputs) is None
     other = FaultClassifier(forest, model.inputs, threshold=0.2)
     rows = splits.test.drop(columns=[ing.LABEL]).head(10)
@@ -159,7 +184,7 @@ def test_signature_and_metadata_name_the_raw_columns_and_outputs(variant_model):
     assert inputs["variant"] == "string" and inputs["ws1_press_bearing_a_peak_kN"] == "double"
     assert [o.name for o in signature.outputs.inputs] == ["class", "fault_probability"]
     meta = model.metadata()["shopfloor"]
-    assert meta["kind"] == "classifier" and meta["threshold"] == 0.35 and meta["labels"] == {"0": "0", "1": "1"}
+    assert meta["kind"] == "fault-detection" and meta["threshold"] == 0.35 and meta["labels"] == {"0": "0", "1": "1"}
     assert meta["inputs"][-1] == {"name": "variant", "type": "string", "categories": ["A", "B", "C"]}
     assert TabularSchema.from_dict(meta["inputs"]) == model.inputs
 
@@ -179,9 +204,22 @@ def test_resnet_classifiers_use_the_pipeline_path():
     assert linear_scorer(estimator, ing.schema_of(pre, data.features)) is None
 
 
-@pytest.mark.parametrize("name, ok", [("gearbox-fault-classifier", True), ("line_3.v2", True), ("A1", True),
-                                      ("", False), ("a/b", False), ("a:b", False), ("..", False), ("-x", False),
-                                      ("a" * 64, False), ("press line", False), ("über", False)])
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("gearbox-fault-classifier", True),
+        ("line_3.v2", True),
+        ("A1", True),
+        ("", False),
+        ("a/b", False),
+        ("a:b", False),
+        ("..", False),
+        ("-x", False),
+        ("a" * 64, False),
+        ("press line", False),
+        ("über", False),
+    ],
+)
 def test_model_names(name, ok):
     if ok:
         assert check_model_name(name) == name
@@ -194,8 +232,11 @@ def test_model_names(name, ok):
 def test_every_input_schema_implements_the_one_interface():
     from shopfloor.contract import InputSchema, SequenceSchema, TensorSchema
 
-    schemas = [TabularSchema((Column("a", "double"), Column("b", "string"))), TensorSchema("subcut", 4, ("x", "y")),
-               SequenceSchema("VB")]
+    schemas = [
+        TabularSchema((Column("a", "double"), Column("b", "string"))),
+        TensorSchema("subcut", 4, ("x", "y")),
+        SequenceSchema("VB"),
+    ]
     for schema in schemas:
         assert isinstance(schema, InputSchema), type(schema).__name__
         assert type(schema).from_dict(schema.to_dict()) == schema

@@ -6,17 +6,16 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+from pathlib import Path
 
 import pytest
 
 from shopfloor.defaults import DEFAULTS
 from shopfloor.platform.budget import parse_seconds
 from shopfloor_cli.main import build_parser
+from shopfloor_cli.options import flag_of
 
-#: Command-line options whose name differs from the pipeline parameter they set, and how their value maps.
-CLI_NAMES = {"trials": "n_trials", "filter": "filter_method", "synthesizer": "synthesizers", "train": "n_train",
-             "valid": "n_valid"}
-CLI_VALUES = {"synthesizers": lambda text: tuple(text.split(",")), "budget": lambda text: parse_seconds(text)}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def fields(pipeline: str) -> dict:
@@ -41,7 +40,7 @@ def test_the_pipeline_signature_takes_its_defaults_from_one_place(pipeline):
 
 @pytest.mark.parametrize("pipeline", list(DEFAULTS))
 def test_every_step_default_matches_the_pipelines(pipeline):
-    module = importlib.import_module(f"shopfloor.{pipeline.replace('-', '_')}")
+    module = importlib.import_module(f"shopfloor.{pipeline.replace('-', '_')}.workflow")
     expected = fields(pipeline)
     steps = [fn for name, fn in vars(module).items() if name.endswith("_step") and callable(fn)]
     assert steps, pipeline
@@ -54,15 +53,93 @@ def test_every_step_default_matches_the_pipelines(pipeline):
     assert checked or pipeline == "retraining", f"no step of {pipeline} shares a default"
 
 
+def _options(pipeline: str) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(DEFAULTS[pipeline]) if "help" in f.metadata]
+
+
+def _as_default(field: dataclasses.Field, value):
+    """What a command-line value means as the pipeline's parameter."""
+    default = getattr(DEFAULTS[next(p for p in DEFAULTS if field in dataclasses.fields(DEFAULTS[p]))], field.name)
+    if isinstance(default, bool):
+        return default != value  # the flag switches away from the default
+    if field.metadata.get("duration"):
+        return parse_seconds(value)
+    if isinstance(default, tuple):
+        return tuple(value.split(","))
+    return value
+
+
 @pytest.mark.parametrize("pipeline", list(DEFAULTS))
-def test_the_command_line_defaults_are_the_pipelines(pipeline):
-    args = vars(build_parser().parse_args(["run", pipeline]))
-    expected = fields(pipeline)
+def test_every_command_line_option_of_a_run_is_its_pipelines_default(pipeline):
+    """Every ``setting`` of the pipeline is an option of ``shopfloor run``, whose value given nothing is the
+    default, and whose help shows it; no option escapes by name."""
+    parser = build_parser()
+    args = vars(parser.parse_args(["run", pipeline]))
+    options = _options(pipeline)
+    assert len(options) >= 5, pipeline
+    for field in options:
+        dest = flag_of(field).removeprefix("--").replace("-", "_")
+        assert dest in args, f"shopfloor run {pipeline} has no {flag_of(field)}"
+        assert plain(_as_default(field, args[dest])) == plain(getattr(DEFAULTS[pipeline], field.name)), flag_of(field)
+
+
+@pytest.mark.parametrize("pipeline", list(DEFAULTS))
+def test_every_run_option_has_help_that_shows_its_default(pipeline, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", pipeline, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for field in _options(pipeline):
+        assert field.metadata["help"].split(",")[0][:30] in text.replace("%%", "%"), flag_of(field)
+    helps = [a for a in _run_parser(pipeline)._actions if a.option_strings and a.dest != "help"]
+    assert [a.option_strings[0] for a in helps if not a.help] == []
+    assert [
+        a.option_strings[0]
+        for a in helps
+        if "default" not in a.help and a.const is None and a.required is False and a.default not in (None, False)
+    ] == []
+
+
+def _run_parser(pipeline: str):
+    parser = build_parser()
+    run = next(a for a in parser._actions if getattr(a, "choices", None) and "run" in a.choices).choices["run"]
+    return next(a for a in run._actions if getattr(a, "choices", None) and pipeline in a.choices).choices[pipeline]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "option", "value", "message"),
+    [
+        ("fault-detection", "--trials", "-1", "must be at least 0"),
+        ("fault-detection", "--cv-folds", "1", "must be at least 2"),
+        ("health-index", "--epochs", "ten", "expected a whole number"),
+        ("anomaly-detection", "--budget", "5x", "expected a duration"),
+        ("prognosis", "--vb-limit", "-0.1", "must be at least 0"),
+    ],
+)
+def test_a_value_outside_an_options_bounds_is_refused_by_name(pipeline, option, value, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["run", pipeline, option, value])
+    assert exit_.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+COMPONENT_MODULES = [
+    *(f"components.{m}" for m in ("anomaly_detection", "health_index", "prognosis", "retraining")),
+    *(f"components.fault_detection.{p.stem}" for p in sorted(ROOT.glob("components/fault_detection/[a-z]*.py"))),
+]
+
+
+@pytest.mark.parametrize("module", COMPONENT_MODULES)
+def test_a_components_defaults_are_its_pipelines(module):
+    """KFP runs a component's source on its own, so its defaults are literals: they must still be the pipeline's."""
+    components = importlib.import_module(module)
+    expected = fields(module.split(".")[1].replace("_", "-"))
     checked = 0
-    for option, value in args.items():
-        name = CLI_NAMES.get(option, option)
-        if name in expected and value is not None:
-            value = CLI_VALUES.get(name, lambda v: v)(value)
-            assert plain(value) == plain(expected[name]), f"shopfloor run {pipeline} --{option.replace('_', '-')}"
-            checked += 1
-    assert checked >= 3, pipeline
+    for component in vars(components).values():
+        function = getattr(component, "python_func", None)
+        if function is None:
+            continue
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in expected and parameter.default is not inspect.Parameter.empty:
+                assert plain(parameter.default) == plain(expected[name]), f"{module}.{function.__name__}({name}=...)"
+                checked += 1
+    assert checked or not module.endswith("retraining")

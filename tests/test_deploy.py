@@ -23,8 +23,7 @@ def test_manifest_has_the_papers_sizing_and_validates():
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 10)
     assert predictor["scaleMetric"] == "rps" and predictor["scaleTarget"] > 0
     container = predictor["containers"][0]
-    assert container["resources"]["requests"] == container["resources"]["limits"] == {"cpu": "500m",
-                                                                                      "memory": "512Mi"}
+    assert container["resources"]["requests"] == container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
     assert container["image"] == "registry.local/shopfloor:1"
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["args"][:4] == ["shopfloor", "serve", "--model-name", MODEL]
@@ -42,8 +41,12 @@ def test_schema_check_catches_typos_and_wrong_types():
 
 
 def test_cli_dry_run_prints_a_valid_manifest():
-    proc = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "deploy", "--dry-run", "--scale-target", "80"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "shopfloor_cli.main", "deploy", "--dry-run", "--scale-target", "80"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     manifest = yaml.safe_load(proc.stdout)
     assert manifest["kind"] == "InferenceService" and manifest["spec"]["predictor"]["scaleTarget"] == 80
@@ -52,10 +55,19 @@ def test_cli_dry_run_prints_a_valid_manifest():
 
 def test_names_that_mlflow_or_urls_refuse_stop_every_command_at_once(tmp_path):
     env = {**os.environ, "SHOPFLOOR_HOME": str(tmp_path)}
-    for command in (["deploy", "--dry-run"], ["serve"], ["loadtest"], ["schedule", "retraining", "--interval", "5",
-                                                                        "--data", "x.csv"]):
-        proc = subprocess.run([sys.executable, "-m", "shopfloor_cli.main", *command, "--model-name", "line/3"],
-                              capture_output=True, text=True, timeout=120, env=env)
+    for command in (
+        ["deploy", "--dry-run"],
+        ["serve"],
+        ["loadtest"],
+        ["schedule", "retraining", "--interval", "5", "--data", "x.csv"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "shopfloor_cli.main", *command, "--model-name", "line/3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert proc.returncode == 2, (command, proc.stderr)
         assert "model-name: 'line/3' is not a usable model name" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "schedules").exists()
@@ -93,8 +105,14 @@ def _fake_kubernetes(tmp_path, monkeypatch, status: int = 200):
     class Api(http.server.BaseHTTPRequestHandler):
         def do_PATCH(self):  # noqa: N802 - the handler's interface
             body = self.rfile.read(int(self.headers["content-length"]))
-            captured.append({"method": "PATCH", "path": self.path, "content_type": self.headers["content-type"],
-                             "body": _json.loads(body)})
+            captured.append(
+                {
+                    "method": "PATCH",
+                    "path": self.path,
+                    "content_type": self.headers["content-type"],
+                    "body": _json.loads(body),
+                }
+            )
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.end_headers()
@@ -128,14 +146,24 @@ def test_canary_promote_and_rollback_send_kserves_canary_patches(tmp_path, monke
     finally:
         server.shutdown()
     path = f"/apis/serving.kserve.io/v1beta1/namespaces/{NAMESPACE}/inferenceservices/{MODEL}"
-    assert [(c["method"], c["path"], c["content_type"]) for c in captured] == \
-        [("PATCH", path, "application/merge-patch+json")] * 2
+    assert [(c["method"], c["path"], c["content_type"]) for c in captured] == [
+        ("PATCH", path, "application/merge-patch+json")
+    ] * 2
     canary = captured[0]["body"]["spec"]["predictor"]
     assert canary["canaryTrafficPercent"] == 10
     args = canary["containers"][0]["args"]
     assert args[args.index("--alias") + 1] == "challenger"
-    assert schema_errors({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-                          "metadata": {"name": MODEL, "namespace": NAMESPACE}, "spec": {"predictor": canary}}) == []
+    assert (
+        schema_errors(
+            {
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "kind": "InferenceService",
+                "metadata": {"name": MODEL, "namespace": NAMESPACE},
+                "spec": {"predictor": canary},
+            }
+        )
+        == []
+    )
     assert captured[1]["body"] == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
 
 
@@ -156,8 +184,12 @@ def test_promote_moves_the_alias_then_gives_the_champion_all_the_traffic(home, t
     args = predictor["containers"][0]["args"]
     assert args[args.index("--alias") + 1] == "champion"
     last = history(MODEL)[-1]
-    assert (last["from"], last["to"], last["kind"], last["command"]) == ("1", "2", "manual",
-                                                                        "shopfloor deploy --promote")
+    assert (last["from"], last["to"], last["kind"], last["command"]) == (
+        "1",
+        "2",
+        "manual",
+        "shopfloor deploy --promote",
+    )
 
 
 @pytest.mark.parametrize("share", ["-5", "100.5"])

@@ -4,10 +4,12 @@ as skipped is scikit-learn's array-API check, which it skips itself unless SCIPY
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from shopfloor.retrain.estimators import ResNetClassifier, ResNetRegressor
+from shopfloor.fault_detection.estimators import ResNetClassifier, ResNetRegressor
 
-ESTIMATORS = [ResNetRegressor(width=8, layers=2, max_epochs=300),
-              ResNetClassifier(width=8, layers=2, max_epochs=200, enkf_iterations=5)]
+ESTIMATORS = [
+    ResNetRegressor(width=8, layers=2, max_epochs=300),
+    ResNetClassifier(width=8, layers=2, max_epochs=200, enkf_iterations=5),
+]
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -29,18 +29,40 @@ from shopfloor.platform.net import free_port
 from shopfloor_cli import scheduler
 
 pytestmark = pytest.mark.slow
-FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2",
-        "--classifier", "logreg")
+FAST = (
+    "--synthesizer",
+    "wgan",
+    "--trials",
+    "2",
+    "--timeout",
+    "60",
+    "--max-steps",
+    "24",
+    "--cv-folds",
+    "2",
+    "--classifier",
+    "logreg",
+)
 
 
 def _env(home: Path, tracking: str | None = None, **extra: str) -> dict[str, str]:
-    return {**os.environ, "SHOPFLOOR_HOME": str(home),
-            "MLFLOW_TRACKING_URI": tracking or f"sqlite:///{home / 'mlflow.db'}", **extra}
+    return {
+        **os.environ,
+        "SHOPFLOOR_HOME": str(home),
+        "MLFLOW_TRACKING_URI": tracking or f"sqlite:///{home / 'mlflow.db'}",
+        **extra,
+    }
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "shopfloor_cli.main", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "shopfloor_cli.main", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _kill_at(point: str, args: list[str], home: Path, timeout: float = 300) -> None:
@@ -133,20 +155,32 @@ def two_writers(uri: str, home: Path) -> None:
     better one pauses inside its registration (fail point), so without the lock the worse would write last."""
     script = REGISTER.format(tests=str(Path(__file__).parent))
     env = _env(home, uri)
-    base = subprocess.run([sys.executable, "-c", script, uri, "0.5", "0", str(home)], env=env, capture_output=True,
-                          text=True)
+    base = subprocess.run(
+        [sys.executable, "-c", script, uri, "0.5", "0", str(home)], env=env, capture_output=True, text=True
+    )
     assert base.returncode == 0, base.stderr[-2000:]
-    good = subprocess.Popen([sys.executable, "-c", script, uri, "0.9", "1", str(home)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**env, "SHOPFLOOR_FAILPOINT": "registration:4"})
+    good = subprocess.Popen(
+        [sys.executable, "-c", script, uri, "0.9", "1", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "SHOPFLOOR_FAILPOINT": "registration:4"},
+    )
     time.sleep(2.5)
-    bad = subprocess.Popen([sys.executable, "-c", script, uri, "0.7", "2", str(home)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=env)
+    bad = subprocess.Popen(
+        [sys.executable, "-c", script, uri, "0.7", "2", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     good_out, good_err = good.communicate(timeout=120)
     bad_out, bad_err = bad.communicate(timeout=120)
     assert good.returncode == 0 and bad.returncode == 0, good_err[-2000:] + bad_err[-2000:]
     # the last line is ours (MLflow prints links to the run before it when it talks to a server)
-    (good_version, good_alias), (bad_version, bad_alias) = (out.strip().splitlines()[-1].split()
-                                                            for out in (good_out, bad_out))
+    (good_version, good_alias), (bad_version, bad_alias) = (
+        out.strip().splitlines()[-1].split() for out in (good_out, bad_out)
+    )
     assert good_version != bad_version and {good_version, bad_version} == {"2", "3"}
     assert (good_alias, bad_alias) == ("champion", "challenger")
     client = MlflowClient(uri)
@@ -162,8 +196,17 @@ def test_two_writers_at_once_on_sqlite_lose_no_update(tmp_path):
 
 def test_a_scheduler_killed_and_resumed_runs_no_slot_twice_and_records_failures(home, tmp_path, gearbox_csv):
     # no champion of this model exists: every run fails fast, and each failure must be recorded
-    done = shopfloor("schedule", "retraining", "--interval", "4", "--data", str(gearbox_csv), "--model-name",
-                     "line-9-nothing", home=home)
+    done = shopfloor(
+        "schedule",
+        "retraining",
+        "--interval",
+        "4",
+        "--data",
+        str(gearbox_csv),
+        "--model-name",
+        "line-9-nothing",
+        home=home,
+    )
     assert done.returncode == 0, done.stderr
     schedule_id = done.stdout.split()[2]
     record = home / "schedules" / f"{schedule_id}.json"
@@ -211,14 +254,19 @@ def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, 
     with mlflow_server(backend, artifacts, port=port, auth=users) as url:
         auth.grant_role(url, admin, trainer, "pipeline", MODEL, "serving-tests")
         auth.grant_role(url, admin, reader, "server", MODEL, "serving-tests")
-        first = subprocess.run([sys.executable, "-c", script, url, "0.5", "0", str(home)],
-                               env=_env(home, url, **trainer.environ()), capture_output=True, text=True)
+        first = subprocess.run(
+            [sys.executable, "-c", script, url, "0.5", "0", str(home)],
+            env=_env(home, url, **trainer.environ()),
+            capture_output=True,
+            text=True,
+        )
         assert first.returncode == 0, first.stderr[-2000:]
     # the server starts while the registry runs; then the registry goes away (SIGKILL) and comes back
     with mlflow_server(backend, artifacts, port=port, auth=users) as url:
         log = home / "server.log"
-        with local_server(MODEL, extra=["--poll-seconds", "1"], env=_env(home, url, **reader.environ()),
-                          log=log) as served:
+        with local_server(
+            MODEL, extra=["--poll-seconds", "1"], env=_env(home, url, **reader.environ()), log=log
+        ) as served:
             rows = {"instances": _example(served)}
             assert call(f"{served}/v1/models/{MODEL}:predict", rows).headers["x-model-version"] == "1"
             stopped_at = time.monotonic()
@@ -226,21 +274,36 @@ def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, 
             time.sleep(6)
             answers = [call(f"{served}/v1/models/{MODEL}:predict", rows) for _ in range(20)]
             assert all(a.status == 200 and a.headers["x-model-version"] == "1" for a in answers)
-            failed = metric_value(metrics_text(served),
-                                  f'shopfloor_alias_checks_total{{model="{MODEL}",outcome="failed"}}')
+            failed = metric_value(
+                metrics_text(served), f'shopfloor_alias_checks_total{{model="{MODEL}",outcome="failed"}}'
+            )
             assert failed >= 1 and "alias check failed" in log.read_text()
             # a pipeline started meanwhile fails at once, naming the registry
             started = time.monotonic()
-            run = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST,
-                            home=home, tracking_uri=url)
+            run = shopfloor(
+                "run",
+                "fault-detection",
+                "--data",
+                str(gearbox_csv),
+                "--model-name",
+                MODEL,
+                *FAST,
+                home=home,
+                tracking_uri=url,
+            )
             assert run.returncode == 2 and "unreachable" in run.stderr and time.monotonic() - started < 30
             # the registry comes back with a new champion: the server follows
             with mlflow_server(backend, artifacts, port=port, auth=users):
-                second = subprocess.run([sys.executable, "-c", script, url, "0.9", "1", str(home)],
-                                        env=_env(home, url, **trainer.environ()), capture_output=True, text=True)
+                second = subprocess.run(
+                    [sys.executable, "-c", script, url, "0.9", "1", str(home)],
+                    env=_env(home, url, **trainer.environ()),
+                    capture_output=True,
+                    text=True,
+                )
                 assert second.returncode == 0, second.stderr[-2000:]
-                _wait(lambda: call(f"{served}/v1/models/{MODEL}:predict", rows).headers.get("x-model-version")
-                      == "2", 60)
+                _wait(
+                    lambda: call(f"{served}/v1/models/{MODEL}:predict", rows).headers.get("x-model-version") == "2", 60
+                )
             assert time.monotonic() - stopped_at > 6
             # it read as itself throughout: never refused (MLflow's client says "error code 401" or "403")
             assert re.search(r"error code 40[13]|PERMISSION_DENIED", log.read_text()) is None
@@ -262,11 +325,13 @@ async def _load(url: str, rate: float, seconds: float, body: dict, results: list
     import httpx
 
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64), timeout=10) as client:
+
         async def one() -> None:
             try:
                 answer = await client.post(f"{url}/v1/models/{MODEL}:predict", json=body)
-                results.append((answer.status_code, answer.headers.get("x-model-version"),
-                                answer.json().get("model_version")))
+                results.append(
+                    (answer.status_code, answer.headers.get("x-model-version"), answer.json().get("model_version"))
+                )
             except Exception as exc:  # counted as a lost request
                 results.append((0, None, repr(exc)))
 
@@ -313,10 +378,10 @@ def test_hot_swap_under_load_loses_no_request_and_skips_a_broken_version(tmp_pat
     assert {"1", "2", "3"} <= seen and "4" not in seen
     assert metric_value(text, f'shopfloor_model_load_failures_total{{model="{MODEL}",version="4"}}') >= 1
     assert metric_value(text, f'shopfloor_served_version{{model="{MODEL}"}}') == 3
-    (tmp_path / "hot_swap.json").write_text(json.dumps({"sent": sent, "failed": len(failed),
-                                                         "versions": sorted(seen)}))
-    print(f"hot swap: {sent} requests sent at {rate:g}/s for {seconds:g} s, {len(failed)} failed, versions "
-          f"{sorted(seen)}")
+    (tmp_path / "hot_swap.json").write_text(json.dumps({"sent": sent, "failed": len(failed), "versions": sorted(seen)}))
+    print(
+        f"hot swap: {sent} requests sent at {rate:g}/s for {seconds:g} s, {len(failed)} failed, versions {sorted(seen)}"
+    )
 
 
 def _break_artifact(client: MlflowClient, version: int) -> None:
@@ -346,10 +411,11 @@ def test_hostile_requests_get_4xx_and_memory_stays_bounded(tmp_path):
             "deep nesting": ("[" * 100_000 + "]" * 100_000).encode(),
             "deep object": ('{"instances": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}").encode(),
             "max batch, one bad row": json.dumps({"instances": [good] * 999 + [[*good[:-1], "x"]]}).encode(),
-            "long feature names": json.dumps({"instances": [{("f" * 100_000) + str(i): 1.0 for i in range(5)}]}
-                                             ).encode(),
+            "long feature names": json.dumps(
+                {"instances": [{("f" * 100_000) + str(i): 1.0 for i in range(5)}]}
+            ).encode(),
             "unicode names": json.dumps({"instances": [{"温度\u202e": 1.0, "💥": 2.0, "\ud800x": 3.0}]}).encode(),
-            "not utf-8": b"\xff\xfe{\"instances\": [[1]]}",
+            "not utf-8": b'\xff\xfe{"instances": [[1]]}',
             "numbers too big": b'{"instances": [[1e400, ' + b"9" * 5000 + b"]]}",
         }
         for case, raw in cases.items():
@@ -384,8 +450,10 @@ def _send_huge(url: str, path: str, size: int) -> int:
 
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {size}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n".encode()
+        )
         piece, sent = b" " * 2**20, 0
         while sent < size and not select.select([sock], [], [], 0)[0]:
             try:

@@ -26,8 +26,9 @@ def test_agrees_with_sdmetrics():
     real = pd.DataFrame(rng.normal(size=(80, 3)), columns=list("xyz"))
     synth = pd.DataFrame(rng.normal(0.3, 1.2, size=(120, 3)), columns=list("xyz"))
     ks = np.mean([KSComplement.compute(real[c], synth[c]) for c in real])
-    cs = np.mean([CorrelationSimilarity.compute(real[[a, b]], synth[[a, b]])
-                  for a, b in [("x", "y"), ("x", "z"), ("y", "z")]])
+    cs = np.mean(
+        [CorrelationSimilarity.compute(real[[a, b]], synth[[a, b]]) for a, b in [("x", "y"), ("x", "z"), ("y", "z")]]
+    )
     assert fid.ks_complement(real, synth) == pytest.approx(ks, abs=1e-9)
     assert fid.correlation_similarity(real, synth) == pytest.approx(cs, abs=1e-9)
 

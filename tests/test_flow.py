@@ -47,8 +47,12 @@ def test_log_prob_is_a_density_in_table_units():
     table = pd.DataFrame({"a": rng.normal(10, 2, 400), "b": rng.normal(-3, 0.5, 400)})
     flow = FlowSynthesizer(seed=0, progress=False, steps=360, n_blocks=4).fit(table)
     # for independent normals the exact log-density is known; the flow should come close on average
-    exact = (-0.5 * ((table.a - 10) / 2) ** 2 - np.log(2 * np.sqrt(2 * np.pi))
-             - 0.5 * ((table.b + 3) / 0.5) ** 2 - np.log(0.5 * np.sqrt(2 * np.pi)))
+    exact = (
+        -0.5 * ((table.a - 10) / 2) ** 2
+        - np.log(2 * np.sqrt(2 * np.pi))
+        - 0.5 * ((table.b + 3) / 0.5) ** 2
+        - np.log(0.5 * np.sqrt(2 * np.pi))
+    )
     assert abs(flow.log_prob(table).mean() - exact.mean()) < 0.15
     far = pd.DataFrame({"a": [30.0], "b": [5.0]})
     assert flow.log_prob(far)[0] < np.quantile(flow.log_prob(table), 0.01)

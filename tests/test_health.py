@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from shopfloor.data.simulate import simulate_run_to_failure, wear_curve
-from shopfloor.health.apaic import APAIC, RealTimeAPAIC, project_ideal
-from shopfloor.health.deepsad import FAILED, HEALTHY, UNLABELLED, DeepSAD, deepsad_loss, diversity_loss
-from shopfloor.health.features import log_mel_energies
-from shopfloor.health.metrics import (
+from shopfloor.health_index.apaic import APAIC, RealTimeAPAIC, project_ideal
+from shopfloor.health_index.deepsad import FAILED, HEALTHY, UNLABELLED, DeepSAD, deepsad_loss, diversity_loss
+from shopfloor.health_index.estimator import HealthIndexModel, HIConfig
+from shopfloor.health_index.features import log_mel_energies
+from shopfloor.health_index.metrics import (
     correlation,
     monotonicity,
     pairwise_trendability,
@@ -23,9 +24,8 @@ from shopfloor.health.metrics import (
     trendability,
     trendability_pearson,
 )
-from shopfloor.health.model import HealthIndexModel, HIConfig
-from shopfloor.health.prepare import OperatingRegimes, UnitFeatures, life_steps
-from shopfloor.health.rul import RulModel, nasa_score
+from shopfloor.health_index.prepare import OperatingRegimes, UnitFeatures, life_steps
+from shopfloor.health_index.rul import RulModel, nasa_score
 
 FAST = {"epochs": 20, "embedding_dim": 4}
 
@@ -51,8 +51,13 @@ def test_diversity_term_at_the_papers_scale_by_hand():
 def test_the_papers_settings_are_the_defaults():
     model = DeepSAD()
     cfg = model.config
-    assert (cfg.embedding_dim, cfg.hidden, cfg.epochs, cfg.learning_rate, cfg.batch_size) == (16, (32, 32), 1000,
-                                                                                               5e-4, 128)
+    assert (cfg.embedding_dim, cfg.hidden, cfg.epochs, cfg.learning_rate, cfg.batch_size) == (
+        16,
+        (32, 32),
+        1000,
+        5e-4,
+        128,
+    )
     assert (cfg.mu, cfg.eta, cfg.weight_decay) == (0.1, 1.0, 1.0)
     assert HIConfig().diversity == 0.001
 
@@ -69,7 +74,7 @@ def test_deepsad_has_no_bias_and_a_centre_the_healthy_rows_reach():
     assert all(layer.bias is None for layer in model.encoder if isinstance(layer, torch.nn.Linear))
     assert torch.all(model.center.abs() >= 0.1 - 1e-9)
     embedding = model.transform(x)  # the embedding minus the centre, so the score is its squared norm
-    assert np.allclose(model.score(x), (embedding ** 2).sum(axis=1), rtol=1e-5)
+    assert np.allclose(model.score(x), (embedding**2).sum(axis=1), rtol=1e-5)
     assert model.score(healthy).mean() < 0.2 * model.score(failed).mean()
 
 
@@ -77,8 +82,11 @@ def test_2ds_embedding_has_higher_rank_than_deepsad():
     x = np.random.default_rng(1).normal(size=(400, 10))
     ranks = []
     for lam in (0.0, 0.01):
-        emb = DeepSAD(epochs=40, embedding_dim=6, diversity=lam, weight_decay=1e-5, learning_rate=1e-3,
-                      seed=0).fit(x).transform(x)
+        emb = (
+            DeepSAD(epochs=40, embedding_dim=6, diversity=lam, weight_decay=1e-5, learning_rate=1e-3, seed=0)
+            .fit(x)
+            .transform(x)
+        )
         s = np.linalg.svd(emb - emb.mean(0), compute_uv=False)
         ranks.append((s / s[0] > 0.05).sum())
     assert ranks[1] >= ranks[0] and ranks[1] == 6
@@ -159,8 +167,14 @@ def test_unit_features_are_causal_and_regimes_remove_offsets():
     regime = rng.integers(0, 3, 900)
     settings = np.array([[0.0, 10.0], [25.0, 60.0], [42.0, 100.0]])[regime] + rng.normal(0, 0.2, (900, 2))
     offsets = np.array([[0.0, 100.0], [30.0, 80.0], [-20.0, 130.0]])[regime]
-    rows = pd.DataFrame({"set1": settings[:, 0], "set2": settings[:, 1],
-                         "s1": offsets[:, 0] + rng.normal(0, 1, 900), "s2": offsets[:, 1] + rng.normal(0, 2, 900)})
+    rows = pd.DataFrame(
+        {
+            "set1": settings[:, 0],
+            "set2": settings[:, 1],
+            "s1": offsets[:, 0] + rng.normal(0, 1, 900),
+            "s2": offsets[:, 1] + rng.normal(0, 2, 900),
+        }
+    )
     regimes = OperatingRegimes(["set1", "set2"]).fit(rows, ["s1", "s2"])
     assert regimes.count == 3
     cleaned = regimes.transform(rows)
@@ -215,8 +229,7 @@ def test_run_to_failure_simulator_and_features():
 
 def test_realtime_apaic_scores_every_step():
     rng = np.random.default_rng(3)
-    train = [np.linspace(0, 1, n)[:, None] * rng.normal(size=(1, 4)) + 0.01 * rng.normal(size=(n, 4))
-             for n in (60, 70)]
+    train = [np.linspace(0, 1, n)[:, None] * rng.normal(size=(1, 4)) + 0.01 * rng.normal(size=(n, 4)) for n in (60, 70)]
     unit = np.linspace(0, 1, 50)[:, None] * train[0][-1:] + 0.01 * rng.normal(size=(50, 4))
     hi = RealTimeAPAIC(t_d=10, t_f=10, delta_t=10).run(train, unit)
     assert hi.shape == (50,) and np.isfinite(hi).all() and monotonicity(hi) > 0.5
@@ -224,23 +237,33 @@ def test_realtime_apaic_scores_every_step():
 
 def _table():
     rng = np.random.default_rng(0)
-    return pd.concat([pd.DataFrame({"engine": u, "cycle": np.arange(70), "s1": rng.normal(size=70),
-                                    "s2": rng.normal(size=70), "alt": 1.0}) for u in (1, 2)], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"engine": u, "cycle": np.arange(70), "s1": rng.normal(size=70), "s2": rng.normal(size=70), "alt": 1.0}
+            )
+            for u in (1, 2)
+        ],
+        ignore_index=True,
+    )
 
 
-@pytest.mark.parametrize("mutate, field, kw", [
-    (lambda t: t.drop(columns=["engine"]), "engine", {}),
-    (lambda t: t.drop(columns=["cycle"]), "cycle", {}),
-    (lambda t: t[(t.engine == 1) | (t.cycle == 0)], "engine=2", {}),  # a unit with one row
-    (lambda t: t.assign(cycle=np.r_[np.arange(70), np.arange(70)[::-1]]), "cycle (unit 2)", {}),
-    (lambda t: t[t.cycle < 50], "engine=1", {}),  # shorter than T_d + T_f = 60
-    (lambda t: t.assign(s2="x"), "s2", {}),
-    (lambda t: t, "mach", {"conditions": ["mach"]}),  # --condition naming an absent column
-    (lambda t: t, "engine=1", {"window": 80}),  # a unit shorter than the window
-])
+@pytest.mark.parametrize(
+    "mutate, field, kw",
+    [
+        (lambda t: t.drop(columns=["engine"]), "engine", {}),
+        (lambda t: t.drop(columns=["cycle"]), "cycle", {}),
+        (lambda t: t[(t.engine == 1) | (t.cycle == 0)], "engine=2", {}),  # a unit with one row
+        (lambda t: t.assign(cycle=np.r_[np.arange(70), np.arange(70)[::-1]]), "cycle (unit 2)", {}),
+        (lambda t: t[t.cycle < 50], "engine=1", {}),  # shorter than T_d + T_f = 60
+        (lambda t: t.assign(s2="x"), "s2", {}),
+        (lambda t: t, "mach", {"conditions": ["mach"]}),  # --condition naming an absent column
+        (lambda t: t, "engine=1", {"window": 80}),  # a unit shorter than the window
+    ],
+)
 def test_bad_trajectories_are_named(mutate, field, kw):
     from shopfloor.errors import DataError
-    from shopfloor.health.data import load_trajectories
+    from shopfloor.health_index.data import load_trajectories
 
     with pytest.raises(DataError) as err:
         load_trajectories(mutate(_table()), "engine", "cycle", t_d=30, t_f=30, **kw)
@@ -248,7 +271,7 @@ def test_bad_trajectories_are_named(mutate, field, kw):
 
 
 def test_good_trajectories_load_in_time_order():
-    from shopfloor.health.data import load_trajectories
+    from shopfloor.health_index.data import load_trajectories
 
     table = _table().sample(frac=1.0, random_state=0)  # shuffled rows, but each unit's time increases
     with pytest.raises(Exception, match="time must increase"):

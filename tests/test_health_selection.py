@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopfloor.health import selection
-from shopfloor.health.model import HIConfig
-from shopfloor.health.selection import Settings, cross_validate, interval, random_cuts, rank_at_cuts
-from shopfloor.health.supervised import SupervisedHI
+from shopfloor.health_index import selection
+from shopfloor.health_index.estimator import HIConfig
+from shopfloor.health_index.selection import Settings, cross_validate, interval, random_cuts, rank_at_cuts
+from shopfloor.health_index.supervised import SupervisedHI
 
 FAST = {"epochs": 5}
 
@@ -26,9 +26,14 @@ def linear_degradation(units: int = 16, seed: int = 0, noisy: bool = True) -> li
     for unit in range(units):
         life = int(rng.integers(60, 141))
         fraction = np.arange(life) / (life - 1)
-        frame = pd.DataFrame({"unit": unit, "time": np.arange(life),
-                              "a": 2.0 * fraction + rng.normal(0, 0.15, life),
-                              "b": -1.0 * fraction + rng.normal(0, 0.15, life)})
+        frame = pd.DataFrame(
+            {
+                "unit": unit,
+                "time": np.arange(life),
+                "a": 2.0 * fraction + rng.normal(0, 0.15, life),
+                "b": -1.0 * fraction + rng.normal(0, 0.15, life),
+            }
+        )
         if noisy:
             frame["noise"] = rng.normal(0, 5.0, life)
         frames.append(frame)
@@ -82,8 +87,9 @@ def test_cross_validation_never_fits_on_a_held_out_unit(monkeypatch):
             self.scored.append(key(unit))
             return self.inner.transform(unit)
 
-    monkeypatch.setattr(selection, "make", lambda method, settings, progress=False: Recording(
-        real_make(method, settings), method))
+    monkeypatch.setattr(
+        selection, "make", lambda method, settings, progress=False: Recording(real_make(method, settings), method)
+    )
     settings = Settings(hi=HIConfig(t_d=5, t_f=5, window=3, deepsad=FAST))
     result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "apaic"), folds=5, draws=3)
     everyone = {key(f[features_of(frames)].to_numpy(float)) for f in frames}
@@ -113,8 +119,7 @@ def test_regimes_are_found_on_the_fitted_units_only(monkeypatch):
 def test_the_chosen_method_is_the_tables_winner_and_ridge_wins_a_linear_degradation():
     frames = linear_degradation(units=20)
     settings = Settings(hi=HIConfig(t_d=5, t_f=5, window=5, deepsad=FAST))
-    result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "hgb", "apaic"), folds=4,
-                            draws=10)
+    result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "hgb", "apaic"), folds=4, draws=10)
     table = result.table.set_index("method")
     his = table[table["kind"] == "health index"]
     assert result.chosen == his["spearman_rul"].idxmin()
@@ -137,8 +142,9 @@ def test_a_spent_budget_still_completes_the_simplest_method_and_leaves_out_the_c
     all its folds, and the first always completes; the rest are named with their reason."""
     frames = linear_degradation(units=8)
     settings = Settings(hi=HIConfig(t_d=5, t_f=5))
-    result = cross_validate(frames, features_of(frames), settings, methods=("apaic", "ridge"), folds=2, draws=2,
-                            left=lambda: -1.0)
+    result = cross_validate(
+        frames, features_of(frames), settings, methods=("apaic", "ridge"), folds=2, draws=2, left=lambda: -1.0
+    )
     assert result.chosen == "ridge" and set(result.skipped) == {"apaic"}
     assert "remaining fold(s) would end past the time limit" in result.skipped["apaic"]
     assert list(result.table["method"]) == ["ridge", "sensors"]
@@ -156,7 +162,15 @@ def test_a_deep_fit_that_would_overrun_the_limit_is_stopped_in_the_middle():
             deadline["at"] = min(deadline["at"], time.monotonic() + 1.0)
 
     began = time.monotonic()
-    result = cross_validate(frames, features_of(frames), settings, methods=("ridge", "a2ds"), folds=2, draws=2,
-                            on_fit=starting, left=lambda: deadline["at"] - time.monotonic())
+    result = cross_validate(
+        frames,
+        features_of(frames),
+        settings,
+        methods=("ridge", "a2ds"),
+        folds=2,
+        draws=2,
+        on_fit=starting,
+        left=lambda: deadline["at"] - time.monotonic(),
+    )
     assert time.monotonic() - began < 30  # 100,000 epochs would take far longer
     assert result.chosen == "ridge" and "was stopped at the time limit" in result.skipped["a2ds"]

@@ -15,9 +15,9 @@ from helpers.cli import shopfloor
 from helpers.hostile_tables import LABEL, corpus
 from mlflow import MlflowClient
 
-from shopfloor import fault_detection as fd
 from shopfloor.data import ingest as ing
 from shopfloor.errors import DataError
+from shopfloor.fault_detection import workflow as fd
 from shopfloor.synth.catalog import NAMES, synthesizer_class
 
 CORPUS = corpus()
@@ -48,12 +48,20 @@ def hostile_table(path) -> None:
     n = 300
     y = np.zeros(n, dtype=int)
     y[rng.choice(n, 12, replace=False)] = 1
-    pd.DataFrame({
-        "Druck [bar] ü": rng.normal(10 + 2 * y, 1.0), "torque": rng.normal(50 - 6 * y, 3.0),
-        "x_mm": rng.permutation(n) * 0.731, "line": 3.0, "cycles": rng.integers(0, 500, n).astype(float),
-        "coolant_on": rng.choice(["True", "False"], n), "tool": [f"T{k}" for k in rng.integers(0, 60, n)],
-        "humidity": np.where(rng.random(n) < 0.5, np.nan, rng.normal(40, 5, n)),
-        "serial": [f"SN-{i:06d}" for i in range(n)], LABEL: y}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "Druck [bar] ü": rng.normal(10 + 2 * y, 1.0),
+            "torque": rng.normal(50 - 6 * y, 3.0),
+            "x_mm": rng.permutation(n) * 0.731,
+            "line": 3.0,
+            "cycles": rng.integers(0, 500, n).astype(float),
+            "coolant_on": rng.choice(["True", "False"], n),
+            "tool": [f"T{k}" for k in rng.integers(0, 60, n)],
+            "humidity": np.where(rng.random(n) < 0.5, np.nan, rng.normal(40, 5, n)),
+            "serial": [f"SN-{i:06d}" for i in range(n)],
+            LABEL: y,
+        }
+    ).to_csv(path, index=False)
 
 
 FAST = ("--trials", "2", "--timeout", "30", "--max-steps", "16", "--cv-folds", "2", "--classifier", "logreg")
@@ -64,9 +72,26 @@ def test_the_whole_pipeline_runs_a_hostile_table_with_every_synthesizer(tmp_path
     data = tmp_path / "parts.csv"
     hostile_table(data)
     home, out = tmp_path / "home", tmp_path / "run.json"
-    result = shopfloor("run", "fault-detection", "--data", str(data), "--label", LABEL, "--model-name", "parts",
-                       "--drop", "serial", "--categorical", "coolant_on,tool", "--synthesizer", "all", *FAST,
-                       "--json", str(out), home=home)
+    result = shopfloor(
+        "run",
+        "fault-detection",
+        "--data",
+        str(data),
+        "--label",
+        LABEL,
+        "--model-name",
+        "parts",
+        "--drop",
+        "serial",
+        "--categorical",
+        "coolant_on,tool",
+        "--synthesizer",
+        "all",
+        *FAST,
+        "--json",
+        str(out),
+        home=home,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = json.loads(out.read_text())
     assert run["methods_failed"] == 0 and {"wgan", "ctgan", "flow"} <= set(run["report"]["methods"])
@@ -77,8 +102,20 @@ def test_the_whole_pipeline_runs_a_hostile_table_with_every_synthesizer(tmp_path
 def test_a_failing_synthesizer_is_reported_and_the_others_register(tmp_path, gearbox_csv, monkeypatch):
     home, out = tmp_path / "home", tmp_path / "run.json"
     monkeypatch.setenv("SHOPFLOOR_FAILPOINT", "synthesize-flow:raise")
-    result = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", "line-4",
-                       "--synthesizer", "wgan,flow", *FAST, "--json", str(out), home=home)
+    result = shopfloor(
+        "run",
+        "fault-detection",
+        "--data",
+        str(gearbox_csv),
+        "--model-name",
+        "line-4",
+        "--synthesizer",
+        "wgan,flow",
+        *FAST,
+        "--json",
+        str(out),
+        home=home,
+    )
     assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]  # registered, a method failed
     run = json.loads(out.read_text())
     report = run["report"]
@@ -106,9 +143,22 @@ def test_auto_classifier_picks_gradient_boosting_for_a_nonlinear_boundary(tmp_pa
     pd.DataFrame({"a": a, "b": b, "c": rng.normal(0, 1, n), LABEL: faulty.astype(int)}).to_csv(table, index=False)
     p = {k: str(tmp_path / k) for k in ("train", "valid", "test", "pre", "models", "report", "plot")}
     fd.ingest_step(str(table), LABEL, train=p["train"], valid=p["valid"], test=p["test"], preprocessing=p["pre"])
-    summary = fd.train_step(p["train"], p["valid"], p["test"], p["pre"], {}, models_dir=p["models"],
-                            report=p["report"], plot=p["plot"], classifier="auto", filter_method="none",
-                            threshold_metric="f2", cv_folds=3, cv_repeats=1, seed=0)
+    summary = fd.train_step(
+        p["train"],
+        p["valid"],
+        p["test"],
+        p["pre"],
+        {},
+        models_dir=p["models"],
+        report=p["report"],
+        plot=p["plot"],
+        classifier="auto",
+        filter_method="none",
+        threshold_metric="f2",
+        cv_folds=3,
+        cv_repeats=1,
+        seed=0,
+    )
     assert summary["classifiers"] == ["logreg", "hgb"]
     assert {"baseline/logreg", "baseline/hgb"} <= set(summary["methods"])
     assert summary["best"].endswith("/hgb")

@@ -13,15 +13,18 @@ def _table(n=200, minority=20, seed=0):
     return frame
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda t: t.drop(columns=["y"]), "y"),
-    (lambda t: t.assign(y="ok"), "y"),
-    (lambda t: t.assign(y=np.resize(["a", "b", "c"], len(t))), "y"),
-    (lambda t: t.assign(b=["x"] * len(t)), "b"),
-    (lambda t: t.assign(c=np.nan), "c"),
-    (lambda t: t.assign(y=["ok"] * (len(t) - 9) + ["fault"] * 9), "y"),
-    (lambda t: t.assign(d=np.r_[np.inf, np.zeros(len(t) - 1)]), "d"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda t: t.drop(columns=["y"]), "y"),
+        (lambda t: t.assign(y="ok"), "y"),
+        (lambda t: t.assign(y=np.resize(["a", "b", "c"], len(t))), "y"),
+        (lambda t: t.assign(b=["x"] * len(t)), "b"),
+        (lambda t: t.assign(c=np.nan), "c"),
+        (lambda t: t.assign(y=["ok"] * (len(t) - 9) + ["fault"] * 9), "y"),
+        (lambda t: t.assign(d=np.r_[np.inf, np.zeros(len(t) - 1)]), "d"),
+    ],
+)
 def test_bad_tables_raise_naming_the_column(mutate, field):
     with pytest.raises(DataError) as err:
         ing.prepare(mutate(_table()), "y")
@@ -50,10 +53,13 @@ def test_minority_becomes_one_and_categories_stay_raw_until_the_model():
     assert schema.categorical[0].categories == ("H", "L", "M")
 
 
-@pytest.mark.parametrize("categorical, field, message", [
-    (["colour"], "colour", "not in the table"),
-    (["kind"], "kind", r"1 distinct value\(s\)"),
-])
+@pytest.mark.parametrize(
+    "categorical, field, message",
+    [
+        (["colour"], "colour", "not in the table"),
+        (["kind"], "kind", r"1 distinct value\(s\)"),
+    ],
+)
 def test_bad_categorical_columns_are_named(categorical, field, message):
     table = _table().assign(kind="L")
     with pytest.raises(DataError, match=message) as err:

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ("fault_detection", "health_index", "anomaly_detection", "prognosis", "retraining")
-WORKFLOWS = {f"shopfloor.{name}" for name in PIPELINES}
+WORKFLOWS = {f"shopfloor.{name}.workflow" for name in PIPELINES}  # each pipeline's steps, in its package
 
 
 def imports(path: Path) -> set[str]:
@@ -40,7 +40,7 @@ def test_shopfloor_imports_no_upper_layer(path):
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-LOWER = [p for p in files("shopfloor") if p.stem not in PIPELINES or p.parent.name != "shopfloor"]
+LOWER = [p for p in files("shopfloor") if p.name != "workflow.py" or p.parent.name not in PIPELINES]
 
 
 @pytest.mark.parametrize("path", LOWER, ids=lambda p: str(p.relative_to(ROOT)))
@@ -63,7 +63,7 @@ def test_components_import_no_pipeline(path):
 
 @pytest.mark.parametrize("name", PIPELINES)
 def test_one_name_per_pipeline_in_every_layer(name):
-    assert (ROOT / "shopfloor" / f"{name}.py").is_file()
+    assert (ROOT / "shopfloor" / name / "workflow.py").is_file()
     assert (ROOT / "pipelines" / f"{name}.py").is_file()
     assert (ROOT / "components" / f"{name}.py").is_file() or (ROOT / "components" / name).is_dir()
     from pipelines.catalog import PIPELINES as CATALOG
@@ -72,6 +72,19 @@ def test_one_name_per_pipeline_in_every_layer(name):
     command = name.replace("_", "-")
     assert command in CATALOG and command in EXPERIMENTS and EXPERIMENTS[command] == command
     assert CATALOG[command].name == command  # the compiled pipeline's name (the Kubeflow dashboard shows it)
+
+
+@pytest.mark.parametrize("kind", ["fault-detection", "health-index", "anomaly-detection", "prognosis"])
+def test_a_kind_is_named_as_its_pipeline_and_lives_in_its_package(kind):
+    from shopfloor.kinds import KINDS
+
+    package = f"shopfloor.{kind.replace('-', '_')}."
+    assert KINDS[kind].model.startswith(package) and KINDS[kind].retrainer.startswith(package)
+
+
+def test_shopfloor_holds_one_package_per_pipeline_and_the_platforms():
+    packages = {p.name for p in (ROOT / "shopfloor").iterdir() if (p / "__init__.py").is_file()}
+    assert packages == {*PIPELINES, "data", "monitoring", "platform", "registry", "synth"}
 
 
 def test_one_module_named_registry():
@@ -95,7 +108,7 @@ def _module_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 found |= {a.name for a in node.names if a.name in modules}
             elif isinstance(node, ast.ImportFrom):
-                base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
                 module = ".".join([*base, node.module] if node.module else base) if node.level else node.module
                 for alias in node.names:
                     target = f"{module}.{alias.name}"
@@ -155,19 +168,27 @@ def test_no_import_cycle():
     assert _cycles(_module_graph()) == []
 
 
-MODEL_KINDS = ("classifier", "health_index", "anomaly_detector", "prognosis")
+MODEL_KINDS = ("fault-detection", "health-index", "anomaly-detection", "prognosis")
 NAMED_KIND = "|".join(MODEL_KINDS)
 KIND_BRANCH = re.compile(rf"is_classifier|KIND\s*[!=]=|kind\s*[!=]=\s*(\w+\.KIND|[\"']({NAMED_KIND})[\"'])")
-KIND_PACKAGES = ("shopfloor/retrain/", "shopfloor/classify/", "shopfloor/health/", "shopfloor/milling/",
-                 "shopfloor/wear/", "shopfloor/fault_detection.py", "shopfloor/synth/")
+KIND_PACKAGES = (
+    "shopfloor/fault_detection/",
+    "shopfloor/health_index/",
+    "shopfloor/anomaly_detection/",
+    "shopfloor/prognosis/",
+    "shopfloor/synth/",
+)
 
 
 @pytest.mark.parametrize("package", ["shopfloor", "serving", "shopfloor_cli"])
 def test_the_retraining_asks_the_kind_and_never_branches_on_it(package):
     """The retraining steps, the log's training rows and the retraining command ask the kind's retrainer."""
-    branching = [f"{p.relative_to(ROOT)}:{n}" for p in files(package) for n, line in
-                 enumerate(p.read_text().splitlines(), 1) if KIND_BRANCH.search(line)
-                 and not str(p.relative_to(ROOT)).startswith(KIND_PACKAGES)]
+    branching = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files(package)
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if KIND_BRANCH.search(line) and not str(p.relative_to(ROOT)).startswith(KIND_PACKAGES)
+    ]
     known = {"shopfloor_cli/prognose.py"}  # the prognosis command refuses another kind's model, by design
     assert [b for b in branching if b.split(":")[0] not in known] == []
 
@@ -177,6 +198,11 @@ READS_SHOPFLOOR_VARIABLE = re.compile(r"""(environ\.get\(|environ\[|getenv\()\s*
 
 @pytest.mark.parametrize("package", ["shopfloor", "serving", "shopfloor_cli", "components", "pipelines"])
 def test_shopfloor_variables_are_read_only_in_config(package):
-    reading = [f"{p.relative_to(ROOT)}:{n}" for p in files(package) if p.name != "config.py"
-               for n, line in enumerate(p.read_text().splitlines(), 1) if READS_SHOPFLOOR_VARIABLE.search(line)]
+    reading = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files(package)
+        if p.name != "config.py"
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if READS_SHOPFLOOR_VARIABLE.search(line)
+    ]
     assert reading == []

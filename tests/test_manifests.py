@@ -17,13 +17,15 @@ OVERLAYS = ["microk8s", "microk8s-postgres"]
 K8S_VERSION = "1.32.0"  # MicroK8s 1.32/stable
 WORKLOADS = {"Deployment", "StatefulSet", "InferenceService"}
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
-                                reason="kubectl (kustomize) is not installed: apt-get install kubectl")
+pytestmark = pytest.mark.skipif(
+    shutil.which("kubectl") is None, reason="kubectl (kustomize) is not installed: apt-get install kubectl"
+)
 
 
 def render(overlay: str) -> list[dict]:
-    out = subprocess.run(["kubectl", "kustomize", str(ROOT / "overlays" / overlay)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / "overlays" / overlay)], capture_output=True, text=True, check=True
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -37,8 +39,19 @@ def pod_spec(doc: dict) -> dict:
 def test_rendered_manifests_are_valid(overlay):
     docs = render(overlay)
     kinds = {d["kind"] for d in docs}
-    assert {"Namespace", "Deployment", "Service", "PersistentVolumeClaim", "Role", "RoleBinding", "NetworkPolicy",
-            "PodMonitor", "PrometheusRule", "ConfigMap", "InferenceService"} <= kinds
+    assert {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "PersistentVolumeClaim",
+        "Role",
+        "RoleBinding",
+        "NetworkPolicy",
+        "PodMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+        "InferenceService",
+    } <= kinds
     for doc in docs:
         if doc["kind"] == "InferenceService":
             assert schema_errors(doc) == [], doc["metadata"]["name"]
@@ -100,11 +113,17 @@ def test_rbac_grants_inferenceservices_only():
 
 def test_pvcs_use_microk8s_storage_and_podmonitor_targets_the_server_port():
     docs = render("microk8s")
-    assert {d["spec"].get("storageClassName") for d in docs if d["kind"] == "PersistentVolumeClaim"} == \
-        {"microk8s-hostpath"}
+    assert {d["spec"].get("storageClassName") for d in docs if d["kind"] == "PersistentVolumeClaim"} == {
+        "microk8s-hostpath"
+    }
     port = next(d for d in docs if d["kind"] == "PodMonitor")["spec"]["podMetricsEndpoints"][0]["port"]
-    isvc_ports = {p["name"] for d in docs if d["kind"] == "InferenceService"
-                  for c in pod_spec(d)["containers"] for p in c["ports"]}
+    isvc_ports = {
+        p["name"]
+        for d in docs
+        if d["kind"] == "InferenceService"
+        for c in pod_spec(d)["containers"]
+        for p in c["ports"]
+    }
     assert isvc_ports == {port}
 
 
@@ -121,8 +140,10 @@ def test_every_inferenceservice_logs_to_the_prediction_sink_which_writes_to_the_
     service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == SINK_NAME)
     for isvc in (d for d in docs if d["kind"] == "InferenceService"):
         logger = isvc["spec"]["predictor"]["logger"]
-        assert logger == {"mode": "all", "url": f"http://{SINK_NAME}.{service['metadata']['namespace']}"
-                                                 ".svc.cluster.local"}
+        assert logger == {
+            "mode": "all",
+            "url": f"http://{SINK_NAME}.{service['metadata']['namespace']}.svc.cluster.local",
+        }
     sink = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == SINK_NAME)
     container = pod_spec(sink)["containers"][0]
     assert container["args"][:2] == ["shopfloor", "prediction-sink"] and str(SINK_PORT) in container["args"]
@@ -144,8 +165,11 @@ def test_the_cluster_runs_mlflow_with_registry_permissions(overlay):
     docs = render(overlay)
     mlflow = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "mlflow")
     container = pod_spec(mlflow)["containers"][0]
-    store = ("postgresql+psycopg2://mlflow:$(POSTGRES_PASSWORD)@mlflow-postgres:5432/mlflow", "s3://mlflow/artifacts") \
-        if overlay.endswith("postgres") else ("sqlite:////mlflow/mlflow.db", "/mlflow/artifacts")
+    store = (
+        ("postgresql+psycopg2://mlflow:$(POSTGRES_PASSWORD)@mlflow-postgres:5432/mlflow", "s3://mlflow/artifacts")
+        if overlay.endswith("postgres")
+        else ("sqlite:////mlflow/mlflow.db", "/mlflow/artifacts")
+    )
     assert container["args"] == server_args(*store, host="0.0.0.0", port=5000, auth=True)
     env = {e["name"]: e for e in container["env"]}
     for secret in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
@@ -153,10 +177,14 @@ def test_the_cluster_runs_mlflow_with_registry_permissions(overlay):
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("mlflow-auth"))
     assert config["data"]["basic_auth.ini"] == config_text("sqlite:////mlflow/basic_auth.db")
     assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"].startswith(
-        next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "auth-config"))
+        next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "auth-config")
+    )
     for isvc in (d for d in docs if d["kind"] == "InferenceService"):
-        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in pod_spec(isvc)["containers"][0]["env"]
-                if "valueFrom" in e}
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+            for e in pod_spec(isvc)["containers"][0]["env"]
+            if "valueFrom" in e
+        }
         assert refs == {"MLFLOW_TRACKING_USERNAME": SERVER_IDENTITY, "MLFLOW_TRACKING_PASSWORD": SERVER_IDENTITY}
     pod_default = next(d for d in docs if d["kind"] == "PodDefault")
     assert pod_default["spec"]["selector"]["matchLabels"] == {"pipelines.kubeflow.org/v2_component": "true"}

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from shopfloor.classify.metrics import classification_report
+from shopfloor.fault_detection.metrics import classification_report
 
 
 def test_f2_and_gmean_against_hand_computed_values():

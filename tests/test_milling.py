@@ -12,13 +12,13 @@ import scipy.io
 import torch
 from helpers.store import SHARED
 
+from shopfloor.anomaly_detection import data as milling
+from shopfloor.anomaly_detection.detector import MillingAnomalyDetector
+from shopfloor.anomaly_detection.evaluate import pr_auc
+from shopfloor.anomaly_detection.simulate import simulate_milling
+from shopfloor.anomaly_detection.vae import TCN, BetaVAE, VAEConfig, kl_divergence
 from shopfloor.contract import Tensor, TensorSchema
 from shopfloor.errors import DataError
-from shopfloor.milling import data as milling
-from shopfloor.milling.detector import MillingAnomalyDetector
-from shopfloor.milling.evaluate import pr_auc
-from shopfloor.milling.simulate import simulate_milling
-from shopfloor.milling.vae import TCN, BetaVAE, VAEConfig, kl_divergence
 
 MILLING = SHARED / "milling"
 SIGNALS = ("a", "b", "c")
@@ -86,8 +86,12 @@ def test_table_errors_name_the_field(tmp_path):
 
 
 def test_subcut_count_follows_the_analysis_window_and_short_cuts_are_refused():
-    frame = table({0: good(300), 1: good(300, seed=1)}, window_start={0: 10, 1: 0}, window_end={0: 210, 1: 300},
-                  VB={0: 0.1, 1: 0.8})
+    frame = table(
+        {0: good(300), 1: good(300, seed=1)},
+        window_start={0: 10, 1: 0},
+        window_end={0: 210, 1: 300},
+        VB={0: 0.1, 1: 0.8},
+    )
     sub = milling.subcuts(milling.load_table(frame, "cut_no"), window=64, stride=32)
     counts = sub.meta.groupby("cut").size().to_dict()
     assert counts == {0: (200 - 64) // 32 + 1, 1: (300 - 64) // 32 + 1}
@@ -252,8 +256,7 @@ def test_latent_does_not_collapse_failed_tools_score_higher():
     _, parts = _simulated()
     tr, va, te = parts["train"], parts["valid"], parts["test"]
     config = VAEConfig(latent=8, filters=16, dilations=(1, 2), layers=1, epochs=25, patience=25, batch_size=256)
-    detector = MillingAnomalyDetector(config, threshold_metric="f2", seed=0).fit(tr.X, _classes(tr), va.X,
-                                                                                 _classes(va))
+    detector = MillingAnomalyDetector(config, threshold_metric="f2", seed=0).fit(tr.X, _classes(tr), va.X, _classes(va))
     scores = detector.scores(te.X)
     kl = scores["latent"]
     healthy, failed = kl[_classes(te) == 0].mean(), kl[_classes(te) == 2].mean()
@@ -262,7 +265,7 @@ def test_latent_does_not_collapse_failed_tools_score_higher():
     assert scores["input_per_signal"].shape == (len(te), 5)
     assert np.allclose(scores["input"], scores["input_per_signal"].mean(axis=1))
     assert pr_auc(te.failed, kl) > 2 * te.failed.mean()  # well above no skill
-    from shopfloor.classify.selection import best_threshold
+    from shopfloor.fault_detection.selection import best_threshold
 
     assert detector.threshold_ == best_threshold(va.failed, detector.scores(va.X)["latent"], "f2")[0]
     assert (detector.predict(te.X) == (kl >= detector.threshold_)).all()
@@ -270,15 +273,22 @@ def test_latent_does_not_collapse_failed_tools_score_higher():
 
 
 def test_search_starts_from_the_published_model_and_ranks_by_validation_ap():
-    from shopfloor.milling.search import search
+    from shopfloor.anomaly_detection.search import search
 
     _, parts = _simulated(cases=4, samples=500, seed=6)
     tr, va = parts["train"], parts["valid"]
-    result = search(tr.X, _classes(tr), va.X, _classes(va), n_trials=2, base=VAEConfig(epochs=2), max_filters=16,
-                    keep=2)
+    result = search(
+        tr.X, _classes(tr), va.X, _classes(va), n_trials=2, base=VAEConfig(epochs=2), max_filters=16, keep=2
+    )
     first = result.trials[0]
-    assert (first["beta"], first["latent"], first["filters"], first["kernel"], first["layers"], first["output"]) == \
-        (3.92, 21, 16, 3, 2, "selu")
+    assert (first["beta"], first["latent"], first["filters"], first["kernel"], first["layers"], first["output"]) == (
+        3.92,
+        21,
+        16,
+        3,
+        2,
+        "selu",
+    )
     assert all(30 <= t["patience"] <= 49 for t in result.trials)
     assert len(result.trials) == 2 and len(result.members) == 2
     assert result.chosen in ("single", "ensemble of 2")
@@ -288,8 +298,8 @@ def test_search_starts_from_the_published_model_and_ranks_by_validation_ap():
 def test_simple_detectors_and_the_choice_on_validation():
     """Windows where one signal's level alone tells failed tools: the RMS detector finds that signal, wins on
     validation, and is what ``choose`` serves; a tie goes to the simpler detector."""
-    from shopfloor.milling.baselines import MahalanobisDetector, RMSDetector
-    from shopfloor.milling.compare import choose, fit_baselines
+    from shopfloor.anomaly_detection.baselines import MahalanobisDetector, RMSDetector
+    from shopfloor.anomaly_detection.compare import choose, fit_baselines
 
     rng = np.random.default_rng(0)
 
@@ -326,15 +336,18 @@ def test_tensor_schema_parses_one_window_or_a_batch():
     assert np.array_equal(SCHEMA.from_input(np.array([window])).values, np.array([window]))
 
 
-@pytest.mark.parametrize("instances, field", [
-    ([[[1, 2]] * 3], "instances"),  # 3 time steps, not 4
-    ([[[1, 2]] * 4, [[1, 2, 3]] * 4], "instances[1][0]"),  # a window with 3 signals
-    ([[[1, 2], [1, 2], [1, "x"], [1, 2]]], "instances[0][2][1]"),
-    ([[[1, 2], [1, 2], [None, 2], [1, 2]]], "instances[0][2][0]"),
-    ([[[1, 2], [1, 2], [1, 2]], [[1, 2]] * 4], "instances[0]"),
-    ([[[1, 2], [1, 2], [1], [1, 2]]], "instances[0][2]"),
-    ([], "instances"),
-])
+@pytest.mark.parametrize(
+    "instances, field",
+    [
+        ([[[1, 2]] * 3], "instances"),  # 3 time steps, not 4
+        ([[[1, 2]] * 4, [[1, 2, 3]] * 4], "instances[1][0]"),  # a window with 3 signals
+        ([[[1, 2], [1, 2], [1, "x"], [1, 2]]], "instances[0][2][1]"),
+        ([[[1, 2], [1, 2], [None, 2], [1, 2]]], "instances[0][2][0]"),
+        ([[[1, 2], [1, 2], [1, 2]], [[1, 2]] * 4], "instances[0]"),
+        ([[[1, 2], [1, 2], [1], [1, 2]]], "instances[0][2]"),
+        ([], "instances"),
+    ],
+)
 def test_tensor_schema_names_the_bad_field(instances, field):
     with pytest.raises(DataError) as caught:
         SCHEMA.parse_v1({"instances": instances})

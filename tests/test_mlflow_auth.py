@@ -29,8 +29,9 @@ MODEL, EXPERIMENT = "gearbox-auth", "serving-tests"
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("auth-mlflow")
     env = auth.server_environment(root / "auth", environ={auth.PASSWORD_ENV: ADMIN.password})
-    with mlflow_server(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), log=root / "server.log",
-                       auth=env) as url:
+    with mlflow_server(
+        f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), log=root / "server.log", auth=env
+    ) as url:
         auth.grant_role(url, ADMIN, TRAINER, "pipeline", MODEL, EXPERIMENT)
         auth.grant_role(url, ADMIN, READER, "server", MODEL, EXPERIMENT)
         auth.grant_role(url, ADMIN, STRANGER, "server", "another-model", EXPERIMENT)
@@ -47,6 +48,7 @@ def as_identity(monkeypatch):
             monkeypatch.delenv(name, raising=False)
         for name, value in (identity.environ() if identity else {}).items():
             monkeypatch.setenv(name, value)
+
     return use
 
 
@@ -118,12 +120,15 @@ def champion_version_at(url: str):
     return champion_version(MODEL)
 
 
-@pytest.mark.parametrize(("environ", "named"), [
-    ({}, auth.PASSWORD_ENV),
-    ({auth.PASSWORD_ENV: auth.MLFLOW_OLD_DEFAULT}, "old published default"),
-    ({auth.PASSWORD_ENV: "short"}, "at least 12 characters"),
-    ({auth.PASSWORD_FILE_ENV: "/nonexistent/admin-password"}, auth.PASSWORD_FILE_ENV),
-])
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({}, auth.PASSWORD_ENV),
+        ({auth.PASSWORD_ENV: auth.MLFLOW_OLD_DEFAULT}, "old published default"),
+        ({auth.PASSWORD_ENV: "short"}, "at least 12 characters"),
+        ({auth.PASSWORD_FILE_ENV: "/nonexistent/admin-password"}, auth.PASSWORD_FILE_ENV),
+    ],
+)
 def test_a_missing_or_weak_admin_password_is_refused(environ, named):
     with pytest.raises(auth.AuthError, match=named):
         auth.admin_password(environ)
@@ -139,7 +144,8 @@ def test_mlflow_server_auth_without_a_password_starts_nothing(tmp_path, capsys, 
     monkeypatch.delenv(auth.PASSWORD_ENV, raising=False)
     monkeypatch.delenv(auth.PASSWORD_FILE_ENV, raising=False)
     started = time.monotonic()
-    code, _, err = run_cli("mlflow-server", "--auth", "--port", "1", home=tmp_path, capsys=capsys,
-                           monkeypatch=monkeypatch)
+    code, _, err = run_cli(
+        "mlflow-server", "--auth", "--port", "1", home=tmp_path, capsys=capsys, monkeypatch=monkeypatch
+    )
     assert code == 2 and auth.PASSWORD_ENV in err and time.monotonic() - started < 5
     assert not (tmp_path / "mlflow-auth").exists()

@@ -21,12 +21,27 @@ from mlflow import MlflowClient
 from shopfloor.platform.mlflow_server import postgres_bin, postgres_mlflow
 from shopfloor.platform.net import free_port
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL's server programs are not installed "
-                                                                 "(apt-get install postgresql)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        postgres_bin() is None, reason="PostgreSQL's server programs are not installed (apt-get install postgresql)"
+    ),
+]
 MODEL = "line-7-gearbox"
-FAST = ("--synthesizer", "wgan", "--trials", "2", "--timeout", "60", "--max-steps", "24", "--cv-folds", "2",
-        "--classifier", "logreg")
+FAST = (
+    "--synthesizer",
+    "wgan",
+    "--trials",
+    "2",
+    "--timeout",
+    "60",
+    "--max-steps",
+    "24",
+    "--cv-folds",
+    "2",
+    "--classifier",
+    "logreg",
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +61,27 @@ def test_pipeline_serving_and_alias_through_the_server_on_postgres(server, tmp_p
     url, pg = server
     home = tmp_path / "home"
     out = tmp_path / "result.json"
-    done = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST,
-                     "--optuna-storage", pg.uri("optuna"), "--tuning-workers", "2", "--trials", "4",
-                     "--study", "served", "--json", str(out), home=home, tracking_uri=url)
+    done = shopfloor(
+        "run",
+        "fault-detection",
+        "--data",
+        str(gearbox_csv),
+        "--model-name",
+        MODEL,
+        *FAST,
+        "--optuna-storage",
+        pg.uri("optuna"),
+        "--tuning-workers",
+        "2",
+        "--trials",
+        "4",
+        "--study",
+        "served",
+        "--json",
+        str(out),
+        home=home,
+        tracking_uri=url,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"MLflow at {url}" in done.stdout
     # two tuning workers (a ParallelFor) shared one study in PostgreSQL: 2 trials each, no number twice
@@ -71,8 +104,10 @@ def test_pipeline_serving_and_alias_through_the_server_on_postgres(server, tmp_p
         rows = [[1.0] * len(_inputs(served))]
         first = call(f"{served}/v1/models/{MODEL}:predict", {"instances": rows})
         assert first.status == 200 and first.headers["x-model-version"] == str(result["version"])
-        v2 = call(f"{served}/v2/models/{MODEL}/infer", {"inputs": [
-            {"name": name, "shape": [1], "datatype": "FP64", "data": [1.0]} for name in _inputs(served)]})
+        v2 = call(
+            f"{served}/v2/models/{MODEL}/infer",
+            {"inputs": [{"name": name, "shape": [1], "datatype": "FP64", "data": [1.0]} for name in _inputs(served)]},
+        )
         assert v2.status == 200 and v2.body["model_version"] == str(result["version"])
 
         # a second version, registered through the server as a challenger, then the alias moved to it by hand
@@ -100,8 +135,9 @@ def test_an_unreachable_server_is_named_within_seconds_and_nothing_is_written(tm
     home = tmp_path / "home"
     dead = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    done = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST,
-                     home=home, tracking_uri=dead)
+    done = shopfloor(
+        "run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST, home=home, tracking_uri=dead
+    )
     assert done.returncode == 2 and time.monotonic() - started < 30
     assert "MLFLOW_TRACKING_URI" in done.stderr and dead in done.stderr and "unreachable" in done.stderr
     assert not (home / "runs").exists()  # no pipeline step started
@@ -111,8 +147,18 @@ def test_a_wrong_optuna_storage_is_named_before_training(tmp_path, gearbox_csv):
     home = tmp_path / "home"
     started = time.monotonic()
     for url in (f"postgresql+psycopg2://nobody@127.0.0.1:{free_port()}/optuna", "nosuchdb://x/y"):
-        done = shopfloor("run", "fault-detection", "--data", str(gearbox_csv), "--model-name", MODEL, *FAST,
-                         "--optuna-storage", url, home=home)
+        done = shopfloor(
+            "run",
+            "fault-detection",
+            "--data",
+            str(gearbox_csv),
+            "--model-name",
+            MODEL,
+            *FAST,
+            "--optuna-storage",
+            url,
+            home=home,
+        )
         assert done.returncode == 2 and "optuna-storage" in done.stderr, done.stderr
     assert time.monotonic() - started < 60
     assert not (home / "runs").exists()
@@ -123,9 +169,24 @@ def test_postgres_stopped_mid_run_fails_named_and_registers_nothing(server, tmp_
     home = tmp_path / "home"
     name = "line-7-stopped-db"
     env = {**os.environ, "SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": url}
-    proc = subprocess.Popen([sys.executable, "-m", "shopfloor_cli.main", "run", "fault-detection", "--data",
-                             str(gearbox_csv), "--model-name", name, *FAST], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shopfloor_cli.main",
+            "run",
+            "fault-detection",
+            "--data",
+            str(gearbox_csv),
+            "--model-name",
+            name,
+            *FAST,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for_step(home, "ingest", proc)
         pg.stop("immediate")  # a crash of the database while the run trains
@@ -179,8 +240,10 @@ def test_two_tuning_worker_processes_share_one_study_without_duplicates_or_losse
     import optuna
 
     _, pg = server
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, pg.uri("optuna"), str(seed)], stderr=subprocess.PIPE,
-                                text=True) for seed in (0, 1)]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, pg.uri("optuna"), str(seed)], stderr=subprocess.PIPE, text=True)
+        for seed in (0, 1)
+    ]
     for worker in workers:
         assert worker.wait(timeout=300) == 0, worker.stderr.read()[-2000:]
     trials = optuna.load_study(study_name="shared", storage=pg.uri("optuna")).trials

@@ -18,8 +18,9 @@ from shopfloor.monitoring.outcomes import joined, latest_outcomes, record_outcom
 from shopfloor.monitoring.prediction_log import Entry, PredictionLog
 from shopfloor.monitoring.store import read_predictions
 
-SCHEMA = TabularSchema((Column("temperature", "double"), Column("line", "string", ("a", "b")),
-                        Column("clamped", "boolean")))
+SCHEMA = TabularSchema(
+    (Column("temperature", "double"), Column("line", "string", ("a", "b")), Column("clamped", "boolean"))
+)
 MODEL = "press"
 
 
@@ -31,8 +32,15 @@ def rows(n: int, start: int = 0) -> Rows:
 
 def entry(request_id: str, n: int, version: str = "1", start: int = 0, keys=None, cls=None) -> Entry:
     predicted = np.asarray(cls if cls is not None else np.zeros(n), dtype=np.int64)
-    return Entry(datetime.now(UTC).timestamp(), MODEL, version, request_id, rows(n, start),
-                 {"class": predicted, "fault_probability": predicted * 0.8 + 0.1}, keys)
+    return Entry(
+        datetime.now(UTC).timestamp(),
+        MODEL,
+        version,
+        request_id,
+        rows(n, start),
+        {"class": predicted, "fault_probability": predicted * 0.8 + 0.1},
+        keys,
+    )
 
 
 def test_the_log_holds_exactly_the_rows_added_with_their_inputs_and_outputs(tmp_path):
@@ -44,7 +52,13 @@ def test_the_log_holds_exactly_the_rows_added_with_their_inputs_and_outputs(tmp_
     table = read_predictions(MODEL, root=tmp_path)
     assert len(table) == 6
     assert sorted(zip(table.request_id, table.row, strict=True)) == [
-        ("r1", 0), ("r1", 1), ("r1", 2), ("r2", 0), ("r3", 0), ("r3", 1)]
+        ("r1", 0),
+        ("r1", 1),
+        ("r1", 2),
+        ("r2", 0),
+        ("r3", 0),
+        ("r3", 1),
+    ]
     r2 = table[table.request_id == "r2"].iloc[0]
     assert r2["input.temperature"] == 10.0 and r2["input.line"] == "b" and r2["key"] == "part-7"
     assert r2["input.clamped"] in (False, np.False_) and r2["version"] == "1"
@@ -88,25 +102,33 @@ def test_outcomes_name_bad_rows_keep_good_ones_and_the_last_write_wins(tmp_path)
     log = PredictionLog(root=tmp_path, flush_seconds=60)
     log.add(entry("r1", 2, keys=["k1", "k2"]))
     log.flush()
-    report = record_outcomes(MODEL, [
-        {"request_id": "r1", "row": 0, "label": 1},
-        {"request_id": "r1", "row": 1, "label": "sometimes"},  # bad label
-        {"label": 0},  # no id, no key
-        {"request_id": "nobody", "label": 0},  # unknown: stored, counted
-        {"request_id": "r1", "row": -1, "label": 0},
-    ], labels={"0": "ok", "1": "faulty"}, root=tmp_path)
+    report = record_outcomes(
+        MODEL,
+        [
+            {"request_id": "r1", "row": 0, "label": 1},
+            {"request_id": "r1", "row": 1, "label": "sometimes"},  # bad label
+            {"label": 0},  # no id, no key
+            {"request_id": "nobody", "label": 0},  # unknown: stored, counted
+            {"request_id": "r1", "row": -1, "label": 0},
+        ],
+        labels={"0": "ok", "1": "faulty"},
+        root=tmp_path,
+    )
     assert report.stored == 2 and report.unknown == 1
     assert report.rejected == [
         "row 2, column 'label': expected 0, 1 or one of ['faulty', 'ok'], got 'sometimes'",
         "row 3, column 'request_id': missing (an outcome needs a request id or a key)",
-        "row 5, column 'row': expected a row number >= 0, got -1"]
-    record_outcomes(MODEL, [{"request_id": "r1", "row": 0, "label": "ok"}], labels={"0": "ok", "1": "faulty"},
-                    root=tmp_path)  # a correction
+        "row 5, column 'row': expected a row number >= 0, got -1",
+    ]
+    record_outcomes(
+        MODEL, [{"request_id": "r1", "row": 0, "label": "ok"}], labels={"0": "ok", "1": "faulty"}, root=tmp_path
+    )  # a correction
     latest = latest_outcomes(MODEL, root=tmp_path)
     assert latest.set_index("request_id").loc["r1", "label"] == 0.0
     # by key: the second row of r1
-    record_outcomes(MODEL, [{"part": "k2", "label": 1}], key_column="part", labels={"0": "ok", "1": "faulty"},
-                    root=tmp_path)
+    record_outcomes(
+        MODEL, [{"part": "k2", "label": 1}], key_column="part", labels={"0": "ok", "1": "faulty"}, root=tmp_path
+    )
     both = joined(MODEL, root=tmp_path).sort_values("row")
     assert both[["request_id", "row", "label"]].values.tolist() == [["r1", 0, 0.0], ["r1", 1, 1.0]]
     log.close()
@@ -131,33 +153,61 @@ def test_the_live_figure_equals_a_hand_computed_f2(tmp_path):
     truth = [1, 0, 1, 0, 1, 0, 0, 1]
     log.add(entry("batch", 8, cls=predicted))
     log.flush()
-    record_outcomes(MODEL, [{"request_id": "batch", "row": i, "label": y} for i, y in enumerate(truth)],
-                    labels={"0": "ok", "1": "faulty"}, root=tmp_path)
+    record_outcomes(
+        MODEL,
+        [{"request_id": "batch", "row": i, "label": y} for i, y in enumerate(truth)],
+        labels={"0": "ok", "1": "faulty"},
+        root=tmp_path,
+    )
     [quality] = live_quality(MODEL, root=tmp_path)
     tp, fp, fn = 2, 1, 2  # by hand
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert quality.rows == 8
     assert quality.metrics["f2"] == pytest.approx(5 * precision * recall / (4 * precision + recall))
     assert quality.metrics["f2"] == pytest.approx(fbeta_score(truth, predicted, beta=2))
-    assert quality.metrics["pr_auc"] == pytest.approx(
-        average_precision_score(truth, np.array(predicted) * 0.8 + 0.1))
+    assert quality.metrics["pr_auc"] == pytest.approx(average_precision_score(truth, np.array(predicted) * 0.8 + 0.1))
     log.close()
 
 
-@pytest.mark.parametrize(("outputs", "label", "expected"), [
-    ({"output.score": [0.1, 0.9, 0.4, 0.8], "output.anomaly": [False, True, False, False]}, [0, 1, 0, 1],
-     {"ap": 1.0, "precision": 1.0}),
-    ({"output.health_index": [0.1, 0.5, 0.9], "output.rul": [90.0, 50.0, 10.0]}, [100.0, 40.0, 10.0],
-     {"rank_correlation": 1.0, "rul_mae": 20 / 3}),
-    # three requests (units); the last rows (HI 0.3, 0.9, 0.6 with 30, 5, 40 steps left) rank them partly wrong
-    ({"request_id": ["a", "a", "b", "b", "c", "c"], "row": [0, 1, 0, 1, 0, 1],
-      "output.health_index": [0.1, 0.3, 0.5, 0.9, 0.2, 0.6], "output.rul": [50.0, 30.0, 20.0, 5.0, 60.0, 40.0]},
-     [50.0, 30.0, 20.0, 5.0, 60.0, 40.0],
-     {"rank_correlation": -spearmanr([0.1, 0.3, 0.5, 0.9, 0.2, 0.6], [50, 30, 20, 5, 60, 40]).statistic,
-      "rul_ranking": 0.5, "rul_mae": 0.0}),
-    ({"output.median": [[0.10, 0.12], [0.20, 0.21]], "output.q10": [[0.05, 0.1], [0.15, 0.2]],
-      "output.q90": [[0.15, 0.2], [0.22, 0.3]]}, [0.12, 0.30], {"mae": 0.06, "coverage": 0.5}),
-])
+@pytest.mark.parametrize(
+    ("outputs", "label", "expected"),
+    [
+        (
+            {"output.score": [0.1, 0.9, 0.4, 0.8], "output.anomaly": [False, True, False, False]},
+            [0, 1, 0, 1],
+            {"ap": 1.0, "precision": 1.0},
+        ),
+        (
+            {"output.health_index": [0.1, 0.5, 0.9], "output.rul": [90.0, 50.0, 10.0]},
+            [100.0, 40.0, 10.0],
+            {"rank_correlation": 1.0, "rul_mae": 20 / 3},
+        ),
+        # three requests (units); the last rows (HI 0.3, 0.9, 0.6 with 30, 5, 40 steps left) rank them partly wrong
+        (
+            {
+                "request_id": ["a", "a", "b", "b", "c", "c"],
+                "row": [0, 1, 0, 1, 0, 1],
+                "output.health_index": [0.1, 0.3, 0.5, 0.9, 0.2, 0.6],
+                "output.rul": [50.0, 30.0, 20.0, 5.0, 60.0, 40.0],
+            },
+            [50.0, 30.0, 20.0, 5.0, 60.0, 40.0],
+            {
+                "rank_correlation": -spearmanr([0.1, 0.3, 0.5, 0.9, 0.2, 0.6], [50, 30, 20, 5, 60, 40]).statistic,
+                "rul_ranking": 0.5,
+                "rul_mae": 0.0,
+            },
+        ),
+        (
+            {
+                "output.median": [[0.10, 0.12], [0.20, 0.21]],
+                "output.q10": [[0.05, 0.1], [0.15, 0.2]],
+                "output.q90": [[0.15, 0.2], [0.22, 0.3]],
+            },
+            [0.12, 0.30],
+            {"mae": 0.06, "coverage": 0.5},
+        ),
+    ],
+)
 def test_each_model_kind_is_scored_with_its_registered_metric(outputs, label, expected):
     got = score(pd.DataFrame({**outputs, "label": label}))
     assert got == pytest.approx(expected)
@@ -179,17 +229,24 @@ def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_ch
     log = PredictionLog(flush_seconds=60)  # under $SHOPFLOOR_HOME/monitoring, as the server writes it
     now = datetime.now(UTC).timestamp()
     for start in range(0, len(line), 100):
-        batch = champion.inputs.from_input(line.iloc[start:start + 100].drop(columns=["faulty"]))
+        batch = champion.inputs.from_input(line.iloc[start : start + 100].drop(columns=["faulty"]))
         log.add(Entry(now, MODEL_NAME, "1", f"req-{start}", batch, champion.predict_rows(batch)))
     log.add(Entry(now, MODEL_NAME, "1", "no-outcome", batch, champion.predict_rows(batch)))
     log.close()
-    outcomes = [{"request_id": f"req-{start}", "row": i, "label": int(y)}
-                for start in range(0, len(line), 100) for i, y in enumerate(line["faulty"].iloc[start:start + 100])]
+    outcomes = [
+        {"request_id": f"req-{start}", "row": i, "label": int(y)}
+        for start in range(0, len(line), 100)
+        for i, y in enumerate(line["faulty"].iloc[start : start + 100])
+    ]
     assert record_outcomes(MODEL_NAME, outcomes, labels=champion.details()["labels"]).stored == len(line)
 
     result = tmp_path / "retraining.json"
-    assert main(["run", "retraining", "--model-name", MODEL_NAME, "--from-log", "--label", "faulty",
-                 "--json", str(result)]) == 0
+    assert (
+        main(
+            ["run", "retraining", "--model-name", MODEL_NAME, "--from-log", "--label", "faulty", "--json", str(result)]
+        )
+        == 0
+    )
     import json
 
     assert json.loads(result.read_text())["check"]["rows"] == 1200  # the answer without an outcome left out
@@ -206,7 +263,8 @@ def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_ch
     assert main(["quality", "--model-name", MODEL_NAME, "--log"]) == 0
     evaluations = MlflowClient().search_runs(
         [MlflowClient().get_run(MlflowClient().get_model_version(MODEL_NAME, "1").run_id).info.experiment_id],
-        filter_string=f"tags.`shopfloor.evaluates` = '{MODEL_NAME}/1'")
+        filter_string=f"tags.`shopfloor.evaluates` = '{MODEL_NAME}/1'",
+    )
     [evaluation] = evaluations
     assert evaluation.data.metrics["live_labelled_rows"] == 1200 and 0 <= evaluation.data.metrics["live_f2"] <= 1
 

@@ -17,10 +17,34 @@ MODEL = "gearbox-line-3"
 
 def _run(data, tmp_path, home, seed, synthesizer, filt, *extra):
     out = tmp_path / f"result{seed}.json"
-    result = shopfloor("run", "fault-detection", "--data", str(data), "--model-name", MODEL, "--synthesizer",
-                       synthesizer, "--filter", filt, "--trials", "2", "--timeout", "60", "--max-steps", "24",
-                       "--cv-folds", "2", "--classifier", "logreg", "--seed", str(seed), "--json", str(out), *extra,
-                       home=home)
+    result = shopfloor(
+        "run",
+        "fault-detection",
+        "--data",
+        str(data),
+        "--model-name",
+        MODEL,
+        "--synthesizer",
+        synthesizer,
+        "--filter",
+        filt,
+        "--trials",
+        "2",
+        "--timeout",
+        "60",
+        "--max-steps",
+        "24",
+        "--cv-folds",
+        "2",
+        "--classifier",
+        "logreg",
+        "--seed",
+        str(seed),
+        "--json",
+        str(out),
+        *extra,
+        home=home,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result, json.loads(out.read_text())
 
@@ -40,8 +64,15 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
 
     # with "all", the three parallel branches each trained a classifier, beside the references
     report = run["report"]
-    assert set(report["methods"]) == {"baseline", "class_weighted", "smote", "smote-discriminator", "wgan", "ctgan",
-                                      "flow"}
+    assert set(report["methods"]) == {
+        "baseline",
+        "class_weighted",
+        "smote",
+        "smote-discriminator",
+        "wgan",
+        "ctgan",
+        "flow",
+    }
     assert (run["version"], run["alias"], run["reason"]) == (1, "champion", "no champion yet")
     # the chosen model has the best cross-validated score; the test split chose nothing
     methods = report["methods"]
@@ -67,14 +98,24 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
 
     first_run = client.get_model_version(MODEL, "1").run_id
     artifacts = {a.path for a in client.list_artifacts(first_run)}
-    assert {"confusion_matrices.png", "comparison.json", "comparison_test.json", "fidelity.json", "plots",
-            "synthesizers"} <= artifacts
+    assert {
+        "confusion_matrices.png",
+        "comparison.json",
+        "comparison_test.json",
+        "fidelity.json",
+        "plots",
+        "synthesizers",
+    } <= artifacts
     assert {a.path for a in client.list_artifacts(first_run, "synthesizers")} == {
-        "synthesizers/wgan", "synthesizers/ctgan", "synthesizers/flow"}
+        "synthesizers/wgan",
+        "synthesizers/ctgan",
+        "synthesizers/flow",
+    }
     metrics = client.get_run(first_run).data.metrics
     for name in ("wgan", "ctgan", "flow"):  # the logged fidelity is the one each branch measured
-        local = mlflow.artifacts.download_artifacts(run_id=first_run, artifact_path=f"synthesizers/{name}/info.json",
-                                                    tracking_uri=uri)
+        local = mlflow.artifacts.download_artifacts(
+            run_id=first_run, artifact_path=f"synthesizers/{name}/info.json", tracking_uri=uri
+        )
         info = json.loads(open(local).read())
         assert metrics[f"{name}_fidelity_ks_complement"] == pytest.approx(info["fidelity_ks_complement"])
         assert info["trials"] == 2 and info["sets"] == 3  # 2 CV folds + the final set

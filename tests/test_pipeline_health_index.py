@@ -28,9 +28,27 @@ def trajectories(tmp_path_factory):
 def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     home = tmp_path / "home"
     out = tmp_path / "hi.json"
-    result = shopfloor("run", "health-index", "--data", str(trajectories), "--model-name", "health-index", "--truth",
-                       "wear", "--t-d", "0.2", "--t-f", "20", "--epochs", "15", "--window", "3", "--json", str(out),
-                       home=home)
+    result = shopfloor(
+        "run",
+        "health-index",
+        "--data",
+        str(trajectories),
+        "--model-name",
+        "health-index",
+        "--truth",
+        "wear",
+        "--t-d",
+        "0.2",
+        "--t-f",
+        "20",
+        "--epochs",
+        "15",
+        "--window",
+        "3",
+        "--json",
+        str(out),
+        home=home,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     reg = json.loads(out.read_text())
     assert (reg["model_name"], reg["version"], reg["alias"]) == ("health-index", 1, "champion")
@@ -41,8 +59,13 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
     assert "| method | kind | spearman_rul |" in result.stdout and f"chosen: {reg['method']}" in result.stdout
     metrics = reg["metrics"]
     assert metrics["test_truth_correlation"] > 0.7  # a held-out unit, scored step by step
-    assert {"test_trendability_median", "test_trendability_pearson", "test_rul_rmse", "test_spearman_rul",
-            "test_rul_interval_coverage"} <= set(metrics)
+    assert {
+        "test_trendability_median",
+        "test_trendability_pearson",
+        "test_rul_rmse",
+        "test_spearman_rul",
+        "test_rul_interval_coverage",
+    } <= set(metrics)
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -69,39 +92,70 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
         assert [p["health_index"] for p in answer.body["predictions"]] == expected["health_index"].tolist()
         assert [p["rul"] for p in answer.body["predictions"]] == expected["rul"].tolist()
         assert [p["rul_upper"] for p in answer.body["predictions"]] == expected["rul_upper"].tolist()
-        v2 = call(f"{url}/v2/models/health-index/infer", {"inputs": [
-            {"name": "rows", "shape": list(unit.shape), "datatype": "FP64",
-             "data": unit.astype(float).values.ravel().tolist()}]})
+        v2 = call(
+            f"{url}/v2/models/health-index/infer",
+            {
+                "inputs": [
+                    {
+                        "name": "rows",
+                        "shape": list(unit.shape),
+                        "datatype": "FP64",
+                        "data": unit.astype(float).values.ravel().tolist(),
+                    }
+                ]
+            },
+        )
         assert v2.status == 200 and v2.body["outputs"][0]["data"] == expected["health_index"].tolist()
         records = unit.to_dict(orient="records")
         for body, message in (
-                ({"instances": records[:10] + [{**records[10], "unit": 3.0}]}, "unit: rows of 2 units"),
-                ({"instances": records[:5] + records[3:4]}, "time: time must increase within the unit"),
-                ({"instances": records[:2]}, "unit: 2 rows, fewer than the model's window of 3"),
-                ({"instances": [{**records[0], "band_00": "x"}] + records[1:5]}, "band_00: not a number")):
+            ({"instances": records[:10] + [{**records[10], "unit": 3.0}]}, "unit: rows of 2 units"),
+            ({"instances": records[:5] + records[3:4]}, "time: time must increase within the unit"),
+            ({"instances": records[:2]}, "unit: 2 rows, fewer than the model's window of 3"),
+            ({"instances": [{**records[0], "band_00": "x"}] + records[1:5]}, "band_00: not a number"),
+        ):
             bad = call(f"{url}/v1/models/health-index:predict", body)
             assert bad.status == 400 and message in bad.body["error"], bad.body
 
 
-@pytest.mark.parametrize("change, message, extra", [
-    (lambda t: t.drop(columns=["unit"]), "unit: column not found", []),
-    (lambda t: t.drop(columns=["time"]), "time: column not found", []),
-    (lambda t: t[(t.unit != 2) | (t.time == 0)], "unit=2: a unit needs more than one row", []),
-    (lambda t: t.assign(time=t.groupby("unit").cumcount(ascending=False)), "time must increase strictly", []),
-    (lambda t: t[t.time < 35], "fewer than T_d + T_f = 40", []),
-    (lambda t: t, "setpoint: operating-condition column not found", ["--condition", "setpoint"]),
-    (lambda t: t, "shorter than the rolling window of 500", ["--window", "500"]),
-    (lambda t: t, "weight-decay: a number or 'auto', got 'lots'", ["--weight-decay", "lots"]),
-    (lambda t: t, "methods: choose from ridge, hgb, apaic, a2ds, got 'svm'", ["--methods", "svm"]),
-    (lambda t: t, "folds: must be at least 2, got 1", ["--folds", "1"]),
-])
-def test_bad_trajectories_stop_the_command_and_register_nothing(tmp_path, trajectories, change, message, extra,
-                                                                capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "change, message, extra",
+    [
+        (lambda t: t.drop(columns=["unit"]), "unit: column not found", []),
+        (lambda t: t.drop(columns=["time"]), "time: column not found", []),
+        (lambda t: t[(t.unit != 2) | (t.time == 0)], "unit=2: a unit needs more than one row", []),
+        (lambda t: t.assign(time=t.groupby("unit").cumcount(ascending=False)), "time must increase strictly", []),
+        (lambda t: t[t.time < 35], "fewer than T_d + T_f = 40", []),
+        (lambda t: t, "setpoint: operating-condition column not found", ["--condition", "setpoint"]),
+        (lambda t: t, "shorter than the rolling window of 500", ["--window", "500"]),
+        (lambda t: t, "weight-decay: a number or 'auto', got 'lots'", ["--weight-decay", "lots"]),
+        (lambda t: t, "methods: choose from ridge, hgb, apaic, a2ds, got 'svm'", ["--methods", "svm"]),
+        (lambda t: t, "folds: must be at least 2, got 1", ["--folds", "1"]),
+    ],
+)
+def test_bad_trajectories_stop_the_command_and_register_nothing(
+    tmp_path, trajectories, change, message, extra, capsys, monkeypatch
+):
     path = tmp_path / "bad.csv"
     change(pd.read_csv(trajectories)).to_csv(path, index=False)
     home = tmp_path / "home"
-    code, _, err = run_cli("run", "health-index", "--data", str(path), "--model-name", "rtf", "--truth", "wear",
-                           "--t-d", "20", "--t-f", "20", *extra, home=home, capsys=capsys, monkeypatch=monkeypatch)
+    code, _, err = run_cli(
+        "run",
+        "health-index",
+        "--data",
+        str(path),
+        "--model-name",
+        "rtf",
+        "--truth",
+        "wear",
+        "--t-d",
+        "20",
+        "--t-f",
+        "20",
+        *extra,
+        home=home,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     assert code == 2, err[-2000:]
     assert message in err and "Traceback" not in err
     db = home / "mlflow.db"

@@ -27,11 +27,26 @@ def wear_table(tmp_path_factory):
     return path
 
 
-
 def test_prognosis_pipeline_registers_and_serves(tmp_path, wear_table):
     home, out = tmp_path / "home", tmp_path / "pg.json"
-    result = shopfloor("run", "prognosis", "--data", str(wear_table), "--model-name", "tools", "--cut", "cut",
-                       "--valid-cases", "1,2", "--test-cases", "3,4,5", *FAST, "--json", str(out), home=home)
+    result = shopfloor(
+        "run",
+        "prognosis",
+        "--data",
+        str(wear_table),
+        "--model-name",
+        "tools",
+        "--cut",
+        "cut",
+        "--valid-cases",
+        "1,2",
+        "--test-cases",
+        "3,4,5",
+        *FAST,
+        "--json",
+        str(out),
+        home=home,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "test mean RMSE" in result.stdout
     reg = json.loads(out.read_text())
@@ -50,8 +65,14 @@ def test_prognosis_pipeline_registers_and_serves(tmp_path, wear_table):
     mlflow.set_tracking_uri(None)
     sequences = [[0.0, 0.03, 0.05, 0.09, 0.1, 0.14], [0.0, 0.1, 0.2]]
     expected = model.predict(pd.DataFrame({"wear": sequences}))
-    assert list(expected.columns) == ["median", "q10", "q90", "remaining_cuts", "remaining_cuts_q10",
-                                      "remaining_cuts_q90"]
+    assert list(expected.columns) == [
+        "median",
+        "q10",
+        "q90",
+        "remaining_cuts",
+        "remaining_cuts_q10",
+        "remaining_cuts_q90",
+    ]
     assert len(expected["median"][0]) == 6
 
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": uri}
@@ -67,23 +88,43 @@ def test_prognosis_pipeline_registers_and_serves(tmp_path, wear_table):
                 assert got[key] == (None if np.isnan(want[key]) else want[key])
         one = call(f"{url}/v1/models/tools:predict", {"instances": sequences[0]})
         assert one.status == 200 and np.allclose(one.body["predictions"][0]["median"], expected["median"][0])
-        v2 = call(f"{url}/v2/models/tools/infer", {"inputs": [
-            {"name": "wear", "shape": [2, 6], "datatype": "FP64", "data": sequences[0] + sequences[1] + [0.0] * 3},
-            {"name": "length", "shape": [2], "datatype": "INT64", "data": [6, 3]}]})
+        v2 = call(
+            f"{url}/v2/models/tools/infer",
+            {
+                "inputs": [
+                    {
+                        "name": "wear",
+                        "shape": [2, 6],
+                        "datatype": "FP64",
+                        "data": sequences[0] + sequences[1] + [0.0] * 3,
+                    },
+                    {"name": "length", "shape": [2], "datatype": "INT64", "data": [6, 3]},
+                ]
+            },
+        )
         assert v2.status == 200, v2.body
         median = np.array(v2.body["outputs"][0]["data"]).reshape(2, 6)
         assert np.allclose(median[1], expected["median"][1])
         for body, message in (
-                ({"instances": [[0.1]]}, "instances[0]: a wear sequence needs 2 to 1000 values, got 1"),
-                ({"instances": [[0.0, None, 0.2]]}, "instances[0][1]: not a number: None"),
-                ({"instances": [[0.0, -0.1, 0.2]]}, "instances[0][1]: -0.1 mm is outside [0, 3] mm"),
-                ({"instances": [[0.0, 0.1, 5.0]]}, "instances[0][2]: 5 mm is outside [0, 3] mm"),
-                ({"rows": [[0.0, 0.1]]}, "instances: the body must be a JSON object")):
+            ({"instances": [[0.1]]}, "instances[0]: a wear sequence needs 2 to 1000 values, got 1"),
+            ({"instances": [[0.0, None, 0.2]]}, "instances[0][1]: not a number: None"),
+            ({"instances": [[0.0, -0.1, 0.2]]}, "instances[0][1]: -0.1 mm is outside [0, 3] mm"),
+            ({"instances": [[0.0, 0.1, 5.0]]}, "instances[0][2]: 5 mm is outside [0, 3] mm"),
+            ({"rows": [[0.0, 0.1]]}, "instances: the body must be a JSON object"),
+        ):
             bad = call(f"{url}/v1/models/tools:predict", body)
             assert bad.status == 400 and message in bad.body["error"], bad.body
 
-    answer = shopfloor("prognose", "--model-name", "tools", "--wear", "0,0.03,0.05,0.09,0.1,0.14", "--json",
-                       str(tmp_path / "one.json"), home=home)
+    answer = shopfloor(
+        "prognose",
+        "--model-name",
+        "tools",
+        "--wear",
+        "0,0.03,0.05,0.09,0.1,0.14",
+        "--json",
+        str(tmp_path / "one.json"),
+        home=home,
+    )
     assert answer.returncode == 0, answer.stderr
     assert "cuts left until 0.7 mm" in answer.stdout
     assert np.allclose(json.loads((tmp_path / "one.json").read_text())["median"], expected["median"][0])
@@ -107,16 +148,20 @@ def test_bad_wear_input_is_named_and_nothing_is_registered(tmp_path, wear_table,
     negative = tmp_path / "negative.csv"
     table.assign(VB=table["VB"] - 5).to_csv(negative, index=False)
     for args, message in (
-            (["--data", str(wear_table), "--case", "tool"], "tool: no column named 'tool' in the table; name it with "
-                                                             "--case"),
-            (["--data", str(wear_table), "--wear", "vb"], "vb: no column named 'vb'"),
-            (["--data", str(falling), "--cut", "cut"], "case=1: wear decreases at every cut"),
-            (["--data", str(negative)], "wear cannot be negative"),
-            (["--data", str(wear_table), "--test-cases", "9"], "test-cases: no case '9' in the table"),
-            (["--data", str(wear_table), "--vb-limit", "7"], "vb-limit: a flank-wear limit in mm"),
-            (["--data", str(wear_table), "--observed", "30"], "observed: no evaluation curve is longer than the 30")):
-        code, _, err = run_cli("run", "prognosis", "--model-name", "tools", *FAST, *args, home=home, capsys=capsys,
-                               monkeypatch=monkeypatch)
+        (
+            ["--data", str(wear_table), "--case", "tool"],
+            "tool: no column named 'tool' in the table; name it with --case",
+        ),
+        (["--data", str(wear_table), "--wear", "vb"], "vb: no column named 'vb'"),
+        (["--data", str(falling), "--cut", "cut"], "case=1: wear decreases at every cut"),
+        (["--data", str(negative)], "wear cannot be negative"),
+        (["--data", str(wear_table), "--test-cases", "9"], "test-cases: no case '9' in the table"),
+        (["--data", str(wear_table), "--vb-limit", "7"], "vb-limit: a flank-wear limit in mm"),
+        (["--data", str(wear_table), "--observed", "30"], "observed: no evaluation curve is longer than the 30"),
+    ):
+        code, _, err = run_cli(
+            "run", "prognosis", "--model-name", "tools", *FAST, *args, home=home, capsys=capsys, monkeypatch=monkeypatch
+        )
         assert code == 2, err[-2000:]
         assert message in err, err[-2000:]
         assert "Traceback" not in err

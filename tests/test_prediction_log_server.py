@@ -48,8 +48,12 @@ def _wait_for(condition, timeout: float = 20.0, what: str = "condition"):
 def _post(url: str, body: dict, headers: dict | None = None):
     import json
 
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json", **(headers or {})},
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read()), dict(answer.headers)
 
@@ -59,8 +63,9 @@ def test_request_ids_round_trip_and_the_log_holds_exactly_the_answered_rows(regi
     home = tmp_path / "home"
     env = {**registered["env"], "SHOPFLOOR_MONITORING": str(home / "monitoring")}
     rows = rows_as_lists(registered["rows"].head(6))
-    with local_server(MODEL, extra=["--poll-seconds", "0", "--quality-seconds", "0", "--key-column", KEY, *path],
-                      env=env) as url:
+    with local_server(
+        MODEL, extra=["--poll-seconds", "0", "--quality-seconds", "0", "--key-column", KEY, *path], env=env
+    ) as url:
         v1 = f"{url}/v1/models/{MODEL}:predict"
         body, headers = _post(v1, {"instances": rows[:2]}, {"x-request-id": "client-1"})
         assert body["request_id"] == "client-1" and headers["x-request-id"] == "client-1"
@@ -68,9 +73,13 @@ def test_request_ids_round_trip_and_the_log_holds_exactly_the_answered_rows(regi
         made = headers["x-request-id"]
         assert len(made) == 32 and body["request_id"] == made
         columns = list(registered["rows"].columns)
-        v2 = {"id": "client-2", "inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [rows[3][j]]}
-                                           for j, c in enumerate(columns)]
-                                          + [{"name": KEY, "shape": [1], "datatype": "BYTES", "data": ["P-42"]}]}
+        v2 = {
+            "id": "client-2",
+            "inputs": [
+                {"name": c, "shape": [1], "datatype": "FP64", "data": [rows[3][j]]} for j, c in enumerate(columns)
+            ]
+            + [{"name": KEY, "shape": [1], "datatype": "BYTES", "data": ["P-42"]}],
+        }
         body, headers = _post(f"{url}/v2/models/{MODEL}/infer", v2)
         assert body["id"] == "client-2" and headers["x-request-id"] == "client-2"
         keyed = [dict(zip(columns, row, strict=True)) | {KEY: f"P-{i}"} for i, row in enumerate(rows[4:6])]
@@ -90,9 +99,25 @@ def test_every_answer_acknowledged_a_flush_interval_before_a_sigkill_is_on_disk(
     home = tmp_path / "home"
     env = {**os.environ, **registered["env"], "SHOPFLOOR_MONITORING": str(home / "monitoring")}
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "shopfloor_cli.main", "serve", "--model-name", MODEL,
-                             "--port", str(port), "--poll-seconds", "0", "--quality-seconds", "0"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shopfloor_cli.main",
+            "serve",
+            "--model-name",
+            MODEL,
+            "--port",
+            str(port),
+            "--poll-seconds",
+            "0",
+            "--quality-seconds",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, MODEL, proc=proc)
@@ -133,8 +158,11 @@ def test_feedback_over_rest_drives_the_live_gauge(registered, tmp_path):
 
         def gauge():
             text = metrics_text(url)
-            return text if metric_value(text, f'shopfloor_live_labelled_rows{{model="{MODEL}",version="1"}}') == 40 \
+            return (
+                text
+                if metric_value(text, f'shopfloor_live_labelled_rows{{model="{MODEL}",version="1"}}') == 40
                 else None
+            )
 
         text = _wait_for(gauge, what="40 labelled rows on /metrics")
         assert metric_value(text, series) == pytest.approx(expected)
@@ -149,11 +177,19 @@ def test_feedback_over_rest_drives_the_live_gauge(registered, tmp_path):
 
 def _cloud_event(url: str, kind: str, event_id: str, body: bytes) -> int:
     """POST one event in CloudEvents' HTTP binary mode, with the attributes KServe's logger agent sets."""
-    headers = {"content-type": "application/json", "ce-specversion": "1.0", "ce-id": event_id,
-               "ce-type": f"org.kubeflow.serving.inference.{kind}", "ce-source": "http://localhost:9081/",
-               "ce-time": "2026-11-27T08:00:00Z", "ce-inferenceservicename": MODEL,
-               "ce-namespace": "kubeflow-user-example-com", "ce-component": "predictor", "ce-endpoint": "",
-               "ce-metadata": "{}"}
+    headers = {
+        "content-type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-type": f"org.kubeflow.serving.inference.{kind}",
+        "ce-source": "http://localhost:9081/",
+        "ce-time": "2026-11-27T08:00:00Z",
+        "ce-inferenceservicename": MODEL,
+        "ce-namespace": "kubeflow-user-example-com",
+        "ce-component": "predictor",
+        "ce-endpoint": "",
+        "ce-metadata": "{}",
+    }
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
@@ -180,11 +216,15 @@ def test_the_sink_writes_what_kserves_logger_sends_as_the_server_logs_it(registe
     exchanges = []
     with local_server(MODEL, extra=["--poll-seconds", "0", "--quality-seconds", "0"], env=env) as url:
         for i in range(3):
-            body = {"instances": rows[i:i + 2]}
+            body = {"instances": rows[i : i + 2]}
             answer, _ = _post(f"{url}/v1/models/{MODEL}:predict", body, {"x-request-id": f"v1-{i}"})
             exchanges.append((f"v1-{i}", body, answer))
-        v2 = {"id": "v2-0", "inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [rows[4][j]]}
-                                       for j, c in enumerate(columns)]}
+        v2 = {
+            "id": "v2-0",
+            "inputs": [
+                {"name": c, "shape": [1], "datatype": "FP64", "data": [rows[4][j]]} for j, c in enumerate(columns)
+            ],
+        }
         answer, _ = _post(f"{url}/v2/models/{MODEL}/infer", v2)
         exchanges.append(("v2-0", v2, answer))
     served = read_predictions(MODEL, root=served_home)
@@ -228,11 +268,11 @@ def test_a_key_named_at_training_is_logged_and_outcomes_join_by_it(tmp_path, mon
     matches a file of outcomes by it."""
     from helpers.serving_fixtures import register_in
 
-    from shopfloor.classify.train import reference_classifier
     from shopfloor.data import ingest as ing
     from shopfloor.data.simulate import simulate_gearbox
     from shopfloor.errors import DataError
-    from shopfloor.fault_detection import ingest_step
+    from shopfloor.fault_detection.train import reference_classifier
+    from shopfloor.fault_detection.workflow import ingest_step
     from shopfloor.monitoring.outcomes import joined
     from shopfloor_cli.main import main
 
@@ -241,13 +281,27 @@ def test_a_key_named_at_training_is_logged_and_outcomes_join_by_it(tmp_path, mon
     data = tmp_path / "line.csv"
     table.to_csv(data, index=False)
     out = {k: str(tmp_path / k) for k in ("train", "valid", "test", "prep")}
-    ingest_step(str(data), "faulty", train=out["train"], valid=out["valid"], test=out["test"],
-                preprocessing=out["prep"], key_column=KEY)
+    ingest_step(
+        str(data),
+        "faulty",
+        train=out["train"],
+        valid=out["valid"],
+        test=out["test"],
+        preprocessing=out["prep"],
+        key_column=KEY,
+    )
     prep = ing.Preprocessing.load(out["prep"])
     assert prep.key_column == KEY and KEY not in prep.schema.names  # passed through, never a feature
     with pytest.raises(DataError) as caught:
-        ingest_step(str(data), "faulty", train=out["train"], valid=out["valid"], test=out["test"],
-                    preprocessing=out["prep"], key_column="serial")
+        ingest_step(
+            str(data),
+            "faulty",
+            train=out["train"],
+            valid=out["valid"],
+            test=out["test"],
+            preprocessing=out["prep"],
+            key_column="serial",
+        )
     assert caught.value.field == "key-column"
 
     home = tmp_path / "home"
@@ -258,8 +312,9 @@ def test_a_key_named_at_training_is_logged_and_outcomes_join_by_it(tmp_path, mon
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
     sent = table.head(30)
     with local_server(MODEL, extra=["--poll-seconds", "0"], env=env) as url:
-        body, _ = _post(f"{url}/v1/models/{MODEL}:predict",
-                        {"instances": sent.drop(columns="faulty").to_dict("records")})
+        body, _ = _post(
+            f"{url}/v1/models/{MODEL}:predict", {"instances": sent.drop(columns="faulty").to_dict("records")}
+        )
         assert len(body["predictions"]) == 30
     _wait_for(lambda: len(_logged(home)) == 30, what="30 logged rows")
     logged = _logged(home)
@@ -270,5 +325,6 @@ def test_a_key_named_at_training_is_logged_and_outcomes_join_by_it(tmp_path, mon
         monkeypatch.setenv(name, value)
     assert main(["feedback", "--model-name", MODEL, "--file", str(outcomes)]) == 0  # no --key-column given
     matched = joined(MODEL, root=home / "monitoring")
-    assert len(matched) == 30 and matched.set_index("key")["label"].to_dict() == \
-        dict(zip(sent[KEY], sent["faulty"].astype(float), strict=True))
+    assert len(matched) == 30 and matched.set_index("key")["label"].to_dict() == dict(
+        zip(sent[KEY], sent["faulty"].astype(float), strict=True)
+    )

@@ -6,11 +6,11 @@ from helpers.serving_fixtures import register_in
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
-from shopfloor.classify.model import FaultClassifier
-from shopfloor.classify.train import reference_classifier
 from shopfloor.data import ingest as ing
 from shopfloor.data.simulate import simulate_gearbox
-from shopfloor.fault_detection import promotion
+from shopfloor.fault_detection.pyfunc import FaultClassifier
+from shopfloor.fault_detection.train import reference_classifier
+from shopfloor.fault_detection.workflow import promotion
 from shopfloor.registry import use_tracking
 
 NAME = "press-line"
@@ -20,8 +20,10 @@ NAME = "press-line"
 def models():
     good, splits = reference_classifier(simulate_gearbox(rows=1200, seed=4), "faulty", class_weight="balanced")
     rows = splits.train.drop(columns=[ing.LABEL])
-    never = FaultClassifier(Pipeline([("classifier", DummyClassifier(strategy="constant", constant=0).fit(
-        rows, splits.train[ing.LABEL]))]), good.inputs)  # never says "faulty": F2 0
+    never = FaultClassifier(
+        Pipeline([("classifier", DummyClassifier(strategy="constant", constant=0).fit(rows, splits.train[ing.LABEL]))]),
+        good.inputs,
+    )  # never says "faulty": F2 0
     return good, never, splits
 
 

@@ -8,8 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from shopfloor.classify.model import FaultClassifier
 from shopfloor.contract import Column, TabularSchema
+from shopfloor.fault_detection.pyfunc import FaultClassifier
 from shopfloor.registry import champion_contract, champion_score, load_version, register_model, use_tracking
 
 
@@ -24,8 +24,16 @@ def model_and_rows():
 
 
 def _register(model, rows, f2, **kw):
-    return register_model(model, rows.head(5), model_name="m", experiment="e", metrics={"test_f2": f2},
-                          params={"p": 1}, score_metric="test_f2", **kw)
+    return register_model(
+        model,
+        rows.head(5),
+        model_name="m",
+        experiment="e",
+        metrics={"test_f2": f2},
+        params={"p": 1},
+        score_metric="test_f2",
+        **kw,
+    )
 
 
 def test_champion_moves_only_when_not_worse(home, model_and_rows):
@@ -50,7 +58,7 @@ def test_the_registered_model_is_the_contract_and_loads_back(home, model_and_row
     model, rows = model_and_rows
     _register(model, rows, 0.5)
     contract = champion_contract("m")
-    assert (contract.kind, contract.inputs, contract.details["threshold"]) == ("classifier", model.inputs, 0.4)
+    assert (contract.kind, contract.inputs, contract.details["threshold"]) == ("fault-detection", model.inputs, 0.4)
     loaded = load_version("m", 1)
     assert isinstance(loaded, FaultClassifier) and loaded.threshold == 0.4
     pyfunc = mlflow.pyfunc.load_model("models:/m@champion")

@@ -6,7 +6,7 @@ import pytest
 
 from shopfloor.data.simulate import KIENZLE, kienzle_force, simulate_cutting_force
 from shopfloor.errors import DataError
-from shopfloor.retrain.drift import drift_report, psi
+from shopfloor.retraining.drift import drift_report, psi
 
 
 def test_drift_flags_the_shifted_feature_only():

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from shopfloor.data.simulate import simulate_cutting_force
-from shopfloor.retrain.estimators import ResNetRegressor
-from shopfloor.retrain.resnet import ResNet
-from shopfloor.retrain.trainers import BackpropTrainer, EnKFTrainer, rms_error
+from shopfloor.fault_detection.estimators import ResNetRegressor
+from shopfloor.fault_detection.resnet import ResNet
+from shopfloor.fault_detection.trainers import BackpropTrainer, EnKFTrainer, rms_error
 
 COLUMNS = ["h_mm", "rake_deg", "speed_m_min"]
 
@@ -69,8 +69,9 @@ def test_enkf_warm_start_lowers_the_error_on_shifted_data(trained):
     train, test = b.iloc[:51], b.iloc[51:]
     before = trained.relative_rms(test[COLUMNS], test["kc_N_mm2"])
     model = copy.deepcopy(trained)
-    result = model.retrain(train[COLUMNS], train["kc_N_mm2"], method="enkf", n_particles=100, sigma_c=0.01,
-                           batch_size=8, seed=0)
+    result = model.retrain(
+        train[COLUMNS], train["kc_N_mm2"], method="enkf", n_particles=100, sigma_c=0.01, batch_size=8, seed=0
+    )
     after = model.relative_rms(test[COLUMNS], test["kc_N_mm2"])
     assert before > 0.1  # a different material: the old network is off by more than 10 %
     assert result.converged and after < 0.06 < before

@@ -11,16 +11,17 @@ from helpers.retrain_fixtures import drifted_csv, register_champion
 from mlflow import MlflowClient
 from sklearn.dummy import DummyClassifier
 
-from shopfloor.classify.model import FaultClassifier
 from shopfloor.constants import FAULT_MODEL as MODEL_NAME
 from shopfloor.errors import DataError, RegistryError
-from shopfloor.retraining import check_step, promote_step, retrain_step
+from shopfloor.fault_detection.pyfunc import FaultClassifier
+from shopfloor.retraining.workflow import check_step, promote_step, retrain_step
 
 
 def _check(home, data):
     paths = {k: str(home / f"{k}.parquet") for k in ("adapt", "holdout")}
-    info = check_step(str(data), "faulty", tracking_uri=f"sqlite:///{home / 'mlflow.db'}", report=str(home / "d.json"),
-                      **paths)
+    info = check_step(
+        str(data), "faulty", tracking_uri=f"sqlite:///{home / 'mlflow.db'}", report=str(home / "d.json"), **paths
+    )
     return info, paths
 
 
@@ -41,16 +42,23 @@ def test_refit_challenger_is_promoted_and_a_worse_one_is_kept(home, tmp_path):
     uri = f"sqlite:///{home / 'mlflow.db'}"
     made = retrain_step(paths["adapt"], tracking_uri=uri, challenger=str(home / "c.joblib"))
     assert made["method"] == "refit"
-    better = promote_step(paths["adapt"], paths["holdout"], str(home / "c.joblib"), str(home / "d.json"),
-                          tracking_uri=uri, retrain_info=made)
+    better = promote_step(
+        paths["adapt"],
+        paths["holdout"],
+        str(home / "c.joblib"),
+        str(home / "d.json"),
+        tracking_uri=uri,
+        retrain_info=made,
+    )
     assert better["promoted"] and better["challenger"] > better["champion"]
     client = MlflowClient()
     assert int(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == better["version"] == 2
 
     # A model that never says "faulty" scores F2 = 0: it is registered for the record, the alias stays.
     joblib.dump(_constant(paths, 0), home / "dummy.joblib")
-    worse = promote_step(paths["adapt"], paths["holdout"], str(home / "dummy.joblib"), str(home / "d.json"),
-                         tracking_uri=uri)
+    worse = promote_step(
+        paths["adapt"], paths["holdout"], str(home / "dummy.joblib"), str(home / "d.json"), tracking_uri=uri
+    )
     assert not worse["promoted"] and worse["alias"] == "challenger" and "kept the champion" in worse["reason"]
     assert int(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == 2
     tags = client.get_run(worse["run_id"]).data.tags
@@ -62,10 +70,17 @@ def test_margin_lets_a_slightly_worse_challenger_through(home, tmp_path):
     _, paths = _check(home, drifted_csv(tmp_path / "new.csv"))
     uri = f"sqlite:///{home / 'mlflow.db'}"
     joblib.dump(_constant(paths, 1), home / "all-faulty.joblib")  # recall 1: F2 about 0.27, below the champion's
-    strict = promote_step(paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"),
-                          tracking_uri=uri)
-    loose = promote_step(paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"),
-                         tracking_uri=uri, margin=1.0)
+    strict = promote_step(
+        paths["adapt"], paths["holdout"], str(home / "all-faulty.joblib"), str(home / "d.json"), tracking_uri=uri
+    )
+    loose = promote_step(
+        paths["adapt"],
+        paths["holdout"],
+        str(home / "all-faulty.joblib"),
+        str(home / "d.json"),
+        tracking_uri=uri,
+        margin=1.0,
+    )
     assert not strict["promoted"] and loose["promoted"]
 
 
@@ -81,11 +96,24 @@ def test_bad_new_data_is_named_and_the_champion_untouched(case, home, tmp_path, 
         table.head(0).to_csv(data, index=False)
     elif case == "missing_label":
         table.drop(columns="faulty").to_csv(data, index=False)
-    code, _, err = run_cli("run", "retraining", "--data", str(data), "--model-name", MODEL_NAME, home=home,
-                           capsys=capsys, monkeypatch=monkeypatch)
+    code, _, err = run_cli(
+        "run",
+        "retraining",
+        "--data",
+        str(data),
+        "--model-name",
+        MODEL_NAME,
+        home=home,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     assert code == 2, err
-    expected = {"no_champion": "no version with alias 'champion'", "other_columns": "ws2_screw_flange_angle_deg",
-                "empty": "no rows", "missing_label": "faulty"}[case]
+    expected = {
+        "no_champion": "no version with alias 'champion'",
+        "other_columns": "ws2_screw_flange_angle_deg",
+        "empty": "no rows",
+        "missing_label": "faulty",
+    }[case]
     assert expected in err
     if case != "no_champion":
         versions = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").search_model_versions(f"name='{MODEL_NAME}'")
@@ -107,8 +135,17 @@ def test_check_step_errors_name_the_field(home, tmp_path):
 def test_resnet_loop_through_kfp_local(home, tmp_path):
     """Champion ResNet -> drifted data -> EnKF challenger -> promoted -> @champion serves it."""
     register_champion(home, "resnet")
-    done = shopfloor("run", "retraining", "--data", str(drifted_csv(tmp_path / "new.csv")), "--model-name", MODEL_NAME,
-                     "--json", str(tmp_path / "r.json"), home=home)
+    done = shopfloor(
+        "run",
+        "retraining",
+        "--data",
+        str(drifted_csv(tmp_path / "new.csv")),
+        "--model-name",
+        MODEL_NAME,
+        "--json",
+        str(tmp_path / "r.json"),
+        home=home,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["retrain"]["method"] == "enkf" and result["check"]["drift"]
@@ -145,13 +182,19 @@ def test_retraining_takes_the_raw_table_with_its_string_columns(home, tmp_path):
     challenger = joblib.load(home / "c.joblib")
     assert made["method"] == "refit" and challenger.inputs.names[-1] == "variant"
     assert challenger.inputs.categorical[0].categories == ("A", "B", "C", "D")
-    result = promote_step(paths["adapt"], paths["holdout"], str(home / "c.joblib"), str(home / "d.json"),
-                          tracking_uri=uri, retrain_info=made)
+    result = promote_step(
+        paths["adapt"],
+        paths["holdout"],
+        str(home / "c.joblib"),
+        str(home / "d.json"),
+        tracking_uri=uri,
+        retrain_info=made,
+    )
     assert result["version"] == 2
 
 
 def test_category_shift_is_drift():
-    from shopfloor.retrain.drift import drift_report
+    from shopfloor.retraining.drift import drift_report
 
     rng = np.random.default_rng(0)
     before = pd.DataFrame({"variant": rng.choice(["A", "B"], 800), "x": rng.normal(size=800)})

@@ -22,32 +22,13 @@ from helpers.kind_fixtures import (
     register_detector,
     register_health,
     register_wear,
+    retrain,
     run_to_failure,
 )
 from mlflow import MlflowClient
 
 from shopfloor.errors import DataError
-from shopfloor.retrain.base import split_groups
-
-
-def uri(home: Path) -> str:
-    return f"sqlite:///{home / 'mlflow.db'}"
-
-
-def retrain(home: Path, name: str, tmp: Path, **settings) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """The retraining steps on the logged rows of ``name``, in process; the result (with how the challenger was
-    built under ``retrain``), the held-out and the adaptation rows."""
-    from shopfloor import retraining as r
-
-    data = r.write_log_rows(name, "label")
-    files = {k: str(tmp / f"{k}.parquet") for k in ("adapt", "holdout", "drift")}
-    r.check_step(str(data), "label", tracking_uri=uri(home), adapt=files["adapt"], holdout=files["holdout"],
-                 report=files["drift"], model_name=name)
-    info = r.retrain_step(files["adapt"], tracking_uri=uri(home), challenger=str(tmp / "challenger.joblib"),
-                          model_name=name, **settings)
-    result = r.promote_step(files["adapt"], files["holdout"], str(tmp / "challenger.joblib"), files["drift"],
-                            tracking_uri=uri(home), model_name=name, retrain_info=info)
-    return {**result, "retrain": info}, pd.read_parquet(files["holdout"]), pd.read_parquet(files["adapt"])
+from shopfloor.retraining.base import split_groups
 
 
 def logged_metrics(name: str, version: int) -> dict[str, float]:
@@ -95,7 +76,7 @@ def test_a_health_index_retrains_on_new_units_whose_failure_is_on_record(home, t
     result = json.loads(out.read_text())
     failed = new[new["unit"] != 7]
     assert result["check"]["rows"] == len(failed) and result["check"]["groups"] == 6  # unit 7 left out
-    assert result["kind"] == "health_index" and result["metric"] == "rul_ranking"
+    assert result["kind"] == "health-index" and result["metric"] == "rul_ranking"
     assert "champion v1 and challenger on the same" in capsys.readouterr().out
     metrics = logged_metrics(HEALTH, 2)
     assert {"test_rul_ranking", "champion_test_rul_ranking", "test_rul_rmse", "champion_test_rul_rmse"} <= set(metrics)
@@ -108,7 +89,7 @@ def test_a_health_index_retrains_on_new_units_whose_failure_is_on_record(home, t
 
 def test_a_health_index_log_without_a_failure_is_a_named_error(home):
     from shopfloor.registry import load_version
-    from shopfloor.retraining import write_log_rows
+    from shopfloor.retraining.workflow import write_log_rows
 
     register_health(home, run_to_failure(4, seed=1), method="ridge")
     new = run_to_failure(3, seed=2)
@@ -126,8 +107,8 @@ def test_a_beta_vae_detector_continues_from_its_weights_on_new_healthy_cuts(home
     log_detector_answers(load_version(DETECTOR, 1), milling_subcuts(6, seed=2))
     result, holdout, adapt = retrain(home, DETECTOR, tmp_path, fine_tune_epochs=2)
     assert not set(adapt["cut"]) & set(holdout["cut"]) and set(holdout["label"]) == {0, 1}
-    assert result["kind"] == "anomaly_detector" and result["metric"] == "ap"
-    assert_scored_on_the_same_rows("anomaly_detector", DETECTOR, result, holdout)
+    assert result["kind"] == "anomaly-detection" and result["metric"] == "ap"
+    assert_scored_on_the_same_rows("anomaly-detection", DETECTOR, result, holdout)
     champion, challenger = load_version(DETECTOR, 1).detector, joblib.load(tmp_path / "challenger.joblib").detector
     before, after = champion.members_[0].model.state_dict(), challenger.members_[0].model.state_dict()
     assert before.keys() == after.keys()  # the same network, trained further
@@ -142,17 +123,18 @@ def test_a_simple_detector_is_refitted_and_too_few_failed_cuts_are_named(home, t
     log_detector_answers(load_version(DETECTOR, 1), sub)
     result, holdout, _ = retrain(home, DETECTOR, tmp_path)
     assert result["retrain"]["method"].startswith("refit of the mahalanobis detector, threshold set on")
-    assert_scored_on_the_same_rows("anomaly_detector", DETECTOR, result, holdout)
+    assert_scored_on_the_same_rows("anomaly-detection", DETECTOR, result, holdout)
 
-    from shopfloor.retrain.detector_refit import DetectorRetrainer
+    from shopfloor.anomaly_detection.retrain import DetectorRetrainer
 
     one_failed = holdout.assign(label=(holdout["cut"] == holdout.loc[holdout["label"] == 1, "cut"].iloc[0]).astype(int))
     with pytest.raises(DataError, match="two or more are needed") as caught:
         DetectorRetrainer().split(one_failed, load_version(DETECTOR, 1), 0.4, seed=0)
     assert caught.value.field == "label"
     with pytest.raises(DataError) as caught:
-        DetectorRetrainer().read(str(_write(tmp_path, holdout.assign(subcut=[[[1.0]]] * len(holdout)))),
-                                 load_version(DETECTOR, 1))
+        DetectorRetrainer().read(
+            str(_write(tmp_path, holdout.assign(subcut=[[[1.0]]] * len(holdout)))), load_version(DETECTOR, 1)
+        )
     assert caught.value.field == "subcut"
 
 
@@ -165,8 +147,8 @@ def _write(tmp: Path, table: pd.DataFrame) -> Path:
 @pytest.mark.parametrize("keyed", [True, False])
 def test_logged_wear_sequences_become_one_curve_per_tool(home, keyed):
     from shopfloor.monitoring.training_rows import wear_curves
+    from shopfloor.prognosis.wear_model import wear_table
     from shopfloor.registry import load_version
-    from shopfloor.wear.model import wear_table
 
     register_wear(home)
     tools = wear_table(cases=3, seed=3)
@@ -180,8 +162,8 @@ def test_logged_wear_sequences_become_one_curve_per_tool(home, keyed):
 def test_a_wear_prognosis_continues_on_curves_from_a_prior_refitted_to_the_new_ones(home, tmp_path):
     import torch
 
+    from shopfloor.prognosis.wear_model import wear_table
     from shopfloor.registry import load_version
-    from shopfloor.wear.model import wear_table
 
     register_wear(home)
     log_wear_answers(load_version(WEAR, 1), wear_table(cases=8, seed=3))

@@ -12,8 +12,9 @@ from shopfloor.platform.run_outcomes import record_outcome
 
 def test_a_failed_run_keeps_the_last_success_on_record(tmp_path):
     record_outcome("retraining", "SUCCEEDED", when=1000.0, directory=tmp_path)
-    record_outcome("retraining", "FAILED", error="check: no champion", task="check-new-data", when=2000.0,
-                   directory=tmp_path)
+    record_outcome(
+        "retraining", "FAILED", error="check: no champion", task="check-new-data", when=2000.0, directory=tmp_path
+    )
     text = (tmp_path / "shopfloor_pipeline_retraining.prom").read_text()
     assert 'shopfloor_pipeline_last_run_success{pipeline="retraining"} 0' in text
     assert 'shopfloor_pipeline_last_run_timestamp_seconds{pipeline="retraining"} 2000.000' in text
@@ -34,8 +35,7 @@ def test_the_exit_step_runs_on_a_failing_pipeline_in_kfp_local_and_records_the_f
     from pipelines.retraining import retraining
     from shopfloor import config
 
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"),
-               raise_on_error=False)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"), raise_on_error=False)
     monitored(retraining)(data_path=str(tmp_path / "missing.csv"), tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     record = config.home() / "metrics" / "shopfloor_pipeline_retraining.prom"
     assert 'shopfloor_pipeline_last_run_success{pipeline="retraining"} 0' in record.read_text()

@@ -58,8 +58,17 @@ def test_served_drift_fires_once_per_episode():
 def test_local_schedule_fires_and_is_deleted(home, tmp_path):
     register_champion(home, "logreg")
     data = drifted_csv(tmp_path / "new.csv", rows=600)
-    done = shopfloor("schedule", "retraining", "--interval", "2", "--data", str(data), "--model-name",
-                     "gearbox-fault-classifier", home=home)
+    done = shopfloor(
+        "schedule",
+        "retraining",
+        "--interval",
+        "2",
+        "--data",
+        str(data),
+        "--model-name",
+        "gearbox-fault-classifier",
+        home=home,
+    )
     assert done.returncode == 0, done.stderr
     schedule_id = done.stdout.split()[2]
     try:
@@ -117,8 +126,14 @@ def test_recurring_run_request_built_by_the_kfp_sdk():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         host = f"http://127.0.0.1:{server.server_port}"
-        job = schedule("retraining", host, "0 3 * * *", {"data_path": "/data/new.parquet"},
-                       tracking_uri="http://mlflow:5000", image="registry.local/shopfloor:1")
+        job = schedule(
+            "retraining",
+            host,
+            "0 3 * * *",
+            {"data_path": "/data/new.parquet"},
+            tracking_uri="http://mlflow:5000",
+            image="registry.local/shopfloor:1",
+        )
     finally:
         server.shutdown()
     assert job["recurring_run_id"] == "rr-1" and job["cron"] == "0 0 3 * * *"
@@ -128,8 +143,10 @@ def test_recurring_run_request_built_by_the_kfp_sdk():
     assert int(body["max_concurrency"]) == 1 and body["no_catchup"] is True
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
     assert body["experiment_id"] == "exp-1" and body["mode"] == "ENABLE"
-    assert body["runtime_config"]["parameters"] == {"data_path": "/data/new.parquet",
-                                                    "tracking_uri": "http://mlflow:5000"}
+    assert body["runtime_config"]["parameters"] == {
+        "data_path": "/data/new.parquet",
+        "tracking_uri": "http://mlflow:5000",
+    }
     images = {e["container"]["image"] for e in body["pipeline_spec"]["deploymentSpec"]["executors"].values()}
     assert images == {"registry.local/shopfloor:1"}
 
@@ -158,14 +175,21 @@ def test_submit_uploads_a_run_with_the_mlflow_uri_and_image():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         host = f"http://127.0.0.1:{server.server_port}"
-        run = submit("fault-detection", host, {"data_path": "/data/gearbox.csv"}, tracking_uri="http://mlflow:5000",
-                     image="registry.local/shopfloor:2")
+        run = submit(
+            "fault-detection",
+            host,
+            {"data_path": "/data/gearbox.csv"},
+            tracking_uri="http://mlflow:5000",
+            image="registry.local/shopfloor:2",
+        )
     finally:
         server.shutdown()
     assert run["run_id"] == "run-1" and run["url"].endswith("/#/runs/details/run-1")
     body = next(b for m, p, b in KfpApi.requests if m == "POST" and p.endswith("/runs"))
-    assert body["runtime_config"]["parameters"] == {"data_path": "/data/gearbox.csv",
-                                                    "tracking_uri": "http://mlflow:5000",
-                                                    "image": "registry.local/shopfloor:2"}
+    assert body["runtime_config"]["parameters"] == {
+        "data_path": "/data/gearbox.csv",
+        "tracking_uri": "http://mlflow:5000",
+        "image": "registry.local/shopfloor:2",
+    }
     images = {e["container"]["image"] for e in body["pipeline_spec"]["deploymentSpec"]["executors"].values()}
     assert images == {"registry.local/shopfloor:2"}

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from shopfloor.classify.metrics import classification_report
-from shopfloor.classify.selection import best_threshold, cv_score, evaluate_at, folds, metric_curve
 from shopfloor.errors import DataError
+from shopfloor.fault_detection.metrics import classification_report
+from shopfloor.fault_detection.selection import best_threshold, cv_score, evaluate_at, folds, metric_curve
 
 
 def test_best_f2_threshold_by_hand():

@@ -51,8 +51,12 @@ PATHS = {"direct": [], "kserve": ["--kserve-routes"]}
 def served(tmp_path_factory, request):
     """A numeric gearbox classifier, version 1, threshold 0.5."""
     home, env, info = _serve(tmp_path_factory, MODEL)
-    with local_server(MODEL, extra=["--max-batch", str(MAX_BATCH), "--poll-seconds", "0.5", *PATHS[request.param]],
-                      env=env, log=home / "server.log") as url:
+    with local_server(
+        MODEL,
+        extra=["--max-batch", str(MAX_BATCH), "--poll-seconds", "0.5", *PATHS[request.param]],
+        env=env,
+        log=home / "server.log",
+    ) as url:
         yield {**info, "url": url, "path": request.param}
 
 
@@ -60,8 +64,9 @@ def served(tmp_path_factory, request):
 def served_variant(tmp_path_factory, request):
     """A classifier that also takes the string column ``variant`` (A, B, C), version 1, threshold 0.3."""
     home, env, info = _serve(tmp_path_factory, VARIANT_MODEL, variant=True, threshold=0.3)
-    with local_server(VARIANT_MODEL, extra=["--poll-seconds", "0", *PATHS[request.param]], env=env,
-                      log=home / "server.log") as url:
+    with local_server(
+        VARIANT_MODEL, extra=["--poll-seconds", "0", *PATHS[request.param]], env=env, log=home / "server.log"
+    ) as url:
         yield {**info, "url": url, "path": request.param}
 
 
@@ -106,10 +111,14 @@ def test_v2_batches_equal_the_pyfunc(served, datatype):
     cast = np.float32 if datatype == "FP32" else np.float64
     sent = rows.astype(cast)
     expected = _expected(served, sent.astype(np.float64))
-    matrix = {"inputs": [{"name": "rows", "shape": [32, rows.shape[1]], "datatype": datatype,
-                          "data": sent.values.ravel().tolist()}]}
-    per_column = {"inputs": [{"name": c, "shape": [32], "datatype": datatype, "data": sent[c].tolist()}
-                             for c in rows.columns]}
+    matrix = {
+        "inputs": [
+            {"name": "rows", "shape": [32, rows.shape[1]], "datatype": datatype, "data": sent.values.ravel().tolist()}
+        ]
+    }
+    per_column = {
+        "inputs": [{"name": c, "shape": [32], "datatype": datatype, "data": sent[c].tolist()} for c in rows.columns]
+    }
     for body in (matrix, per_column):
         answer = v2(served, body)
         assert answer.status == 200, answer.body
@@ -123,19 +132,27 @@ def test_v2_batches_equal_the_pyfunc(served, datatype):
 def test_categorical_rows_are_answered_as_the_pyfunc_answers_them(served_variant):
     rows = served_variant["rows"].head(24).copy()
     rows.loc[rows.index[:3], "variant"] = ["Z", "Z", "new variant"]  # never seen in training: answered
-    before = metric_value(metrics_text(served_variant["url"]),
-                          f'shopfloor_unknown_categories_total{{column="variant",model="{VARIANT_MODEL}"}}')
+    before = metric_value(
+        metrics_text(served_variant["url"]),
+        f'shopfloor_unknown_categories_total{{column="variant",model="{VARIANT_MODEL}"}}',
+    )
     expected = _expected(served_variant, rows)
     answer = v1(served_variant, {"instances": rows.to_dict(orient="records")})
     assert answer.status == 200, answer.body
     assert [p["fault_probability"] for p in answer.body["predictions"]] == expected["fault_probability"].tolist()
-    per_column = {"inputs": [{"name": c, "shape": [24], "datatype": "BYTES" if c == "variant" else "FP64",
-                              "data": rows[c].tolist()} for c in rows.columns]}
+    per_column = {
+        "inputs": [
+            {"name": c, "shape": [24], "datatype": "BYTES" if c == "variant" else "FP64", "data": rows[c].tolist()}
+            for c in rows.columns
+        ]
+    }
     answer = v2(served_variant, per_column)
     assert answer.status == 200, answer.body
     assert answer.body["outputs"][1]["data"] == expected["fault_probability"].tolist()
-    after = metric_value(metrics_text(served_variant["url"]),
-                         f'shopfloor_unknown_categories_total{{column="variant",model="{VARIANT_MODEL}"}}')
+    after = metric_value(
+        metrics_text(served_variant["url"]),
+        f'shopfloor_unknown_categories_total{{column="variant",model="{VARIANT_MODEL}"}}',
+    )
     assert after - before == 6  # three unknown values, in two requests
 
 
@@ -164,8 +181,10 @@ BAD_V1 = {
     "non-numeric": (lambda s: {"instances": [["high", *_row(s)[1:]]]}, "instances[0][0]: not a number"),
     "boolean": (lambda s: {"instances": [[True, *_row(s)[1:]]]}, "instances[0][0]: not a number"),
     "empty batch": (lambda s: {"instances": []}, "instances: empty batch"),
-    "batch over the limit": (lambda s: {"instances": [_row(s)] * (MAX_BATCH + 1)},
-                             f"batch of {MAX_BATCH + 1} rows exceeds the limit of {MAX_BATCH}"),
+    "batch over the limit": (
+        lambda s: {"instances": [_row(s)] * (MAX_BATCH + 1)},
+        f"batch of {MAX_BATCH + 1} rows exceeds the limit of {MAX_BATCH}",
+    ),
     "no instances": (lambda s: {"rows": []}, 'JSON object with an "instances" list'),
 }
 
@@ -179,33 +198,45 @@ def test_bad_v1_requests_get_400_naming_the_problem(served, case):
     assert v1(served, {"instances": [_row(served)]}).status == 200  # still serving
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda r: {**r, "variant": 3}, "instances[0].variant: expected a category (a string), got 3"),
-    (lambda r: {**r, "variant": None}, "instances[0].variant: expected a category (a string), got None"),
-    (lambda r: {k: v for k, v in r.items() if k != "variant"}, "missing 1 columns, first 'variant'"),
-    (lambda r: {**r, "Variant": "A"}, "unknown column 'Variant'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: {**r, "variant": 3}, "instances[0].variant: expected a category (a string), got 3"),
+        (lambda r: {**r, "variant": None}, "instances[0].variant: expected a category (a string), got None"),
+        (lambda r: {k: v for k, v in r.items() if k != "variant"}, "missing 1 columns, first 'variant'"),
+        (lambda r: {**r, "Variant": "A"}, "unknown column 'Variant'"),
+    ],
+)
 def test_bad_categorical_requests_get_400_naming_the_column(served_variant, change, message):
     answer = v1(served_variant, {"instances": [change(_record(served_variant))]})
     assert answer.status == 400 and message in answer.body["error"], answer.body
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b'{"instances": [[1, 2', "Unrecognized request format"),
-    (b'{"instances": [[NaN]]}', "Unrecognized request format"),  # JSON has no NaN: KServe's parser says so
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b'{"instances": [[1, 2', "Unrecognized request format"),
+        (b'{"instances": [[NaN]]}', "Unrecognized request format"),  # JSON has no NaN: KServe's parser says so
+    ],
+)
 def test_malformed_json_gets_400(served, raw, message):
     answer = call(f"{served['url']}/v1/models/{MODEL}:predict", raw=raw)
     assert answer.status == 400 and message in answer.body["error"]
 
 
-@pytest.mark.parametrize("tensor, message", [
-    ({"name": "rows", "shape": [1, 66], "datatype": "BYTES", "data": ["1"] * 66}, "inputs[0].datatype: 'BYTES'"),
-    ({"name": "rows", "shape": [1, 65], "datatype": "FP64", "data": [1.0] * 65}, "inputs[0].shape: expected [n, 66]"),
-    ({"name": "rows", "shape": [2, 66], "datatype": "FP64", "data": [1.0] * 66}, "inputs[0].shape: shape [2, 66]"),
-    ({"name": "rows", "shape": [0, 66], "datatype": "FP64", "data": []}, "empty batch"),
-    ({"name": "speed", "shape": [1], "datatype": "FP64", "data": [1.0]}, "inputs[0].name: unknown column 'speed'"),
-])
+@pytest.mark.parametrize(
+    "tensor, message",
+    [
+        ({"name": "rows", "shape": [1, 66], "datatype": "BYTES", "data": ["1"] * 66}, "inputs[0].datatype: 'BYTES'"),
+        (
+            {"name": "rows", "shape": [1, 65], "datatype": "FP64", "data": [1.0] * 65},
+            "inputs[0].shape: expected [n, 66]",
+        ),
+        ({"name": "rows", "shape": [2, 66], "datatype": "FP64", "data": [1.0] * 66}, "inputs[0].shape: shape [2, 66]"),
+        ({"name": "rows", "shape": [0, 66], "datatype": "FP64", "data": []}, "empty batch"),
+        ({"name": "speed", "shape": [1], "datatype": "FP64", "data": [1.0]}, "inputs[0].name: unknown column 'speed'"),
+    ],
+)
 def test_bad_v2_requests_get_400(served, tensor, message):
     answer = v2(served, {"inputs": [tensor]})
     assert answer.status == 400, answer.body
@@ -214,8 +245,10 @@ def test_bad_v2_requests_get_400(served, tensor, message):
 
 def test_bad_v2_requests_for_string_columns_get_400(served_variant):
     rows = served_variant["rows"].head(1)
-    tensors = [{"name": c, "shape": [1], "datatype": "BYTES" if c == "variant" else "FP64", "data": rows[c].tolist()}
-               for c in rows.columns]
+    tensors = [
+        {"name": c, "shape": [1], "datatype": "BYTES" if c == "variant" else "FP64", "data": rows[c].tolist()}
+        for c in rows.columns
+    ]
     numeric_variant = [*tensors[:-1], {"name": "variant", "shape": [1], "datatype": "FP64", "data": [1.0]}]
     answer = v2(served_variant, {"inputs": numeric_variant})
     assert answer.status == 400 and "column 'variant' takes categories: send BYTES" in answer.body["error"]
@@ -286,10 +319,25 @@ def test_hot_reload_under_load_has_no_failures(tmp_path):
 
 def test_schemathesis_finds_no_server_error(served):
     """Fuzz every documented operation from the server's own OpenAPI document; no 5xx allowed."""
-    cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{served['url']}/openapi.json",
-           "--checks", "not_a_server_error", "--max-examples", "100", "--phases", "examples,fuzzing",
-           "--exclude-path-regex", "^/v2/repository|^/v1/models/[^/]+:explain|/generate",
-           "--request-timeout", "10", "--seed", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{served['url']}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "100",
+        "--phases",
+        "examples,fuzzing",
+        "--exclude-path-regex",
+        "^/v2/repository|^/v1/models/[^/]+:explain|/generate",
+        "--request-timeout",
+        "10",
+        "--seed",
+        "1",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
@@ -310,8 +358,9 @@ def test_short_locust_run_meets_its_sla(served_variant, tmp_path, monkeypatch):
     data = tmp_path / "rows.csv"
     served_variant["rows"].to_csv(data, index=False)
     monkeypatch.setenv("SHOPFLOOR_LOADTEST_DATA", str(data))
-    result = run_locust(served_variant["url"], tmp_path, users=4, rate=10, duration="10s", protocol="both",
-                        model=VARIANT_MODEL)
+    result = run_locust(
+        served_variant["url"], tmp_path, users=4, rate=10, duration="10s", protocol="both", model=VARIANT_MODEL
+    )
     assert result.requests > 100 and result.failures == 0, result.summary()
     assert result.passed, result.summary()
     assert (tmp_path / "report.html").stat().st_size > 1000

@@ -24,8 +24,12 @@ def served(tmp_path_factory):
     reference = home / "train.parquet"
     reg, model, rows = register_gearbox_model(home, f2=0.5, reference=reference)
     env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
-    with local_server(MODEL, extra=["--poll-seconds", "0", "--max-body-bytes", str(LIMIT), "--body-timeout", "2"],
-                      env=env, log=home / "server.log") as url:
+    with local_server(
+        MODEL,
+        extra=["--poll-seconds", "0", "--max-body-bytes", str(LIMIT), "--body-timeout", "2"],
+        env=env,
+        log=home / "server.log",
+    ) as url:
         yield {"url": url, "rows": rows}
 
 
@@ -58,12 +62,14 @@ def _complete(data: bytes) -> bool:
 def test_a_body_over_the_limit_gets_413_before_it_is_parsed(served):
     before = metric_value(metrics_text(served["url"]), 'shopfloor_rejected_requests_total{reason="body_too_large"}')
     path = f"/v1/models/{MODEL}:predict"
-    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {LIMIT + 1}\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {LIMIT + 1}\r\n\r\n"
+    ).encode()
     status, data = _raw(served["url"], head)  # not one byte of the body sent: refused on the header alone
     assert status == 413 and b"exceeds the limit of 200000 bytes" in data
-    chunked = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n").encode()
+    chunked = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     piece = b"x" * 80_000
     body = b"".join(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for _ in range(3)) + b"0\r\n\r\n"
     status, data = _raw(served["url"], chunked, body)  # no length given: refused once the limit is passed
@@ -72,16 +78,22 @@ def test_a_body_over_the_limit_gets_413_before_it_is_parsed(served):
     assert status == 413
     after = metric_value(metrics_text(served["url"]), 'shopfloor_rejected_requests_total{reason="body_too_large"}')
     assert after - before == 3
-    assert call(f"{served['url']}/v1/models/{MODEL}:predict", {"instances": rows_as_lists(served["rows"].head(1))}
-                ).status == 200
+    assert (
+        call(f"{served['url']}/v1/models/{MODEL}:predict", {"instances": rows_as_lists(served["rows"].head(1))}).status
+        == 200
+    )
 
 
 def test_a_half_sent_request_does_not_block_other_clients(served):
     host, port = served["url"].removeprefix("http://").split(":")
     slow = socket.create_connection((host, int(port)), timeout=10)
     try:
-        slow.sendall((f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 5000\r\n\r\n{\"instances\": [[").encode())
+        slow.sendall(
+            (
+                f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                'Content-Length: 5000\r\n\r\n{"instances": [['
+            ).encode()
+        )
         row = {"instances": rows_as_lists(served["rows"].head(1))}
         started = time.monotonic()
         for _ in range(20):  # others are answered while the slow body waits
@@ -96,7 +108,7 @@ def test_a_half_sent_request_does_not_block_other_clients(served):
 
 def _send(url: str, frame) -> None:
     for start in range(0, len(frame), 100):
-        part = {"instances": rows_as_lists(frame.iloc[start:start + 100])}
+        part = {"instances": rows_as_lists(frame.iloc[start : start + 100])}
         assert call(f"{url}/v1/models/{MODEL}:predict", part).status == 200
 
 

@@ -29,6 +29,10 @@ def test_faults_move_only_a_few_features_and_some_labels_are_wrong():
     assert effect.iloc[0] > 1.0
     wrong = (table.faulty != table.true_faulty).mean()
     assert 0.005 < wrong < 0.03
-    assert set(table.root_cause[table.true_faulty == 1]) == {"oversize_seat", "missing_shim", "thread_damage",
-                                                             "cross_threaded"}
+    assert set(table.root_cause[table.true_faulty == 1]) == {
+        "oversize_seat",
+        "missing_shim",
+        "thread_damage",
+        "cross_threaded",
+    }
     assert np.all(table.root_cause[table.true_faulty == 0] == "")

@@ -7,9 +7,11 @@ import pytest
 from shopfloor.synth import CTGANSynthesizer, FlowSynthesizer, WGANSynthesizer
 from shopfloor.synth.ctgan import SynthesisError
 
-FAST = {WGANSynthesizer: {"steps": 90, "hidden_units": 32},
-        CTGANSynthesizer: {"steps": 6, "batch_size": 50, "generator_dim": (32,), "discriminator_dim": (32,)},
-        FlowSynthesizer: {"steps": 30, "n_blocks": 4, "hidden_units": 32}}
+FAST = {
+    WGANSynthesizer: {"steps": 90, "hidden_units": 32},
+    CTGANSynthesizer: {"steps": 6, "batch_size": 50, "generator_dim": (32,), "discriminator_dim": (32,)},
+    FlowSynthesizer: {"steps": 30, "n_blocks": 4, "hidden_units": 32},
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,14 @@ def test_save_load_round_trip(fitted, tmp_path):
 def test_ctgan_conditional_failure_is_a_clear_error(table):
     # a condition value CTGAN never saw cannot be sampled: SDV's "Unable to sample any rows" becomes ours
     labelled = table.assign(faulty=np.r_[np.ones(20, int), np.zeros(80, int)])
-    synth = CTGANSynthesizer(seed=0, progress=False, condition_column="faulty", condition_value=1,
-                             max_tries_per_batch=1, **FAST[CTGANSynthesizer]).fit(labelled)
+    synth = CTGANSynthesizer(
+        seed=0,
+        progress=False,
+        condition_column="faulty",
+        condition_value=1,
+        max_tries_per_batch=1,
+        **FAST[CTGANSynthesizer],
+    ).fit(labelled)
     synth.config.condition_value = 7
     with pytest.raises(SynthesisError, match="faulty: CTGAN produced no row with value 7"):
         synth.sample(10)
@@ -100,12 +108,21 @@ def mixed():
     n = 160
     kind = rng.choice(["L", "M", "H"], n, p=[0.6, 0.3, 0.1])
     wear = rng.integers(0, 240, n)
-    return pd.DataFrame({"torque": 40 + 10 * (kind == "H") + rng.normal(0, 3, n) + 0.02 * wear, "wear": wear,
-                         "Type": kind, "coolant_on": rng.random(n) < 0.3})
+    return pd.DataFrame(
+        {
+            "torque": 40 + 10 * (kind == "H") + rng.normal(0, 3, n) + 0.02 * wear,
+            "wear": wear,
+            "Type": kind,
+            "coolant_on": rng.random(n) < 0.3,
+        }
+    )
 
 
-MIXED = {WGANSynthesizer: {"steps": 150}, CTGANSynthesizer: {"steps": 10, "batch_size": 50},
-         FlowSynthesizer: {"steps": 150}}
+MIXED = {
+    WGANSynthesizer: {"steps": 150},
+    CTGANSynthesizer: {"steps": 10, "batch_size": 50},
+    FlowSynthesizer: {"steps": 150},
+}
 
 
 @pytest.mark.parametrize("cls", list(MIXED), ids=lambda c: c.__name__)

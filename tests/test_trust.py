@@ -43,9 +43,11 @@ def test_mlflow_is_reachable_from_exactly_the_pipeline_model_server_and_predicti
     pipeline_pods = {"matchLabels": {"pipelines.kubeflow.org/v2_component": "true"}}
     server_pods = {"matchLabels": {SERVER_LABEL[0]: SERVER_LABEL[1]}}
     sink_pods = {"matchLabels": {"app.kubernetes.io/component": SINK_NAME}}  # it reads the versions' schemas
-    assert rule["from"] == [{"namespaceSelector": namespace, "podSelector": pipeline_pods},
-                            {"namespaceSelector": namespace, "podSelector": server_pods},
-                            {"namespaceSelector": namespace, "podSelector": sink_pods}]
+    assert rule["from"] == [
+        {"namespaceSelector": namespace, "podSelector": pipeline_pods},
+        {"namespaceSelector": namespace, "podSelector": server_pods},
+        {"namespaceSelector": namespace, "podSelector": sink_pods},
+    ]
     assert rule["ports"] == [{"port": 5000, "protocol": "TCP"}]
     # and every model server pod carries the label the policy admits
     for doc in documents():
@@ -53,20 +55,25 @@ def test_mlflow_is_reachable_from_exactly_the_pipeline_model_server_and_predicti
             assert doc["spec"]["predictor"]["labels"] == {SERVER_LABEL[0]: SERVER_LABEL[1]}
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == SINK_NAME:
             assert doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == SINK_NAME
-    database = next(d for d in documents() if d["kind"] == "NetworkPolicy"
-                    and d["metadata"]["name"] == "mlflow-postgres-ingress")
-    assert database["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name":
-                                                                                        "mlflow"}}}]
+    database = next(
+        d for d in documents() if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "mlflow-postgres-ingress"
+    )
+    assert database["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}}
+    ]
 
 
-@pytest.mark.parametrize("doc", [d for d in documents() if d["kind"] in WORKLOADS],
-                         ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+@pytest.mark.parametrize(
+    "doc", [d for d in documents() if d["kind"] in WORKLOADS], ids=lambda d: f"{d['kind']}/{d['metadata']['name']}"
+)
 def test_every_workload_is_hardened(doc):
     pod, items = containers(doc)
     wanted = hardening.security_context()
     for container in items:
-        context = {**{k: v for k, v in pod.get("securityContext", {}).items() if k in wanted},
-                   **container.get("securityContext", {})}
+        context = {
+            **{k: v for k, v in pod.get("securityContext", {}).items() if k in wanted},
+            **container.get("securityContext", {}),
+        }
         assert context["runAsNonRoot"] is True and context["runAsUser"] != 0
         assert context["readOnlyRootFilesystem"] is True
         assert context["allowPrivilegeEscalation"] is False
@@ -82,16 +89,21 @@ def test_the_mlflow_deployment_runs_the_flags_of_shopfloor_mlflow_server():
     deployment = next(d for d in documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "mlflow")
     container = containers(deployment)[1][0]
     assert container["command"] == ["mlflow", "server"]
-    assert container["args"] == server_args("sqlite:////mlflow/mlflow.db", "/mlflow/artifacts", host="0.0.0.0",
-                                            port=5000)
+    assert container["args"] == server_args(
+        "sqlite:////mlflow/mlflow.db", "/mlflow/artifacts", host="0.0.0.0", port=5000
+    )
     component = yaml.safe_load((MANIFESTS / "components" / "postgres-minio" / "kustomization.yaml").read_text())
     patch = yaml.safe_load(component["patches"][0]["patch"])
     args = list(container["args"])
     for op in patch:
         if "/args/" in op["path"]:
             args[int(op["path"].rsplit("/", 1)[1])] = op["value"]
-    assert args == server_args("postgresql+psycopg2://mlflow:$(POSTGRES_PASSWORD)@mlflow-postgres:5432/mlflow",
-                               "s3://mlflow/artifacts", host="0.0.0.0", port=5000)
+    assert args == server_args(
+        "postgresql+psycopg2://mlflow:$(POSTGRES_PASSWORD)@mlflow-postgres:5432/mlflow",
+        "s3://mlflow/artifacts",
+        host="0.0.0.0",
+        port=5000,
+    )
 
 
 SECRET_PATTERNS = {
@@ -99,10 +111,14 @@ SECRET_PATTERNS = {
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "password in a URL": re.compile(r"://[^/\s:@$]+:(?!\$\()[^@\s/]+@"),
     # a quoted value, unless a reference ($(VAR)) or the name of an environment variable (upper case only)
-    "quoted secret value": re.compile(r"(?i)(password|secret|token|access_key)\w*[\"']?\s*[:=]\s*[\"'](?!\$\()"
-                                      r"(?!(?-i:[A-Z][A-Z0-9_]*)[\"'])[A-Za-z0-9+/_\-]{8,}[\"']"),
-    "unquoted secret value": re.compile(r"(?im)(password|secret|token|access_key)\w*[\"']?\s*:\s+(?![$({\[])"
-                                        r"[A-Za-z0-9+/_\-]{8,}\s*$"),
+    "quoted secret value": re.compile(
+        r"(?i)(password|secret|token|access_key)\w*[\"']?\s*[:=]\s*[\"'](?!\$\()"
+        r"(?!(?-i:[A-Z][A-Z0-9_]*)[\"'])[A-Za-z0-9+/_\-]{8,}[\"']"
+    ),
+    "unquoted secret value": re.compile(
+        r"(?im)(password|secret|token|access_key)\w*[\"']?\s*:\s+(?![$({\[])"
+        r"[A-Za-z0-9+/_\-]{8,}\s*$"
+    ),
 }
 
 

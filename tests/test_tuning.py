@@ -20,8 +20,14 @@ def _fidelity(seed=1):
 
 def test_study_in_sqlite_is_resumed_and_returns_a_fitted_synthesizer(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    kw = dict(space=space_for("wgan", max_steps=24), factory=factory_for("wgan", 0), timeout=None, storage=storage,
-              study_name="s", progress=False)
+    kw = dict(
+        space=space_for("wgan", max_steps=24),
+        factory=factory_for("wgan", 0),
+        timeout=None,
+        storage=storage,
+        study_name="s",
+        progress=False,
+    )
     first = tune(_rows(40, 0), objective=_fidelity(), n_trials=2, **kw)
     assert first.n_trials == 2 and isinstance(first.synthesizer, WGANSynthesizer)
     assert first.synthesizer.sample(5).shape == (5, 2)
@@ -41,8 +47,17 @@ def test_failing_trials_are_pruned_and_reported(tmp_path):
         raise ValueError("boom")
 
     with pytest.raises(RuntimeError, match="no trial completed"):
-        tune(_rows(10, 0), space=space_for("wgan", 16), factory=broken, objective=_fidelity(), n_trials=2,
-             timeout=None, storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="b", progress=False)
+        tune(
+            _rows(10, 0),
+            space=space_for("wgan", 16),
+            factory=broken,
+            objective=_fidelity(),
+            n_trials=2,
+            timeout=None,
+            storage=f"sqlite:///{tmp_path / 'o.db'}",
+            study_name="b",
+            progress=False,
+        )
     study = optuna.load_study(study_name="b", storage=f"sqlite:///{tmp_path / 'o.db'}")
     assert all(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     assert study.trials[0].user_attrs["failure"] == "boom"
@@ -58,8 +73,17 @@ def test_every_synthesizer_reports_to_the_pruner(tmp_path, name):
     def space(trial):
         return {**space_for(name, max_steps=40)(trial), **fixed, "steps": 16 if name == "ctgan" else 40}
 
-    result = tune(_rows(60, 0), space=space, factory=factory_for(name, 0), objective=_fidelity(), n_trials=4,
-                  timeout=None, storage=storage, study_name=name, progress=False)
+    result = tune(
+        _rows(60, 0),
+        space=space,
+        factory=factory_for(name, 0),
+        objective=_fidelity(),
+        n_trials=4,
+        timeout=None,
+        storage=storage,
+        study_name=name,
+        progress=False,
+    )
     study = optuna.load_study(study_name=name, storage=storage)
     reported = [sorted(t.intermediate_values) for t in study.trials]
     assert all(steps[:1] == [1] for steps in reported), reported  # every trial reported from the first quarter on

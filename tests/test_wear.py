@@ -14,12 +14,12 @@ from helpers.store import SHARED
 
 from shopfloor.contract import SequenceSchema, Tensor
 from shopfloor.errors import DataError
+from shopfloor.prognosis import wear_model as wm
+from shopfloor.prognosis.curves import CurveWarning, check_sequence, load_curves
+from shopfloor.prognosis.forecast import forecast, remaining_cuts
+from shopfloor.prognosis.mcmc import effective_size, integrated_time, metropolis
+from shopfloor.prognosis.posterior import PosteriorConfig, fit_posterior
 from shopfloor.synth.flow import RealNVP
-from shopfloor.wear import model as wm
-from shopfloor.wear.curves import CurveWarning, check_sequence, load_curves
-from shopfloor.wear.forecast import forecast, remaining_cuts
-from shopfloor.wear.mcmc import effective_size, integrated_time, metropolis
-from shopfloor.wear.posterior import PosteriorConfig, fit_posterior
 
 
 # ------------------------------------------------------------------ Eq. 20 and the prior
@@ -65,7 +65,7 @@ def test_conditional_flow_log_likelihood_is_exact():
     c = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
     jac = torch.autograd.functional.jacobian(lambda v: flow(v.reshape(1, 2), c)[0].reshape(2), x.reshape(2))
     z = flow(x, c)[0].detach()
-    expected = -0.5 * float((z ** 2).sum()) - np.log(2 * np.pi) + float(torch.logdet(jac).abs())
+    expected = -0.5 * float((z**2).sum()) - np.log(2 * np.pi) + float(torch.logdet(jac).abs())
     assert float(flow.log_prob(x, c).detach()) == pytest.approx(expected, abs=1e-9)
     assert torch.allclose(flow.inverse(z, c), x, atol=1e-10)
     other = torch.tensor([[1.5, -1.0, 0.0]], dtype=torch.float64)
@@ -76,8 +76,9 @@ def test_conditional_flow_log_likelihood_is_exact():
 def posterior():
     sims = wm.simulate(3300, prior_scale=0.3, seed=0)
     config = PosteriorConfig(epochs=40, blocks=6)
-    model, info = fit_posterior(sims.params[:3000], sims.observed[:3000], sims.params[3000:], sims.observed[3000:],
-                                config, seed=0)
+    model, info = fit_posterior(
+        sims.params[:3000], sims.observed[:3000], sims.params[3000:], sims.observed[3000:], config, seed=0
+    )
     return model, info
 
 
@@ -146,8 +147,13 @@ def test_metropolis_finds_the_parameters_of_a_simulated_curve():
 
 # ------------------------------------------------------------------ measured curves
 def test_curves_from_a_table_interpolate_and_name_problems():
-    table = pd.DataFrame({"tool": [1, 1, 1, 1, 2, 2, 2, 3], "n": [1, 2, 3, 4, 2, 1, 3, 1],
-                          "vb": [0.0, np.nan, 0.2, 0.3, 0.1, 0.0, 0.4, 0.5]})
+    table = pd.DataFrame(
+        {
+            "tool": [1, 1, 1, 1, 2, 2, 2, 3],
+            "n": [1, 2, 3, 4, 2, 1, 3, 1],
+            "vb": [0.0, np.nan, 0.2, 0.3, 0.1, 0.0, 0.4, 0.5],
+        }
+    )
     with pytest.warns(CurveWarning, match="left out 1 case\\(s\\) .*: 3 \\(1 measured\\)"):
         curves = load_curves(table, "tool", "vb", "n")
     assert np.allclose(curves[1], [0.0, 0.1, 0.2, 0.3])
@@ -181,22 +187,29 @@ def test_milling_wear_curves_as_the_paper_reads_them():
 
 def test_sequence_checks_and_contract():
     assert check_sequence([0.0, 0.1]).tolist() == [0.0, 0.1]
-    for values, message in (([0.1], "at least 2 values"), ([0.0, float("nan")], "wear\\[1\\]: NaN"),
-                            ([0.0, -0.2], "wear\\[1\\]: wear cannot be negative"),
-                            ([0.0, 12.0], "wear\\[1\\]: 12 mm is above the physical bound")):
+    for values, message in (
+        ([0.1], "at least 2 values"),
+        ([0.0, float("nan")], "wear\\[1\\]: NaN"),
+        ([0.0, -0.2], "wear\\[1\\]: wear cannot be negative"),
+        ([0.0, 12.0], "wear\\[1\\]: 12 mm is above the physical bound"),
+    ):
         with pytest.raises(DataError, match=message):
             check_sequence(values)
     schema = SequenceSchema("wear", lower=0.0, upper=3.0, unit="mm")
     assert len(schema.parse_v1({"instances": [0.0, 0.1, 0.2]})) == 1
     both = schema.parse_v1({"instances": [[0.0, 0.1], {"wear": [0.0, 0.1, 0.3]}]})
     assert [len(v) for v in both.values] == [2, 3]
-    padded = schema.parse_v2([Tensor("wear", [2, 3], "FP64", [0.0, 0.1, 0.2, 0.0, 0.2, None]),
-                              Tensor("length", [2], "INT64", [3, 2])])
+    padded = schema.parse_v2(
+        [Tensor("wear", [2, 3], "FP64", [0.0, 0.1, 0.2, 0.0, 0.2, None]), Tensor("length", [2], "INT64", [3, 2])]
+    )
     assert [v.tolist() for v in padded.values] == [[0.0, 0.1, 0.2], [0.0, 0.2]]
-    for payload, field in (({"instances": [[0.1]]}, "instances[0]"), ({"instances": [[0.0, None]]}, "instances[0][1]"),
-                           ({"instances": [[0.0, -1.0]]}, "instances[0][1]"),
-                           ({"instances": [[0.0, "0.1"]]}, "instances[0][1]"),
-                           ({"instances": [{"vb": [0.0, 0.1]}]}, "instances[0]")):
+    for payload, field in (
+        ({"instances": [[0.1]]}, "instances[0]"),
+        ({"instances": [[0.0, None]]}, "instances[0][1]"),
+        ({"instances": [[0.0, -1.0]]}, "instances[0][1]"),
+        ({"instances": [[0.0, "0.1"]]}, "instances[0][1]"),
+        ({"instances": [{"vb": [0.0, 0.1]}]}, "instances[0]"),
+    ):
         with pytest.raises(DataError) as caught:
             schema.parse_v1(payload)
         assert caught.value.field == field, str(caught.value)
@@ -208,7 +221,7 @@ def test_effective_size_is_emceess_estimator_and_matches_the_hand_written_one():
     """The autocorrelation time now comes from emcee; on AR(1) chains it equals the FFT estimator Shopfloor used
     before (chains' ACFs averaged, summed to Sokal's window c = 5) to float noise, and the theory (1+phi)/(1-phi)
     within the estimator's error."""
-    from shopfloor.wear.mcmc import integrated_time
+    from shopfloor.prognosis.mcmc import integrated_time
 
     def hand_written(x, c=5.0):
         steps = x.shape[0]

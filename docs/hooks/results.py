@@ -51,32 +51,59 @@ def _milling(data: dict) -> str:
     selected = data.get("selected", {})
     if selected:
         out.append("Selected on validation (the sub-cut protocol):\n")
-        out.append(_table([{"figure": k, "value": v} for k, v in selected.items() if not isinstance(v, dict)],
-                          ["figure", "value"]))
+        out.append(
+            _table(
+                [{"figure": k, "value": v} for k, v in selected.items() if not isinstance(v, dict)], ["figure", "value"]
+            )
+        )
         for key in ("seeds_test_ap", "baselines_test_ap", "baselines_valid_ap"):
             if key in selected:
                 out.append(f"\n{key}: " + ", ".join(f"{k} {_cell(v)}" for k, v in selected[key].items()))
     for name, protocol in data.get("protocols", {}).items():
-        rows = [{"detector": "VAE, search", **{k: protocol["search"].get(k) for k in
-                                                ("valid_ap", "test_ap", "test_pr_auc", "test_roc_auc")}}]
+        rows = [
+            {
+                "detector": "VAE, search",
+                **{k: protocol["search"].get(k) for k in ("valid_ap", "test_ap", "test_pr_auc", "test_roc_auc")},
+            }
+        ]
         single = protocol["single"]["summary"]
-        rows.append({"detector": "VAE, single runs (mean ± sd)", **{k: single.get(k) for k in
-                                                                   ("valid_ap", "test_ap", "test_pr_auc",
-                                                                    "test_roc_auc")}})
+        rows.append(
+            {
+                "detector": "VAE, single runs (mean ± sd)",
+                **{k: single.get(k) for k in ("valid_ap", "test_ap", "test_pr_auc", "test_roc_auc")},
+            }
+        )
         for base, figures in protocol.get("baselines", {}).items():
-            rows.append({"detector": base, **{k: figures.get(k) for k in ("valid_ap", "test_ap", "test_pr_auc",
-                                                                           "test_roc_auc")}})
+            rows.append(
+                {
+                    "detector": base,
+                    **{k: figures.get(k) for k in ("valid_ap", "test_ap", "test_pr_auc", "test_roc_auc")},
+                }
+            )
         out.append(f"\nProtocol `{name}` (registered: {protocol['registered']['detector']}):\n")
         out.append(_table(rows, ["detector", "valid_ap", "test_ap", "test_pr_auc", "test_roc_auc"]))
     return "\n".join(out)
 
 
 def _health_selection(data: dict) -> str:
-    columns = ["method", "kind", "spearman_rul", "spearman_rul_sd", "monotonicity", "trendability", "prognosability",
-               "rul_rmse", "rul_nasa_score", "seconds"]
-    out = [f"Cross-validation across {data['data']['fitted']} fitted engines (chosen: {data['chosen']}, remaining "
-           f"life from {data['rul_chosen']}; train step {data['train_step_seconds']:.0f} s):\n",
-           _table(data["cv"], columns), "\nHeld-out engines (never fitted or chosen on):\n"]
+    columns = [
+        "method",
+        "kind",
+        "spearman_rul",
+        "spearman_rul_sd",
+        "monotonicity",
+        "trendability",
+        "prognosability",
+        "rul_rmse",
+        "rul_nasa_score",
+        "seconds",
+    ]
+    out = [
+        f"Cross-validation across {data['data']['fitted']} fitted engines (chosen: {data['chosen']}, remaining "
+        f"life from {data['rul_chosen']}; train step {data['train_step_seconds']:.0f} s):\n",
+        _table(data["cv"], columns),
+        "\nHeld-out engines (never fitted or chosen on):\n",
+    ]
     held = data["held_out"]
     rows = [{"method": m, **v} for m, v in held.get("every_method", {}).items()]
     out.append(_table(rows, ["method", "spearman_rul", "sd"]))
@@ -92,41 +119,71 @@ def _retraining(key: str, logs: list) -> list[str]:
     """The retraining runs from prediction logs of each size: wall time, the largest process, each step."""
     if not logs:
         return []
-    rows = [{"log_rows": size, "wall_s": r.get("wall_s"), "largest_process_mb": r.get("largest_process_so_far_mb"),
-             "new_rows": r.get("new_rows"), "holdout_rows": r.get("holdout_rows"), "method": r.get("method"),
-             "promoted": r.get("promoted"), "exit": r.get("exit")} for size, r in logs]
-    steps = [{"log_rows": size, "step": name, **step}
-             for size, r in logs for name, step in r.get("steps", {}).items()]
-    return ["\n`" + key + "` from the prediction log (`shopfloor run retraining --from-log`; the CLI reads the log "
-            "before the steps start, so its memory shows only in the largest process):\n",
-            _table(rows, ["log_rows", "wall_s", "largest_process_mb", "new_rows", "holdout_rows", "method",
-                          "promoted", "exit"]), "", _table(steps, ["log_rows", "step", "seconds", "peak_rss_mb",
-                                                                  "status"])]
+    rows = [
+        {
+            "log_rows": size,
+            "wall_s": r.get("wall_s"),
+            "largest_process_mb": r.get("largest_process_so_far_mb"),
+            "new_rows": r.get("new_rows"),
+            "holdout_rows": r.get("holdout_rows"),
+            "method": r.get("method"),
+            "promoted": r.get("promoted"),
+            "exit": r.get("exit"),
+        }
+        for size, r in logs
+    ]
+    steps = [{"log_rows": size, "step": name, **step} for size, r in logs for name, step in r.get("steps", {}).items()]
+    return [
+        "\n`" + key + "` from the prediction log (`shopfloor run retraining --from-log`; the CLI reads the log "
+        "before the steps start, so its memory shows only in the largest process):\n",
+        _table(
+            rows, ["log_rows", "wall_s", "largest_process_mb", "new_rows", "holdout_rows", "method", "promoted", "exit"]
+        ),
+        "",
+        _table(steps, ["log_rows", "step", "seconds", "peak_rss_mb", "status"]),
+    ]
 
 
 def _scaling(data: dict) -> str:
     """One row per run (size, wall time, peak memory of its largest step, the model chosen and its test figure, how
     much the time budget left out), then each run's steps, then the run beside a neighbour."""
     out = []
-    for key, label, figure in (("fault_detection", "rows", "test_f2"),
-                               ("fault_detection_before_cv_rows", "rows", "test_f2"),
-                               ("health_index", "units", "test_spearman_rul")):
+    for key, label, figure in (
+        ("fault_detection", "rows", "test_f2"),
+        ("fault_detection_before_cv_rows", "rows", "test_f2"),
+        ("health_index", "units", "test_spearman_rul"),
+    ):
         runs = _by_size(data.get(key, {}))
         if not runs:
             continue
-        rows = [{label: size, "wall_s": r.get("wall_s", r.get("wall_s_steps")), "peak_rss_mb": r.get("peak_rss_mb"),
-                 "chosen": r.get("chosen"), figure: r.get(figure), "left_out": len(r.get("left_out") or {}),
-                 "exit": r.get("exit")} for size, r in runs]
+        rows = [
+            {
+                label: size,
+                "wall_s": r.get("wall_s", r.get("wall_s_steps")),
+                "peak_rss_mb": r.get("peak_rss_mb"),
+                "chosen": r.get("chosen"),
+                figure: r.get(figure),
+                "left_out": len(r.get("left_out") or {}),
+                "exit": r.get("exit"),
+            }
+            for size, r in runs
+        ]
         steps = [{label: size, "step": name, **step} for size, r in runs for name, step in r.get("steps", {}).items()]
-        out += [f"\n`{key}`:\n", _table(rows, [label, "wall_s", "peak_rss_mb", "chosen", figure, "left_out", "exit"]),
-                "", _table(steps, [label, "step", "seconds", "peak_rss_mb", "status"])]
+        out += [
+            f"\n`{key}`:\n",
+            _table(rows, [label, "wall_s", "peak_rss_mb", "chosen", figure, "left_out", "exit"]),
+            "",
+            _table(steps, [label, "step", "seconds", "peak_rss_mb", "status"]),
+        ]
     for key in ("retraining", "retraining_before_memory_fixes"):
         out += _retraining(key, _by_size(data.get(key, {})))
     beside = data.get("beside")
     if beside:
-        out += [f"\nA default fault-detection run ({beside['rows']} rows) alone and beside a {beside['neighbour']}: "
-                f"seconds beside / alone, fair share 2x; whole run {_cell(beside['ratio_total'])}x.\n",
-                _table([{"step": k, "ratio": v} for k, v in beside["ratio_per_step"].items()], ["step", "ratio"])]
+        out += [
+            f"\nA default fault-detection run ({beside['rows']} rows) alone and beside a {beside['neighbour']}: "
+            f"seconds beside / alone, fair share 2x; whole run {_cell(beside['ratio_total'])}x.\n",
+            _table([{"step": k, "ratio": v} for k, v in beside["ratio_per_step"].items()], ["step", "ratio"]),
+        ]
     return "\n".join(out)
 
 
@@ -140,34 +197,72 @@ def _serving_champion(data: dict) -> str:
         served = k.get("served", {})
         ours, bare = served.get("shopfloor", {}), served.get("bare_asgi", {})
         one = k.get("predict_rows_ms", {}).get("one", {})
-        rows.append({"pipeline": pipeline, "chosen": k.get("chosen"), "one_p50_ms": one.get("p50_ms"),
-                     "one_p99_ms": one.get("p99_ms"),
-                     "batch_100_p50_ms": k.get("predict_rows_ms", {}).get("batch_100", {}).get("p50_ms"),
-                     "v1_one_rps": ours.get("v1_one_8c", {}).get("rps"),
-                     "v2_one_rps": ours.get("v2_one_8c", {}).get("rps"),
-                     "grpc_one_rps": ours.get("grpc_one_8", {}).get("rps"),
-                     "v1_batch_100_rps": ours.get("v1_batch_100_4c", {}).get("rps"),
-                     "bare_v1_one_rps": bare.get("v1_one_8c", {}).get("rps"),
-                     "ratio_v1_one": served.get("ratio_to_bare_asgi", {}).get("v1_one_8c")})
-    out = ["Each pipeline's default champion: one request (one row, one unit's first step, one sub-cut, one wear "
-           "curve) and 100, scored in process on one core (ms); served by one `shopfloor serve` worker on one core "
-           "under wrk on the other (requests/s; gRPC by `grpc_load`), and the ratio to a bare ASGI app on the same "
-           "v1 payload in the same run.\n",
-           _table(rows, ["pipeline", "chosen", "one_p50_ms", "one_p99_ms", "batch_100_p50_ms", "v1_one_rps",
-                         "v2_one_rps", "grpc_one_rps", "v1_batch_100_rps", "bare_v1_one_rps", "ratio_v1_one"])]
+        rows.append(
+            {
+                "pipeline": pipeline,
+                "chosen": k.get("chosen"),
+                "one_p50_ms": one.get("p50_ms"),
+                "one_p99_ms": one.get("p99_ms"),
+                "batch_100_p50_ms": k.get("predict_rows_ms", {}).get("batch_100", {}).get("p50_ms"),
+                "v1_one_rps": ours.get("v1_one_8c", {}).get("rps"),
+                "v2_one_rps": ours.get("v2_one_8c", {}).get("rps"),
+                "grpc_one_rps": ours.get("grpc_one_8", {}).get("rps"),
+                "v1_batch_100_rps": ours.get("v1_batch_100_4c", {}).get("rps"),
+                "bare_v1_one_rps": bare.get("v1_one_8c", {}).get("rps"),
+                "ratio_v1_one": served.get("ratio_to_bare_asgi", {}).get("v1_one_8c"),
+            }
+        )
+    out = [
+        "Each pipeline's default champion: one request (one row, one unit's first step, one sub-cut, one wear "
+        "curve) and 100, scored in process on one core (ms); served by one `shopfloor serve` worker on one core "
+        "under wrk on the other (requests/s; gRPC by `grpc_load`), and the ratio to a bare ASGI app on the same "
+        "v1 payload in the same run.\n",
+        _table(
+            rows,
+            [
+                "pipeline",
+                "chosen",
+                "one_p50_ms",
+                "one_p99_ms",
+                "batch_100_p50_ms",
+                "v1_one_rps",
+                "v2_one_rps",
+                "grpc_one_rps",
+                "v1_batch_100_rps",
+                "bare_v1_one_rps",
+                "ratio_v1_one",
+            ],
+        ),
+    ]
     fault = kinds.get("fault-detection", {})
     if "scoring_ms" in fault:
-        paths = [{"path": name, "one_p50_ms": v["one"]["p50_ms"], "one_p99_ms": v["one"]["p99_ms"],
-                  "batch_100_p50_ms": v["batch_100"]["p50_ms"]} for name, v in fault["scoring_ms"].items()]
+        paths = [
+            {
+                "path": name,
+                "one_p50_ms": v["one"]["p50_ms"],
+                "one_p99_ms": v["one"]["p99_ms"],
+                "batch_100_p50_ms": v["batch_100"]["p50_ms"],
+            }
+            for name, v in fault["scoring_ms"].items()
+        ]
         forest = fault.get("forest", {})
-        paths += [{"path": f"trees only: {name}", "one_p50_ms": forest[name]["one"]["p50_ms"],
-                   "one_p99_ms": forest[name]["one"]["p99_ms"], "batch_100_p50_ms": forest[name]["batch_100"]["p50_ms"]}
-                  for name in ("generated", "walk") if name in forest]
-        out += [f"\nThe fault classifier ({fault.get('chosen')}; {forest.get('trees', '?')} trees, "
-                f"{forest.get('nodes', '?')} nodes, deepest {forest.get('deepest', '?')}): its compiled path against "
-                f"the fitted scikit-learn pipeline (largest difference {_cell(fault.get('largest_difference'))}), "
-                "and the trees alone, generated code against the level-by-level walk:\n",
-                _table(paths, ["path", "one_p50_ms", "one_p99_ms", "batch_100_p50_ms"])]
+        paths += [
+            {
+                "path": f"trees only: {name}",
+                "one_p50_ms": forest[name]["one"]["p50_ms"],
+                "one_p99_ms": forest[name]["one"]["p99_ms"],
+                "batch_100_p50_ms": forest[name]["batch_100"]["p50_ms"],
+            }
+            for name in ("generated", "walk")
+            if name in forest
+        ]
+        out += [
+            f"\nThe fault classifier ({fault.get('chosen')}; {forest.get('trees', '?')} trees, "
+            f"{forest.get('nodes', '?')} nodes, deepest {forest.get('deepest', '?')}): its compiled path against "
+            f"the fitted scikit-learn pipeline (largest difference {_cell(fault.get('largest_difference'))}), "
+            "and the trees alone, generated code against the level-by-level walk:\n",
+            _table(paths, ["path", "one_p50_ms", "one_p99_ms", "batch_100_p50_ms"]),
+        ]
     test = fault.get("loadtest")
     if test:
         out.append(f"\n`shopfloor loadtest --serve-local --users 200 --rate 10 --duration 30s`: {test.get('sla')}")
@@ -177,18 +272,28 @@ def _serving_champion(data: dict) -> str:
 def _prognosis_draws(data: dict) -> str:
     """Error, band coverage and one request's latency of the served wear forecast by draw count."""
     noise = data.get("noise_10000_other_seed", {})
-    return "\n".join([
-        f"{data.get('validation_curves')} simulated validation tools, {data.get('observed_cuts')} cuts seen; changes "
-        f"against 10,000 draws. 10,000 draws under another seed: RMSE {_cell(noise.get('rmse_change'))} mm, coverage "
-        f"{_cell(noise.get('coverage_change'))} (the Monte-Carlo noise). The champion serves "
-        f"{data.get('served_draws')} draws.\n",
-        _table(data.get("by_draws", []), ["draws", "rmse", "coverage", "rmse_change", "coverage_change", "p50_ms",
-                                          "p99_ms"])])
+    return "\n".join(
+        [
+            f"{data.get('validation_curves')} simulated validation tools, {data.get('observed_cuts')} cuts seen; "
+            f"changes against 10,000 draws. 10,000 draws under another seed: RMSE {_cell(noise.get('rmse_change'))} "
+            f"mm, coverage {_cell(noise.get('coverage_change'))} (the Monte-Carlo noise). The champion serves "
+            f"{data.get('served_draws')} draws.\n",
+            _table(
+                data.get("by_draws", []),
+                ["draws", "rmse", "coverage", "rmse_change", "coverage_change", "p50_ms", "p99_ms"],
+            ),
+        ]
+    )
 
 
-SPECIAL = {"prognosis_draws": _prognosis_draws, "milling_anomaly": _milling,
-           "health_index_selection": _health_selection, "scaling": _scaling, "scaling_unbounded": _scaling,
-           "serving_champion": _serving_champion}
+SPECIAL = {
+    "prognosis_draws": _prognosis_draws,
+    "milling_anomaly": _milling,
+    "health_index_selection": _health_selection,
+    "scaling": _scaling,
+    "scaling_unbounded": _scaling,
+    "serving_champion": _serving_champion,
+}
 
 
 def render() -> str:
@@ -199,10 +304,16 @@ def render() -> str:
         data = json.loads(path.read_text())
         name = path.stem
         machine = data.get("machine", {})
-        where = (f"{machine.get('cpus', '?')} CPUs ({machine.get('processor', '?')}, "
-                 f"Python {machine.get('python', '?')})")
-        head = [f"## {name}", "", f"`{data.get('command', name)}`, measured {data.get('measured_at', '?')} on {where}; "
-                f"file `benchmarks/results/{path.name}`.", ""]
+        where = (
+            f"{machine.get('cpus', '?')} CPUs ({machine.get('processor', '?')}, Python {machine.get('python', '?')})"
+        )
+        head = [
+            f"## {name}",
+            "",
+            f"`{data.get('command', name)}`, measured {data.get('measured_at', '?')} on {where}; "
+            f"file `benchmarks/results/{path.name}`.",
+            "",
+        ]
         if name in SPECIAL:
             body = SPECIAL[name](data)
         else:

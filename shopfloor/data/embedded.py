@@ -37,8 +37,7 @@ def gearbox_after_change(drift: float = 2.0, seed: int = 0) -> Path:
     """1,500 gearbox units after a supplier change: retraining's default batch."""
     from shopfloor.data.simulate import simulate_gearbox
 
-    return _kept(f"gearbox_drift_{drift:g}_{seed}",
-                 lambda: simulate_gearbox(rows=1500, seed=100 + seed, drift=drift))
+    return _kept(f"gearbox_drift_{drift:g}_{seed}", lambda: simulate_gearbox(rows=1500, seed=100 + seed, drift=drift))
 
 
 def run_to_failure(units: int = 10, seed: int = 0) -> Path:
@@ -50,6 +49,6 @@ def run_to_failure(units: int = 10, seed: int = 0) -> Path:
 
 def milling(cases: int = 8, seed: int = 0) -> Path:
     """Simulated milling cuts (one row per sample, Parquet): anomaly detection's default."""
-    from shopfloor.milling.simulate import simulate_milling
+    from shopfloor.anomaly_detection.simulate import simulate_milling
 
     return _kept(f"milling_{cases}_{seed}", lambda: simulate_milling(cases=cases, seed=seed), ".parquet")

@@ -83,8 +83,13 @@ def check_key_column(table: pd.DataFrame, key_column: str, label: str) -> None:
         raise DataError("key-column", f"no column {key_column!r} in the table; columns are {list(table.columns)[:12]}")
 
 
-def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
-            categorical: list[str] | None = None, min_categories: int = 2) -> LabelledTable:
+def prepare(
+    table: pd.DataFrame,
+    label: str,
+    drop: list[str] | None = None,
+    categorical: list[str] | None = None,
+    min_categories: int = 2,
+) -> LabelledTable:
     """Validate ``table`` and type its columns: drop columns, check features and label.
 
     The minority class becomes 1. Raises ``DataError`` naming the column at fault for: an absent
@@ -106,15 +111,17 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
         raise DataError(label, f"label has {int(y_raw.isna().sum())} missing values")
     classes = y_raw.value_counts()
     if len(classes) != 2:
-        raise DataError(label, f"label must have exactly two classes, found {len(classes)}: "
-                               f"{list(classes.index.astype(str))[:5]}")
+        raise DataError(
+            label, f"label must have exactly two classes, found {len(classes)}: {list(classes.index.astype(str))[:5]}"
+        )
     minority, majority = classes.index[-1], classes.index[0]
     if classes.iloc[-1] == classes.iloc[0]:
         minority, majority = sorted(classes.index)[-1], sorted(classes.index)[0]
     n_minority = int(classes[minority])
     if n_minority < MIN_MINORITY_ROWS:
-        raise DataError(label, f"only {n_minority} minority rows ({str(minority)!r}); at least "
-                               f"{MIN_MINORITY_ROWS} are needed")
+        raise DataError(
+            label, f"only {n_minority} minority rows ({str(minority)!r}); at least {MIN_MINORITY_ROWS} are needed"
+        )
 
     features = table.drop(columns=[label, *(drop or [])])  # a new frame: setting its columns leaves the table be
     features.columns = [str(c) for c in features.columns]
@@ -127,14 +134,22 @@ def prepare(table: pd.DataFrame, label: str, drop: list[str] | None = None,
     for column in categorical:
         features[column] = categories(features[column])
         if features[column].nunique() < min_categories:
-            raise DataError(column, f"categorical column has {features[column].nunique()} distinct value(s): "
-                                    "nothing to learn from it; drop it instead")
+            raise DataError(
+                column,
+                f"categorical column has {features[column].nunique()} distinct value(s): "
+                "nothing to learn from it; drop it instead",
+            )
     boolean = [c for c in features.columns if c not in categorical and pd.api.types.is_bool_dtype(features[c])]
-    non_numeric = [c for c in features.columns if c not in categorical and c not in boolean
-                   and not pd.api.types.is_numeric_dtype(features[c])]
+    non_numeric = [
+        c
+        for c in features.columns
+        if c not in categorical and c not in boolean and not pd.api.types.is_numeric_dtype(features[c])
+    ]
     if non_numeric:
-        raise DataError(non_numeric[0], f"feature column is not numeric (all non-numeric: {non_numeric}); "
-                                        "drop it or name it categorical")
+        raise DataError(
+            non_numeric[0],
+            f"feature column is not numeric (all non-numeric: {non_numeric}); drop it or name it categorical",
+        )
     numeric = [c for c in features.columns if c not in categorical]
     infinite = [c for c in numeric if np.isinf(features[c].to_numpy(dtype=float)).any()]  # a column at a time:
     if infinite:  # the whole table as one float matrix was the largest copy of a million-row retraining
@@ -205,21 +220,36 @@ def fit_preprocessor(train: pd.DataFrame, categorical: tuple[str, ...] | list[st
     numeric = [c for c in features.columns if c not in categorical]
     blocks = []
     if numeric:
-        blocks.append(("numeric", Pipeline([("impute", MedianImputer()),
-                                            ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))]), numeric))
+        blocks.append(
+            (
+                "numeric",
+                Pipeline([("impute", MedianImputer()), ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))]),
+                numeric,
+            )
+        )
     if categorical:
-        blocks.append(("categorical", Pipeline([
-            ("impute", SimpleImputer(missing_values=None, strategy="most_frequent")),
-            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-            ("scale", MinMaxScaler(feature_range=(-1.0, 1.0)))]), list(categorical)))
+        blocks.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(missing_values=None, strategy="most_frequent")),
+                        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                        ("scale", MinMaxScaler(feature_range=(-1.0, 1.0))),
+                    ]
+                ),
+                list(categorical),
+            )
+        )
     pre = ColumnTransformer(blocks, verbose_feature_names_out=False)
     pre.set_output(transform="pandas")
     pre.fit(features)
     return pre
 
 
-def schema_of(pre: ColumnTransformer, features: pd.DataFrame, boolean: tuple[str, ...] | list[str] = ()
-              ) -> TabularSchema:
+def schema_of(
+    pre: ColumnTransformer, features: pd.DataFrame, boolean: tuple[str, ...] | list[str] = ()
+) -> TabularSchema:
     """The raw input columns of a model built on ``pre``: types from the table's dtypes, categories as the
     fitted encoder learnt them (so the server's "unknown category" is exactly the model's). ``boolean``
     is kept for callers; a boolean column's dtype says so itself."""
@@ -228,8 +258,13 @@ def schema_of(pre: ColumnTransformer, features: pd.DataFrame, boolean: tuple[str
         if name == "categorical":
             encoder = transformer.named_steps["encode"]
             known |= {c: tuple(str(v) for v in cats) for c, cats in zip(columns, encoder.categories_, strict=True)}
-    return TabularSchema(tuple(Column(c, "string", known[c]) if c in known else Column(c, column_type(features[c]))
-                               for c in features.columns if c != LABEL))
+    return TabularSchema(
+        tuple(
+            Column(c, "string", known[c]) if c in known else Column(c, column_type(features[c]))
+            for c in features.columns
+            if c != LABEL
+        )
+    )
 
 
 def column_type(values: pd.Series) -> str:
@@ -266,14 +301,21 @@ class Preprocessing:
     @classmethod
     def fit(cls, data: LabelledTable, train: pd.DataFrame, key_column: str = "") -> Preprocessing:
         pre = fit_preprocessor(train, data.categorical)
-        return cls(pre, schema_of(pre, train, data.boolean), (data.negative_label, data.positive_label),
-                   tuple(data.categorical), tuple(data.boolean), key_column)
+        return cls(
+            pre,
+            schema_of(pre, train, data.boolean),
+            (data.negative_label, data.positive_label),
+            tuple(data.categorical),
+            tuple(data.boolean),
+            key_column,
+        )
 
     def refit(self, rows: pd.DataFrame) -> Preprocessing:
         """The same preprocessing fitted on other rows (features and label)."""
         pre = fit_preprocessor(rows, self.categorical)
-        return Preprocessing(pre, schema_of(pre, rows, self.boolean), self.labels, self.categorical, self.boolean,
-                             self.key_column)
+        return Preprocessing(
+            pre, schema_of(pre, rows, self.boolean), self.labels, self.categorical, self.boolean, self.key_column
+        )
 
     def save(self, path: str | Path) -> None:
         joblib.dump(self, path)

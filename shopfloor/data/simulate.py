@@ -44,12 +44,27 @@ import numpy as np
 import pandas as pd
 
 WS1_PRESS = {"bearing_a": (32.0, 18.0), "bearing_b": (28.0, 16.0), "pinion": (45.0, 22.0), "ring_gear": (60.0, 12.0)}
-WS1_SCREWS = {"ring_gear_1": (85.0, 42.0), "ring_gear_2": (85.0, 42.0), "ring_gear_3": (85.0, 42.0),
-              "cover_1": (25.0, 65.0), "cover_2": (25.0, 65.0)}
-WS2_PRESS = {"input_bearing": (30.0, 20.0), "output_bearing": (38.0, 24.0), "shim_stack": (15.0, 3.5),
-             "seal": (6.0, 9.0), "dowel_pin": (12.0, 14.0)}
-WS2_SCREWS = {"housing_1": (48.0, 55.0), "housing_2": (48.0, 55.0), "housing_3": (48.0, 55.0),
-              "flange": (110.0, 38.0), "drain_plug": (30.0, 70.0)}
+WS1_SCREWS = {
+    "ring_gear_1": (85.0, 42.0),
+    "ring_gear_2": (85.0, 42.0),
+    "ring_gear_3": (85.0, 42.0),
+    "cover_1": (25.0, 65.0),
+    "cover_2": (25.0, 65.0),
+}
+WS2_PRESS = {
+    "input_bearing": (30.0, 20.0),
+    "output_bearing": (38.0, 24.0),
+    "shim_stack": (15.0, 3.5),
+    "seal": (6.0, 9.0),
+    "dowel_pin": (12.0, 14.0),
+}
+WS2_SCREWS = {
+    "housing_1": (48.0, 55.0),
+    "housing_2": (48.0, 55.0),
+    "housing_3": (48.0, 55.0),
+    "flange": (110.0, 38.0),
+    "drain_plug": (30.0, 70.0),
+}
 
 ROOT_CAUSES = ("oversize_seat", "missing_shim", "thread_damage", "cross_threaded")
 
@@ -59,16 +74,29 @@ def gearbox_feature_names() -> list[str]:
     names: list[str] = []
     for station, presses, screws in (("ws1", WS1_PRESS, WS1_SCREWS), ("ws2", WS2_PRESS, WS2_SCREWS)):
         for part in presses:
-            names += [f"{station}_press_{part}_peak_kN", f"{station}_press_{part}_end_kN",
-                      f"{station}_press_{part}_work_J", f"{station}_press_{part}_stroke_mm"]
+            names += [
+                f"{station}_press_{part}_peak_kN",
+                f"{station}_press_{part}_end_kN",
+                f"{station}_press_{part}_work_J",
+                f"{station}_press_{part}_stroke_mm",
+            ]
         for joint in screws:
-            names += [f"{station}_screw_{joint}_torque_Nm", f"{station}_screw_{joint}_angle_deg",
-                      f"{station}_screw_{joint}_gradient"]
+            names += [
+                f"{station}_screw_{joint}_torque_Nm",
+                f"{station}_screw_{joint}_angle_deg",
+                f"{station}_screw_{joint}_gradient",
+            ]
     return names
 
 
-def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: float = 0.015,
-                     seed: int = 0, include_truth: bool = False, drift: float = 0.0) -> pd.DataFrame:
+def simulate_gearbox(
+    rows: int = 3000,
+    fault_rate: float = 0.07,
+    mislabel_rate: float = 0.015,
+    seed: int = 0,
+    include_truth: bool = False,
+    drift: float = 0.0,
+) -> pd.DataFrame:
     """Simulate ``rows`` gearbox units from the process described in the module docstring."""
     if rows < 1:
         raise ValueError("rows must be positive")
@@ -100,8 +128,12 @@ def simulate_gearbox(rows: int = 3000, fault_rate: float = 0.07, mislabel_rate: 
                 stroke, end = stroke + 0.6 * hit, end * (1 - 0.20 * hit)
             work = 0.55 * (peak + end) / 2 * stroke
             prefix = f"{station}_press_{part}"
-            cols |= {f"{prefix}_peak_kN": peak, f"{prefix}_end_kN": end, f"{prefix}_work_J": work,
-                     f"{prefix}_stroke_mm": stroke}
+            cols |= {
+                f"{prefix}_peak_kN": peak,
+                f"{prefix}_end_kN": end,
+                f"{prefix}_work_J": work,
+                f"{prefix}_stroke_mm": stroke,
+            }
         for joint, (target, angle0) in screws.items():
             torque = target * (1 + 0.012 * rng.normal(size=rows))
             angle = angle0 * (1 + 0.08 * np.tanh(lube[station])) * (1 + 0.03 * rng.normal(size=rows))
@@ -138,17 +170,24 @@ def wear_curve(n_steps: int, rng: np.random.Generator) -> np.ndarray:
     return wear / wear[-1]
 
 
-def simulate_run_to_failure(units: int = 8, min_life: int = 120, max_life: int = 260, n_bands: int = 16,
-                            fs: float = 10240.0, window: int = 1024, seed: int = 0) -> pd.DataFrame:
+def simulate_run_to_failure(
+    units: int = 8,
+    min_life: int = 120,
+    max_life: int = 260,
+    n_bands: int = 16,
+    fs: float = 10240.0,
+    window: int = 1024,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Vibration of degrading bearings, one 0.1 s window per time step, as log mel-band energies.
 
     Per unit: a lifetime in [min_life, max_life] steps and a hidden wear curve (``wear_curve``).
     Each window holds the shaft rotation harmonics (speed varies +-3 % between steps), a structural
     resonance near 2.8 kHz excited by impacts whose amplitude grows with wear, broadband noise that
     grows with wear, and sensor noise. Columns: ``unit``, ``time``, ``band_00``..``band_NN`` (log mel
-    energies, see ``shopfloor.health.features``) and ``wear`` (the hidden ground truth).
+    energies, see ``shopfloor.health_index.features``) and ``wear`` (the hidden ground truth).
     """
-    from shopfloor.health.features import log_mel_energies
+    from shopfloor.health_index.features import log_mel_energies
 
     rng = np.random.default_rng(seed)
     t = np.arange(window) / fs
@@ -163,7 +202,7 @@ def simulate_run_to_failure(units: int = 8, min_life: int = 120, max_life: int =
             shaft = sum(np.sin(2 * np.pi * h * speed[k] * t + rng.uniform(0, 2 * np.pi)) / h for h in (1, 2, 3))
             impacts = np.zeros(window)
             period = max(1, int(fs / (7.2 * speed[k])))  # outer-race defect frequency ~ 7.2 x shaft
-            impacts[rng.integers(0, period)::period] = 1.0
+            impacts[rng.integers(0, period) :: period] = 1.0
             ring = np.exp(-t[:200] * 900.0) * np.sin(2 * np.pi * resonance * t[:200])
             defect = np.convolve(impacts, ring)[:window] * 4.0 * wear[k] ** 1.5
             noise = (0.05 + 0.4 * wear[k]) * rng.standard_normal(window)

@@ -39,12 +39,13 @@ class Quality:
 def score(table: pd.DataFrame, kind: str | None = None) -> dict[str, float]:
     """The live metrics of joined rows of one version, as its kind computes them (``kind``: its name in the
     catalog; by default the kind whose answers these are)."""
-    out = {c[len(OUTPUT):]: table[c] for c in table.columns if c.startswith(OUTPUT)}
+    out = {c[len(OUTPUT) :]: table[c] for c in table.columns if c.startswith(OUTPUT)}
     return model_class(kind or kind_answering(set(out))).live_metrics(out, table["label"].to_numpy(float), table)
 
 
-def live_quality(model: str, since: datetime | None = None, root: Path | None = None,
-                 kind: str | None = None) -> list[Quality]:
+def live_quality(
+    model: str, since: datetime | None = None, root: Path | None = None, kind: str | None = None
+) -> list[Quality]:
     """Live quality of each version of ``model`` that answered since ``since`` and has outcomes (``kind``: the
     model's kind where the caller knows it; by default read from the logged answers)."""
     table = joined(model, since=since, root=root, inputs=False)
@@ -64,8 +65,13 @@ def log_evaluation(quality: Quality) -> str:
     client = mlflow.MlflowClient()
     version = client.get_model_version(quality.model, quality.version)
     experiment = client.get_run(version.run_id).info.experiment_id if version.run_id else None
-    with mlflow.start_run(experiment_id=experiment, run_name=f"live-quality {quality.model} v{quality.version}",
-                          tags={"shopfloor.evaluates": f"{quality.model}/{quality.version}",
-                                "shopfloor.source_run": version.run_id or ""}) as run:
+    with mlflow.start_run(
+        experiment_id=experiment,
+        run_name=f"live-quality {quality.model} v{quality.version}",
+        tags={
+            "shopfloor.evaluates": f"{quality.model}/{quality.version}",
+            "shopfloor.source_run": version.run_id or "",
+        },
+    ) as run:
         mlflow.log_metrics({f"live_{k}": v for k, v in quality.metrics.items()} | {"live_labelled_rows": quality.rows})
     return run.info.run_id

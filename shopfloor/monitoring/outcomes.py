@@ -36,8 +36,12 @@ class FeedbackReport:
     unknown: int = 0  # stored, but no logged prediction has this request id or key (yet)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"stored": self.stored, "rejected": len(self.rejected), "errors": self.rejected[:50],
-                "unknown": self.unknown}
+        return {
+            "stored": self.stored,
+            "rejected": len(self.rejected),
+            "errors": self.rejected[:50],
+            "unknown": self.unknown,
+        }
 
 
 def label_parser(labels: Mapping[str, str] | None):
@@ -75,9 +79,14 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def record_outcomes(model: str, records: Sequence[Mapping[str, Any]], label: str = LABEL,
-                    key_column: str | None = None, labels: Mapping[str, str] | None = None,
-                    root: Path | None = None) -> FeedbackReport:
+def record_outcomes(
+    model: str,
+    records: Sequence[Mapping[str, Any]],
+    label: str = LABEL,
+    key_column: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> FeedbackReport:
     """Store the outcomes in ``records`` (each: ``request_id`` and optional ``row``, or ``key_column``; and
     ``label``) for ``model``. Bad rows are named in the report, good ones stored in one new file."""
     root = root or monitoring_root()
@@ -103,14 +112,28 @@ def record_outcomes(model: str, records: Sequence[Mapping[str, Any]], label: str
         row = record.get("row", 0)
         if row is None or (isinstance(row, float) and math.isnan(row)):
             row = 0
-        if isinstance(row, bool) or not isinstance(row, Real) or row < 0 or int(row) != row:
+        if (
+            isinstance(row, bool)
+            or not isinstance(row, (int, float, np.integer, np.floating))
+            or row < 0
+            or int(row) != row
+        ):
             report.rejected.append(f"{where}, column 'row': expected a row number >= 0, got {row!r}"[:160])
             continue
         good.append({"request_id": request_id, "row": int(row), "key": key, "label": value, "received": received})
     if good:
-        table = pa.Table.from_pylist(good, schema=pa.schema([
-            ("request_id", pa.string()), ("row", pa.int32()), ("key", pa.string()), ("label", pa.float64()),
-            ("received", pa.timestamp("us", tz="UTC"))]))
+        table = pa.Table.from_pylist(
+            good,
+            schema=pa.schema(
+                [
+                    ("request_id", pa.string()),
+                    ("row", pa.int32()),
+                    ("key", pa.string()),
+                    ("label", pa.float64()),
+                    ("received", pa.timestamp("us", tz="UTC")),
+                ]
+            ),
+        )
         write_part(table, outcomes_dir(root, model, received.date()))
         report.stored = len(good)
         report.unknown = _unknown(model, good, root)
@@ -125,8 +148,14 @@ def _unknown(model: str, stored: list[dict], root: Path) -> int:
     return sum(1 for s in stored if not (s["request_id"] in ids or (s["key"] is not None and s["key"] in keys)))
 
 
-def record_file(model: str, path: str | Path, label: str = LABEL, key_column: str | None = None,
-                labels: Mapping[str, str] | None = None, root: Path | None = None) -> FeedbackReport:
+def record_file(
+    model: str,
+    path: str | Path,
+    label: str = LABEL,
+    key_column: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> FeedbackReport:
     """``record_outcomes`` for a CSV or Parquet file of outcomes; a file without an id or key column, or
     without the label column, is a ``DataError`` naming it."""
     from shopfloor.data.ingest import read_table
@@ -154,6 +183,7 @@ def latest_outcomes(model: str, root: Path | None = None) -> pd.DataFrame:
 
 def _positions(table: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     """For each row of ``keys`` (request_id, row), the position of the same pair in ``table``, or -1."""
+
     def pairs(frame: pd.DataFrame) -> pd.MultiIndex:
         return pd.MultiIndex.from_arrays([frame["request_id"].astype(object), frame["row"].astype(np.int64)])
 

@@ -71,13 +71,13 @@ class Growing:
         end = self.size + len(values)
         if end > len(self.data):
             grown = np.empty((max(end, 2 * len(self.data)), *self.data.shape[1:]), dtype=self.data.dtype)
-            grown[:self.size] = self.data[:self.size]
+            grown[: self.size] = self.data[: self.size]
             self.data = grown
-        self.data[self.size:end] = values
+        self.data[self.size : end] = values
         self.size = end
 
     def values(self) -> np.ndarray:
-        return self.data[:self.size]
+        return self.data[: self.size]
 
 
 class Pending:
@@ -128,18 +128,20 @@ class Pending:
         if self.tabular is None:
             values = [np.asarray(v).tolist() for v in self.sequences]
             nested = np.ndim(self.sequences[0]) == 2  # windows of signals, else sequences
-            return {"input": pa.array(values, type=pa.list_(pa.list_(pa.float64())) if nested
-                                      else pa.list_(pa.float64()))}
+            return {
+                "input": pa.array(values, type=pa.list_(pa.list_(pa.float64())) if nested else pa.list_(pa.float64()))
+            }
         numeric = np.asfortranarray(self.inputs[0].values())
-        categorical = self.inputs[1].values() if len(self.inputs) > 1 else None
-        columns, n, c = {}, 0, 0
+        categorical: Any = self.inputs[1].values() if len(self.inputs) > 1 else None
+        columns: dict[str, pa.Array] = {}
+        n = c = 0
         for column in self.tabular.columns:  # typed columns, as the model's training table had them
             if column.categorical:
                 columns[INPUT + column.name] = pa.array(categorical[:, c], type=pa.string())
                 c += 1
             else:
-                values = numeric[:, n]
-                columns[INPUT + column.name] = _typed(values.astype(bool) if column.type == "boolean" else values)
+                numbers = numeric[:, n]
+                columns[INPUT + column.name] = _typed(numbers.astype(bool) if column.type == "boolean" else numbers)
                 n += 1
         return columns
 
@@ -152,20 +154,27 @@ class Pending:
         outputs = {}
         for name, column in self.outputs.items():
             values = column.values()
-            outputs[OUTPUT + name] = (pa.array(values.tolist(), type=pa.list_(pa.float64())) if values.ndim > 1
-                                      else _typed(values))
-        return pa.table({"request_id": pa.array(ids, pa.string()),
-                         "row": pa.array((np.arange(self.rows) - np.repeat(ends - sizes, sizes)).astype(np.int32)),
-                         "time": pa.array(micros.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
-                         "key": pa.array(self.keys or [None] * self.rows, type=pa.string()),
-                         **self._input_columns(), **outputs})
+            outputs[OUTPUT + name] = (
+                pa.array(values.tolist(), type=pa.list_(pa.float64())) if values.ndim > 1 else _typed(values)
+            )
+        return pa.table(
+            {
+                "request_id": pa.array(ids, pa.string()),
+                "row": pa.array((np.arange(self.rows) - np.repeat(ends - sizes, sizes)).astype(np.int32)),
+                "time": pa.array(micros.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
+                "key": pa.array(self.keys or [None] * self.rows, type=pa.string()),
+                **self._input_columns(),
+                **outputs,
+            }
+        )
 
 
 class PredictionLog:
     """A bounded queue of answered requests and the thread that writes them (see the module docstring)."""
 
-    def __init__(self, root: Path | None = None, flush_seconds: float = DEFAULT_FLUSH_SECONDS,
-                 max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(
+        self, root: Path | None = None, flush_seconds: float = DEFAULT_FLUSH_SECONDS, max_rows: int = DEFAULT_MAX_ROWS
+    ) -> None:
         if flush_seconds <= 0:
             raise ValueError(f"flush_seconds must be positive, got {flush_seconds}")
         self.root = root or monitoring_root()
@@ -225,8 +234,12 @@ class PredictionLog:
             self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
         if not self._warned:
             self._warned = True
-            log.error("the prediction log could not write under %s (%s); answers go on, lost rows are counted "
-                      "in shopfloor_prediction_log_rows_total{outcome=\"failed\"}", self.root, exc)
+            log.error(
+                "the prediction log could not write under %s (%s); answers go on, lost rows are counted "
+                'in shopfloor_prediction_log_rows_total{outcome="failed"}',
+                self.root,
+                exc,
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):

@@ -105,8 +105,9 @@ def _read(base: Path, since: datetime | None, time_column: str, inputs: bool = T
     return frame.reset_index(drop=True)
 
 
-def read_predictions(model: str, since: datetime | None = None, root: Path | None = None,
-                     version: str | None = None, inputs: bool = True) -> pd.DataFrame:
+def read_predictions(
+    model: str, since: datetime | None = None, root: Path | None = None, version: str | None = None, inputs: bool = True
+) -> pd.DataFrame:
     """Every logged row of ``model`` (one per answered row), oldest first; empty when none. ``inputs=False``
     leaves the inputs unread (scoring and id lookups need only ids, keys and outputs)."""
     base = (root or monitoring_root()) / PREDICTIONS / _part("model", model)

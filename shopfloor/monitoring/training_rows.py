@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,39 +36,53 @@ def _with_outcomes(model: str, since: datetime | None, root: Path | None, column
     if not table.empty and "role" in table.columns and (table["role"] == "shadow").any():
         table = table[table["role"] != "shadow"]  # a shadow answer repeats a request already on record
     if table.empty or (column is not None and column not in table.columns):
-        raise DataError("data", f"no answers of {model} with an outcome in the prediction log under "
-                                f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)")
+        raise DataError(
+            "data",
+            f"no answers of {model} with an outcome in the prediction log under "
+            f"{root or monitoring_root()}: feed outcomes back first (shopfloor feedback)",
+        )
     return table
 
 
-def labelled_log(model: str, features: list[str], label: str, labels: dict[str, str] | None = None,
-                 since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
+def labelled_log(
+    model: str,
+    features: list[str],
+    label: str,
+    labels: dict[str, str] | None = None,
+    since: datetime | None = None,
+    root: Path | None = None,
+) -> pd.DataFrame:
     """The answered rows of ``model`` that have an outcome, as ``features`` + ``label``; ``DataError`` when
     there are none or the log lacks a feature (rows logged by a model with other columns)."""
     table = _with_outcomes(model, since, root)
     missing = [f for f in features if INPUT + f not in table.columns]
     if missing:
-        raise DataError(missing[0], f"the logged answers of {model} have no column {missing[0]!r} "
-                                    f"(logged by a version with other inputs)")
+        raise DataError(
+            missing[0],
+            f"the logged answers of {model} have no column {missing[0]!r} (logged by a version with other inputs)",
+        )
     rows = table.reindex(columns=[INPUT + f for f in features])
     rows.columns = features  # renamed in place: one copy of the inputs, not three
     logged = rows.notna().all(axis=1).to_numpy()  # versions with fewer columns left out
     # a classifier's 0/1 outcomes as its own class names; any other outcome (a life left, a wear) as it came
-    rows[label] = table["label"].astype(int).map({int(k): v for k, v in labels.items()}) if labels \
-        else table["label"]
+    rows[label] = table["label"].astype(int).map({int(k): v for k, v in labels.items()}) if labels else table["label"]
     return rows if logged.all() else rows[logged].reset_index(drop=True)
 
 
-def run_to_failure_log(model: str, columns: list[str], unit: str, time: str, since: datetime | None = None,
-                       root: Path | None = None) -> pd.DataFrame:
+def run_to_failure_log(
+    model: str, columns: list[str], unit: str, time: str, since: datetime | None = None, root: Path | None = None
+) -> pd.DataFrame:
     """The logged rows of the units whose failure is on record, each (unit, time) once, in the champion's
     ``columns``; ``DataError`` when no unit's failure is."""
     rows = labelled_log(model, columns, LIFE_LEFT, since=since, root=root)
     rows = rows.drop_duplicates([unit, time], keep="last")
     failed = rows.groupby(unit)[LIFE_LEFT].transform("min") <= 0
     if not failed.any():
-        raise DataError("data", f"no unit of {model} has its failure on record (an outcome of 0 steps left) "
-                                f"among {rows[unit].nunique()} unit(s) with outcomes")
+        raise DataError(
+            "data",
+            f"no unit of {model} has its failure on record (an outcome of 0 steps left) "
+            f"among {rows[unit].nunique()} unit(s) with outcomes",
+        )
     kept = rows[failed & (rows[LIFE_LEFT] >= 0)]
     return kept[columns].sort_values([unit, time], kind="stable").reset_index(drop=True)
 
@@ -83,14 +98,19 @@ def _answers(model: str, since: datetime | None, root: Path | None) -> pd.DataFr
 def labelled_windows(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
     """Logged sub-cuts with their cut and outcome (columns ``cut``, ``label``, ``subcut``)."""
     table = _answers(model, since, root)
-    return pd.DataFrame({"cut": table["group"].to_numpy(), "label": table["label"].to_numpy(float),
-                         "subcut": [[list(step) for step in w] for w in table["input"]]})
+    return pd.DataFrame(
+        {
+            "cut": table["group"].to_numpy(),
+            "label": table["label"].to_numpy(float),
+            "subcut": [[list(step) for step in w] for w in table["input"]],
+        }
+    )
 
 
 def wear_curves(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
     """Logged wear sequences, each with the wear measured at the next cut, as a wear table (case, cut, VB)."""
     table = _answers(model, since, root)
-    curves = {}
+    curves: dict[Any, tuple[float, ...]] = {}
     for group, sequence, measured in zip(table["group"], table["input"], table["label"], strict=True):
         curve = (*map(float, sequence), float(measured))
         if len(curve) > len(curves.get(group, ())):

@@ -19,23 +19,36 @@ TMPFS_OPTIONS = f"uid={USER},gid={USER}"
 
 def security_context() -> dict[str, Any]:
     """A container's ``securityContext`` (Kubernetes)."""
-    return {"runAsNonRoot": True, "runAsUser": USER, "runAsGroup": USER, "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": USER,
+        "runAsGroup": USER,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def scratch_volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(pod ``volumes``, container ``volumeMounts``) for the writable paths."""
     names = [path.strip("/").replace("/", "-") for path in WRITABLE]
-    return ([{"name": name, "emptyDir": {}} for name in names],
-            [{"name": name, "mountPath": path} for name, path in zip(names, WRITABLE, strict=True)])
+    return (
+        [{"name": name, "emptyDir": {}} for name in names],
+        [{"name": name, "mountPath": path} for name, path in zip(names, WRITABLE, strict=True)],
+    )
 
 
 def docker_run_args() -> dict[str, Any]:
     """The same settings as arguments of the docker SDK's ``containers.run`` (kfp.local's DockerRunner).
     Docker applies its default seccomp profile unless told otherwise."""
-    return {"user": f"{USER}:{USER}", "read_only": True, "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"], "tmpfs": {path: TMPFS_OPTIONS for path in WRITABLE}}
+    return {
+        "user": f"{USER}:{USER}",
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "tmpfs": {path: TMPFS_OPTIONS for path in WRITABLE},
+    }
 
 
 def docker_run_flags() -> list[str]:

@@ -30,7 +30,7 @@ def _items(example: Any, n: int) -> Any:
 
 
 def _timings(model: Any, batch: Any, seconds: float, at_least: int = 3) -> np.ndarray:
-    times = []
+    times: list[float] = []
     began = time.perf_counter()
     while len(times) < at_least or time.perf_counter() - began < seconds:
         start = time.perf_counter()
@@ -54,7 +54,10 @@ def scoring_latency(model: Any, example: Any, seconds: float = 0.1) -> dict[str,
         items = 0
     single = _timings(model, one, seconds)
     many = _timings(model, batch, seconds)
-    return {"latency_one_p50_ms": float(np.percentile(single, 50)),
-            "latency_one_p99_ms": float(np.percentile(single, 99)),
-            "latency_batch_p50_ms": float(np.percentile(many, 50)),
-            "latency_batch_p99_ms": float(np.percentile(many, 99)), "latency_batch_items": float(items)}
+    return {
+        "latency_one_p50_ms": float(np.percentile(single, 50)),
+        "latency_one_p99_ms": float(np.percentile(single, 99)),
+        "latency_batch_p50_ms": float(np.percentile(many, 50)),
+        "latency_batch_p99_ms": float(np.percentile(many, 99)),
+        "latency_batch_items": float(items),
+    }

@@ -70,11 +70,12 @@ def admin_password(environ: dict[str, str] | None = None) -> str:
     elif named:
         password, source = named, PASSWORD_ENV
     else:
-        raise AuthError(f"--auth needs the admin password: set {PASSWORD_ENV}, or {PASSWORD_FILE_ENV} to a file "
-                        "holding it; there is no default")
+        raise AuthError(
+            f"--auth needs the admin password: set {PASSWORD_ENV}, or {PASSWORD_FILE_ENV} to a file "
+            "holding it; there is no default"
+        )
     if password == MLFLOW_OLD_DEFAULT:
-        raise AuthError(f"{source}: {MLFLOW_OLD_DEFAULT!r} is MLflow's old published default password; choose "
-                        "another")
+        raise AuthError(f"{source}: {MLFLOW_OLD_DEFAULT!r} is MLflow's old published default password; choose another")
     if len(password) < MIN_PASSWORD:
         raise AuthError(f"{source}: the admin password must have at least {MIN_PASSWORD} characters")
     return password
@@ -90,16 +91,19 @@ AUTH_CACHE_SECONDS = 30
 
 def config_text(database_uri: str) -> str:
     """MLflow's basic-auth configuration: users and grants in ``database_uri``, no access without a grant."""
-    return ("[mlflow]\n"
-            "default_permission = NO_PERMISSIONS\n"
-            f"database_uri = {database_uri}\n"
-            f"admin_username = {ADMIN_USER}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-            f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}\n")
+    return (
+        "[mlflow]\n"
+        "default_permission = NO_PERMISSIONS\n"
+        f"database_uri = {database_uri}\n"
+        f"admin_username = {ADMIN_USER}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}\n"
+    )
 
 
-def server_environment(directory: Path, database_uri: str | None = None,
-                       environ: dict[str, str] | None = None) -> dict[str, str]:
+def server_environment(
+    directory: Path, database_uri: str | None = None, environ: dict[str, str] | None = None
+) -> dict[str, str]:
     """The variables ``mlflow server --app-name basic-auth`` needs: its configuration (written to
     ``directory``), the admin password, and a Flask secret kept in ``directory`` (mode 600) so that it
     survives restarts."""
@@ -111,8 +115,11 @@ def server_environment(directory: Path, database_uri: str | None = None,
     if not key_file.exists():
         key_file.touch(mode=0o600)
         key_file.write_text(secrets.token_hex(32))
-    return {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_PASSWORD": password,
-            "MLFLOW_FLASK_SERVER_SECRET_KEY": key_file.read_text().strip()}
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": key_file.read_text().strip(),
+    }
 
 
 @dataclass(frozen=True)
@@ -127,12 +134,15 @@ class Identity:
 
 def credentials_env(secret: str) -> list[dict]:
     """Container ``env`` entries that give MLflow's client the identity in the Kubernetes Secret ``secret``."""
-    return [{"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}}}
-            for key, variable in (("username", "MLFLOW_TRACKING_USERNAME"), ("password", "MLFLOW_TRACKING_PASSWORD"))]
+    return [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}}}
+        for key, variable in (("username", "MLFLOW_TRACKING_USERNAME"), ("password", "MLFLOW_TRACKING_PASSWORD"))
+    ]
 
 
-def grant_role(tracking_uri: str, admin: Identity, user: Identity, role: str, model_name: str,
-               experiment: str) -> dict[str, str]:
+def grant_role(
+    tracking_uri: str, admin: Identity, user: Identity, role: str, model_name: str, experiment: str
+) -> dict[str, str]:
     """Create ``user`` (unless it exists) and give it ``role`` on ``model_name`` and ``experiment`` (the
     experiment is created if absent, so that it has an id to grant on). Returns what was granted."""
     from mlflow import MlflowClient
@@ -154,17 +164,21 @@ def grant_role(tracking_uri: str, admin: Identity, user: Identity, role: str, mo
             client = MlflowClient(tracking_uri)
             found = client.get_experiment_by_name(experiment)
             experiment_id = found.experiment_id if found else client.create_experiment(experiment)
-            resources = {"experiment": ("experiment", experiment_id),
-                         "registered_model": ("registered_model", model_name),
-                         "lock": ("registered_model", lock_name(model_name))}
+            resources = {
+                "experiment": ("experiment", experiment_id),
+                "registered_model": ("registered_model", model_name),
+                "lock": ("registered_model", lock_name(model_name)),
+            }
             granted = {}
             for what, permission in ROLES[role].items():
                 kind, resource = resources[what]
                 auth.grant_user_permission(user.username, kind, resource, permission)
                 granted[f"{kind} {resource}"] = permission
         except MlflowException as exc:
-            raise AuthError(f"granting {role} on {model_name!r} to {user.username!r} as {admin.username!r}: "
-                            f"{refused(exc) or exc.message}") from None
+            raise AuthError(
+                f"granting {role} on {model_name!r} to {user.username!r} as {admin.username!r}: "
+                f"{refused(exc) or exc.message}"
+            ) from None
     return granted
 
 

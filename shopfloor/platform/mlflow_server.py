@@ -30,13 +30,25 @@ class ServerError(ShopfloorError):
     """A server that Shopfloor starts (PostgreSQL, MLflow) could not be started."""
 
 
-def server_args(backend_store_uri: str, artifacts_destination: str, host: str = "127.0.0.1",
-                port: int = 5000, auth: bool = False) -> list[str]:
+def server_args(
+    backend_store_uri: str, artifacts_destination: str, host: str = "127.0.0.1", port: int = 5000, auth: bool = False
+) -> list[str]:
     """The arguments of ``mlflow server``: runs and registry in ``backend_store_uri``, artifacts proxied by
     the server (clients need no access to ``artifacts_destination``); with ``auth``, MLflow's basic-auth app
     (``shopfloor.platform.mlflow_auth``)."""
-    args = ["--host", host, "--port", str(port), "--backend-store-uri", backend_store_uri,
-            "--artifacts-destination", artifacts_destination, "--serve-artifacts", "--allowed-hosts", "*"]
+    args = [
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        artifacts_destination,
+        "--serve-artifacts",
+        "--allowed-hosts",
+        "*",
+    ]
     return [*args, "--app-name", APP_NAME] if auth else args
 
 
@@ -53,10 +65,10 @@ class Postgres:
     """A PostgreSQL cluster in ``data_dir`` on 127.0.0.1:``port`` (trust authentication, local only)."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        self.bin = postgres_bin()
-        if self.bin is None:
-            raise ServerError("postgres: PostgreSQL's server programs are not installed "
-                              "(apt-get install postgresql)")
+        found = postgres_bin()
+        if found is None:
+            raise ServerError("postgres: PostgreSQL's server programs are not installed (apt-get install postgresql)")
+        self.bin: Path = found
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self._as = _run_as()
@@ -75,17 +87,38 @@ class Postgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._own(self.data_dir)
-            self._run(str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", PG_USER, "--auth=trust",
-                      "-E", "UTF8", "--no-sync")
+            self._run(
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l",
-                  str(self.data_dir / "server.log"), "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def create_database(self, name: str) -> str:
         """Create ``name`` unless it exists; return its URI."""
-        done = self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER,
-                         name, check=False)
+        done = self._run(
+            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, name, check=False
+        )
         if done.returncode != 0 and "already exists" not in done.stderr:
             raise ServerError(f"postgres: createdb {name} failed: {done.stderr.strip()}")
         return self.uri(name)
@@ -113,21 +146,34 @@ def _run_as() -> list[str]:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        raise ServerError(f"postgres: running as root and there is no {PG_SYSTEM_USER!r} user to run the "
-                          "server as (apt-get install postgresql creates it)") from None
+        raise ServerError(
+            f"postgres: running as root and there is no {PG_SYSTEM_USER!r} user to run the "
+            "server as (apt-get install postgresql creates it)"
+        ) from None
     return ["runuser", "-u", PG_SYSTEM_USER, "--"]
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_store_uri: str, artifacts_destination: str, port: int | None = None,
-                  log: Path | None = None, timeout: float = 180.0,
-                  auth: dict[str, str] | None = None) -> Iterator[str]:
+def mlflow_server(
+    backend_store_uri: str,
+    artifacts_destination: str,
+    port: int | None = None,
+    log: Path | None = None,
+    timeout: float = 180.0,
+    auth: dict[str, str] | None = None,
+) -> Iterator[str]:
     """``mlflow server`` on 127.0.0.1 with ``server_args``; yields its URL and stops it afterwards. ``auth``:
     the basic-auth app's variables (``mlflow_auth.server_environment``), or None for an open server."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "mlflow", "server", *server_args(backend_store_uri, artifacts_destination,
-                                                                   port=port, auth=auth is not None),
-           "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        *server_args(backend_store_uri, artifacts_destination, port=port, auth=auth is not None),
+        "--workers",
+        "1",
+    ]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     env = {**os.environ, **(auth or {})}
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
@@ -146,7 +192,7 @@ def mlflow_server(backend_store_uri: str, artifacts_destination: str, port: int 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
-        if log:
+        if not isinstance(out, int):
             out.close()
 
 

@@ -15,7 +15,9 @@ def refused(exc: Exception) -> str | None:
         return f"permission denied to MLFLOW_TRACKING_USERNAME {user or 'anonymous'!r}"
     if code == "UNAUTHENTICATED":
         if user:
-            return (f"the MLflow server did not accept MLFLOW_TRACKING_USERNAME {user!r} with its "
-                    "MLFLOW_TRACKING_PASSWORD (wrong password or unknown user)")
+            return (
+                f"the MLflow server did not accept MLFLOW_TRACKING_USERNAME {user!r} with its "
+                "MLFLOW_TRACKING_PASSWORD (wrong password or unknown user)"
+            )
         return "the MLflow server requires a user: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
     return None

@@ -48,11 +48,13 @@ def hold(model_name: str, what: str = "run") -> Path:
             detail = f"process {who['pid']} ({who['what']}) since {who['since']}"
         except (ValueError, KeyError):
             detail = "another process"
-        raise Busy(f"model {model_name!r} is being trained by {detail}; one run per model at a time "
-                   f"(lock {path})") from None
+        raise Busy(
+            f"model {model_name!r} is being trained by {detail}; one run per model at a time (lock {path})"
+        ) from None
     os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"pid": os.getpid(), "what": what,
-                              "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode(), 0)
+    os.pwrite(
+        fd, json.dumps({"pid": os.getpid(), "what": what, "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode(), 0
+    )
     _HELD[model_name] = fd
     return path
 

@@ -43,8 +43,9 @@ def _previous_success(path: Path) -> float | None:
     return None
 
 
-def record_outcome(pipeline: str, state: str, error: str = "", task: str = "", when: float | None = None,
-                   directory: Path | None = None) -> dict:
+def record_outcome(
+    pipeline: str, state: str, error: str = "", task: str = "", when: float | None = None, directory: Path | None = None
+) -> dict:
     """Record that a run of ``pipeline`` ended in ``state`` (KFP's words: SUCCEEDED, FAILED, CANCELED...)."""
     when = time.time() if when is None else when
     succeeded = state == SUCCEEDED
@@ -52,16 +53,20 @@ def record_outcome(pipeline: str, state: str, error: str = "", task: str = "", w
     path = directory / f"shopfloor_pipeline_{pipeline.replace('-', '_')}.prom"
     last_success = when if succeeded else _previous_success(path)
     label = f'{{pipeline="{pipeline}"}}'
-    lines = ["# HELP shopfloor_pipeline_last_run_timestamp_seconds When the last run of the pipeline ended",
-             "# TYPE shopfloor_pipeline_last_run_timestamp_seconds gauge",
-             f"shopfloor_pipeline_last_run_timestamp_seconds{label} {when:.3f}",
-             "# HELP shopfloor_pipeline_last_run_success 1 when the last run of the pipeline succeeded, else 0",
-             "# TYPE shopfloor_pipeline_last_run_success gauge",
-             f"shopfloor_pipeline_last_run_success{label} {int(succeeded)}"]
+    lines = [
+        "# HELP shopfloor_pipeline_last_run_timestamp_seconds When the last run of the pipeline ended",
+        "# TYPE shopfloor_pipeline_last_run_timestamp_seconds gauge",
+        f"shopfloor_pipeline_last_run_timestamp_seconds{label} {when:.3f}",
+        "# HELP shopfloor_pipeline_last_run_success 1 when the last run of the pipeline succeeded, else 0",
+        "# TYPE shopfloor_pipeline_last_run_success gauge",
+        f"shopfloor_pipeline_last_run_success{label} {int(succeeded)}",
+    ]
     if last_success is not None:
-        lines += ["# HELP shopfloor_pipeline_last_success_timestamp_seconds When a run of the pipeline last succeeded",
-                  "# TYPE shopfloor_pipeline_last_success_timestamp_seconds gauge",
-                  f"shopfloor_pipeline_last_success_timestamp_seconds{label} {last_success:.3f}"]
+        lines += [
+            "# HELP shopfloor_pipeline_last_success_timestamp_seconds When a run of the pipeline last succeeded",
+            "# TYPE shopfloor_pipeline_last_success_timestamp_seconds gauge",
+            f"shopfloor_pipeline_last_success_timestamp_seconds{label} {last_success:.3f}",
+        ]
     temporary = path.with_suffix(".prom.tmp")
     temporary.write_text("\n".join(lines) + "\n")
     os.replace(temporary, path)
@@ -79,15 +84,22 @@ def push(gateway: str, pipeline: str, when: float, succeeded: bool) -> None:
     from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
     registry = CollectorRegistry()
-    Gauge("shopfloor_pipeline_last_run_timestamp_seconds", "When the last run ended", ["pipeline"],
-          registry=registry).labels(pipeline).set(when)
-    Gauge("shopfloor_pipeline_last_run_success", "1 when the last run succeeded", ["pipeline"],
-          registry=registry).labels(pipeline).set(int(succeeded))
+    Gauge(
+        "shopfloor_pipeline_last_run_timestamp_seconds", "When the last run ended", ["pipeline"], registry=registry
+    ).labels(pipeline).set(when)
+    Gauge(
+        "shopfloor_pipeline_last_run_success", "1 when the last run succeeded", ["pipeline"], registry=registry
+    ).labels(pipeline).set(int(succeeded))
     if succeeded:
-        Gauge("shopfloor_pipeline_last_success_timestamp_seconds", "When a run last succeeded", ["pipeline"],
-              registry=registry).labels(pipeline).set(when)
+        Gauge(
+            "shopfloor_pipeline_last_success_timestamp_seconds",
+            "When a run last succeeded",
+            ["pipeline"],
+            registry=registry,
+        ).labels(pipeline).set(when)
     try:
-        pushadd_to_gateway(gateway, job="shopfloor-pipelines", grouping_key={"pipeline": pipeline},
-                           registry=registry, timeout=10)
+        pushadd_to_gateway(
+            gateway, job="shopfloor-pipelines", grouping_key={"pipeline": pipeline}, registry=registry, timeout=10
+        )
     except OSError:  # the outcome stays in the run's log; the alert on a missing success still fires
         log.exception("could not push the outcome of %s to %s", pipeline, gateway)

@@ -29,7 +29,25 @@ from shopfloor.registry.tracking import (
     use_tracking,
 )
 
-__all__ = ["HTTP_LIMITS", "PENDING", "REFERENCE", "REQUIREMENTS", "Contract", "Registration", "champion_contract",
-           "champion_score", "champion_version", "check_reachable", "check_writable", "ensure_experiment",
-           "load_version", "log_contract_model", "pinned", "prepare_registry", "reference_rows", "register_model",
-           "sweep_pending", "use_tracking"]
+__all__ = [
+    "HTTP_LIMITS",
+    "PENDING",
+    "REFERENCE",
+    "REQUIREMENTS",
+    "Contract",
+    "Registration",
+    "champion_contract",
+    "champion_score",
+    "champion_version",
+    "check_reachable",
+    "check_writable",
+    "ensure_experiment",
+    "load_version",
+    "log_contract_model",
+    "pinned",
+    "prepare_registry",
+    "reference_rows",
+    "register_model",
+    "sweep_pending",
+    "use_tracking",
+]

@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from shopfloor.constants import CHAMPION
 from shopfloor.contract import InputSchema, ShopfloorModel, schema_from_dict
 from shopfloor.errors import DataError, RegistryError
+from shopfloor.kinds import canonical
 from shopfloor.platform.refusal import refused
 
 #: The development rows logged with each model (raw columns + label): what drift is measured against and what
@@ -27,6 +28,8 @@ def champion_score(model_name: str, metric: str, alias: str = CHAMPION) -> float
     try:
         version = client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
+        return None
+    if not version.run_id:
         return None
     value = client.get_run(version.run_id).data.metrics.get(metric)
     return None if value is None else float(value)
@@ -61,10 +64,13 @@ def champion_contract(model_name: str, alias: str = CHAMPION) -> Contract:
     info = mlflow.models.get_model_info(uri)
     meta = (info.metadata or {}).get("shopfloor")
     if not meta or "inputs" not in meta:
-        raise DataError("model", f"{uri} was not registered with Shopfloor's model contract (no inputs in its "
-                                 "metadata); register it again with this version of Shopfloor")
+        raise DataError(
+            "model",
+            f"{uri} was not registered with Shopfloor's model contract (no inputs in its "
+            "metadata); register it again with this version of Shopfloor",
+        )
     details = {k: v for k, v in meta.items() if k not in ("contract", "kind", "inputs", "outputs")}
-    return Contract(version, meta.get("kind", "model"), schema_from_dict(meta["inputs"]), details)
+    return Contract(version, canonical(meta.get("kind", "model")), schema_from_dict(meta["inputs"]), details)
 
 
 def load_version(model_name: str, version: str | int) -> ShopfloorModel:

@@ -39,23 +39,39 @@ def history(model_name: str, client: MlflowClient | None = None) -> list[dict[st
         tags = client.get_registered_model(model_name).tags or {}
     except MlflowException as exc:
         raise RegistryError(f"model {model_name!r} is not registered") from exc
-    moves = [json.loads(v) | {"seq": int(k[len(PREFIX):])} for k, v in tags.items() if k.startswith(PREFIX)]
+    moves = [json.loads(v) | {"seq": int(k[len(PREFIX) :])} for k, v in tags.items() if k.startswith(PREFIX)]
     return sorted(moves, key=lambda m: m["seq"])
 
 
-def move_alias(model_name: str, alias: str, version: str | int, *, kind: str, reason: str, run_id: str = "",
-               command: str = "", client: MlflowClient | None = None) -> dict[str, Any]:
+def move_alias(
+    model_name: str,
+    alias: str,
+    version: str | int,
+    *,
+    kind: str,
+    reason: str,
+    run_id: str = "",
+    command: str = "",
+    client: MlflowClient | None = None,
+) -> dict[str, Any]:
     """Point ``model_name@alias`` at ``version`` and record the move; call with the registry lock held."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     client = client or MlflowClient()
     model = client.get_registered_model(model_name)
     before = (model.aliases or {}).get(alias)
-    seq = max((int(k[len(PREFIX):]) for k in (model.tags or {}) if k.startswith(PREFIX)), default=0) + 1
-    move = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "alias": alias,
-            "from": None if before is None else str(before), "to": str(version), "kind": kind, "reason": reason,
-            "run_id": run_id, "command": command,
-            "user": _who()}
+    seq = max((int(k[len(PREFIX) :]) for k in (model.tags or {}) if k.startswith(PREFIX)), default=0) + 1
+    move = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "alias": alias,
+        "from": None if before is None else str(before),
+        "to": str(version),
+        "kind": kind,
+        "reason": reason,
+        "run_id": run_id,
+        "command": command,
+        "user": _who(),
+    }
     client.set_registered_model_alias(model_name, alias, str(version))
     client.set_registered_model_tag(model_name, f"{PREFIX}{seq:06d}", json.dumps(move))
     return move | {"seq": seq}
@@ -85,19 +101,28 @@ def rollback_target(model_name: str, to: str | int | None, client: MlflowClient 
             if move["from"] is None:
                 break
             return current, move["from"]
-    raise DataError("model-name", f"no earlier champion of {model_name} on record (version {current} was the first); "
-                                  "name one with --to VERSION")
+    raise DataError(
+        "model-name",
+        f"no earlier champion of {model_name} on record (version {current} was the first); name one with --to VERSION",
+    )
 
 
-def rollback(model_name: str, to: str | int | None = None, reason: str = "",
-             command: str = "shopfloor rollback") -> dict[str, Any]:
+def rollback(
+    model_name: str, to: str | int | None = None, reason: str = "", command: str = "shopfloor rollback"
+) -> dict[str, Any]:
     """Move ``@champion`` back (see ``rollback_target``) through the registry lock, recorded."""
     from shopfloor.registry.lock import registry_lock
 
     with registry_lock(model_name):
         current, target = rollback_target(model_name, to)  # read under the lock: a racing move is seen
-        return move_alias(model_name, CHAMPION, target, kind="rollback", command=command,
-                          reason=reason or f"rolled back from version {current}")
+        return move_alias(
+            model_name,
+            CHAMPION,
+            target,
+            kind="rollback",
+            command=command,
+            reason=reason or f"rolled back from version {current}",
+        )
 
 
 def promote_challenger(model_name: str, reason: str = "", command: str = "shopfloor promote") -> dict[str, Any]:
@@ -115,7 +140,13 @@ def promote_challenger(model_name: str, reason: str = "", command: str = "shopfl
             raise DataError("model-name", f"{model_name} has no @challenger to promote")
         if str(challenger) == str(aliases.get(CHAMPION)):
             raise DataError("model-name", f"version {challenger} already holds @champion")
-        move = move_alias(model_name, CHAMPION, challenger, kind="manual", command=command,
-                          reason=reason or f"challenger version {challenger} promoted after its trial")
+        move = move_alias(
+            model_name,
+            CHAMPION,
+            challenger,
+            kind="manual",
+            command=command,
+            reason=reason or f"challenger version {challenger} promoted after its trial",
+        )
         client.delete_registered_model_alias(model_name, CHALLENGER)
         return move

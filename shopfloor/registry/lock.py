@@ -50,9 +50,14 @@ def _abandoned(tags: dict[str, str], now: float, lease: float) -> str | None:
 
 def _try_create(client: MlflowClient, name: str, tags: dict[str, str], model_name: str) -> bool:
     try:
-        client.create_registered_model(name, tags=tags, description=(
-            f"Shopfloor's registration lock for {model_name}: held while a version is registered and its "
-            "alias decided. Safe to delete when the process named in its tags is gone."))
+        client.create_registered_model(
+            name,
+            tags=tags,
+            description=(
+                f"Shopfloor's registration lock for {model_name}: held while a version is registered and its "
+                "alias decided. Safe to delete when the process named in its tags is gone."
+            ),
+        )
         return True
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_ALREADY_EXISTS" or "already exists" in str(exc).lower():
@@ -90,8 +95,10 @@ def registry_lock(model_name: str, wait: float = WAIT, lease: float = LEASE, pol
                     log.warning("broke the registry lock %s: %s", name, why)
             continue
         if time.monotonic() > deadline:
-            raise RegistryError(f"model {model_name!r}: the registry lock {name!r} is held by {held.get('holder')} "
-                                f"and was not released within {wait:g} s")
+            raise RegistryError(
+                f"model {model_name!r}: the registry lock {name!r} is held by {held.get('holder')} "
+                f"and was not released within {wait:g} s"
+            )
         time.sleep(poll)
     tags_token = tags["holder"]
     try:

@@ -74,10 +74,15 @@ def log_contract_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray
     version is created by ``register_model``, under the registry lock."""
     import shopfloor
 
-    return mlflow.pyfunc.log_model(name="model", python_model=model, signature=model.signature(),
-                                   input_example=example, metadata=model.metadata(),
-                                   code_paths=[str(Path(shopfloor.__file__).parent)],
-                                   pip_requirements=pinned(REQUIREMENTS))
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=model,
+        signature=model.signature(),
+        input_example=example,
+        metadata=model.metadata(),
+        code_paths=[str(Path(shopfloor.__file__).parent)],
+        pip_requirements=pinned(REQUIREMENTS),
+    )
 
 
 def sweep_pending(model_name: str) -> list[int]:
@@ -87,7 +92,7 @@ def sweep_pending(model_name: str) -> list[int]:
     tag goes. One without an alias died before the decision: it is deleted and its run marked failed.
     Returns the deleted version numbers."""
     client = MlflowClient()
-    deleted = []
+    deleted: list[int] = []
     try:
         versions = client.search_model_versions(f"name='{model_name}'")
     except MlflowException:
@@ -131,16 +136,27 @@ def register_model(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, **
         return _register(model, example, **kwargs)
     except MlflowException as exc:
         detail = refused(exc) or (str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__)
-        raise RegistryError(f"MLFLOW_TRACKING_URI {mlflow.get_tracking_uri()}: the registry failed while "
-                            f"registering {kwargs.get('model_name')!r}, and nothing was registered: {detail}") \
-            from exc
+        raise RegistryError(
+            f"MLFLOW_TRACKING_URI {mlflow.get_tracking_uri()}: the registry failed while "
+            f"registering {kwargs.get('model_name')!r}, and nothing was registered: {detail}"
+        ) from exc
 
 
-def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, model_name: str, experiment: str,
-                   metrics: dict[str, float], params: dict[str, Any], score_metric: str,
-                   artifacts: dict[str, Path] | None = None, tables: dict[str, pd.DataFrame] | None = None,
-                   tags: dict[str, str] | None = None, promote: bool | Callable[[], Decision] | None = None,
-                   log_model: Any = log_contract_model) -> Registration:
+def _register(
+    model: ShopfloorModel,
+    example: pd.DataFrame | np.ndarray,
+    *,
+    model_name: str,
+    experiment: str,
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    score_metric: str,
+    artifacts: dict[str, Path] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    tags: dict[str, str] | None = None,
+    promote: bool | Callable[[], Decision] | None = None,
+    log_model: Any = log_contract_model,
+) -> Registration:
     """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (``promotion.by_score``) unless
@@ -186,10 +202,14 @@ def _register(model: ShopfloorModel, example: pd.DataFrame | np.ndarray, *, mode
             mlflow.set_tags(decision.tags)
             alias = CHAMPION if decision.promote else CHALLENGER
             client.set_model_version_tag(model_name, str(version), score_metric, f"{score:.6f}")
-            kind = "retraining" if (tags or {}).get("shopfloor.pipeline") == "retraining" else (
-                "promotion" if decision.promote else "challenger")
-            move_alias(model_name, alias, version, kind=kind, reason=decision.reason, run_id=run.info.run_id,
-                       client=client)
+            kind = (
+                "retraining"
+                if (tags or {}).get("shopfloor.pipeline") == "retraining"
+                else ("promotion" if decision.promote else "challenger")
+            )
+            move_alias(
+                model_name, alias, version, kind=kind, reason=decision.reason, run_id=run.info.run_id, client=client
+            )
             client.delete_model_version_tag(model_name, str(version), PENDING)
     except BaseException:
         # Every version this run created goes, including one registered by a log step that failed later.

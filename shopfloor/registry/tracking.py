@@ -38,8 +38,11 @@ def use_tracking(uri: str | None = None) -> str:
     return uri
 
 
-HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-               "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def check_reachable(uri: str | None = None, timeout: float = 5.0) -> str:
@@ -60,8 +63,10 @@ def check_reachable(uri: str | None = None, timeout: float = 5.0) -> str:
         problem = f"answered {exc.code}"
     except (OSError, ValueError) as exc:
         problem = str(getattr(exc, "reason", exc))
-    raise RegistryError(f"MLFLOW_TRACKING_URI: the MLflow server at {uri} is unreachable ({problem}); "
-                        "start it (shopfloor mlflow-server) or point MLFLOW_TRACKING_URI at a running one")
+    raise RegistryError(
+        f"MLFLOW_TRACKING_URI: the MLflow server at {uri} is unreachable ({problem}); "
+        "start it (shopfloor mlflow-server) or point MLFLOW_TRACKING_URI at a running one"
+    )
 
 
 def check_writable(model_name: str) -> None:
@@ -76,8 +81,9 @@ def check_writable(model_name: str) -> None:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             return  # the first registration creates it, and its creator may manage it
         raise
-    client.set_registered_model_tag(model_name, "shopfloor.last_writer",
-                                    os.environ.get("MLFLOW_TRACKING_USERNAME", "anonymous"))
+    client.set_registered_model_tag(
+        model_name, "shopfloor.last_writer", os.environ.get("MLFLOW_TRACKING_USERNAME", "anonymous")
+    )
 
 
 def ensure_experiment(name: str) -> str:

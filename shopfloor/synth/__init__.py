@@ -6,12 +6,24 @@ registry of names costs nothing.
 
 from shopfloor.synth.catalog import NAMES, SYNTHESIZERS, synthesizer_class
 
-__all__ = ["NAMES", "SYNTHESIZERS", "CTGANSynthesizer", "FlowSynthesizer", "Synthesizer", "WGANConfig",
-           "WGANSynthesizer", "synthesizer_class"]
+__all__ = [
+    "NAMES",
+    "SYNTHESIZERS",
+    "CTGANSynthesizer",
+    "FlowSynthesizer",
+    "Synthesizer",
+    "WGANConfig",
+    "WGANSynthesizer",
+    "synthesizer_class",
+]
 
-_LAZY = {"CTGANSynthesizer": "shopfloor.synth.ctgan", "FlowSynthesizer": "shopfloor.synth.flow",
-         "Synthesizer": "shopfloor.synth.base", "WGANConfig": "shopfloor.synth.wgan",
-         "WGANSynthesizer": "shopfloor.synth.wgan"}
+_LAZY = {
+    "CTGANSynthesizer": "shopfloor.synth.ctgan",
+    "FlowSynthesizer": "shopfloor.synth.flow",
+    "Synthesizer": "shopfloor.synth.base",
+    "WGANConfig": "shopfloor.synth.wgan",
+    "WGANSynthesizer": "shopfloor.synth.wgan",
+}
 
 
 def __getattr__(name: str):

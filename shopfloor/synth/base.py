@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import pandas as pd
 import torch
 
+from shopfloor.defaults import with_overrides
 from shopfloor.errors import DataError
-from shopfloor.settings import with_overrides
 from shopfloor.synth.table import ColumnSpec
 
 

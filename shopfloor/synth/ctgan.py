@@ -62,8 +62,15 @@ class CTGANConfig:
 #: by SDV's detection, which would declare a numeric column whose values are all distinct (a coordinate, a time
 #: stamp, a serial measurement) the table's primary key and then reject it as not an id.
 SDTYPES = {"continuous": "numerical", "integer": "numerical", "categorical": "categorical", "boolean": "boolean"}
-SDV_SETTINGS = ("batch_size", "embedding_dim", "generator_dim", "discriminator_dim", "generator_lr",
-                "discriminator_lr", "pac")
+SDV_SETTINGS = (
+    "batch_size",
+    "embedding_dim",
+    "generator_dim",
+    "discriminator_dim",
+    "generator_lr",
+    "discriminator_lr",
+    "pac",
+)
 
 
 class CTGANSynthesizer(Synthesizer):
@@ -79,12 +86,15 @@ class CTGANSynthesizer(Synthesizer):
         d_units = trial.suggest_categorical("discriminator_units", [64, 128, 256])
         g_layers = trial.suggest_int("generator_layers", 1, 3)
         d_layers = trial.suggest_int("discriminator_layers", 1, 3)
-        return {"steps": step_budget(trial, max_steps),
-                "batch_size": trial.suggest_categorical("batch_size", [50, 100, 200, 500]),
-                "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
-                "generator_dim": (g_units,) * g_layers, "discriminator_dim": (d_units,) * d_layers,
-                "generator_lr": trial.suggest_float("generator_lr", 5e-5, 1e-3, log=True),
-                "discriminator_lr": trial.suggest_float("discriminator_lr", 5e-5, 1e-3, log=True)}
+        return {
+            "steps": step_budget(trial, max_steps),
+            "batch_size": trial.suggest_categorical("batch_size", [50, 100, 200, 500]),
+            "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
+            "generator_dim": (g_units,) * g_layers,
+            "discriminator_dim": (d_units,) * d_layers,
+            "generator_lr": trial.suggest_float("generator_lr", 5e-5, 1e-3, log=True),
+            "discriminator_lr": trial.suggest_float("discriminator_lr", 5e-5, 1e-3, log=True),
+        }
 
     def fit(self, table: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> CTGANSynthesizer:
         from sdv.metadata import Metadata
@@ -94,12 +104,25 @@ class CTGANSynthesizer(Synthesizer):
         cfg = self.config
         if cfg.condition_column and cfg.condition_column not in table.columns:
             raise SynthesisError(f"{cfg.condition_column}: condition column is not in the table")
-        specs = {s.name: s for s in (specs or detect(table))}
+        by_name = {s.name: s for s in (specs or detect(table))}
         self.columns = [c for c in map(str, table.columns) if c != cfg.condition_column]
         self._dtypes = {c: table[c].dtype for c in self.columns}
-        metadata = Metadata.load_from_dict({"tables": {TABLE: {"columns": {
-            column: {"sdtype": "categorical" if column == cfg.condition_column else SDTYPES[specs[column].kind]}
-            for column in map(str, table.columns)}}}})
+        metadata = Metadata.load_from_dict(
+            {
+                "tables": {
+                    TABLE: {
+                        "columns": {
+                            column: {
+                                "sdtype": "categorical"
+                                if column == cfg.condition_column
+                                else SDTYPES[by_name[column].kind]
+                            }
+                            for column in map(str, table.columns)
+                        }
+                    }
+                }
+            }
+        )
         settings = {k: getattr(cfg, k) for k in SDV_SETTINGS}
         settings["batch_size"] = max(cfg.pac, (min(cfg.batch_size, len(table)) // cfg.pac) * cfg.pac)
         epochs, _ = self._plan(len(table), settings["batch_size"], cfg.steps)
@@ -128,8 +151,11 @@ class CTGANSynthesizer(Synthesizer):
             yield epoch  # CTGAN trains this epoch before asking for the next
             losses = getattr(self._model._model, "loss_values", None)
             last = losses.iloc[-1] if losses is not None and len(losses) else {}
-            self._end_epoch(epoch, generator_loss=float(last.get("Generator Loss", np.nan)),
-                            discriminator_loss=float(last.get("Discriminator Loss", np.nan)))
+            self._end_epoch(
+                epoch,
+                generator_loss=float(last.get("Generator Loss", np.nan)),
+                discriminator_loss=float(last.get("Discriminator Loss", np.nan)),
+            )
 
     def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
         if not self.columns:
@@ -157,7 +183,8 @@ class CTGANSynthesizer(Synthesizer):
                 raise SynthesisError(
                     f"{cfg.condition_column}: CTGAN produced no row with value {cfg.condition_value!r} in "
                     f"{cfg.max_tries_per_batch} tries per batch; train longer, raise max_tries_per_batch, or "
-                    "fit on the minority rows only (condition_column=None)") from exc
+                    "fit on the minority rows only (condition_column=None)"
+                ) from exc
             raise
         if len(rows) < num_rows:
             log.warning("CTGAN gave %d of %d conditional rows", len(rows), num_rows)

@@ -25,14 +25,21 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
-HIGHER_IS_BETTER = {"ks_complement": True, "tv_complement": True, "column_shapes": True,
-                    "correlation_similarity": True, "wasserstein": False, "jensen_shannon": False}
+HIGHER_IS_BETTER = {
+    "ks_complement": True,
+    "tv_complement": True,
+    "column_shapes": True,
+    "correlation_similarity": True,
+    "wasserstein": False,
+    "jensen_shannon": False,
+}
 
 
 def _split(real: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(numeric columns, categorical columns) of ``real``."""
-    categorical = [c for c in real.columns if not pd.api.types.is_numeric_dtype(real[c])
-                   or pd.api.types.is_bool_dtype(real[c])]
+    categorical = [
+        c for c in real.columns if not pd.api.types.is_numeric_dtype(real[c]) or pd.api.types.is_bool_dtype(real[c])
+    ]
     return [c for c in real.columns if c not in categorical], categorical
 
 
@@ -120,11 +127,14 @@ def jensen_shannon(real: pd.DataFrame, synth: pd.DataFrame, bins: int = 20) -> f
 def fidelity_report(real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, float]:
     """All metrics, named as in ``HIGHER_IS_BETTER``."""
     synth = synth[real.columns]
-    return {"ks_complement": ks_complement(real, synth), "tv_complement": tv_complement(real, synth),
-            "column_shapes": column_shapes(real, synth),
-            "correlation_similarity": correlation_similarity(real, synth),
-            "wasserstein": wasserstein(real, synth),
-            "jensen_shannon": jensen_shannon(real, synth)}
+    return {
+        "ks_complement": ks_complement(real, synth),
+        "tv_complement": tv_complement(real, synth),
+        "column_shapes": column_shapes(real, synth),
+        "correlation_similarity": correlation_similarity(real, synth),
+        "wasserstein": wasserstein(real, synth),
+        "jensen_shannon": jensen_shannon(real, synth),
+    }
 
 
 def fidelity_loss(real: pd.DataFrame, synth: pd.DataFrame) -> float:

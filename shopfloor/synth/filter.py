@@ -52,10 +52,11 @@ class KMeansResult:
     @property
     def note(self) -> str:
         if self.premise_holds:
-            return (f"2-means found a faulty cluster ({self.cluster_share:.1%} faulty vs {self.base_rate:.1%} "
-                    "overall)")
-        return (f"2-means did not separate faulty rows (its best cluster is {self.cluster_share:.1%} faulty vs "
-                f"{self.base_rate:.1%} overall): the centroid of the real faulty rows was used instead")
+            return f"2-means found a faulty cluster ({self.cluster_share:.1%} faulty vs {self.base_rate:.1%} overall)"
+        return (
+            f"2-means did not separate faulty rows (its best cluster is {self.cluster_share:.1%} faulty vs "
+            f"{self.base_rate:.1%} overall): the centroid of the real faulty rows was used instead"
+        )
 
 
 def minority_centroid(features: pd.DataFrame, labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
@@ -66,9 +67,16 @@ def minority_centroid(features: pd.DataFrame, labels: np.ndarray, seed: int = 0)
     return km.cluster_centers_[best], float(shares[best])
 
 
-def kmeans_filter(candidates: pd.DataFrame, features: pd.DataFrame, labels: np.ndarray, *,
-                  n_target: int | None = None, d_max: float | None = None, d_max_quantile: float = 0.95,
-                  seed: int = 0) -> KMeansResult:
+def kmeans_filter(
+    candidates: pd.DataFrame,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    n_target: int | None = None,
+    d_max: float | None = None,
+    d_max_quantile: float = 0.95,
+    seed: int = 0,
+) -> KMeansResult:
     """Keep the candidates nearest the minority centroid with distance <= ``d_max``, at most ``n_target``.
 
     When ``d_max`` is not given it is the ``d_max_quantile`` of the real minority rows' distances to
@@ -87,9 +95,18 @@ def kmeans_filter(candidates: pd.DataFrame, features: pd.DataFrame, labels: np.n
     order = np.argsort(dist, kind="stable")
     order = order[dist[order] <= d_max]
     if n_target is not None:
-        order = order[:max(n_target, 0)]
-    return KMeansResult(candidates.iloc[order].reset_index(drop=True), order, dist, centroid, float(d_max), n_target,
-                        share, base_rate, bool(premise))
+        order = order[: max(n_target, 0)]
+    return KMeansResult(
+        candidates.iloc[order].reset_index(drop=True),
+        order,
+        dist,
+        centroid,
+        float(d_max),
+        n_target,
+        share,
+        base_rate,
+        bool(premise),
+    )
 
 
 @dataclass
@@ -100,8 +117,15 @@ class LikelihoodResult:
     threshold: float
 
 
-def likelihood_filter(candidates: pd.DataFrame, real_minority: pd.DataFrame, *, quantile: float = 0.05,
-                      seed: int = 0, steps: int = 300, folds: int = 3) -> LikelihoodResult:
+def likelihood_filter(
+    candidates: pd.DataFrame,
+    real_minority: pd.DataFrame,
+    *,
+    quantile: float = 0.05,
+    seed: int = 0,
+    steps: int = 300,
+    folds: int = 3,
+) -> LikelihoodResult:
     """Drop candidates whose log-density, under flows fitted on the real minority rows, falls below
     the ``quantile`` of the real rows' own log-densities.
 
@@ -131,8 +155,15 @@ def likelihood_filter(candidates: pd.DataFrame, real_minority: pd.DataFrame, *, 
     density = np.zeros(len(cand))
     for fit_idx, held_idx in KFold(folds, shuffle=True, random_state=seed).split(real):
         part = real.iloc[fit_idx]
-        flow = FlowSynthesizer(seed=seed, progress=False, steps=steps, n_blocks=4, hidden_units=32,
-                               weight_decay=1e-3, batch_size=min(32, len(part))).fit(part)
+        flow = FlowSynthesizer(
+            seed=seed,
+            progress=False,
+            steps=steps,
+            n_blocks=4,
+            hidden_units=32,
+            weight_decay=1e-3,
+            batch_size=min(32, len(part)),
+        ).fit(part)
         out_of_fold[held_idx] = flow.log_prob(real.iloc[held_idx])
         density += flow.log_prob(cand) / folds
     threshold = float(np.quantile(out_of_fold, quantile))
@@ -140,18 +171,28 @@ def likelihood_filter(candidates: pd.DataFrame, real_minority: pd.DataFrame, *, 
     return LikelihoodResult(candidates.iloc[index].reset_index(drop=True), index, density, threshold)
 
 
-def discriminator_scores(candidates: pd.DataFrame, features: pd.DataFrame, labels: np.ndarray,
-                         seed: int = 0) -> np.ndarray:
+def discriminator_scores(
+    candidates: pd.DataFrame, features: pd.DataFrame, labels: np.ndarray, seed: int = 0
+) -> np.ndarray:
     """P(faulty) of each candidate under a balanced gradient-boosted classifier of the real rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model = HistGradientBoostingClassifier(class_weight="balanced", max_iter=100, max_bins=32, max_depth=3,
-                                           random_state=seed).fit(features.to_numpy(float), labels)
+    model = HistGradientBoostingClassifier(
+        class_weight="balanced", max_iter=100, max_bins=32, max_depth=3, random_state=seed
+    ).fit(features.to_numpy(float), labels)
     return model.predict_proba(candidates[features.columns].to_numpy(float))[:, 1]
 
 
-def filter_rows(method: str, candidates: pd.DataFrame, features: pd.DataFrame, labels: np.ndarray, *,
-                seed: int = 0, d_max_quantile: float = 0.95, likelihood_quantile: float = 0.05) -> Filtered:
+def filter_rows(
+    method: str,
+    candidates: pd.DataFrame,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    d_max_quantile: float = 0.95,
+    likelihood_quantile: float = 0.05,
+) -> Filtered:
     """Apply filter ``method`` (see ``FILTERS``) to encoded ``candidates`` given the encoded real training
     rows ``features`` with their 0/1 ``labels``."""
     if method not in FILTERS:
@@ -169,8 +210,13 @@ def filter_rows(method: str, candidates: pd.DataFrame, features: pd.DataFrame, l
     if method in ("kmeans", "both"):
         res = kmeans_filter(candidates.iloc[order], features, labels, d_max_quantile=d_max_quantile, seed=seed)
         order = order[res.kept_index]
-        info |= {"d_max": res.d_max, "cluster_share": res.cluster_share, "base_rate": res.base_rate,
-                 "premise_holds": res.premise_holds, "note": res.note}
+        info |= {
+            "d_max": res.d_max,
+            "cluster_share": res.cluster_share,
+            "base_rate": res.base_rate,
+            "premise_holds": res.premise_holds,
+            "note": res.note,
+        }
     if method == "discriminator":
         scores = discriminator_scores(candidates, features, labels, seed)
         order = rng.permutation(np.flatnonzero(scores >= 0.5))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,11 @@ class AffineCoupling(nn.Module):
     """One coupling block: conditioner MLP on the kept features (and the context, if any) gives scale and
     shift of the others."""
 
-    def __init__(self, mask: torch.Tensor, hidden_units: int, hidden_layers: int, alpha: float = 2.0,
-                 context_dim: int = 0) -> None:
+    mask: torch.Tensor  # a registered buffer: 1 where the input passes unchanged
+
+    def __init__(
+        self, mask: torch.Tensor, hidden_units: int, hidden_layers: int, alpha: float = 2.0, context_dim: int = 0
+    ) -> None:
         super().__init__()
         dim = mask.numel()
         self.register_buffer("mask", mask)
@@ -52,8 +55,9 @@ class AffineCoupling(nn.Module):
         self.net = nn.Sequential(*layers, last)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(alpha)))
 
-    def _scale_shift(self, kept: torch.Tensor,
-                     context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _scale_shift(
+        self, kept: torch.Tensor, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         raw_s, t = self.net(kept if context is None else torch.cat([kept, context], dim=1)).chunk(2, dim=1)
         alpha = self.log_alpha.exp()
         free = 1.0 - self.mask
@@ -76,8 +80,10 @@ class RealNVP(nn.Module):
     def __init__(self, dim: int, n_blocks: int, hidden_units: int, hidden_layers: int, context_dim: int = 0) -> None:
         super().__init__()
         even = (torch.arange(dim) % 2 == 0).float()
-        self.blocks = nn.ModuleList(AffineCoupling(even if k % 2 == 0 else 1.0 - even, hidden_units, hidden_layers,
-                                                   context_dim=context_dim) for k in range(n_blocks))
+        self.blocks = nn.ModuleList(
+            AffineCoupling(even if k % 2 == 0 else 1.0 - even, hidden_units, hidden_layers, context_dim=context_dim)
+            for k in range(n_blocks)
+        )
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         logdet = torch.zeros(len(x), dtype=x.dtype, device=x.device)
@@ -88,12 +94,12 @@ class RealNVP(nn.Module):
 
     def inverse(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         for block in reversed(self.blocks):
-            z = block.inverse(z, context)
+            z = cast(AffineCoupling, block).inverse(z, context)
         return z
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         z, logdet = self(x, context)
-        return -0.5 * (z ** 2).sum(dim=1) - 0.5 * z.shape[1] * math.log(2 * math.pi) + logdet
+        return -0.5 * (z**2).sum(dim=1) - 0.5 * z.shape[1] * math.log(2 * math.pi) + logdet
 
 
 @dataclass
@@ -122,13 +128,15 @@ class FlowSynthesizer(Synthesizer):
     @staticmethod
     def search_space(trial, max_steps: int = 1500) -> dict[str, Any]:
         """Depth and width of the coupling stack, and the Adam settings."""
-        return {"n_blocks": trial.suggest_int("n_blocks", 2, 10),
-                "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
-                "hidden_layers": trial.suggest_int("hidden_layers", 1, 3),
-                "steps": step_budget(trial, max_steps),
-                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-                "learning_rate": trial.suggest_float("learning_rate", 1e-4, 5e-3, log=True),
-                "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True)}
+        return {
+            "n_blocks": trial.suggest_int("n_blocks", 2, 10),
+            "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
+            "hidden_layers": trial.suggest_int("hidden_layers", 1, 3),
+            "steps": step_budget(trial, max_steps),
+            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 5e-3, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+        }
 
     def _encoded(self, table: pd.DataFrame, rng: np.random.Generator | None = None) -> torch.Tensor:
         return torch.tensor(self.encoder.encode(table[self.columns], rng), dtype=torch.float32)
@@ -158,7 +166,7 @@ class FlowSynthesizer(Synthesizer):
             for step in range(per_epoch):
                 if done == cfg.steps:
                     break
-                loss = -self.flow.log_prob(data[order[step * batch:(step + 1) * batch]]).mean()
+                loss = -self.flow.log_prob(data[order[step * batch : (step + 1) * batch]]).mean()
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.flow.parameters(), 10.0)

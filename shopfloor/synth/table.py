@@ -111,7 +111,7 @@ class TableEncoder:
     def encode(self, table: pd.DataFrame, rng: np.random.Generator | None = None) -> np.ndarray:
         """The (n, dim) float matrix of ``table``: scaled numbers, then one one-hot block per discrete column."""
         out = np.zeros((len(table), self.dim))
-        out[:, :len(self.numeric)] = (self._numbers(table, rng) - self.center) / self.scale
+        out[:, : len(self.numeric)] = (self._numbers(table, rng) - self.center) / self.scale
         for spec, block in self.blocks:
             values = table[spec.name]
             codes = {c: k for k, c in enumerate(spec.categories)}
@@ -130,7 +130,7 @@ class TableEncoder:
         rounded, or floored when dequantized, and clipped to the observed range), blocks by argmax."""
         z = np.asarray(z, dtype=np.float64)
         data: dict[str, object] = {}
-        numbers = z[:, :len(self.numeric)] * self.scale + self.center
+        numbers = z[:, : len(self.numeric)] * self.scale + self.center
         for j, spec in enumerate(self.numeric):
             values = numbers[:, j]
             low, high = self._observed[spec.name]

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 import pandas as pd
@@ -29,7 +29,7 @@ from shopfloor.synth.base import Synthesizer
 from shopfloor.synth.catalog import synthesizer_class
 from shopfloor.synth.fidelity import fidelity_loss
 
-SearchSpace = Callable[[optuna.Trial], dict[str, Any]]
+SearchSpace = Callable[[optuna.trial.BaseTrial], dict[str, Any]]  # a live trial, or a FixedTrial to rebuild one
 Factory = Callable[[dict[str, Any]], Synthesizer]
 CHECKPOINTS = 4  # fidelity reported after each quarter of the epochs
 
@@ -61,8 +61,9 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words; used on purpose
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT,
-                                                  grace_period=3 * HEARTBEAT)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=3 * HEARTBEAT
+                )
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
             if attempt == attempts - 1:
                 raise
@@ -78,7 +79,6 @@ def check_storage(url: str) -> str:
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise DataError("optuna-storage", f"cannot open {url!r}: {detail}") from None
     return url
-
 
 
 @dataclass
@@ -101,8 +101,11 @@ class Objective:
             raise ValueError("tuning needs at least 2 held-out rows")
 
     @property
-    def directions(self) -> list[str]:
-        return {"fidelity": ["minimize"], "utility": ["maximize"], "both": ["minimize", "maximize"]}[self.kind]
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
+        out: list[Literal["minimize", "maximize"]] = ["minimize"] if self.kind in ("fidelity", "both") else []
+        if self.kind in ("utility", "both"):
+            out.append("maximize")
+        return out
 
     @property
     def names(self) -> list[str]:
@@ -114,7 +117,9 @@ class Objective:
             rows = synth.sample(self.sample_factor * len(self.fidelity_rows))
             out.append(fidelity_loss(self.fidelity_rows, rows))
         if self.kind in ("utility", "both"):
-            out.append(float(self.utility(synth)))
+            utility = self.utility
+            assert utility is not None  # checked when the objective was made
+            out.append(float(utility(synth)))
         return out
 
 
@@ -129,8 +134,15 @@ class TuningResult:
     pareto: list[dict[str, Any]]  # two-objective studies: every Pareto-optimal trial; else []
 
 
-def _epoch_callback(trial: optuna.Trial, synth: Synthesizer, objective: Objective, single: bool,
-                    deadline: float | None, fitted: dict, hard_deadline: float | None = None) -> Callable[[int], None]:
+def _epoch_callback(
+    trial: optuna.Trial,
+    synth: Synthesizer,
+    objective: Objective,
+    single: bool,
+    deadline: float | None,
+    fitted: dict,
+    hard_deadline: float | None = None,
+) -> Callable[[int], None]:
     """After each epoch: stop a trial that runs past the study's time budget once some trial of this session
     has finished (Optuna only checks the budget between trials, and one trial of a large network can take
     minutes), and any trial, the first too, past ``hard_deadline`` (epoch seconds: the run's time budget); for
@@ -158,10 +170,22 @@ def _pareto_pick(front: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTr
     return min(front, key=lambda t: (fid.index(t) + util.index(t), -t.values[1]))
 
 
-def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: Objective, *,
-         n_trials: int, timeout: float | None, storage: str, study_name: str, seed: int = 0,
-         progress: bool = True, label: str = "", refit: bool = True,
-         hard_deadline: float | None = None) -> TuningResult:
+def tune(
+    train: pd.DataFrame,
+    space: SearchSpace,
+    factory: Factory,
+    objective: Objective,
+    *,
+    n_trials: int,
+    timeout: float | None,
+    storage: str,
+    study_name: str,
+    seed: int = 0,
+    progress: bool = True,
+    label: str = "",
+    refit: bool = True,
+    hard_deadline: float | None = None,
+) -> TuningResult:
     """Run (or resume, or join: several workers may share one study) a study and return its best settings and,
     with ``refit``, the best synthesizer fitted on ``train``.
 
@@ -176,7 +200,7 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
     if hard_deadline is not None:
         timeout = max(0.0, min(timeout or float("inf"), hard_deadline - time.time()))
 
-    def run(trial: optuna.Trial) -> float | tuple[float, float]:
+    def run(trial: optuna.Trial) -> float | tuple[float, ...]:
         params = space(trial)
         try:
             synth = factory(params)
@@ -194,11 +218,17 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if single else None
-    study = optuna.create_study(study_name=study_name, storage=open_storage(storage),
-                                directions=objective.directions, load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=open_storage(storage),
+        directions=objective.directions,
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=pruner,
+    )
     if n_trials > 0:
         with bar(total=n_trials, desc=f"tune {label or study_name}", unit="trial", enabled=progress) as trials:
+
             def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
                 done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
                 if single and done:
@@ -221,5 +251,12 @@ def tune(train: pd.DataFrame, space: SearchSpace, factory: Factory, objective: O
         synth = fitted[best.number] if best.number in fitted else factory(params).fit(train)
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     pareto = [{"trial": t.number, **dict(zip(objective.names, t.values, strict=True)), **t.params} for t in front]
-    return TuningResult(params, dict(zip(objective.names, best.values, strict=True)), len(study.trials), pruned,
-                        study_name, synth, pareto)
+    return TuningResult(
+        params,
+        dict(zip(objective.names, best.values, strict=True)),
+        len(study.trials),
+        pruned,
+        study_name,
+        synth,
+        pareto,
+    )

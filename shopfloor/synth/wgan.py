@@ -68,13 +68,15 @@ class WGANSynthesizer(Synthesizer):
     @staticmethod
     def search_space(trial, max_steps: int = 1500) -> dict[str, Any]:
         """Dahdal et al.'s WGAN space: noise in [10, 500], 1-5 hidden layers of 32-512 units, plus training."""
-        return {"noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
-                "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
-                "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
-                "steps": step_budget(trial, max_steps),
-                "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-                "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
-                "penalty": trial.suggest_categorical("penalty", ["clip", "gp"])}
+        return {
+            "noise_dim": trial.suggest_int("noise_dim", 10, 500, log=True),
+            "hidden_layers": trial.suggest_int("hidden_layers", 1, 5),
+            "hidden_units": trial.suggest_int("hidden_units", 32, 512, log=True),
+            "steps": step_budget(trial, max_steps),
+            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+            "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
+            "penalty": trial.suggest_categorical("penalty", ["clip", "gp"]),
+        }
 
     def _generate(self, z: torch.Tensor, hard: bool, rng: torch.Generator | None = None) -> torch.Tensor:
         """Generator output: tanh numbers, and per one-hot block a (Gumbel-)softmax or a hard one-hot."""
@@ -112,7 +114,7 @@ class WGANSynthesizer(Synthesizer):
             for step in range(per_epoch):
                 if done == cfg.steps:
                     break
-                real = data[order[step * batch:(step + 1) * batch]]
+                real = data[order[step * batch : (step + 1) * batch]]
                 for _ in range(cfg.n_critic):
                     noise = torch.randn(len(real), cfg.noise_dim, generator=rng)
                     fake = self._generate(noise, hard=False, rng=rng).detach()
@@ -147,5 +149,5 @@ def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     """Gulrajani et al.: push the critic's gradient norm towards 1 on random interpolates."""
     eps = torch.rand(len(real), 1, generator=rng)
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return ((grad.norm(2, dim=1) - 1.0) ** 2).mean()

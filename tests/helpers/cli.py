@@ -8,18 +8,23 @@ import sys
 from pathlib import Path
 
 
-def shopfloor(*args: str, home: Path, timeout: float = 600, tracking_uri: str | None = None) \
-        -> subprocess.CompletedProcess:
+def shopfloor(
+    *args: str, home: Path, timeout: float = 600, tracking_uri: str | None = None
+) -> subprocess.CompletedProcess:
     """``shopfloor ARGS`` with ``home`` as its data directory and, unless ``tracking_uri`` says otherwise,
     the SQLite store in it."""
     if tracking_uri is None:
         from helpers.store import seed_store
 
         seed_store(home / "mlflow.db")  # the session's migrated store, copied (tests/conftest.py)
-    env = {**os.environ, "SHOPFLOOR_HOME": str(home),
-           "MLFLOW_TRACKING_URI": tracking_uri or f"sqlite:///{home / 'mlflow.db'}"}
-    return subprocess.run([sys.executable, "-m", "shopfloor_cli.main", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "SHOPFLOOR_HOME": str(home),
+        "MLFLOW_TRACKING_URI": tracking_uri or f"sqlite:///{home / 'mlflow.db'}",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "shopfloor_cli.main", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def nothing_registered(home: Path) -> None:

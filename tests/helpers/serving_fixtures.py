@@ -13,11 +13,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from shopfloor.classify.model import FaultClassifier
-from shopfloor.classify.train import reference_classifier
 from shopfloor.constants import FAULT_MODEL
 from shopfloor.data import ingest as ing
 from shopfloor.data.simulate import simulate_gearbox
+from shopfloor.fault_detection.pyfunc import FaultClassifier
+from shopfloor.fault_detection.train import reference_classifier
 from shopfloor.registry import Registration, register_model, use_tracking
 
 MODEL = FAULT_MODEL
@@ -34,16 +34,31 @@ def gearbox_with_variant(rows: int, seed: int) -> pd.DataFrame:
     return table.assign(variant=variant, faulty=np.where(flip, 1, table["faulty"]))
 
 
-def register_in(home: Path, model: FaultClassifier, example: pd.DataFrame, f2: float, name: str = MODEL,
-                tracking_uri: str | None = None, **kwargs) -> Registration:
+def register_in(
+    home: Path,
+    model: FaultClassifier,
+    example: pd.DataFrame,
+    f2: float,
+    name: str = MODEL,
+    tracking_uri: str | None = None,
+    **kwargs,
+) -> Registration:
     """Register ``model`` in the SQLite store of ``home`` (its artifacts under ``home``), or in the store at
     ``tracking_uri``."""
     saved = os.environ.get("SHOPFLOOR_HOME")
     os.environ["SHOPFLOOR_HOME"] = str(home)
     try:
         use_tracking(tracking_uri or f"sqlite:///{home / 'mlflow.db'}")
-        return register_model(model, example, model_name=name, experiment="serving-tests", metrics={"test_f2": f2},
-                              params={}, score_metric="test_f2", **kwargs)
+        return register_model(
+            model,
+            example,
+            model_name=name,
+            experiment="serving-tests",
+            metrics={"test_f2": f2},
+            params={},
+            score_metric="test_f2",
+            **kwargs,
+        )
     finally:
         mlflow.set_tracking_uri(None)
         if saved is None:
@@ -52,25 +67,35 @@ def register_in(home: Path, model: FaultClassifier, example: pd.DataFrame, f2: f
             os.environ["SHOPFLOOR_HOME"] = saved
 
 
-def register_gearbox_model(home: Path, f2: float, seed: int = 0, class_weight: str | None = None,
-                           variant: bool = False, name: str = MODEL, threshold: float = 0.5,
-                           reference: Path | None = None, tracking_uri: str | None = None):
+def register_gearbox_model(
+    home: Path,
+    f2: float,
+    seed: int = 0,
+    class_weight: str | None = None,
+    variant: bool = False,
+    name: str = MODEL,
+    threshold: float = 0.5,
+    reference: Path | None = None,
+    tracking_uri: str | None = None,
+):
     """Train a logistic regression on simulated gearbox rows (with a ``variant`` string column if asked)
     and register it with the given test F2; with ``reference`` (a file to write), the training rows are
     logged with it as fault detection logs them. Returns (registration, model, raw test rows)."""
     from shopfloor.registry import REFERENCE
 
     table = gearbox_with_variant(800, seed) if variant else simulate_gearbox(rows=800, seed=seed)
-    model, splits = reference_classifier(table, "faulty", seed, class_weight,
-                                         categorical=["variant"] if variant else None)
+    model, splits = reference_classifier(
+        table, "faulty", seed, class_weight, categorical=["variant"] if variant else None
+    )
     model.threshold = threshold
     rows = splits.test.drop(columns=[ing.LABEL])
     kwargs = {}
     if reference is not None:
         splits.train.to_parquet(reference, index=False)
         kwargs["artifacts"] = {REFERENCE: reference}
-    reg = register_in(home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name,
-                      tracking_uri=tracking_uri, **kwargs)
+    reg = register_in(
+        home, model, splits.train.drop(columns=[ing.LABEL]).head(5), f2, name=name, tracking_uri=tracking_uri, **kwargs
+    )
     return reg, model, rows
 
 
@@ -83,8 +108,12 @@ class Answer:
 
 def call(url: str, body: object | None = None, raw: bytes | None = None, method: str | None = None) -> Answer:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=data, method=method or ("POST" if data is not None else "GET"),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method or ("POST" if data is not None else "GET"),
+        headers={"content-type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return Answer(answer.status, json.loads(answer.read() or b"{}"), dict(answer.headers))
