@@ -19,6 +19,14 @@ from shopfloor.platform.net import free_port, wait_http
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USERS = {"v1": ["V1User"], "v2": ["V2User"], "both": ["V1User", "V2User"]}
+#: What the users send: table rows (``locustfile.py``) or image files (``images.py``, surface inspection).
+PROFILES = {
+    "rows": (LOCUSTFILE, USERS),
+    "images": (
+        Path(__file__).with_name("images.py"),
+        {"v1": ["ImageV1User"], "v2": ["ImageV2User"], "both": ["ImageV1User", "ImageV2User"]},
+    ),
+}
 
 
 def wait_ready(url: str, model: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
@@ -137,6 +145,7 @@ def run_locust(
     max_error_rate: float = 0.0,
     spawn_rate: float | None = None,
     processes: int | None = None,
+    profile: str = "rows",
 ) -> SlaResult:
     """Locust headless (FastHttpUser) with ``users`` users at ``rate`` requests/s each, in ``processes``
     forked processes (default: every core but the server's); returns the SLA verdict with the offered and
@@ -158,7 +167,7 @@ def run_locust(
         "-m",
         "locust",
         "-f",
-        str(LOCUSTFILE),
+        str(PROFILES[profile][0]),
         "--headless",
         "--host",
         host,
@@ -176,7 +185,7 @@ def run_locust(
         "--loglevel",
         "WARNING",
         *(["--processes", str(processes)] if processes > 1 else []),
-        *USERS[protocol],
+        *PROFILES[profile][1][protocol],
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with CpuWatch(proc.pid) as watch:

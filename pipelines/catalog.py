@@ -7,6 +7,7 @@ from pipelines.fault_detection import fault_detection
 from pipelines.health_index import health_index
 from pipelines.prognosis import prognosis
 from pipelines.retraining import retraining
+from pipelines.surface_inspection import surface_inspection
 
 PIPELINES: dict[str, Callable] = {
     "fault-detection": fault_detection,
@@ -14,6 +15,7 @@ PIPELINES: dict[str, Callable] = {
     "retraining": retraining,
     "anomaly-detection": anomaly_detection,
     "prognosis": prognosis,
+    "surface-inspection": surface_inspection,
 }
 
 

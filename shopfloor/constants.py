@@ -19,18 +19,28 @@ FAULT_MODEL = "gearbox-fault-classifier"
 HEALTH_MODEL = "health-index"
 ANOMALY_MODEL = "milling-anomaly-detector"
 PROGNOSIS_MODEL = "tool-wear-prognosis"
+SURFACE_MODEL = "surface-inspection"
 DEFAULT_MODELS = {
     "fault-detection": FAULT_MODEL,
     "health-index": HEALTH_MODEL,
     "retraining": FAULT_MODEL,
     "anomaly-detection": ANOMALY_MODEL,
     "prognosis": PROGNOSIS_MODEL,
+    "surface-inspection": SURFACE_MODEL,
 }
 PIPELINE_NAMES = tuple(DEFAULT_MODELS)
 
 #: MLflow experiments, one per pipeline.
 EXPERIMENTS = {
-    name: name for name in ("fault-detection", "health-index", "retraining", "anomaly-detection", "prognosis")
+    name: name
+    for name in (
+        "fault-detection",
+        "health-index",
+        "retraining",
+        "anomaly-detection",
+        "prognosis",
+        "surface-inspection",
+    )
 }
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -55,6 +65,7 @@ RETRAIN_METRICS_BY_KIND = {
     "health-index": ("rul_ranking", "neg_rul_rmse", "rul_interval_coverage"),
     "anomaly-detection": ("ap", "precision", "recall"),
     "prognosis": ("neg_rmse", "coverage"),
+    "surface-inspection": ("ap", "roc_auc", "f2"),
 }
 RETRAIN_METRICS = ("auto", *dict.fromkeys(m for ms in RETRAIN_METRICS_BY_KIND.values() for m in ms))
 PROTOCOLS = ("v1", "v2", "both")
@@ -80,6 +91,7 @@ SERVE_PORTS = {
     "retraining": SERVER_PORT,
     "anomaly-detection": SERVER_PORT + 2,
     "prognosis": SERVER_PORT + 3,
+    "surface-inspection": SERVER_PORT + 4,
 }
 DEFAULT_MAX_BATCH = 4096
 #: Live quality (answers with an outcome): recomputed this often by the model server, over this window, and

@@ -755,12 +755,107 @@ class SequenceSchema:
         )
 
 
+@dataclass
+class Images:
+    """A checked batch of images, each decoded to a [size, size] float32 grayscale array in [0, 1]."""
+
+    values: np.ndarray
+    schema: ImageSchema
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def _image_bytes(value: Any, where: str) -> bytes:
+    """An image sent as bytes, as base64 text, or as KServe's ``{"b64": "..."}``."""
+    import base64
+    import binascii
+
+    if isinstance(value, Mapping):
+        if "b64" not in value:
+            raise DataError(where, 'an image is {"b64": "<base64 of the file>"}', "malformed")
+        value = value["b64"]
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if not isinstance(value, str):
+        raise DataError(where, f"an image is base64 text, got {type(value).__name__}", "malformed")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise DataError(where, "is not valid base64", "malformed") from None
+
+
+@dataclass(frozen=True)
+class ImageSchema:
+    """Images of any size, grayscale or colour (PNG, JPEG, BMP or TIFF), turned into [size, size] grayscale inside
+    the model. v1 takes ``{"instances": [{"image": {"b64": "..."}}, ...]}`` (KServe's image convention; an
+    instance may also be ``{"b64": ...}`` or the base64 text alone); v2 one BYTES tensor ``image`` with an image
+    file per element; MLflow's ``predict`` a DataFrame with an ``image`` column of bytes or base64 text. A file
+    that is not an image, an empty, truncated or oversized one is refused naming the instance."""
+
+    name: str = "image"
+    size: int = 64
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image": self.name, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> ImageSchema:
+        return cls(spec["image"], int(spec["size"]))
+
+    def v2_inputs(self) -> list[dict[str, Any]]:
+        return [{"name": self.name, "datatype": "BYTES", "shape": [-1]}]
+
+    def mlflow_schema(self):
+        from mlflow.types import ColSpec, DataType, Schema
+
+        return Schema([ColSpec(DataType.binary, self.name)])
+
+    def unknown_categories(self, rows: Images) -> dict[str, int]:
+        return {}
+
+    def _decoded(self, files: Sequence[Any], where: Callable[[int], str], max_batch: int) -> Images:
+        from shopfloor.data.images import decode
+
+        if not files:
+            raise DataError(where(0).split("[")[0], "no images", "empty_batch")
+        check_batch(len(files), where(0).split("[")[0], max_batch)
+        values = np.stack([decode(_image_bytes(f, where(i)), where(i)) for i, f in enumerate(files)])
+        return Images(values, self)
+
+    def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Images:
+        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+            raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
+        files = [i.get(self.name, i) if isinstance(i, Mapping) and "b64" not in i else i for i in payload["instances"]]
+        return self._decoded(files, lambda i: f"instances[{i}]", max_batch)
+
+    def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Images:
+        if len(inputs) != 1 or inputs[0].datatype != "BYTES":
+            raise DataError("inputs", f"send one BYTES tensor {self.name!r}, one image file per element", "malformed")
+        return self._decoded(list(inputs[0].data), lambda i: f"inputs[0].data[{i}]", max_batch)
+
+    def from_input(self, model_input: Any) -> Images:
+        if isinstance(model_input, pd.DataFrame):
+            model_input = model_input[self.name].tolist() if self.name in model_input else []
+        elif isinstance(model_input, Mapping):
+            model_input = list(model_input.get(self.name, []))
+        if isinstance(model_input, np.ndarray) and model_input.ndim == 3:  # decoded already: [n, size, size]
+            return Images(np.asarray(model_input, dtype=np.float32), self)
+        return self._decoded(list(model_input), lambda i: f"input[{i}]", 1 << 31)
+
+
 def schema_from_dict(spec: Any) -> InputSchema:
-    """The input schema kept in a model's metadata: a list of columns, or a tensor or sequence description."""
+    """The input schema kept in a model's metadata: a list of columns, or a tensor, sequence or image description."""
     if isinstance(spec, Mapping) and "tensor" in spec:
         return TensorSchema.from_dict(spec)
     if isinstance(spec, Mapping) and "sequence" in spec:
         return SequenceSchema.from_dict(spec)
+    if isinstance(spec, Mapping) and "image" in spec:
+        return ImageSchema.from_dict(spec)
     return TabularSchema.from_dict(spec)
 
 

@@ -253,17 +253,41 @@ class Retraining:
     seed: int = setting(0, "random seed of every step")
 
 
+@dataclass(frozen=True)
+class SurfaceInspection:
+    good_class: str = setting("good", "the class (subfolder or manifest label) of defect-free images")
+    mode: str = setting(
+        "classify",
+        "classify: a defect classifier from labelled defect images (flow-synthesized images must earn their "
+        "place); detect: a detector that learns the good images only, for defects nobody labelled",
+        choices=("classify", "detect"),
+    )
+    min_images: int = setting(5, "fewest images a class may have", low=3)
+    ae_steps: int = setting(1500, "autoencoder training steps (batches of 32)", low=1)
+    flow_steps: int = setting(2000, "latent flow training steps", low=1)
+    cnn_epochs: int = setting(25, "epochs of each defect-classifier CNN", low=1)
+    ratios: tuple[str, ...] = setting(
+        ("0.5", "1"), "synthetic defect images to try, as shares of the number that would balance the classes"
+    )
+    quantile: float = setting(
+        0.95, "detect mode: the share of validation good images under the threshold", low=0.5, high=0.9999
+    )
+    seed: int = setting(0, "random seed of every step")
+
+
 FAULT_DETECTION = FaultDetection()
 HEALTH_INDEX = HealthIndex()
 ANOMALY_DETECTION = AnomalyDetection()
 PROGNOSIS = Prognosis()
 RETRAINING = Retraining()
+SURFACE_INSPECTION = SurfaceInspection()
 DEFAULTS = {
     "fault-detection": FAULT_DETECTION,
     "health-index": HEALTH_INDEX,
     "anomaly-detection": ANOMALY_DETECTION,
     "prognosis": PROGNOSIS,
     "retraining": RETRAINING,
+    "surface-inspection": SURFACE_INSPECTION,
 }
 
 

@@ -49,6 +49,11 @@ KINDS: dict[str, Kind] = {
         Kind(
             "prognosis", "shopfloor.prognosis.pyfunc:PrognosisPyfunc", "shopfloor.prognosis.retrain:PrognosisRetrainer"
         ),
+        Kind(
+            "surface-inspection",
+            "shopfloor.surface_inspection.pyfunc:SurfaceInspectionPyfunc",
+            "shopfloor.surface_inspection.retrain:SurfaceRetrainer",
+        ),
     )
 }
 

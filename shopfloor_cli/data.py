@@ -57,6 +57,16 @@ def cmd_wear(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_surfaces(args: argparse.Namespace) -> int:
+    from shopfloor.surface_inspection.simulate import DEFAULT_COUNTS, simulate_surfaces
+
+    counts = {k: max(1, round(v * args.scale)) for k, v in DEFAULT_COUNTS.items()}
+    out = simulate_surfaces(args.out, counts, seed=args.seed)
+    shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+    print(f"wrote {sum(counts.values())} simulated surface images to {out}/<class>/ ({shown}), defects with masks")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="simulate data sets").add_subparsers(dest="what", required=True)
     sim = data.add_parser("simulate", help="write a simulated table").add_subparsers(dest="kind", required=True)
@@ -91,3 +101,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     wear.add_argument("--seed", type=int, default=0)
     wear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
     wear.set_defaults(func=cmd_wear)
+    surf = sim.add_parser(
+        "surfaces", help="textured surface images, good and with scratches, pits, cracks, blotches (a folder)"
+    )
+    surf.add_argument(
+        "--scale", type=float, default=1.0, help="images per class times this (default: 300 good, 120 defects)"
+    )
+    surf.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    surf.add_argument("--out", required=True, help="folder to write one subfolder per class into")
+    surf.set_defaults(func=cmd_surfaces)

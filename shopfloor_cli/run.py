@@ -507,6 +507,64 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
     return _registered(run, args, result)
 
 
+def cmd_surface_inspection(args: argparse.Namespace) -> int:
+    model = model_name_for(args, "surface-inspection")
+
+    import tempfile
+
+    from shopfloor import config
+    from shopfloor.surface_inspection.data import load
+
+    if args.data:
+        data = Path(args.data).resolve()
+    else:  # the embedded default: simulated surfaces, written where this run's data lives
+        from shopfloor.surface_inspection.simulate import simulate_surfaces
+
+        home = config.home()
+        home.mkdir(parents=True, exist_ok=True)
+        data = simulate_surfaces(Path(tempfile.mkdtemp(prefix="surfaces-", dir=home)), seed=args.seed)
+    images = load(data, good_class=args.good_class, min_images=args.min_images)  # named errors before any step
+    print(
+        f"{len(images)} images: {int((images.defect == 0).sum())} {args.good_class}, "
+        f"{int(images.defect.sum())} defects of {len(images.kinds)} kinds ({', '.join(images.kinds)})"
+    )
+
+    from pipelines.surface_inspection import surface_inspection
+    from shopfloor_cli.runner import run_local
+
+    _header("surface-inspection", data, model, f"mode {args.mode}, good class {args.good_class!r}")
+    run = run_local(
+        surface_inspection,
+        verbose=args.verbose,
+        tracking_uri=config.tracking_uri(),
+        data_path=str(data),
+        good_class=args.good_class,
+        mode=args.mode,
+        min_images=args.min_images,
+        ae_steps=args.ae_steps,
+        flow_steps=args.flow_steps,
+        cnn_epochs=args.cnn_epochs,
+        ratios=csv_list(args.ratios),
+        quantile=args.quantile,
+        model_name=model,
+        deploy_target=args.deploy,
+        serve_port=args.port,
+        seed=args.seed,
+    )
+    result = run.output
+    score = "valid_ap" if args.mode == "classify" else "valid_roc_auc"
+    print(f"\n{args.mode} mode, chosen on validation {score.removeprefix('valid_')} (test figures reported, not used):")
+    for row in result["table"]:
+        mark = "*" if row["chosen"] else " "
+        print(f" {mark} {row['method']:28s} validation {row[score]:.3f}  {row['seconds']:6.1f} s")
+    test = result["test"]
+    print(
+        f"  chosen {result['method']}: test AP {test['ap']:.3f}, ROC-AUC {test['roc_auc']:.3f}, F2 {test['f2']:.3f}, "
+        f"good images flagged {test['good_flagged']:.1%}"
+    )
+    return _registered(run, args, result)
+
+
 # ------------------------------------------------------------------ parser
 def _common(p: argparse.ArgumentParser, pipeline: str, data_help: str) -> None:
     """The options every ``shopfloor run`` takes, then the pipeline's own from its defaults."""
@@ -611,6 +669,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--test-cases", help="comma-separated cases to test on (Russell and Wang: 2,11,12); with neither, all"
     )
     pg.set_defaults(func=cmd_prognosis)
+
+    si = run.add_parser(
+        "surface-inspection",
+        help="flag defective parts from surface images: a classifier that may learn from flow-synthesized defects, "
+        "or a detector of defects nobody labelled",
+    )
+    _common(
+        si,
+        "surface-inspection",
+        "a folder with one subfolder of images per class, or a CSV manifest path,label (default: simulated surfaces)",
+    )
+    si.set_defaults(func=cmd_surface_inspection)
 
     rt = run.add_parser(
         "retraining",

@@ -55,6 +55,16 @@ def _wear_request(model: Any) -> tuple[dict, list[dict]]:
     return {"instances": [[0.0, 0.04, 0.07, 0.09]]}, [{"row": 0, "label": 0.11}]
 
 
+def _surface_request(model: Any) -> tuple[dict, list[dict]]:
+    import base64
+
+    from shopfloor.data.images import encode_png
+
+    data = kf.surface_images(0.2, seed=14)
+    body = {"instances": [{"image": {"b64": base64.b64encode(encode_png(i)).decode()}} for i in data.images[:3]]}
+    return body, [{"row": i, "label": int(y)} for i, y in enumerate(data.defect[:3])]
+
+
 def _wear_log(model: Any) -> int:
     from shopfloor.prognosis.wear_model import wear_table
 
@@ -87,6 +97,14 @@ CASES = [
         {},
     ),
     Case("prognosis", kf.WEAR, kf.register_wear, _wear_request, _wear_log, {"fine_tune_epochs": 2}),
+    Case(
+        "surface-inspection",
+        kf.SURFACE,
+        kf.register_surface,
+        _surface_request,
+        kf.log_surface_answers,
+        {"fine_tune_epochs": 1},
+    ),
 ]
 
 

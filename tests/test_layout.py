@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINES = ("fault_detection", "health_index", "anomaly_detection", "prognosis", "retraining")
+PIPELINES = ("fault_detection", "health_index", "anomaly_detection", "prognosis", "retraining", "surface_inspection")
 WORKFLOWS = {f"shopfloor.{name}.workflow" for name in PIPELINES}  # each pipeline's steps, in its package
 
 

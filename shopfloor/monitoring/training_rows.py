@@ -87,7 +87,7 @@ def run_to_failure_log(
     return kept[columns].sort_values([unit, time], kind="stable").reset_index(drop=True)
 
 
-def _answers(model: str, since: datetime | None, root: Path | None) -> pd.DataFrame:
+def answered_rows(model: str, since: datetime | None, root: Path | None) -> pd.DataFrame:
     """Answered rows with an outcome and their input, each request row once, with the group they belong to:
     the business key, else the request."""
     table = _with_outcomes(model, since, root, column="input").drop_duplicates(["request_id", "row"], keep="last")
@@ -97,7 +97,7 @@ def _answers(model: str, since: datetime | None, root: Path | None) -> pd.DataFr
 
 def labelled_windows(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
     """Logged sub-cuts with their cut and outcome (columns ``cut``, ``label``, ``subcut``)."""
-    table = _answers(model, since, root)
+    table = answered_rows(model, since, root)
     return pd.DataFrame(
         {
             "cut": table["group"].to_numpy(),
@@ -109,7 +109,7 @@ def labelled_windows(model: str, since: datetime | None = None, root: Path | Non
 
 def wear_curves(model: str, since: datetime | None = None, root: Path | None = None) -> pd.DataFrame:
     """Logged wear sequences, each with the wear measured at the next cut, as a wear table (case, cut, VB)."""
-    table = _answers(model, since, root)
+    table = answered_rows(model, since, root)
     curves: dict[Any, tuple[float, ...]] = {}
     for group, sequence, measured in zip(table["group"], table["input"], table["label"], strict=True):
         curve = (*map(float, sequence), float(measured))

@@ -39,7 +39,13 @@ class AffineCoupling(nn.Module):
     mask: torch.Tensor  # a registered buffer: 1 where the input passes unchanged
 
     def __init__(
-        self, mask: torch.Tensor, hidden_units: int, hidden_layers: int, alpha: float = 2.0, context_dim: int = 0
+        self,
+        mask: torch.Tensor,
+        hidden_units: int,
+        hidden_layers: int,
+        alpha: float = 2.0,
+        context_dim: int = 0,
+        slope: float = 0.1,
     ) -> None:
         super().__init__()
         dim = mask.numel()
@@ -47,7 +53,7 @@ class AffineCoupling(nn.Module):
         layers: list[nn.Module] = []
         width = dim + context_dim
         for _ in range(hidden_layers):
-            layers += [nn.Linear(width, hidden_units), nn.LeakyReLU(0.1)]
+            layers += [nn.Linear(width, hidden_units), nn.LeakyReLU(slope) if slope else nn.ReLU()]
             width = hidden_units
         last = nn.Linear(width, 2 * dim)
         nn.init.zeros_(last.weight)  # start as the identity map
@@ -75,13 +81,30 @@ class AffineCoupling(nn.Module):
 
 class RealNVP(nn.Module):
     """Stacked coupling blocks with alternating masks and a standard-normal base; with ``context_dim`` > 0
-    every block also takes the context, and the flow is conditional."""
+    every block also takes the context, and the flow is conditional. ``alpha`` starts each block's scale bound
+    (its tanh_alpha, trained); ``slope`` is the conditioners' leaky-ReLU slope (0: ReLU)."""
 
-    def __init__(self, dim: int, n_blocks: int, hidden_units: int, hidden_layers: int, context_dim: int = 0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        n_blocks: int,
+        hidden_units: int,
+        hidden_layers: int,
+        context_dim: int = 0,
+        alpha: float = 2.0,
+        slope: float = 0.1,
+    ) -> None:
         super().__init__()
         even = (torch.arange(dim) % 2 == 0).float()
         self.blocks = nn.ModuleList(
-            AffineCoupling(even if k % 2 == 0 else 1.0 - even, hidden_units, hidden_layers, context_dim=context_dim)
+            AffineCoupling(
+                even if k % 2 == 0 else 1.0 - even,
+                hidden_units,
+                hidden_layers,
+                alpha=alpha,
+                context_dim=context_dim,
+                slope=slope,
+            )
             for k in range(n_blocks)
         )
 

@@ -220,3 +220,49 @@ def retrain(home: Path, name: str, tmp: Path, **settings) -> tuple[dict, pd.Data
         retrain_info=info,
     )
     return {**result, "retrain": info}, pd.read_parquet(files["holdout"]), pd.read_parquet(files["adapt"])
+
+
+# ------------------------------------------------------------------ surface inspection
+SURFACE = "surface-line"
+
+
+def surface_images(scale: float, seed: int):
+    """Simulated surface images (``scale`` times 20 good and 5 of each defect kind), loaded."""
+    import tempfile
+
+    from shopfloor.surface_inspection.data import load
+    from shopfloor.surface_inspection.simulate import KINDS, simulate_surfaces
+
+    counts = {"good": round(20 * scale), **{k: max(1, round(5 * scale)) for k in KINDS}}
+    with tempfile.TemporaryDirectory() as folder:
+        return load(simulate_surfaces(folder, counts, seed=seed), min_images=1)
+
+
+def register_surface(home: Path) -> Any:
+    """A classify-mode champion: a small CNN trained for one epoch."""
+    from shopfloor.data.images import encode_png
+    from shopfloor.surface_inspection import classify
+    from shopfloor.surface_inspection.pyfunc import SurfaceInspectionPyfunc
+
+    data = surface_images(1.0, seed=1)
+    net, _ = classify.train_cnn(data.images, data.defect, classify.CNNConfig(filters=4, epochs=1), 0, False)
+    classes = {"good_class": data.good_class, "defect_kinds": data.kinds}
+    model = SurfaceInspectionPyfunc(classify.CNNScorer(net), 0.5, "classify", "cnn/class-weights", classes)
+    _register(home, model, {"image": [encode_png(data.images[0])]}, SURFACE, "valid_ap")
+    return model
+
+
+def log_surface_answers(model: Any, scale: float = 2.0, seed: int = 2) -> int:
+    """Simulated images answered ten to a request, each image's outcome (1: defective) fed back by request id."""
+    data = surface_images(scale, seed)
+    log, outcomes = PredictionLog(flush_seconds=60), []
+    for start in range(0, len(data), 10):
+        batch = model.inputs.from_input(data.images[start : start + 10])
+        log.add(Entry(datetime.now(UTC).timestamp(), SURFACE, "1", f"img-{start}", batch, model.predict_rows(batch)))
+        outcomes += [
+            {"request_id": f"img-{start}", "row": i, "label": int(y)}
+            for i, y in enumerate(data.defect[start : start + 10])
+        ]
+    log.close()
+    assert record_outcomes(SURFACE, outcomes).stored == len(data)
+    return len(data)
