@@ -286,7 +286,53 @@ def _prognosis_draws(data: dict) -> str:
     )
 
 
+def _surface_inspection(data: dict) -> str:
+    """Both modes of surface inspection: every row's validation and test figures over the seeds."""
+    d = data.get("data", {})
+    classes = ", ".join(f"{k} {v}" for k, v in d.get("classes", {}).items())
+    fidelity = data.get("fidelity_auc", {})
+    pm = lambda row, k: f"{_cell(row.get(k))} ± {_cell(row.get(k + '_sd'))}"  # noqa: E731
+    classify = [
+        {
+            **r,
+            "test AP": pm(r, "test_ap"),
+            "gain over plain": pm(r, "test_ap_gain_over_plain") if "test_ap_gain_over_plain" in r else "",
+        }
+        for r in data.get("classify", [])
+    ]
+    detect = [{**r, "unseen kinds ROC-AUC": pm(r, "test_auc_unseen_kinds")} for r in data.get("detect", [])]
+    return "\n".join(
+        [
+            f"{d.get('images')} images ({classes}); held out of training and validation in detect mode: "
+            f"{', '.join(d.get('held_out', []))}. Real-vs-synthetic ROC-AUC of a texture classifier (0.5: "
+            f"indistinguishable): flow {_cell(fidelity.get('flow'))}, Gaussian codes "
+            f"{_cell(fidelity.get('gaussian'))}, the autoencoder's own reconstructions "
+            f"{_cell(fidelity.get('reconstruction'))}.\n",
+            "Classify mode (chosen on validation AP; `chosen_in`: seeds where the row was chosen):\n",
+            _table(
+                classify,
+                ["method", "chosen_in", "valid_ap", "test AP", "test_auc", "test_f2", "gain over plain", "seconds"],
+            ),
+            "\nDetect mode (good images only; chosen on validation ROC-AUC):\n",
+            _table(
+                detect,
+                [
+                    "method",
+                    "chosen_in",
+                    "valid_auc",
+                    "test_auc",
+                    "unseen kinds ROC-AUC",
+                    "test_f2",
+                    "good_flagged",
+                    "seconds",
+                ],
+            ),
+        ]
+    )
+
+
 SPECIAL = {
+    "surface_inspection": _surface_inspection,
     "prognosis_draws": _prognosis_draws,
     "milling_anomaly": _milling,
     "health_index_selection": _health_selection,
