@@ -10,7 +10,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def anomaly_ingest(
+def anomaly_detection_ingest(
     data_path: str,
     windows: Output[Dataset],
     cut_column: str,
@@ -41,7 +41,7 @@ def anomaly_ingest(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def anomaly_train(
+def anomaly_detection_train(
     windows: Input[Dataset],
     model: Output[Model],
     trials: Output[Dataset],
@@ -80,7 +80,7 @@ def anomaly_train(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def anomaly_evaluate(
+def anomaly_detection_evaluate(
     model: Input[Model],
     windows: Input[Dataset],
     metrics: Output[Metrics],
@@ -114,7 +114,7 @@ def anomaly_evaluate(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def anomaly_register(
+def anomaly_detection_register(
     model: Input[Model],
     windows: Input[Dataset],
     report: Input[Dataset],

@@ -10,7 +10,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def health_ingest(
+def health_index_ingest(
     data_path: str,
     unit: str,
     time: str,
@@ -49,7 +49,7 @@ def health_ingest(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def health_train(
+def health_index_train(
     train: Input[Dataset],
     test: Input[Dataset],
     unit: str,
@@ -122,7 +122,7 @@ def health_train(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def health_evaluate(
+def health_index_evaluate(
     his: Input[Dataset],
     unit: str,
     time: str,
@@ -145,7 +145,7 @@ def health_evaluate(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def health_register(
+def health_index_register(
     model: Input[Model],
     his: Input[Dataset],
     report: Input[Dataset],

@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def check_new_data(
+def retraining_check(
     data_path: str,
     label: str,
     tracking_uri: str,
@@ -52,7 +52,7 @@ def check_new_data(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def retrain_challenger(
+def retraining_challenger(
     adapt: Input[Dataset],
     tracking_uri: str,
     model_name: str,
@@ -79,7 +79,7 @@ def retrain_challenger(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def promote(
+def retraining_promote(
     adapt: Input[Dataset],
     holdout: Input[Dataset],
     challenger: Input[Model],

@@ -4,7 +4,12 @@ champion)."""
 
 from kfp import dsl
 
-from components.anomaly_detection import anomaly_evaluate, anomaly_ingest, anomaly_register, anomaly_train
+from components.anomaly_detection import (
+    anomaly_detection_evaluate,
+    anomaly_detection_ingest,
+    anomaly_detection_register,
+    anomaly_detection_train,
+)
 from pipelines.deploy import finish
 from shopfloor.constants import ANOMALY_MODEL, NAMESPACE, SERVE_PORTS
 from shopfloor.defaults import ANOMALY_DETECTION
@@ -42,7 +47,7 @@ def anomaly_detection(
     budget: float = ANOMALY_DETECTION.budget,
     seed: int = ANOMALY_DETECTION.seed,
 ) -> str:
-    data = anomaly_ingest(
+    data = anomaly_detection_ingest(
         data_path=data_path,
         cut_column=cut_column,
         labels_path=labels_path,
@@ -53,7 +58,7 @@ def anomaly_detection(
         seed=seed,
     )
     data.set_display_name("ingest: cuts -> sub-cuts")
-    fit = anomaly_train(
+    fit = anomaly_detection_train(
         windows=data.outputs["windows"],
         n_trials=n_trials,
         timeout=timeout,
@@ -68,9 +73,9 @@ def anomaly_detection(
         budget=budget,
     )
     fit.set_display_name("train: beta-VAE search and simple detectors")
-    ev = anomaly_evaluate(model=fit.outputs["model"], windows=data.outputs["windows"])
+    ev = anomaly_detection_evaluate(model=fit.outputs["model"], windows=data.outputs["windows"])
     ev.set_display_name("evaluate: AP, ROC-AUC, comparison, figures")
-    reg = anomaly_register(
+    reg = anomaly_detection_register(
         model=fit.outputs["model"],
         windows=data.outputs["windows"],
         report=ev.outputs["report"],

@@ -11,14 +11,14 @@ and only the chosen synthesizers run.
 
 from kfp import dsl
 
-from components.fault_detection.filter import filter_rows
-from components.fault_detection.gather import gather_studies
-from components.fault_detection.ingest import ingest
-from components.fault_detection.register import register
-from components.fault_detection.synthesize import synthesize
-from components.fault_detection.train import train
-from components.fault_detection.tune import tune
-from components.fault_detection.tuning_plan import tuning_plan
+from components.fault_detection.filter import fault_detection_filter
+from components.fault_detection.gather import fault_detection_gather
+from components.fault_detection.ingest import fault_detection_ingest
+from components.fault_detection.register import fault_detection_register
+from components.fault_detection.synthesize import fault_detection_synthesize
+from components.fault_detection.train import fault_detection_train
+from components.fault_detection.tune import fault_detection_tune
+from components.fault_detection.tuning_plan import fault_detection_tuning_plan
 from pipelines.deploy import finish
 from shopfloor.constants import (
     FAULT_MODEL,
@@ -65,7 +65,7 @@ def fault_detection(
     max_latency_ms: float = FAULT_DETECTION.max_latency_ms,
     seed: int = FAULT_DETECTION.seed,
 ) -> str:
-    data = ingest(
+    data = fault_detection_ingest(
         data_path=data_path,
         label=label,
         drop_columns=drop_columns,
@@ -91,18 +91,20 @@ def fault_detection(
         "study_name": study_name,
         "max_steps": max_steps,
     }
-    jobs = tuning_plan(synthesizers=synthesizers, workers=tuning_workers)
+    jobs = fault_detection_tuning_plan(synthesizers=synthesizers, workers=tuning_workers)
     jobs.set_display_name("tuning plan")
     with dsl.ParallelFor(jobs.output, name="tuning-workers") as job:
-        tuned = tune(**splits, job=job, workers=tuning_workers, seed=seed, **study, **time)
+        tuned = fault_detection_tune(**splits, job=job, workers=tuning_workers, seed=seed, **study, **time)
         tuned.set_display_name("tune")
-    studies = gather_studies(studies=dsl.Collected(tuned.outputs["study"]))
+    studies = fault_detection_gather(studies=dsl.Collected(tuned.outputs["study"]))
     studies.set_display_name("studies")
     tasks += [jobs, tuned, studies]
     with dsl.ParallelFor(synthesizers, name="synthesizers") as name:
-        made = synthesize(**splits, studies=studies.outputs["gathered"], name=name, **study, **cv, **time)
+        made = fault_detection_synthesize(
+            **splits, studies=studies.outputs["gathered"], name=name, **study, **cv, **time
+        )
         made.set_display_name("synthesize")
-        kept = filter_rows(
+        kept = fault_detection_filter(
             **splits,
             candidates=made.outputs["candidates"],
             method=filter_method,
@@ -113,7 +115,7 @@ def fault_detection(
         )
         kept.set_display_name("filter")
         tasks += [made, kept]
-    fit = train(
+    fit = fault_detection_train(
         **splits,
         test=data.outputs["test"],
         synthetic=dsl.Collected(kept.outputs["kept"]),
@@ -125,7 +127,7 @@ def fault_detection(
         **time,
     )
     fit.set_display_name("train: classifiers")
-    reg = register(
+    reg = fault_detection_register(
         models=fit.outputs["models"],
         report=fit.outputs["report"],
         test=data.outputs["test"],

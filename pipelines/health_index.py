@@ -4,7 +4,12 @@ only a new champion)."""
 
 from kfp import dsl
 
-from components.health_index import health_evaluate, health_ingest, health_register, health_train
+from components.health_index import (
+    health_index_evaluate,
+    health_index_ingest,
+    health_index_register,
+    health_index_train,
+)
 from pipelines.deploy import finish
 from shopfloor.constants import HEALTH_MODEL, NAMESPACE, SERVE_PORTS
 from shopfloor.defaults import HEALTH_INDEX
@@ -46,7 +51,7 @@ def health_index(
     budget: float = HEALTH_INDEX.budget,
     seed: int = HEALTH_INDEX.seed,
 ) -> str:
-    data = health_ingest(
+    data = health_index_ingest(
         data_path=data_path,
         unit=unit,
         time=time,
@@ -60,7 +65,7 @@ def health_index(
         seed=seed,
     )
     data.set_display_name("ingest trajectories")
-    fit = health_train(
+    fit = health_index_train(
         train=data.outputs["train"],
         test=data.outputs["test"],
         unit=unit,
@@ -85,9 +90,9 @@ def health_index(
         budget=budget,
     )
     fit.set_display_name("train: health indices and remaining life, cross-validated")
-    ev = health_evaluate(his=fit.outputs["his"], unit=unit, time=time, truth=truth)
+    ev = health_index_evaluate(his=fit.outputs["his"], unit=unit, time=time, truth=truth)
     ev.set_display_name("evaluate: HI metrics, RUL")
-    reg = health_register(
+    reg = health_index_register(
         model=fit.outputs["model"],
         his=fit.outputs["his"],
         report=ev.outputs["report"],

@@ -9,7 +9,7 @@ that follow ``@champion`` reload a promoted version by themselves, so no deploy 
 
 from kfp import dsl
 
-from components.retraining import check_new_data, promote, retrain_challenger
+from components.retraining import retraining_challenger, retraining_check, retraining_promote
 from pipelines.deploy import step_options
 from shopfloor.constants import FAULT_MODEL
 from shopfloor.defaults import RETRAINING
@@ -33,7 +33,7 @@ def retraining(
     simulations: int = RETRAINING.simulations,
     seed: int = RETRAINING.seed,
 ) -> str:
-    check = check_new_data(
+    check = retraining_check(
         data_path=data_path,
         label=label,
         tracking_uri=tracking_uri,
@@ -44,7 +44,7 @@ def retraining(
         seed=seed,
     )
     check.set_display_name("check: signature, split, drift")
-    fit = retrain_challenger(
+    fit = retraining_challenger(
         adapt=check.outputs["adapt"],
         tracking_uri=tracking_uri,
         model_name=model_name,
@@ -53,7 +53,7 @@ def retraining(
         seed=seed,
     )
     fit.set_display_name("retrain: challenger from champion")
-    decide = promote(
+    decide = retraining_promote(
         adapt=check.outputs["adapt"],
         holdout=check.outputs["holdout"],
         challenger=fit.outputs["challenger"],

@@ -50,20 +50,24 @@ def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
         name = loop["parameterIterator"]["items"]["inputParameter"]
         return loop["inputs"]["parameters"][name]
 
-    workers = next(lo for lo in loops if source(lo).get("taskOutputParameter", {}).get("producerTask") == "tuning-plan")
+    workers = next(
+        lo
+        for lo in loops
+        if source(lo).get("taskOutputParameter", {}).get("producerTask") == "fault-detection-tuning-plan"
+    )
     loop = next(lo for lo in loops if source(lo).get("componentInputParameter") == "synthesizers")
     # the tuning workers: one branch per synthesizer and worker, gathered before the synthesizers' branches
     assert {
         t["taskInfo"]["name"] for t in spec["components"][workers["componentRef"]["name"]]["dag"]["tasks"].values()
     } == {"tune"}
-    gathered = tasks["gather-studies"]["inputs"]["artifacts"]["studies"]["taskOutputArtifact"]
+    gathered = tasks["fault-detection-gather"]["inputs"]["artifacts"]["studies"]["taskOutputArtifact"]
     assert gathered["producerTask"] == workers["componentRef"]["name"].removeprefix("comp-")
     assert spec["root"]["inputDefinitions"]["parameters"]["tuning_workers"]["defaultValue"] == 1
-    assert "gather-studies" in loop["dependentTasks"]
+    assert "fault-detection-gather" in loop["dependentTasks"]
     body = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     assert {t["taskInfo"]["name"] for t in body.values()} == {"synthesize", "filter"}
-    assert body["filter-rows"]["dependentTasks"] == ["synthesize"]
-    train = tasks["train"]["inputs"]["artifacts"]["synthetic"]["taskOutputArtifact"]
+    assert body["fault-detection-filter"]["dependentTasks"] == ["fault-detection-synthesize"]
+    train = tasks["fault-detection-train"]["inputs"]["artifacts"]["synthetic"]["taskOutputArtifact"]
     assert train["producerTask"] == loop["componentRef"]["name"].removeprefix("comp-")
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["synthesizers"]["defaultValue"] == ["wgan"]

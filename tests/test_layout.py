@@ -206,3 +206,18 @@ def test_shopfloor_variables_are_read_only_in_config(package):
         if READS_SHOPFLOOR_VARIABLE.search(line)
     ]
     assert reading == []
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_a_pipelines_components_are_named_after_it(name):
+    """``<pipeline>_<verb>``: a component's name says which pipeline's step it is, in the DAG and on the
+    Kubeflow dashboard."""
+    folder = ROOT / "components" / name
+    paths = sorted(folder.glob("[a-z]*.py")) if folder.is_dir() else [ROOT / "components" / f"{name}.py"]
+    functions = [
+        node.name
+        for path in paths
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.FunctionDef) and any("component" in ast.unparse(d) for d in node.decorator_list)
+    ]
+    assert functions and [f for f in functions if not f.startswith(f"{name}_")] == []

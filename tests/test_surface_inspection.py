@@ -128,6 +128,7 @@ def registered(surfaces, tmp_path_factory):
     from shopfloor.surface_inspection import workflow as w
 
     home = tmp_path_factory.mktemp("surface-home")
+    os.environ["SHOPFLOOR_HOME"] = str(home)  # the store's artifacts live beside it, not in the working tree
     os.environ["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{home / 'mlflow.db'}"
     files = {
         k: str(home / f"{k}{ext}")
@@ -147,6 +148,7 @@ def registered(surfaces, tmp_path_factory):
     result = w.register_step(files["model"], files["report"], files["figure"], files["splits"], tracking_uri=uri)
     yield {"uri": uri, "summary": summary, "info": info, "result": result, "files": files}
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("SHOPFLOOR_HOME", None)
 
 
 def test_a_run_compares_every_rival_on_validation_and_registers_the_best(registered):
@@ -191,25 +193,18 @@ def test_the_served_model_takes_base64_images_on_v1_and_bytes_on_v2(registered, 
 
 def test_locust_sends_images_on_both_protocols_to_a_served_model(registered, tmp_path):
     """The image load profile against ``shopfloor serve`` over HTTP: every request answered."""
-    import os
-
     from loadtest.run import local_server, run_locust
 
-    env = {"MLFLOW_TRACKING_URI": registered["uri"], "SHOPFLOOR_HOME": str(tmp_path / "home")}
-    with local_server("surface-inspection", env=env) as url:
-        os.environ["SHOPFLOOR_HOME"] = env["SHOPFLOOR_HOME"]
-        try:
-            result = run_locust(
-                url,
-                tmp_path / "locust",
-                users=2,
-                rate=5,
-                duration="4s",
-                processes=1,
-                model="surface-inspection",
-                profile="images",
-                p95_ms=5000,
-            )
-        finally:
-            os.environ.pop("SHOPFLOOR_HOME", None)
+    with local_server("surface-inspection") as url:  # the fixture's store and home are in the environment
+        result = run_locust(
+            url,
+            tmp_path / "locust",
+            users=2,
+            rate=5,
+            duration="4s",
+            processes=1,
+            model="surface-inspection",
+            profile="images",
+            p95_ms=5000,
+        )
     assert result.requests >= 10 and result.failures == 0

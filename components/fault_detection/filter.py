@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def filter_rows(
+def fault_detection_filter(
     train: Input[Dataset],
     valid: Input[Dataset],
     preprocessing: Input[Model],

@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def gather_studies(studies: Input[list[Artifact]], gathered: Output[Artifact]):
+def fault_detection_gather(studies: Input[list[Artifact]], gathered: Output[Artifact]):
     from shopfloor.synth.studies import gather_studies as gather
 
     gathered.metadata.update(gather([s.path for s in studies], gathered.path))

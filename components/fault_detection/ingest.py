@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def ingest(
+def fault_detection_ingest(
     data_path: str,
     label: str,
     train: Output[Dataset],

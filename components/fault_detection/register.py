@@ -9,7 +9,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def register(
+def fault_detection_register(
     models: Input[Model],
     report: Input[Dataset],
     test: Input[Dataset],

@@ -8,7 +8,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def synthesize(
+def fault_detection_synthesize(
     train: Input[Dataset],
     valid: Input[Dataset],
     preprocessing: Input[Model],

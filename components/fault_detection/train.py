@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def train(
+def fault_detection_train(
     train: Input[Dataset],
     valid: Input[Dataset],
     test: Input[Dataset],

@@ -7,7 +7,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def tuning_plan(synthesizers: list, workers: int) -> list:
+def fault_detection_tuning_plan(synthesizers: list, workers: int) -> list:
     from shopfloor.errors import DataError
 
     if workers < 1:
