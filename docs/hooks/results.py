@@ -296,7 +296,9 @@ def _surface_inspection(data: dict) -> str:
         {
             **r,
             "test AP": pm(r, "test_ap"),
-            "gain over plain": pm(r, "test_ap_gain_over_plain") if "test_ap_gain_over_plain" in r else "",
+            "gain over plain": f"{_cell(r.get('test_ap_gain_over_plain'))} ± {_cell(r.get('test_ap_gain_sd'))}"
+            if "test_ap_gain_over_plain" in r
+            else "",
         }
         for r in data.get("classify", [])
     ]
