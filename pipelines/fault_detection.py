@@ -36,6 +36,7 @@ def fault_detection(
     data_path: str,
     tracking_uri: str,
     label: str = FAULT_DETECTION.label,
+    positive: str = FAULT_DETECTION.positive,
     drop_columns: list = [],
     categorical: list = [],
     synthesizers: list = list(FAULT_DETECTION.synthesizers),
@@ -68,6 +69,7 @@ def fault_detection(
     data = fault_detection_ingest(
         data_path=data_path,
         label=label,
+        positive=positive,
         drop_columns=drop_columns,
         categorical=categorical,
         key_column=key_column,

@@ -60,6 +60,11 @@ def _budget(seconds: float, steps: str) -> float:
 @dataclass(frozen=True)
 class FaultDetection:
     label: str = setting("faulty", "the label column")
+    positive: str = setting(
+        "",
+        "the label value of a faulty part; empty: the rarer of two values (a label with more values needs it, and "
+        "then every other value is not faulty)",
+    )
     synthesizers: tuple[str, ...] = setting(
         ("wgan",),
         "'all' or a comma-separated choice of synthesizers (wgan, ctgan, flow): each runs as a parallel branch",
@@ -85,7 +90,7 @@ class FaultDetection:
     threshold_metric: str = setting(
         "f2", "the metric the decision threshold maximizes (and models are compared by)", choices=THRESHOLD_METRICS
     )
-    n_trials: int = setting(10, "Optuna trials per synthesizer", flag="--trials", low=0)
+    n_trials: int = setting(10, "Optuna trials per synthesizer", flag="--trials", low=1)
     timeout: float = setting(60.0, "Optuna's time for each synthesizer's tuning", low=0, unit="s")
     tuning_workers: int = setting(
         1,
@@ -93,7 +98,7 @@ class FaultDetection:
         "--trials budget",
         low=1,
     )
-    max_steps: int = setting(1000, "generator updates per tuning trial, at most", low=1)
+    max_steps: int = setting(1000, "generator updates per tuning trial, at most", low=8)
     cv_folds: int = setting(5, "cross-validation folds over train + valid", low=2)
     cv_repeats: int = setting(1, "repeats of the cross-validation", low=1)
     cv_rows: int = setting(
@@ -204,15 +209,15 @@ class Prognosis:
     case: str = setting("case", "the column naming each tool (case)")
     wear: str = setting("VB", "the flank-wear column (values in mm)")
     observed: int = setting(10, "cuts observed before the forecast (Russell and Wang: 10)", low=2)
-    vb_limit: float = setting(0.7, "wear limit for the cuts left", low=0, unit="mm")
+    vb_limit: float = setting(0.7, "wear limit for the cuts left", low=0.01, high=3.0, unit="mm")
     horizon: int = setting(15, "cuts forecast by the served model", low=1)
     # Posterior draws per forecast, served and evaluated. Russell and Wang used 10,000; 2,000 was chosen on
     # simulated validation tools after measuring (benchmarks/prognosis_draws.py): p99 4.3 ms against 17.8 ms on
     # one core, band coverage 1.5 points and RMSE 0.0025 mm from 10,000 draws, the size of 10,000 draws' own
     # change under another seed.
     draws: int = 2000
-    n_train: int = setting(12000, "simulated training curves (Russell and Wang: 12,000)", flag="--train", low=1)
-    n_valid: int = setting(3000, "simulated validation curves (Russell and Wang: 3,000)", flag="--valid", low=1)
+    n_train: int = setting(12000, "simulated training curves (Russell and Wang: 12,000)", flag="--train", low=100)
+    n_valid: int = setting(3000, "simulated validation curves (Russell and Wang: 3,000)", flag="--valid", low=10)
     prior_scale: float = setting(
         1.0,
         "standard deviation of the normal prior of a and b (Russell and Wang's text: 1; their public code: 0.3)",

@@ -94,22 +94,16 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         synthesizers = parse_selection(args.synthesizer)
     except ValueError as exc:
         raise DataError("synthesizer", str(exc)) from None
-    for option, value, least in (
-        ("max-steps", args.max_steps, 8),
-        ("cv-folds", args.cv_folds, 2),
-        ("cv-repeats", args.cv_repeats, 1),
-        ("trials", args.trials, 1),
-        ("tuning-workers", args.tuning_workers, 1),
-    ):
-        if value < least:
-            raise DataError(option, f"must be at least {least}, got {value}")
     data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
     label = args.label
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
     key = args.key_column or ""
     table = ing.read_table(data)
     ing.check_key_column(table, key, label)  # fail in a second on bad input
-    ing.prepare(table, label, drop=[*drop, *([key] if key else [])], categorical=categorical)
+    prepared = ing.prepare(
+        table, label, drop=[*drop, *([key] if key else [])], categorical=categorical, positive=args.positive
+    )
+    print(ing.positive_summary(prepared, label, args.positive))
     from shopfloor.synth.tuning import check_storage
 
     storage = check_storage(args.optuna_storage or config.optuna_storage())
@@ -132,6 +126,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         data_path=str(data),
         tracking_uri=config.tracking_uri(),
         label=label,
+        positive=args.positive,
         drop_columns=drop,
         categorical=categorical,
         key_column=key,
@@ -445,17 +440,6 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
     from shopfloor.prognosis.curves import CurveWarning
     from shopfloor.prognosis.workflow import evaluation_curves
 
-    for option, value, least in (
-        ("epochs", args.epochs, 1),
-        ("observed", args.observed, 2),
-        ("horizon", args.horizon, 1),
-        ("train", args.train, 100),
-        ("valid", args.valid, 10),
-    ):
-        if value < least:
-            raise DataError(option, f"must be at least {least}, got {value}")
-    if not 0 < args.vb_limit <= 3.0:
-        raise DataError("vb-limit", f"a flank-wear limit in mm, above 0 and at most 3, got {args.vb_limit}")
     data = str(Path(args.data).resolve()) if args.data else ""
     valid, test = csv_list(args.valid_cases), csv_list(args.test_cases)
     with warnings.catch_warnings():  # fail in a second on a bad table; cases left out are reported by the run

@@ -66,7 +66,14 @@ CASES = {
         "auc",
     ),
     "unknown objective": (BASE, "faulty", "argument --objective: invalid choice: 'speed'", "--objective", "speed"),
-    "too few synthesizer steps": (BASE, "faulty", "max-steps: must be at least 8", "--max-steps", "4"),
+    "too few synthesizer steps": (BASE, "faulty", "argument --max-steps: must be at least 8", "--max-steps", "4"),
+    "positive not a label value": (
+        BASE,
+        "faulty",
+        "positive: 'broken' is not a value of the label 'faulty'",
+        "--positive",
+        "broken",
+    ),
 }
 
 

@@ -108,7 +108,7 @@ def _run_parser(pipeline: str):
 @pytest.mark.parametrize(
     ("pipeline", "option", "value", "message"),
     [
-        ("fault-detection", "--trials", "-1", "must be at least 0"),
+        ("fault-detection", "--trials", "0", "must be at least 1"),
         ("fault-detection", "--cv-folds", "1", "must be at least 2"),
         ("health-index", "--epochs", "ten", "expected a whole number"),
         ("anomaly-detection", "--budget", "5x", "expected a duration"),

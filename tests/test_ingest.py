@@ -98,3 +98,26 @@ def test_the_median_imputer_is_scikit_learns_median_imputer_faster():
     assert np.array_equal(ours.statistics_, theirs.statistics_, equal_nan=True)
     assert np.array_equal(ours.transform(x), theirs.transform(x))
     assert ours.strategy == "median" and list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
+
+
+def test_positive_names_the_faulty_value_even_when_it_is_the_commoner():
+    data = ing.prepare(_table(), "y", positive="ok")
+    assert (data.positive_label, data.negative_label) == ("ok", "fault") and data.label.sum() == 180
+    assert "'ok' taken as faulty (named by --positive)" in ing.positive_summary(data, "y", "ok")
+    rarer = ing.prepare(_table(), "y")
+    assert rarer.positive_label == "fault" and "the rarer of the two values" in ing.positive_summary(rarer, "y", "")
+
+
+def test_positive_picks_one_class_against_the_rest_and_is_checked():
+    table = _table().assign(y=np.resize(["ok", "ok", "ok", "bearing", "seal"], 200))
+    with pytest.raises(DataError, match="exactly two classes, found 3.*--positive"):
+        ing.prepare(table, "y")
+    data = ing.prepare(table, "y", positive="bearing")
+    assert data.negative_label == "not bearing" and data.label.sum() == (table["y"] == "bearing").sum()
+    with pytest.raises(DataError, match="'crack' is not a value of the label 'y'") as caught:
+        ing.prepare(table, "y", positive="crack")
+    assert caught.value.field == "positive"
+    with pytest.raises(DataError, match="one value only"):
+        ing.prepare(table.assign(y="ok"), "y", positive="ok")
+    numbers = _table().assign(y=np.resize([0, 0, 0, 1], 200))
+    assert ing.prepare(numbers, "y", positive="0").positive_label == "0"  # given as text, as on a command line

@@ -89,10 +89,12 @@ def prepare(
     drop: list[str] | None = None,
     categorical: list[str] | None = None,
     min_categories: int = 2,
+    positive: str = "",
 ) -> LabelledTable:
     """Validate ``table`` and type its columns: drop columns, check features and label.
 
-    The minority class becomes 1. Raises ``DataError`` naming the column at fault for: an absent
+    The faulty class becomes 1: the label value ``positive`` (compared as text; every other value is then not
+    faulty), else the rarer of exactly two values. Raises ``DataError`` naming the column at fault for: an absent
     label, a label with missing values or not exactly two classes, absent drop/categorical columns, a
     categorical column with fewer than ``min_categories`` values, non-numeric (and not categorical) or all-missing
     features, and fewer than ``MIN_MINORITY_ROWS`` minority rows.
@@ -110,13 +112,27 @@ def prepare(
     if y_raw.isna().any():
         raise DataError(label, f"label has {int(y_raw.isna().sum())} missing values")
     classes = y_raw.value_counts()
-    if len(classes) != 2:
-        raise DataError(
-            label, f"label must have exactly two classes, found {len(classes)}: {list(classes.index.astype(str))[:5]}"
-        )
-    minority, majority = classes.index[-1], classes.index[0]
-    if classes.iloc[-1] == classes.iloc[0]:
-        minority, majority = sorted(classes.index)[-1], sorted(classes.index)[0]
+    if positive:
+        as_text = {str(v): v for v in classes.index}
+        if positive not in as_text:
+            raise DataError(
+                "positive", f"{positive!r} is not a value of the label {label!r}; values: {list(as_text)[:8]}"
+            )
+        if len(classes) < 2:
+            raise DataError(label, f"label has one value only ({positive!r}): nothing to tell it from")
+        minority = as_text[positive]
+        others = [v for v in classes.index if v != minority]
+        majority = others[0] if len(others) == 1 else f"not {positive}"
+    else:
+        if len(classes) != 2:
+            raise DataError(
+                label,
+                f"label must have exactly two classes, found {len(classes)}: {list(classes.index.astype(str))[:5]}; "
+                "with more, name the faulty one with --positive",
+            )
+        minority, majority = classes.index[-1], classes.index[0]
+        if classes.iloc[-1] == classes.iloc[0]:
+            minority, majority = sorted(classes.index)[-1], sorted(classes.index)[0]
     n_minority = int(classes[minority])
     if n_minority < MIN_MINORITY_ROWS:
         raise DataError(
@@ -160,6 +176,16 @@ def prepare(
             features[column] = features[column].astype(float)
     y = (y_raw == minority).astype(int).rename(LABEL)
     return LabelledTable(features, y, str(minority), str(majority), tuple(categorical), tuple(boolean))
+
+
+def positive_summary(data: LabelledTable, label: str, positive: str) -> str:
+    """The line a run prints first about its label: which value is taken as faulty, and why."""
+    share = float(data.label.mean())
+    why = "named by --positive" if positive else "the rarer of the two values; --positive VALUE names another"
+    return (
+        f"label {label!r}: {data.positive_label!r} taken as faulty ({why}), {int(data.label.sum())} rows "
+        f"({share:.1%}); {data.negative_label!r} is not faulty"
+    )
 
 
 def categories(values: pd.Series) -> pd.Series:

@@ -175,17 +175,23 @@ def ingest_step(
     drop: list[str] | None = None,
     categorical: list[str] | None = None,
     key_column: str = "",
+    positive: str = FAULT_DETECTION.positive,
     test_size: float = 0.2,
     valid_size: float = 0.2,
     seed: int = FAULT_DETECTION.seed,
 ) -> dict[str, Any]:
     """Read and check the table, split it stratified, fit the [-1, 1] preprocessing on train. ``key_column``
-    (a part id) is kept out of the features and named in the model, so the server logs it with each answer."""
+    (a part id) is kept out of the features and named in the model, so the server logs it with each answer;
+    ``positive`` names the faulty label value (else the rarer of two)."""
     reach("ingest")
     raw = ing.read_table(data)
     ing.check_key_column(raw, key_column, label)
     table = ing.prepare(
-        raw, label, drop=[*(drop or []), *([key_column] if key_column else [])], categorical=categorical
+        raw,
+        label,
+        drop=[*(drop or []), *([key_column] if key_column else [])],
+        categorical=categorical,
+        positive=positive,
     )
     splits = ing.split(table, test_size=test_size, valid_size=valid_size, seed=seed)
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
