@@ -126,6 +126,7 @@ def test_a_run_killed_at_ingest_tuning_or_registration_leaves_nothing_and_the_ne
     out = tmp_path / "result.json"
     done = shopfloor(*args, "--json", str(out), home=home)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "label 'faulty': '1' taken as faulty (the rarer of the two values" in done.stdout  # said first
     result = json.loads(out.read_text())
     versions = client.search_model_versions(f"name='{name}'")
     assert [int(v.version) for v in versions] == [result["version"]] and result["alias"] == "champion"
