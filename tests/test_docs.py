@@ -25,6 +25,14 @@ def test_the_site_builds_strictly(tmp_path):
     for path in (ROOT / "benchmarks" / "results").glob("*.json"):
         assert f'id="{path.stem}"' in results, path.name  # every benchmark's figures are on the page
     assert "train_step" in (tmp_path / "site" / "api" / "index.html").read_text()
+    pages = [p.read_text() for p in (tmp_path / "site").rglob("*.html")]
+    raw = [
+        line
+        for page in pages
+        for line in re.sub(r"<pre.*?</pre>", "", page, flags=re.S).splitlines()
+        if re.search(r"\|\s*-{3,}\s*\|", line)
+    ]
+    assert raw == [], raw[:3]  # a Markdown table that did not render shows its |---| row as text
 
 
 def test_user_text_names_papers_not_the_making_of_the_project():

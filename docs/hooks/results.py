@@ -367,7 +367,7 @@ def render() -> str:
         else:
             rows = [{"figure": k, "value": v} for k, v in _flat(data)][:80]
             body = _table(rows, ["figure", "value"]) if rows else "(no figures)"
-        sections.append("\n".join(head) + body + "\n")
+        sections.append("\n".join(head) + "\n" + body + "\n")  # a blank line: Markdown starts the table
     return "\n".join(sections)
 
 
