@@ -272,13 +272,11 @@ def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, 
             assert call(f"{served}/v1/models/{MODEL}:predict", rows).headers["x-model-version"] == "1"
             stopped_at = time.monotonic()
             _stop_server(url)
-            time.sleep(6)
+            failures = f'shopfloor_alias_checks_total{{model="{MODEL}",outcome="failed"}}'
+            _wait(lambda: metric_value(metrics_text(served), failures) >= 2, 30)  # two checks failed: it noticed
             answers = [call(f"{served}/v1/models/{MODEL}:predict", rows) for _ in range(20)]
             assert all(a.status == 200 and a.headers["x-model-version"] == "1" for a in answers)
-            failed = metric_value(
-                metrics_text(served), f'shopfloor_alias_checks_total{{model="{MODEL}",outcome="failed"}}'
-            )
-            assert failed >= 1 and "alias check failed" in log.read_text()
+            assert "alias check failed" in log.read_text()
             # a pipeline started meanwhile fails at once, naming the registry
             started = time.monotonic()
             run = shopfloor(
@@ -305,7 +303,7 @@ def test_serving_survives_the_registry_going_away_and_follows_it_back(tmp_path, 
                 _wait(
                     lambda: call(f"{served}/v1/models/{MODEL}:predict", rows).headers.get("x-model-version") == "2", 60
                 )
-            assert time.monotonic() - stopped_at > 6
+            assert time.monotonic() - stopped_at > 2  # the outage spanned several of its checks
             # it read as itself throughout: never refused (MLflow's client says "error code 401" or "403")
             assert re.search(r"error code 40[13]|PERMISSION_DENIED", log.read_text()) is None
 
@@ -350,7 +348,9 @@ def test_hot_swap_under_load_loses_no_request_and_skips_a_broken_version(tmp_pat
     home = tmp_path / "home"
     home.mkdir()
     register_gearbox_model(home, f2=0.5, seed=0)
-    rate, seconds = 300.0, 30.0
+    # 100 requests a second for 15 s: the swaps below happen in its first half. (At 300 a second offered, this
+    # test's one-threaded client sent about 85 a second and the run took 110 s instead of 30.)
+    rate, seconds = 100.0, 15.0
     with local_server(MODEL, extra=["--poll-seconds", "0.5"], env=_env(home), log=home / "server.log") as url:
         body = {"instances": _example(url)}
         results: list = []
