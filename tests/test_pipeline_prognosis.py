@@ -156,7 +156,7 @@ def test_bad_wear_input_is_named_and_nothing_is_registered(tmp_path, wear_table,
         (["--data", str(falling), "--cut", "cut"], "case=1: wear decreases at every cut"),
         (["--data", str(negative)], "wear cannot be negative"),
         (["--data", str(wear_table), "--test-cases", "9"], "test-cases: no case '9' in the table"),
-        (["--data", str(wear_table), "--vb-limit", "7"], "vb-limit: a flank-wear limit in mm"),
+        (["--data", str(wear_table), "--vb-limit", "7"], "argument --vb-limit: must be at most 3, got 7"),
         (["--data", str(wear_table), "--observed", "30"], "observed: no evaluation curve is longer than the 30"),
     ):
         code, _, err = run_cli(
