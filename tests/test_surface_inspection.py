@@ -121,15 +121,15 @@ def test_the_autoencoder_flow_and_detectors_run_end_to_end(surfaces):
 
 
 @pytest.fixture(scope="module")
-def registered(surfaces, tmp_path_factory):
-    """A classify-mode model trained in a few steps on the simulated surfaces and registered in a fresh store."""
+def trained(surfaces, tmp_path_factory):
+    """A classify-mode model trained in a few steps on the simulated surfaces and registered in a fresh store
+    (the environment names that store only while registering: other tests share this worker)."""
     import os
 
     from shopfloor.surface_inspection import workflow as w
 
     home = tmp_path_factory.mktemp("surface-home")
-    os.environ["SHOPFLOOR_HOME"] = str(home)  # the store's artifacts live beside it, not in the working tree
-    os.environ["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{home / 'mlflow.db'}"
+    uri = f"sqlite:///{home / 'mlflow.db'}"
     files = {
         k: str(home / f"{k}{ext}")
         for k, ext in (("splits", ".npz"), ("model", ".joblib"), ("report", ".json"), ("figure", ".png"))
@@ -145,10 +145,22 @@ def registered(surfaces, tmp_path_factory):
         cnn_epochs=1,
         ae_filters=4,
     )
-    result = w.register_step(files["model"], files["report"], files["figure"], files["splits"], tracking_uri=uri)
-    yield {"uri": uri, "summary": summary, "info": info, "result": result, "files": files}
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("SHOPFLOOR_HOME", None)
+    before = {k: os.environ.get(k) for k in ("SHOPFLOOR_HOME", "MLFLOW_TRACKING_URI")}
+    os.environ.update(SHOPFLOOR_HOME=str(home), MLFLOW_TRACKING_URI=uri)  # artifacts beside the store
+    try:
+        result = w.register_step(files["model"], files["report"], files["figure"], files["splits"], tracking_uri=uri)
+    finally:
+        for key, value in before.items():
+            os.environ.pop(key) if value is None else os.environ.update({key: value})
+    return {"uri": uri, "home": home, "summary": summary, "info": info, "result": result, "files": files}
+
+
+@pytest.fixture
+def registered(trained, monkeypatch):
+    """The registered model's store and home in this test's environment."""
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(trained["home"]))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["uri"])
+    return trained
 
 
 def test_a_run_compares_every_rival_on_validation_and_registers_the_best(registered):
