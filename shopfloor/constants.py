@@ -118,3 +118,6 @@ def check_model_name(name: str, field: str = "model-name") -> str:
             "starting with a letter or digit, at most 63 characters",
         )
     return name
+
+
+SPLITS = ("auto", "random", "time")  # how a table splits into train / valid / test: auto is time given a time column

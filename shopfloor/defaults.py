@@ -22,6 +22,7 @@ from shopfloor.constants import (
     FILTERS,
     OBJECTIVES,
     RETRAIN_METRICS,
+    SPLITS,
     THRESHOLD_METRICS,
 )
 
@@ -64,6 +65,18 @@ class FaultDetection:
         "",
         "the label value of a faulty part; empty: the rarer of two values (a label with more values needs it, and "
         "then every other value is not faulty)",
+    )
+    time_column: str = setting(
+        "",
+        "the column of when each part was made (numbers or dates; never a feature); with it the rows split in time "
+        "order unless --split random",
+    )
+    split: str = setting(
+        "auto",
+        "how rows split into train, valid and test (60/20/20): random (stratified), or time (the earliest rows "
+        "train, the latest test, and the cross-validation folds chain forward); auto: time when --time-column is "
+        "named",
+        choices=SPLITS,
     )
     synthesizers: tuple[str, ...] = setting(
         ("wgan",),

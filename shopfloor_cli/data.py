@@ -12,7 +12,14 @@ PART_ID = "part_id"
 def cmd_gearbox(args: argparse.Namespace) -> int:
     from shopfloor.data.simulate import simulate_gearbox
 
-    table = simulate_gearbox(rows=args.rows, fault_rate=args.fault_rate, seed=args.seed, drift=args.drift)
+    table = simulate_gearbox(
+        rows=args.rows,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        drift=args.drift,
+        ramp=args.ramp,
+        made_from=args.made_from or "",
+    )
     if args.outcomes:  # a batch to serve (features and a part id) and, apart, what became of each part
         table.insert(0, PART_ID, [f"P{args.seed}-{i:06d}" for i in range(len(table))])
         outcomes = write_table(table[[PART_ID, "faulty"]], args.outcomes)
@@ -20,8 +27,8 @@ def cmd_gearbox(args: argparse.Namespace) -> int:
         print(f"wrote the outcomes ({PART_ID}, faulty) to {outcomes}")
     out = write_table(table, args.out)
     print(
-        f"wrote {len(table)} rows x {table.shape[1] - 1} features to {out} "
-        f"({args.fault_rate:.1%} faulty expected, drift {args.drift:g})"
+        f"wrote {len(table)} rows x {table.shape[1]} columns to {out} "
+        f"({args.fault_rate:.1%} faulty expected, drift {args.drift:g}{' phased in' if args.ramp else ''})"
     )
     return 0
 
@@ -74,7 +81,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gear.add_argument("--rows", type=int, default=3000)
     gear.add_argument("--fault-rate", type=float, default=0.07)
     gear.add_argument("--seed", type=int, default=0)
-    gear.add_argument("--drift", type=float, default=0.0, help="supplier change: 1 moves the seats 7 %%, screws 8 %%")
+    gear.add_argument(
+        "--drift", type=float, default=0.0, help="supplier change: 1 moves the seats 7 %%, screws 8 %% (default: 0)"
+    )
+    gear.add_argument(
+        "--ramp", action="store_true", help="phase the drift in: 0 at the first unit, --drift at the last"
+    )
+    gear.add_argument(
+        "--made-from",
+        metavar="DATE",
+        help="add a made_at column: the first unit at DATE, then one every two minutes (default: none)",
+    )
     gear.add_argument("--out", required=True, help="CSV or Parquet (by suffix)")
     gear.add_argument(
         "--outcomes",

@@ -100,10 +100,19 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     key = args.key_column or ""
     table = ing.read_table(data)
     ing.check_key_column(table, key, label)  # fail in a second on bad input
+    time_column = args.time_column or ""
+    order = ing.split_mode(args.split, time_column)
+    times = ing.time_values(table, time_column) if time_column else None
     prepared = ing.prepare(
-        table, label, drop=[*drop, *([key] if key else [])], categorical=categorical, positive=args.positive
+        table,
+        label,
+        drop=[*drop, *([key] if key else []), *([time_column] if time_column else [])],
+        categorical=categorical,
+        positive=args.positive,
     )
     print(ing.positive_summary(prepared, label, args.positive))
+    splits = ing.split(prepared, seed=args.seed, times=times if order == "time" else None, time_column=time_column)
+    print(f"split: {splits.describe()}")
     from shopfloor.synth.tuning import check_storage
 
     storage = check_storage(args.optuna_storage or config.optuna_storage())
@@ -127,6 +136,8 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         tracking_uri=config.tracking_uri(),
         label=label,
         positive=args.positive,
+        time_column=time_column,
+        split=args.split,
         drop_columns=drop,
         categorical=categorical,
         key_column=key,

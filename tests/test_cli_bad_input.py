@@ -16,6 +16,7 @@ def _write(tmp_path, table, name="bad.csv"):
 
 
 BASE = simulate_gearbox(rows=300, seed=0)
+MADE = simulate_gearbox(rows=300, seed=0, made_from="2026-01-05")
 CASES = {
     "missing file": (None, "faulty", "file not found"),
     "absent label": (BASE, "broken", "broken: label column not found"),
@@ -73,6 +74,23 @@ CASES = {
         "positive: 'broken' is not a value of the label 'faulty'",
         "--positive",
         "broken",
+    ),
+    "absent time column": (BASE, "faulty", "made_at: time column not found", "--time-column", "made_at"),
+    "time that does not parse": (
+        MADE.assign(made_at=MADE.made_at.astype(str).where(MADE.index != 7, "tuesday")),
+        "faulty",
+        "made_at: time column does not parse as a number or a date: 'tuesday' in row 7",
+        "--time-column",
+        "made_at",
+    ),
+    "time split without a time column": (BASE, "faulty", "split: a time split needs --time-column", "--split", "time"),
+    "no faults in the latest rows": (
+        MADE.assign(faulty=np.where(np.arange(len(MADE)) < 240, MADE.faulty, 0)),
+        "faulty",
+        "made_at: the test rows of the time split (60 rows, 2026-01-05 08:00:00 .. 2026-01-05 09:58:00) hold no "
+        "faulty row",
+        "--time-column",
+        "made_at",
     ),
 }
 

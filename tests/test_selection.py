@@ -5,7 +5,14 @@ import pytest
 
 from shopfloor.errors import DataError
 from shopfloor.fault_detection.metrics import classification_report
-from shopfloor.fault_detection.selection import best_threshold, cv_score, evaluate_at, folds, metric_curve
+from shopfloor.fault_detection.selection import (
+    best_threshold,
+    cv_score,
+    evaluate_at,
+    folds,
+    forward_folds,
+    metric_curve,
+)
 
 
 def test_best_f2_threshold_by_hand():
@@ -45,6 +52,21 @@ def test_folds_are_stratified_repeated_and_reproducible():
     for fit, held in a:
         assert labels[held].sum() in (2, 3) and len(set(fit) & set(held)) == 0
     assert len(folds(np.r_[np.ones(3, int), np.zeros(50, int)], 5, 1)) == 3  # as many folds as faults allow
+
+
+def test_forward_folds_hold_out_only_rows_after_the_ones_they_fit():
+    labels = np.zeros(120, int)
+    labels[[5, 15, 25, 45, 65, 85, 105]] = 1
+    pairs = forward_folds(labels, 5)
+    assert len(pairs) == 5
+    for k, (fit, held) in enumerate(pairs):
+        assert fit.max() < held.min() and np.array_equal(fit, np.arange(fit.max() + 1))
+        assert labels[held].sum() >= 1 and labels[fit].sum() >= 2
+        assert k == 0 or fit.max() > pairs[k - 1][0].max()  # the fitted rows grow forward
+    labels[:40] = 0  # now one fault before row 60: folds fitted on fewer than two faults are skipped
+    assert [held.min() for _, held in forward_folds(labels, 5)] == [80, 100]
+    with pytest.raises(DataError, match="no forward-chaining fold"):
+        forward_folds(np.r_[np.zeros(100, int), np.ones(5, int)], 5)
 
 
 def test_unknown_threshold_metric_is_named():

@@ -1,4 +1,5 @@
-"""Component: read and check the labelled table, split it, fit the [-1, 1] preprocessing."""
+"""Component: read and check the labelled table, split it (at random or in time order), fit the [-1, 1]
+preprocessing."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Model, Output
@@ -18,6 +19,8 @@ def fault_detection_ingest(
     categorical: list = [],
     key_column: str = "",
     positive: str = "",
+    time_column: str = "",
+    split: str = "auto",
     test_size: float = 0.2,
     valid_size: float = 0.2,
     seed: int = 0,
@@ -38,6 +41,8 @@ def fault_detection_ingest(
         categorical=categorical,
         key_column=key_column,
         positive=positive,
+        time_column=time_column,
+        split=split,
         test_size=test_size,
         valid_size=valid_size,
         seed=seed,

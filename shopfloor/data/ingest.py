@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
+from shopfloor.constants import SPLITS
 from shopfloor.contract import Column, TabularSchema
 from shopfloor.errors import DataError
 
@@ -194,25 +195,115 @@ def categories(values: pd.Series) -> pd.Series:
     return values.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
 
 
+def split_mode(split: str, time_column: str) -> str:
+    """``random`` or ``time``: ``auto`` follows time when a time column is named (a plant's rows drift, and a
+    random split scores a model on rows from the very weeks it learned), else it is random."""
+    if split not in SPLITS:
+        raise DataError("split", f"must be one of {list(SPLITS)}, got {split!r}")
+    if split == "time" and not time_column:
+        raise DataError("split", "a time split needs --time-column, the column of when each row was made")
+    return "time" if split == "time" or (split == "auto" and time_column) else "random"
+
+
+def time_values(table: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` as numbers (cycles, seconds) or as timestamps (any text pandas parses; with a time zone, made UTC).
+    An absent column, a missing value or a value that does not parse is a ``DataError`` naming the column and the
+    first bad row."""
+    if column not in table.columns:
+        raise DataError(column, f"time column not found; columns are {list(table.columns)[:12]}")
+    values = table[column]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataError(column, f"time column has {int(missing.sum())} missing values (the first in row {row})")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype(float)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert(None)  # UTC without a zone: numpy datetimes, which sort fast
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    parsed = pd.to_datetime(values.astype(str), errors="coerce", utc=True, format="mixed").dt.tz_convert(None)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            column,
+            f"time column does not parse as a number or a date: {values.iloc[row]!r} in row {row} "
+            f"({int(bad.sum())} such rows)",
+        )
+    return parsed
+
+
 @dataclass(frozen=True)
 class Splits:
-    """Stratified train / validation / test splits of a ``LabelledTable`` (unscaled)."""
+    """Train / validation / test splits of a ``LabelledTable`` (unscaled): stratified at random, or in time order
+    (``by_time`` names the column; each part is then in time order, and ``spans`` says when each part's rows were
+    made). ``index`` holds each part's positions in the table."""
 
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
+    index: dict[str, np.ndarray]
+    by_time: str = ""
+    spans: dict[str, tuple[str, str]] | None = None
+
+    def describe(self) -> str:
+        """One line: how the rows were split."""
+        sizes = f"train/valid/test {len(self.train)}/{len(self.valid)}/{len(self.test)}"
+        if not self.by_time or self.spans is None:
+            return f"{sizes}, stratified at random"
+        when = "; ".join(f"{part} {first} .. {last}" for part, (first, last) in self.spans.items())
+        return f"{sizes} in time order by {self.by_time!r} ({when})"
 
 
-def split(data: LabelledTable, test_size: float = 0.2, valid_size: float = 0.2, seed: int = 0) -> Splits:
-    """Stratified three-way split; each frame holds the features and the ``label`` column.
+def split(
+    data: LabelledTable,
+    test_size: float = 0.2,
+    valid_size: float = 0.2,
+    seed: int = 0,
+    times: pd.Series | None = None,
+    time_column: str = "",
+) -> Splits:
+    """Three-way split; each frame holds the features and the ``label`` column. Without ``times``: stratified at
+    random. With ``times`` (one per row of ``data``): train on the earliest rows, validate on the next
+    ``valid_size``, test on the latest ``test_size``, each part a ``DataError`` if it holds no faulty row.
 
     The validation split tunes synthesizers and picks the model; the test split is only reported.
     """
     frame = data.features.assign(**{LABEL: data.label.to_numpy()})
-    rest, test = train_test_split(frame, test_size=test_size, stratify=frame[LABEL], random_state=seed)
-    valid_share = valid_size / (1.0 - test_size)
-    train, valid = train_test_split(rest, test_size=valid_share, stratify=rest[LABEL], random_state=seed)
-    return Splits(train.reset_index(drop=True), valid.reset_index(drop=True), test.reset_index(drop=True))
+    if times is None:
+        positions = np.arange(len(frame))
+        rest, test = train_test_split(positions, test_size=test_size, stratify=frame[LABEL], random_state=seed)
+        valid_share = valid_size / (1.0 - test_size)
+        train, valid = train_test_split(
+            rest, test_size=valid_share, stratify=frame[LABEL].to_numpy()[rest], random_state=seed
+        )
+        index = {"train": train, "valid": valid, "test": test}
+        spans = None
+    else:
+        order = np.argsort(times.to_numpy(), kind="stable")
+        n_test, n_valid = int(round(test_size * len(order))), int(round(valid_size * len(order)))
+        n_train = len(order) - n_test - n_valid
+        index = {
+            "train": order[:n_train],
+            "valid": order[n_train : n_train + n_valid],
+            "test": order[n_train + n_valid :],
+        }
+        labels = frame[LABEL].to_numpy()
+        for part, rows in index.items():
+            if labels[rows].sum() == 0:
+                raise DataError(
+                    time_column or "time",
+                    f"the {part} rows of the time split ({len(rows)} rows, {_stamp(times.iloc[rows[0]])} .. "
+                    f"{_stamp(times.iloc[rows[-1]])}) hold no faulty row: nothing to score; use --split random",
+                )
+        spans = {part: (_stamp(times.iloc[rows[0]]), _stamp(times.iloc[rows[-1]])) for part, rows in index.items()}
+    parts = {part: frame.iloc[rows].reset_index(drop=True) for part, rows in index.items()}
+    return Splits(parts["train"], parts["valid"], parts["test"], index, time_column if spans else "", spans)
+
+
+def _stamp(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, pd.Timestamp) else f"{value:g}"  # type: ignore[str-format]
 
 
 class MedianImputer(SimpleImputer):

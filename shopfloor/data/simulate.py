@@ -30,12 +30,14 @@ Generative process, per unit:
 5. ``drift`` (default 0) changes the process as a new supplier would: the WS1 bearing-b seats press in
    ``7 * drift`` % harder and a new thread-locker turns the WS2 flange screws ``8 * drift`` % further.
    Both move the very features that the oversize-seat and thread-damage faults move, so a model
-   fitted before the change reads normal units as faulty.
+   fitted before the change reads normal units as faulty. With ``ramp`` the change is phased in: the
+   drift grows from 0 at the first unit to ``drift`` at the last, in production order.
 6. A fraction ``mislabel_rate`` (default 1.5 %) of labels is flipped, as end-of-line test verdicts are
    sometimes wrong; Dahdal et al. filter synthetic rows because of such units.
 
 Columns are the 66 features plus ``faulty`` (0/1, the possibly wrong label). With
-``include_truth=True`` the true label and root cause are added as ``true_faulty`` and ``root_cause``.
+``include_truth=True`` the true label and root cause are added as ``true_faulty`` and ``root_cause``; with
+``made_from`` (a date) a ``made_at`` column says when each unit was assembled, one every two minutes.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def simulate_gearbox(
     seed: int = 0,
     include_truth: bool = False,
     drift: float = 0.0,
+    ramp: bool = False,
+    made_from: str = "",
 ) -> pd.DataFrame:
     """Simulate ``rows`` gearbox units from the process described in the module docstring."""
     if rows < 1:
@@ -103,6 +107,7 @@ def simulate_gearbox(
     if not 0.0 < fault_rate < 0.5:
         raise ValueError("fault_rate must lie in (0, 0.5)")
     rng = np.random.default_rng(seed)
+    shift = np.linspace(0.0, drift, rows) if ramp else np.full(rows, drift)
     lot = rng.normal(size=rows)
     temp = np.sin(np.linspace(0.0, 6.0 * np.pi, rows)) + 0.3 * rng.normal(size=rows)
     lube = {"ws1": rng.normal(size=rows), "ws2": rng.normal(size=rows)}
@@ -120,7 +125,7 @@ def simulate_gearbox(
             end = peak * rng.uniform(0.78, 0.84, size=rows)
             stroke = stroke0 + 0.05 * rng.normal(size=rows)
             if station == "ws1" and part == "bearing_b":
-                peak = peak * (1 + 0.07 * drift)
+                peak = peak * (1 + 0.07 * shift)
                 hit = severity * (cause == "oversize_seat")
                 peak, end = peak * (1 + 0.18 * hit), end * (1 + 0.18 * hit)
             if station == "ws2" and part == "shim_stack":
@@ -138,7 +143,7 @@ def simulate_gearbox(
             torque = target * (1 + 0.012 * rng.normal(size=rows))
             angle = angle0 * (1 + 0.08 * np.tanh(lube[station])) * (1 + 0.03 * rng.normal(size=rows))
             if station == "ws2" and joint == "flange":
-                angle = angle * (1 + 0.08 * drift)
+                angle = angle * (1 + 0.08 * shift)
                 angle = angle * (1 + 0.35 * severity * (cause == "thread_damage"))
             if station == "ws1" and joint == "ring_gear_1":
                 angle = angle * (1 - 0.20 * severity * (cause == "cross_threaded"))
@@ -152,6 +157,8 @@ def simulate_gearbox(
     if include_truth:
         table["true_faulty"] = faulty.astype(int)
         table["root_cause"] = cause
+    if made_from:
+        table.insert(0, "made_at", pd.Timestamp(made_from) + pd.to_timedelta(np.arange(rows) * 120, unit="s"))
     return table
 
 

@@ -30,6 +30,25 @@ def folds(labels: np.ndarray, n_folds: int = 5, repeats: int = 2, seed: int = 0)
     return list(splitter.split(np.zeros(len(labels)), labels))
 
 
+def forward_folds(labels: np.ndarray, n_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Forward-chaining folds over rows in time order: the rows are cut into ``n_folds`` + 1 consecutive blocks,
+    and fold k fits on blocks 0..k and holds out block k + 1, so no fold is scored on rows older than the ones it
+    learned from. A fold whose fitted rows hold fewer than two faults or whose held-out block holds none is
+    skipped; none left is a ``DataError``."""
+    labels = np.asarray(labels, dtype=int)
+    edges = np.linspace(0, len(labels), n_folds + 2).round().astype(int)
+    pairs = []
+    for k in range(1, n_folds + 1):
+        fit, held = np.arange(edges[k]), np.arange(edges[k], edges[k + 1])
+        if labels[fit].sum() >= 2 and labels[held].sum() >= 1 and (labels[fit] == 0).any():
+            pairs.append((fit, held))
+    if not pairs:
+        raise DataError(
+            "split", f"no forward-chaining fold of {n_folds} has faults both before and in its held-out block"
+        )
+    return pairs
+
+
 def check_metric(metric: str) -> str:
     if metric not in THRESHOLD_METRICS:
         raise DataError("threshold-metric", f"must be one of {list(THRESHOLD_METRICS)}, got {metric!r}")

@@ -40,7 +40,7 @@ from shopfloor.data import ingest as ing
 from shopfloor.defaults import FAULT_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.fault_detection.pyfunc import FaultClassifier
-from shopfloor.fault_detection.selection import check_metric, evaluate_at, folds
+from shopfloor.fault_detection.selection import check_metric, evaluate_at, folds, forward_folds
 from shopfloor.fault_detection.train import fit_classifier, full_model
 from shopfloor.platform import failures
 from shopfloor.platform.budget import Budget, BudgetSpent, Pace
@@ -65,9 +65,25 @@ RATIOS = (0.25, 0.5, 1.0)  # synthetic rows, as shares of the majority - minorit
 UTILITY_RATIO = 0.5  # synthetic rows while tuning for utility
 
 
-def _write(frame: pd.DataFrame, path: str | Path) -> None:
+ORDER_KEY = b"shopfloor.order"  # Parquet metadata of a split file: "time" when its rows are in time order
+
+
+def _write(frame: pd.DataFrame, path: str | Path, order: str = "random") -> None:
+    """``frame`` as Parquet; ``order`` ("time" or "random") travels in the file's metadata, so every later step
+    knows whether its folds must chain forward in time without a parameter of its own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), ORDER_KEY: order.encode()}), path)
+
+
+def in_time_order(path: str | Path) -> bool:
+    """Whether ingest wrote the split file at ``path`` in time order (``_write``)."""
+    import pyarrow.parquet as pq
+
+    return (pq.read_schema(path).metadata or {}).get(ORDER_KEY) == b"time"
 
 
 class FoldWriter:
@@ -109,7 +125,8 @@ def read_fold(path: str | Path, fold: int) -> pd.DataFrame:
 # ---------------------------------------------------------------- the development rows
 @dataclass
 class Development:
-    """Train + valid rows, which choose everything, and the repeated stratified folds over them.
+    """Train + valid rows, which choose everything, and the repeated stratified folds over them (forward-chaining
+    folds when ingest split the rows in time order: train, then valid, each in time order).
 
     With more than ``cv_rows`` rows, the folds choose on a stratified sample of that many: each fold is the full
     fold restricted to the sample, so rows synthesized for a fold (from its training faults) never saw its held-out
@@ -128,7 +145,7 @@ class Development:
     ) -> Development:
         rows = pd.concat([pd.read_parquet(train), pd.read_parquet(valid)], ignore_index=True)
         labels = rows[ing.LABEL].to_numpy()
-        pairs = folds(labels, n_folds, repeats, seed)
+        pairs = forward_folds(labels, n_folds) if in_time_order(train) else folds(labels, n_folds, repeats, seed)
         if not cv_rows or len(rows) <= cv_rows:
             return cls(rows, pairs, len(rows))
         sample, _ = train_test_split(np.arange(len(rows)), train_size=cv_rows, stratify=labels, random_state=seed)
@@ -160,8 +177,7 @@ def faults_of(rows: pd.DataFrame) -> pd.DataFrame:
     "ingest",
     summary=lambda i: (
         f"{i['rows']} rows x {i['features']} columns, {i['minority_rows']} faulty "
-        f"(label {i['positive_label']!r}); train/valid/test {i['train_rows']}/"
-        f"{i['valid_rows']}/{i['test_rows']}"
+        f"(label {i['positive_label']!r}); {i['split']}"
     ),
 )
 def ingest_step(
@@ -176,26 +192,38 @@ def ingest_step(
     categorical: list[str] | None = None,
     key_column: str = "",
     positive: str = FAULT_DETECTION.positive,
+    time_column: str = FAULT_DETECTION.time_column,
+    split: str = FAULT_DETECTION.split,
     test_size: float = 0.2,
     valid_size: float = 0.2,
     seed: int = FAULT_DETECTION.seed,
 ) -> dict[str, Any]:
-    """Read and check the table, split it stratified, fit the [-1, 1] preprocessing on train. ``key_column``
-    (a part id) is kept out of the features and named in the model, so the server logs it with each answer;
-    ``positive`` names the faulty label value (else the rarer of two)."""
+    """Read and check the table, split it (stratified at random, or in time order by ``time_column``), fit the
+    [-1, 1] preprocessing on train. ``key_column`` (a part id) is kept out of the features and named in the model,
+    so the server logs it with each answer; ``positive`` names the faulty label value (else the rarer of two);
+    ``time_column`` is never a feature."""
     reach("ingest")
     raw = ing.read_table(data)
     ing.check_key_column(raw, key_column, label)
+    mode = ing.split_mode(split, time_column)
+    times = ing.time_values(raw, time_column) if time_column else None
     table = ing.prepare(
         raw,
         label,
-        drop=[*(drop or []), *([key_column] if key_column else [])],
+        drop=[*(drop or []), *([key_column] if key_column else []), *([time_column] if time_column else [])],
         categorical=categorical,
         positive=positive,
     )
-    splits = ing.split(table, test_size=test_size, valid_size=valid_size, seed=seed)
+    splits = ing.split(
+        table,
+        test_size=test_size,
+        valid_size=valid_size,
+        seed=seed,
+        times=times if mode == "time" else None,
+        time_column=time_column,
+    )
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
-        _write(frame, path)
+        _write(frame, path, order=mode)
     ing.Preprocessing.fit(table, splits.train, key_column=key_column).save(preprocessing)
     return {
         "rows": len(table.label),
@@ -206,6 +234,8 @@ def ingest_step(
         "train_rows": len(splits.train),
         "valid_rows": len(splits.valid),
         "test_rows": len(splits.test),
+        "split": splits.describe(),
+        "order": mode,
     }
 
 
