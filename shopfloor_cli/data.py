@@ -1,9 +1,10 @@
-"""``shopfloor data simulate ...``: the embedded simulators, written to a file."""
+"""``shopfloor data check`` (its module: ``checks``) and ``shopfloor data simulate``: the simulators, to a file."""
 
 from __future__ import annotations
 
 import argparse
 
+from shopfloor_cli.checks import add_check_parser
 from shopfloor_cli.common import write_table
 
 PART_ID = "part_id"
@@ -75,7 +76,8 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    data = sub.add_parser("data", help="simulate data sets").add_subparsers(dest="what", required=True)
+    data = sub.add_parser("data", help="check a file, or simulate data sets").add_subparsers(dest="what", required=True)
+    add_check_parser(data)
     sim = data.add_parser("simulate", help="write a simulated table").add_subparsers(dest="kind", required=True)
     gear = sim.add_parser("gearbox", help="gearbox assembly line: 66 features, rare faulty units")
     gear.add_argument("--rows", type=int, default=3000)

@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra", False):  # what parse_args does; `data check` passes them on
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     os.environ.setdefault("TQDM_MININTERVAL", "2")
     try:
         return args.func(args)

@@ -20,6 +20,7 @@ from shopfloor.constants import (
 from shopfloor.defaults import DEFAULTS, PROGNOSIS
 from shopfloor.platform.budget import parse_seconds
 from shopfloor.synth.catalog import parse_selection
+from shopfloor_cli.checks import check_for
 from shopfloor_cli.common import add_model_name, csv_list, model_name_for, write_json
 from shopfloor_cli.options import add_settings
 
@@ -87,7 +88,6 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
 
     from shopfloor import config
     from shopfloor.data import embedded
-    from shopfloor.data import ingest as ing
     from shopfloor.errors import DataError
 
     try:
@@ -98,21 +98,10 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     label = args.label
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
     key = args.key_column or ""
-    table = ing.read_table(data)
-    ing.check_key_column(table, key, label)  # fail in a second on bad input
     time_column = args.time_column or ""
-    order = ing.split_mode(args.split, time_column)
-    times = ing.time_values(table, time_column) if time_column else None
-    prepared = ing.prepare(
-        table,
-        label,
-        drop=[*drop, *([key] if key else []), *([time_column] if time_column else [])],
-        categorical=categorical,
-        positive=args.positive,
-    )
-    print(ing.positive_summary(prepared, label, args.positive))
-    splits = ing.split(prepared, seed=args.seed, times=times if order == "time" else None, time_column=time_column)
-    print(f"split: {splits.describe()}")
+    report = check_for("fault-detection", data, args)  # fail in a second on bad input
+    print(report.facts["label"])
+    print(report.summary())
     from shopfloor.synth.tuning import check_storage
 
     storage = check_storage(args.optuna_storage or config.optuna_storage())
@@ -194,9 +183,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
 
     from shopfloor import config
     from shopfloor.data import embedded
-    from shopfloor.data.ingest import read_table
     from shopfloor.errors import DataError
-    from shopfloor.health_index.data import load_trajectories
 
     if args.data:
         data, unit, time, truth = Path(args.data).resolve(), args.unit, args.time, args.truth or ""
@@ -217,16 +204,8 @@ def cmd_health_index(args: argparse.Namespace) -> int:
             float(args.weight_decay)
         except ValueError:
             raise DataError("weight-decay", f"a number or 'auto', got {args.weight_decay!r}") from None
-    load_trajectories(
-        read_table(data),
-        unit,
-        time,
-        args.t_d,
-        args.t_f,
-        exclude=[truth, *drop] if truth else drop,
-        conditions=conditions,
-        window=args.window,
-    )
+    vars(args).update(unit=unit, time=time, truth=truth)  # the simulator's columns when it is the data
+    print(check_for("health-index", data, args).summary())  # fail in a second on bad input
 
     budget = parse_seconds(args.budget)
     from pipelines.health_index import health_index
@@ -363,10 +342,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
 def cmd_anomaly_detection(args: argparse.Namespace) -> int:
     model = model_name_for(args, "anomaly-detection")
 
-    import warnings
-
     from shopfloor import config
-    from shopfloor.anomaly_detection import data as milling
     from shopfloor.data import embedded
     from shopfloor.errors import DataError
 
@@ -383,17 +359,14 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
     labels = str(Path(args.labels).resolve()) if args.labels else ""
     signals = csv_list(args.signals)
     # fail in seconds on bad input: a missing struct or cut column, no valid cut, a cut shorter than a window
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", milling.MillingDataWarning)
-        checked = milling.validate(
-            milling.load(data, cut_column=args.cut_column, signals=signals or None, labels=labels or None)
-        )
-    milling.subcuts(checked, window=args.window, stride=args.stride)
+    report = check_for("anomaly-detection", data, args)
+    print(report.summary())
+    signal_names = [c.name for c in report.columns if c.role == "feature"]
 
     from pipelines.anomaly_detection import anomaly_detection
     from shopfloor_cli.runner import run_local
 
-    _header("anomaly-detection", data, model, f"{len(checked)} valid cuts, signals {', '.join(checked.signal_names)}")
+    _header("anomaly-detection", data, model, f"signals {', '.join(signal_names)}")
     run = run_local(
         anomaly_detection,
         verbose=args.verbose,
@@ -448,14 +421,15 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
 
     from shopfloor import config
     from shopfloor.errors import DataError
-    from shopfloor.prognosis.curves import CurveWarning
-    from shopfloor.prognosis.workflow import evaluation_curves
+    from shopfloor.prognosis.curves import CurveWarning, evaluation_curves
 
     data = str(Path(args.data).resolve()) if args.data else ""
     valid, test = csv_list(args.valid_cases), csv_list(args.test_cases)
     with warnings.catch_warnings():  # fail in a second on a bad table; cases left out are reported by the run
         warnings.simplefilter("ignore", CurveWarning)
         splits = evaluation_curves(data, args.case, args.wear, args.cut or "", valid, test, seed=args.seed)
+    if data:
+        print(check_for("prognosis", data, args).summary())
     if not any(len(c) > args.observed for curves in splits.values() for c in curves.values()):
         raise DataError("observed", f"no evaluation curve is longer than the {args.observed} observed cuts")
 
@@ -508,7 +482,6 @@ def cmd_surface_inspection(args: argparse.Namespace) -> int:
     import tempfile
 
     from shopfloor import config
-    from shopfloor.surface_inspection.data import load
 
     if args.data:
         data = Path(args.data).resolve()
@@ -518,11 +491,7 @@ def cmd_surface_inspection(args: argparse.Namespace) -> int:
         home = config.home()
         home.mkdir(parents=True, exist_ok=True)
         data = simulate_surfaces(Path(tempfile.mkdtemp(prefix="surfaces-", dir=home)), seed=args.seed)
-    images = load(data, good_class=args.good_class, min_images=args.min_images)  # named errors before any step
-    print(
-        f"{len(images)} images: {int((images.defect == 0).sum())} {args.good_class}, "
-        f"{int(images.defect.sum())} defects of {len(images.kinds)} kinds ({', '.join(images.kinds)})"
-    )
+    print(check_for("surface-inspection", data, args).summary())  # named errors before any step
 
     from pipelines.surface_inspection import surface_inspection
     from shopfloor_cli.runner import run_local

@@ -163,10 +163,10 @@ def prepare(
         if c not in categorical and c not in boolean and not pd.api.types.is_numeric_dtype(features[c])
     ]
     if non_numeric:
-        raise DataError(
-            non_numeric[0],
-            f"feature column is not numeric (all non-numeric: {non_numeric}); drop it or name it categorical",
-        )
+        fix = "drop it or name it categorical"
+        if _looks_like_dates(features[non_numeric[0]]):
+            fix = "it holds dates: name it with --time-column (the split then follows time) or drop it"
+        raise DataError(non_numeric[0], f"feature column is not numeric (all non-numeric: {non_numeric}); {fix}")
     numeric = [c for c in features.columns if c not in categorical]
     infinite = [c for c in numeric if np.isinf(features[c].to_numpy(dtype=float)).any()]  # a column at a time:
     if infinite:  # the whole table as one float matrix was the largest copy of a million-row retraining
@@ -177,6 +177,14 @@ def prepare(
             features[column] = features[column].astype(float)
     y = (y_raw == minority).astype(int).rename(LABEL)
     return LabelledTable(features, y, str(minority), str(majority), tuple(categorical), tuple(boolean))
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.dropna().astype(str).head(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it guesses a format
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return len(sample) > 0 and bool(parsed.notna().all())
 
 
 def positive_summary(data: LabelledTable, label: str, positive: str) -> str:

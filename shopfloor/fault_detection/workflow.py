@@ -39,6 +39,7 @@ from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
 from shopfloor.defaults import FAULT_DETECTION
 from shopfloor.errors import DataError
+from shopfloor.fault_detection.check import check_table
 from shopfloor.fault_detection.pyfunc import FaultClassifier
 from shopfloor.fault_detection.selection import check_metric, evaluate_at, folds, forward_folds
 from shopfloor.fault_detection.train import fit_classifier, full_model
@@ -203,25 +204,20 @@ def ingest_step(
     so the server logs it with each answer; ``positive`` names the faulty label value (else the rarer of two);
     ``time_column`` is never a feature."""
     reach("ingest")
-    raw = ing.read_table(data)
-    ing.check_key_column(raw, key_column, label)
-    mode = ing.split_mode(split, time_column)
-    times = ing.time_values(raw, time_column) if time_column else None
-    table = ing.prepare(
-        raw,
+    _, table, splits = check_table(
+        data,
         label,
-        drop=[*(drop or []), *([key_column] if key_column else []), *([time_column] if time_column else [])],
-        categorical=categorical,
         positive=positive,
-    )
-    splits = ing.split(
-        table,
+        drop=drop,
+        categorical=categorical,
+        key_column=key_column,
+        time_column=time_column,
+        split=split,
         test_size=test_size,
         valid_size=valid_size,
         seed=seed,
-        times=times if mode == "time" else None,
-        time_column=time_column,
     )
+    mode = "time" if splits.by_time else "random"
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
         _write(frame, path, order=mode)
     ing.Preprocessing.fit(table, splits.train, key_column=key_column).save(preprocessing)

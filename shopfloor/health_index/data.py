@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.errors import DataError
 
 
@@ -80,3 +81,12 @@ def load_trajectories(
         arrays.append(values)
         times.append(stamps)
     return Trajectories(units, list(features), arrays, times)
+
+
+def held_out_units(
+    units: list, test_fraction: float = HEALTH_INDEX.test_fraction, seed: int = HEALTH_INDEX.seed
+) -> set:
+    """The units held out for evaluation: a ``test_fraction`` share at random (at least one of two or more)."""
+    n_test = max(1, int(round(test_fraction * len(units)))) if len(units) > 1 else 0
+    rng = np.random.default_rng(seed)
+    return set(rng.choice(units, size=n_test, replace=False).tolist()) if n_test else set()

@@ -24,7 +24,7 @@ from shopfloor.constants import EXPERIMENTS, HEALTH_MODEL
 from shopfloor.data.ingest import column_type
 from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.errors import DataError
-from shopfloor.health_index.data import load_trajectories
+from shopfloor.health_index.data import held_out_units, load_trajectories
 from shopfloor.health_index.estimator import HIConfig
 from shopfloor.health_index.metrics import hi_report
 from shopfloor.health_index.rul import CAP
@@ -66,10 +66,8 @@ def ingest_step(
     table = read_table(data)
     exclude = [c for c in [truth, *(drop or [])] if c]
     traj = load_trajectories(table, unit, time, t_d, t_f, exclude=exclude, conditions=conditions, window=window)
-    rng = np.random.default_rng(seed)
     units = list(traj.units)
-    n_test = max(1, int(round(test_fraction * len(units)))) if len(units) > 1 else 0
-    held = set(rng.choice(units, size=n_test, replace=False).tolist()) if n_test else set()
+    held = held_out_units(units, test_fraction, seed)
     keep = [unit, time, *(conditions or []), *traj.features, *([truth] if truth and truth in table.columns else [])]
     frame = table[keep]
     frame[~frame[unit].isin(held)].to_parquet(train, index=False)

@@ -104,3 +104,26 @@ def select(curves: dict[object, np.ndarray], keys: Sequence[object], field: str)
             raise DataError(field, f"no case {key!r} in the table (cases: {', '.join(map(str, list(curves)[:12]))})")
         out[match] = curves[match]
     return out
+
+
+def evaluation_curves(
+    data: str, case: str, wear: str, cut: str, valid_cases: list[str], test_cases: list[str], seed: int = 0
+) -> dict[str, dict[object, np.ndarray]]:
+    """{split: {case: curve}}: from the table (the named validation and test cases; all cases as "test" when
+    none are named), or six simulated tools (three validation, three test) without a table."""
+    from shopfloor.prognosis import wear_model
+
+    if not data:
+        table = wear_model.wear_table(cases=6, seed=seed + 1000)
+        curves = load_curves(table, "case", "VB", "cut")
+        keys = list(curves)
+        return {"valid": {k: curves[k] for k in keys[:3]}, "test": {k: curves[k] for k in keys[3:]}}
+    curves = load_curves(data, case, wear, cut or None)
+    if not valid_cases and not test_cases:
+        return {"test": curves}
+    out = {}
+    if valid_cases:
+        out["valid"] = select(curves, valid_cases, "valid-cases")
+    if test_cases:
+        out["test"] = select(curves, test_cases, "test-cases")
+    return out

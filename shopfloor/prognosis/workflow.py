@@ -23,6 +23,7 @@ from shopfloor.constants import EXPERIMENTS, PROGNOSIS_MODEL
 from shopfloor.defaults import PROGNOSIS
 from shopfloor.errors import DataError
 from shopfloor.prognosis import wear_model as wear_model
+from shopfloor.prognosis.curves import evaluation_curves
 from shopfloor.progress import reported
 
 EXPERIMENT = EXPERIMENTS["prognosis"]
@@ -95,29 +96,6 @@ def train_step(
     joblib.dump({"posterior": posterior, "prior_scale": prior_scale}, model_path)
     pd.DataFrame(info.pop("history")).to_csv(history_path, index=False)
     return {**info, **config.to_dict(), "prior_scale": prior_scale}
-
-
-def evaluation_curves(
-    data: str, case: str, wear: str, cut: str, valid_cases: list[str], test_cases: list[str], seed: int = 0
-) -> dict[str, dict[object, np.ndarray]]:
-    """{split: {case: curve}}: from the table (the named validation and test cases; all cases as "test" when
-    none are named), or six simulated tools (three validation, three test) without a table."""
-    from shopfloor.prognosis.curves import load_curves, select
-
-    if not data:
-        table = wear_model.wear_table(cases=6, seed=seed + 1000)
-        curves = load_curves(table, "case", "VB", "cut")
-        keys = list(curves)
-        return {"valid": {k: curves[k] for k in keys[:3]}, "test": {k: curves[k] for k in keys[3:]}}
-    curves = load_curves(data, case, wear, cut or None)
-    if not valid_cases and not test_cases:
-        return {"test": curves}
-    out = {}
-    if valid_cases:
-        out["valid"] = select(curves, valid_cases, "valid-cases")
-    if test_cases:
-        out["test"] = select(curves, test_cases, "test-cases")
-    return out
 
 
 @reported(
