@@ -203,11 +203,52 @@ def test_the_served_model_takes_base64_images_on_v1_and_bytes_on_v2(registered, 
         served.answer({"instances": [{"image": {"b64": "%%%"}}]}, v2=False)
 
 
+def _post(url: str, body: bytes) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _declare(url: str, size: int) -> tuple[int, bytes]:
+    """Headers announcing a body of ``size`` bytes, and the answer the server gives before any of it is sent."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    try:
+        connection.putrequest("POST", where.path)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(size))
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def test_locust_sends_images_on_both_protocols_to_a_served_model(registered, tmp_path):
-    """The image load profile against ``shopfloor serve`` over HTTP: every request answered."""
+    """The image load profile against ``shopfloor serve`` over HTTP: every request answered; over HTTP too, a
+    body over the server's limit is refused unread (413) and an image claiming 20,000 x 20,000 pixels is a named
+    400, and the server answers on."""
+    import base64
+
     from loadtest.run import local_server, run_locust
+    from serving.fast import DEFAULT_MAX_BODY
 
     with local_server("surface-inspection") as url:  # the fixture's store and home are in the environment
+        predict = f"{url}/v1/models/surface-inspection:predict"
+        status, answer = _declare(predict, DEFAULT_MAX_BODY + 1)
+        assert status == 413 and b"exceeds the limit" in answer
+        claimed = base64.b64encode(_png_claiming(20_000, 20_000)).decode()
+        status, answer = _post(predict, f'{{"instances": [{{"image": {{"b64": "{claimed}"}}}}]}}'.encode())
+        assert status == 400 and b"instances[0]" in answer and b"40,000,000 pixels" in answer, answer
         result = run_locust(
             url,
             tmp_path / "locust",
