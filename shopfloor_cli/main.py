@@ -38,7 +38,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import PackageNotFoundError, version
+
     parser = argparse.ArgumentParser(prog="shopfloor", description=__doc__.splitlines()[0])
+    try:
+        shown = version("shopfloor")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        shown = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"shopfloor {shown}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (data, run, kubeflow, serve, monitor, loop_demo, aliases, prognose, tracking):
         group.add_parser(sub)

@@ -143,3 +143,11 @@ def test_a_components_defaults_are_its_pipelines(module):
                 assert plain(parameter.default) == plain(expected[name]), f"{module}.{function.__name__}({name}=...)"
                 checked += 1
     assert checked or not module.endswith("retraining")
+
+
+def test_the_command_says_its_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"shopfloor {version('shopfloor')}"
