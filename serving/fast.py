@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from serving import metrics
+from serving.model import asks_explanation
 from shopfloor.contract import Tensor
 from shopfloor.errors import DataError
 
@@ -133,7 +134,8 @@ class FastInference:
             return await self.app(scope, _replay(body, receive), send)
         request_id = (str(payload.get("id", "") or "") if v2 else "") or _header(scope, b"x-request-id")
         try:
-            served, result = model.answer(request, v2, request_id=request_id)
+            explain = v2 and asks_explanation(payload.get("parameters"))
+            served, result = model.answer(request, v2, request_id=request_id, explain=explain)
         except DataError as exc:
             return await respond(send, 400, orjson.dumps({"error": str(exc)}))
         answered_id = result["id"] if v2 else result["request_id"]

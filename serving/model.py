@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
+import json
 import logging
 import os
 import threading
@@ -109,6 +110,24 @@ def split_key(payload: Any, v2: bool, key_column: str | None) -> tuple[Any, list
         return payload, None
     keys = [i.get(key_column) for i in instances]
     return {**payload, "instances": [{k: v for k, v in i.items() if k != key_column} for i in instances]}, keys
+
+
+EXPLANATION = "explanation"  # the v2 output a request asks for with "parameters": {"explain": true}
+
+
+def asks_explanation(parameters: Any) -> bool:
+    """Whether a v2 request's parameters ask for the ``explanation`` output (a JSON value over REST, an
+    ``InferParameter`` over gRPC)."""
+    if not parameters or "explain" not in parameters:
+        return False
+    value = parameters["explain"]
+    return bool(getattr(value, "bool_param", value))
+
+
+def _explanation_texts(explained: dict[str, Any]) -> list[str]:
+    """One JSON text per row: the row's explanation with the fields all rows share."""
+    shared = {k: v for k, v in explained.items() if k != "rows"}
+    return [json.dumps({**row, **shared}) for row in explained["rows"]]
 
 
 def tensor_of(infer_input) -> Tensor:
@@ -282,14 +301,16 @@ class RegistryModel(Model):
 
     # ------------------------------------------------------------ inference
     def answer(
-        self, payload: dict | InferRequest | list[Tensor], v2: bool, request_id: str = ""
+        self, payload: dict | InferRequest | list[Tensor], v2: bool, request_id: str = "", explain: bool = False
     ) -> tuple[Loaded, dict[str, Any] | InferResponse]:
         """Parse, check, score and shape one request, for both the KServe routes and the direct ASGI path.
 
         ``payload`` is the v1 JSON object, or for v2 KServe's ``InferRequest`` or already-built tensors;
         a ``DataError`` (counted by reason) propagates for the caller to answer 400. Returns the version
         that answered and the answer (a plain dict, or an ``InferResponse`` for KServe's v2 route). Every
-        answered request goes to the prediction log under ``request_id`` (the caller's, or a new one).
+        answered request goes to the prediction log under ``request_id`` (the caller's, or a new one). With
+        ``explain`` (a v2 request's ``"parameters": {"explain": true}``) the answer gains an ``explanation`` output:
+        one JSON text per row, as the explain route gives it.
         """
         served = self.current  # one version for the whole request
         on_trial = self.trial
@@ -317,6 +338,7 @@ class RegistryModel(Model):
             for column, count in model.inputs.unknown_categories(rows).items():
                 metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
             results = model.predict_rows(rows)  # a model may refuse rows too (a HI: one unit, time forward)
+            explanations = _explanation_texts(model.explain_rows(rows)) if explain else None
         except DataError as exc:
             metrics.reject(exc.reason)
             raise
@@ -342,6 +364,8 @@ class RegistryModel(Model):
                     InferOutput(o.name, [n, *o.shape], o.datatype, data=results[o.name].ravel().tolist())
                     for o in model.outputs
                 ]
+                if explanations is not None:
+                    outputs.append(InferOutput(EXPLANATION, [n], "BYTES", data=explanations))
                 return served, InferResponse(
                     response_id=request_id,
                     model_name=self.name,
@@ -364,7 +388,12 @@ class RegistryModel(Model):
                         "data": results[o.name].ravel().tolist(),
                     }
                     for o in model.outputs
-                ],
+                ]
+                + (
+                    [{"name": EXPLANATION, "shape": [n], "datatype": "BYTES", "parameters": None, "data": explanations}]
+                    if explanations is not None
+                    else []
+                ),
             }
         columns = [(o.name, results[o.name].tolist()) for o in model.outputs]
         return served, {
@@ -372,6 +401,24 @@ class RegistryModel(Model):
             "model_version": served.version,
             "request_id": request_id,
         }
+
+    def explain(self, payload: dict, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """KServe's explain route (``POST /v1/models/NAME:explain``, a v1 body): what moved each row's answer, as
+        the served kind explains it. Computed only here, so the predict path keeps its speed; bad input gets the
+        same named 400 as a prediction. Explanations are not logged as answers."""
+        served = self.current
+        key_column = self.key_column or served.key_column
+        try:
+            request, keys = split_key(payload, False, key_column)
+            rows = served.model.inputs.parse_v1(request, self.max_batch)
+            explained = served.model.explain_rows(rows)
+        except DataError as exc:
+            metrics.reject(exc.reason)
+            raise InvalidInput(str(exc)) from None
+        if keys is not None:
+            for row, key in zip(explained["rows"], keys, strict=True):
+                row[key_column] = key
+        return {**explained, "model_name": self.name, "model_version": served.version}
 
     def predict(
         self,
@@ -382,8 +429,9 @@ class RegistryModel(Model):
         """KServe's route (``--kserve-routes``, and requests the direct path leaves to KServe)."""
         v2 = isinstance(payload, InferRequest)
         request_id = (payload.id if v2 else "") or (headers or {}).get(REQUEST_ID_HEADER, "")
+        explain = isinstance(payload, InferRequest) and asks_explanation(payload.parameters)
         try:
-            served, result = self.answer(payload, v2, request_id=request_id)
+            served, result = self.answer(payload, v2, request_id=request_id, explain=explain)
         except DataError as exc:
             raise InvalidInput(str(exc)) from None
         if response_headers is not None:

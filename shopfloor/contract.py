@@ -897,6 +897,11 @@ class ShopfloorModel(PythonModel, Generic[SchemaT, BatchT]):
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
 
+    def explain_rows(self, rows: BatchT) -> dict[str, Any]:
+        """Per row, what moved the answer and by how much (KServe's explain route): ``{"rows": [{...}],
+        "units": ..., ...}``. Computed only when asked; a kind without explanations says so (a named 400)."""
+        raise DataError("explain", f"a {self.KIND} model does not explain its answers", "not_supported")
+
     @classmethod
     def live_metrics(cls, outputs: Mapping[str, pd.Series], label: np.ndarray, table: pd.DataFrame) -> dict[str, float]:
         """This kind's registered metrics on served answers (``outputs``, by output name) with the outcomes fed back

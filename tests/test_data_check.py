@@ -79,6 +79,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("pipeline", list(EXPECTED))
 def test_each_pipelines_embedded_data_is_checked(pipeline, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path / "home"))  # where the embedded data is written
     path, options = _data(tmp_path, pipeline)
     code, out, err = run_cli(
         "data", "check", path, "--pipeline", pipeline, *options, "--format", "json", home=tmp_path / "home",

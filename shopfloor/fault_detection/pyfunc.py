@@ -62,6 +62,7 @@ class FaultClassifier(ShopfloorModel[TabularSchema, Rows]):
         self.labels = tuple(labels)  # (healthy, faulty) as the user's label column names them
         self.key_column = key_column or None
         self._scorer: Scorer | None = None
+        self._explainer: Any = None
 
     def details(self) -> dict[str, Any]:
         key = getattr(self, "key_column", None)  # models pickled before keys were named have none
@@ -74,6 +75,7 @@ class FaultClassifier(ShopfloorModel[TabularSchema, Rows]):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_scorer"] = None  # compiled again where the model is loaded
+        state["_explainer"] = None  # built where an explanation is first asked for
         return state
 
     def load_context(self, context) -> None:
@@ -107,3 +109,29 @@ class FaultClassifier(ShopfloorModel[TabularSchema, Rows]):
     def predict_rows(self, rows: Rows) -> dict[str, np.ndarray]:
         proba = self.scorer()(rows)
         return {"class": (proba >= self.threshold).astype(np.int64), "fault_probability": proba}
+
+    def explain_rows(self, rows: Rows) -> dict[str, Any]:
+        """Each raw column's SHAP value per row, in log-odds of the fault class; a row's values sum to its
+        ``log_odds`` minus ``expected_log_odds``, the log-odds of the ``reference`` (``shopfloor.fault_detection.
+        explain``)."""
+        from shopfloor.fault_detection.explain import UNITS, Explainer
+
+        if getattr(self, "_explainer", None) is None:  # models pickled before explanations have no slot
+            self._explainer = Explainer(self.estimator, self.inputs)
+        explainer = self._explainer
+        values, log_odds = explainer(rows.frame())
+        answer = self.predict_rows(rows)
+        return {
+            "units": UNITS,
+            "expected_log_odds": explainer.expected,
+            "reference": explainer.reference,
+            "rows": [
+                {
+                    "class": int(answer["class"][i]),
+                    "fault_probability": float(answer["fault_probability"][i]),
+                    "log_odds": float(log_odds[i]),
+                    "contributions": dict(zip(explainer.columns, values[i].tolist(), strict=True)),
+                }
+                for i in range(len(values))
+            ],
+        }
