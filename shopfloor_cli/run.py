@@ -31,9 +31,22 @@ PARTIAL = 3
 def _registered(run, args: argparse.Namespace, result: dict[str, Any]) -> int:
     """The end every pipeline command shares: the registration, what became of ``--deploy``, the JSON file."""
     print(f"registered: {result['model_name']} version {result['version']} as @{result['alias']}")
+    _where(result)
     _deployment(run, args, result)
     write_json(args.json, {**result, "log": str(run.log)})
     return 0
+
+
+def _where(result: dict[str, Any]) -> None:
+    """The run's report (a local path where the artifacts are local files) and the MLflow run, with its page
+    where a tracking server answers."""
+    from shopfloor.registry.tracking import run_page
+
+    report = str(result.get("report_html", ""))
+    if report:
+        print(f"report: {report.removeprefix('file://')}")
+    page = run_page(result["run_id"])
+    print(f"MLflow run: {result['run_id']}" + (f" ({page})" if page else ""))
 
 
 def _deployment(run, args: argparse.Namespace, registration: dict[str, Any]) -> None:
@@ -169,6 +182,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
         f"registered: {result['model_name']} version {result['version']} as @{result['alias']} "
         f"(threshold {report['methods'][best]['threshold']:.3f}); {result['reason']}"
     )
+    _where(result)
     for name, failure in report["failed"].items():
         print(f"left out: {name} failed at {failure['step']}: {failure['error']}")
     _print_left_out(report.get("left_out", {}), budget)

@@ -58,7 +58,7 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     steps = [line.split()[0] for line in lines if line.startswith("  ") and " s  " in line]
     assert steps.count("synthesize") == 3 and steps.count("filter") == 3
     assert {"ingest", "train", "register"} <= set(steps)
-    assert len(lines) < 40, first.stdout
+    assert len(lines) < 44, first.stdout  # check, header, steps, table, choice, registration, report, run
     assert "KFP Executor" not in first.stdout and "KFP Executor" in open(run["log"]).read()
     assert "| baseline |" in first.stdout and f"registered: {MODEL} version 1 as @champion" in first.stdout
 
@@ -96,9 +96,21 @@ def test_pipeline_registers_and_promotes_by_f2(tmp_path, gearbox_csv):
     assert registered.threshold == methods[report["best"]]["threshold"] != 0.5  # the CV-chosen threshold
     assert answer["class"].tolist() == (proba >= registered.threshold).astype(int).tolist()
 
+    # one report per run: a self-contained page with its comparison table (the chosen row marked), plots inline,
+    # the registry's decision; its path printed at the end of the run; the same facts as the version's model card
+    page = run["report_html"].removeprefix("file://")
+    assert f"report: {page}" in first.stdout and f"MLflow run: {run['run_id']}" in first.stdout
+    html = open(page).read()
+    assert html.startswith("<!DOCTYPE html>") and "http://" not in html and "https://" not in html  # no fetches
+    assert f'<tr class="chosen"><td>{report["best"]}</td>' in html
+    assert html.count("data:image/png;base64,") >= 2 and "version 1 of gearbox-line-3 is @champion" in html
+    card = client.get_model_version(MODEL, "1").description
+    assert card.startswith("**fault-detection** model. Predicts: class") and "Measured on held-out rows: test_" in card
+
     first_run = client.get_model_version(MODEL, "1").run_id
     artifacts = {a.path for a in client.list_artifacts(first_run)}
     assert {
+        "report.html",
         "confusion_matrices.png",
         "comparison.json",
         "comparison_test.json",

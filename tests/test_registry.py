@@ -84,3 +84,29 @@ def test_a_failure_mid_registration_leaves_no_version(home, model_and_rows, tmp_
     assert int(client.get_model_version_by_alias("m", "champion").version) == 1
     runs = client.search_runs([client.get_experiment_by_name("e").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
+
+
+def test_every_registration_writes_a_report_and_a_model_card(home, model_and_rows, tmp_path):
+    """Without a pipeline's own sections, the report still holds the run's tables, plots, figures and decision."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    use_tracking()
+    model, rows = model_and_rows
+    figure, axis = plt.subplots()
+    axis.plot([0, 1], [1, 0])
+    figure.savefig(tmp_path / "curve.png")
+    table = pd.DataFrame({"method": ["a", "b"], "score": [0.5, 0.7]})
+    first = _register(
+        model, rows, 0.7, tables={"comparison.json": table}, artifacts={"curve.png": tmp_path / "curve.png"}
+    )
+    second = _register(model, rows, 0.6, tags={"shopfloor.chosen": "b"}, tables={"comparison.json": table})
+    page = open(first.report_uri.removeprefix("file://")).read()
+    assert "<h2>comparison</h2>" in page and "data:image/png;base64," in page
+    assert "version 1 of m is @champion" in page and "<td>test_f2</td><td>0.7</td>" in page
+    assert '<tr class="chosen"><td>b</td>' in open(second.report_uri.removeprefix("file://")).read()
+    card = MlflowClient().get_model_version("m", "2").description
+    assert card.startswith("**fault-detection** model. Predicts: class (1 when the unit is predicted faulty)")
+    assert "Measured on held-out rows: test_f2 0.6." in card and "version 2 of m is @challenger" in card

@@ -340,6 +340,7 @@ def register_step(
         "version": reg.version,
         "alias": reg.alias,
         "run_id": reg.run_id,
+        "report_html": reg.report_uri,
         score: reg.score,
         "previous_champion": reg.previous_champion_score,
         "metrics": metrics,

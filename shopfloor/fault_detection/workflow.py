@@ -67,17 +67,27 @@ UTILITY_RATIO = 0.5  # synthetic rows while tuning for utility
 
 
 ORDER_KEY = b"shopfloor.order"  # Parquet metadata of a split file: "time" when its rows are in time order
+SPLIT_KEY = b"shopfloor.split"  # ... and how the table was split, in words (for the run's report)
 
 
-def _write(frame: pd.DataFrame, path: str | Path, order: str = "random") -> None:
-    """``frame`` as Parquet; ``order`` ("time" or "random") travels in the file's metadata, so every later step
-    knows whether its folds must chain forward in time without a parameter of its own."""
+def _write(frame: pd.DataFrame, path: str | Path, order: str = "random", split: str = "") -> None:
+    """``frame`` as Parquet; ``order`` ("time" or "random") and the ``split`` in words travel in the file's
+    metadata, so every later step knows whether its folds must chain forward in time, and the report how the
+    rows were split, without a parameter of their own."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), ORDER_KEY: order.encode()}), path)
+    extra = {ORDER_KEY: order.encode(), SPLIT_KEY: split.encode()}
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **extra}), path)
+
+
+def split_words(path: str | Path) -> str:
+    """How ingest split the table, in words, from a split file's metadata ("" for files written before)."""
+    import pyarrow.parquet as pq
+
+    return (pq.read_schema(path).metadata or {}).get(SPLIT_KEY, b"").decode()
 
 
 def in_time_order(path: str | Path) -> bool:
@@ -219,7 +229,7 @@ def ingest_step(
     )
     mode = "time" if splits.by_time else "random"
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
-        _write(frame, path, order=mode)
+        _write(frame, path, order=mode, split=splits.describe())
     ing.Preprocessing.fit(table, splits.train, key_column=key_column).save(preprocessing)
     return {
         "rows": len(table.label),
@@ -908,6 +918,49 @@ def promotion(
     )
 
 
+def _run_report(
+    model: FaultClassifier, summary: dict[str, Any], test_rows: pd.DataFrame, model_name: str, split: str, rows: int
+):
+    """The fault-detection sections of the run's report: what was learnt, how the rows were split, the test
+    split's precision-recall and ROC curves and confusion matrix of the chosen model at its threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    from shopfloor.registry.report import RunReport
+
+    best = summary["best"]
+    faulty, healthy = model.labels[1], model.labels[0]
+    report = RunReport(
+        f"{model_name}: fault detection",
+        lead=(
+            f"Tells a faulty part ({faulty!r}) from a good one ({healthy!r}) from {len(model.inputs.columns)} columns; "
+            f"fitted on {rows} rows (train + valid), chosen by {summary['cv']['folds']}-fold cross-validation "
+            f"on {summary['threshold_metric']}: {best}, threshold {model.threshold:.3f}."
+        ),
+        limits=(
+            "it knows the columns, categories and process of its training rows: a new variant, a changed supplier "
+            "or a drifted process (the retraining drift report says which columns moved) is answered without "
+            f"warning; its threshold weighs recall as {summary['threshold_metric']} does."
+        ),
+    )
+    if split:
+        report.section("data and split", split)
+    truth = test_rows[ing.LABEL].to_numpy(dtype=int)
+    proba = model.predict(None, test_rows.drop(columns=[ing.LABEL]))["fault_probability"].to_numpy()
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    PrecisionRecallDisplay.from_predictions(truth, proba, ax=axes[0], name=best)
+    RocCurveDisplay.from_predictions(truth, proba, ax=axes[1], name=best)
+    ConfusionMatrixDisplay.from_predictions(
+        truth, (proba >= model.threshold).astype(int), ax=axes[2], display_labels=[healthy, faulty], colorbar=False
+    )
+    axes[2].set_title(f"at threshold {model.threshold:.3f}")
+    report.figure(f"test split: {len(truth)} rows, {int(truth.sum())} faulty", figure)
+    return report
+
+
 @reported("register", summary=lambda r: f"{r['model_name']} version {r['version']} as @{r['alias']}; {r['reason']}")
 def register_step(
     models_dir: str,
@@ -974,6 +1027,7 @@ def register_step(
     model.verify(reference.sample(min(len(reference), VERIFY_ROWS), random_state=0))
     use_tracking(tracking_uri)
     tables = {"comparison_test.json": comparison_table(summary).reset_index()}
+    run_report = _run_report(model, summary, test_rows, model_name, split_words(test), len(reference))
     if fidelity:
         tables["fidelity.json"] = (
             pd.DataFrame.from_dict(fidelity, orient="index").rename_axis("synthesizer").reset_index()
@@ -999,6 +1053,7 @@ def register_step(
         tables=tables,
         # decided under the registry lock, against the champion of that moment
         promote=lambda: promotion(model, test_rows, model_name, force=force_promote),
+        report=run_report,
         tags={
             "shopfloor.pipeline": "fault-detection",
             "shopfloor.chosen": best,
@@ -1019,6 +1074,7 @@ def register_step(
         "version": reg.version,
         "alias": reg.alias,
         "run_id": reg.run_id,
+        "report_html": reg.report_uri,
         "chosen": best,
         SCORE: reg.score,
         "reason": decision.reason,

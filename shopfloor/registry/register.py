@@ -40,6 +40,7 @@ from shopfloor.registry.champions import champion_score
 from shopfloor.registry.history import move_alias
 from shopfloor.registry.lock import registry_lock
 from shopfloor.registry.promotion import Decision, by_score, forced
+from shopfloor.registry.report import REPORT_FILE, RunReport, model_card, png_artifacts
 from shopfloor.registry.tracking import (
     REQUIREMENTS,
     check_reachable,
@@ -63,6 +64,7 @@ class Registration:
     score: float
     previous_champion_score: float | None
     decision: Decision
+    report_uri: str = ""  # the run's report.html
 
     @property
     def uri(self) -> str:
@@ -156,13 +158,16 @@ def _register(
     tags: dict[str, str] | None = None,
     promote: bool | Callable[[], Decision] | None = None,
     log_model: Any = log_contract_model,
+    report: RunReport | None = None,
 ) -> Registration:
     """Log ``model`` with its params, metrics and files in one run, register it and set its alias.
 
     ``score_metric`` must be among ``metrics``; it decides champion vs challenger (``promotion.by_score``) unless
     ``promote`` decides it: a bool, or a callable called under the registry lock, after the version exists, that
     returns a ``promotion.Decision`` (its metrics and tags are logged on the run).
-    ``artifacts`` maps artifact names (``dir/file``) to local files.
+    ``artifacts`` maps artifact names (``dir/file``) to local files. ``report`` (the pipeline's own sections)
+    is completed with the tables, PNG plots, parameters, metrics and the registry's decision, logged as
+    ``report.html``, and summed up as the version's description (``shopfloor.registry.report``).
     """
     if score_metric not in metrics:
         raise ValueError(f"score_metric {score_metric!r} is not among the metrics")
@@ -211,6 +216,20 @@ def _register(
                 model_name, alias, version, kind=kind, reason=decision.reason, run_id=run.info.run_id, client=client
             )
             client.delete_model_version_tag(model_name, str(version), PENDING)
+        report_uri = _report(
+            report or RunReport(f"{model_name}: a {model.KIND} run"),
+            model=model,
+            model_name=model_name,
+            version=version,
+            alias=alias,
+            decision=decision,
+            metrics=metrics,
+            params=params,
+            tables=tables or {},
+            artifacts=artifacts or {},
+            chosen=(tags or {}).get("shopfloor.chosen"),
+            client=client,
+        )
     except BaseException:
         # Every version this run created goes, including one registered by a log step that failed later.
         try:
@@ -221,4 +240,45 @@ def _register(
         mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run()
-    return Registration(model_name, version, alias, run.info.run_id, score, previous, decision)
+    return Registration(model_name, version, alias, run.info.run_id, score, previous, decision, report_uri)
+
+
+def _report(
+    report: RunReport,
+    *,
+    model: ShopfloorModel,
+    model_name: str,
+    version: int,
+    alias: str,
+    decision: Decision,
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    artifacts: dict[str, Path],
+    chosen: str | None,
+    client: MlflowClient,
+) -> str:
+    """Complete ``report`` with what every run logs and the decision; log it in the active run and write the
+    version's model card. Returns the report's artifact URI."""
+    for name, table in tables.items():
+        report.table(name.removesuffix(".json").replace("_", " "), table, chosen=chosen)
+    for name, png in png_artifacts(artifacts):
+        report.image(name.removesuffix(".png").replace("_", " "), png)
+    report.facts("parameters", {k: str(v)[:200] for k, v in params.items()})
+    measured = {k: v for k, v in metrics.items() if k.startswith("test_")}
+    shown = {k: v for k, v in metrics.items() if k.startswith(("test_", "valid_", "cv_"))}
+    report.facts("figures of the registered model", shown or metrics)
+    decided = f"version {version} of {model_name} is @{alias}: {decision.reason}"
+    report.section("registry decision", decided)
+    mlflow.log_text(report.render(), REPORT_FILE)
+    predicts = "; ".join(f"{o.name} ({o.description})" if o.description else o.name for o in model.outputs)
+    card = model_card(
+        kind=model.KIND,
+        predicts=predicts,
+        trained=report.lead or "see report.html in its run",
+        measured=dict(list(measured.items())[:8]),
+        decision=decided,
+        limits=report.limits,
+    )
+    client.update_model_version(model_name, str(version), description=card)
+    return mlflow.get_artifact_uri(REPORT_FILE)

@@ -96,3 +96,17 @@ def ensure_experiment(name: str) -> str:
     if location:
         location = f"{location}/{name}"
     return mlflow.create_experiment(name, artifact_location=location)
+
+
+def run_page(run_id: str, uri: str | None = None) -> str:
+    """The MLflow UI page of ``run_id`` where the tracking store is a server that answers (``check_reachable``),
+    else "" (a local store has no page until ``shopfloor ui`` serves it)."""
+    uri = uri or config.tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return ""
+    try:
+        check_reachable(uri, timeout=2.0)
+        run = MlflowClient(uri).get_run(run_id)
+    except (RegistryError, MlflowException):
+        return ""
+    return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"

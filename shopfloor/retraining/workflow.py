@@ -235,6 +235,7 @@ def promote_step(
         "champion": old[metric],
         "champion_version": int(version.version),
         "run_id": reg.run_id,
+        "report_html": reg.report_uri,
         "kind": contract.kind,
         "scores": {"challenger": new, "champion": old},
         "holdout_rows": len(rows),

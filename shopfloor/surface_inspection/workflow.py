@@ -222,6 +222,7 @@ def register_step(
         "version": registration.version,
         "alias": registration.alias,
         "run_id": registration.run_id,
+        "report_html": registration.report_uri,
         "metric": metric,
         "score": registration.score,
         "mode": model.mode,
