@@ -2,7 +2,8 @@
 fault-detection` on the simulated line, default settings, in a fresh data directory), one row and a batch of 100,
 scored (`predict_rows`, the served path) and explained (`explain_rows`, KServe's explain route), in this process,
 median and 99th percentile of repeated calls; and the same for the other family of `--classifier auto`, fitted on
-the same rows, so that both explainers (tree and linear) are measured whichever family the run chose.
+the same rows, so that both explainers (tree and linear) are measured whichever family the run chose; and the
+default health-index run's champion on one unit's rows (the sensors' Shapley shares of its last row's index).
 
     .venv/bin/python benchmarks/explain_cost.py [--repeats 200]
 """
@@ -77,6 +78,23 @@ def main() -> None:
         rival = tr.fit_classifier(ing.transform(pre, splits.train), kind=other)
         model = FaultClassifier(tr.full_model(pre, rival), champion.inputs)
         results["other_family"] = {"family": type(rival).__name__, **measure(model, frame, args.repeats)}
+        subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "run", "health-index"], env=env, check=True)
+        from shopfloor.constants import HEALTH_MODEL
+
+        health = load_version(HEALTH_MODEL, str(champion_version(HEALTH_MODEL, "champion").version))
+        units = ing.read_table(next(data.glob("run_to_failure_*.csv")))
+        unit = units[units["unit"] == units["unit"].iloc[0]][list(health.inputs.names)]
+        rows = health.inputs.from_input(unit)
+        predict = timed(lambda: health.predict_rows(rows), args.repeats)
+        explain = timed(lambda: health.explain_rows(rows), 10)
+        results["health_index"] = {
+            "method": health.method,
+            "unit_rows": len(unit),
+            "sensors": len(health.features),
+            "predict": predict,
+            "explain": explain,
+            "explain_over_predict": explain["p50_ms"] / predict["p50_ms"],
+        }
     save("explain_cost", {**results, "command": "benchmarks/explain_cost.py " + " ".join(sys.argv[1:])})
 
 

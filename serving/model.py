@@ -415,7 +415,7 @@ class RegistryModel(Model):
         except DataError as exc:
             metrics.reject(exc.reason)
             raise InvalidInput(str(exc)) from None
-        if keys is not None:
+        if keys is not None and len(keys) == len(explained["rows"]):  # a kind may explain one row of many
             for row, key in zip(explained["rows"], keys, strict=True):
                 row[key_column] = key
         return {**explained, "model_name": self.name, "model_version": served.version}

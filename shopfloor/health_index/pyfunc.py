@@ -11,7 +11,7 @@ that does not increase, or fewer rows than the window are refused with a ``DataE
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from shopfloor.contract import Column, Output, Rows, ShopfloorModel, TabularSche
 from shopfloor.errors import DataError
 from shopfloor.health_index.prepare import OperatingRegimes
 from shopfloor.health_index.rul import CAP
+
+HEALTHY_ROWS = 10  # an explanation's reference: each sensor at its level over the unit's first rows sent
 
 
 class HealthIndex(Protocol):
@@ -130,4 +132,33 @@ class HealthIndexPyfunc(ShopfloorModel[TabularSchema, Rows]):
             "rul": rul,
             "rul_lower": np.clip(rul + low, 0.0, CAP),
             "rul_upper": np.clip(rul + high, 0.0, CAP),
+        }
+
+    def explain_rows(self, rows: Rows) -> dict[str, Any]:
+        """Why the unit stands where it does: each sensor's share of the last row's health index, against the
+        unit's own start (every sensor held at its level over the first ``HEALTHY_ROWS`` rows sent). The shares sum
+        to ``health_index`` minus ``baseline_health_index`` (Shapley values of the sensors,
+        ``shopfloor.platform.shapley``)."""
+        from shopfloor.platform.shapley import group_shapley
+
+        answer = self.predict_rows(rows)  # the same checks: one unit, time forward, enough rows
+        frame = rows.frame()
+        values = self.regimes.transform(frame) if self.regimes is not None else frame[self.features].to_numpy(float)
+        start = values[: max(HEALTHY_ROWS, self.min_rows)].mean(axis=0)
+
+        def last_index(present: np.ndarray) -> float:
+            return float(np.asarray(self.model.transform(np.where(present, values, start)))[-1])
+
+        shares, baseline = group_shapley(last_index, len(self.features))
+        return {
+            "units": "health index (0 healthy ... 1 failed) of the last row sent",
+            "reference": f"the unit's own start: each sensor at its level over the first {HEALTHY_ROWS} rows sent",
+            "rows": [
+                {
+                    "health_index": float(answer["health_index"][-1]),
+                    "rul": float(answer["rul"][-1]),
+                    "baseline_health_index": baseline,
+                    "contributions": dict(zip(self.features, shares.tolist(), strict=True)),
+                }
+            ],
         }
