@@ -159,3 +159,37 @@ def test_a_health_index_is_explained_by_its_sensors_shares_of_the_last_rows_inde
     assert row["health_index"] == pytest.approx(answer["predictions"][-1]["health_index"], abs=1e-12)
     with pytest.raises(Exception, match="time must increase"):
         served.explain({"instances": body["instances"][::-1]})  # the predict route's named 400
+
+
+@pytest.mark.parametrize("kind", ["mahalanobis", "beta_vae"])
+def test_an_anomaly_score_is_explained_by_each_signals_share(kind, tmp_path):
+    """Each signal's Shapley share of a sub-cut's score against a typical healthy sub-cut, summing to the
+    difference, through the registry as the server serves it; a version without a reference says so."""
+    from helpers.kind_fixtures import DETECTOR, milling_subcuts, register_detector
+
+    from serving.model import RegistryModel
+
+    sub = milling_subcuts(4, 0)
+    home = tmp_path / "home"
+    home.mkdir()
+    model = register_detector(home, sub, kind=kind)
+    served = RegistryModel(
+        DETECTOR,
+        tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+        poll_seconds=0,
+        quality_seconds=0,
+        prediction_log=False,
+    )
+    assert served.load()
+    failed = sub.X[sub.meta["tool_class"].to_numpy() == 2][:2]
+    explained = served.explain({"instances": failed.tolist()})
+    assert len(explained["rows"]) == 2
+    for row in explained["rows"]:
+        assert list(row["contributions"]) == list(sub.signal_names)
+        total = sum(row["contributions"].values()) + row["baseline_score"]
+        assert total == pytest.approx(row["score"], rel=1e-5)  # the VAE scores in float32, a batch or one window
+    typical = model.predict_rows(model.inputs.parse_v1({"instances": [model.reference.tolist()]}, 10))["score"][0]
+    assert explained["rows"][0]["baseline_score"] == pytest.approx(float(typical), rel=1e-5)
+    model.reference = None
+    with pytest.raises(DataError, match="without a reference sub-cut"):
+        model.explain_rows(model.inputs.parse_v1({"instances": failed.tolist()}, 10))

@@ -9,10 +9,13 @@ names the detector that serves.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from shopfloor.anomaly_detection.base import SubcutDetector
 from shopfloor.contract import Output, ShopfloorModel, TensorSchema, Windows
+from shopfloor.errors import DataError
 
 
 class MillingAnomalyPyfunc(ShopfloorModel[TensorSchema, Windows]):
@@ -36,9 +39,19 @@ class MillingAnomalyPyfunc(ShopfloorModel[TensorSchema, Windows]):
             metrics["ap"] = average_precision_score(truth, outputs["score"].to_numpy(float))
         return {k: float(v) for k, v in metrics.items()}
 
-    def __init__(self, detector: SubcutDetector, signals: tuple[str, ...], stride: int) -> None:
+    @staticmethod
+    def typical(detector: SubcutDetector, healthy: np.ndarray) -> np.ndarray:
+        """The healthy window whose score is the median of ``healthy``'s: what explanations compare with."""
+        scores = np.asarray(detector.decision_function(healthy), dtype=np.float64)
+        return healthy[int(np.argsort(scores)[len(scores) // 2])]
+
+    def __init__(
+        self, detector: SubcutDetector, signals: tuple[str, ...], stride: int, reference: np.ndarray | None = None
+    ) -> None:
+        """``reference``: a typical healthy sub-cut ([window, signals], raw), what explanations compare with."""
         self.detector, self.stride = detector, stride
         self.inputs = TensorSchema("subcut", detector.window_, tuple(signals))
+        self.reference = None if reference is None else np.asarray(reference, dtype=np.float64)
 
     def details(self) -> dict:
         return self.detector.details() | {
@@ -50,3 +63,35 @@ class MillingAnomalyPyfunc(ShopfloorModel[TensorSchema, Windows]):
     def predict_rows(self, rows: Windows) -> dict[str, np.ndarray]:
         score = self.detector.decision_function(rows.values)
         return {"score": np.asarray(score, dtype=np.float64), "anomaly": score >= self.detector.threshold_}
+
+    def explain_rows(self, rows: Windows) -> dict[str, Any]:
+        """Each signal's Shapley share of each sub-cut's score against a typical healthy sub-cut (the training's
+        healthy window of median score): a signal absent takes its values from that window. The shares sum to
+        ``score`` minus ``baseline_score`` (``shopfloor.platform.shapley``)."""
+        from shopfloor.platform.shapley import group_shapley
+
+        reference = getattr(self, "reference", None)  # models pickled before explanations have none
+        if reference is None:
+            raise DataError("explain", "this version was registered without a reference sub-cut to explain against")
+        answer = self.predict_rows(rows)
+        explained = []
+        for i, window in enumerate(rows.values):
+
+            def score(present: np.ndarray, window: np.ndarray = window) -> float:
+                mixed = np.where(present[None, :], window, reference)
+                return float(np.ravel(self.detector.decision_function(mixed[None]))[0])
+
+            shares, baseline = group_shapley(score, len(self.inputs.signals))
+            explained.append(
+                {
+                    "score": float(answer["score"][i]),
+                    "anomaly": bool(answer["anomaly"][i]),
+                    "baseline_score": baseline,
+                    "contributions": dict(zip(self.inputs.signals, shares.tolist(), strict=True)),
+                }
+            )
+        return {
+            "units": "anomaly score",
+            "reference": "a typical healthy sub-cut: the training's healthy window of median score",
+            "rows": explained,
+        }

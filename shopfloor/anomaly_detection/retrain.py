@@ -134,7 +134,9 @@ class DetectorRetrainer(KindRetrainer):
             how += f", threshold set on {where}"
         else:
             how += ", the champion's threshold kept (no failed tool to set it on)"
-        challenger = MillingAnomalyPyfunc(detector, tuple(champion.inputs.signals), champion.stride)
+        challenger = MillingAnomalyPyfunc(
+            detector, tuple(champion.inputs.signals), champion.stride, reference=getattr(champion, "reference", None)
+        )
         return challenger, {
             "method": how,
             "detector": detector.name,

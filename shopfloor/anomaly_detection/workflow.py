@@ -311,7 +311,9 @@ def register_step(
 
     bundle = joblib.load(model_path)
     sub = milling.load_subcuts(windows)
-    model = MillingAnomalyPyfunc(bundle["detector"], tuple(sub.signal_names), bundle["stride"])
+    healthy = sub.X[sub.meta["tool_class"].to_numpy() == 0]
+    typical = MillingAnomalyPyfunc.typical(bundle["detector"], healthy) if len(healthy) else None
+    model = MillingAnomalyPyfunc(bundle["detector"], tuple(sub.signal_names), bundle["stride"], reference=typical)
     example = sub.X[:2].astype(np.float32)
     artifacts = {f"plots/{p.name}": p for p in sorted(Path(plots).glob("*.png"))} if plots else {}
     if trials:

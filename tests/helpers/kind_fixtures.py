@@ -106,7 +106,8 @@ def register_detector(home: Path, sub, kind: str = "beta_vae") -> Any:
     else:
         detector = MahalanobisDetector().fit(sub.X[classes == 0])
         detector.set_threshold(sub.X, failed)
-    model = MillingAnomalyPyfunc(detector, tuple(sub.signal_names), sub.stride)
+    typical = MillingAnomalyPyfunc.typical(detector, sub.X[classes == 0])
+    model = MillingAnomalyPyfunc(detector, tuple(sub.signal_names), sub.stride, reference=typical)
     _register(home, model, sub.X[:2].astype(np.float32), DETECTOR, "test_ap")
     return model
 
