@@ -40,3 +40,20 @@ def test_user_text_names_papers_not_the_making_of_the_project():
     banned = re.compile(r"\bthe seed\b|\bseed's\b|\bthe paper\b|\bthe issue\b|\bissue \d+|\bthis session\b", re.I)
     found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in texts for m in banned.finditer(p.read_text())]
     assert not found, found
+
+
+def test_every_command_the_readme_and_first_page_show_parses():
+    """The commands users copy from the README and the docs' first page take only options that exist."""
+    import shlex
+
+    from shopfloor_cli.main import build_parser
+
+    commands = [
+        m.group(1)
+        for page in (ROOT / "README.md", ROOT / "docs" / "index.md")
+        for m in re.finditer(r"`(shopfloor (?:run|data check) [^`]+)`", page.read_text())
+        if "PIPELINE" not in m.group(1)
+    ]
+    assert len(commands) >= 12
+    for command in commands:
+        build_parser().parse_args(shlex.split(command)[1:])  # argparse exits 2 on an unknown option
