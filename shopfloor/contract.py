@@ -880,6 +880,16 @@ SchemaT = TypeVar("SchemaT", bound=InputSchema)
 BatchT = TypeVar("BatchT", bound=Batch)
 
 
+SCORE_CHUNK = 4096  # rows checked and scored at a time by ``ShopfloorModel.score_table``
+
+
+def _shift(field: str, offset: int) -> str:
+    """``instances[i]...`` of a chunk starting at row ``offset`` of the file, as ``row offset+i...``."""
+    import re
+
+    return re.sub(r"^instances\[(\d+)\]", lambda m: f"row {int(m.group(1)) + offset}", field)
+
+
 class ShopfloorModel(PythonModel, Generic[SchemaT, BatchT]):
     """The base of every registered model: ``inputs`` (a schema of raw columns), ``OUTPUTS`` (declared on
     the subclass) and ``predict_rows``, the one scoring function that the pyfunc and the server share. A kind
@@ -896,6 +906,49 @@ class ShopfloorModel(PythonModel, Generic[SchemaT, BatchT]):
     def predict_rows(self, rows: BatchT) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
+
+    def score_table(self, frame: pd.DataFrame, explain: bool = False) -> pd.DataFrame:
+        """Batch scoring of a table (``shopfloor predict``): ``frame`` with one column per output added (and
+        ``explanation``, each row's as JSON text, with ``explain``). Rows are checked as the server checks a
+        request, a chunk at a time, so a bad value is named by its row. Kinds whose input is not table rows
+        (windows, images, wear sequences) are served, not batch-scored from a table."""
+        import json
+
+        if not isinstance(self.inputs, TabularSchema):
+            raise DataError(
+                "data",
+                f"this {self.KIND} model takes {type(self.inputs).__name__} inputs, not table rows: serve it "
+                "(shopfloor serve) and send them",
+            )
+        frame = frame.reset_index(drop=True)
+        for column in self.inputs.numeric:  # a CSV column with one bad value is read as text: name that value
+            values = frame.get(column.name)
+            if values is not None and values.dtype == object and not column.type == "boolean":
+                numbers = pd.to_numeric(values, errors="coerce")
+                bad = numbers.isna() & values.notna()
+                if bad.any():
+                    at = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise DataError(f"row {at}.{column.name}", f"not a number: {values.iloc[at]!r}", "bad_type")
+                frame[column.name] = numbers
+        answers: dict[str, list] = {o.name: [] for o in self.outputs}
+        texts: list[str] = []
+        for first in range(0, len(frame), SCORE_CHUNK):
+            chunk = frame.iloc[first : first + SCORE_CHUNK][list(self.inputs.names)]
+            records = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
+            try:
+                rows = cast(BatchT, self.inputs.parse_v1({"instances": records}, max_batch=len(records)))
+            except DataError as exc:  # instances[i] is row first + i of the file
+                raise DataError(_shift(exc.field, first), str(exc).split(": ", 1)[-1], exc.reason) from None
+            for name, found in self.predict_rows(rows).items():
+                answers[name] += np.asarray(found).tolist()
+            if explain:
+                texts += [json.dumps(r) for r in self.explain_rows(rows)["rows"]]
+        out = frame.copy()
+        for name, answered in answers.items():
+            out[name] = answered
+        if explain:
+            out["explanation"] = texts
+        return out
 
     def explain_rows(self, rows: BatchT) -> dict[str, Any]:
         """Per row, what moved the answer and by how much (KServe's explain route): ``{"rows": [{...}],

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 from shopfloor.errors import ShopfloorError
-from shopfloor_cli import aliases, data, kubeflow, loop_demo, monitor, prognose, run, serve, tracking
+from shopfloor_cli import aliases, data, kubeflow, loop_demo, monitor, predict, prognose, run, serve, tracking
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         shown = "unknown (not installed)"
     parser.add_argument("--version", action="version", version=f"shopfloor {shown}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, run, kubeflow, serve, monitor, loop_demo, aliases, prognose, tracking):
+    for group in (data, run, kubeflow, serve, monitor, loop_demo, aliases, prognose, predict, tracking):
         group.add_parser(sub)
     ui = sub.add_parser("ui", help="the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)

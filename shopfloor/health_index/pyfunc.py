@@ -11,9 +11,11 @@ that does not increase, or fewer rows than the window are refused with a ``DataE
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from shopfloor.contract import Column, Output, Rows, ShopfloorModel, TabularSchema
 from shopfloor.errors import DataError
@@ -133,6 +135,19 @@ class HealthIndexPyfunc(ShopfloorModel[TabularSchema, Rows]):
             "rul_lower": np.clip(rul + low, 0.0, CAP),
             "rul_upper": np.clip(rul + high, 0.0, CAP),
         }
+
+    def score_table(self, frame: pd.DataFrame, explain: bool = False) -> pd.DataFrame:
+        """Batch scoring: each unit's rows (in time order) scored as one request, the answers in the table's row
+        order; with ``explain``, each unit's last row carries its sensors' shares."""
+        parts = []
+        for _, unit in frame.groupby(self.unit, sort=False):
+            ordered = unit.sort_values(self.time, kind="stable")
+            scored = super().score_table(ordered).set_axis(ordered.index)
+            if explain:
+                why = json.dumps(self.explain_rows(self.inputs.from_frame(ordered))["rows"][0])
+                scored["explanation"] = [None] * (len(scored) - 1) + [why]
+            parts.append(scored)
+        return pd.concat(parts).loc[frame.index]
 
     def explain_rows(self, rows: Rows) -> dict[str, Any]:
         """Why the unit stands where it does: each sensor's share of the last row's health index, against the
