@@ -20,7 +20,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     _tracking()
     moves = history(checked_name(args))
-    if args.json:
+    if args.format == "json":
         print(json.dumps(moves, indent=2))
         return 0
     if not moves:
@@ -58,7 +58,9 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     hist = sub.add_parser("history", help="every move of @champion and @challenger: when, from, to, who, why")
     add_model_name(hist, FAULT_MODEL, "registered model")
-    hist.add_argument("--json", action="store_true")
+    hist.add_argument(
+        "--format", choices=("text", "json"), default="text", help="print for people or machines (default: %(default)s)"
+    )
     hist.set_defaults(func=cmd_history)
     back = sub.add_parser("rollback", help="move @champion back to the version that held it before (or --to)")
     add_model_name(back, FAULT_MODEL, "registered model")

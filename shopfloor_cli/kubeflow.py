@@ -120,7 +120,7 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
         rows = scheduler.list_all()
     print(
         json.dumps(rows, indent=2)
-        if args.json
+        if args.format == "json"
         else "\n".join(
             f"{r['id']}  {r.get('cron') or str(r.get('interval')) + ' s'}  "
             f"{'running' if r.get('running', True) else 'stopped'}  runs {r.get('runs', '-')}"
@@ -167,7 +167,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a pipeline parameter (repeatable)")
     p.add_argument("--image", help="container image for every task (default: the Shopfloor image)")
     p.add_argument("--tracking-uri", default=CLUSTER_TRACKING_URI, help="MLflow as the cluster reaches it")
-    p.add_argument("--experiment", default=KFP_EXPERIMENT)
+    p.add_argument("--experiment", default=KFP_EXPERIMENT, help="the Kubeflow Pipelines experiment of the runs")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -215,11 +215,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=MIN_LABELLED_ROWS,
         help="with --when: answers with an outcome needed before the live figure counts",
     )
-    rec.add_argument("--label", default="faulty")
+    rec.add_argument("--label", default="faulty", help="the label column of the new rows")
     add_model_name(rec, None, "the model to retrain (required with --data or --watch)")
     lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")
     _kubeflow_options(lst, False)
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument(
+        "--format", choices=("text", "json"), default="text", help="print for people or machines (default: %(default)s)"
+    )
     lst.set_defaults(func=cmd_schedule_list)
     dele = sch_sub.add_parser("delete", help="stop and remove a schedule")
     dele.add_argument("id")

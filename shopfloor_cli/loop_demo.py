@@ -156,7 +156,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--rows", type=int, default=1500, help="parts per phase")
     demo.add_argument("--drift", type=float, default=2.0, help="the supplier change (1: seats 7 %%, screws 8 %%)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.add_argument(
         "--home",
         help="the demo's own data directory (default: .shopfloor/demo-loop/TIME; given again, its champion is reused)",

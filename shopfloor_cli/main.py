@@ -50,9 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (data, run, kubeflow, serve, monitor, loop_demo, aliases, prognose, predict, tracking):
         group.add_parser(sub)
     ui = sub.add_parser("ui", help="the MLflow UI on 127.0.0.1")
-    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--port", type=int, default=5000, help="port of the MLflow UI")
     ui.set_defaults(func=cmd_ui)
+    show_defaults(parser)
     return parser
+
+
+def options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("shopfloor",)):
+    """(command path, action) of every option of ``parser`` and of its subcommands, depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from options(sub, (*path, name))
+        elif action.option_strings and action.dest not in ("help", "version"):
+            yield path, action
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every option that takes a value and has a default says it in its help, written once here rather than in
+    each of a hundred help texts (a help that already names its default is left as it is)."""
+    for _, action in options(parser):
+        quiet = action.nargs == 0 or action.required or action.default in (None, "", False, argparse.SUPPRESS)
+        if action.help and not quiet and "default" not in action.help:
+            action.help += " (default: %(default)s)"
 
 
 def main(argv: list[str] | None = None) -> int:

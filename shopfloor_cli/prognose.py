@@ -60,7 +60,7 @@ def cmd_prognose(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prognose", help="forecast one tool's wear from its measurements so far")
     add_model_name(p, PROGNOSIS_MODEL, "registered prognosis model")
-    p.add_argument("--alias", default=CHAMPION)
+    p.add_argument("--alias", default=CHAMPION, help="which version forecasts: its alias")
     p.add_argument("--wear", required=True, help="the wear measured so far, mm, comma-separated, e.g. 0,0.05,0.08")
     p.add_argument("--vb-limit", type=float, help="wear limit for the cuts left (default: the model's)")
     p.add_argument("--json", help="also write the forecast as JSON to this file")

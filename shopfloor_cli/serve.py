@@ -188,10 +188,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     srv = sub.add_parser("serve", help="serve a registered model with KServe (v1 and v2 REST)")
     add_model_name(srv, FAULT_MODEL, "registered model to serve")
-    srv.add_argument("--alias", default=CHAMPION)
-    srv.add_argument("--port", type=int, default=SERVE_PORTS["fault-detection"])
+    srv.add_argument("--alias", default=CHAMPION, help="which version serves: its alias, followed as it moves")
+    srv.add_argument("--port", type=int, default=SERVE_PORTS["fault-detection"], help="HTTP port (REST v1 and v2)")
     srv.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
-    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--workers", type=int, default=1, help="server processes, each with its own model copy")
     srv.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest accepted batch, in rows")
     srv.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the alias (0: never)")
     srv.add_argument("--access-log", action="store_true", help="log every request (costs ~17 %% of the CPU)")
@@ -244,17 +244,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     snk = sub.add_parser(
         "prediction-sink", help="keep what KServe's inference logger sends (the cluster's prediction log)"
     )
-    snk.add_argument("--port", type=int, default=8080)
+    snk.add_argument("--port", type=int, default=8080, help="port the sink listens on")
     snk.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
     snk.add_argument("--key-column", help="the business key requests carry beside the features")
     snk.set_defaults(func=cmd_prediction_sink)
 
     dep = sub.add_parser("deploy", help="create or patch the KServe InferenceService of a registered model")
     add_model_name(dep, FAULT_MODEL, "registered model to deploy (also the InferenceService's name)")
-    dep.add_argument("--alias", default=CHAMPION)
-    dep.add_argument("--namespace", default=NAMESPACE)
+    dep.add_argument("--alias", default=CHAMPION, help="which version the InferenceService serves")
+    dep.add_argument("--namespace", default=NAMESPACE, help="Kubernetes namespace")
     dep.add_argument("--image", help="container image (default: the Shopfloor image)")
-    dep.add_argument("--tracking-uri", default=CLUSTER_TRACKING_URI)
+    dep.add_argument("--tracking-uri", default=CLUSTER_TRACKING_URI, help="the MLflow server the pods load from")
     dep.add_argument("--scale-target", type=int, help="requests/s per replica that triggers scaling out")
     dep.add_argument("--dry-run", action="store_true", help="print the manifest instead of applying it")
     roll = dep.add_mutually_exclusive_group()
@@ -278,19 +278,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     lt = sub.add_parser("loadtest", help="Locust headless against a model server, with an SLA check")
     add_model_name(lt, FAULT_MODEL, "model the server serves")
-    lt.add_argument("--host", default=f"http://127.0.0.1:{SERVE_PORTS['fault-detection']}")
+    lt.add_argument(
+        "--host", default=f"http://127.0.0.1:{SERVE_PORTS['fault-detection']}", help="URL of the model server"
+    )
     lt.add_argument("--serve-local", action="store_true", help="start a local server on the champion for the run")
-    lt.add_argument("--users", type=int, default=20)
+    lt.add_argument("--users", type=int, default=20, help="simulated clients")
     lt.add_argument("--rate", type=float, default=10.0, help="requests per second per user")
-    lt.add_argument("--duration", default="60s")
-    lt.add_argument("--protocol", choices=PROTOCOLS, default="both")
-    lt.add_argument("--p95-ms", type=float, default=56.0)
-    lt.add_argument("--max-error-rate", type=float, default=0.0)
+    lt.add_argument("--duration", default="60s", help="how long the load runs (30s, 5m)")
+    lt.add_argument("--protocol", choices=PROTOCOLS, default="both", help="which REST protocol the users send")
+    lt.add_argument("--p95-ms", type=float, default=56.0, help="the SLA: 95th-percentile latency, ms")
+    lt.add_argument("--max-error-rate", type=float, default=0.0, help="the SLA: share of failed requests allowed")
     lt.add_argument("--processes", type=int, help="Locust processes (default: every core but the server's one)")
     lt.add_argument(
         "--step",
         help="a step profile instead: comma-separated offered rates (requests/s), each run "
         "for --duration, until the SLA breaks, e.g. 200,500,1000,2000,3000",
     )
-    lt.add_argument("--out", default="loadtest-results")
+    lt.add_argument("--out", default="loadtest-results", help="folder of Locust's CSV and HTML reports")
     lt.set_defaults(func=cmd_loadtest)

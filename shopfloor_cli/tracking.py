@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     srv.add_argument("--backend-store-uri", help="runs and registry (default: the embedded SQLite store)")
     srv.add_argument("--artifacts-destination", help="where the server keeps artifacts")
-    srv.add_argument("--port", type=int, default=5000)
+    srv.add_argument("--port", type=int, default=5000, help="port of the MLflow server")
     srv.add_argument(
         "--auth",
         action="store_true",
@@ -72,14 +72,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     srv.set_defaults(func=cmd_mlflow_server)
 
     user = sub.add_parser("mlflow-user", help="give an identity a role on a model of an MLflow server with --auth")
-    user.add_argument("--username", required=True)
+    user.add_argument("--username", required=True, help="the identity to create or grant")
     user.add_argument(
         "--role",
         required=True,
         choices=sorted(ROLES),
         help="pipeline: trains and registers the model; server: reads it to serve it",
     )
-    user.add_argument("--model-name", required=True)
+    user.add_argument("--model-name", required=True, help="the registered model the role is on")
     user.add_argument(
         "--pipeline",
         required=True,

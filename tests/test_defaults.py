@@ -151,3 +151,24 @@ def test_the_command_says_its_version(capsys):
     with pytest.raises(SystemExit) as done:
         build_parser().parse_args(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.strip() == f"shopfloor {version('shopfloor')}"
+
+
+def test_every_option_of_every_command_has_help_its_default_and_one_meaning():
+    """Across the whole command tree: no option without help; an option with a default shows it in ``--help``;
+    a flag is a switch everywhere or takes a value everywhere (``--json`` is always a file to write; printing
+    for machines is ``--format json``)."""
+    from collections import defaultdict
+
+    from shopfloor_cli.main import options
+
+    parser = build_parser()
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for path, action in options(parser):
+        name = " ".join(path) + " " + action.option_strings[0]
+        assert action.help, f"{name} has no help"
+        shows = action.nargs == 0 or action.required or action.default in (None, "", False) or "default" in action.help
+        assert shows, f"{name} does not show its default"
+        for flag in action.option_strings:
+            kinds[flag].add("switch" if action.nargs == 0 else "value")
+    assert {flag: sorted(k) for flag, k in kinds.items() if len(k) > 1} == {}
+    assert kinds["--json"] == {"value"} and kinds["--format"] == {"value"}

@@ -75,7 +75,7 @@ def test_local_schedule_fires_and_is_deleted(home, tmp_path):
         deadline = time.time() + 240
         while time.time() < deadline and not (home / "schedules" / f"{schedule_id}.events.jsonl").exists():
             time.sleep(1)
-        listed = json.loads(shopfloor("schedule", "list", "--json", home=home).stdout)
+        listed = json.loads(shopfloor("schedule", "list", "--format", "json", home=home).stdout)
         assert [row["id"] for row in listed] == [schedule_id] and listed[0]["running"]
         event = json.loads((home / "schedules" / f"{schedule_id}.events.jsonl").read_text().splitlines()[0])
         assert event["trigger"] == "schedule" and event["exit_code"] == 0 and event["version"] == 2
@@ -89,7 +89,7 @@ def test_local_schedule_fires_and_is_deleted(home, tmp_path):
             break
         time.sleep(0.2)
     assert not scheduler.alive(pid)
-    assert json.loads(shopfloor("schedule", "list", "--json", home=home).stdout) == []
+    assert json.loads(shopfloor("schedule", "list", "--format", "json", home=home).stdout) == []
 
 
 class KfpApi(BaseHTTPRequestHandler):
