@@ -23,6 +23,7 @@ def health_index_ingest(
     conditions: list,
     window: int,
     test_fraction: float,
+    split: str,
     seed: int,
 ):
     import time as clock
@@ -43,6 +44,7 @@ def health_index_ingest(
         conditions=conditions,
         window=window,
         test_fraction=test_fraction,
+        split=split,
         seed=seed,
     )
     train.metadata.update({**{k: v for k, v in info.items() if k != "features"}, "run_started": started})

@@ -43,6 +43,7 @@ def health_index(
     folds: int = HEALTH_INDEX.folds,
     timeout: float = HEALTH_INDEX.timeout,
     test_fraction: float = HEALTH_INDEX.test_fraction,
+    split: str = HEALTH_INDEX.split,
     model_name: str = HEALTH_MODEL,
     deploy_target: str = "none",
     serve_port: int = SERVE_PORTS["health-index"],
@@ -62,6 +63,7 @@ def health_index(
         conditions=conditions,
         window=window,
         test_fraction=test_fraction,
+        split=split,
         seed=seed,
     )
     data.set_display_name("ingest trajectories")

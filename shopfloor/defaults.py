@@ -177,6 +177,13 @@ class HealthIndex:
     )
     budget: float = _budget(900.0, "the cross-validation (to 80 %), the final refit and the evaluation")
     test_fraction: float = 0.25
+    split: str = setting(
+        "auto",
+        "which units are held out and how the cross-validation folds run: random, or time (the units that started "
+        "last are held out, and the folds chain forward in order of the units' starts); auto: time when the units' "
+        "first time stamps differ, random when every unit starts at the same time (cycles counted from each start)",
+        choices=SPLITS,
+    )
     seed: int = setting(0, "random seed of every step")
 
 

@@ -49,6 +49,7 @@ def check_for(pipeline: str, path: str | Path, args: argparse.Namespace) -> Data
             drop=csv_list(args.drop),
             conditions=csv_list(args.condition),
             window=args.window,
+            split=args.split,
             seed=args.seed,
         )
     if pipeline == "anomaly-detection":

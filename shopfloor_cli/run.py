@@ -247,6 +247,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         baseline=not args.no_baseline,
         window=args.window,
+        split=args.split,
         folds=args.folds,
         timeout=args.timeout,
         model_name=model,

@@ -70,7 +70,7 @@ def _data(tmp_path, pipeline: str) -> tuple[str, list[str]]:
 
 EXPECTED = {
     "fault-detection": ("400 rows", "in time order by 'made_at'", {"time", "label", "feature"}),
-    "health-index": ("6 units of", "held out at random", {"unit", "time", "truth", "feature"}),
+    "health-index": ("6 units of", "held out (at random)", {"unit", "time", "truth", "feature"}),
     "anomaly-detection": ("cuts,", "cut: train", {"id", "feature", "label"}),
     "prognosis": ("4 cases of", "test: 4 cases", {"id", "time", "label"}),
     "surface-inspection": ("20 good, 12 defect images of 2 kinds", "stratified by class", set()),

@@ -174,3 +174,63 @@ def test_a_deep_fit_that_would_overrun_the_limit_is_stopped_in_the_middle():
     )
     assert time.monotonic() - began < 30  # 100,000 epochs would take far longer
     assert result.chosen == "ridge" and "was stopped at the time limit" in result.skipped["a2ds"]
+
+
+def test_forward_folds_fit_on_units_that_started_before_the_ones_they_score(monkeypatch):
+    """With the units in order of their starts, every fold's model is fitted on units that started before every
+    unit it scores; the first block of units is only ever fitted on, and the figures pool the scored units."""
+    frames = linear_degradation(units=10, noisy=False)  # already in order: unit i starts i-th
+    key = lambda unit: round(float(unit[0, 0]), 9)  # noqa: E731
+    order = {key(f[features_of(frames)].to_numpy(float)): i for i, f in enumerate(frames)}
+    models: list[tuple[set, list]] = []
+    real_make = selection.make
+
+    class Recording:
+        def __init__(self, inner):
+            self.inner, self.fitted, self.scored = inner, set(), []
+            models.append((self.fitted, self.scored))
+
+        def fit(self, units):
+            self.fitted |= {order[key(u)] for u in units}
+            self.inner.fit(units)
+            return self
+
+        def transform(self, unit):
+            self.scored.append(order[key(unit)])
+            return self.inner.transform(unit)
+
+    monkeypatch.setattr(
+        selection, "make", lambda method, settings, progress=False: Recording(real_make(method, settings))
+    )
+    settings = Settings(hi=HIConfig(t_d=5, t_f=5, window=3, deepsad=FAST))
+    result = cross_validate(frames, features_of(frames), settings, methods=("ridge",), folds=4, draws=3, forward=True)
+    unseen = []
+    for fitted, scored in models:
+        held = [u for u in scored if u not in fitted]
+        assert held and max(fitted) < min(held)  # fitted on earlier-starting units only
+        unseen += held
+    assert sorted(unseen) == list(range(2, 10))  # blocks 1..4 of 0-2, 2-4, 4-6, 6-8, 8-10 were scored
+    assert result.table.loc[0, "method"] == "ridge" and np.isfinite(result.table.loc[0, "spearman_rul"])
+
+
+def test_the_units_that_started_last_are_held_out_by_a_time_split(tmp_path):
+    from shopfloor.data.splitfiles import in_time_order
+    from shopfloor.health_index.data import held_out_units, unit_split_mode, unit_starts
+    from shopfloor.health_index.workflow import ingest_step
+
+    frames = linear_degradation(units=8, noisy=False)
+    for i, frame in enumerate(frames):
+        frame["time"] += 1000 * ((i * 3) % 8)  # units started at shuffled times
+    table = pd.concat(frames)
+    starts = unit_starts(table, "unit", "time")
+    assert unit_split_mode("auto", starts) == "time"
+    assert unit_split_mode("auto", starts * 0) == "random"  # every unit counted from its own start
+    latest = set(starts.sort_values().index[-2:])
+    assert held_out_units(list(starts.index), 0.25, starts=starts) == latest
+    table.to_csv(tmp_path / "units.csv", index=False)
+    files = {"train": str(tmp_path / "train.parquet"), "test": str(tmp_path / "test.parquet")}
+    info = ingest_step(str(tmp_path / "units.csv"), "unit", "time", **files, t_d=5, t_f=5, window=3)
+    assert info["order"] == "by start time" and in_time_order(files["train"])
+    assert set(pd.read_parquet(files["test"])["unit"]) == latest
+    info = ingest_step(str(tmp_path / "units.csv"), "unit", "time", **files, t_d=5, t_f=5, window=3, split="random")
+    assert info["order"] == "at random" and not in_time_order(files["train"])

@@ -186,7 +186,8 @@ def test_a_time_split_with_no_fault_in_a_part_is_named():
 
 def test_the_ingest_step_writes_time_ordered_splits_and_the_folds_chain_forward(tmp_path):
     from shopfloor.data.simulate import simulate_gearbox
-    from shopfloor.fault_detection.workflow import Development, in_time_order, ingest_step
+    from shopfloor.data.splitfiles import in_time_order
+    from shopfloor.fault_detection.workflow import Development, ingest_step
 
     table = simulate_gearbox(rows=600, seed=1, made_from="2026-01-05").sample(frac=1.0, random_state=0)
     table.to_csv(tmp_path / "line.csv", index=False)

@@ -37,6 +37,7 @@ from sklearn.model_selection import train_test_split
 
 from shopfloor.constants import EXPERIMENTS, FAULT_MODEL
 from shopfloor.data import ingest as ing
+from shopfloor.data.splitfiles import in_time_order, split_words, write_split
 from shopfloor.defaults import FAULT_DETECTION
 from shopfloor.errors import DataError
 from shopfloor.fault_detection.check import check_table
@@ -64,37 +65,6 @@ FOLD = "_fold"
 FINAL = -1  # the candidate set of the final models, fitted on all development rows
 RATIOS = (0.25, 0.5, 1.0)  # synthetic rows, as shares of the majority - minority gap
 UTILITY_RATIO = 0.5  # synthetic rows while tuning for utility
-
-
-ORDER_KEY = b"shopfloor.order"  # Parquet metadata of a split file: "time" when its rows are in time order
-SPLIT_KEY = b"shopfloor.split"  # ... and how the table was split, in words (for the run's report)
-
-
-def _write(frame: pd.DataFrame, path: str | Path, order: str = "random", split: str = "") -> None:
-    """``frame`` as Parquet; ``order`` ("time" or "random") and the ``split`` in words travel in the file's
-    metadata, so every later step knows whether its folds must chain forward in time, and the report how the
-    rows were split, without a parameter of their own."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    extra = {ORDER_KEY: order.encode(), SPLIT_KEY: split.encode()}
-    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **extra}), path)
-
-
-def split_words(path: str | Path) -> str:
-    """How ingest split the table, in words, from a split file's metadata ("" for files written before)."""
-    import pyarrow.parquet as pq
-
-    return (pq.read_schema(path).metadata or {}).get(SPLIT_KEY, b"").decode()
-
-
-def in_time_order(path: str | Path) -> bool:
-    """Whether ingest wrote the split file at ``path`` in time order (``_write``)."""
-    import pyarrow.parquet as pq
-
-    return (pq.read_schema(path).metadata or {}).get(ORDER_KEY) == b"time"
 
 
 class FoldWriter:
@@ -229,7 +199,7 @@ def ingest_step(
     )
     mode = "time" if splits.by_time else "random"
     for frame, path in ((splits.train, train), (splits.valid, valid), (splits.test, test)):
-        _write(frame, path, order=mode, split=splits.describe())
+        write_split(frame, path, order=mode, split=splits.describe())
     ing.Preprocessing.fit(table, splits.train, key_column=key_column).save(preprocessing)
     return {
         "rows": len(table.label),

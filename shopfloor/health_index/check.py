@@ -11,7 +11,7 @@ import numpy as np
 from shopfloor.data.check import ColumnRole, DataCheck, feature_role, lengths
 from shopfloor.data.ingest import read_table
 from shopfloor.defaults import HEALTH_INDEX
-from shopfloor.health_index.data import held_out_units, load_trajectories
+from shopfloor.health_index.data import held_out_units, load_trajectories, unit_split_mode, unit_starts
 
 
 def check_units(
@@ -25,13 +25,16 @@ def check_units(
     drop: list[str] | None = None,
     conditions: list[str] | None = None,
     window: int = HEALTH_INDEX.window,
+    split: str = HEALTH_INDEX.split,
     seed: int = HEALTH_INDEX.seed,
 ) -> DataCheck:
     table = read_table(path)
     drop, conditions = list(drop or []), list(conditions or [])
     exclude = [c for c in [truth, *drop] if c]
     traj = load_trajectories(table, unit, time, t_d, t_f, exclude=exclude, conditions=conditions, window=window)
-    held = held_out_units(list(traj.units), seed=seed)
+    starts = unit_starts(table, unit, time)
+    mode = unit_split_mode(split, starts)
+    held = held_out_units(list(traj.units), seed=seed, starts=starts if mode == "time" else None)
     report = DataCheck("health-index", str(path), len(table))
     roles = {unit: ("unit", "--unit: each machine's rows"), time: ("time", "--time: orders each unit's rows")}
     roles |= {c: ("condition", "--condition: operating setting; sensors standardized per regime") for c in conditions}
@@ -54,10 +57,16 @@ def check_units(
         "summary": [f"{len(traj.units)} units of {lengths(sizes)}"],
     }
     shown = ", ".join(str(u) for u in sorted(held, key=str)[:10]) + (" ..." if len(held) > 10 else "")
+    how = "the ones that started last, folds chained forward" if mode == "time" else "at random"
     report.split = (
-        f"{len(traj.units) - len(held)} units fitted (cross-validated across units), {len(held)} held out at random "
+        f"{len(traj.units) - len(held)} units fitted (cross-validated across units), {len(held)} held out ({how}) "
         f"for the report: {shown}"
     )
+    if mode == "random" and split == "auto":
+        report.warnings.append(
+            f"{time}: every unit starts at the same time (cycles counted from each start?), so units are held out "
+            "at random; a time column of when units ran would split them in time order"
+        )
     short = int((sizes < 2 * window).sum()) if window else 0
     if short:
         report.warnings.append(f"{short} units shorter than twice the rolling window of {window} steps")

@@ -83,10 +83,35 @@ def load_trajectories(
     return Trajectories(units, list(features), arrays, times)
 
 
+def unit_starts(table: pd.DataFrame, unit: str, time: str) -> pd.Series:
+    """Each unit's first time stamp, by unit."""
+    return table.groupby(unit, sort=True)[time].min()
+
+
+def unit_split_mode(split: str, starts: pd.Series) -> str:
+    """``random`` or ``time`` for ``split`` (``auto``: time when the units did not all start at the same time)."""
+    from shopfloor.constants import SPLITS
+
+    if split not in SPLITS:
+        raise DataError("split", f"must be one of {list(SPLITS)}, got {split!r}")
+    if split == "auto":
+        return "time" if starts.nunique() > 1 else "random"
+    return split
+
+
 def held_out_units(
-    units: list, test_fraction: float = HEALTH_INDEX.test_fraction, seed: int = HEALTH_INDEX.seed
+    units: list,
+    test_fraction: float = HEALTH_INDEX.test_fraction,
+    seed: int = HEALTH_INDEX.seed,
+    starts: pd.Series | None = None,
 ) -> set:
-    """The units held out for evaluation: a ``test_fraction`` share at random (at least one of two or more)."""
+    """The units held out for evaluation, a ``test_fraction`` share (at least one of two or more): at random, or
+    with ``starts`` (each unit's first time stamp) the ones that started last."""
     n_test = max(1, int(round(test_fraction * len(units)))) if len(units) > 1 else 0
+    if not n_test:
+        return set()
+    if starts is not None:
+        ordered = sorted(units, key=lambda u: (starts[u], units.index(u)))
+        return set(ordered[len(ordered) - n_test :])
     rng = np.random.default_rng(seed)
-    return set(rng.choice(units, size=n_test, replace=False).tolist()) if n_test else set()
+    return set(rng.choice(units, size=n_test, replace=False).tolist())

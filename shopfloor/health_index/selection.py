@@ -196,6 +196,7 @@ def cross_validate(
     timeout: float | None = None,
     on_fit: Callable[[str, int], None] | None = None,
     left: Callable[[], float] | None = None,
+    forward: bool = False,
 ) -> CVResult:
     """Out-of-fold HIs and remaining-life estimates of every method; the choices (see the module docstring).
 
@@ -205,6 +206,10 @@ def cross_validate(
     remaining folds, at its pace so far, would end past it is left out (named in ``skipped``); a method's first
     fold is not started when it would end past the deadline at the pace of the simpler methods' folds. The first
     method always completes, so a run has a model to register.
+
+    With ``forward`` (``frames`` in order of the units' starts) the folds chain forward: the units are cut into
+    folds + 1 consecutive blocks, fold k fits on blocks 0..k and scores block k + 1, and the figures pool the units
+    that were scored (the first block's are only ever fitted on).
     """
     started = time.monotonic()
     methods = sorted(methods, key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
@@ -212,13 +217,17 @@ def cross_validate(
         left = (lambda: timeout - (time.monotonic() - started)) if timeout else (lambda: float("inf"))
     n = len(frames)
     k = _folds(n, folds)
-    splitter = KFold(n_splits=k, shuffle=True, random_state=settings.seed)
+    if forward:
+        edges = np.linspace(0, n, k + 2).round().astype(int)
+        pairs = [(np.arange(edges[j]), np.arange(edges[j], edges[j + 1])) for j in range(1, k + 1)]
+    else:
+        pairs = list(KFold(n_splits=k, shuffle=True, random_state=settings.seed).split(np.arange(n)))
     his: dict[str, list[np.ndarray | None]] = {m: [None] * n for m in methods}
     ruls: dict[str, list[np.ndarray | None]] = {key: [None] * n for key in [*(f"{m}/hi" for m in methods), "sensors"]}
     seconds: dict[str, float] = dict.fromkeys([*methods, "sensors"], 0.0)
     skipped: dict[str, str] = {}
     prepared = []  # each fold's regimes and unit arrays, made once for every method
-    for fit_idx, held_idx in splitter.split(np.arange(n)):
+    for fit_idx, held_idx in pairs:
         regimes = fit_regimes([frames[i] for i in fit_idx], features, settings)
         fit_units = unit_arrays([frames[i] for i in fit_idx], features, regimes)
         held_units = unit_arrays([frames[i] for i in held_idx], features, regimes)
@@ -260,8 +269,11 @@ def cross_validate(
                 ruls[f"{method}/hi"][i] = rul.predict(unit, his[method][i])
             seconds[method] += time.monotonic() - begun
     done = [m for m in methods if m not in skipped]
+    scored = sorted(int(i) for _, held in pairs for i in held)  # every unit, unless the folds chain forward
+    his = {m: [curves[i] for i in scored] for m, curves in his.items()}
+    ruls = {key: [values[i] for i in scored] for key, values in ruls.items()}
     rng = np.random.default_rng(settings.seed)
-    lengths = [len(f) for f in frames]
+    lengths = [len(frames[i]) for i in scored]
     cut_draws = [random_cuts(lengths, rng) for _ in range(draws)]
     truth = [capped_rul(n_) for n_ in lengths]
     rows = []

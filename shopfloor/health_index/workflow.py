@@ -22,9 +22,10 @@ import pandas as pd
 
 from shopfloor.constants import EXPERIMENTS, HEALTH_MODEL
 from shopfloor.data.ingest import column_type
+from shopfloor.data.splitfiles import in_time_order, write_split
 from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.errors import DataError
-from shopfloor.health_index.data import held_out_units, load_trajectories
+from shopfloor.health_index.data import held_out_units, load_trajectories, unit_split_mode, unit_starts
 from shopfloor.health_index.estimator import HIConfig
 from shopfloor.health_index.metrics import hi_report
 from shopfloor.health_index.rul import CAP
@@ -40,8 +41,8 @@ SCORE = "test_rul_ranking"
     "ingest",
     summary=lambda i: (
         f"{i['rows']} rows, {i['units']} units ({i['train_units']} fitted, "
-        f"{i['test_units']} held out), {len(i['features'])} features"
-        + (f", conditions {i['conditions']}" if i["conditions"] else "")
+        f"{i['test_units']} held out {i['order']}), "
+        f"{len(i['features'])} features" + (f", conditions {i['conditions']}" if i["conditions"] else "")
     ),
 )
 def ingest_step(
@@ -58,21 +59,33 @@ def ingest_step(
     conditions: list[str] | None = None,
     window: int = HEALTH_INDEX.window,
     test_fraction: float = HEALTH_INDEX.test_fraction,
+    split: str = HEALTH_INDEX.split,
     seed: int = HEALTH_INDEX.seed,
 ) -> dict[str, Any]:
-    """Check the trajectories, hold out a share of the units (at least one) for evaluation."""
+    """Check the trajectories, hold out a share of the units (at least one) for evaluation: at random, or with a
+    time split the units that started last (the training file then says so, and the cross-validation's folds chain
+    forward in order of the units' starts)."""
     from shopfloor.data.ingest import read_table
 
     table = read_table(data)
     exclude = [c for c in [truth, *(drop or [])] if c]
     traj = load_trajectories(table, unit, time, t_d, t_f, exclude=exclude, conditions=conditions, window=window)
     units = list(traj.units)
-    held = held_out_units(units, test_fraction, seed)
+    starts = unit_starts(table, unit, time)
+    mode = unit_split_mode(split, starts)
+    held = held_out_units(units, test_fraction, seed, starts if mode == "time" else None)
     keep = [unit, time, *(conditions or []), *traj.features, *([truth] if truth and truth in table.columns else [])]
     frame = table[keep]
-    frame[~frame[unit].isin(held)].to_parquet(train, index=False)
-    frame[frame[unit].isin(held)].to_parquet(test, index=False)
+    words = f"{len(units) - len(held)} units fitted, {len(held)} held out " + (
+        "(the ones that started last; the cross-validation's folds chain forward in order of the units' starts)"
+        if mode == "time"
+        else "at random"
+    )
+    write_split(frame[~frame[unit].isin(held)], train, order=mode, split=words)
+    write_split(frame[frame[unit].isin(held)], test, order=mode, split=words)
     return {
+        "order": "by start time" if mode == "time" else "at random",
+        "split": words,
         "units": len(units),
         "train_units": len(units) - len(held),
         "test_units": len(held),
@@ -161,6 +174,9 @@ def train_step(
     )
     settings = sel.Settings(hi=config, conditions=conditions, seed=seed)
     train_frames = unit_frames(tr, unit, time)
+    forward = in_time_order(train)
+    if forward:  # in order of the units' starts, for forward-chaining folds
+        train_frames = sorted(train_frames, key=lambda g: g[time].iloc[0])
     begun = clock.monotonic()
     limits = [lambda: timeout - (clock.monotonic() - begun)] if timeout else []
     if run_budget is not None and run_budget.bounded:
@@ -173,6 +189,7 @@ def train_step(
         folds=folds,
         draws=draws,
         left=lambda: min((limit() for limit in limits), default=float("inf")),
+        forward=forward,
     )
     cv.table.to_csv(cv_path, index=False)
     regimes = sel.fit_regimes(train_frames, features, settings)
