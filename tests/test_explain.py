@@ -162,7 +162,7 @@ def test_a_health_index_is_explained_by_its_sensors_shares_of_the_last_rows_inde
 
 
 @pytest.mark.parametrize("kind", ["mahalanobis", "beta_vae"])
-def test_an_anomaly_score_is_explained_by_each_signals_share(kind, tmp_path):
+def test_an_anomaly_score_is_explained_by_each_signals_share(kind, tmp_path, monkeypatch):
     """Each signal's Shapley share of a sub-cut's score against a typical healthy sub-cut, summing to the
     difference, through the registry as the server serves it; a version without a reference says so."""
     from helpers.kind_fixtures import DETECTOR, milling_subcuts, register_detector
@@ -172,6 +172,7 @@ def test_an_anomaly_score_is_explained_by_each_signals_share(kind, tmp_path):
     sub = milling_subcuts(4, 0)
     home = tmp_path / "home"
     home.mkdir()
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(home))  # the registered model's artifacts go there
     model = register_detector(home, sub, kind=kind)
     served = RegistryModel(
         DETECTOR,

@@ -67,6 +67,7 @@ def test_a_health_index_scores_each_unit_as_one_request(tmp_path, capsys, monkey
 def test_a_kind_that_takes_windows_is_served_not_batch_scored(tmp_path, capsys, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(home))  # the registered model's artifacts go there
     register_detector(home, milling_subcuts(3, 0), kind="mahalanobis")
     pd.DataFrame({"x": [1.0]}).to_csv(tmp_path / "t.csv", index=False)
     code, _, err = run_cli(
