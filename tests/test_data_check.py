@@ -135,3 +135,27 @@ def test_every_run_prints_the_checks_summary_first(tmp_path, capsys, monkeypatch
     assert first.startswith("label 'faulty': '1' taken as faulty")
     assert second.startswith("data check: 300 rows; 66 feature, 1 time, 1 label;") and "in time order" in second
     assert ing.split_mode("auto", "made_at") == "time"
+
+
+def test_a_european_excel_export_is_read_and_binary_data_is_named(tmp_path, capsys, monkeypatch):
+    """A CSV in Windows-1252 with ';' separators (what Excel writes on a German machine) reads as its columns; an
+    image handed over as data is named as not a table."""
+    table = simulate_gearbox(rows=300, seed=0).rename(
+        columns={"ws1_press_pinion_peak_kN": "Einpresskraft Ritzel [kN] ü"}
+    )
+    table.to_csv(tmp_path / "linie.csv", sep=";", index=False, encoding="cp1252")
+    home = tmp_path / "home"
+    code, out, err = run_cli(
+        "data", "check", str(tmp_path / "linie.csv"), "--pipeline", "fault-detection", "--format", "json",
+        home=home, capsys=capsys, monkeypatch=monkeypatch,
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["facts"]["file"] == "CSV, Windows-1252 (not UTF-8), separator ';'"
+    assert "Einpresskraft Ritzel [kN] ü" in [c["name"] for c in report["columns"]]
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    code, _, err = run_cli(
+        "data", "check", str(tmp_path / "photo.png"), "--pipeline", "fault-detection", home=home, capsys=capsys,
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+    assert code == 2 and "photo.png is not a table (binary data" in err

@@ -7,6 +7,7 @@ warnings (exit 0).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,18 @@ def feature_role(values: pd.Series) -> tuple[str, list[str]]:
     if missing > 0.5:
         doubts.append(f"{values.name}: {missing:.0%} missing")
     return why, doubts
+
+
+def file_kind(path: str | Path) -> str:
+    """How the file is read: Parquet, or CSV with its encoding and separator (``ingest.csv_options``)."""
+    from shopfloor.data.ingest import csv_options
+
+    path = Path(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        return "Parquet"
+    options = csv_options(path)
+    encoding = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252 (not UTF-8)"}[options["encoding"]]
+    return f"CSV, {encoding}, separator {options['sep']!r}"
 
 
 def balance(label: pd.Series) -> dict[str, str]:

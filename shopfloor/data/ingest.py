@@ -27,15 +27,41 @@ LABEL = "label"
 MIN_MINORITY_ROWS = 10
 
 
+def csv_options(path: Path) -> dict[str, str]:
+    """How to read a CSV a plant exported: its encoding (UTF-8, with or without a byte-order mark, else Windows-1252,
+    what Excel writes on a European Windows machine) and its separator (``,``, ``;`` as Excel writes where the
+    decimal mark is a comma, tab or ``|``), from its first 64 KB. Binary data (an image, a spreadsheet) is a
+    ``DataError`` naming the file, not a table of one garbled column."""
+    head = path.open("rb").read(1 << 16)
+    if b"\0" in head or head.startswith((b"\x89PNG", b"PK\x03\x04", b"%PDF", b"\xff\xd8\xff")):
+        raise DataError(
+            "data",
+            f"{path} is not a table (binary data: an image, a spreadsheet or an archive?); export it as CSV or Parquet",
+        )
+    try:
+        text, encoding = head.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 4:  # a character cut by the 64 KB boundary
+            text, encoding = head[: exc.start].decode("utf-8-sig"), "utf-8-sig"
+        else:
+            text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
+    first = text.splitlines()[0] if text else ""
+    separator = max(",;\t|", key=first.count) if first else ","
+    return {"encoding": encoding, "sep": separator if first.count(separator) else ","}
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file (by suffix); a missing or unreadable file is a ``DataError``."""
+    """Read a CSV or Parquet file (by suffix); a missing or unreadable file is a ``DataError``. A CSV's encoding
+    and separator are found from its first bytes (``csv_options``)."""
     path = Path(path)
     if not path.is_file():
         raise DataError("data", f"file not found: {path}")
     try:
         if path.suffix.lower() in {".parquet", ".pq"}:
             return pd.read_parquet(path)
-        return pd.read_csv(path, encoding="utf-8-sig")
+        return pd.read_csv(path, **csv_options(path))
+    except DataError:
+        raise
     except Exception as exc:  # pandas raises many types; the user needs the file name and cause
         raise DataError("data", f"cannot read {path}: {exc}") from exc
 
@@ -53,7 +79,9 @@ def peek_table(path: str | Path, rows: int = 5) -> pd.DataFrame:
             parquet = pq.ParquetFile(path)
             first = next(parquet.iter_batches(batch_size=rows), None)
             return first.to_pandas() if first is not None else parquet.schema_arrow.empty_table().to_pandas()
-        return pd.read_csv(path, encoding="utf-8-sig", nrows=rows)
+        return pd.read_csv(path, nrows=rows, **csv_options(path))
+    except DataError:
+        raise
     except Exception as exc:  # as read_table: the user needs the file name and cause
         raise DataError("data", f"cannot read {path}: {exc}") from exc
 

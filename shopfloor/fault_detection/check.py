@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shopfloor.data import ingest as ing
-from shopfloor.data.check import ColumnRole, DataCheck, balance, feature_role, span
+from shopfloor.data.check import ColumnRole, DataCheck, balance, feature_role, file_kind, span
 from shopfloor.defaults import FAULT_DETECTION
 
 
@@ -61,6 +61,7 @@ def check_table(
         report.columns.append(role)
     faulty = int(data.label.sum())
     report.facts = {
+        "file": file_kind(path),
         "label": ing.positive_summary(data, label, positive),
         "classes": balance(raw[label].astype(str)),
         **({"time span": span(times)} if times is not None else {}),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shopfloor.data.check import ColumnRole, DataCheck, feature_role, lengths
+from shopfloor.data.check import ColumnRole, DataCheck, feature_role, file_kind, lengths
 from shopfloor.data.ingest import read_table
 from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.health_index.data import held_out_units, load_trajectories, unit_split_mode, unit_starts
@@ -50,6 +50,7 @@ def check_units(
             report.warnings += [d.replace("--key-column", "--drop") for d in doubts]
     sizes = np.array([len(a) for a in traj.arrays])
     report.facts = {
+        "file": file_kind(path),
         "units": len(traj.units),
         "unit lengths": lengths(sizes),
         "healthy and failed ends": f"first {t_d:g} and last {t_f:g} steps of each unit (shares of its life below 1)",
