@@ -138,12 +138,14 @@ def test_every_run_prints_the_checks_summary_first(tmp_path, capsys, monkeypatch
 
 
 def test_a_european_excel_export_is_read_and_binary_data_is_named(tmp_path, capsys, monkeypatch):
-    """A CSV in Windows-1252 with ';' separators (what Excel writes on a German machine) reads as its columns; an
-    image handed over as data is named as not a table."""
+    """A CSV in Windows-1252 with ';' separators and decimal commas (what Excel writes on a German machine) reads as
+    its columns and numbers; an image handed over as data is named as not a table."""
+    from shopfloor.data.ingest import read_table
+
     table = simulate_gearbox(rows=300, seed=0).rename(
         columns={"ws1_press_pinion_peak_kN": "Einpresskraft Ritzel [kN] ü"}
     )
-    table.to_csv(tmp_path / "linie.csv", sep=";", index=False, encoding="cp1252")
+    table.to_csv(tmp_path / "linie.csv", sep=";", decimal=",", index=False, encoding="cp1252")
     home = tmp_path / "home"
     code, out, err = run_cli(
         "data", "check", str(tmp_path / "linie.csv"), "--pipeline", "fault-detection", "--format", "json",
@@ -151,8 +153,10 @@ def test_a_european_excel_export_is_read_and_binary_data_is_named(tmp_path, caps
     )  # fmt: skip
     assert code == 0, err
     report = json.loads(out)
-    assert report["facts"]["file"] == "CSV, Windows-1252 (not UTF-8), separator ';'"
+    assert report["facts"]["file"] == "CSV, Windows-1252 (not UTF-8), separator ';', decimal comma"
     assert "Einpresskraft Ritzel [kN] ü" in [c["name"] for c in report["columns"]]
+    read = read_table(tmp_path / "linie.csv")  # the numbers as numbers: 1,5 is 1.5
+    assert np.allclose(read["Einpresskraft Ritzel [kN] ü"], table["Einpresskraft Ritzel [kN] ü"])
     (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     code, _, err = run_cli(
         "data", "check", str(tmp_path / "photo.png"), "--pipeline", "fault-detection", home=home, capsys=capsys,

@@ -116,7 +116,8 @@ def file_kind(path: str | Path) -> str:
         return "Parquet"
     options = csv_options(path)
     encoding = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252 (not UTF-8)"}[options["encoding"]]
-    return f"CSV, {encoding}, separator {options['sep']!r}"
+    decimal = ", decimal comma" if options.get("decimal") == "," else ""
+    return f"CSV, {encoding}, separator {options['sep']!r}{decimal}"
 
 
 def balance(label: pd.Series) -> dict[str, str]:

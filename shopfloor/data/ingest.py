@@ -6,6 +6,7 @@ fault, because a factory table with a typo in its label column should cost secon
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,9 @@ MIN_MINORITY_ROWS = 10
 
 def csv_options(path: Path) -> dict[str, str]:
     """How to read a CSV a plant exported: its encoding (UTF-8, with or without a byte-order mark, else Windows-1252,
-    what Excel writes on a European Windows machine) and its separator (``,``, ``;`` as Excel writes where the
-    decimal mark is a comma, tab or ``|``), from its first 64 KB. Binary data (an image, a spreadsheet) is a
+    what Excel writes on a European Windows machine), its separator (``,``, ``;`` as Excel writes where the
+    decimal mark is a comma, tab or ``|``) and, with another separator than ``,``, its decimal mark (``,`` when the
+    first rows' numbers are written so), from its first 64 KB. Binary data (an image, a spreadsheet) is a
     ``DataError`` naming the file, not a table of one garbled column."""
     head = path.open("rb").read(1 << 16)
     if b"\0" in head or head.startswith((b"\x89PNG", b"PK\x03\x04", b"%PDF", b"\xff\xd8\xff")):
@@ -45,9 +47,18 @@ def csv_options(path: Path) -> dict[str, str]:
             text, encoding = head[: exc.start].decode("utf-8-sig"), "utf-8-sig"
         else:
             text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
-    first = text.splitlines()[0] if text else ""
+    lines = text.splitlines()
+    first = lines[0] if lines else ""
     separator = max(",;\t|", key=first.count) if first else ","
-    return {"encoding": encoding, "sep": separator if first.count(separator) else ","}
+    separator = separator if first.count(separator) else ","
+    options = {"encoding": encoding, "sep": separator}
+    if separator != ",":  # where ";" separates, "," may be the decimal mark: 1,5 means 1.5
+        fields = [f.strip().strip('"') for line in lines[1:50] for f in line.split(separator)]
+        comma = sum(bool(re.fullmatch(r"-?\d+,\d+", f)) for f in fields)
+        point = sum(bool(re.fullmatch(r"-?\d+\.\d+", f)) for f in fields)
+        if comma > point:
+            options["decimal"] = ","
+    return options
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
