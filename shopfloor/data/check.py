@@ -82,9 +82,10 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def feature_role(values: pd.Series) -> tuple[str, list[str]]:
+def feature_role(values: pd.Series, id_fix: str = "name it with --key-column or --drop it") -> tuple[str, list[str]]:
     """(why, warnings) for a numeric feature column: its type and missing share, and doubts a practitioner would
-    raise (constant; every value distinct and in order, like a row number or an id)."""
+    raise (constant; every value distinct and in order, like a row number or an id: ``id_fix`` says what to do, in
+    the pipeline's options)."""
     missing = float(values.isna().mean())
     kind = "boolean" if pd.api.types.is_bool_dtype(values) else "numeric"
     why = kind + (f", {missing:.0%} missing (filled with the training median)" if missing else "")
@@ -98,10 +99,7 @@ def feature_role(values: pd.Series) -> tuple[str, list[str]]:
         and len(present) > 20
         and (present.is_monotonic_increasing or present.is_monotonic_decreasing)
     ):
-        doubts.append(
-            f"{values.name}: every value distinct and in order, like a row number or an id; name it with --key-column "
-            "or --drop it"
-        )
+        doubts.append(f"{values.name}: every value distinct and in order, like a row number or an id; {id_fix}")
     if missing > 0.5:
         doubts.append(f"{values.name}: {missing:.0%} missing")
     return why, doubts

@@ -68,15 +68,17 @@ class Explainer:
         self.pre, final = _parts(estimator)
         self.final = final
         self.columns, self.fold = fold_matrix(self.pre)
-        empty = pd.DataFrame({c.name: [None if c.categorical else np.nan] for c in inputs.columns})
-        reference = np.asarray(self.pre.transform(empty), dtype=np.float64)  # the imputers' typical part
         self.explainer: Any
         if isinstance(final, LogisticRegression) and final.coef_.shape[0] == 1:
-            self.explainer = shap.LinearExplainer(final, shap.maskers.Independent(reference))
+            empty = pd.DataFrame({c.name: [None if c.categorical else np.nan] for c in inputs.columns})
+            typical = np.asarray(self.pre.transform(empty), dtype=np.float64)  # what the model's imputers make of it
+            self.explainer = shap.LinearExplainer(final, shap.maskers.Independent(typical))
             self.reference = "a typical part: every column at its training median or most frequent category"
+            self.options: dict[str, Any] = {}
         elif isinstance(final, HistGradientBoostingClassifier) and final.n_trees_per_iteration_ == 1:
             self.explainer = shap.TreeExplainer(final, feature_perturbation="tree_path_dependent")
             self.reference = "the model's average log-odds over its training rows"
+            self.options = {"check_additivity": False}  # it would score every row again; the tests check additivity
         else:
             raise DataError("explain", f"no exact explanation for a {type(final).__name__} classifier", "not_supported")
         self.expected = float(np.ravel(self.explainer.expected_value)[-1])
@@ -85,9 +87,9 @@ class Explainer:
         """([rows, raw columns] SHAP values, the model's log-odds) of ``frame`` (raw columns): the preprocessing,
         most of the cost, runs once for both."""
         x = self.pre.transform(frame)
-        tree = not hasattr(self.explainer, "coef")  # the linear explainer is exact and takes no such option
-        kwargs = {"check_additivity": False} if tree else {}
-        values = np.asarray(self.explainer.shap_values(np.asarray(x, dtype=np.float64), **kwargs), dtype=np.float64)
+        values = np.asarray(
+            self.explainer.shap_values(np.asarray(x, dtype=np.float64), **self.options), dtype=np.float64
+        )
         if values.ndim == 3:  # one slice per class
             values = values[..., -1]
         return values @ self.fold, np.asarray(self.final.decision_function(x), dtype=np.float64)

@@ -11,7 +11,7 @@ import numpy as np
 from shopfloor.data.check import ColumnRole, DataCheck, feature_role, file_kind, lengths
 from shopfloor.data.ingest import read_table
 from shopfloor.defaults import HEALTH_INDEX
-from shopfloor.health_index.data import held_out_units, load_trajectories, unit_split_mode, unit_starts
+from shopfloor.health_index.data import load_trajectories, split_units
 
 
 def check_units(
@@ -32,9 +32,7 @@ def check_units(
     drop, conditions = list(drop or []), list(conditions or [])
     exclude = [c for c in [truth, *drop] if c]
     traj = load_trajectories(table, unit, time, t_d, t_f, exclude=exclude, conditions=conditions, window=window)
-    starts = unit_starts(table, unit, time)
-    mode = unit_split_mode(split, starts)
-    held = held_out_units(list(traj.units), seed=seed, starts=starts if mode == "time" else None)
+    mode, held, words = split_units(table, unit, time, list(traj.units), split, seed=seed)
     report = DataCheck("health-index", str(path), len(table))
     roles = {unit: ("unit", "--unit: each machine's rows"), time: ("time", "--time: orders each unit's rows")}
     roles |= {c: ("condition", "--condition: operating setting; sensors standardized per regime") for c in conditions}
@@ -45,9 +43,9 @@ def check_units(
         if column in roles:
             report.columns.append(ColumnRole(str(column), *roles[column]))
         else:
-            why, doubts = feature_role(table[column])
+            why, doubts = feature_role(table[column], id_fix="--drop it")
             report.columns.append(ColumnRole(str(column), "feature", f"sensor, {why}"))
-            report.warnings += [d.replace("--key-column", "--drop") for d in doubts]
+            report.warnings += doubts
     sizes = np.array([len(a) for a in traj.arrays])
     report.facts = {
         "file": file_kind(path),
@@ -58,11 +56,7 @@ def check_units(
         "summary": [f"{len(traj.units)} units of {lengths(sizes)}"],
     }
     shown = ", ".join(str(u) for u in sorted(held, key=str)[:10]) + (" ..." if len(held) > 10 else "")
-    how = "the ones that started last, folds chained forward" if mode == "time" else "at random"
-    report.split = (
-        f"{len(traj.units) - len(held)} units fitted (cross-validated across units), {len(held)} held out ({how}) "
-        f"for the report: {shown}"
-    )
+    report.split = f"{words}; held out for the report: {shown}"
     if mode == "random" and split == "auto":
         report.warnings.append(
             f"{time}: every unit starts at the same time (cycles counted from each start?), so units are held out "

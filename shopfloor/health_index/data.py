@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from shopfloor.constants import SPLITS
 from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.errors import DataError
 
@@ -90,8 +91,6 @@ def unit_starts(table: pd.DataFrame, unit: str, time: str) -> pd.Series:
 
 def unit_split_mode(split: str, starts: pd.Series) -> str:
     """``random`` or ``time`` for ``split`` (``auto``: time when the units did not all start at the same time)."""
-    from shopfloor.constants import SPLITS
-
     if split not in SPLITS:
         raise DataError("split", f"must be one of {list(SPLITS)}, got {split!r}")
     if split == "auto":
@@ -111,7 +110,29 @@ def held_out_units(
     if not n_test:
         return set()
     if starts is not None:
-        ordered = sorted(units, key=lambda u: (starts[u], units.index(u)))
-        return set(ordered[len(ordered) - n_test :])
+        ordered = sorted(range(len(units)), key=lambda i: (starts[units[i]], i))  # ties: the table's unit order
+        return {units[i] for i in ordered[len(ordered) - n_test :]}
     rng = np.random.default_rng(seed)
     return set(rng.choice(units, size=n_test, replace=False).tolist())
+
+
+def split_units(
+    table: pd.DataFrame,
+    unit: str,
+    time: str,
+    units: list,
+    split: str = HEALTH_INDEX.split,
+    test_fraction: float = HEALTH_INDEX.test_fraction,
+    seed: int = HEALTH_INDEX.seed,
+) -> tuple[str, set, str]:
+    """(``random`` or ``time``, the held-out units, the split in words): what ingest does and the data check
+    shows."""
+    starts = unit_starts(table, unit, time)
+    mode = unit_split_mode(split, starts)
+    held = held_out_units(units, test_fraction, seed, starts if mode == "time" else None)
+    how = (
+        "the ones that started last; the cross-validation's folds chain forward in order of the units' starts"
+        if mode == "time"
+        else "at random"
+    )
+    return mode, held, f"{len(units) - len(held)} units fitted, {len(held)} held out ({how})"

@@ -25,7 +25,7 @@ from shopfloor.data.ingest import column_type
 from shopfloor.data.splitfiles import in_time_order, write_split
 from shopfloor.defaults import HEALTH_INDEX
 from shopfloor.errors import DataError
-from shopfloor.health_index.data import held_out_units, load_trajectories, unit_split_mode, unit_starts
+from shopfloor.health_index.data import load_trajectories, split_units
 from shopfloor.health_index.estimator import HIConfig
 from shopfloor.health_index.metrics import hi_report
 from shopfloor.health_index.rul import CAP
@@ -71,16 +71,9 @@ def ingest_step(
     exclude = [c for c in [truth, *(drop or [])] if c]
     traj = load_trajectories(table, unit, time, t_d, t_f, exclude=exclude, conditions=conditions, window=window)
     units = list(traj.units)
-    starts = unit_starts(table, unit, time)
-    mode = unit_split_mode(split, starts)
-    held = held_out_units(units, test_fraction, seed, starts if mode == "time" else None)
+    mode, held, words = split_units(table, unit, time, units, split, test_fraction, seed)
     keep = [unit, time, *(conditions or []), *traj.features, *([truth] if truth and truth in table.columns else [])]
     frame = table[keep]
-    words = f"{len(units) - len(held)} units fitted, {len(held)} held out " + (
-        "(the ones that started last; the cross-validation's folds chain forward in order of the units' starts)"
-        if mode == "time"
-        else "at random"
-    )
     write_split(frame[~frame[unit].isin(held)], train, order=mode, split=words)
     write_split(frame[frame[unit].isin(held)], test, order=mode, split=words)
     return {

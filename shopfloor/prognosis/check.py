@@ -28,7 +28,7 @@ def check_curves(
     table = read_table(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CurveWarning)
-        splits = evaluation_curves(str(path), case, wear, cut, list(valid_cases or []), list(test_cases or []))
+        splits = evaluation_curves(table, case, wear, cut, list(valid_cases or []), list(test_cases or []))
     report = DataCheck("prognosis", str(path), len(table))
     roles = {
         case: ("id", "--case: names each tool"),

@@ -107,13 +107,19 @@ def select(curves: dict[object, np.ndarray], keys: Sequence[object], field: str)
 
 
 def evaluation_curves(
-    data: str, case: str, wear: str, cut: str, valid_cases: list[str], test_cases: list[str], seed: int = 0
+    data: str | pd.DataFrame,
+    case: str,
+    wear: str,
+    cut: str,
+    valid_cases: list[str],
+    test_cases: list[str],
+    seed: int = 0,
 ) -> dict[str, dict[object, np.ndarray]]:
-    """{split: {case: curve}}: from the table (the named validation and test cases; all cases as "test" when
-    none are named), or six simulated tools (three validation, three test) without a table."""
+    """{split: {case: curve}}: from the table (a file, or one already read; the named validation and test cases;
+    all cases as "test" when none are named), or six simulated tools (three validation, three test) without one."""
     from shopfloor.prognosis import wear_model
 
-    if not data:
+    if isinstance(data, str) and not data:
         table = wear_model.wear_table(cases=6, seed=seed + 1000)
         curves = load_curves(table, "case", "VB", "cut")
         keys = list(curves)
