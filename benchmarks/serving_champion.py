@@ -178,20 +178,22 @@ def in_process(pipeline: str, home: Path) -> tuple[dict, tuple[list[Any], list[A
 
 
 def forest_paths(model, batch: list[Any]) -> dict:
-    """The gradient-boosting trees alone on encoded rows: the generated code against the level-by-level numpy walk
-    (what the compiled path used before), one row and ``BATCH``."""
+    """The gradient-boosting trees alone on encoded rows, one row and ``BATCH``: the compiled kernel (what the server
+    runs), the level-by-level numpy walk (its independent check) and scikit-learn's own ``_raw_predict``."""
     from shopfloor.fault_detection.compiled import Forest, column_encoder
 
     steps = model.estimator.steps
-    forest = Forest(steps[-1][1])
+    classifier = steps[-1][1]
+    forest = Forest(classifier)
     encode = column_encoder(steps[0][1], model.inputs)
     x = encode(model.inputs.parse_v1({"instances": batch}))
+    paths = {"compiled": forest.raw, "walk": forest.walk, "scikit-learn": classifier._raw_predict}
     return {
         "trees": len(forest.roots),
         "nodes": len(forest.value),
         "deepest": forest.depth,
-        "generated": {"one": per_call_ms(forest.raw, x[:1]), f"batch_{BATCH}": per_call_ms(forest.raw, x)},
-        "walk": {"one": per_call_ms(forest.walk, x[:1]), f"batch_{BATCH}": per_call_ms(forest.walk, x)},
+        **{name: {"one": per_call_ms(fn, x[:1]), f"batch_{BATCH}": per_call_ms(fn, x)} for name, fn in paths.items()},
+        "bit_equal_to_scikit_learn": bool(np.array_equal(forest.raw(x), classifier._raw_predict(x).ravel())),
         "largest_difference": float(np.abs(forest.raw(x) - forest.walk(x)).max()),
     }
 

@@ -19,6 +19,8 @@ def retraining_check(
     holdout_size: float = 0.4,
     ks_threshold: float = 0.1,
     psi_threshold: float = 0.25,
+    time_column: str = "",
+    split: str = "auto",
     seed: int = 0,
 ) -> str:
     import json
@@ -37,6 +39,8 @@ def retraining_check(
         holdout_size=holdout_size,
         ks_threshold=ks_threshold,
         psi_threshold=psi_threshold,
+        time_column=time_column,
+        split=split,
         seed=seed,
     )
     rows = json.loads(Path(drift.path).read_text()).get("features", [])

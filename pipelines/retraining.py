@@ -29,6 +29,8 @@ def retraining(
     holdout_size: float = RETRAINING.holdout_size,
     ks_threshold: float = RETRAINING.ks_threshold,
     psi_threshold: float = RETRAINING.psi_threshold,
+    time_column: str = RETRAINING.time_column,
+    split: str = RETRAINING.split,
     fine_tune_epochs: int = RETRAINING.fine_tune_epochs,
     simulations: int = RETRAINING.simulations,
     seed: int = RETRAINING.seed,
@@ -41,6 +43,8 @@ def retraining(
         holdout_size=holdout_size,
         ks_threshold=ks_threshold,
         psi_threshold=psi_threshold,
+        time_column=time_column,
+        split=split,
         seed=seed,
     )
     check.set_display_name("check: signature, split, drift")

@@ -187,21 +187,29 @@ class FastInference:
         return model, v2
 
     async def _read(self, receive) -> bytes:
+        """The whole body; 408 when no part of it arrives for ``body_timeout`` seconds. One timer per request,
+        moved on as each part arrives (``asyncio.wait_for`` wraps every ``receive`` in a task of its own: about
+        11 us, a tenth of a one-row request)."""
         parts, size = [], 0
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), self.body_timeout)
-            except TimeoutError:
-                raise BodyError(408, "body_timeout", f"no request body for {self.body_timeout:g} s") from None
-            if message["type"] == "http.disconnect":
-                raise BodyError(400, "disconnected", "the client went away")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise BodyError(413, "body_too_large", f"request body exceeds the limit of {self.max_body} bytes")
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(loop.time() + self.body_timeout) as deadline:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise BodyError(400, "disconnected", "the client went away")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise BodyError(
+                            413, "body_too_large", f"request body exceeds the limit of {self.max_body} bytes"
+                        )
+                    if not message.get("more_body", False):
+                        return b"".join(parts) + chunk if parts else chunk
+                    parts.append(chunk)
+                    deadline.reschedule(loop.time() + self.body_timeout)
+        except TimeoutError:
+            raise BodyError(408, "body_timeout", f"no request body for {self.body_timeout:g} s") from None
 
     def _guarded(self, receive):
         """``receive`` for requests KServe answers: the same size limit and timeout on their bodies."""

@@ -263,6 +263,17 @@ class Retraining:
         choices=RETRAIN_METRICS,
     )
     margin: float = setting(0.0, "how much worse the challenger may be and still win", low=0)
+    time_column: str = setting(
+        "",
+        "a fault classifier's new rows: the column of when each part was made (numbers or dates; never a feature)",
+    )
+    split: str = setting(
+        "auto",
+        "which new rows judge champion and challenger (40 % held out): random (stratified), or time (the latest "
+        "rows); auto: time for the served answers (--from-log) or with --time-column. Another kind keeps each "
+        "unit, cut or tool whole on one side",
+        choices=SPLITS,
+    )
     holdout_size: float = 0.4
     ks_threshold: float = 0.1
     psi_threshold: float = 0.25

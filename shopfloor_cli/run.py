@@ -290,7 +290,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     from shopfloor import config
     from shopfloor.errors import DataError
     from shopfloor.kinds import retrainer_for
-    from shopfloor.retraining.workflow import load_champion, write_log_rows
+    from shopfloor.retraining.workflow import load_champion, split_mode, write_log_rows
 
     if args.from_log and args.data:
         raise DataError("from-log", "give --data or --from-log, not both")
@@ -311,7 +311,8 @@ def cmd_retraining(args: argparse.Namespace) -> int:
                 "or retrain from the served answers with --from-log",
             )
     # Fail in seconds, before any pipeline starts, on no champion, an empty file or other columns.
-    retrainer.check(str(data), champion, args.label)
+    retrainer.check(str(data), champion, args.label, args.time_column)
+    split_mode(retrainer, args.split, args.time_column, str(data))  # a time split another kind cannot make, named
 
     from pipelines.retraining import retraining
     from shopfloor_cli.runner import run_local
@@ -326,6 +327,8 @@ def cmd_retraining(args: argparse.Namespace) -> int:
         model_name=model,
         metric=args.metric,
         margin=args.margin,
+        time_column=args.time_column,
+        split=args.split,
         fine_tune_epochs=args.fine_tune_epochs,
         simulations=args.simulations,
         seed=args.seed,

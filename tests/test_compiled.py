@@ -57,7 +57,7 @@ def test_the_compiled_forest_equals_the_pipeline(fitted):
     assert np.array_equal(predicted["class"], (expected >= model.threshold).astype(int))
 
 
-def test_the_generated_forest_is_bit_equal_and_the_walk_agrees(fitted, monkeypatch):
+def test_the_compiled_forest_is_bit_equal_and_the_numpy_walk_agrees(fitted):
     from shopfloor.fault_detection import compiled
 
     model, splits = fitted
@@ -65,12 +65,12 @@ def test_the_generated_forest_is_bit_equal_and_the_walk_agrees(fitted, monkeypat
     x = np.asarray(model.estimator.steps[0][1].transform(_hostile(splits.test)), dtype=float)
     expected = classifier._raw_predict(x).ravel()
     forest = compiled.Forest(classifier)
-    assert forest.generated is not None
     assert np.array_equal(forest.raw(x), expected)  # same comparisons, leaves summed in the same order
+    assert all(np.array_equal(forest.raw(x[i : i + 1]), expected[i : i + 1]) for i in range(len(x)))
+    assert np.array_equal(forest.raw(np.asfortranarray(x)), expected)  # any memory order
     assert np.allclose(forest.walk(x), expected, rtol=0, atol=1e-12)
-    monkeypatch.setattr(compiled, "MAX_GENERATED_NODES", 10)  # too large to generate: the numpy walk serves
-    large = compiled.Forest(classifier)
-    assert large.generated is None and np.array_equal(large.raw(x), forest.walk(x))
+    nan = np.full((1, x.shape[1]), np.nan)  # every value missing: each node sends it its own way
+    assert np.array_equal(forest.raw(nan), classifier._raw_predict(nan).ravel())
 
 
 def test_the_column_encoder_equals_the_column_transformer(fitted):

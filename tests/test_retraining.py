@@ -17,10 +17,15 @@ from shopfloor.fault_detection.pyfunc import FaultClassifier
 from shopfloor.retraining.workflow import check_step, promote_step, retrain_step
 
 
-def _check(home, data):
+def _check(home, data, **options):
     paths = {k: str(home / f"{k}.parquet") for k in ("adapt", "holdout")}
     info = check_step(
-        str(data), "faulty", tracking_uri=f"sqlite:///{home / 'mlflow.db'}", report=str(home / "d.json"), **paths
+        str(data),
+        "faulty",
+        tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+        report=str(home / "d.json"),
+        **paths,
+        **options,
     )
     return info, paths
 
@@ -129,6 +134,53 @@ def test_check_step_errors_name_the_field(home, tmp_path):
     with pytest.raises(DataError) as err:
         _check(home, data)
     assert err.value.field == "operator"
+
+
+def test_a_time_split_holds_out_the_latest_rows(home, tmp_path):
+    """New rows with a time column, shuffled in the file: the held-out rows are exactly the latest 40 %, and the
+    column is never a feature; the served answers (the log's rows, oldest first) are split in time by default."""
+    from shopfloor.data.splitfiles import write_split
+
+    register_champion(home, "logreg")
+    rows = pd.read_csv(drifted_csv(tmp_path / "new.csv", rows=400))
+    rows["made"] = pd.date_range("2026-01-01", periods=len(rows), freq="h").astype(str)
+    rows["probe"] = np.arange(len(rows), dtype=float)  # where each row was in time: kept to check, then dropped
+    shuffled = rows.sample(frac=1.0, random_state=0)
+    probe = shuffled.pop("probe")
+    data = tmp_path / "shuffled.csv"
+    shuffled.to_csv(data, index=False)
+    info, paths = _check(home, data, time_column="made")
+    assert info["split"] == "the latest rows held out" and info["holdout_rows"] == 160
+    held, kept = pd.read_parquet(paths["holdout"]), pd.read_parquet(paths["adapt"])
+    assert "made" not in held.columns
+    order = probe.to_numpy()[np.argsort(pd.to_datetime(shuffled["made"]).to_numpy(), kind="stable")]
+    latest = rows.iloc[order[-160:]].drop(columns=["made", "probe", "faulty"])
+    assert np.allclose(held.drop(columns="label").to_numpy(), latest.to_numpy())
+    assert len(kept) == 240
+
+    info, _ = _check(home, data, time_column="made", split="random")
+    assert info["split"].startswith("held out at random")
+
+    answered = tmp_path / "answered.parquet"  # as write_training_rows writes the log's rows
+    write_split(rows.drop(columns=["made", "probe"]), answered, order="time")
+    info, paths = _check(home, answered)
+    assert info["split"] == "the latest rows held out"
+    first = rows.columns[0]
+    assert np.allclose(pd.read_parquet(paths["holdout"])[first], rows[first].iloc[-160:])
+
+
+def test_a_time_split_needs_both_classes_on_each_side(home, tmp_path):
+    register_champion(home, "logreg")
+    rows = pd.read_csv(drifted_csv(tmp_path / "new.csv", rows=300)).sort_values("faulty", kind="stable")
+    rows["made"] = np.arange(len(rows))  # every faulty row last: the earliest rows hold none
+    data = tmp_path / "sorted.csv"
+    rows.to_csv(data, index=False)
+    with pytest.raises(DataError, match="earliest rows .* are all good") as err:
+        _check(home, data, time_column="made")
+    assert err.value.field == "split"
+    with pytest.raises(DataError) as err:
+        _check(home, data, time_column="when")
+    assert err.value.field == "when"
 
 
 @pytest.mark.slow

@@ -82,6 +82,12 @@ def _expected(served, rows: pd.DataFrame) -> pd.DataFrame:
     return served["pyfunc"].predict(rows)
 
 
+def test_the_server_runs_on_uvloop(served):
+    """KServe's single-process server would run on asyncio's pure-Python loop; uvloop is what uvicorn's "auto"
+    promises and what the serving benchmarks measure."""
+    assert "event loop: uvloop" in (served["home"] / "server.log").read_text()
+
+
 def test_health_and_metadata(served, served_variant):
     assert call(f"{served['url']}/v2/health/live").status == 200
     assert call(f"{served['url']}/v2/health/ready").status == 200

@@ -154,3 +154,20 @@ def test_every_metric_of_the_dashboard_and_alert_rules_is_exported(served, tmp_p
     wanted = metric_names(json.dumps(dashboard())) | metric_names(json.dumps(groups["shopfloor-model-servers"]))
     assert len(wanted) >= 9
     assert wanted <= exported, sorted(wanted - exported)
+
+
+def test_request_ids_are_unique_and_a_forked_worker_draws_its_own_prefix():
+    import os
+
+    from serving.model import new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(len(i) == 32 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a worker forked from a server that already answered
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child[:16] != ids[0][:16] and len(child) == 32

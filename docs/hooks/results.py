@@ -253,14 +253,15 @@ def _serving_champion(data: dict) -> str:
                 "one_p99_ms": forest[name]["one"]["p99_ms"],
                 "batch_100_p50_ms": forest[name]["batch_100"]["p50_ms"],
             }
-            for name in ("generated", "walk")
+            for name in ("compiled", "generated", "walk", "scikit-learn")
             if name in forest
         ]
         out += [
             f"\nThe fault classifier ({fault.get('chosen')}; {forest.get('trees', '?')} trees, "
             f"{forest.get('nodes', '?')} nodes, deepest {forest.get('deepest', '?')}): its compiled path against "
             f"the fitted scikit-learn pipeline (largest difference {_cell(fault.get('largest_difference'))}), "
-            "and the trees alone, generated code against the level-by-level walk:\n",
+            "and the trees alone: the compiled kernel against the level-by-level numpy walk and scikit-learn's own "
+            f"(bit-equal to scikit-learn: {_cell(forest.get('bit_equal_to_scikit_learn'))}):\n",
             _table(paths, ["path", "one_p50_ms", "one_p99_ms", "batch_100_p50_ms"]),
         ]
     test = fault.get("loadtest")

@@ -44,7 +44,7 @@ class DetectorRetrainer(KindRetrainer):
 
         return labelled_windows(model, since, root)
 
-    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
+    def read(self, path: str, champion: Any, label: str = "", time_column: str = "") -> pd.DataFrame:
         from shopfloor.data.ingest import read_table
 
         table = read_table(path)

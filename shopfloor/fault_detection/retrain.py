@@ -89,15 +89,24 @@ def challenger_from(
 class ClassifierRetrainer(KindRetrainer):
     KIND = FaultClassifier.KIND
     group = ing.LABEL  # not a group: the split is stratified by it
+    time_split = True
 
-    def read(self, path: str, champion: FaultClassifier, label: str) -> pd.DataFrame:
+    def read(self, path: str, champion: FaultClassifier, label: str, time_column: str = "") -> pd.DataFrame:
         table = ing.read_table(path)
+        if time_column:  # oldest first, as the time split needs them; the column itself is never a feature
+            order = np.argsort(ing.time_values(table, time_column).to_numpy(), kind="stable")
+            table = table.iloc[order].drop(columns=[time_column]).reset_index(drop=True)
         check_columns(table, champion.inputs.names, label, champion.details().get("key_column"))
         return labelled_rows(table, champion.inputs, label)
 
-    def check(self, path: str, champion: FaultClassifier, label: str) -> None:
-        """By the table's first rows (columns, label); the check step reads the whole table."""
-        check_columns(ing.peek_table(path), champion.inputs.names, label, champion.details().get("key_column"))
+    def check(self, path: str, champion: FaultClassifier, label: str, time_column: str = "") -> None:
+        """By the table's first rows (columns, label, the time column's values); the check step reads the whole
+        table."""
+        table = ing.peek_table(path)
+        if time_column:
+            ing.time_values(table, time_column)
+            table = table.drop(columns=[time_column])
+        check_columns(table, champion.inputs.names, label, champion.details().get("key_column"))
 
     def log_rows(
         self, model: str, champion: FaultClassifier, label: str, since: Any = None, root: Any = None
@@ -114,6 +123,21 @@ class ClassifierRetrainer(KindRetrainer):
             np.arange(len(rows)), test_size=holdout_size, stratify=rows[ing.LABEL], random_state=seed
         )
         return rows.iloc[adapt].reset_index(drop=True), rows.iloc[holdout].reset_index(drop=True)
+
+    def split_latest(self, rows: pd.DataFrame, holdout_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The latest rows judge: what a model retrained today will meet next is nearer them than a random draw
+        of the same weeks it learned from. Both sides must hold a faulty and a good row."""
+        cut = len(rows) - max(1, int(round(holdout_size * len(rows))))
+        adapt, holdout = rows.iloc[:cut].reset_index(drop=True), rows.iloc[cut:].reset_index(drop=True)
+        for name, part in (("earliest rows (to adapt on)", adapt), ("latest rows (held out)", holdout)):
+            if part[ing.LABEL].nunique() < 2:
+                only = "faulty" if part[ing.LABEL].iloc[0] == 1 else "good"
+                raise DataError(
+                    "split",
+                    f"the time split's {len(part)} {name} are all {only}: it needs both classes on each side "
+                    "(more new rows, or --split random)",
+                )
+        return adapt, holdout
 
     def embedded_rows(self, drift: float, seed: int) -> Path:
         """The simulated gearbox line after a supplier change."""

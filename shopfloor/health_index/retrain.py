@@ -36,7 +36,7 @@ class HealthIndexRetrainer(KindRetrainer):
 
         return run_to_failure_log(model, champion.inputs.names, champion.unit, champion.time, since, root)
 
-    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
+    def read(self, path: str, champion: Any, label: str = "", time_column: str = "") -> pd.DataFrame:
         from shopfloor.data.ingest import read_table
 
         table = read_table(path)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.data.splitfiles import write_split
 from shopfloor.errors import DataError
 from shopfloor.monitoring.outcomes import joined
 from shopfloor.monitoring.store import INPUT, monitoring_root
@@ -124,6 +125,5 @@ def write_training_rows(model: str, table: pd.DataFrame, root: Path | None = Non
     """New rows taken from the log (a kind's retrainer's ``log_rows``) written as Parquet under the monitoring
     folder: the file a retraining run reads."""
     out = (root or monitoring_root()) / "training" / f"{model}-{datetime.now().strftime('%Y%m%dT%H%M%S%f')}.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out, index=False)
+    write_split(table, out, order="time", split="as answered, oldest first")  # a retraining holds out the latest
     return out

@@ -62,7 +62,7 @@ class PrognosisRetrainer(KindRetrainer):
 
         return wear_curves(model, since, root)
 
-    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
+    def read(self, path: str, champion: Any, label: str = "", time_column: str = "") -> pd.DataFrame:
         from shopfloor.data.ingest import read_table
         from shopfloor.prognosis.curves import load_curves
 

@@ -48,18 +48,21 @@ class KindRetrainer:
     KIND: ClassVar[str]
     group: ClassVar[str]
     positive: ClassVar[str | None] = None
+    #: whether the latest new rows can judge (``split_latest``); other kinds keep a unit, cut or tool whole instead
+    time_split: ClassVar[bool] = False
 
     def metric(self, requested: str) -> str:
         return metric_for(self.KIND, requested)
 
-    def read(self, path: str, champion: Any, label: str) -> pd.DataFrame:
+    def read(self, path: str, champion: Any, label: str, time_column: str = "") -> pd.DataFrame:
         """The new rows from a file, checked against the champion's inputs (``label``: the outcome column of a
-        labelled table; kinds whose rows carry their outcome in their own columns ignore it)."""
+        labelled table; kinds whose rows carry their outcome in their own columns ignore it); with ``time_column``
+        (kinds with ``time_split`` only), in its order and without it."""
         raise NotImplementedError
 
-    def check(self, path: str, champion: Any, label: str) -> None:
+    def check(self, path: str, champion: Any, label: str, time_column: str = "") -> None:
         """Fail in seconds, before a pipeline starts, on new rows the champion cannot take (default: ``read``)."""
-        self.read(path, champion, label)
+        self.read(path, champion, label, time_column)
 
     def log_rows(self, model: str, champion: Any, label: str, since: Any = None, root: Any = None) -> pd.DataFrame:
         """The answers the served ``model`` logged, with the outcomes fed back, as the new rows ``read`` gives."""
@@ -93,6 +96,17 @@ class KindRetrainer:
                 f"needed, one to adapt on and one to score on",
             )
         return rows[adapt].reset_index(drop=True), rows[holdout].reset_index(drop=True)
+
+    def split_latest(self, rows: pd.DataFrame, holdout_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(adapt, holdout) with the latest ``holdout_size`` share of ``rows`` (in time order) held out."""
+        raise self.no_time_split("split")
+
+    def no_time_split(self, field: str) -> DataError:
+        return DataError(
+            field,
+            f"a {self.KIND} model's new rows keep each {self.group} whole on one side; "
+            "a time split holds out a fault classifier's latest rows",
+        )
 
     def summary(self, rows: pd.DataFrame, champion: Any) -> dict[str, Any]:
         """What the check step reports of the new rows."""

@@ -64,13 +64,31 @@ def write_log_rows(
     return write_training_rows(model_name, table, root)
 
 
+SPLIT_WORDS = {"time": "the latest rows held out", "random": "held out at random, stratified by the label"}
+
+
+def split_mode(retrainer: Any, requested: str, time_column: str, data: str) -> str:
+    """``time`` or ``random`` for a kind that can hold out its latest rows (``auto``: time for the served answers,
+    which the log gives oldest first, or where a time column is named), ``groups`` for the others."""
+    from shopfloor.data.splitfiles import in_time_order
+
+    if not retrainer.time_split:
+        if requested == "time" or time_column:
+            raise retrainer.no_time_split("split" if requested == "time" else "time-column")
+        return "groups"
+    if requested != "auto":
+        return requested
+    answers = str(data).endswith(".parquet") and Path(data).exists() and in_time_order(data)
+    return "time" if time_column or answers else "random"
+
+
 def _check_summary(i: dict[str, Any]) -> str:
     head = f"{i['rows']} new rows against champion v{i['champion_version']}; "
     if "group" in i:  # another kind than a classifier: rows kept together by unit, cut or tool
         return head + f"{i['groups']} {i['group']}s, {i['adapt_rows']} rows to adapt on, {i['holdout_rows']} held out"
     return (
         head
-        + "drift "
+        + f"{i['holdout_rows']} {i.get('split', 'held out')}; drift "
         + ("not measured" if i["drift"] is None else f"in {len(i['drifted'])} features" if i["drift"] else "none")
     )
 
@@ -88,15 +106,19 @@ def check_step(
     holdout_size: float = RETRAINING.holdout_size,
     ks_threshold: float = RETRAINING.ks_threshold,
     psi_threshold: float = RETRAINING.psi_threshold,
+    time_column: str = RETRAINING.time_column,
+    split: str = RETRAINING.split,
     seed: int = RETRAINING.seed,
 ) -> dict[str, Any]:
-    """Check the new rows as the champion's kind reads them, split them (a classifier's stratified, another kind's
-    by unit, cut or tool), and report drift per column where the kind measures it (KS or categories, PSI)."""
+    """Check the new rows as the champion's kind reads them, split them (a classifier's latest rows held out in
+    time order (``split_mode``) or stratified at random; another kind's by unit, cut or tool), and report drift per
+    column where the kind measures it (KS or categories, PSI)."""
     from shopfloor.registry import reference_rows
 
     contract, champion = load_champion(model_name, tracking_uri)
     retrainer = retrainer_for(contract.kind)
-    rows = retrainer.read(data, champion, label)
+    mode = split_mode(retrainer, split, time_column, data)
+    rows = retrainer.read(data, champion, label, time_column)
     drift = retrainer.drift(
         rows,
         champion,
@@ -109,7 +131,11 @@ def check_step(
         "rows": len(rows),
         **retrainer.summary(rows, champion),
     }
-    train, test = retrainer.split(rows, champion, holdout_size, seed)
+    if mode == "time":
+        train, test = retrainer.split_latest(rows, holdout_size)
+    else:
+        train, test = retrainer.split(rows, champion, holdout_size, seed)
+    info["split"] = SPLIT_WORDS[mode] if retrainer.time_split else f"whole {retrainer.group_column(champion)}s"
     del rows
     for frame, path in ((train, adapt), (test, holdout)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)

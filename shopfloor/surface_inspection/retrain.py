@@ -49,7 +49,7 @@ class SurfaceRetrainer(KindRetrainer):
             }
         )
 
-    def read(self, path: str, champion: Any, label: str = "") -> pd.DataFrame:
+    def read(self, path: str, champion: Any, label: str = "", time_column: str = "") -> pd.DataFrame:
         source = Path(path)
         if source.is_dir() or source.suffix.lower() == ".csv":
             from shopfloor.surface_inspection.data import load
