@@ -19,6 +19,7 @@ def anomaly_detection_ingest(
     window: int,
     stride: int,
     split: str,
+    time_column: str,
     seed: int,
 ):
     import time
@@ -35,6 +36,7 @@ def anomaly_detection_ingest(
         window=window,
         stride=stride,
         split=split,
+        time_column=time_column,
         seed=seed,
     )
     windows.metadata.update({**{k: v for k, v in info.items() if k != "dropped_reasons"}, "run_started": started})

@@ -30,6 +30,7 @@ def anomaly_detection(
     window: int = ANOMALY_DETECTION.window,
     stride: int = ANOMALY_DETECTION.stride,
     split: str = ANOMALY_DETECTION.split,
+    time_column: str = ANOMALY_DETECTION.time_column,
     n_trials: int = ANOMALY_DETECTION.n_trials,
     timeout: float = ANOMALY_DETECTION.timeout,
     epochs: int = ANOMALY_DETECTION.epochs,
@@ -55,6 +56,7 @@ def anomaly_detection(
         window=window,
         stride=stride,
         split=split,
+        time_column=time_column,
         seed=seed,
     )
     data.set_display_name("ingest: cuts -> sub-cuts")

@@ -192,11 +192,18 @@ class AnomalyDetection:
     cut_column: str = setting("cut_no", "the column that names each sample's cut (tables)")
     window: int = setting(64, "sub-cut length in samples (von Hahn and Mechefske: 64)", low=2)
     stride: int = setting(64, "samples between sub-cut starts (von Hahn and Mechefske: 64)", low=1)
+    time_column: str = setting(
+        "",
+        "the column of when each cut was made (numbers or dates; a per-sample stamp counts from the cut's first); "
+        "never a signal",
+    )
     split: str = setting(
-        "cut",
-        "keep each cut's sub-cuts in one split (cut), or split sub-cuts at random as von Hahn and Mechefske did "
-        "(neighbouring sub-cuts of one cut then fall in validation and test alike)",
-        choices=("cut", "subcut"),
+        "auto",
+        "cut: each cut's sub-cuts in one split, cuts drawn at random (stratified by tool class); time: the same, "
+        "the earliest cuts train and the latest test; subcut: sub-cuts at random as von Hahn and Mechefske did "
+        "(neighbouring sub-cuts of one cut then fall in validation and test alike); auto: time when "
+        "--time-column is named, else cut",
+        choices=("auto", "cut", "time", "subcut"),
     )
     n_trials: int = setting(
         10, "VAEs the random search tries (first: von Hahn and Mechefske's best model)", flag="--trials", low=1

@@ -63,6 +63,7 @@ def check_for(pipeline: str, path: str | Path, args: argparse.Namespace) -> Data
             window=args.window,
             stride=args.stride,
             split=args.split,
+            time_column=args.time_column,
             seed=args.seed,
         )
     if pipeline == "prognosis":

@@ -396,6 +396,7 @@ def cmd_anomaly_detection(args: argparse.Namespace) -> int:
         window=args.window,
         stride=args.stride,
         split=args.split,
+        time_column=args.time_column,
         n_trials=args.trials,
         timeout=args.timeout,
         epochs=args.epochs,

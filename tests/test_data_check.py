@@ -56,7 +56,7 @@ def _data(tmp_path, pipeline: str) -> tuple[str, list[str]]:
     if pipeline == "anomaly-detection":
         from shopfloor.data import embedded
 
-        return str(embedded.milling(4, 0)), []
+        return str(embedded.milling(4, 0)), ["--time-column", "run"]
     if pipeline == "prognosis":
         from shopfloor.prognosis.wear_model import wear_table
 
@@ -71,7 +71,7 @@ def _data(tmp_path, pipeline: str) -> tuple[str, list[str]]:
 EXPECTED = {
     "fault-detection": ("400 rows", "in time order by 'made_at'", {"time", "label", "feature"}),
     "health-index": ("6 units of", "held out (at random)", {"unit", "time", "truth", "feature"}),
-    "anomaly-detection": ("cuts,", "cut: train", {"id", "feature", "label"}),
+    "anomaly-detection": ("cuts,", "time: train", {"id", "time", "feature", "label"}),
     "prognosis": ("4 cases of", "test: 4 cases", {"id", "time", "label"}),
     "surface-inspection": ("20 good, 12 defect images of 2 kinds", "stratified by class", set()),
 }

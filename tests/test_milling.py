@@ -125,6 +125,31 @@ def test_cut_split_keeps_each_cut_in_one_split():
     assert sum(len(i) for i in parts.values()) == len(sub)
 
 
+def test_time_split_scores_cuts_made_after_every_cut_it_learned_from():
+    table = simulate_milling(cases=6, samples=500, seed=1)
+    rng = np.random.default_rng(0)
+    made = dict(zip(range(table["cut_no"].nunique()), rng.permutation(table["cut_no"].nunique()), strict=True))
+    # one stamp per sample, a second apart, each cut starting at its own (shuffled) hour
+    start = pd.Timestamp("2026-03-01") + pd.to_timedelta(table["cut_no"].map(made), unit="h")
+    table["stamp"] = (start + pd.to_timedelta(table.groupby("cut_no").cumcount(), unit="s")).astype(str)
+    data = milling.load_table(table, time_column="stamp")
+    assert "stamp" not in data.signal_names
+    sub = milling.subcuts(data)
+    parts = milling.split(sub, "auto", time_column="stamp")  # auto: time, given a time column
+    hour = {name: sub.meta["cut"].to_numpy()[idx] for name, idx in parts.items()}
+    order = {name: [made[c] for c in set(cuts)] for name, cuts in hour.items()}
+    assert max(order["train"]) < min(order["valid"]) and max(order["valid"]) < min(order["test"])
+    assert len(set(hour["test"])) == 12 and len(set(hour["valid"])) == 12  # 71 cuts: 24 held out, as "cut" holds
+    assert sum(len(i) for i in parts.values()) == len(sub)
+    with pytest.raises(DataError) as err:
+        milling.split(sub, "time")
+    assert err.value.field == "split"
+    table.loc[table["cut_no"] == 5, "stamp"] = "not a time"
+    with pytest.raises(DataError, match="not a time") as err:
+        milling.split(milling.subcuts(milling.load_table(table, time_column="stamp")), "time", time_column="stamp")
+    assert err.value.field == "stamp"
+
+
 def test_the_mill_mat_layout_loads_from_the_committed_fixture():
     """NASA's layout (tests/fixtures/make_mill_mat.py writes it): labels, six signals, a missing VB filled."""
     from pathlib import Path

@@ -23,16 +23,22 @@ def check_signals(
     window: int = ANOMALY_DETECTION.window,
     stride: int = ANOMALY_DETECTION.stride,
     split: str = ANOMALY_DETECTION.split,
+    time_column: str = ANOMALY_DETECTION.time_column,
     seed: int = ANOMALY_DETECTION.seed,
 ) -> DataCheck:
+    split = milling.split_protocol(split, time_column)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", milling.MillingDataWarning)
-        loaded = milling.load(path, cut_column=cut_column, signals=signals or None, labels=labels or None)
+        loaded = milling.load(
+            path, cut_column=cut_column, signals=signals or None, labels=labels or None, time_column=time_column
+        )
         cuts = milling.validate(loaded)
     sub = milling.subcuts(cuts, window=window, stride=stride)
-    parts = milling.split(sub, split, seed=seed)
+    parts = milling.split(sub, split, seed=seed, time_column=time_column)
     report = DataCheck("anomaly-detection", str(path), int(sum(len(s) for s in loaded.signals)), counted="samples")
     report.columns.append(ColumnRole(cut_column, "id", "--cut-column: names each sample's cut"))
+    if time_column:
+        report.columns.append(ColumnRole(time_column, "time", "--time-column: when each cut was made (its first)"))
     for name in cuts.signal_names:
         report.columns.append(ColumnRole(name, "feature", "signal, cut into windows"))
     for column in cuts.cuts.columns:

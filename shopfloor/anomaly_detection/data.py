@@ -174,11 +174,13 @@ def load_table(
     cut_column: str = "cut_no",
     signals: Sequence[str] | None = None,
     labels: str | Path | pd.DataFrame | None = None,
+    time_column: str = "",
 ) -> MillingData:
     """Cuts from a table with one row per sample, grouped by ``cut_column`` (rows of a cut in time order).
 
     ``signals`` names the signal columns (default: every numeric column that is not per-cut); per-cut
     columns come from the table itself or from ``labels`` (one row per cut, joined on ``cut_column``).
+    ``time_column`` is per cut too (a cut's first value), never a signal.
     """
     from shopfloor.data.ingest import read_table
 
@@ -192,7 +194,7 @@ def load_table(
         )
     if frame.empty:
         raise DataError("data", "the table has no rows", "empty")
-    per_cut = [c for c in PER_CUT if c in frame.columns]
+    per_cut = [c for c in dict.fromkeys((*PER_CUT, time_column)) if c and c in frame.columns]
     if signals is None:
         signals = [
             c
@@ -219,7 +221,8 @@ def load_table(
         extra = labels if isinstance(labels, pd.DataFrame) else read_table(labels)
         if cut_column not in extra.columns:
             raise DataError(cut_column, f"the labels table has no column {cut_column!r} to join on", "missing_feature")
-        extra = extra[[c for c in extra.columns if c == cut_column or (c in PER_CUT and c not in cuts.columns)]]
+        wanted = (*PER_CUT, time_column)
+        extra = extra[[c for c in extra.columns if c == cut_column or (c in wanted and c not in cuts.columns)]]
         cuts = cuts.merge(extra.rename(columns={cut_column: "cut"}), on="cut", how="left")
     values = frame[list(signals)].to_numpy(np.float64)
     positions = groups.indices
@@ -228,19 +231,24 @@ def load_table(
 
 
 def load(
-    path: str | Path, cut_column: str = "cut_no", signals: Sequence[str] | None = None, labels: str | Path | None = None
+    path: str | Path,
+    cut_column: str = "cut_no",
+    signals: Sequence[str] | None = None,
+    labels: str | Path | None = None,
+    time_column: str = "",
 ) -> MillingData:
-    """``load_mat`` for ``.mat`` files, ``load_table`` for CSV and Parquet."""
+    """``load_mat`` for ``.mat`` files, ``load_table`` for CSV and Parquet (``time_column``: a per-cut column kept
+    for a time split; in ``mill.mat``, one of its per-cut fields)."""
     path = Path(path)
     if path.suffix.lower() == ".mat":
         data = load_mat(path)
         if labels is not None:  # analysis windows or hand-filled classes from a per-cut table
             extra = load_table_labels(labels, cut_column)
-            keep = [c for c in extra.columns if c == "cut" or c in ("tool_class", "window_start", "window_end")]
+            keep = [c for c in extra.columns if c in ("cut", "tool_class", "window_start", "window_end", time_column)]
             cuts = data.cuts.drop(columns=[c for c in keep if c != "cut" and c in data.cuts])
             data.cuts = cuts.merge(extra[keep], on="cut", how="left")
         return data.with_signals(signals) if signals else data
-    return load_table(path, cut_column, signals, labels)
+    return load_table(path, cut_column, signals, labels, time_column)
 
 
 def load_table_labels(path: str | Path, cut_column: str) -> pd.DataFrame:
@@ -379,18 +387,32 @@ def _bound(value: Any, default: int) -> int:
 
 
 # ------------------------------------------------------------------ splits
-SPLITS = ("subcut", "cut")
+SPLITS = ("auto", "cut", "time", "subcut")
+SHARES = (0.33, 0.5)  # held out of all, then the test's share of what is held out (von Hahn and Mechefske's)
 
 
-def split(sub: SubCuts, protocol: str = "cut", seed: int = 0) -> dict[str, np.ndarray]:
+def split_protocol(requested: str, time_column: str) -> str:
+    """The split ``requested`` names (``auto``: time when a time column is named, else whole cuts at random)."""
+    if requested == "auto":
+        return "time" if time_column else "cut"
+    if requested == "time" and not time_column:
+        raise DataError("split", "a time split needs --time-column: the column of when each cut was made")
+    return requested
+
+
+def split(sub: SubCuts, protocol: str = "cut", seed: int = 0, time_column: str = "") -> dict[str, np.ndarray]:
     """Indices of the train, valid and test sub-cuts.
 
     ``"subcut"``: von Hahn and Mechefske's protocol: sub-cuts split at random, stratified by tool class, 67 % train,
     then the rest halved (random states 15 and 10, as von Hahn and Mechefske's notebook, whatever ``seed``).
     ``"cut"``: whole cuts assigned, stratified by tool class, in the same shares (``seed`` draws them):
     no cut contributes sub-cuts to two splits.
+    ``"time"``: whole cuts in the same shares in order of ``time_column``: the earliest train, the latest test, so
+    a detector is scored on cuts made after every cut it learned from. ``"auto"``: time given a time column.
     """
     from sklearn.model_selection import train_test_split
+
+    protocol = split_protocol(protocol, time_column)
 
     if "tool_class" not in sub.meta or sub.meta["tool_class"].isna().any():
         raise DataError(
@@ -404,6 +426,8 @@ def split(sub: SubCuts, protocol: str = "cut", seed: int = 0) -> dict[str, np.nd
         train, rest = train_test_split(idx, test_size=0.33, random_state=15, stratify=classes)
         valid, test = train_test_split(rest, test_size=0.5, random_state=10, stratify=classes[rest])
         return {"train": np.sort(train), "valid": np.sort(valid), "test": np.sort(test)}
+    if protocol == "time":
+        return _time_split(sub, time_column)
     if protocol != "cut":
         raise DataError("split", f"unknown split {protocol!r}; choose one of {', '.join(SPLITS)}")
     per_cut = sub.meta.groupby("cut")["tool_class"].first()
@@ -421,6 +445,26 @@ def split(sub: SubCuts, protocol: str = "cut", seed: int = 0) -> dict[str, np.nd
 
 
 # ------------------------------------------------------------------ scaling
+def _time_split(sub: SubCuts, time_column: str) -> dict[str, np.ndarray]:
+    """Whole cuts in order of their time: as many held out as the random split holds out (``SHARES``, rounded as
+    scikit-learn rounds them), the latest of them the test."""
+    from math import ceil
+
+    from shopfloor.data.ingest import time_values
+
+    if time_column not in sub.meta.columns:
+        raise DataError(time_column, "time column not found among the cuts' columns", "missing_feature")
+    per_cut = sub.meta.groupby("cut", sort=True)[time_column].first().reset_index()
+    order = np.argsort(time_values(per_cut, time_column).to_numpy(), kind="stable")
+    cuts = per_cut["cut"].to_numpy()[order]
+    held = ceil(SHARES[0] * len(cuts))
+    tested = ceil(SHARES[1] * held)
+    parts = {"train": cuts[: len(cuts) - held], "valid": cuts[len(cuts) - held : len(cuts) - tested]}
+    parts["test"] = cuts[len(cuts) - tested :]
+    where = sub.meta["cut"].to_numpy()
+    return {name: np.flatnonzero(np.isin(where, part)) for name, part in parts.items()}
+
+
 class WindowScaler:
     """Min-max scaling per signal, ``(x - min) / (max - min)`` with min and max over the fitted windows.
 

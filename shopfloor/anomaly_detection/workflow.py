@@ -53,10 +53,14 @@ def ingest_step(
     window: int = ANOMALY_DETECTION.window,
     stride: int = ANOMALY_DETECTION.stride,
     split: str = ANOMALY_DETECTION.split,
+    time_column: str = ANOMALY_DETECTION.time_column,
     seed: int = ANOMALY_DETECTION.seed,
 ) -> dict[str, Any]:
     """Load and check the cuts, cut them into sub-cuts and assign each to train, valid or test."""
-    loaded = milling.load(data, cut_column=cut_column, signals=signals or None, labels=labels or None)
+    split = milling.split_protocol(split, time_column)
+    loaded = milling.load(
+        data, cut_column=cut_column, signals=signals or None, labels=labels or None, time_column=time_column
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", milling.MillingDataWarning)
         valid = milling.validate(loaded)
@@ -64,14 +68,15 @@ def ingest_step(
         if not issubclass(warning.category, milling.MillingDataWarning):
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     sub = milling.subcuts(valid, window=window, stride=stride)
-    parts = milling.split(sub, split, seed=seed)
+    parts = milling.split(sub, split, seed=seed, time_column=time_column)
     failed = sub.failed
     if not failed[parts["valid"]].any():
         raise DataError(
             "tool_class",
             f"the valid split has no sub-cut of a failed tool (class 2), so no detector "
             f"can be chosen: with {int(failed.sum())} failed sub-cuts in all, add failed "
-            "cuts or use --split subcut",
+            "cuts or use --split subcut"
+            + (" (with a time split: the failed cuts all fall outside the validation cuts)" if split == "time" else ""),
             "too_few_failed",
         )
     healthy = sub.meta["tool_class"].to_numpy() == 0
