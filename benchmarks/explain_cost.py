@@ -3,7 +3,8 @@ fault-detection` on the simulated line, default settings, in a fresh data direct
 scored (`predict_rows`, the served path) and explained (`explain_rows`, KServe's explain route), in this process,
 median and 99th percentile of repeated calls; and the same for the other family of `--classifier auto`, fitted on
 the same rows, so that both explainers (tree and linear) are measured whichever family the run chose; and the
-default health-index run's champion on one unit's rows (the sensors' Shapley shares of its last row's index).
+default health-index run's champion on one unit's rows (the sensors' Shapley shares of its last row's index);
+and the ResNet of ``--classifier all``, one row (its values are permutation estimates: 20 coalitions per column).
 
     .venv/bin/python benchmarks/explain_cost.py [--repeats 200]
 """
@@ -35,9 +36,9 @@ def timed(call, repeats: int) -> dict[str, float]:
     return {"p50_ms": float(np.median(ms)), "p99_ms": float(np.quantile(ms, 0.99))}
 
 
-def measure(model, frame, repeats: int) -> dict:
+def measure(model, frame, repeats: int, sizes: tuple[int, ...] = (1, 100)) -> dict:
     out = {}
-    for size in (1, 100):
+    for size in sizes:
         rows = model.inputs.from_input(frame.head(size))
         predict = timed(lambda rows=rows: model.predict_rows(rows), repeats)
         explain = timed(lambda rows=rows: model.explain_rows(rows), max(repeats // 4, 20))
@@ -78,6 +79,9 @@ def main() -> None:
         rival = tr.fit_classifier(ing.transform(pre, splits.train), kind=other)
         model = FaultClassifier(tr.full_model(pre, rival), champion.inputs)
         results["other_family"] = {"family": type(rival).__name__, **measure(model, frame, args.repeats)}
+        resnet = tr.fit_classifier(ing.transform(pre, splits.train), kind="resnet")  # --classifier all's third
+        model = FaultClassifier(tr.full_model(pre, resnet), champion.inputs)
+        results["resnet"] = {"family": type(resnet).__name__, **measure(model, frame, 20, sizes=(1,))}
         subprocess.run([sys.executable, "-m", "shopfloor_cli.main", "run", "health-index"], env=env, check=True)
         from shopfloor.constants import HEALTH_MODEL
 

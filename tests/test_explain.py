@@ -50,6 +50,26 @@ def test_explanations_are_additive_in_the_columns_the_client_sent(fitted, kind):
     assert [r["class"] for r in explained["rows"]] == model.predict(None, frame)["class"].tolist()
 
 
+def test_a_resnet_is_explained_by_permutations_that_sum_to_its_log_odds(fitted):
+    """No exact explainer covers the ResNet: its values are permutation estimates, exact in their sum."""
+    from shopfloor.fault_detection.estimators import ResNetClassifier
+
+    models, frame = fitted
+    pre = models["logreg"].estimator.steps[0][1]
+    train = models["logreg"]
+    x = np.asarray(pre.transform(frame), dtype=np.float64)
+    net = ResNetClassifier(max_epochs=5, seed=0).fit(x, (frame.iloc[:, 0] > frame.iloc[:, 0].median()).astype(int))
+    model = FaultClassifier(tr.full_model(pre, net), train.inputs)
+    explained = model.explain_rows(model.inputs.from_input(frame.head(3)))
+    assert "estimated by permutations" in explained["reference"]
+    for r in explained["rows"]:
+        assert list(r["contributions"]) == list(frame.columns)
+        # the network computes in float32, so a row scored among its coalitions can differ in the 7th digit
+        assert abs(sum(r["contributions"].values()) + explained["expected_log_odds"] - r["log_odds"]) < 1e-5
+    p = model.predict(None, frame.head(3))["fault_probability"].to_numpy()
+    assert np.allclose(1 / (1 + np.exp(-np.array([r["log_odds"] for r in explained["rows"]]))), p, rtol=1e-6)
+
+
 def test_a_typical_part_is_explained_by_nothing_and_a_changed_column_by_itself(fitted):
     model, frame = fitted[0]["logreg"], fitted[1]
     typical = frame.head(1).copy()
