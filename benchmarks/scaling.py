@@ -123,7 +123,7 @@ def fault_detection(rows: int, workdir: Path, extra: list[str]) -> dict:
     return figures
 
 
-HI_COLUMNS = ["--unit", "unit", "--time", "time", "--truth", "wear"]
+HI_COLUMNS = ["--unit-column", "unit", "--time-column", "time", "--truth-column", "wear"]
 
 
 def health_index(units: int, workdir: Path, extra: list[str]) -> dict:

@@ -60,7 +60,7 @@ def _budget(seconds: float, steps: str) -> float:
 
 @dataclass(frozen=True)
 class FaultDetection:
-    label: str = setting("faulty", "the label column")
+    label: str = setting("faulty", "the label column", flag="--label-column")
     positive: str = setting(
         "",
         "the label value of a faulty part; empty: the rarer of two values (a label with more values needs it, and "
@@ -139,8 +139,8 @@ class FaultDetection:
 
 @dataclass(frozen=True)
 class HealthIndex:
-    unit: str = setting("unit", "the column naming each unit (machine, engine)")
-    time: str = setting("time", "the column ordering each unit's rows (cycles, hours)")
+    unit: str = setting("unit", "the column naming each unit (machine, engine)", flag="--unit-column")
+    time: str = setting("time", "the column ordering each unit's rows (cycles, hours)", flag="--time-column")
     t_d: float = setting(
         30.0, "first steps of each unit taken as healthy (a share of each unit's life when below 1, e.g. 0.15)", low=0
     )
@@ -166,7 +166,7 @@ class HealthIndex:
         flag="--no-baseline",
     )
     window: int = setting(10, "rolling mean and standard deviation over this many steps (0: off)", low=0)
-    folds: int = setting(5, "cross-validation folds across the fitted units", low=2)
+    folds: int = setting(5, "cross-validation folds across the fitted units", flag="--cv-folds", low=2)
     draws: int = 20
     timeout: float = setting(
         480.0,
@@ -233,8 +233,8 @@ class AnomalyDetection:
 
 @dataclass(frozen=True)
 class Prognosis:
-    case: str = setting("case", "the column naming each tool (case)")
-    wear: str = setting("VB", "the flank-wear column (values in mm)")
+    case: str = setting("case", "the column naming each tool (case)", flag="--case-column")
+    wear: str = setting("VB", "the flank-wear column (values in mm)", flag="--wear-column")
     observed: int = setting(10, "cuts observed before the forecast (Russell and Wang: 10)", low=2)
     vb_limit: float = setting(0.7, "wear limit for the cuts left", low=0.01, high=3.0, unit="mm")
     horizon: int = setting(15, "cuts forecast by the served model", low=1)
@@ -262,7 +262,7 @@ class Prognosis:
 
 @dataclass(frozen=True)
 class Retraining:
-    label: str = setting("faulty", "a fault classifier's label column")
+    label: str = setting("faulty", "a fault classifier's label column", flag="--label-column")
     metric: str = setting(
         "auto",
         "what champion and challenger are compared by (auto: f2 for a fault classifier, rul_ranking for a health "

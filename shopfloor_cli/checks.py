@@ -26,7 +26,7 @@ def check_for(pipeline: str, path: str | Path, args: argparse.Namespace) -> Data
 
         report, _, _ = check_table(
             data,
-            args.label,
+            args.label_column,
             positive=args.positive,
             drop=csv_list(args.drop),
             categorical=csv_list(args.categorical),
@@ -41,8 +41,8 @@ def check_for(pipeline: str, path: str | Path, args: argparse.Namespace) -> Data
 
         return check_units(
             data,
-            args.unit,
-            args.time,
+            args.unit_column,
+            args.time_column,
             t_d=args.t_d,
             t_f=args.t_f,
             truth=args.truth or "",
@@ -71,8 +71,8 @@ def check_for(pipeline: str, path: str | Path, args: argparse.Namespace) -> Data
 
         return check_curves(
             data,
-            args.case,
-            args.wear,
+            args.case_column,
+            args.wear_column,
             cut=args.cut or "",
             valid_cases=csv_list(args.valid_cases),
             test_cases=csv_list(args.test_cases),
@@ -105,9 +105,9 @@ def add_check_parser(data: argparse._SubParsersAction) -> None:
         description="Read FILE as `shopfloor run PIPELINE --data FILE` would, with the same options after "
         "--pipeline (see `shopfloor run PIPELINE --help`), and say what the run would make of it. A problem is a "
         "named error (exit 2); a doubt is a warning (exit 0).",
-        epilog="examples:\n  shopfloor data check plant.csv --pipeline fault-detection --label verdict --positive NOK "
-        "--time-column made_at\n  shopfloor data check units.parquet --pipeline health-index --unit engine --time "
-        "cycle --format json",
+        epilog="examples:\n  shopfloor data check plant.csv --pipeline fault-detection --label-column verdict "
+        "--positive NOK --time-column made_at\n  shopfloor data check units.parquet --pipeline health-index "
+        "--unit-column engine --time-column cycle --format json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file", help="a CSV or Parquet table, NASA's mill.mat, or a folder or manifest of images")

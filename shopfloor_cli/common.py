@@ -29,7 +29,7 @@ def write_table(table, path: str) -> Path:
 
 def add_model_name(parser: argparse.ArgumentParser, default: str | None, help_text: str) -> None:
     """``--model-name`` (``--model`` too, as earlier versions spelt it)."""
-    parser.add_argument("--model-name", "--model", dest="model_name", default=default, help=help_text)
+    parser.add_argument("--model-name", dest="model_name", default=default, help=help_text)
 
 
 def model_name_for(args: argparse.Namespace, pipeline: str) -> str:

@@ -1,5 +1,5 @@
 """``shopfloor compile``, ``submit`` and ``schedule``: pipelines for Kubeflow, and recurring retraining
-(on Kubeflow with ``--host``, else by a local scheduler process)."""
+(on Kubeflow with ``--kfp-url``, else by a local scheduler process)."""
 
 from __future__ import annotations
 
@@ -159,7 +159,9 @@ def cmd_schedule_resume(args: argparse.Namespace) -> int:
 
 
 def _kubeflow_options(p: argparse.ArgumentParser, host_required: bool) -> None:
-    p.add_argument("--host", required=host_required, help="Kubeflow Pipelines API, e.g. http://localhost:8080")
+    p.add_argument(
+        "--kfp-url", dest="host", required=host_required, help="Kubeflow Pipelines API, e.g. http://localhost:8080"
+    )
     p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
 
 
@@ -184,7 +186,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _run_options(sbm)
     sbm.set_defaults(func=cmd_submit)
 
-    sch = sub.add_parser("schedule", help="recurring runs: on Kubeflow (--host) or a local scheduler process")
+    sch = sub.add_parser("schedule", help="recurring runs: on Kubeflow (--kfp-url) or a local scheduler process")
     sch_sub = sch.add_subparsers(dest="action", required=True)
     rec = sch_sub.add_parser("retraining", help="run the retraining pipeline on a cron line (or an interval)")
     rec.set_defaults(func=cmd_schedule, pipeline="retraining")
@@ -215,9 +217,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=MIN_LABELLED_ROWS,
         help="with --when: answers with an outcome needed before the live figure counts",
     )
-    rec.add_argument("--label", default="faulty", help="the label column of the new rows")
+    rec.add_argument("--label-column", dest="label", default="faulty", help="the label column of the new rows")
     add_model_name(rec, None, "the model to retrain (required with --data or --watch)")
-    lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --host)")
+    lst = sch_sub.add_parser("list", help="the schedules (local, or on Kubeflow with --kfp-url)")
     _kubeflow_options(lst, False)
     lst.add_argument(
         "--format", choices=("text", "json"), default="text", help="print for people or machines (default: %(default)s)"

@@ -126,7 +126,7 @@ def cmd_demo_loop(args: argparse.Namespace) -> int:
             "--from-log",
             "--since",
             drifted.isoformat(),
-            "--label",
+            "--label-column",
             "faulty",
             "--json",
             str(outcome),

@@ -99,8 +99,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fb.add_argument(
         "--label-column",
         default="label",
-        help="the outcome: a classifier's class (0/1 or its class names), a detector's 0/1, the life "
-        "left after the answer, or the measured wear",
+        help="the label column of the outcomes file: a classifier's class (0/1 or its class names), a detector's "
+        "0/1, the life left after the answer, or the measured wear",
     )
     fb.add_argument(
         "--key-column",

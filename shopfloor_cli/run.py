@@ -108,7 +108,7 @@ def cmd_fault_detection(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DataError("synthesizer", str(exc)) from None
     data = Path(args.data).resolve() if args.data else embedded.gearbox(args.rows, args.seed)
-    label = args.label
+    label = args.label_column
     drop, categorical = csv_list(args.drop), csv_list(args.categorical)
     key = args.key_column or ""
     time_column = args.time_column or ""
@@ -200,7 +200,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     from shopfloor.errors import DataError
 
     if args.data:
-        data, unit, time, truth = Path(args.data).resolve(), args.unit, args.time, args.truth or ""
+        data, unit, time, truth = Path(args.data).resolve(), args.unit_column, args.time_column, args.truth or ""
     else:
         data, unit, time, truth = embedded.run_to_failure(args.units, args.seed), "unit", "time", "wear"
     drop, conditions = csv_list(args.drop), csv_list(args.condition)
@@ -210,7 +210,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
         raise DataError("methods", f"choose from {', '.join(METHODS)}, got {args.methods!r}")
-    for option, value, least in (("folds", args.folds, 2), ("epochs", args.epochs, 1), ("seeds", args.seeds, 1)):
+    for option, value, least in (("cv-folds", args.cv_folds, 2), ("epochs", args.epochs, 1), ("seeds", args.seeds, 1)):
         if value < least:
             raise DataError(option, f"must be at least {least}, got {value}")
     if args.weight_decay != "auto":
@@ -248,7 +248,7 @@ def cmd_health_index(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         window=args.window,
         split=args.split,
-        folds=args.folds,
+        folds=args.cv_folds,
         timeout=args.timeout,
         model_name=model,
         deploy_target=args.deploy,
@@ -299,7 +299,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
     if args.from_log:  # answers the served champion logged, with the outcomes fed back
         from shopfloor_cli.monitor import since_time
 
-        data = write_log_rows(model, args.label, since=since_time(args.since), loaded=(contract, champion))
+        data = write_log_rows(model, args.label_column, since=since_time(args.since), loaded=(contract, champion))
     elif args.data:
         data = Path(args.data).resolve()
     else:
@@ -311,7 +311,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
                 "or retrain from the served answers with --from-log",
             )
     # Fail in seconds, before any pipeline starts, on no champion, an empty file or other columns.
-    retrainer.check(str(data), champion, args.label, args.time_column)
+    retrainer.check(str(data), champion, args.label_column, args.time_column)
     split_mode(retrainer, args.split, args.time_column, str(data))  # a time split another kind cannot make, named
 
     from pipelines.retraining import retraining
@@ -323,7 +323,7 @@ def cmd_retraining(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         data_path=str(data),
         tracking_uri=config.tracking_uri(),
-        label=args.label,
+        label=args.label_column,
         model_name=model,
         metric=args.metric,
         margin=args.margin,
@@ -446,7 +446,9 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
     valid, test = csv_list(args.valid_cases), csv_list(args.test_cases)
     with warnings.catch_warnings():  # fail in a second on a bad table; cases left out are reported by the run
         warnings.simplefilter("ignore", CurveWarning)
-        splits = evaluation_curves(data, args.case, args.wear, args.cut or "", valid, test, seed=args.seed)
+        splits = evaluation_curves(
+            data, args.case_column, args.wear_column, args.cut or "", valid, test, seed=args.seed
+        )
     if data:
         print(check_for("prognosis", data, args).summary())
     if not any(len(c) > args.observed for curves in splits.values() for c in curves.values()):
@@ -456,14 +458,14 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
     from shopfloor_cli.runner import run_local
 
     source = Path(data) if data else Path("simulated wear curves")
-    _header("prognosis", source, model, f"case {args.case!r}, wear {args.wear!r}" if data else "no table")
+    _header("prognosis", source, model, f"case {args.case_column!r}, wear {args.wear_column!r}" if data else "no table")
     run = run_local(
         prognosis,
         verbose=args.verbose,
         tracking_uri=config.tracking_uri(),
         data_path=data,
-        case=args.case,
-        wear=args.wear,
+        case=args.case_column,
+        wear=args.wear_column,
         cut=args.cut or "",
         valid_cases=valid,
         test_cases=test,
@@ -591,7 +593,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "server logs it with each answer, so outcomes can be fed back by it",
     )
     fd.add_argument(
-        "--promote",
+        "--force-champion",
+        dest="promote",
         action="store_true",
         help="take @champion even if worse than the champion, or if the champion takes other columns",
     )
@@ -612,7 +615,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "2DS + APAIC against simple rivals, chosen by cross-validation",
     )
     _common(hi, "health-index", "CSV or Parquet, one row per unit and time step (default: the simulator)")
-    hi.add_argument("--truth", help="a ground-truth column to compare with (kept out of the features)")
+    hi.add_argument(
+        "--truth-column", dest="truth", help="a ground-truth column to compare with (kept out of the features)"
+    )
     hi.add_argument("--drop", help="comma-separated columns that are not features")
     hi.add_argument(
         "--condition",
@@ -634,7 +639,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "NASA's mill.mat, or CSV/Parquet with one row per sample and a cut column (default: the milling simulator)",
     )
     ad.add_argument(
-        "--labels",
+        "--cut-labels",
+        dest="labels",
         help="a per-cut table (case, VB or tool_class, DOC, feed, material, window_start, "
         "window_end) joined on the cut column",
     )
@@ -646,7 +652,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     pg = run.add_parser("prognosis", help="tool-wear prognosis by a conditional normalizing flow (amortized inference)")
     _common(pg, "prognosis", "CSV or Parquet of measured wear: one row per case and cut (default: simulated curves)")
-    pg.add_argument("--cut", help="the column ordering each case's measurements (default: row order)")
+    pg.add_argument(
+        "--time-column",
+        dest="cut",
+        help="the column ordering each case's measurements, e.g. a cut number (default: row order)",
+    )
     pg.add_argument("--valid-cases", help="comma-separated cases to validate on (Russell and Wang: 1,3,13)")
     pg.add_argument(
         "--test-cases", help="comma-separated cases to test on (Russell and Wang: 2,11,12); with neither, all"

@@ -303,7 +303,7 @@ def fire(schedule: Schedule, reason: str, slot: float | None = None) -> dict[str
         "run",
         "retraining",
         *rows,
-        "--label",
+        "--label-column",
         schedule.label,
         "--model-name",
         schedule.model_name,

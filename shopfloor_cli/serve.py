@@ -98,7 +98,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _rollout(model: str, action: str, args: argparse.Namespace, kwargs: dict) -> int:
-    """``deploy --canary / --promote / --rollback``: KServe's canary rollout of the InferenceService; --promote
+    """``deploy --canary / --end-canary / --rollback``: KServe's canary rollout of the InferenceService; --end-canary
     also moves ``@champion`` to the challenger in the registry (recorded in its history) first."""
     import yaml
 
@@ -113,7 +113,7 @@ def _rollout(model: str, action: str, args: argparse.Namespace, kwargs: dict) ->
         from shopfloor.registry.history import promote_challenger
 
         use_tracking(None)
-        promote_challenger(model, command="shopfloor deploy --promote")
+        promote_challenger(model, command="shopfloor deploy --end-canary")
     result = rollout_cluster(model, action, args.canary, **kwargs)
     print(
         f"InferenceService {result['namespace']}/{model}: {action}, canaryTrafficPercent "
@@ -190,7 +190,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_name(srv, FAULT_MODEL, "registered model to serve")
     srv.add_argument("--alias", default=CHAMPION, help="which version serves: its alias, followed as it moves")
     srv.add_argument("--port", type=int, default=SERVE_PORTS["fault-detection"], help="HTTP port (REST v1 and v2)")
-    srv.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    srv.add_argument("--host", default="127.0.0.1", help="the address to listen on: 0.0.0.0 in a container")
     srv.add_argument("--workers", type=int, default=1, help="server processes, each with its own model copy")
     srv.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest accepted batch, in rows")
     srv.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the alias (0: never)")
@@ -245,7 +245,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "prediction-sink", help="keep what KServe's inference logger sends (the cluster's prediction log)"
     )
     snk.add_argument("--port", type=int, default=8080, help="port the sink listens on")
-    snk.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    snk.add_argument("--host", default="127.0.0.1", help="the address to listen on: 0.0.0.0 in a container")
     snk.add_argument("--key-column", help="the business key requests carry beside the features")
     snk.set_defaults(func=cmd_prediction_sink)
 
@@ -265,7 +265,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="KServe canary rollout: a new revision serving @challenger gets PERCENT %% of the traffic",
     )
     roll.add_argument(
-        "--promote",
+        "--end-canary",
+        dest="promote",
         action="store_true",
         help="end the canary: @challenger takes @champion (recorded) and gets all the traffic",
     )
@@ -279,7 +280,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lt = sub.add_parser("loadtest", help="Locust headless against a model server, with an SLA check")
     add_model_name(lt, FAULT_MODEL, "model the server serves")
     lt.add_argument(
-        "--host", default=f"http://127.0.0.1:{SERVE_PORTS['fault-detection']}", help="URL of the model server"
+        "--url",
+        dest="host",
+        default=f"http://127.0.0.1:{SERVE_PORTS['fault-detection']}",
+        help="URL of the model server",
     )
     lt.add_argument("--serve-local", action="store_true", help="start a local server on the champion for the run")
     lt.add_argument("--users", type=int, default=20, help="simulated clients")

@@ -98,7 +98,17 @@ CASES = {
 def _args(case: str, tmp_path) -> tuple[list[str], str]:
     table, label, message, *extra = CASES[case]
     data = tmp_path / "absent.csv" if table is None else _write(tmp_path, table)
-    return ["run", "fault-detection", "--data", str(data), "--model-name", "line-1", "--label", label, *extra], message
+    return [
+        "run",
+        "fault-detection",
+        "--data",
+        str(data),
+        "--model-name",
+        "line-1",
+        "--label-column",
+        label,
+        *extra,
+    ], message
 
 
 @pytest.mark.parametrize("case", CASES)

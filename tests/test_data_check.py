@@ -52,7 +52,7 @@ def _data(tmp_path, pipeline: str) -> tuple[str, list[str]]:
 
         path = tmp_path / "units.csv"
         simulate_run_to_failure(units=6, seed=0).to_csv(path, index=False)
-        return str(path), ["--truth", "wear"]
+        return str(path), ["--truth-column", "wear"]
     if pipeline == "anomaly-detection":
         from shopfloor.data import embedded
 
@@ -62,7 +62,7 @@ def _data(tmp_path, pipeline: str) -> tuple[str, list[str]]:
 
         path = tmp_path / "wear.csv"
         wear_table(cases=4, seed=0).to_csv(path, index=False)
-        return str(path), ["--cut", "cut"]
+        return str(path), ["--time-column", "cut"]
     from shopfloor.surface_inspection.simulate import simulate_surfaces
 
     return str(simulate_surfaces(tmp_path / "surfaces", counts={"good": 20, "pit": 6, "crack": 6})), []

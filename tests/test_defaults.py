@@ -172,3 +172,24 @@ def test_every_option_of_every_command_has_help_its_default_and_one_meaning():
             kinds[flag].add("switch" if action.nargs == 0 else "value")
     assert {flag: sorted(k) for flag, k in kinds.items() if len(k) > 1} == {}
     assert kinds["--json"] == {"value"} and kinds["--format"] == {"value"}
+
+
+def test_one_flag_vocabulary_across_the_command_tree():
+    """A flag shared by commands means one thing everywhere (its help says so), no command uses a retired
+    synonym, and every option that names a column of the user's table is spelled ``--X-column``."""
+    from shopfloor_cli.main import options
+    from shopfloor_cli.vocabulary import RETIRED, VOCABULARY
+
+    problems = []
+    for path, action in options(build_parser()):
+        text = (action.help or "").lower()
+        for flag in action.option_strings:
+            where = " ".join([*path[1:], flag])
+            if flag in RETIRED:
+                problems.append(f"{where}: retired, use {RETIRED[flag]}")
+            phrase = VOCABULARY.get(flag, ("", ""))[1]
+            if phrase and phrase.lower() not in text:
+                problems.append(f"{where}: means {VOCABULARY[flag][0]!r} elsewhere, its help does not say {phrase!r}")
+            if text.startswith(("the column", "a column", "the label column")) and not flag.endswith("-column"):
+                problems.append(f"{where}: names a column, so it ends in -column")
+    assert problems == []

@@ -176,7 +176,7 @@ def test_promote_moves_the_alias_then_gives_the_champion_all_the_traffic(home, t
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     captured, server = _fake_kubernetes(tmp_path, monkeypatch)
     try:
-        assert main(["deploy", "--model-name", MODEL, "--promote"]) == 0
+        assert main(["deploy", "--model-name", MODEL, "--end-canary"]) == 0
     finally:
         server.shutdown()
     predictor = captured[0]["body"]["spec"]["predictor"]
@@ -188,7 +188,7 @@ def test_promote_moves_the_alias_then_gives_the_champion_all_the_traffic(home, t
         "1",
         "2",
         "manual",
-        "shopfloor deploy --promote",
+        "shopfloor deploy --end-canary",
     )
 
 

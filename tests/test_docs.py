@@ -21,10 +21,10 @@ def test_the_site_builds_strictly(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    results = (tmp_path / "site" / "results" / "index.html").read_text()
+    results = (tmp_path / "site" / "results.html").read_text()
     for path in (ROOT / "benchmarks" / "results").glob("*.json"):
         assert f'id="{path.stem}"' in results, path.name  # every benchmark's figures are on the page
-    assert "train_step" in (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "train_step" in (tmp_path / "site" / "api.html").read_text()
     pages = [p.read_text() for p in (tmp_path / "site").rglob("*.html")]
     raw = [
         line

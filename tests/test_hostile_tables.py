@@ -77,7 +77,7 @@ def test_the_whole_pipeline_runs_a_hostile_table_with_every_synthesizer(tmp_path
         "fault-detection",
         "--data",
         str(data),
-        "--label",
+        "--label-column",
         LABEL,
         "--model-name",
         "parts",

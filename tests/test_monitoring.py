@@ -243,7 +243,17 @@ def test_retraining_from_logged_rows_registers_a_challenger_scored_beside_the_ch
     result = tmp_path / "retraining.json"
     assert (
         main(
-            ["run", "retraining", "--model-name", MODEL_NAME, "--from-log", "--label", "faulty", "--json", str(result)]
+            [
+                "run",
+                "retraining",
+                "--model-name",
+                MODEL_NAME,
+                "--from-log",
+                "--label-column",
+                "faulty",
+                "--json",
+                str(result),
+            ]
         )
         == 0
     )

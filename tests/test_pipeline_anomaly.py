@@ -206,7 +206,7 @@ def test_the_simple_detector_is_registered_when_it_wins_on_validation(tmp_path):
         "anomaly-detection",
         "--data",
         str(data),
-        "--labels",
+        "--cut-labels",
         str(label_file),
         "--model-name",
         "loud-line",

@@ -35,7 +35,7 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
         str(trajectories),
         "--model-name",
         "health-index",
-        "--truth",
+        "--truth-column",
         "wear",
         "--t-d",
         "0.2",
@@ -129,7 +129,7 @@ def test_health_index_pipeline_registers_and_serves(tmp_path, trajectories):
         (lambda t: t, "shorter than the rolling window of 500", ["--window", "500"]),
         (lambda t: t, "weight-decay: a number or 'auto', got 'lots'", ["--weight-decay", "lots"]),
         (lambda t: t, "methods: choose from ridge, hgb, apaic, a2ds, got 'svm'", ["--methods", "svm"]),
-        (lambda t: t, "folds: must be at least 2, got 1", ["--folds", "1"]),
+        (lambda t: t, "folds: must be at least 2, got 1", ["--cv-folds", "1"]),
     ],
 )
 def test_bad_trajectories_stop_the_command_and_register_nothing(
@@ -145,7 +145,7 @@ def test_bad_trajectories_stop_the_command_and_register_nothing(
         str(path),
         "--model-name",
         "rtf",
-        "--truth",
+        "--truth-column",
         "wear",
         "--t-d",
         "20",

@@ -56,9 +56,9 @@ def test_a_champion_that_cannot_read_the_new_columns_is_kept_unless_forced(home,
     new, new_splits = reference_classifier(renamed, "faulty")
     kept = promotion(new, new_splits.test, NAME)
     assert not kept.promote and "takes other columns (e.g. 'ws1_press_pinion_peak_kN')" in kept.reason
-    assert "--promote" in kept.reason and kept.champion_score is None
+    assert "--force-champion" in kept.reason and kept.champion_score is None
     forced = promotion(new, new_splits.test, NAME, force=True)
-    assert forced.promote and "replaced because --promote was given" in forced.reason
+    assert forced.promote and "replaced because --force-champion was given" in forced.reason
 
 
 def test_without_a_champion_the_first_model_is_promoted(home, models):

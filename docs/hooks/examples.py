@@ -1,6 +1,7 @@
 """MkDocs hook: command examples run at build time. A page line ``<!-- run: shopfloor ARGS -->`` becomes the
-command and the output it printed on this build, so an example cannot drift from what the command does. The
-files an example names are made first by the simulators (``FILES``), in a scratch folder the command runs in."""
+command and the output it printed on this build, so an example cannot drift from what the command does; a line
+``<!-- fails: shopfloor ARGS -->`` the same for a command that must fail: its error and its exit code. The files
+an example names are made first by the simulators (``FILES``), in a scratch folder the command runs in."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 MARKER = re.compile(r"^<!-- run: (shopfloor .+?) -->$", re.M)
+FAILING = re.compile(r"^<!-- fails: (shopfloor .+?) -->$", re.M)
 MAX_LINES = 40  # longer output keeps its first and last lines, the middle counted
 
 
@@ -40,9 +42,9 @@ def _shortened(text: str) -> str:
     return "\n".join([*head, f"  ... ({len(lines) - len(head) - len(tail)} more lines)", *tail])
 
 
-def run(command: str) -> str:
-    """``command`` (``shopfloor ...``) run in this process in a scratch folder holding the files it names; its
-    output, which must be a success."""
+def _call(command: str) -> tuple[int, str, str]:
+    """``command`` (``shopfloor ...``) run in this process in a scratch folder holding the files it names: its exit
+    code, what it printed and what it wrote to stderr (argparse's own exits included)."""
     from shopfloor_cli.main import main
 
     argv = shlex.split(command)[1:]
@@ -51,17 +53,47 @@ def run(command: str) -> str:
             if name in argv:
                 make(Path(scratch) / name)
         before = Path.cwd()
-        out = io.StringIO()
+        out, err = io.StringIO(), io.StringIO()
         os.chdir(scratch)
         try:
-            with contextlib.redirect_stdout(out):
-                code = main(argv)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as done:
+                    code = done.code if isinstance(done.code, int) else 1
         finally:
             os.chdir(before)
+    return code, out.getvalue().replace(scratch, "."), err.getvalue().replace(scratch, ".")
+
+
+def run(command: str) -> str:
+    """The output of ``command``, which must succeed."""
+    code, out, err = _call(command)
     if code != 0:
-        raise RuntimeError(f"the docs example {command!r} exited {code}")
-    return out.getvalue().replace(scratch, ".")
+        raise RuntimeError(f"the docs example {command!r} exited {code}: {err}")
+    return out
+
+
+def fails(command: str) -> str:
+    """The error of ``command``, which must fail, and its exit code."""
+    code, _, err = _call(command)
+    if code == 0:
+        raise RuntimeError(f"the docs example {command!r} was to fail and exited 0")
+    return f"{err.rstrip()}\n$ echo $?\n{code}"
+
+
+def vocabulary() -> str:
+    """The command line's shared flags as a Markdown table, from ``shopfloor_cli.vocabulary``."""
+    from shopfloor_cli.vocabulary import RETIRED, VOCABULARY
+
+    rows = ["| flag | means | not |", "|---|---|---|"]
+    for flag, (meaning, _) in VOCABULARY.items():
+        old = ", ".join(f"`{o}`" for o, new in RETIRED.items() if new.startswith(flag))
+        rows.append(f"| `{flag}` | {meaning} | {old} |")
+    return "\n".join(rows)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    return MARKER.sub(lambda m: f"```console\n$ {m.group(1)}\n{_shortened(run(m.group(1)))}\n```", markdown)
+    markdown = markdown.replace("<!-- vocabulary -->", vocabulary())
+    markdown = MARKER.sub(lambda m: f"```console\n$ {m.group(1)}\n{_shortened(run(m.group(1)))}\n```", markdown)
+    return FAILING.sub(lambda m: f"```console\n$ {m.group(1)}\n{_shortened(fails(m.group(1)))}\n```", markdown)

@@ -871,12 +871,12 @@ def promotion(
             else f"champion v{version} is a {contract.kind} model"
         )
         if force:
-            return Decision(True, f"{why}; replaced because --promote was given", version, None, new, len(y))
-        return Decision(False, f"{why}: kept; register with --promote to replace it", version, None, new, len(y))
+            return Decision(True, f"{why}; replaced because --force-champion was given", version, None, new, len(y))
+        return Decision(False, f"{why}: kept; register with --force-champion to replace it", version, None, new, len(y))
     champion = load_version(model_name, version)
     old = classification_report(y, champion.predict(None, test_rows[names])["class"].to_numpy())[metric]
     promote = force or new >= old
-    verdict = "promoted" if new >= old else ("promoted (--promote)" if force else "kept the champion")
+    verdict = "promoted" if new >= old else ("promoted (--force-champion)" if force else "kept the champion")
     return Decision(
         promote,
         f"{verdict}: new {metric} {new:.3f} vs champion v{version} {old:.3f} on the same {len(y)} test rows",

@@ -34,11 +34,14 @@ def check_units(
     traj = load_trajectories(table, unit, time, t_d, t_f, exclude=exclude, conditions=conditions, window=window)
     mode, held, words = split_units(table, unit, time, list(traj.units), split, seed=seed)
     report = DataCheck("health-index", str(path), len(table))
-    roles = {unit: ("unit", "--unit: each machine's rows"), time: ("time", "--time: orders each unit's rows")}
+    roles = {
+        unit: ("unit", "--unit-column: each machine's rows"),
+        time: ("time", "--time-column: orders each unit's rows"),
+    }
     roles |= {c: ("condition", "--condition: operating setting; sensors standardized per regime") for c in conditions}
     roles |= {c: ("dropped", "--drop") for c in drop}
     if truth:
-        roles[truth] = ("truth", "--truth: compared with the health index, never learned from")
+        roles[truth] = ("truth", "--truth-column: compared with the health index, never learned from")
     for column in table.columns:
         if column in roles:
             report.columns.append(ColumnRole(str(column), *roles[column]))

@@ -31,11 +31,11 @@ def check_curves(
         splits = evaluation_curves(table, case, wear, cut, list(valid_cases or []), list(test_cases or []))
     report = DataCheck("prognosis", str(path), len(table))
     roles = {
-        case: ("id", "--case: names each tool"),
-        wear: ("label", "--wear: flank wear in mm, the quantity forecast"),
+        case: ("id", "--case-column: names each tool"),
+        wear: ("label", "--wear-column: flank wear in mm, the quantity forecast"),
     }
     if cut:
-        roles[cut] = ("time", "--cut: orders each tool's measurements")
+        roles[cut] = ("time", "--time-column: orders each tool's measurements")
     for column in table.columns:
         role, why = roles.get(column, ("dropped", "not used: the model takes the wear curve alone"))
         report.columns.append(ColumnRole(str(column), role, why))
@@ -57,5 +57,5 @@ def check_curves(
     if short:
         report.warnings.append(f"{short} cases have no more than the {observed} observed cuts: nothing to forecast")
     if not cut:
-        report.warnings.append("no --cut column: each case's rows are taken in file order")
+        report.warnings.append("no --time-column: each case's rows are taken in file order")
     return report

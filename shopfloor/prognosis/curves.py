@@ -56,7 +56,11 @@ def load_curves(
     from shopfloor.data.ingest import read_table
 
     frame = table if isinstance(table, pd.DataFrame) else read_table(table)
-    for column, option in ((case, "--case"), (wear, "--wear"), *([(cut, "--cut")] if cut else [])):
+    for column, option in (
+        (case, "--case-column"),
+        (wear, "--wear-column"),
+        *([(cut, "--time-column")] if cut else []),
+    ):
         if column not in frame.columns:
             raise DataError(
                 column, f"no column named {column!r} in the table; name it with {option}", "missing_feature"
@@ -81,7 +85,7 @@ def load_curves(
             raise DataError(
                 where,
                 "wear decreases at every cut: is the column the remaining tool life, or in "
-                "reverse order? (--cut orders the rows)",
+                "reverse order? (--time-column orders the rows)",
                 "decreasing",
             )
         out[key] = filled

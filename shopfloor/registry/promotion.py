@@ -47,5 +47,5 @@ def by_score(score: float, champion: float | None, metric: str) -> Decision:
 
 
 def forced(promote: bool) -> Decision:
-    """A decision the caller made (``--promote``, or a registration that must not take the alias)."""
+    """A decision the caller made (``--force-champion``, or a registration that must not take the alias)."""
     return Decision(promote, "promoted as asked" if promote else "registered as challenger, as asked")
