@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import time
@@ -15,14 +16,15 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
 
 async def main(args: argparse.Namespace) -> dict:
-    if args.tensor:  # {"name", "datatype": "FP32" or "FP64", "shape", "data"}
+    if args.tensor:  # {"name", "datatype": "FP32", "FP64" or "BYTES" (base64 text), "shape", "data"}
         spec = json.loads(args.tensor)
-        field = "fp32_contents" if spec["datatype"] == "FP32" else "fp64_contents"
+        field = {"FP32": "fp32_contents", "BYTES": "bytes_contents"}.get(spec["datatype"], "fp64_contents")
+        data = [base64.b64decode(d) for d in spec["data"]] if spec["datatype"] == "BYTES" else spec["data"]
         tensor = pb.ModelInferRequest.InferInputTensor(
             name=spec["name"],
             datatype=spec["datatype"],
             shape=spec["shape"],
-            contents=pb.InferTensorContents(**{field: spec["data"]}),
+            contents=pb.InferTensorContents(**{field: data}),
         )
     else:
         row = json.loads(args.row)

@@ -1,8 +1,8 @@
 """What the default pipelines register, served: each kind's champion on its scoring path and in the server.
 
-For every pipeline (fault detection, health index, anomaly detection, prognosis) this runs ``shopfloor run
-PIPELINE`` with its defaults in a data directory of its own (or takes one that already holds its champion:
-``--homes DIR`` with one folder per pipeline), then, on the registered champion:
+For every pipeline (fault detection, health index, anomaly detection, prognosis, surface inspection) this runs
+``shopfloor run PIPELINE`` with its defaults in a data directory of its own (or takes one that already holds its
+champion: ``--homes DIR`` with one folder per pipeline), then, on the registered champion:
 
 * one request (a row, a unit's shortest scorable history, a sub-cut, a wear curve) and one of 100, scored in this
   process pinned to one core (``predict_rows``, what the server calls), p50 and p99; for the fault classifier also its
@@ -36,7 +36,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 
-from shopfloor.constants import ANOMALY_MODEL, FAULT_MODEL, HEALTH_MODEL, PROGNOSIS_MODEL  # noqa: E402
+from shopfloor.constants import (  # noqa: E402
+    ANOMALY_MODEL,
+    FAULT_MODEL,
+    HEALTH_MODEL,
+    PROGNOSIS_MODEL,
+    SURFACE_MODEL,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("serving_benchmark", Path(__file__).parent / "serving.py")
@@ -48,6 +54,7 @@ MODELS = {
     "health-index": HEALTH_MODEL,
     "anomaly-detection": ANOMALY_MODEL,
     "prognosis": PROGNOSIS_MODEL,
+    "surface-inspection": SURFACE_MODEL,
 }
 BATCH = 100
 
@@ -95,6 +102,14 @@ def requests(pipeline: str, model) -> tuple[list[Any], list[Any]]:
 
         windows = milling.subcuts(milling.load_table(simulate_milling(cases=2, seed=11))).X[:BATCH].tolist()
         return windows[:1], windows
+    if pipeline == "surface-inspection":  # a good tile as the camera sends it: its PNG file, base64 in JSON
+        import base64
+
+        from shopfloor.surface_inspection.simulate import simulate_surfaces
+
+        folder = simulate_surfaces(Path(tempfile.mkdtemp(prefix="shopfloor-tiles-")), counts={"good": 1}, seed=31)
+        image = base64.b64encode(next((folder / "good").glob("*.png")).read_bytes()).decode()
+        return [{"b64": image}], [{"b64": image}] * BATCH
     from shopfloor.prognosis.wear_model import wear_table  # a tool's wear so far, after each of its first ten cuts
 
     curve = wear_table(cases=1, seed=5)["VB"].tolist()[:10]
@@ -104,8 +119,10 @@ def requests(pipeline: str, model) -> tuple[list[Any], list[Any]]:
 def v2_tensor(schema, batch: list[Any]) -> dict:
     """The same instances as one Open Inference Protocol tensor: a tabular model's [n, columns] FP64 matrix, or
     another kind's own tensor."""
-    from shopfloor.contract import TabularSchema
+    from shopfloor.contract import ImageSchema, TabularSchema
 
+    if isinstance(schema, ImageSchema):  # one BYTES element per image file (base64 text in JSON)
+        return {"name": schema.name, "datatype": "BYTES", "shape": [len(batch)], "data": [i["b64"] for i in batch]}
     if isinstance(schema, TabularSchema):
         values = np.asarray([[row[name] for name in schema.names] for row in batch], dtype=float)
         name, datatype = "rows", "FP64"

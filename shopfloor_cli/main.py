@@ -40,6 +40,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from importlib.metadata import PackageNotFoundError, version
 
+    from shopfloor_cli.examples import add_examples
+
     parser = argparse.ArgumentParser(prog="shopfloor", description=__doc__.splitlines()[0])
     try:
         shown = version("shopfloor")
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=5000, help="port of the MLflow UI")
     ui.set_defaults(func=cmd_ui)
     show_defaults(parser)
+    add_examples(parser)
     return parser
 
 

@@ -193,3 +193,23 @@ def test_one_flag_vocabulary_across_the_command_tree():
             if text.startswith(("the column", "a column", "the label column")) and not flag.endswith("-column"):
                 problems.append(f"{where}: names a column, so it ends in -column")
     assert problems == []
+
+
+def test_every_command_shows_examples_that_parse():
+    """Each command's ``--help`` ends with examples, and each example parses with the command line as it is."""
+    import shlex
+
+    from shopfloor_cli.examples import EXAMPLES, commands
+
+    parser = build_parser()
+    missing = [" ".join(path) for path, command in commands(parser) if "examples:" not in (command.epilog or "")]
+    assert missing == []
+    for path, lines in EXAMPLES.items():
+        for line in lines:
+            argv = shlex.split(line)
+            assert argv[: 1 + len(path.split())] == ["shopfloor", *path.split()], line
+            args, extra = parser.parse_known_args(argv[1:])  # exits 2 on an option the command does not have
+            if getattr(args, "accepts_extra", False):  # `data check` hands the rest to its pipeline's run options
+                parser.parse_args(["run", args.pipeline, *extra])
+            else:
+                assert extra == [], line

@@ -214,9 +214,9 @@ def _serving_champion(data: dict) -> str:
         )
     out = [
         "Each pipeline's default champion: one request (one row, one unit's first step, one sub-cut, one wear "
-        "curve) and 100, scored in process on one core (ms); served by one `shopfloor serve` worker on one core "
-        "under wrk on the other (requests/s; gRPC by `grpc_load`), and the ratio to a bare ASGI app on the same "
-        "v1 payload in the same run.\n",
+        "curve, one tile image as its PNG file) and 100, scored in process on one core (ms); served by one "
+        "`shopfloor serve` worker on one core under wrk on the other (requests/s; gRPC by `grpc_load`), and the "
+        "ratio to a bare ASGI app on the same v1 payload in the same run.\n",
         _table(
             rows,
             [
