@@ -5,22 +5,33 @@ speaks of the product, never of how it was made."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_site_builds_strictly(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The documentation built once, as ``make docs`` builds it."""
+    out = tmp_path_factory.mktemp("docs") / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_the_site_builds_strictly(site):
+    tmp_path = site.parent
     results = (tmp_path / "site" / "results.html").read_text()
     for path in (ROOT / "benchmarks" / "results").glob("*.json"):
         assert f'id="{path.stem}"' in results, path.name  # every benchmark's figures are on the page
@@ -57,3 +68,52 @@ def test_every_command_the_readme_and_first_page_show_parses():
     assert len(commands) >= 12
     for command in commands:
         build_parser().parse_args(shlex.split(command)[1:])  # argparse exits 2 on an unknown option
+
+
+BROWSER, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(
+    not (BROWSER and DRIVER), reason="no chromium to open the site with: apt-get install chromium chromium-driver"
+)
+def test_the_built_site_works_opened_from_disk_in_a_browser(site):
+    """Every page opened from disk (file://) in headless chromium: each link to another page of the site reaches a
+    file, each image has loaded, and no Markdown table shows as text."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    problems: list[str] = []
+    # 404.html is what a web server shows for a missing path, with links from the site's root: not a page to open
+    pages = sorted(p for p in site.rglob("*.html") if "assets" not in p.parts and p.name != "404.html")
+    try:
+        for page in pages:
+            driver.get(page.as_uri())
+            name = page.relative_to(site)
+            links = driver.execute_script(
+                "return [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => h.startsWith('file://'))"
+            )
+            for link in links:
+                target = Path(link.removeprefix("file://").split("#")[0].split("?")[0])
+                if not target.exists() or target.is_dir():
+                    problems.append(f"{name}: a link to {target} opens no page")
+            broken = driver.execute_script(
+                "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+            )
+            problems += [f"{name}: image {src} did not load" for src in broken]
+            text = driver.execute_script(
+                "const b = document.body.cloneNode(true); b.querySelectorAll('pre, code').forEach(e => e.remove());"
+                "return b.innerText"
+            )
+            problems += [
+                f"{name}: a table shows as text: {line[:80]}"
+                for line in text.splitlines()
+                if re.search(r"\|\s*-{3,}\s*\|", line)
+            ]
+    finally:
+        driver.quit()
+    assert len(pages) >= 19 and problems == [], "\n".join(problems)
