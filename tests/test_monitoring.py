@@ -309,3 +309,21 @@ def test_feedback_and_predictions_commands(home, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["stored"] == 2 and report["unknown"] == 1
     assert report["errors"] == ["row 2, column 'label': not a number: 'x'"]
+
+
+def test_windows_and_images_are_logged_as_the_same_nested_lists_without_python_lists():
+    import pyarrow as pa
+
+    from shopfloor.monitoring.prediction_log import nested_lists
+
+    rng = np.random.default_rng(0)
+    for items in (
+        [rng.normal(size=(64, 64)) for _ in range(3)],  # images
+        [rng.normal(size=(3, 5)), rng.normal(size=(2, 7))],  # windows of different shapes
+        [rng.normal(size=n) for n in (10, 4)],  # sequences
+    ):
+        nested = items[0].ndim == 2
+        expected = pa.array(
+            [a.tolist() for a in items], type=pa.list_(pa.list_(pa.float64())) if nested else pa.list_(pa.float64())
+        )
+        assert nested_lists(items).equals(expected)
