@@ -32,21 +32,11 @@ from common import save  # noqa: E402
 from prediction_log import MODEL, _serving_benchmark, loaded  # noqa: E402
 
 from shopfloor.data.simulate import simulate_gearbox  # noqa: E402
-from shopfloor.fault_detection.train import reference_classifier  # noqa: E402
-from shopfloor.registry import register_model  # noqa: E402
+from shopfloor.fault_detection.train import register_reference  # noqa: E402
 
 
 def register_challenger(seed: int = 5) -> None:
-    model, splits = reference_classifier(simulate_gearbox(rows=3000, seed=seed), "faulty")
-    register_model(
-        model,
-        splits.test.drop(columns=["label"]).head(5),
-        model_name=MODEL,
-        experiment="bench",
-        metrics={"test_f2": 0.1},
-        params={},
-        score_metric="test_f2",
-    )
+    register_reference(simulate_gearbox(rows=3000, seed=seed), MODEL, "bench", test_f2=0.1)
 
 
 def shadow_throughput(bench, home: Path, body: bytes, seconds: float, rounds: int) -> dict:
@@ -155,18 +145,7 @@ def main() -> None:
         }
         # a promotion then a rollback: v3 takes @champion, the rollback brings v1 back
         model_seconds = time.perf_counter()
-        from shopfloor.fault_detection.train import reference_classifier as fit
-
-        model, splits = fit(simulate_gearbox(rows=3000, seed=9), "faulty")
-        register_model(
-            model,
-            splits.test.drop(columns=["label"]).head(5),
-            model_name=MODEL,
-            experiment="bench",
-            metrics={"test_f2": 0.95},
-            params={},
-            score_metric="test_f2",
-        )
+        register_reference(simulate_gearbox(rows=3000, seed=9), MODEL, "bench", test_f2=0.95)
         figures["rollback"] = rollback_time(bench, home, body) | {"setup_seconds": time.perf_counter() - model_seconds}
     print(json.dumps({k: v for k, v in figures.items()}, indent=1, default=str)[:1500])
     save("rollouts", figures)

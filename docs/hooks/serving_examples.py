@@ -24,24 +24,15 @@ def _served() -> tuple[object, dict]:
     from serving.model import RegistryModel
     from shopfloor.constants import FAULT_MODEL
     from shopfloor.data.simulate import simulate_gearbox
-    from shopfloor.fault_detection.train import reference_classifier
-    from shopfloor.registry import register_model, use_tracking
+    from shopfloor.fault_detection.train import register_reference
+    from shopfloor.registry import use_tracking
 
     home = Path(tempfile.mkdtemp(prefix="shopfloor-docs-serving-"))
     before_home, before_uri = os.environ.get("SHOPFLOOR_HOME"), mlflow.get_tracking_uri()
     os.environ["SHOPFLOOR_HOME"] = str(home)
     try:
         use_tracking(f"sqlite:///{home / 'mlflow.db'}")
-        model, splits = reference_classifier(simulate_gearbox(rows=800, seed=0), "faulty")
-        register_model(
-            model,
-            splits.train.drop(columns=["label"]).head(5),
-            model_name=FAULT_MODEL,
-            experiment="docs",
-            metrics={"test_f2": 0.0},
-            params={},
-            score_metric="test_f2",
-        )
+        _, _, splits = register_reference(simulate_gearbox(rows=800, seed=0), FAULT_MODEL, "docs", test_f2=0.0)
         served = RegistryModel(FAULT_MODEL, poll_seconds=0, prediction_log=False)
         served.load()
     finally:  # the rest of the build sees the environment it started with

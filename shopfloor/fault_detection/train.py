@@ -84,3 +84,21 @@ def reference_classifier(
     estimator = full_model(pre, fit_classifier(ing.transform(pre, splits.train), seed=seed, class_weight=class_weight))
     schema = ing.schema_of(pre, splits.train, data.boolean)
     return FaultClassifier(estimator, schema, labels=(data.negative_label, data.positive_label)), splits
+
+
+def register_reference(table: pd.DataFrame, model_name: str, experiment: str, test_f2: float, seed: int = 0):
+    """``reference_classifier`` on ``table`` (label ``faulty``), registered under ``model_name`` with ``test_f2`` as
+    its score, as the docs' serving examples and the rollout benchmark need one: (registration, model, splits)."""
+    from shopfloor.registry import register_model
+
+    model, splits = reference_classifier(table, "faulty", seed)
+    registration = register_model(
+        model,
+        splits.train.drop(columns=[ing.LABEL]).head(5),
+        model_name=model_name,
+        experiment=experiment,
+        metrics={"test_f2": test_f2},
+        params={},
+        score_metric="test_f2",
+    )
+    return registration, model, splits
