@@ -119,8 +119,8 @@ class LiveQualityWatcher:
             try:
                 for metric, value in registered_quality(current.run_id).items():
                     self.registered[(current.version, metric)] = value
-            except Exception:  # the registry may be away: the live figures do not need it
-                log.exception("could not read the registered figures of version %s", current.version)
+            except Exception as exc:  # the registry may be away: the live figures do not need it; tried again next time
+                log.warning("could not read the registered figures of version %s: %s", current.version, exc)
         if self.model.prediction_log is not None:
             self.model.prediction_log.flush()  # score what this process answered up to now
         since = datetime.fromtimestamp(time.time() - self.window_seconds, UTC)

@@ -31,7 +31,26 @@ def _units(path: Path) -> None:
     simulate_run_to_failure(units=12, seed=0).to_csv(path, index=False)
 
 
-FILES: dict[str, Callable[[Path], None]] = {"line.csv": _line, "units.csv": _units}
+def _signals(path: Path) -> None:
+    from shopfloor.anomaly_detection.simulate import simulate_milling
+
+    simulate_milling(cases=4, samples=500, seed=0).to_csv(path, index=False)
+
+
+def _wear(path: Path) -> None:
+    from shopfloor.prognosis.wear_model import wear_table
+
+    wear_table(cases=6, seed=0).to_csv(path, index=False)
+
+
+FILES: dict[str, Callable[[Path], None]] = {
+    "line.csv": _line,
+    "units.csv": _units,
+    "signals.csv": _signals,
+    "wear.csv": _wear,
+}
+HEAD = re.compile(r"^<!-- head: (\S+)(?: (\S+))? -->$", re.M)  # a file, and the columns to show (default: first)
+HEAD_COLUMNS = 8  # a wider table is cut after this many columns, the rest counted
 
 
 def _shortened(text: str) -> str:
@@ -82,6 +101,27 @@ def fails(command: str) -> str:
     return f"{err.rstrip()}\n$ echo $?\n{code}"
 
 
+def head(name: str, chosen: str | None = None) -> str:
+    """The first five rows of the simulated file ``name`` as a Markdown table: the ``chosen`` columns
+    (comma-separated), or its first ones."""
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / name
+        FILES[name](path)
+        table = pd.read_csv(path)
+    shown = table[chosen.split(",")].head(5) if chosen else table.iloc[:5, :HEAD_COLUMNS]
+    columns = [f"`{c}`" for c in shown.columns]
+    hidden = table.shape[1] - shown.shape[1]
+    if hidden:
+        columns.append(f"... {hidden} more")
+    rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, row in shown.iterrows():
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.tolist()]
+        rows.append("| " + " | ".join(cells + ([""] if hidden else [])) + " |")
+    return f"`{name}`, {len(table)} rows and {table.shape[1]} columns; its first rows:\n\n" + "\n".join(rows)
+
+
 def vocabulary() -> str:
     """The command line's shared flags as a Markdown table, from ``shopfloor_cli.vocabulary``."""
     from shopfloor_cli.vocabulary import RETIRED, VOCABULARY
@@ -95,5 +135,6 @@ def vocabulary() -> str:
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = markdown.replace("<!-- vocabulary -->", vocabulary())
+    markdown = HEAD.sub(lambda m: head(m.group(1), m.group(2)), markdown)
     markdown = MARKER.sub(lambda m: f"```console\n$ {m.group(1)}\n{_shortened(run(m.group(1)))}\n```", markdown)
     return FAILING.sub(lambda m: f"```console\n$ {m.group(1)}\n{_shortened(fails(m.group(1)))}\n```", markdown)
