@@ -142,9 +142,14 @@ class HealthIndex:
     unit: str = setting("unit", "the column naming each unit (machine, engine)", flag="--unit-column")
     time: str = setting("time", "the column ordering each unit's rows (cycles, hours)", flag="--time-column")
     t_d: float = setting(
-        30.0, "first steps of each unit taken as healthy (a share of each unit's life when below 1, e.g. 0.15)", low=0
+        30.0,
+        "first steps of each unit taken as healthy (a share of each unit's life when below 1, e.g. 0.15)",
+        flag="--healthy-steps",
+        low=0,
     )
-    t_f: float = setting(30.0, "last steps of each unit taken as failed (or a share, below 1)", low=0)
+    t_f: float = setting(
+        30.0, "last steps of each unit taken as failed (or a share, below 1)", flag="--failed-steps", low=0
+    )
     methods: tuple[str, ...] = setting(
         ("ridge", "hgb", "apaic", "a2ds"), "comma-separated health-index methods to cross-validate"
     )

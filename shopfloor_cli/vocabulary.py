@@ -41,6 +41,8 @@ RETIRED: dict[str, str] = {
     "--folds": "--cv-folds",
     "--model": "--model-name",
     "--promote": "--force-champion (run) or --end-canary (deploy)",
+    "--t-d": "--healthy-steps",
+    "--t-f": "--failed-steps",
     "--bind": "--host",
     "--server": "--url",
     "--endpoint": "--url",

@@ -27,7 +27,7 @@ from shopfloor.errors import DataError
 def life_steps(length: int, value: float) -> int:
     """``value`` steps, or the share ``value`` (< 1) of a life of ``length`` steps (at least one)."""
     if value <= 0:
-        raise DataError("t-d/t-f", f"must be positive, got {value}")
+        raise DataError("healthy-steps/failed-steps", f"must be positive, got {value}")
     return max(1, int(round(value * length))) if value < 1 else int(value)
 
 
