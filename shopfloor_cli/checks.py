@@ -105,10 +105,6 @@ def add_check_parser(data: argparse._SubParsersAction) -> None:
         description="Read FILE as `shopfloor run PIPELINE --data FILE` would, with the same options after "
         "--pipeline (see `shopfloor run PIPELINE --help`), and say what the run would make of it. A problem is a "
         "named error (exit 2); a doubt is a warning (exit 0).",
-        epilog="examples:\n  shopfloor data check plant.csv --pipeline fault-detection --label-column verdict "
-        "--positive NOK --time-column made_at\n  shopfloor data check units.parquet --pipeline health-index "
-        "--unit-column engine --time-column cycle --format json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file", help="a CSV or Parquet table, NASA's mill.mat, or a folder or manifest of images")
     check.add_argument("--pipeline", required=True, choices=CHECKED, help="the pipeline to read it as")

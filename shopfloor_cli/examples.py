@@ -79,7 +79,7 @@ EXAMPLES: dict[str, list[str]] = {
     "prognose": ["shopfloor prognose --model-name wear-1 --wear 0,0.05,0.08,0.11,0.13"],
     "predict": [
         "shopfloor predict --model-name line-3 --data parts.csv --out scored.csv",
-        "shopfloor predict --model-name line-3 --data parts.csv --out explained.parquet --explain",
+        "shopfloor predict --model-name line-3 --alias challenger --data parts.parquet --out scored.parquet --explain",
     ],
     "mlflow-server": ["shopfloor mlflow-server --port 5000", "shopfloor mlflow-server --postgres --auth"],
     "mlflow-user": [
@@ -100,12 +100,12 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 
 def add_examples(parser: argparse.ArgumentParser) -> None:
-    """Each command's examples after whatever its epilog already says (its exit statuses, say)."""
+    """Each command's examples after whatever its epilog already says (its exit statuses, say); the examples are
+    written only here."""
     for path, command in commands(parser):
         lines = EXAMPLES.get(" ".join(path))
         if not lines:
             continue
         shown = "examples:\n" + "\n".join(f"  {line}" for line in lines)
-        kept = command.epilog if command.epilog and "examples:" not in command.epilog else ""
-        command.epilog = f"{kept}\n\n{shown}" if kept else shown
+        command.epilog = f"{command.epilog}\n\n{shown}" if command.epilog else shown
         command.formatter_class = argparse.RawDescriptionHelpFormatter

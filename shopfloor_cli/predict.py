@@ -34,10 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="score a CSV or Parquet file with a registered model (batch scoring, no server)",
         description="Score every row of a file with a registered model, checked as the server checks a request "
         "(a bad value is named by its row and column, exit 2), and write the file back with one column per answer.",
-        epilog="examples:\n  shopfloor predict --model-name line-3 --data parts.csv --out scored.csv\n"
-        "  shopfloor predict --model-name line-3 --alias challenger --data parts.parquet --out scored.parquet "
-        "--explain",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_name(predict, None, "the registered model that scores (required)")
     predict.add_argument("--alias", default=CHAMPION, help="which version: its alias (default: %(default)s)")

@@ -68,7 +68,7 @@ class MillingAnomalyPyfunc(ShopfloorModel[TensorSchema, Windows]):
         """Each signal's Shapley share of each sub-cut's score against a typical healthy sub-cut (the training's
         healthy window of median score): a signal absent takes its values from that window. The shares sum to
         ``score`` minus ``baseline_score`` (``shopfloor.platform.shapley``)."""
-        from shopfloor.platform.shapley import group_shapley
+        from shopfloor.platform.shapley import masked_shapley
 
         reference = getattr(self, "reference", None)  # models pickled before explanations have none
         if reference is None:
@@ -77,11 +77,11 @@ class MillingAnomalyPyfunc(ShopfloorModel[TensorSchema, Windows]):
         explained = []
         for i, window in enumerate(rows.values):
 
-            def score(present: np.ndarray, window: np.ndarray = window) -> float:
-                mixed = np.where(present[None, :], window, reference)
-                return float(np.ravel(self.detector.decision_function(mixed[None]))[0])
+            def scores(present: np.ndarray, window: np.ndarray = window) -> np.ndarray:
+                mixed = np.where(present[:, None, :], window[None], reference[None])  # [coalitions, window, signals]
+                return np.ravel(self.detector.decision_function(mixed))
 
-            shares, baseline = group_shapley(score, len(self.inputs.signals))
+            shares, baseline = masked_shapley(scores, len(self.inputs.signals))
             explained.append(
                 {
                     "score": float(answer["score"][i]),

@@ -121,9 +121,10 @@ def wear_curves(model: str, since: datetime | None = None, root: Path | None = N
     return pd.DataFrame([{"case": g, "cut": i + 1, "VB": v} for g, c in kept.items() for i, v in enumerate(c)])
 
 
-def write_training_rows(model: str, table: pd.DataFrame, root: Path | None = None) -> Path:
+def write_training_rows(model: str, table: pd.DataFrame, root: Path | None = None, answer_order: bool = False) -> Path:
     """New rows taken from the log (a kind's retrainer's ``log_rows``) written as Parquet under the monitoring
-    folder: the file a retraining run reads."""
+    folder: the file a retraining run reads; ``answer_order``: the rows are as answered, oldest first, which the
+    file's metadata then says (a retraining holds out the latest)."""
     out = (root or monitoring_root()) / "training" / f"{model}-{datetime.now().strftime('%Y%m%dT%H%M%S%f')}.parquet"
-    write_split(table, out, order="time", split="as answered, oldest first")  # a retraining holds out the latest
+    write_split(table, out, order="time" if answer_order else "random", split="as answered" if answer_order else "")
     return out

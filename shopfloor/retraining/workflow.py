@@ -60,8 +60,10 @@ def write_log_rows(
     from shopfloor.monitoring.training_rows import write_training_rows
 
     contract, champion = loaded or load_champion(model_name)
-    table = retrainer_for(contract.kind).log_rows(model_name, champion, label, since, root)
-    return write_training_rows(model_name, table, root)
+    retrainer = retrainer_for(contract.kind)
+    table = retrainer.log_rows(model_name, champion, label, since, root)
+    # a kind that splits rows keeps the log's order (oldest first); the others sort theirs by unit, cut or tool
+    return write_training_rows(model_name, table, root, answer_order=retrainer.time_split)
 
 
 SPLIT_WORDS = {"time": "the latest rows held out", "random": "held out at random, stratified by the label"}
