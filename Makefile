@@ -41,7 +41,7 @@ lint: install
 TEST_WORKERS ?= $$($(BIN)/python -c 'from shopfloor.platform.cpus import available_cpus; print(available_cpus())')
 
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # The documentation site (docs/, mkdocs); its measured-results page is generated from benchmarks/results/*.json.
 docs: install

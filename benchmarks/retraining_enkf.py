@@ -1,4 +1,4 @@
-"""The paper's §3.1 on the cutting-force simulator: retraining a ResNet by backprop vs by EnKF.
+"""Rom et al.'s §3.1 on the cutting-force simulator: retraining a ResNet by backprop vs by EnKF.
 
 A ResNet (L = 11, tanh, width 3 as the paper's three inputs) is trained on material A (C35) from 51
 points until the relative RMS error of Eq. 17 is under 3 %, then retrained on material B (16MnCr5) from

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import save  # noqa: E402
+from common import champion_home, save  # noqa: E402
 
 from shopfloor.constants import (  # noqa: E402
     ANOMALY_MODEL,
@@ -57,27 +57,6 @@ MODELS = {
     "surface-inspection": SURFACE_MODEL,
 }
 BATCH = 100
-
-
-def champion_home(pipeline: str, homes: Path) -> tuple[Path, float | None]:
-    """The data directory holding ``pipeline``'s default champion, trained here when it holds none yet (and the
-    seconds that took)."""
-    home = homes / pipeline
-    if (home / "mlflow.db").exists():
-        return home, None
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SHOPFLOOR_HOME": str(home)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "shopfloor_cli.main", "run", pipeline],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=(home / "train.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    return home, time.perf_counter() - started
 
 
 def requests(pipeline: str, model) -> tuple[list[Any], list[Any]]:
@@ -117,19 +96,10 @@ def requests(pipeline: str, model) -> tuple[list[Any], list[Any]]:
 
 
 def v2_tensor(schema, batch: list[Any]) -> dict:
-    """The same instances as one Open Inference Protocol tensor: a tabular model's [n, columns] FP64 matrix, or
-    another kind's own tensor."""
-    from shopfloor.contract import ImageSchema, TabularSchema
-
-    if isinstance(schema, ImageSchema):  # one BYTES element per image file (base64 text in JSON)
-        return {"name": schema.name, "datatype": "BYTES", "shape": [len(batch)], "data": [i["b64"] for i in batch]}
-    if isinstance(schema, TabularSchema):
-        values = np.asarray([[row[name] for name in schema.names] for row in batch], dtype=float)
-        name, datatype = "rows", "FP64"
-    else:
-        spec = schema.v2_inputs()[0]
-        values, name, datatype = np.asarray(batch, dtype=float), spec["name"], spec["datatype"]
-    return {"name": name, "datatype": datatype, "shape": list(values.shape), "data": values.ravel().tolist()}
+    """The same instances as one Open Inference Protocol tensor, as the schema builds a v2 request (a tabular model
+    without string columns: one [n, columns] tensor; the wear curves here share one length, so their ``length``
+    tensor is left out)."""
+    return schema.v2_request(batch)[0]
 
 
 def per_call_ms(fn, batch, seconds: float = 2.0) -> dict[str, float]:

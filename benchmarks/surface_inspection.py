@@ -1,4 +1,4 @@
-"""Surface inspection on a folder of class folders (default: the magnetic tile images): both modes over several
+"""Surface inspection on a folder of class folders (by default the magnetic tile images), both modes over several
 seeds on one fixed stratified split, every row of each comparison with its test figures, the fidelity of the
 synthetic defect images and the time of each step.
 

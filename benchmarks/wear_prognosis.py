@@ -1,4 +1,4 @@
-"""Tool-wear prognosis on the UC Berkeley milling wear curves, as the paper measures it, and against MCMC.
+"""Tool-wear prognosis on the UC Berkeley milling wear curves, as Russell and Wang measure it, and against MCMC.
 
 Protocol (Russell & Wang §5 and their public code): 12,000 training and 3,000 validation curves simulated
 from Eq. 20 under the prior, kept by the rejection rule (``shopfloor.prognosis.wear_model``); the GRU + conditional

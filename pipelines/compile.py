@@ -25,14 +25,20 @@ def compile_pipeline(name: str, out: str | Path | None = None, image: str | None
     out.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(monitored(get(name)), str(out))
     if image and image != IMAGE:
-        spec = yaml.safe_load(out.read_text())
+        spec, *platform = yaml.safe_load_all(out.read_text())  # the pipeline, then its Kubernetes settings
         for executor in spec["deploymentSpec"]["executors"].values():
             executor["container"]["image"] = image
-        out.write_text(yaml.safe_dump(spec, sort_keys=False))
+        out.write_text(yaml.safe_dump_all([spec, *platform], sort_keys=False))
     return out
+
+
+def documents(path: str | Path) -> tuple[dict, dict]:
+    """A compiled pipeline's IR and its Kubernetes platform settings (volumes; empty where it has none)."""
+    spec, *platform = yaml.safe_load_all(Path(path).read_text())
+    return spec, (platform[0] if platform else {})
 
 
 def images(path: str | Path) -> set[str]:
     """The container images a compiled pipeline names."""
-    spec = yaml.safe_load(Path(path).read_text())
+    spec, _ = documents(path)
     return {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}

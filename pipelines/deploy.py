@@ -2,11 +2,13 @@
 for it (``deploy_target`` local or cluster) and only when it became the champion; KFP conditions, so the
 deploy task does not run at all otherwise."""
 
-from kfp import dsl
+from kfp import dsl, kubernetes
 
 from components.deploy import deploy
 from shopfloor.constants import (
     CHAMPION,
+    DATA_MOUNT,
+    DATA_VOLUME,
     STEP_CPU_LIMIT,
     STEP_CPU_REQUEST,
     STEP_MEMORY_LIMIT,
@@ -35,8 +37,10 @@ def deploy_new_champion(
 
 def step_options(tasks: list[dsl.PipelineTask]) -> None:
     """What every step of every pipeline gets: no caching (each run trains anew), CPU and memory requests and
-    limits (its threads follow the limit, ``shopfloor.platform.cpus``)."""
+    limits (its threads follow the limit, ``shopfloor.platform.cpus``), and on the cluster the profile's shared
+    data volume at ``/data`` (kfp.local runs in this machine's files and ignores it)."""
     for task in tasks:
+        kubernetes.mount_pvc(task, pvc_name=DATA_VOLUME, mount_path=DATA_MOUNT)
         task.set_caching_options(False)
         task.set_cpu_request(STEP_CPU_REQUEST).set_cpu_limit(STEP_CPU_LIMIT)
         task.set_memory_request(STEP_MEMORY_REQUEST).set_memory_limit(STEP_MEMORY_LIMIT)

@@ -78,6 +78,9 @@ STEP_CPU_REQUEST, STEP_CPU_LIMIT = "1", "2"
 STEP_MEMORY_REQUEST, STEP_MEMORY_LIMIT = "2G", "8G"
 #: The Kubeflow profile namespace of a default install, where pipelines run and InferenceServices live.
 NAMESPACE = "kubeflow-user-example-com"
+#: The profile's shared volume (``manifests/base/data.yaml``), mounted in every pipeline step on the cluster: a
+#: run's ``data_path`` of ``/data/line-3.csv`` is the file copied there (``kubectl cp``; docs/kubeflow.md).
+DATA_VOLUME, DATA_MOUNT = "shopfloor-data", "/data"
 #: MLflow's tracking server as pods in the cluster reach it (manifests/base/mlflow.yaml).
 CLUSTER_TRACKING_URI = "http://mlflow.shopfloor.svc.cluster.local:5000"
 KFP_EXPERIMENT = "shopfloor"

@@ -18,7 +18,9 @@ the server answers with HTTP 400.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -164,6 +166,8 @@ class InputSchema(Protocol):
 
     def v2_inputs(self) -> list[dict[str, Any]]: ...
 
+    def v2_request(self, instances: list[Any]) -> list[dict[str, Any]]: ...
+
     def mlflow_schema(self) -> Any: ...
 
     def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Batch: ...
@@ -242,6 +246,23 @@ class TabularSchema:
     def v2_inputs(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol metadata of the inputs (one [n] tensor per column)."""
         return [{"name": c.name, "datatype": V2_TYPES[c.type], "shape": [-1]} for c in self.columns]
+
+    def v2_request(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """The v2 inputs for v1 ``instances`` (rows as lists or ``{column: value}``): one [n, columns] FP64 tensor
+        ``rows`` for a model without string columns, else one [n] tensor per column."""
+        rows = [r if isinstance(r, Mapping) else dict(zip(self.names, r, strict=True)) for r in instances]
+        if not self._categorical:
+            data = [float(r[name]) for r in rows for name in self.names]
+            return [{"name": "rows", "datatype": "FP64", "shape": [len(rows), len(self.names)], "data": data}]
+        return [
+            {
+                "name": c.name,
+                "datatype": "BYTES" if c.categorical else "FP64",
+                "shape": [len(rows)],
+                "data": [r[c.name] if c.categorical else float(r[c.name]) for r in rows],
+            }
+            for c in self.columns
+        ]
 
     def mlflow_schema(self):
         from mlflow.types import ColSpec, Schema
@@ -491,6 +512,11 @@ class TensorSchema:
     def v2_inputs(self) -> list[dict[str, Any]]:
         return [{"name": self.name, "datatype": "FP32", "shape": [-1, *self.shape]}]
 
+    def v2_request(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """The v2 input for v1 ``instances`` (windows): one [n, length, signals] FP32 tensor."""
+        values = np.asarray(instances, dtype=np.float64)
+        return [{"name": self.name, "datatype": "FP32", "shape": list(values.shape), "data": values.ravel().tolist()}]
+
     def mlflow_schema(self):
         from mlflow.types import Schema, TensorSpec
 
@@ -645,6 +671,16 @@ class SequenceSchema:
             {"name": "length", "datatype": "INT64", "shape": [-1]},
         ]
 
+    def v2_request(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """The v2 inputs for v1 ``instances`` (sequences): one [n, L] FP64 tensor, shorter sequences padded with
+        zeros, and their ``length``."""
+        width = max(len(v) for v in instances)
+        padded = [float(x) for v in instances for x in [*v, *[0.0] * (width - len(v))]]
+        return [
+            {"name": self.name, "datatype": "FP64", "shape": [len(instances), width], "data": padded},
+            {"name": "length", "datatype": "INT64", "shape": [len(instances)], "data": [len(v) for v in instances]},
+        ]
+
     def mlflow_schema(self):
         from mlflow.types import DataType
         from mlflow.types.schema import Array, ColSpec, Schema
@@ -766,8 +802,14 @@ class Images:
         return len(self.values)
 
 
+#: The start of base64 text, as bytes: what MLflow's pyfunc serving hands over for a binary column. Every image
+#: format read here starts with a byte outside this alphabet within its first bytes (PNG 0x89, JPEG 0xFF, BMP's
+#: and TIFF's header zeros).
+BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\s]+")
+
+
 def _image_bytes(value: Any, where: str) -> bytes:
-    """An image sent as bytes, as base64 text, or as KServe's ``{"b64": "..."}``."""
+    """An image sent as bytes, as base64 text (one line, or wrapped in lines), or as KServe's ``{"b64": "..."}``."""
     import base64
     import binascii
 
@@ -776,11 +818,18 @@ def _image_bytes(value: Any, where: str) -> bytes:
             raise DataError(where, 'an image is {"b64": "<base64 of the file>"}', "malformed")
         value = value["b64"]
     if isinstance(value, bytes | bytearray):
-        return bytes(value)
+        if BASE64_TEXT.fullmatch(bytes(value[:64])):  # base64 text as bytes (MLflow's binary columns)
+            with contextlib.suppress(binascii.Error, ValueError):
+                return base64.b64decode(b"".join(bytes(value).split()), validate=True)
+        return bytes(value)  # an image file: its first bytes leave base64's alphabet
     if not isinstance(value, str):
         raise DataError(where, f"an image is base64 text, got {type(value).__name__}", "malformed")
     try:
         return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:  # base64 wrapped in lines (``base64 FILE`` without -w0, MLflow's stored examples)
+        return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
         raise DataError(where, "is not valid base64", "malformed") from None
 
@@ -809,6 +858,12 @@ class ImageSchema:
 
     def v2_inputs(self) -> list[dict[str, Any]]:
         return [{"name": self.name, "datatype": "BYTES", "shape": [-1]}]
+
+    def v2_request(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """The v2 input for v1 ``instances``: one BYTES tensor, an image file (base64 text in JSON) per element."""
+        files = [i.get(self.name, i) if isinstance(i, Mapping) and "b64" not in i else i for i in instances]
+        data = [f["b64"] if isinstance(f, Mapping) else f for f in files]
+        return [{"name": self.name, "datatype": "BYTES", "shape": [len(data)], "data": data}]
 
     def mlflow_schema(self):
         from mlflow.types import ColSpec, DataType, Schema

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from shopfloor.errors import DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from shopfloor.contract import ShopfloorModel
     from shopfloor.retraining.base import KindRetrainer
 
@@ -25,6 +28,7 @@ class Kind:
     name: str
     model: str  # "module:Class" of the registered model
     retrainer: str  # "module:Class" of its retrainer
+    example: str  # "module:function": a small model of the kind and one request for it (``shopfloor.examples``)
 
 
 #: Each kind is named as the pipeline that trains it (its CLI command and MLflow experiment).
@@ -35,24 +39,31 @@ KINDS: dict[str, Kind] = {
             "fault-detection",
             "shopfloor.fault_detection.pyfunc:FaultClassifier",
             "shopfloor.fault_detection.retrain:ClassifierRetrainer",
+            "shopfloor.fault_detection.example:example",
         ),
         Kind(
             "health-index",
             "shopfloor.health_index.pyfunc:HealthIndexPyfunc",
             "shopfloor.health_index.retrain:HealthIndexRetrainer",
+            "shopfloor.health_index.example:example",
         ),
         Kind(
             "anomaly-detection",
             "shopfloor.anomaly_detection.pyfunc:MillingAnomalyPyfunc",
             "shopfloor.anomaly_detection.retrain:DetectorRetrainer",
+            "shopfloor.anomaly_detection.example:example",
         ),
         Kind(
-            "prognosis", "shopfloor.prognosis.pyfunc:PrognosisPyfunc", "shopfloor.prognosis.retrain:PrognosisRetrainer"
+            "prognosis",
+            "shopfloor.prognosis.pyfunc:PrognosisPyfunc",
+            "shopfloor.prognosis.retrain:PrognosisRetrainer",
+            "shopfloor.prognosis.example:example",
         ),
         Kind(
             "surface-inspection",
             "shopfloor.surface_inspection.pyfunc:SurfaceInspectionPyfunc",
             "shopfloor.surface_inspection.retrain:SurfaceRetrainer",
+            "shopfloor.surface_inspection.example:example",
         ),
     )
 }
@@ -91,6 +102,12 @@ def model_class(kind: str) -> type[ShopfloorModel]:
 def retrainer_for(kind: str) -> KindRetrainer:
     """The retrainer of ``kind``; a ``DataError`` for a kind that has none."""
     return _load(_kind(kind).retrainer)()
+
+
+def example_of(kind: str) -> Callable[[Path], Any]:
+    """The function that fits ``kind``'s small example model in a scratch folder: a ``shopfloor.examples.Example``
+    (typed loosely here, so that the catalog imports no kind's code)."""
+    return _load(_kind(kind).example)
 
 
 def kind_answering(outputs: set[str] | list[str]) -> str:

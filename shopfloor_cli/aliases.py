@@ -1,4 +1,5 @@
-"""``shopfloor history``, ``rollback`` and ``promote``: who moved ``@champion`` when and why, and moving it back."""
+"""``shopfloor history``, ``rollback``, ``promote`` and ``copy-model``: who moved ``@champion`` when and why, moving
+it back, and moving a version to another registry (a local champion to the cluster's MLflow)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,23 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy_model(args: argparse.Namespace) -> int:
+    from shopfloor.registry.copy import copy_version
+
+    made = copy_version(
+        checked_name(args),
+        args.to_tracking_uri,
+        alias=args.alias,
+        target_name=args.to_model_name,
+        force_champion=args.force_champion,
+    )
+    print(
+        f"{args.model_name}@{args.alias} registered at {args.to_tracking_uri} as {made.model_name} version "
+        f"{made.version}, @{made.alias}: {made.decision.reason}"
+    )
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     hist = sub.add_parser("history", help="every move of @champion and @challenger: when, from, to, who, why")
     add_model_name(hist, FAULT_MODEL, "registered model")
@@ -71,3 +89,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_name(prom, FAULT_MODEL, "registered model")
     prom.add_argument("--reason", help="why, for the history")
     prom.set_defaults(func=cmd_promote)
+    copy = sub.add_parser(
+        "copy-model",
+        help="register a version of this registry in another MLflow (a local champion on the cluster's MLflow)",
+        description="Load the version behind --model-name@--alias from this machine's registry (MLFLOW_TRACKING_URI, "
+        "or the embedded store) and register it in the MLflow at --to-tracking-uri: checked, with its run's metrics, "
+        "parameters and files, and made @champion there only if it beats that registry's champion (or with "
+        "--force-champion). MLFLOW_TRACKING_USERNAME / _PASSWORD authenticate to a server with users.",
+    )
+    add_model_name(copy, FAULT_MODEL, "registered model to copy")
+    copy.add_argument("--alias", default="champion", help="the alias naming the version to copy")
+    copy.add_argument(
+        "--to-tracking-uri", required=True, help="the MLflow to register it in (e.g. http://127.0.0.1:5000)"
+    )
+    copy.add_argument("--to-model-name", help="its name there (default: the same name)")
+    copy.add_argument(
+        "--force-champion", action="store_true", help="make it @champion there whatever the comparison says"
+    )
+    copy.set_defaults(func=cmd_copy_model)

@@ -76,6 +76,11 @@ EXAMPLES: dict[str, list[str]] = {
     "history": ["shopfloor history --model-name line-3", "shopfloor history --model-name line-3 --format json"],
     "rollback": ['shopfloor rollback --model-name line-3 --reason "misses cracked housings"'],
     "promote": ['shopfloor promote --model-name line-3 --reason "better on a week of shadow answers"'],
+    "copy-model": [
+        "shopfloor copy-model --model-name line-3 --to-tracking-uri http://127.0.0.1:5000",
+        "shopfloor copy-model --model-name line-3 --alias challenger --to-tracking-uri http://127.0.0.1:5000 "
+        "--to-model-name line-3-trial",
+    ],
     "prognose": ["shopfloor prognose --model-name wear-1 --wear 0,0.05,0.08,0.11,0.13"],
     "predict": [
         "shopfloor predict --model-name line-3 --data parts.csv --out scored.csv",

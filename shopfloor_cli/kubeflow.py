@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from shopfloor.constants import CLUSTER_TRACKING_URI, KFP_EXPERIMENT, MIN_LABELLED_ROWS, PIPELINE_NAMES
+from shopfloor.errors import DataError
 from shopfloor_cli.common import add_model_name, model_name_for
 
 
@@ -47,6 +48,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         image=args.image,
         experiment=args.experiment,
         namespace=args.namespace,
+        token=_token(args),
     )
     print(f"run {result['run_id']}: {result['url']}")
     return 0
@@ -70,6 +72,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             image=args.image,
             experiment=args.experiment,
             namespace=args.namespace,
+            token=_token(args),
         )
         print(f"recurring run {job['recurring_run_id']} ({job['name']}) on cron {job['cron']!r}")
         return 0
@@ -113,7 +116,7 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
     if args.host:
         from shopfloor_cli.kfp_client import list_schedules
 
-        rows = list_schedules(args.host, namespace=args.namespace)
+        rows = list_schedules(args.host, namespace=args.namespace, token=_token(args))
     else:
         from shopfloor_cli import scheduler
 
@@ -135,7 +138,7 @@ def cmd_schedule_delete(args: argparse.Namespace) -> int:
     if args.host:
         from shopfloor_cli.kfp_client import delete_schedule
 
-        delete_schedule(args.host, args.id, namespace=args.namespace)
+        delete_schedule(args.host, args.id, namespace=args.namespace, token=_token(args))
     else:
         from shopfloor_cli import scheduler
 
@@ -158,11 +161,32 @@ def cmd_schedule_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    """The service-account token in ``--token-file``, if given; a named error for a file that cannot be read."""
+    if not args.token_file:
+        return None
+    try:
+        token = Path(args.token_file).read_text().strip()
+    except OSError as exc:
+        raise DataError("--token-file", f"{args.token_file}: {exc.strerror}") from None
+    if not token:
+        raise DataError("--token-file", f"{args.token_file} is empty")
+    return token
+
+
 def _kubeflow_options(p: argparse.ArgumentParser, host_required: bool) -> None:
     p.add_argument(
-        "--kfp-url", dest="host", required=host_required, help="Kubeflow Pipelines API, e.g. http://localhost:8080"
+        "--kfp-url",
+        dest="host",
+        required=host_required,
+        help="Kubeflow Pipelines API, e.g. http://localhost:8888 (kubectl port-forward svc/ml-pipeline 8888)",
     )
     p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
+    p.add_argument(
+        "--token-file",
+        help="a file holding a Kubernetes service-account token for the Kubeflow Pipelines API (multi-user "
+        "installs: kubectl create token default-editor --audience pipelines.kubeflow.org)",
+    )
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "--port": ("the port a server listens on", "port"),
     "--url": ("the URL of a running model server", "URL"),
     "--kfp-url": ("the URL of the Kubeflow Pipelines API", "Kubeflow Pipelines API"),
+    "--token-file": ("a file holding a service-account token for the Kubeflow Pipelines API", "token"),
     "--force-champion": ("register a run's model as @champion whatever the comparison says", "champion"),
     "--end-canary": ("finish a canary rollout: @challenger becomes @champion", "canary"),
 }

@@ -1,10 +1,9 @@
 import pytest
-import yaml
 from kfp.components import load_component_from_file
 
 from pipelines.catalog import PIPELINES
-from pipelines.compile import compile_pipeline, images
-from shopfloor.constants import DEFAULT_FILTER, DEFAULT_OBJECTIVE
+from pipelines.compile import compile_pipeline, documents, images
+from shopfloor.constants import DATA_MOUNT, DATA_VOLUME, DEFAULT_FILTER, DEFAULT_OBJECTIVE
 
 
 def test_every_pipeline_compiles_and_loads_back(tmp_path):
@@ -13,9 +12,16 @@ def test_every_pipeline_compiles_and_loads_back(tmp_path):
         loaded = load_component_from_file(str(path))
         assert loaded.name == name.replace("-", "_") or loaded.name == name
         assert images(path) == {"registry.example/shopfloor:9"}
-        spec = yaml.safe_load(path.read_text())
+        spec, platform = documents(path)
         commands = [" ".join(e["container"]["command"]) for e in spec["deploymentSpec"]["executors"].values()]
         assert all("pip install" not in c for c in commands)  # the image already holds everything
+        # every step sees the profile's shared data volume, where a run's data_path points on the cluster
+        mounts = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        assert set(mounts) == set(spec["deploymentSpec"]["executors"])
+        for executor in mounts.values():
+            (mount,) = executor["pvcMount"]
+            assert mount["mountPath"] == DATA_MOUNT
+            assert mount["pvcNameParameter"]["runtimeValue"]["constant"] == DATA_VOLUME
 
 
 def pipeline_tasks(spec: dict, name: str) -> dict:
@@ -27,7 +33,7 @@ def pipeline_tasks(spec: dict, name: str) -> dict:
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
 def test_every_compiled_pipeline_ends_with_an_exit_step_that_records_its_outcome(tmp_path, name):
-    spec = yaml.safe_load(compile_pipeline(name, out=tmp_path / f"{name}.yaml").read_text())
+    spec, _ = documents(compile_pipeline(name, out=tmp_path / f"{name}.yaml"))
     root = spec["root"]["dag"]["tasks"]
     assert set(root) == {"exit-handler-1", "record-run-outcome"}
     exit_step = root["record-run-outcome"]
@@ -40,7 +46,7 @@ def test_every_compiled_pipeline_ends_with_an_exit_step_that_records_its_outcome
 def test_fault_detection_fans_out_over_the_chosen_synthesizers(tmp_path):
     """One ParallelFor branch per chosen synthesizer, collected into training and registration; deploy only
     when asked for and only for a new champion (KFP conditions, no skip flags in the components)."""
-    spec = yaml.safe_load(compile_pipeline("fault-detection", out=tmp_path / "fd.yaml").read_text())
+    spec, _ = documents(compile_pipeline("fault-detection", out=tmp_path / "fd.yaml"))
     tasks = pipeline_tasks(spec, "fault-detection")
     loops = [t for t in tasks.values() if "parameterIterator" in t]
     assert len(loops) == 2

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import yaml
 
 from shopfloor.platform import cpus
 
@@ -74,11 +73,11 @@ def test_use_cpus_sizes_the_pools(monkeypatch):
 
 def test_every_step_declares_cpu_and_memory(tmp_path):
     from pipelines.catalog import PIPELINES
-    from pipelines.compile import compile_pipeline
+    from pipelines.compile import compile_pipeline, documents
     from shopfloor.constants import STEP_CPU_LIMIT, STEP_CPU_REQUEST
 
     for name in PIPELINES:
-        spec = yaml.safe_load(compile_pipeline(name, out=tmp_path / f"{name}.yaml").read_text())
+        spec, _ = documents(compile_pipeline(name, out=tmp_path / f"{name}.yaml"))
         for executor in spec["deploymentSpec"]["executors"].values():
             resources = executor["container"].get("resources", {})
             assert resources.get("cpuLimit") == float(STEP_CPU_LIMIT), (name, executor["container"]["command"][-1])

@@ -117,3 +117,27 @@ def test_the_built_site_works_opened_from_disk_in_a_browser(site):
     finally:
         driver.quit()
     assert len(pages) >= 19 and problems == [], "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_the_kserve_client_snippet_of_the_serving_page_answers_as_shown(tmp_path):
+    """The Python snippet the serving page shows, run as a user would (its own process, ``v2.json`` beside it)
+    against ``shopfloor serve`` on the model the page's examples come from, prints what the page says it prints."""
+    import importlib.util
+    import json
+
+    from loadtest.run import local_server
+
+    spec = importlib.util.spec_from_file_location("serving_examples", ROOT / "docs" / "hooks" / "serving_examples.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    _, _, name = hook.served("fault-detection")
+    (tmp_path / "v2.json").write_text(json.dumps(hook.v2_body("fault-detection")))
+    home = hook._home()
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    with local_server(name, extra=["--poll-seconds", "0"], env=env, log=tmp_path / "serve.log") as url:
+        snippet = hook.CLIENT.format(url=url, model=name)
+        printed = subprocess.run(
+            [sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+    assert printed.splitlines() == hook.client_output(url)

@@ -5,6 +5,7 @@ by the comparison. A new kind adds its case here and gets the test."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ from helpers.retrain_fixtures import MODEL_NAME, register_champion
 from shopfloor.kinds import KINDS, model_class
 from shopfloor.monitoring.live_quality import live_quality
 from shopfloor.monitoring.outcomes import record_outcomes
-from shopfloor.registry import champion_version, load_version
+from shopfloor.registry import champion_version, load_version, use_tracking
+from shopfloor.registry.copy import copy_version
 from shopfloor.registry.history import history
 
 
@@ -114,6 +116,7 @@ def test_every_kind_in_the_catalog_has_a_contract_case():
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.kind)
 def test_a_kind_keeps_the_whole_contract(case, home, tmp_path):
+    from serving.fast import tensors_of
     from serving.model import RegistryModel
 
     case.register(home)
@@ -127,7 +130,25 @@ def test_a_kind_keeps_the_whole_contract(case, home, tmp_path):
     _, answer = served.answer(body, v2=False, request_id="contract-1")
     assert len(answer["predictions"]) == len(body["instances"]) and answer["model_version"] == "1"
     assert {o.name for o in champion.OUTPUTS} == set(answer["predictions"][0])
+
+    # the same instances as the schema's v2 request get the same answers
+    tensors = tensors_of({"inputs": champion.inputs.v2_request(body["instances"])})
+    _, v2_answer = served.answer(tensors, v2=True, request_id="contract-2")
+    for output in v2_answer["outputs"]:
+        v1_values = [p[output["name"]] for p in answer["predictions"]]
+        v2_values = np.asarray(output["data"], dtype=float).ravel()
+        assert np.allclose(v2_values, np.ravel(v1_values), rtol=1e-5, equal_nan=True)
     served.prediction_log.close()  # flushes the server's log to disk, as a shutdown does
+
+    # moved to another registry (a local champion to the cluster's MLflow), it answers the same there
+    target = f"sqlite:///{tmp_path / 'cluster.db'}"
+    copied = copy_version(case.name, target)
+    assert (copied.version, copied.alias) == (1, "champion")
+    there = RegistryModel(case.name, tracking_uri=target, poll_seconds=0, prediction_log=False)
+    assert there.load()
+    _, answered_there = there.answer(body, v2=False, request_id="contract-3")
+    assert json.dumps(answered_there["predictions"]) == json.dumps(answer["predictions"])
+    use_tracking(kf.uri(home))
 
     # its outcomes fed back by request id and row, then enough answered rows to retrain on
     labels = champion.details().get("labels")

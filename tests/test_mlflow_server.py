@@ -249,3 +249,26 @@ def test_two_tuning_worker_processes_share_one_study_without_duplicates_or_losse
     trials = optuna.load_study(study_name="shared", storage=pg.uri("optuna")).trials
     assert sorted(t.number for t in trials) == list(range(6))  # 3 + 3, none lost, no number twice
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
+
+
+def test_a_local_champion_moves_to_the_servers_registry(server, tmp_path, capsys, monkeypatch):
+    """``shopfloor copy-model``: the champion of this machine's SQLite store is registered on the MLflow server
+    (PostgreSQL behind it, as on the cluster) with its training rows; copied again, the server's registry compares
+    it with the champion it holds by the same score."""
+    from helpers.cli import run_cli
+
+    url, _ = server
+    home = tmp_path / "laptop"
+    register_gearbox_model(home, f2=0.61, name="moved-line", reference=tmp_path / "train.parquet")
+    args = ("copy-model", "--model-name", "moved-line", "--to-tracking-uri", url)
+    code, out, err = run_cli(*args, home=home, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert "registered at" in out and "@champion" in out
+    client = MlflowClient(url)
+    there = client.get_model_version_by_alias("moved-line", "champion")
+    run = client.get_run(there.run_id)
+    assert run.data.metrics["test_f2"] == pytest.approx(0.61)
+    assert "laptop" in run.data.tags["shopfloor.copied_from"]
+    assert "reference" in [a.path for a in client.list_artifacts(there.run_id)]
+    code, out, err = run_cli(*args, home=home, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 0 and "as moved-line version 2" in out and "vs champion 0.610" in out, err

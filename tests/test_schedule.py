@@ -147,8 +147,21 @@ def test_recurring_run_request_built_by_the_kfp_sdk():
         "data_path": "/data/new.parquet",
         "tracking_uri": "http://mlflow:5000",
     }
-    images = {e["container"]["image"] for e in body["pipeline_spec"]["deploymentSpec"]["executors"].values()}
-    assert images == {"registry.local/shopfloor:1"}
+    assert sent_images(body) == {"registry.local/shopfloor:1"}
+
+
+def sent_images(body: dict) -> set[str]:
+    """The images of the pipeline a run request carries, after checking that every step mounts the data volume
+    (the request holds the pipeline and its Kubernetes platform settings side by side)."""
+    from shopfloor.constants import DATA_MOUNT, DATA_VOLUME
+
+    sent = body["pipeline_spec"]
+    executors = sent["pipeline_spec"]["deploymentSpec"]["executors"]
+    mounts = sent["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(mounts) == set(executors)
+    assert all(m["pvcMount"][0]["mountPath"] == DATA_MOUNT for m in mounts.values())
+    assert all(m["pvcMount"][0]["constant"] == DATA_VOLUME for m in mounts.values())
+    return {e["container"]["image"] for e in executors.values()}
 
 
 def test_unknown_pipeline_parameter_is_refused():
@@ -191,5 +204,4 @@ def test_submit_uploads_a_run_with_the_mlflow_uri_and_image():
         "tracking_uri": "http://mlflow:5000",
         "image": "registry.local/shopfloor:2",
     }
-    images = {e["container"]["image"] for e in body["pipeline_spec"]["deploymentSpec"]["executors"].values()}
-    assert images == {"registry.local/shopfloor:2"}
+    assert sent_images(body) == {"registry.local/shopfloor:2"}

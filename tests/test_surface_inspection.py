@@ -201,6 +201,12 @@ def test_the_served_model_takes_base64_images_on_v1_and_bytes_on_v2(registered, 
         assert caught.value.field == field
     with pytest.raises(DataError, match="not valid base64"):
         served.answer({"instances": [{"image": {"b64": "%%%"}}]}, v2=False)
+    # base64 wrapped in lines (``base64 FILE``) and base64 text as bytes (MLflow's binary columns) are the same image
+    wrapped = base64.encodebytes(files[0].read_bytes())
+    assert b"\n" in wrapped[:-1]
+    for sent in (wrapped.decode(), wrapped):
+        _, again = served.answer({"instances": [{"image": {"b64": sent} if isinstance(sent, str) else sent}]}, False)
+        assert again["predictions"][0] == answer["predictions"][0]
 
 
 def _post(url: str, body: bytes) -> tuple[int, bytes]:

@@ -4,8 +4,10 @@ where it was measured, and its figures (the ones that matter as tables, the rest
 
 from __future__ import annotations
 
+import ast
 import json
 import numbers
+import re
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
@@ -334,7 +336,13 @@ def _surface_inspection(data: dict) -> str:
     )
 
 
+def _pipeline_runs(data: dict) -> str:
+    chosen = ", ".join(f"{k}: {v['chosen'] or v['model']}" for k, v in data["pipelines"].items())
+    return f"Chosen by each default run ({chosen}); shown at the top of this page and on each pipeline's page."
+
+
 SPECIAL = {
+    "pipeline_runs": _pipeline_runs,
     "surface_inspection": _surface_inspection,
     "prognosis_draws": _prognosis_draws,
     "milling_anomaly": _milling,
@@ -343,6 +351,31 @@ SPECIAL = {
     "scaling_unbounded": _scaling,
     "serving_champion": _serving_champion,
 }
+
+
+BENCHMARKS = RESULTS.parent
+
+
+def _script(name: str, data: dict) -> Path | None:
+    """The benchmark script that wrote results/NAME.json: named by its command, or the longest script name that
+    NAME starts with."""
+    command = str(data.get("command", ""))
+    match = re.search(r"benchmarks/(\w+)\.py", command)
+    if match and (BENCHMARKS / f"{match.group(1)}.py").exists():
+        return BENCHMARKS / f"{match.group(1)}.py"
+    stems = sorted((p.stem for p in BENCHMARKS.glob("*.py") if name.startswith(p.stem)), key=len, reverse=True)
+    return BENCHMARKS / f"{stems[0]}.py" if stems else None
+
+
+def title(name: str, data: dict) -> str:
+    """A section's heading: what its script measures (the first sentence of its docstring), and the variant the
+    file holds (``ai4i``, ``gearbox auto``) where one script wrote several."""
+    script = _script(name, data)
+    doc = (ast.get_docstring(ast.parse(script.read_text())) or "") if script else ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    cut = re.split(r"(?<=\?)\s|[:.]\s|[:.]$", first, maxsplit=1)[0].strip() or name.replace("_", " ")
+    variant = name.removeprefix(script.stem).strip("_").replace("_", " ") if script else ""
+    return f"{cut} ({variant})" if variant else cut
 
 
 def render() -> str:
@@ -357,7 +390,7 @@ def render() -> str:
             f"{machine.get('cpus', '?')} CPUs ({machine.get('processor', '?')}, Python {machine.get('python', '?')})"
         )
         head = [
-            f"## {name}",
+            f"### {title(name, data)} {{#{name}}}",
             "",
             f"`{data.get('command', name)}`, measured {data.get('measured_at', '?')} on {where}; "
             f"file `benchmarks/results/{path.name}`.",

@@ -326,9 +326,11 @@ def register_step(
     if parameters:
         artifacts["ap_by_parameter.csv"] = Path(parameters)
     rows: list[dict[str, Any]] = []
+    tables: dict[str, pd.DataFrame] = {}
     if comparison:
         artifacts["detector_comparison.csv"] = Path(comparison)
-        rows = pd.read_csv(comparison).to_dict(orient="records")
+        tables["comparison.json"] = pd.read_csv(comparison)
+        rows = tables["comparison.json"].to_dict(orient="records")
     use_tracking(tracking_uri)
     score = SCORE if SCORE in metrics else next(iter(metrics))
     reg = register_model(
@@ -340,7 +342,12 @@ def register_step(
         params=params or {},
         score_metric=score,
         artifacts=artifacts or None,
-        tags={"shopfloor.pipeline": "anomaly-detection", "shopfloor.detector": bundle["chosen"]},
+        tables=tables,
+        tags={
+            "shopfloor.pipeline": "anomaly-detection",
+            "shopfloor.chosen": bundle["chosen"],
+            "shopfloor.detector": bundle["chosen"],
+        },
     )
     return {
         "model_name": reg.model_name,

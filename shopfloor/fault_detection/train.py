@@ -88,7 +88,7 @@ def reference_classifier(
 
 def register_reference(table: pd.DataFrame, model_name: str, experiment: str, test_f2: float, seed: int = 0):
     """``reference_classifier`` on ``table`` (label ``faulty``), registered under ``model_name`` with ``test_f2`` as
-    its score, as the docs' serving examples and the rollout benchmark need one: (registration, model, splits)."""
+    its score, as the rollout benchmark needs one: (registration, model, splits)."""
     from shopfloor.registry import register_model
 
     model, splits = reference_classifier(table, "faulty", seed)

@@ -341,9 +341,11 @@ def register_step(
     his.loc[his["split"] == "train", model.inputs.names].to_parquet(staging, index=False)
     artifacts[REFERENCE] = staging
     rows: list[dict[str, Any]] = []
+    tables: dict[str, pd.DataFrame] = {}
     if cv:
         artifacts["health_index_cv.csv"] = Path(cv)
-        rows = pd.read_csv(cv).to_dict(orient="records")
+        tables["comparison.json"] = pd.read_csv(cv)
+        rows = tables["comparison.json"].to_dict(orient="records")
     reg = register_model(
         model,
         example,
@@ -353,8 +355,10 @@ def register_step(
         params=params or {},
         score_metric=score,
         artifacts=artifacts or None,
+        tables=tables,
         tags={
             "shopfloor.pipeline": "health-index",
+            "shopfloor.chosen": bundle["method"],
             "shopfloor.method": bundle["method"],
             "shopfloor.rul_method": bundle["rul_method"],
         },

@@ -17,6 +17,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 
 from shopfloor.constants import EXPERIMENTS, SURFACE_MODEL
 from shopfloor.defaults import SURFACE_INSPECTION
@@ -215,6 +216,8 @@ def register_step(
         params={"mode": model.mode, "method": model.method, "threshold": model.threshold},
         score_metric=metric,
         artifacts={"figures/real_flow_gaussian.png": Path(figure_path), "report/comparison.json": Path(report_path)},
+        tables={"comparison.json": pd.DataFrame(report["table"]).drop(columns="chosen", errors="ignore")},
+        tags={"shopfloor.pipeline": "surface-inspection", "shopfloor.chosen": model.method},
         promote=promote,
     )
     return {
