@@ -136,6 +136,22 @@ def test_check_step_errors_name_the_field(home, tmp_path):
     assert err.value.field == "operator"
 
 
+def test_a_batch_with_more_faulty_parts_than_good_keeps_the_champions_faulty_value(home, tmp_path):
+    """A bad week: most new parts are faulty. Their label is read by the champion's faulty value, not taken as the
+    rarer value (which would call every good part faulty and every faulty part good)."""
+    from shopfloor.fault_detection.retrain import ClassifierRetrainer
+    from shopfloor.registry import load_version
+
+    register_champion(home, "logreg")
+    champion = load_version(MODEL_NAME, 1)
+    line = pd.read_csv(drifted_csv(tmp_path / "new.csv", rows=1500))
+    bad_week = pd.concat([line[line["faulty"] == 1], line[line["faulty"] == 0].head(40)]).sample(frac=1, random_state=0)
+    assert (bad_week["faulty"] == 1).mean() > 0.5
+    bad_week.to_csv(tmp_path / "bad-week.csv", index=False)
+    rows = ClassifierRetrainer().read(str(tmp_path / "bad-week.csv"), champion, "faulty")
+    assert rows["label"].tolist() == (bad_week["faulty"] == 1).astype(int).tolist()
+
+
 def test_a_time_split_holds_out_the_latest_rows(home, tmp_path):
     """New rows with a time column, shuffled in the file: the held-out rows are exactly the latest 40 %, and the
     column is never a feature; the served answers (the log's rows, oldest first) are split in time by default."""

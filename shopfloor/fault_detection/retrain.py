@@ -43,12 +43,14 @@ def check_columns(table: pd.DataFrame, features: list[str], label: str, key_colu
         raise DataError(extra[0], "column is not in the champion's signature (drop it or retrain from scratch)")
 
 
-def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str) -> pd.DataFrame:
-    """The new table typed as the champion takes it (string columns as categories), with the 0/1 label. One copy
-    of the table at most: a million logged rows are half a gigabyte each time."""
+def labelled_rows(table: pd.DataFrame, schema: TabularSchema, label: str, positive: str = "") -> pd.DataFrame:
+    """The new table typed as the champion takes it (string columns as categories), with the 0/1 label: 1 where
+    the label is the champion's faulty value ``positive`` (a batch from a bad week may hold more faulty parts than
+    good ones, so the rarer value is not taken for it). One copy of the table at most: a million logged rows are
+    half a gigabyte each time."""
     categorical = [c.name for c in schema.categorical]
     other = [c for c in table.columns if c not in schema.names and c != label]
-    prepared = ing.prepare(table, label, drop=other, categorical=categorical, min_categories=1)
+    prepared = ing.prepare(table, label, drop=other, categorical=categorical, min_categories=1, positive=positive)
     rows = prepared.features
     if list(rows.columns) != schema.names:
         rows = rows.reindex(columns=schema.names)
@@ -97,7 +99,7 @@ class ClassifierRetrainer(KindRetrainer):
             order = np.argsort(ing.time_values(table, time_column).to_numpy(), kind="stable")
             table = table.iloc[order].drop(columns=[time_column]).reset_index(drop=True)
         check_columns(table, champion.inputs.names, label, champion.details().get("key_column"))
-        return labelled_rows(table, champion.inputs, label)
+        return labelled_rows(table, champion.inputs, label, positive=str(champion.labels[1]))
 
     def check(self, path: str, champion: FaultClassifier, label: str, time_column: str = "") -> None:
         """By the table's first rows (columns, label, the time column's values); the check step reads the whole
