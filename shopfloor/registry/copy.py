@@ -11,6 +11,7 @@ target's own champion by the same score, all or nothing.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,7 @@ def copy_version(
 ) -> Registration:
     """Register ``model_name@alias`` of the source registry in the target registry as ``target_name`` (default: the
     same name). The target's promotion rule decides its alias unless ``force_champion``."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per file of the model otherwise
     with tempfile.TemporaryDirectory(prefix="shopfloor-copy-") as scratch:
         source = read_source(model_name, alias, source_uri, Path(scratch))
         use_tracking(target_uri)
