@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -33,6 +34,7 @@ SELECTION = {
     "health-index": ("spearman_rul", "lower"),
     "anomaly-detection": ("valid_ap", "higher"),
     "surface-inspection": ("valid_ap", "higher"),
+    "prognosis": ("valid_rmse", "lower"),
 }
 
 
@@ -99,6 +101,7 @@ def main() -> None:
     parser.add_argument("--homes", type=Path, default=None, help="one data directory per pipeline (default: new)")
     parser.add_argument("--pipelines", default=",".join(PIPELINES), help="comma-separated pipelines to read")
     args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     homes = args.homes or Path(tempfile.mkdtemp(prefix="shopfloor-pipeline-runs-"))
     out: dict[str, Any] = {}
     for pipeline in args.pipelines.split(","):

@@ -124,5 +124,6 @@ def prognosis_register(
         plots=plots.path,
         files={"prognosis_curves.csv": table.path, "training_history.csv": history.path},
         params=params,
+        curves_table=table.path,
     )
     return namedtuple("Registration", ["registration", "alias"])(json.dumps(result), result["alias"])

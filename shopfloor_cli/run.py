@@ -494,6 +494,14 @@ def cmd_prognosis(args: argparse.Namespace) -> int:
                 f"  {split} mean RMSE {m[f'{split}_rmse']:.3f} mm, 10-90 % band coverage {m[f'{split}_coverage']:.0%}"
             )
     print(f"  {PROGNOSIS.draws:,} posterior draws of one curve and its forecast in {m['sample_seconds'] * 1000:.1f} ms")
+    if result.get("comparison"):
+        print("\nThe flow against its rival, the tool's own curve fit, chosen on validation RMSE (test: reported):")
+        for row in result["comparison"]:
+            mark = "*" if row["method"] == result["chosen"] else " "
+            figures = ", ".join(
+                f"{k} {row[k]:.3f}" for k in ("valid_rmse", "valid_coverage", "test_rmse", "test_coverage") if k in row
+            )
+            print(f" {mark} {row['method']:<10} {figures}, {row['seconds'] * 1000:.1f} ms a forecast")
     return _registered(run, args, result)
 
 

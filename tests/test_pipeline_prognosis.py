@@ -53,10 +53,19 @@ def test_prognosis_pipeline_registers_and_serves(tmp_path, wear_table):
     assert (reg["model_name"], reg["version"], reg["alias"]) == ("tools", 1, "champion")
     metrics = reg["metrics"]
     assert {"valid_rmse", "test_rmse", "test_coverage", "test_rmse_case_3", "sample_seconds"} <= set(metrics)
+    # the flow and its rival, the curve fit, on the same curves; the lower validation RMSE is registered
+    compared = {row["method"]: row for row in reg["comparison"]}
+    assert set(compared) == {"flow", "curve-fit"}
+    assert reg["chosen"] == min(compared, key=lambda m: compared[m]["valid_rmse"])
+    assert metrics["valid_rmse"] == pytest.approx(compared[reg["chosen"]]["valid_rmse"])
+    other = ({"flow", "curve-fit"} - {reg["chosen"]}).pop().replace("-", "_")
+    assert metrics[f"{other}_valid_rmse"] == pytest.approx(compared[other.replace("_", "-")]["valid_rmse"])
+    assert "The flow against its rival" in result.stdout
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)
     run_id = client.get_model_version("tools", "1").run_id
+    assert client.get_run(run_id).data.tags["shopfloor.chosen"] == reg["chosen"]
     paths = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "plots")}
     assert {"plots/prognosis.png", "prognosis_curves.csv", "training_history.csv"} <= paths
 

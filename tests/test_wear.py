@@ -241,3 +241,52 @@ def test_effective_size_is_emceess_estimator_and_matches_the_hand_written_one():
         x[t] = phi * x[t - 1] + rng.standard_normal(chains)
     assert integrated_time(x) == pytest.approx(hand_written(x), rel=1e-9)
     assert integrated_time(x) == pytest.approx((1 + phi) / (1 - phi), rel=0.15)
+
+
+# ------------------------------------------------------------------ the rival: the tool's own curve fit
+def test_the_curve_fit_finds_each_tools_parameters_and_draws_around_them():
+    from scipy.optimize import least_squares
+
+    from shopfloor.prognosis.curve_fit import BOUNDS, CurveFit
+
+    sims = wm.simulate(8, 1.0, seed=3)
+    fit = CurveFit.with_prior_scale(1.0)
+    sigma = np.sqrt(wm.NOISE_VAR)
+    for truth, noisy in zip(sims.params, sims.observed, strict=True):
+        mode, cov = fit.fit(noisy)
+        assert np.all(np.abs(mode - truth) <= 4 * np.sqrt(np.diag(cov)) + 1e-3)  # within its own uncertainty
+        # the analytic Jacobian leads where finite differences do
+
+        def residual(theta, y=noisy):
+            return np.concatenate([(wm.curves(theta[None, :], len(y))[0] - y) / sigma, theta])
+
+        numeric = least_squares(residual, np.clip(np.zeros(2), np.add(BOUNDS[0], 1e-6), 5), bounds=BOUNDS).x
+        assert np.allclose(mode, numeric, atol=1e-4)
+    draws = fit.sample(sims.observed[0][:10], 4000, seed=1)
+    assert np.array_equal(draws, fit.sample(sims.observed[0][:10], 4000, seed=1))  # same seed, same answer
+    assert np.allclose(draws.mean(axis=0), fit.fit(sims.observed[0][:10])[0], atol=0.05)
+
+
+def test_the_rival_is_chosen_only_when_it_forecasts_validation_tools_better():
+    from shopfloor.prognosis.workflow import chosen_method
+
+    table = pd.DataFrame({"method": ["flow", "curve-fit"], "valid_rmse": [0.20, 0.15], "test_rmse": [0.1, 0.9]})
+    assert chosen_method(table) == "curve-fit"  # by validation; the test split plays no part
+    assert chosen_method(table.assign(valid_rmse=[0.15, 0.15])) == "flow"  # a tie keeps the published method
+    assert chosen_method(table.drop(columns="valid_rmse")) == "flow"
+
+
+def test_a_curve_fit_champion_retrains_by_moving_its_prior():
+    from shopfloor.prognosis.curve_fit import CurveFit
+    from shopfloor.prognosis.pyfunc import PrognosisPyfunc
+    from shopfloor.prognosis.retrain import PrognosisRetrainer
+
+    champion = PrognosisPyfunc(CurveFit.with_prior_scale(1.0), horizon=5, draws=500)
+    table = wm.wear_table(cases=6, seed=4)
+    retrainer = PrognosisRetrainer()
+    adapt = table[table["case"] <= table["case"].unique()[3]]
+    challenger, how = retrainer.challenger(champion, adapt, reference=None, seed=0, settings={})
+    assert isinstance(challenger.posterior, CurveFit) and how["curves"] == 4
+    assert challenger.posterior.config.prior_mean != champion.posterior.config.prior_mean
+    scores = retrainer.score(challenger, table[~table.index.isin(adapt.index)])
+    assert np.isfinite(list(scores.values())).all()

@@ -15,6 +15,7 @@ import numpy as np
 
 from shopfloor.contract import Output, Sequences, SequenceSchema, ShopfloorModel
 from shopfloor.defaults import PROGNOSIS
+from shopfloor.prognosis.curve_fit import CurveFit
 from shopfloor.prognosis.curves import MAX_WEAR
 from shopfloor.prognosis.forecast import forecast
 from shopfloor.prognosis.posterior import WearPosterior
@@ -43,7 +44,7 @@ class PrognosisPyfunc(ShopfloorModel[SequenceSchema, Sequences]):
 
     def __init__(
         self,
-        posterior: WearPosterior,
+        posterior: WearPosterior | CurveFit,
         horizon: int = 15,
         limit: float = 0.7,
         draws: int = PROGNOSIS.draws,

@@ -1,14 +1,15 @@
 """Retraining a tool-wear prognosis on new wear curves.
 
-The posterior of Russell and Wang is learned from simulated curves, so new measured curves enter through
-the prior: each adaptation curve's (a, b) is fitted by least squares to Eq. 20 (started from the champion's
-posterior median), and the challenger's prior is an even mixture of the champion's N(0, s^2 I) and a
-Gaussian over the fitted (a, b) (its spread widened by ``WIDEN`` so a few curves do not pin it). Curves are
-simulated from that prior under the same rejection rule and the champion's GRU and flow continue training
-on them for a few epochs (a warm start; its starting weights stay unless an epoch beats them on the
-simulated validation curves). Champion and challenger forecast each held-out curve after its first
-``observed`` cuts and are compared by the error of the median forecast on the cuts that followed (and the
-10-90 % band's coverage), as the prognosis pipeline evaluates.
+The posterior of Russell and Wang is learned from simulated curves, so new measured curves enter through the prior:
+each adaptation curve's (a, b) is fitted by least squares to Eq. 20 (started from the champion's posterior median),
+and the challenger's prior is an even mixture of the champion's N(0, s^2 I) and a Gaussian over the fitted (a, b)
+(its spread widened by ``WIDEN`` so a few curves do not pin it). Curves are simulated from that prior under the same
+rejection rule and the champion's GRU and flow continue training on them for a few epochs (a warm start; its
+starting weights stay unless an epoch beats them on the simulated validation curves). A champion that is the curve
+fit (``shopfloor.prognosis.curve_fit``) has nothing to continue: its challenger fits each tool under that same
+mixture prior, taken as one Gaussian. Champion and challenger forecast each held-out curve after its first
+``observed`` cuts and are compared by the error of the median forecast on the cuts that followed (and the 10-90 %
+band's coverage), as the prognosis pipeline evaluates.
 
 New rows are a wear table (columns ``case``, ``cut``, ``VB``: one tool per case), as ``shopfloor run
 prognosis --data`` takes, or the logged wear sequences with the measured next wear
@@ -53,6 +54,20 @@ def fit_params(curve: np.ndarray, start: np.ndarray) -> np.ndarray:
     return least_squares(residual, start, bounds=([-5.0, 0.0], [5.0, 5.0])).x
 
 
+def _like(champion: Any, posterior: Any) -> Any:
+    """A model with ``posterior`` and every forecast setting of ``champion``."""
+    from shopfloor.prognosis.pyfunc import PrognosisPyfunc
+
+    return PrognosisPyfunc(
+        posterior,
+        horizon=champion.horizon,
+        limit=champion.limit,
+        draws=champion.draws,
+        seed=champion.seed,
+        prior_scale=champion.prior_scale,
+    )
+
+
 class PrognosisRetrainer(KindRetrainer):
     KIND = "prognosis"
     group = CASE
@@ -75,8 +90,8 @@ class PrognosisRetrainer(KindRetrainer):
         self, champion: Any, adapt: pd.DataFrame, *, reference: pd.DataFrame | None, seed: int, settings: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:
         from shopfloor.prognosis import wear_model as wear_model
+        from shopfloor.prognosis.curve_fit import CurveFit
         from shopfloor.prognosis.posterior import fit_posterior
-        from shopfloor.prognosis.pyfunc import PrognosisPyfunc
 
         started = time.perf_counter()
         found = curves_of(adapt)
@@ -93,6 +108,18 @@ class PrognosisRetrainer(KindRetrainer):
             near = rng.multivariate_normal(mean, spread, size=count)
             return np.where(fleet[:, None], near, wide)
 
+        if isinstance(champion.posterior, CurveFit):  # nothing learned to continue: the prior itself moves
+            # the mixture's own mean and covariance, as one Gaussian (moment matching)
+            wide = scale**2 * np.eye(2)
+            prior_mean = 0.5 * mean
+            prior_cov = 0.5 * (wide + spread) + 0.25 * np.outer(mean, mean)
+            return _like(champion, CurveFit(prior_mean, prior_cov)), {
+                "method": f"curve fit under a prior refitted to {len(found)} new curves",
+                "curves": len(found),
+                "fitted_a": float(mean[0]),
+                "fitted_b": float(mean[1]),
+                "seconds": time.perf_counter() - started,
+            }
         n = int(settings.get("simulations", 6000))
         sims = wear_model.simulate(n, seed=seed, draw=draw)
         cut = int(0.8 * n)
@@ -106,15 +133,7 @@ class PrognosisRetrainer(KindRetrainer):
             seed=seed,
             start=champion.posterior,
         )
-        model = PrognosisPyfunc(
-            posterior,
-            horizon=champion.horizon,
-            limit=champion.limit,
-            draws=champion.draws,
-            seed=champion.seed,
-            prior_scale=champion.prior_scale,
-        )
-        return model, {
+        return _like(champion, posterior), {
             "method": f"warm start on {cut} curves from a prior refitted to {len(found)} new curves "
             f"(best epoch {info['best_epoch']} of {info['epochs']})",
             "curves": len(found),

@@ -98,6 +98,38 @@ def train_step(
     return {**info, **config.to_dict(), "prior_scale": prior_scale}
 
 
+#: The methods a prognosis run compares: Russell and Wang's amortized flow, and the tool's own curve fit.
+FLOW, CURVE_FIT = "flow", "curve-fit"
+
+
+def posteriors(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The trained flow and its rival, the curve fit under the same prior (``shopfloor.prognosis.curve_fit``)."""
+    from shopfloor.prognosis.curve_fit import CurveFit
+
+    return {FLOW: bundle["posterior"], CURVE_FIT: CurveFit.with_prior_scale(float(bundle["prior_scale"]))}
+
+
+def comparison(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: mean RMSE and band coverage on each split, median seconds per forecast."""
+    rows = []
+    for method, group in frame.groupby("method", sort=False):
+        row: dict[str, Any] = {"method": method}
+        for split, part in group.groupby("split"):
+            row[f"{split}_rmse"] = float(part["rmse"].mean())
+            row[f"{split}_coverage"] = float(part["coverage"].mean())
+        row["seconds"] = float(group["seconds"].median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def chosen_method(table: pd.DataFrame) -> str:
+    """The method with the lower validation RMSE; the flow where there are no validation curves (ties: the flow)."""
+    if "valid_rmse" not in table.columns:
+        return FLOW
+    ranked = table.sort_values("valid_rmse", kind="stable")
+    return str(ranked["method"].iloc[0])
+
+
 @reported(
     "evaluate",
     summary=lambda m: ", ".join(
@@ -119,46 +151,56 @@ def evaluate_step(
     limit: float = 0.7,
     seed: int = PROGNOSIS.seed,
 ) -> dict[str, float]:
-    """Forecast every evaluation curve after ``observed`` cuts; RMSE, coverage, time; Figs. 9-10."""
+    """Forecast every evaluation curve after ``observed`` cuts with the flow and with its rival; RMSE, coverage and
+    time of each per curve (``table_path``); the figures of the one chosen on validation (Figs. 9-10). The metrics
+    are the chosen method's, and each method's under its own prefix."""
     from shopfloor.prognosis.forecast import coverage, forecast, rmse
     from shopfloor.prognosis.plots import prognosis_grid
 
-    posterior = joblib.load(model_path)["posterior"]
+    candidates = posteriors(joblib.load(model_path))
     splits = evaluation_curves(data, case, wear, cut, list(valid_cases or []), list(test_cases or []), seed)
-    rows, shown, metrics = [], {}, {}
-    for split, curves in splits.items():
-        for key, curve in curves.items():
-            if len(curve) <= observed:
-                continue  # nothing after the observed cuts to score
-            started = time.perf_counter()
-            params = posterior.sample(curve[:observed], PROGNOSIS.draws, seed=seed)
-            result = forecast(params, curve[:observed], len(curve) - observed, limit, seed=seed)
-            seconds = time.perf_counter() - started
-            rows.append(
-                {
-                    "split": split,
-                    "case": key,
-                    "cuts": len(curve),
-                    "rmse": rmse(result.median, curve[observed:]),
-                    "coverage": coverage(result, curve[observed:]),
-                    "seconds": seconds,
-                    "remaining_cuts": result.remaining[1],
-                }
-            )
-            shown[f"{split}: case {key}"] = (curve, result)
+    rows, shown = [], {}
+    for method, posterior in candidates.items():
+        for split, curves in splits.items():
+            for key, curve in curves.items():
+                if len(curve) <= observed:
+                    continue  # nothing after the observed cuts to score
+                started = time.perf_counter()
+                params = posterior.sample(curve[:observed], PROGNOSIS.draws, seed=seed)
+                result = forecast(params, curve[:observed], len(curve) - observed, limit, seed=seed)
+                seconds = time.perf_counter() - started
+                rows.append(
+                    {
+                        "method": method,
+                        "split": split,
+                        "case": key,
+                        "cuts": len(curve),
+                        "rmse": rmse(result.median, curve[observed:]),
+                        "coverage": coverage(result, curve[observed:]),
+                        "seconds": seconds,
+                        "remaining_cuts": result.remaining[1],
+                    }
+                )
+                shown[(method, f"{split}: case {key}")] = (curve, result)
     if not rows:
         raise DataError("observed", f"no evaluation curve is longer than the {observed} observed cuts")
     frame = pd.DataFrame(rows)
     frame.to_csv(table_path, index=False)
-    for split, group in frame.groupby("split"):
-        metrics[f"{split}_rmse"] = float(group["rmse"].mean())
-        metrics[f"{split}_coverage"] = float(group["coverage"].mean())
-        for r in group.itertuples():
-            metrics[f"{split}_rmse_case_{r.case}"] = float(r.rmse)
-    metrics["sample_seconds"] = float(frame["seconds"].median())
+    chosen = chosen_method(comparison(frame))
+    metrics: dict[str, float] = {}
+    for method, group in frame.groupby("method"):
+        prefix = "" if method == chosen else f"{method.replace('-', '_')}_"
+        for split, part in group.groupby("split"):
+            metrics[f"{prefix}{split}_rmse"] = float(part["rmse"].mean())
+            metrics[f"{prefix}{split}_coverage"] = float(part["coverage"].mean())
+            if not prefix:
+                for r in part.itertuples():
+                    metrics[f"{split}_rmse_case_{r.case}"] = float(r.rmse)
+        metrics[f"{prefix}sample_seconds"] = float(group["seconds"].median())
     folder = Path(plots)
     folder.mkdir(parents=True, exist_ok=True)
-    prognosis_grid(shown, observed, folder / "prognosis.png", limit)
+    figures = {name: curves for (method, name), curves in shown.items() if method == chosen}
+    prognosis_grid(figures, observed, folder / "prognosis.png", limit)
     return metrics
 
 
@@ -174,13 +216,18 @@ def register_step(
     plots: str | None = None,
     files: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
+    curves_table: str | None = None,
 ) -> dict[str, Any]:
-    """Register the posterior with its forecast settings as one MLflow model."""
+    """Register the method chosen on validation (the flow, or the curve fit; ``curves_table`` is the evaluation's
+    per-curve table) with its forecast settings as one MLflow model, the comparison beside it."""
     from shopfloor.prognosis.pyfunc import PrognosisPyfunc
     from shopfloor.registry import register_model, use_tracking
 
     bundle = joblib.load(model_path)
-    model = PrognosisPyfunc(bundle["posterior"], horizon=horizon, limit=limit, prior_scale=bundle["prior_scale"])
+    table = comparison(pd.read_csv(curves_table)) if curves_table else pd.DataFrame({"method": [FLOW]})
+    chosen = chosen_method(table)
+    posterior = posteriors(bundle)[chosen]
+    model = PrognosisPyfunc(posterior, horizon=horizon, limit=limit, prior_scale=bundle["prior_scale"])
     example = pd.DataFrame({"wear": [[0.0, 0.05, 0.08, 0.1, 0.12, 0.14]]})
     artifacts = {f"plots/{p.name}": p for p in sorted(Path(plots).glob("*.png"))} if plots else {}
     artifacts |= {name: Path(path) for name, path in (files or {}).items()}
@@ -196,7 +243,8 @@ def register_step(
         params=params or {},
         score_metric="neg_" + score,
         artifacts=artifacts or None,
-        tags={"shopfloor.pipeline": "prognosis"},
+        tables={"comparison.json": table} if curves_table else None,
+        tags={"shopfloor.pipeline": "prognosis", "shopfloor.chosen": chosen},
     )
     return {
         "model_name": reg.model_name,
@@ -207,6 +255,8 @@ def register_step(
         score: metrics[score],
         "previous_champion": reg.previous_champion_score,
         "metrics": metrics,
+        "chosen": chosen,
+        "comparison": table.to_dict(orient="records"),
     }
 
 
