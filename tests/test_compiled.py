@@ -133,3 +133,24 @@ def test_a_version_whose_compiled_path_disagrees_is_not_registered(home, fitted)
     )
     figures = MlflowClient().get_run(registered.run_id).data.metrics
     assert 0 < figures["latency_one_p50_ms"] <= figures["latency_one_p99_ms"] and figures["latency_batch_items"] == 100
+
+
+def test_a_regressors_trees_score_its_own_predictions_to_the_last_bit_and_follow_a_refit():
+    """The health index's remaining-life regressors are served through the same flat trees: every row, a single
+    row and missing values give exactly ``predict``'s floats; a refitted model gets its own trees."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from shopfloor.forest import regressor_predict
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 4))
+    y = x[:, 0] * 3 + np.sin(x[:, 1]) + rng.normal(scale=0.1, size=400)
+    model = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(x, y)
+    probe = np.vstack([rng.normal(size=(50, 4)), [[np.nan, 0.0, 1.0, np.nan]]])
+    cache: dict = {}
+    assert np.array_equal(regressor_predict(model, probe, cache), model.predict(probe))
+    assert np.array_equal(regressor_predict(model, probe[:1], cache), model.predict(probe[:1]))
+    refit = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(x, -y)
+    assert np.array_equal(regressor_predict(refit, probe, cache), refit.predict(probe))  # not the old trees
+    poisson = HistGradientBoostingRegressor(loss="poisson", max_iter=20).fit(x, np.abs(y))
+    assert np.array_equal(regressor_predict(poisson, probe, {}), poisson.predict(probe))  # its own predict

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from shopfloor.forest import regressor_predict
 from shopfloor.health_index.prepare import rolling
 
 CAP = 125.0
@@ -53,7 +54,8 @@ class RulModel:
         return self
 
     def predict(self, hi: np.ndarray) -> np.ndarray:
-        return np.clip(self.model.predict(hi_features(hi)), 0.0, self.cap)
+        compiled = self.__dict__.setdefault("_compiled", {})  # its trees as a Forest, built on first use
+        return np.clip(regressor_predict(self.model, hi_features(hi), compiled), 0.0, self.cap)
 
 
 def nasa_score(predicted: np.ndarray, true: np.ndarray) -> float:

@@ -32,6 +32,7 @@ from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
+from shopfloor.forest import regressor_predict
 from shopfloor.health_index.estimator import HealthIndexModel, HIConfig
 from shopfloor.health_index.metrics import hi_report
 from shopfloor.health_index.prepare import OperatingRegimes, UnitFeatures, life_steps
@@ -113,7 +114,8 @@ class SensorRul:
         return self
 
     def predict(self, unit: np.ndarray, hi: np.ndarray | None = None) -> np.ndarray:
-        return np.clip(self.model.predict(self._x(unit)), 0.0, CAP)
+        compiled = self.__dict__.setdefault("_compiled", {})  # its trees as a Forest, built on first use
+        return np.clip(regressor_predict(self.model, self._x(unit), compiled), 0.0, CAP)
 
 
 def make_rul(method: str, settings: Settings, median_life: int) -> HIRul | SensorRul:
