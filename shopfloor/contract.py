@@ -859,10 +859,13 @@ class ImageSchema:
     def v2_inputs(self) -> list[dict[str, Any]]:
         return [{"name": self.name, "datatype": "BYTES", "shape": [-1]}]
 
+    def _files(self, instances: list[Any]) -> list[Any]:
+        """Each v1 instance's image file: ``{"image": {"b64": ...}}``, ``{"b64": ...}`` or the base64 text."""
+        return [i.get(self.name, i) if isinstance(i, Mapping) and "b64" not in i else i for i in instances]
+
     def v2_request(self, instances: list[Any]) -> list[dict[str, Any]]:
         """The v2 input for v1 ``instances``: one BYTES tensor, an image file (base64 text in JSON) per element."""
-        files = [i.get(self.name, i) if isinstance(i, Mapping) and "b64" not in i else i for i in instances]
-        data = [f["b64"] if isinstance(f, Mapping) else f for f in files]
+        data = [f["b64"] if isinstance(f, Mapping) else f for f in self._files(instances)]
         return [{"name": self.name, "datatype": "BYTES", "shape": [len(data)], "data": data}]
 
     def mlflow_schema(self):
@@ -885,8 +888,7 @@ class ImageSchema:
     def parse_v1(self, payload: Any, max_batch: int = DEFAULT_MAX_BATCH) -> Images:
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
             raise DataError("instances", 'the body must be a JSON object with an "instances" list', "malformed")
-        files = [i.get(self.name, i) if isinstance(i, Mapping) and "b64" not in i else i for i in payload["instances"]]
-        return self._decoded(files, lambda i: f"instances[{i}]", max_batch)
+        return self._decoded(self._files(payload["instances"]), lambda i: f"instances[{i}]", max_batch)
 
     def parse_v2(self, inputs: Sequence[Tensor], max_batch: int = DEFAULT_MAX_BATCH) -> Images:
         if len(inputs) != 1 or inputs[0].datatype != "BYTES":

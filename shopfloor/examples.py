@@ -31,15 +31,16 @@ def register_example(kind: str, model_name: str, experiment: str = "examples") -
     """``kind``'s example registered under ``model_name`` in the current tracking store (champion alias)."""
     from shopfloor.registry import register_model
 
-    example = example_of(kind)(Path(tempfile.mkdtemp(prefix=f"shopfloor-example-{kind}-")))
-    register_model(
-        example.model,
-        example.input_example,
-        model_name=model_name,
-        experiment=experiment,
-        metrics={example.score_metric: 0.0},
-        params={},
-        score_metric=example.score_metric,
-        artifacts=example.artifacts or None,
-    )
+    with tempfile.TemporaryDirectory(prefix=f"shopfloor-example-{kind}-") as folder:  # the files: copied in
+        example = example_of(kind)(Path(folder))
+        register_model(
+            example.model,
+            example.input_example,
+            model_name=model_name,
+            experiment=experiment,
+            metrics={example.score_metric: 0.0},
+            params={},
+            score_metric=example.score_metric,
+            artifacts=example.artifacts or None,
+        )
     return example

@@ -106,15 +106,23 @@ class Forest:
 def regressor_predict(model: Any, x: np.ndarray, cache: dict[str, Any]) -> np.ndarray:
     """``model.predict(x)`` for a fitted ``HistGradientBoostingRegressor`` with the squared error (whose prediction is
     its raw score), through a ``Forest`` kept in ``cache`` for this very model (a refitted or replaced model gets a
-    new one); any other model through its own ``predict``."""
+    new one); any other model, or one with categorical splits, through its own ``predict``. Whether a model can take
+    the flat trees is decided once, with its ``Forest``, not per call."""
+    if cache.get("model") is not model:
+        cache.update(model=model, forest=Forest(model) if _flat(model) else None)
+    forest = cache["forest"]
+    if forest is None:
+        return np.asarray(model.predict(x), dtype=np.float64)
+    return forest.raw(np.asarray(x, dtype=np.float64))
+
+
+def _flat(model: Any) -> bool:
+    """Whether ``model``'s prediction is exactly its trees' raw score in a ``Forest``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    if not isinstance(model, HistGradientBoostingRegressor) or model.loss != "squared_error":
-        return np.asarray(model.predict(x), dtype=np.float64)
-    if getattr(model, "_preprocessor", None) is not None or any(
-        p[0].nodes["is_categorical"].any() for p in model._predictors
-    ):
-        return np.asarray(model.predict(x), dtype=np.float64)
-    if cache.get("model") is not model:
-        cache.update(model=model, forest=Forest(model))
-    return cache["forest"].raw(np.asarray(x, dtype=np.float64))
+    return (
+        isinstance(model, HistGradientBoostingRegressor)
+        and model.loss == "squared_error"
+        and getattr(model, "_preprocessor", None) is None
+        and not any(p[0].nodes["is_categorical"].any() for p in model._predictors)
+    )

@@ -74,12 +74,22 @@ def champion_contract(model_name: str, alias: str = CHAMPION) -> Contract:
 
 
 def load_version(model_name: str, version: str | int) -> ShopfloorModel:
-    """The ``ShopfloorModel`` registered as ``model_name`` version ``version``."""
-    uri = f"models:/{model_name}/{version}"
-    model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    """The ``ShopfloorModel`` registered as ``model_name`` version ``version``, warmed (``load_with_example``)."""
+    return load_with_example(f"models:/{model_name}/{version}")[0]
+
+
+def load_with_example(uri: str) -> tuple[ShopfloorModel, Any]:
+    """The ``ShopfloorModel`` at ``uri`` and the input example registered with it (None for a model registered
+    without one). The model has answered its example once, so what it compiles on first use (numba's tree kernel:
+    about a second) is compiled before a served request arrives, at a hot swap too."""
+    loaded = mlflow.pyfunc.load_model(uri)
+    model = loaded.unwrap_python_model()
     if not isinstance(model, ShopfloorModel):
         raise DataError("model", f"{uri} is a {type(model).__name__}, not a Shopfloor model; register it again")
-    return model
+    example = loaded.input_example
+    if example is not None:
+        model.predict_rows(model.inputs.from_input(example))
+    return model, example
 
 
 def reference_rows(run_id: str) -> pd.DataFrame | None:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
 from shopfloor.errors import DataError
-from shopfloor.registry.champions import load_version
+from shopfloor.registry.champions import load_with_example
 from shopfloor.registry.register import Registration, register_model
 from shopfloor.registry.report import REPORT_FILE
 from shopfloor.registry.tracking import use_tracking
@@ -73,7 +72,6 @@ def _table(path: Path) -> pd.DataFrame | None:
 def read_source(model_name: str, alias: str, source_uri: str | None, scratch: Path) -> Source:
     """The version behind ``model_name@alias`` in the registry at ``source_uri``, its run's files in ``scratch``."""
     from mlflow.exceptions import MlflowException
-    from mlflow.models import Model
 
     uri = use_tracking(source_uri)
     client = MlflowClient()
@@ -88,8 +86,7 @@ def read_source(model_name: str, alias: str, source_uri: str | None, scratch: Pa
     if score_metric is None:
         raise DataError("--model-name", f"{model_name} version {version.version} has no score to compare by")
     model_uri = f"models:/{model_name}/{version.version}"
-    model_dir = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(scratch / "model")))
-    example = Model.load(str(model_dir)).load_input_example(str(model_dir))
+    model, example = load_with_example(model_uri)
     if example is None:
         raise DataError("--model-name", f"{model_uri} was registered without an input example to check it by")
     files_dir = scratch / "files"
@@ -102,7 +99,7 @@ def read_source(model_name: str, alias: str, source_uri: str | None, scratch: Pa
             files[name] = local
     experiment = client.get_experiment(run.info.experiment_id).name
     return Source(
-        model=load_version(model_name, version.version),
+        model=model,
         example=example,
         experiment=experiment,
         metrics=dict(run.data.metrics),

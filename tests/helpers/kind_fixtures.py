@@ -240,17 +240,11 @@ def surface_images(scale: float, seed: int):
 
 
 def register_surface(home: Path) -> Any:
-    """A classify-mode champion: a small CNN trained for one epoch."""
-    from shopfloor.data.images import encode_png
-    from shopfloor.surface_inspection import classify
-    from shopfloor.surface_inspection.pyfunc import SurfaceInspectionPyfunc
+    """A classify-mode champion: the kind's example, a small CNN trained for one epoch (``shopfloor.examples``)."""
+    from shopfloor.examples import register_example
 
-    data = surface_images(1.0, seed=1)
-    net, _ = classify.train_cnn(data.images, data.defect, classify.CNNConfig(filters=4, epochs=1), 0, False)
-    classes = {"good_class": data.good_class, "defect_kinds": data.kinds}
-    model = SurfaceInspectionPyfunc(classify.CNNScorer(net), 0.5, "classify", "cnn/class-weights", classes)
-    _register(home, model, {"image": [encode_png(data.images[0])]}, SURFACE, "valid_ap")
-    return model
+    use_tracking(f"sqlite:///{home / 'mlflow.db'}")
+    return register_example("surface-inspection", SURFACE, experiment="retraining-tests").model
 
 
 def log_surface_answers(model: Any, scale: float = 2.0, seed: int = 2) -> int:
