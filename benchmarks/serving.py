@@ -238,30 +238,18 @@ def mlserver_server(home: Path, venv: Path, splits, columns: list[str]):
     return process(cmd, f"http://127.0.0.1:{port}", f"/v2/models/{MODEL}/ready", home / "mlserver.log")
 
 
-def bare_server(home: Path):
+def bare_server(home: Path, protocol: bool = False):
+    """``bare_asgi.app`` under uvicorn (httptools, uvloop); with ``protocol``, its POSTs answered from the HTTP
+    protocol beneath ASGI (``bare_asgi.Protocol``), as the model server's direct path answers."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bare_asgi:app",
-        "--app-dir",
-        str(Path(__file__).parent),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--lifespan",
-        "off",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--log-level",
-        "warning",
-    ]
-    return process(cmd, f"http://127.0.0.1:{port}", "/ready", home / "bare.log")
+    http = "bare_asgi.Protocol" if protocol else "'httptools'"
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import uvicorn, bare_asgi; "
+        f"uvicorn.run('bare_asgi:app', host='127.0.0.1', port={port}, access_log=False, lifespan='off', "
+        f"loop='uvloop', http={http}, log_level='warning')"
+    )
+    cmd = [sys.executable, "-c", code]
+    return process(cmd, f"http://127.0.0.1:{port}", "/ready", home / ("bare-protocol.log" if protocol else "bare.log"))
 
 
 # ------------------------------------------------------------------ the generator

@@ -9,8 +9,10 @@ champion: ``--homes DIR`` with one folder per pipeline), then, on the registered
   compiled path against the fitted scikit-learn pipeline, and their largest difference;
 * ``shopfloor serve`` (one worker, pinned to core 0) under wrk (one thread, pinned to core 1): v1 and v2 one row
   at 8 connections, a v1 batch of 100 at 4 connections, and KServe's gRPC endpoint one row at 8 concurrent calls
-  (``grpc_load``); a bare ASGI app on the same v1 payloads in the same run (the ceiling of Python HTTP here), and
-  the ratio;
+  (``grpc_load``); a bare ASGI app on the same v1 payloads in the same run (the ceiling of Python HTTP through
+  ASGI here), and the same fixed answer written from uvicorn's HTTP protocol beneath ASGI (the ceiling of the
+  server's direct path), and the ratio to each; how many one-row requests the server answered per turn of its
+  event loop;
 * for the fault classifier, ``shopfloor loadtest`` (Locust, 200 users x 10 requests/s: 2,000 req/s offered) against
   the same champion served on its own core, with its SLA verdict (p95 under 56 ms, no errors).
 
@@ -236,8 +238,11 @@ def served(pipeline: str, home: Path, bodies: tuple[list[Any], list[Any]], schem
     out: dict = {}
     with bench.shopfloor_server(home, ["--grpc-port", str(grpc_port)], f"serve-{pipeline}", model=name) as url:
         v1, v2 = f"{url}/v1/models/{name}:predict", f"{url}/v2/models/{name}/infer"
-        out["shopfloor"] = {
-            "v1_one_8c": bench.wrk(v1, one_v1, 8, seconds, tmp),
+        before = answered_together(url, name)
+        out["shopfloor"] = {"v1_one_8c": bench.wrk(v1, one_v1, 8, seconds, tmp)}
+        calls, requests = (after - earlier for after, earlier in zip(answered_together(url, name), before, strict=True))
+        out["shopfloor"]["v1_one_8c"]["requests_per_turn"] = round(requests / calls, 2) if calls else None
+        out["shopfloor"] |= {
             "v2_one_8c": bench.wrk(v2, one_v2, 8, seconds, tmp),
             f"v1_batch_{BATCH}_4c": bench.wrk(v1, many_v1, 4, seconds, tmp),
             "grpc_one_8": bench.grpc_rate(grpc_port, v2_tensor(schema, first), seconds, model=name),
@@ -247,10 +252,30 @@ def served(pipeline: str, home: Path, bodies: tuple[list[Any], list[Any]], schem
             "v1_one_8c": bench.wrk(f"{url}/", one_v1, 8, seconds, tmp),
             f"v1_batch_{BATCH}_4c": bench.wrk(f"{url}/", many_v1, 4, seconds, tmp),
         }
-    out["ratio_to_bare_asgi"] = {
-        k: round(out["shopfloor"][k]["rps"] / out["bare_asgi"][k]["rps"], 3) for k in out["bare_asgi"]
-    }
+    with bench.bare_server(home, protocol=True) as url:
+        out["bare_protocol"] = {
+            "v1_one_8c": bench.wrk(f"{url}/", one_v1, 8, seconds, tmp),
+            f"v1_batch_{BATCH}_4c": bench.wrk(f"{url}/", many_v1, 4, seconds, tmp),
+        }
+    for ceiling in ("bare_asgi", "bare_protocol"):
+        out[f"ratio_to_{ceiling}"] = {
+            k: round(out["shopfloor"][k]["rps"] / out[ceiling][k]["rps"], 3) for k in out[ceiling]
+        }
     return out
+
+
+def answered_together(url: str, model: str) -> tuple[float, float]:
+    """(turns, requests) of the server's ``shopfloor_requests_answered_together`` histogram so far."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/metrics") as page:
+        text = page.read().decode()
+    found = [
+        re.search(rf'shopfloor_requests_answered_together_{part}{{model="{model}"}} (\S+)', text)
+        for part in ("count", "sum")
+    ]
+    return tuple(float(m.group(1)) if m else 0.0 for m in found)  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -277,7 +302,8 @@ def main() -> None:
         print(
             f"{pipeline}: {kind['chosen']} one request p50 {one['p50_ms']:.3f} ms p99 {one['p99_ms']:.3f} ms; "
             f"v1 one row {kind['served']['shopfloor']['v1_one_8c']['rps']:.0f} req/s, "
-            f"{kind['served']['ratio_to_bare_asgi']['v1_one_8c']:.2f} of bare ASGI",
+            f"{kind['served']['ratio_to_bare_asgi']['v1_one_8c']:.2f} of bare ASGI, "
+            f"{kind['served']['ratio_to_bare_protocol']['v1_one_8c']:.2f} of a bare HTTP protocol",
             flush=True,
         )
         save("serving_champion", figures)

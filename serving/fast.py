@@ -34,6 +34,7 @@ V1_ROUTE = re.compile(r"^/v1/models/([^/:]+):predict$")
 V2_ROUTE = re.compile(r"^/v2/models/([^/]+)/infer$")
 FEEDBACK_ROUTE = re.compile(r"^/v1/models/([^/:]+)/feedback$")
 JSON_HEADERS = [(b"content-type", b"application/json")]
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, JSON body, extra headers
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # a batch of 4,096 rows of 66 numbers is about 5 MB of JSON
 DEFAULT_BODY_TIMEOUT = 30.0
 
@@ -105,7 +106,7 @@ class FastInference:
             )
         if scope.get("method") == "POST" and FEEDBACK_ROUTE.match(scope.get("path", "")):
             return await self._feedback(scope, receive, send)
-        route = self._route(scope) if self.enabled and scope.get("method") == "POST" else None
+        route = self.route(scope)
         if route is None:
             started = False
 
@@ -120,31 +121,48 @@ class FastInference:
                 if started:
                     raise
                 return await self._refuse(send, exc)
-        model, v2 = route
         try:
             body = await self._read(receive)
         except BodyError as exc:
             return await self._refuse(send, exc)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return await self.app(scope, _replay(body, receive), send)  # KServe's own "Unrecognized request format"
-        request = tensors_of(payload) if v2 else payload
-        if v2 and request is None:
+        answered = self.answer(route, scope, body)
+        if answered is None:  # KServe's own answer: "Unrecognized request format" and the like
             return await self.app(scope, _replay(body, receive), send)
-        request_id = (str(payload.get("id", "") or "") if v2 else "") or _header(scope, b"x-request-id")
-        try:
-            explain = v2 and asks_explanation(payload.get("parameters"))
-            served, result = model.answer(request, v2, request_id=request_id, explain=explain)
-        except DataError as exc:
-            return await respond(send, 400, orjson.dumps({"error": str(exc)}))
-        answered_id = result["id"] if v2 else result["request_id"]
-        await respond(
-            send,
-            200,
-            orjson.dumps(result),
-            [(b"x-model-version", served.version.encode()), (b"x-request-id", answered_id.encode())],
-        )
+        await respond(send, *answered)
+
+    def answer(self, route: tuple[Any, bool], scope, body: bytes) -> Answer | None:
+        """Status, JSON body and extra headers of the answer to a whole request body on ``route``, or None where
+        KServe is to answer it (a body that is not JSON, a v2 body that is not a list of tensors)."""
+        model, v2 = route
+        return self.answer_many(model, [(v2, scope, body)])[0]
+
+    def answer_many(self, model, requests: list[tuple[bool, Any, bytes]]) -> list[Answer | None]:
+        """``answer`` for requests to one served model that arrived together (``(v2, scope, body)`` each): their
+        rows are scored in one call where the model's kind allows (``RegistryModel.answer_many``); each gets its
+        own answer. Synchronous: the ASGI path and the HTTP protocol's direct path (``serving.protocol``) call it."""
+        out: list[Answer | None] = [None] * len(requests)
+        batch, where = [], []
+        for i, (v2, scope, body) in enumerate(requests):
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                continue
+            request = tensors_of(payload) if v2 else payload
+            if v2 and request is None:
+                continue
+            request_id = (str(payload.get("id", "") or "") if v2 else "") or _header(scope, b"x-request-id")
+            if v2 and asks_explanation(payload.get("parameters")):  # explained alone: the answer gains an output
+                try:
+                    out[i] = _answer_of(v2, model.answer(request, v2, request_id=request_id, explain=True))
+                except DataError as exc:
+                    out[i] = _answer_of(v2, exc)
+                continue
+            batch.append((request, v2, request_id))
+            where.append(i)
+        if batch:
+            for i, answered in zip(where, model.answer_many(batch), strict=True):
+                out[i] = _answer_of(requests[i][0], answered)
+        return out
 
     async def _feedback(self, scope, receive, send) -> None:
         """``POST /v1/models/NAME/feedback``: ``{"outcomes": [{"request_id" or the key, "label"}, ...]}``.
@@ -173,7 +191,10 @@ class FastInference:
         status = 400 if report.stored == 0 else 200
         await respond(send, status, orjson.dumps(report.as_dict()))
 
-    def _route(self, scope) -> tuple[Any, bool] | None:
+    def route(self, scope) -> tuple[Any, bool] | None:
+        """(served model, whether v2) of a POST to a served model's v1 predict or v2 infer route, else None."""
+        if not self.enabled or scope.get("method") != "POST":
+            return None
         path = scope.get("path", "")
         match = V1_ROUTE.match(path)
         v2 = match is None
@@ -244,6 +265,18 @@ async def body_error_handler(request, exc: BodyError):
         status_code=exc.status,
         media_type="application/json",
         headers={"connection": "close"},
+    )
+
+
+def _answer_of(v2: bool, answered: tuple[Any, dict] | DataError) -> Answer:
+    if isinstance(answered, DataError):
+        return 400, orjson.dumps({"error": str(answered)}), []
+    served, result = answered
+    answered_id = result["id"] if v2 else result["request_id"]
+    return (
+        200,
+        orjson.dumps(result),
+        [(b"x-model-version", served.version.encode()), (b"x-request-id", answered_id.encode())],
     )
 
 

@@ -25,6 +25,12 @@ RESPONSES = Counter(
     "shopfloor_responses_total", "Inference responses by status class (2xx, 4xx, 5xx)", ["model", "protocol", "status"]
 )
 ROWS = Counter("shopfloor_rows_scored_total", "Rows scored", ["model"])
+ANSWERED_TOGETHER = Histogram(
+    "shopfloor_requests_answered_together",
+    "Inference requests whose bodies arrived in one turn of the event loop and were answered together",
+    ["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 PREDICTIONS = Counter(
     "shopfloor_predictions_total",
     "Rows by the value of each whole-number output (e.g. class)",
@@ -129,8 +135,7 @@ class MetricsMiddleware:
         if route is None:
             return await self.app(scope, receive, send)
         protocol, model = route
-        flag = {"counted": False}
-        token = _REJECT_COUNTED.set(flag)
+        flag, token = counting_rejections()
         status = {"code": 500}
 
         async def capture(message):
@@ -142,9 +147,24 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            _child(LATENCY, model, protocol).observe(time.perf_counter() - start)
-            code = status["code"]
-            _child(RESPONSES, model, protocol, f"{code // 100}xx").inc()
-            if 400 <= code < 500 and not flag["counted"]:
-                REJECTED.labels("malformed_request").inc()
-            _REJECT_COUNTED.reset(token)
+            stop_counting(token)
+            answered(model, protocol, status["code"], time.perf_counter() - start, flag["counted"])
+
+
+def counting_rejections() -> tuple[dict, contextvars.Token]:
+    """Start one request's count of rejections: ``reject`` marks the returned flag; reset the token after."""
+    flag = {"counted": False}
+    return flag, _REJECT_COUNTED.set(flag)
+
+
+def stop_counting(token: contextvars.Token) -> None:
+    _REJECT_COUNTED.reset(token)
+
+
+def answered(model: str, protocol: str, code: int, seconds: float, rejection_counted: bool) -> None:
+    """Count one answered inference request and its latency (a 4xx the row checks did not count is counted here
+    as a malformed request)."""
+    _child(LATENCY, model, protocol).observe(seconds)
+    _child(RESPONSES, model, protocol, f"{code // 100}xx").inc()
+    if 400 <= code < 500 and not rejection_counted:
+        REJECTED.labels("malformed_request").inc()

@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from kserve import InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput
@@ -319,34 +320,14 @@ class RegistryModel(Model):
             served, role = on_trial.loaded, trial.CANARY  # this request goes to the challenger
         model = served.model
         request_id = request_id or new_request_id()
-        key_column = self.key_column or served.key_column
         try:
-            request, keys = split_key(payload, v2, key_column)
-            if v2:
-                tensors = request if isinstance(request, list) else [tensor_of(i) for i in request.inputs]
-
-                def parse(schema):
-                    return schema.parse_v2(tensors, self.max_batch)
-            else:
-
-                def parse(schema):
-                    return schema.parse_v1(request, self.max_batch)
-
-            rows = parse(model.inputs)
-            if keys is not None and len(keys) != len(rows):
-                raise DataError(key_column, f"{len(keys)} keys for {len(rows)} rows", "bad_shape")
-            for column, count in model.inputs.unknown_categories(rows).items():
-                metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
+            rows, keys, parse = self._parsed(served, payload, v2)
             results = model.predict_rows(rows)  # a model may refuse rows too (a HI: one unit, time forward)
             explanations = _explanation_texts(model.explain_rows(rows)) if explain else None
         except DataError as exc:
             metrics.reject(exc.reason)
             raise
-        metrics.observe(self.name, model.outputs, results, len(rows))
-        if self.drift is not None:
-            self.drift.add(rows)
-        if self.prediction_log is not None:
-            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys, role))
+        self._record(served, role, request_id, rows, results, keys)
         if on_trial is not None:
             trial.ROWS.labels(self.name, served.version, role).inc(len(rows))
             shadow = on_trial.shadow(served, rows, results, parse)
@@ -355,7 +336,111 @@ class RegistryModel(Model):
                 self.prediction_log.add(
                     Entry(now(), self.name, challenger.version, request_id, rows, answered, keys, trial.SHADOW)
                 )
-        n = len(rows)
+        return served, self._shaped(served, payload, v2, request_id, results, len(rows), explanations)
+
+    def answer_many(
+        self, requests: list[tuple[dict | list[Tensor], bool, str]]
+    ) -> list[tuple[Loaded, dict[str, Any]] | DataError]:
+        """Answer requests that arrived together (``(payload, v2, request_id)`` each) as ``answer`` answers each,
+        scoring their rows in one call where the served kind stacks them (``ShopfloorModel.stack``): a tree
+        ensemble's fixed cost per call is then paid once. Each request keeps its own checks, 400, request id, log
+        entry and answer; a request the checks refuse is returned as its ``DataError`` (counted). Requests on
+        trial (canary or shadow), and kinds that do not stack, are answered one by one."""
+        served = self.current
+        if len(requests) == 1 or self.trial is not None:
+            return [self._answer_or_error(payload, v2, rid) for payload, v2, rid in requests]
+        model = served.model
+        out: list[tuple[Loaded, dict[str, Any]] | DataError | None] = [None] * len(requests)
+        parsed = []
+        for i, (payload, v2, request_id) in enumerate(requests):
+            try:
+                rows, keys, _ = self._parsed(served, payload, v2)
+            except DataError as exc:
+                metrics.reject(exc.reason)
+                out[i] = exc
+                continue
+            parsed.append((i, payload, v2, request_id or new_request_id(), rows, keys))
+        stacked = model.stack([p[4] for p in parsed]) if len(parsed) > 1 else None
+        if stacked is None:
+            scored = [self._scored_alone(model, rows) for *_, rows, _ in parsed]
+        else:
+            try:
+                results = model.predict_rows(stacked)
+            except DataError:  # refused together: each request gets its own answer or its own error
+                results = None
+        if stacked is not None and results is None:
+            scored = [self._scored_alone(model, rows) for *_, rows, _ in parsed]
+        elif stacked is not None:
+            ends = np.cumsum([len(p[4]) for p in parsed])
+            scored = [
+                {name: values[end - len(p[4]) : end] for name, values in results.items()}
+                for p, end in zip(parsed, ends, strict=True)
+            ]
+        for (i, payload, v2, request_id, rows, keys), results in zip(parsed, scored, strict=True):
+            if isinstance(results, DataError):
+                out[i] = results
+                continue
+            self._record(served, "answered", request_id, rows, results, keys)
+            out[i] = served, self._shaped(served, payload, v2, request_id, results, len(rows), None)
+        return out  # type: ignore[return-value]
+
+    def _answer_or_error(self, payload, v2: bool, request_id: str):
+        try:
+            return self.answer(payload, v2, request_id=request_id)
+        except DataError as exc:
+            return exc
+
+    @staticmethod
+    def _scored_alone(model: ShopfloorModel, rows) -> dict[str, np.ndarray] | DataError:
+        try:
+            return model.predict_rows(rows)
+        except DataError as exc:
+            metrics.reject(exc.reason)
+            return exc
+
+    def _parsed(self, served: Loaded, payload, v2: bool):
+        """The checked rows of one request, its business keys (or None) and how to parse it with another
+        schema (a shadow challenger's); a ``DataError`` names what is wrong (not yet counted)."""
+        model = served.model
+        key_column = self.key_column or served.key_column
+        request, keys = split_key(payload, v2, key_column)
+        if v2:
+            tensors = request if isinstance(request, list) else [tensor_of(i) for i in request.inputs]
+
+            def parse(schema):
+                return schema.parse_v2(tensors, self.max_batch)
+        else:
+
+            def parse(schema):
+                return schema.parse_v1(request, self.max_batch)
+
+        rows = parse(model.inputs)
+        if keys is not None and len(keys) != len(rows):
+            raise DataError(key_column, f"{len(keys)} keys for {len(rows)} rows", "bad_shape")
+        for column, count in model.inputs.unknown_categories(rows).items():
+            metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
+        return rows, keys, parse
+
+    def _record(self, served: Loaded, role: str, request_id: str, rows, results: dict, keys) -> None:
+        """Count an answered request, feed the drift monitor and write it to the prediction log."""
+        metrics.observe(self.name, served.model.outputs, results, len(rows))
+        if self.drift is not None:
+            self.drift.add(rows)
+        if self.prediction_log is not None:
+            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys, role))
+
+    def _shaped(
+        self,
+        served: Loaded,
+        payload,
+        v2: bool,
+        request_id: str,
+        results: dict,
+        n: int,
+        explanations: list[str] | None,
+    ) -> dict[str, Any] | InferResponse:
+        """The answer in the form the request came in: v1 predictions, a v2 JSON body, or KServe's response."""
+        model = served.model
         if v2:
             if isinstance(payload, InferRequest):
                 # answered in the form the request used: binary tensors for raw inputs over gRPC, or where a REST
@@ -366,7 +451,7 @@ class RegistryModel(Model):
                 ]
                 if explanations is not None:
                     outputs.append(InferOutput(EXPLANATION, [n], "BYTES", data=explanations))
-                return served, InferResponse(
+                return InferResponse(
                     response_id=request_id,
                     model_name=self.name,
                     infer_outputs=outputs,
@@ -374,7 +459,7 @@ class RegistryModel(Model):
                     use_binary_outputs=payload.use_binary_outputs,
                     requested_outputs=payload.request_outputs,
                 )
-            return served, {
+            return {
                 "model_name": self.name,
                 "model_version": served.version,
                 "id": request_id,
@@ -396,7 +481,7 @@ class RegistryModel(Model):
                 ),
             }
         columns = [(o.name, results[o.name].tolist()) for o in model.outputs]
-        return served, {
+        return {
             "predictions": [{name: values[i] for name, values in columns} for i in range(n)],
             "model_version": served.version,
             "request_id": request_id,

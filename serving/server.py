@@ -5,7 +5,8 @@ process. ``HostBoundRESTServer`` narrows the bind address (on one machine the mo
 listen on 127.0.0.1 only; in a container ``--host 0.0.0.0`` keeps KServe's behaviour) and installs
 Shopfloor's middlewares around KServe's app when it is built, so single- and multi-worker servers behave
 alike: from the outside in, request metrics, version routing, then the direct inference path and body
-guards (``serving.fast``) in front of KServe's FastAPI app and its routes. Its settings live on the
+guards (``serving.fast``) in front of KServe's FastAPI app and its routes; beneath them all, the HTTP protocol
+answers the inference routes directly where it can (``serving.protocol``). Its settings live on the
 instance, which KServe pickles into each spawned worker.
 """
 
@@ -17,6 +18,7 @@ from serving.fast import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, BodyError, Fast
 from serving.live import DEFAULT_REFRESH_SECONDS, DEFAULT_WINDOW_SECONDS
 from serving.metrics import MetricsMiddleware
 from serving.model import SERVED, RegistryModel, served_version
+from serving.protocol import DirectProtocol
 from serving.versions import VersionRouting
 from shopfloor.constants import CHAMPION, DEFAULT_MAX_BATCH, SERVER_PORT
 
@@ -36,6 +38,8 @@ class HostBoundRESTServer(RESTServer):
         super().__init__(*args, **kwargs)
         self.config.host = self.bound_host
         self.shopfloor_options = dict(self.options)  # an instance attribute: it travels to spawned workers
+        if self.shopfloor_options["fast_path"] and _has_httptools():
+            self.config.http = DirectProtocol  # the inference routes beneath ASGI (serving.protocol)
         self._server = type(self._server)(self.config)
 
     def create_application(self) -> None:
@@ -52,23 +56,28 @@ class HostBoundRESTServer(RESTServer):
         app.add_exception_handler(BodyError, body_error_handler)
         # Outside FastAPI's own middleware stack (error handling, telemetry, its body limit), which costs the
         # direct path about a tenth of a one-row request; uvicorn answers 500 for an exception that escapes.
-        ENTRY = MetricsMiddleware(
-            VersionRouting(
-                FastInference(
-                    app,
-                    served=lambda: SERVED,
-                    max_body=options["max_body"],
-                    body_timeout=options["body_timeout"],
-                    enabled=options["fast_path"],
-                ),
-                served_version=served_version,
-            )
+        fast = FastInference(
+            app,
+            served=lambda: SERVED,
+            max_body=options["max_body"],
+            body_timeout=options["body_timeout"],
+            enabled=options["fast_path"],
         )
+        DirectProtocol.fast = fast if options["fast_path"] else None
+        ENTRY = MetricsMiddleware(VersionRouting(fast, served_version=served_version))
         self.config.app = "serving.server:ENTRY"  # imported by uvicorn when it starts, in every worker
 
 
 #: The ASGI application uvicorn serves: Shopfloor's middlewares around KServe's FastAPI app (set above).
 ENTRY = None
+
+
+def _has_httptools() -> bool:
+    """Whether uvicorn's httptools protocol can run (uvicorn's "standard" extras); else uvicorn's h11 protocol
+    serves every request through ASGI."""
+    import importlib.util
+
+    return importlib.util.find_spec("httptools") is not None
 
 
 def _use_host_bound_server(host: str, **options) -> None:

@@ -101,6 +101,15 @@ class Rows:
     def __len__(self) -> int:
         return len(self.numeric)
 
+    @classmethod
+    def stacked(cls, batches: Sequence[Rows]) -> Rows:
+        """The rows of ``batches`` (of one schema) as one batch, in order."""
+        return cls(
+            np.concatenate([b.numeric for b in batches]),
+            np.concatenate([b.categorical for b in batches]),
+            batches[0].schema,
+        )
+
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame of the raw columns in schema order (what scikit-learn steps take)."""
         data: dict[str, Any] = {}
@@ -963,6 +972,12 @@ class ShopfloorModel(PythonModel, Generic[SchemaT, BatchT]):
     def predict_rows(self, rows: BatchT) -> dict[str, np.ndarray]:
         """Each declared output for the checked ``rows``, as arrays of ``len(rows)`` values."""
         raise NotImplementedError
+
+    def stack(self, batches: Sequence[BatchT]) -> BatchT | None:
+        """The rows of several checked batches as one, for the server to score requests that arrive together in
+        one call; None (the default) where this kind does not score each row on its own (a health index's rows
+        are one unit's history), and the server then scores each request alone."""
+        return None
 
     def score_table(self, frame: pd.DataFrame, explain: bool = False) -> pd.DataFrame:
         """Batch scoring of a table (``shopfloor predict``): ``frame`` with one column per output added (and

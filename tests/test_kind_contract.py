@@ -16,6 +16,7 @@ import pytest
 from helpers import kind_fixtures as kf
 from helpers.retrain_fixtures import MODEL_NAME, register_champion
 
+from shopfloor.errors import DataError
 from shopfloor.kinds import KINDS, model_class
 from shopfloor.monitoring.live_quality import live_quality
 from shopfloor.monitoring.outcomes import record_outcomes
@@ -148,6 +149,22 @@ def test_a_kind_keeps_the_whole_contract(case, home, tmp_path):
     assert there.load()
     _, answered_there = there.answer(body, v2=False, request_id="contract-3")
     assert json.dumps(answered_there["predictions"]) == json.dumps(answer["predictions"])
+
+    # requests that arrive together get the answers each gets alone (scored in one call where the kind stacks rows)
+    some = body["instances"][: max(1, getattr(champion, "min_rows", 1))]  # fewer rows than the first request
+    first = tensors_of({"inputs": champion.inputs.v2_request(some)})
+    _, first_alone = there.answer(first, v2=True, request_id="alone")
+    together = there.answer_many(
+        [(body, False, "together-1"), ({"instances": "no rows"}, False, "together-2"), (first, True, "together-3")]
+    )
+    assert isinstance(together[1], DataError) and str(together[1]).startswith("instances")
+    assert together[0][1]["request_id"] == "together-1" and together[2][1]["id"] == "together-3"
+    for name in answer["predictions"][0]:
+        alone = np.ravel([p[name] for p in answer["predictions"]]).astype(float)
+        got = np.ravel([p[name] for p in together[0][1]["predictions"]]).astype(float)
+        assert np.allclose(got, alone, rtol=1e-12, equal_nan=True)
+    for output, alone in zip(together[2][1]["outputs"], first_alone["outputs"], strict=True):
+        assert np.allclose(np.ravel(output["data"]), np.ravel(alone["data"]), rtol=1e-12, equal_nan=True)
     use_tracking(kf.uri(home))
 
     # its outcomes fed back by request id and row, then enough answered rows to retrain on

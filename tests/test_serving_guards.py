@@ -10,7 +10,15 @@ import time
 
 import numpy as np
 import pytest
-from helpers.serving_fixtures import MODEL, call, metric_value, metrics_text, register_gearbox_model, rows_as_lists
+from helpers.serving_fixtures import (
+    MODEL,
+    call,
+    metric_value,
+    metrics_text,
+    raw_exchange,
+    register_gearbox_model,
+    rows_as_lists,
+)
 
 from loadtest.run import local_server
 from shopfloor_cli import scheduler
@@ -33,48 +41,22 @@ def served(tmp_path_factory):
         yield {"url": url, "rows": rows}
 
 
-def _raw(url: str, head: bytes, body: bytes = b"", timeout: float = 10.0) -> tuple[int, bytes]:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(head + body)
-        data = b""
-        while not _complete(data):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return int(data.split(b" ", 2)[1]), data
-
-
-def _complete(data: bytes) -> bool:
-    """True once the head and as many body bytes as its Content-Length promises have arrived: the head and
-    the body may come in separate packets."""
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return len(body) >= int(value.strip())
-    return True
-
-
 def test_a_body_over_the_limit_gets_413_before_it_is_parsed(served):
     before = metric_value(metrics_text(served["url"]), 'shopfloor_rejected_requests_total{reason="body_too_large"}')
     path = f"/v1/models/{MODEL}:predict"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {LIMIT + 1}\r\n\r\n"
     ).encode()
-    status, data = _raw(served["url"], head)  # not one byte of the body sent: refused on the header alone
+    status, data = raw_exchange(served["url"], head)  # not one byte of the body sent: refused on the header alone
     assert status == 413 and b"exceeds the limit of 200000 bytes" in data
     chunked = (
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     ).encode()
     piece = b"x" * 80_000
     body = b"".join(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for _ in range(3)) + b"0\r\n\r\n"
-    status, data = _raw(served["url"], chunked, body)  # no length given: refused once the limit is passed
+    status, data = raw_exchange(served["url"], chunked, body)  # no length given: refused once the limit is passed
     assert status == 413
-    status, _ = _raw(served["url"], chunked.replace(b":predict", b":explain"), body)  # KServe's routes too
+    status, _ = raw_exchange(served["url"], chunked.replace(b":predict", b":explain"), body)  # KServe's routes too
     assert status == 413
     after = metric_value(metrics_text(served["url"]), 'shopfloor_rejected_requests_total{reason="body_too_large"}')
     assert after - before == 3

@@ -10,6 +10,7 @@ equal to the pipeline on random rows first, and used by both the pyfunc and the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,10 @@ class FaultClassifier(ShopfloorModel[TabularSchema, Rows]):
     def predict_rows(self, rows: Rows) -> dict[str, np.ndarray]:
         proba = self.scorer()(rows)
         return {"class": (proba >= self.threshold).astype(np.int64), "fault_probability": proba}
+
+    def stack(self, batches: Sequence[Rows]) -> Rows:
+        """Each part is scored on its own, so requests that arrive together are scored as one batch."""
+        return Rows.stacked(batches)
 
     def explain_rows(self, rows: Rows) -> dict[str, Any]:
         """Each raw column's SHAP value per row, in log-odds of the fault class; a row's values sum to its

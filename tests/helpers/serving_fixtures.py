@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -139,3 +140,50 @@ def metric_value(text: str, series: str) -> float:
     """The value of one exact series line of a Prometheus text page (0 when absent)."""
     line = next((line for line in text.splitlines() if line.startswith(series + " ")), None)
     return 0.0 if line is None else float(line.rsplit(" ", 1)[1])
+
+
+def raw_exchange(url: str, head: bytes, body: bytes = b"", timeout: float = 10.0) -> tuple[int, bytes]:
+    """Send bytes as they are on a new connection; the status and the raw bytes of the one response read."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head + body)
+        data = b""
+        while response_length(data) is None:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return int(data.split(b" ", 2)[1]), data
+
+
+def response_length(data: bytes) -> int | None:
+    """The length of the first whole HTTP response at the start of ``data`` (its head and as many body bytes as
+    its Content-Length promises; the head and the body may come in separate packets), or None until it is whole."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            size = int(value.strip())
+            return len(head) + 4 + size if len(rest) >= size else None
+    return len(data)
+
+
+def read_responses(sock: socket.socket, n: int) -> list[tuple[int, dict[str, str], dict]]:
+    """The next ``n`` responses on ``sock``: status, lower-cased headers and JSON body of each."""
+    data, out = b"", []
+    while len(out) < n:
+        length = response_length(data)
+        if length is None:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed after {len(out)} of {n} responses")
+            data += chunk
+            continue
+        head, _, body = data[:length].partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        out.append((int(lines[0].split(" ", 2)[1]), headers, json.loads(body or b"{}")))
+        data = data[length:]
+    return out
