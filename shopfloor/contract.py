@@ -483,6 +483,11 @@ class Windows:
     def __len__(self) -> int:
         return len(self.values)
 
+    @classmethod
+    def stacked(cls, batches: Sequence[Windows]) -> Windows:
+        """The windows of ``batches`` (of one schema) as one batch, in order."""
+        return cls(np.concatenate([b.values for b in batches]), batches[0].schema)
+
 
 @dataclass(frozen=True)
 class TensorSchema:
@@ -630,6 +635,11 @@ class Sequences:
 
     def __len__(self) -> int:
         return len(self.values)
+
+    @classmethod
+    def stacked(cls, batches: Sequence[Sequences]) -> Sequences:
+        """The sequences of ``batches`` (of one schema) as one batch, in order."""
+        return cls([v for b in batches for v in b.values], batches[0].schema)
 
 
 @dataclass(frozen=True)
@@ -809,6 +819,11 @@ class Images:
 
     def __len__(self) -> int:
         return len(self.values)
+
+    @classmethod
+    def stacked(cls, batches: Sequence[Images]) -> Images:
+        """The images of ``batches`` (of one schema) as one batch, in order."""
+        return cls(np.concatenate([b.values for b in batches]), batches[0].schema)
 
 
 #: The start of base64 text, as bytes: what MLflow's pyfunc serving hands over for a binary column. Every image

@@ -55,7 +55,10 @@ def _detector_request(model: Any) -> tuple[dict, list[dict]]:
 
 
 def _wear_request(model: Any) -> tuple[dict, list[dict]]:
-    return {"instances": [[0.0, 0.04, 0.07, 0.09]]}, [{"row": 0, "label": 0.11}]
+    return {"instances": [[0.0, 0.04, 0.07, 0.09], [0.0, 0.03, 0.05]]}, [
+        {"row": 0, "label": 0.11},
+        {"row": 1, "label": 0.07},
+    ]
 
 
 def _surface_request(model: Any) -> tuple[dict, list[dict]]:

@@ -9,6 +9,7 @@ names the detector that serves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,10 @@ class MillingAnomalyPyfunc(ShopfloorModel[TensorSchema, Windows]):
             "stride": self.stride,
             "signals": list(self.inputs.signals),
         }
+
+    def stack(self, batches: Sequence[Windows]) -> Windows:
+        """Each sub-cut is scored on its own, so sub-cuts sent together are scored as one batch."""
+        return Windows.stacked(batches)
 
     def predict_rows(self, rows: Windows) -> dict[str, np.ndarray]:
         score = self.detector.decision_function(rows.values)

@@ -9,6 +9,7 @@ until the wear passes ``limit`` (null / NaN where it is not reached by that shar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,10 @@ class PrognosisPyfunc(ShopfloorModel[SequenceSchema, Sequences]):
             "prior_scale": self.prior_scale,
             "posterior": self.posterior.config.to_dict(),
         }
+
+    def stack(self, batches: Sequence[Sequences]) -> Sequences:
+        """Each tool's curve is forecast on its own (same seed), so curves sent together are forecast in one call."""
+        return Sequences.stacked(batches)
 
     def predict_rows(self, rows: Sequences) -> dict[str, np.ndarray]:
         out: dict[str, list[Any]] = {o.name: [] for o in self.OUTPUTS}

@@ -5,6 +5,7 @@ classifier) or its anomaly score (detect mode: a detector that learned the good 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -60,6 +61,10 @@ class SurfaceInspectionPyfunc(ShopfloorModel[ImageSchema, Images]):
 
     def details(self) -> dict[str, Any]:
         return {"mode": self.mode, "method": self.method, "threshold": float(self.threshold), **self.classes}
+
+    def stack(self, batches: Sequence[Images]) -> Images:
+        """Each image is scored on its own, so images sent together go through the network as one batch."""
+        return Images.stacked(batches)
 
     def predict_rows(self, rows: Images) -> dict[str, np.ndarray]:
         score = np.asarray(self.scorer.score(rows.values), dtype=np.float64)
