@@ -3,7 +3,7 @@
 One registered model (the gearbox logistic regression of the demo: 66 numeric columns) in a throwaway
 MLflow store, and on this machine, one after another:
 
-* ``shopfloor``: ``shopfloor serve`` (the direct ASGI inference path, one worker);
+* ``shopfloor``: ``shopfloor serve`` (the direct inference path, one worker);
 * ``shopfloor-kserve-routes``: the same server answering through KServe's FastAPI routes
   (``--kserve-routes``), i.e. the server before the direct path;
 * ``mlflow``: ``mlflow models serve --env-manager local`` on the same registered version (v1 only: MLflow's

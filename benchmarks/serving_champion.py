@@ -132,7 +132,8 @@ def in_process(pipeline: str, home: Path) -> tuple[dict, tuple[list[Any], list[A
     name = MODELS[pipeline]
     contract = champion_contract(name)
     model = load_version(name, str(contract.version.version))
-    params = MlflowClient().get_run(contract.version.run_id).data.params
+    run = MlflowClient().get_run(contract.version.run_id).data
+    params = run.params
     first, batch = requests(pipeline, model)
     one, many = (model.inputs.parse_v1({"instances": b}) for b in (first, batch))
     affinity = os.sched_getaffinity(0)
@@ -145,7 +146,10 @@ def in_process(pipeline: str, home: Path) -> tuple[dict, tuple[list[Any], list[A
         figures: dict = {
             "version": str(contract.version.version),
             "kind": contract.kind,
-            "chosen": params.get("chosen_model") or params.get("chosen") or contract.details.get("method"),
+            "chosen": run.tags.get("shopfloor.chosen")
+            or params.get("chosen_model")
+            or params.get("chosen")
+            or contract.details.get("method"),
             "predict_rows_ms": {
                 "one": per_call_ms(model.predict_rows, one),
                 f"batch_{BATCH}": per_call_ms(model.predict_rows, many),

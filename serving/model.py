@@ -304,7 +304,7 @@ class RegistryModel(Model):
     def answer(
         self, payload: dict | InferRequest | list[Tensor], v2: bool, request_id: str = "", explain: bool = False
     ) -> tuple[Loaded, dict[str, Any] | InferResponse]:
-        """Parse, check, score and shape one request, for both the KServe routes and the direct ASGI path.
+        """Parse, check, score and shape one request, for both the KServe routes and the direct path.
 
         ``payload`` is the v1 JSON object, or for v2 KServe's ``InferRequest`` or already-built tensors;
         a ``DataError`` (counted by reason) propagates for the caller to answer 400. Returns the version

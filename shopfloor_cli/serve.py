@@ -198,7 +198,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     srv.add_argument(
         "--kserve-routes",
         action="store_true",
-        help="answer inference through KServe's FastAPI routes only (no direct ASGI path)",
+        help="answer inference through KServe's FastAPI routes only (no direct path, no answering together)",
     )
     srv.add_argument(
         "--max-body-bytes",

@@ -42,7 +42,7 @@ def _serve(tmp_path_factory, name: str, **register):
     return home, env, {"home": home, "model": model, "rows": rows, "env": env, "pyfunc": pyfunc, "name": name}
 
 
-#: Every test of a served model runs against both inference paths: the direct ASGI path (the default) and
+#: Every test of a served model runs against both inference paths: the direct path (the default) and
 #: KServe's own FastAPI routes; the contract (answers, 4xx messages, metrics, headers) must not differ.
 PATHS = {"direct": [], "kserve": ["--kserve-routes"]}
 

@@ -191,8 +191,8 @@ def _scaling(data: dict) -> str:
 
 def _serving_champion(data: dict) -> str:
     """Per kind: the champion of its default run scored in process on one core, then served (requests/s under wrk,
-    one worker on one core), with the ratio to a bare ASGI app in the same run; then the fault classifier's
-    compiled path and load test."""
+    one worker on one core), with the ratios to a bare ASGI app and a bare HTTP protocol in the same run; then the
+    fault classifier's compiled path and load test."""
     kinds = data.get("kinds", {})
     rows = []
     for pipeline, k in kinds.items():
@@ -210,15 +210,20 @@ def _serving_champion(data: dict) -> str:
                 "v2_one_rps": ours.get("v2_one_8c", {}).get("rps"),
                 "grpc_one_rps": ours.get("grpc_one_8", {}).get("rps"),
                 "v1_batch_100_rps": ours.get("v1_batch_100_4c", {}).get("rps"),
+                "v1_one_per_turn": ours.get("v1_one_8c", {}).get("requests_per_turn"),
                 "bare_v1_one_rps": bare.get("v1_one_8c", {}).get("rps"),
                 "ratio_v1_one": served.get("ratio_to_bare_asgi", {}).get("v1_one_8c"),
+                "bare_protocol_v1_one_rps": served.get("bare_protocol", {}).get("v1_one_8c", {}).get("rps"),
+                "ratio_protocol_v1_one": served.get("ratio_to_bare_protocol", {}).get("v1_one_8c"),
             }
         )
     out = [
         "Each pipeline's default champion: one request (one row, one unit's first step, one sub-cut, one wear "
         "curve, one tile image as its PNG file) and 100, scored in process on one core (ms); served by one "
-        "`shopfloor serve` worker on one core under wrk on the other (requests/s; gRPC by `grpc_load`), and the "
-        "ratio to a bare ASGI app on the same v1 payload in the same run.\n",
+        "`shopfloor serve` worker on one core under wrk on the other (requests/s; gRPC by `grpc_load`); how many "
+        "one-row requests the server answered per turn of its event loop (`v1_one_per_turn`: answered together); "
+        "and the ratio to two ceilings on the same v1 payload in the same run: a bare ASGI app, and the same fixed "
+        "answer written from uvicorn's HTTP protocol beneath ASGI, where the server's direct path answers.\n",
         _table(
             rows,
             [
@@ -231,8 +236,11 @@ def _serving_champion(data: dict) -> str:
                 "v2_one_rps",
                 "grpc_one_rps",
                 "v1_batch_100_rps",
+                "v1_one_per_turn",
                 "bare_v1_one_rps",
                 "ratio_v1_one",
+                "bare_protocol_v1_one_rps",
+                "ratio_protocol_v1_one",
             ],
         ),
     ]
