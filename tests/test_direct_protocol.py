@@ -103,3 +103,39 @@ def test_a_body_sent_in_two_parts_is_answered(served):
         ((status, _, body),) = read_responses(sock, 1)
     assert status == 200
     assert body["predictions"][0]["fault_probability"] == pytest.approx(served["expected"][3], rel=1e-12)
+
+
+def test_every_worker_of_a_two_worker_server_answers_on_the_direct_path(served, tmp_path):
+    """KServe spawns the workers; each builds its own app and must set up its own direct path. A scrape of
+    ``/metrics`` reads the worker that answers it: every one-row request that worker answered went the direct way."""
+    home = tmp_path
+    register_gearbox_model(home, f2=0.5)
+    env = {"SHOPFLOOR_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    with local_server(MODEL, workers=2, extra=["--poll-seconds", "0"], env=env, log=home / "server.log") as url:
+        body = json.dumps({"instances": [served["rows"][0]]}).encode()
+        answered = 0
+        deadline = time.monotonic() + 60
+        while answered < 20 and time.monotonic() < deadline:  # a spawned worker may still be loading the model
+            status, _, _ = _post(url, body)
+            answered += status == 200
+        assert answered == 20
+        workers = set()
+        for _ in range(10):
+            text = metrics_text(url)
+            together = re.search(rf'shopfloor_requests_answered_together_sum{{model="{MODEL}"}} (\S+)', text)
+            ok = re.search(rf'shopfloor_responses_total{{model="{MODEL}",protocol="v1",status="2xx"}} (\S+)', text)
+            if ok:
+                assert together and float(together.group(1)) == float(ok.group(1))
+                workers.add(re.search(r"process_start_time_seconds (\S+)", text).group(1))
+        assert workers
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict, dict]:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST {PATH} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        return read_responses(sock, 1)[0]
