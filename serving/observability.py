@@ -254,7 +254,19 @@ def dashboard() -> dict[str, Any]:
             0,
             32,
             "rowsps",
-            w=24,
+        ),
+        _panel(
+            11,
+            "Requests answered together per turn of the event loop (mean; 1: each alone)",
+            [
+                (
+                    f"sum by (model) (rate(shopfloor_requests_answered_together_sum{{{sel}}}[1m])) / "
+                    f"sum by (model) (rate(shopfloor_requests_answered_together_count{{{sel}}}[1m]))",
+                    "{{model}}",
+                )
+            ],
+            12,
+            32,
         ),
         _panel(
             9,
