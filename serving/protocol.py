@@ -56,7 +56,7 @@ class DirectProtocol(HttpToolsProtocol):
             self._holding = False
 
     def _start_asgi_task(self, cycle, app) -> None:
-        if self._holding and self.fast is not None:
+        if self._holding and self.fast is not None and app is self.app:  # not uvicorn's 503 for too many requests
             scope = cycle.scope
             route = None if scope["query_string"] or self.expect_100_continue else self.fast.route(scope)
             if route is not None:
@@ -132,12 +132,16 @@ class _Pending:
                 answers = [_FAILED] * len(group)
             done = time.perf_counter()
             for (protocol, cycle, app, route, arrived), answer in zip(group, answers, strict=True):
-                if answer is None:
-                    protocol.hand_on(cycle, app)
-                    continue
-                # every 4xx of this path is a row check's DataError, counted where it was raised
-                metrics.answered(model.name, "v2" if route[1] else "v1", answer[0], done - arrived, True)
-                protocol.write(cycle, answer)
+                try:
+                    if answer is None:
+                        protocol.hand_on(cycle, app)
+                        continue
+                    # every 4xx of this path is a row check's DataError, counted where it was raised
+                    metrics.answered(model.name, "v2" if route[1] else "v1", answer[0], done - arrived, True)
+                    protocol.write(cycle, answer)
+                except Exception:  # one connection's failure never leaves the others of the turn unanswered
+                    log.exception("could not send a direct answer")
+                    protocol.transport.close()
 
 
 _pending = _Pending()
