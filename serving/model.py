@@ -360,27 +360,27 @@ class RegistryModel(Model):
                 out[i] = exc
                 continue
             parsed.append((i, payload, v2, request_id or new_request_id(), rows, keys))
+        together = None  # (the stacked rows, their results) where the requests were scored in one call
         stacked = model.stack([p[4] for p in parsed]) if len(parsed) > 1 else None
-        if stacked is None:
+        if stacked is not None:
+            try:
+                together = stacked, model.predict_rows(stacked)
+            except DataError:  # refused together: each request gets its own answer or its own error
+                together = None
+        if together is None:
             scored = [self._scored_alone(model, rows) for *_, rows, _ in parsed]
         else:
-            try:
-                results = model.predict_rows(stacked)
-            except DataError:  # refused together: each request gets its own answer or its own error
-                results = None
-        if stacked is not None and results is None:
-            scored = [self._scored_alone(model, rows) for *_, rows, _ in parsed]
-        elif stacked is not None:
+            self._monitor(served, *together)  # counted and fed to the drift monitor once for the call
             ends = np.cumsum([len(p[4]) for p in parsed])
             scored = [
-                {name: values[end - len(p[4]) : end] for name, values in results.items()}
+                {name: values[end - len(p[4]) : end] for name, values in together[1].items()}
                 for p, end in zip(parsed, ends, strict=True)
             ]
         for (i, payload, v2, request_id, rows, keys), results in zip(parsed, scored, strict=True):
             if isinstance(results, DataError):
                 out[i] = results
                 continue
-            self._record(served, "answered", request_id, rows, results, keys)
+            self._record(served, "answered", request_id, rows, results, keys, monitored=together is not None)
             out[i] = served, self._shaped(served, payload, v2, request_id, results, len(rows), None)
         return out  # type: ignore[return-value]
 
@@ -421,13 +421,22 @@ class RegistryModel(Model):
             metrics.UNKNOWN_CATEGORIES.labels(self.name, column).inc(count)
         return rows, keys, parse
 
-    def _record(self, served: Loaded, role: str, request_id: str, rows, results: dict, keys) -> None:
-        """Count an answered request, feed the drift monitor and write it to the prediction log."""
+    def _record(
+        self, served: Loaded, role: str, request_id: str, rows, results: dict, keys, monitored: bool = False
+    ) -> None:
+        """Count an answered request, feed the drift monitor (unless ``monitored`` already, with the rows of the
+        requests scored with it) and write it to the prediction log."""
+        if not monitored:
+            self._monitor(served, rows, results)
+        if self.prediction_log is not None:
+            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys, role))
+
+    def _monitor(self, served: Loaded, rows, results: dict) -> None:
+        """The rows and answers counted in the metrics (their number, each output's values) and fed to the drift
+        monitor."""
         metrics.observe(self.name, served.model.outputs, results, len(rows))
         if self.drift is not None:
             self.drift.add(rows)
-        if self.prediction_log is not None:
-            self.prediction_log.add(Entry(now(), self.name, served.version, request_id, rows, results, keys, role))
 
     def _shaped(
         self,

@@ -40,21 +40,22 @@ def _request(row: list, version: bytes = b"1.1", request_id: str | None = None) 
     )  # fmt: skip
 
 
-def _answered_together(url: str) -> tuple[float, float]:
-    """(requests counted, requests answered in a turn of their own) of the server's answered-together histogram."""
+def _answered_together(url: str) -> tuple[float, float, float]:
+    """(turns counted, turns of one request, rows scored) of the server's metrics."""
     text = metrics_text(url)
     count = re.search(rf'shopfloor_requests_answered_together_count{{model="{MODEL}"}} (\S+)', text)
     alone = re.search(rf'shopfloor_requests_answered_together_bucket{{le="1.0",model="{MODEL}"}} (\S+)', text)
-    return float(count.group(1)) if count else 0.0, float(alone.group(1)) if alone else 0.0
+    rows = re.search(rf'shopfloor_rows_scored_total{{model="{MODEL}"}} (\S+)', text)
+    return tuple(float(m.group(1)) if m else 0.0 for m in (count, alone, rows))  # type: ignore[return-value]
 
 
 def test_requests_that_arrive_together_are_answered_together_each_with_its_own_answer(served):
     """Eight clients send at once, each before any reads; the server's answered-together histogram must record a
-    turn with more than one of them (tried until it does), and every client gets its own row's answer, under its
-    own request id."""
+    turn with more than one of them (tried until it does), every client gets its own row's answer, under its own
+    request id, and every row is counted once in the rows-scored metric."""
     rows, expected = served["rows"], served["expected"]
     for attempt in range(50):
-        calls, lone = _answered_together(served["url"])
+        calls, lone, scored = _answered_together(served["url"])
         sockets = [socket.create_connection(served["address"], timeout=10) for _ in rows]
         try:
             for i, (sock, row) in enumerate(zip(sockets, rows, strict=True)):
@@ -67,8 +68,9 @@ def test_requests_that_arrive_together_are_answered_together_each_with_its_own_a
             assert status == 200, body
             assert body["predictions"][0]["fault_probability"] == pytest.approx(expected[i], rel=1e-12)
             assert headers["x-request-id"] == body["request_id"] == f"client-{attempt}-{i}"
-        now_calls, now_lone = _answered_together(served["url"])
+        now_calls, now_lone, now_scored = _answered_together(served["url"])
         assert now_calls - calls <= len(rows)  # one observation per turn, never more than the requests
+        assert now_scored - scored == len(rows)  # each row counted once, whether scored alone or together
         if (now_lone - lone) < (now_calls - calls):
             return
     pytest.fail("eight requests sent at once were never answered in one turn of the event loop")
