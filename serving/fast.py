@@ -191,6 +191,12 @@ class FastInference:
         status = 400 if report.stored == 0 else 200
         await respond(send, status, orjson.dumps(report.as_dict()))
 
+    def declared_within_limit(self, scope) -> bool:
+        """Whether the request says how long its body is, within ``max_body``: the HTTP protocol answers only
+        those itself, so that every other body meets this middleware's size and time guards."""
+        declared = _content_length(scope)
+        return declared is not None and declared <= self.max_body
+
     def route(self, scope) -> tuple[Any, bool] | None:
         """(served model, whether v2) of a POST to a served model's v1 predict or v2 infer route, else None."""
         if not self.enabled or scope.get("method") != "POST":

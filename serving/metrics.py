@@ -135,7 +135,8 @@ class MetricsMiddleware:
         if route is None:
             return await self.app(scope, receive, send)
         protocol, model = route
-        flag, token = counting_rejections()
+        flag = {"counted": False}
+        token = _REJECT_COUNTED.set(flag)
         status = {"code": 500}
 
         async def capture(message):
@@ -147,18 +148,13 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            stop_counting(token)
+            _REJECT_COUNTED.reset(token)
             answered(model, protocol, status["code"], time.perf_counter() - start, flag["counted"])
 
 
-def counting_rejections() -> tuple[dict, contextvars.Token]:
-    """Start one request's count of rejections: ``reject`` marks the returned flag; reset the token after."""
-    flag = {"counted": False}
-    return flag, _REJECT_COUNTED.set(flag)
-
-
-def stop_counting(token: contextvars.Token) -> None:
-    _REJECT_COUNTED.reset(token)
+def answered_together(model: str, requests: int) -> None:
+    """Count one turn of the event loop's direct answers: how many requests it answered together."""
+    _child(ANSWERED_TOGETHER, model).observe(requests)
 
 
 def answered(model: str, protocol: str, code: int, seconds: float, rejection_counted: bool) -> None:

@@ -28,7 +28,14 @@ def served(tmp_path_factory):
     mlflow.set_tracking_uri(None)
     with local_server(MODEL, extra=["--poll-seconds", "0"], env=env, log=home / "server.log") as url:
         host, port = url.removeprefix("http://").split(":")
-        yield {"url": url, "address": (host, int(port)), "rows": rows_as_lists(rows.head(8)), "expected": expected}
+        yield {
+            "url": url,
+            "address": (host, int(port)),
+            "rows": rows_as_lists(rows.head(8)),
+            "expected": expected,
+            "env": env,
+            "home": home,
+        }
 
 
 def _request(row: list, version: bytes = b"1.1", request_id: str | None = None) -> bytes:
@@ -141,3 +148,17 @@ def _post(url: str, body: bytes) -> tuple[int, dict, dict]:
             + body
         )
         return read_responses(sock, 1)[0]
+
+
+def test_a_whole_body_over_the_limit_read_at_once_gets_413_and_is_not_scored(served):
+    """A body small enough to arrive in one read, but over ``--max-body-bytes``: refused like any other."""
+    body = json.dumps({"instances": [served["rows"][0]] * 4}).encode()
+    limit = len(body) // 2
+    log = served["home"] / "small-limit.log"
+    extra = ["--poll-seconds", "0", "--max-body-bytes", str(limit)]
+    with local_server(MODEL, extra=extra, env=served["env"], log=log) as url:
+        for _ in range(3):
+            status, _, answer = _post(url, body)
+            assert status == 413, answer
+        text = metrics_text(url)
+    assert re.search(rf'shopfloor_rows_scored_total{{model="{MODEL}"}} (\S+)', text) is None
